@@ -1,0 +1,98 @@
+# pgrace — build, test and benchmark.
+#
+#   make            build build/pgrace and build/libpgfault.so
+#   make run        run every fixed scenario on an embedded throwaway cluster
+#   make check      the whole test suite under prove, then the sanitizer builds
+#   make bench      benchmarks (ratios against peers measured in the same run)
+#
+# Sanitizer builds live in their own build directories so that they never mix
+# objects with the normal build: `make SAN=asan BUILD=build/asan`.
+
+CC      ?= cc
+BUILD   ?= build
+SAN     ?=
+
+PG_INCLUDEDIR := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+PG_LIBDIR     := $(shell pg_config --libdir 2>/dev/null || echo /usr/lib)
+
+CFLAGS_SAN_asan := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CFLAGS_SAN_tsan := -fsanitize=thread -fno-omit-frame-pointer
+CFLAGS_SAN      := $(CFLAGS_SAN_$(SAN))
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
+           -I. -I$(PG_INCLUDEDIR) $(CFLAGS_SAN)
+LDFLAGS += -pthread $(CFLAGS_SAN) -L$(PG_LIBDIR)
+LDLIBS  += -lpq -ljansson -lm
+
+LIB_SRCS      := $(wildcard lib/*.c)
+PGRACE_SRCS   := $(LIB_SRCS) $(wildcard harness/*.c) $(wildcard scenarios/*.c) $(wildcard reports/*.c)
+PGRACE_OBJS   := $(PGRACE_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS     := $(wildcard t/unit/*.c)
+UNIT_BINS     := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
+
+# --- fault shim (faults/) -------------------------------------------------
+# Every faults/*.c goes into the preload library; it is position independent
+# and links only what it must, because it is loaded into other people's
+# programs.  It links libpq itself so that RTLD_NEXT finds the real libpq
+# even in programs that dlopen it (Python, Perl extensions).
+SHIM_SRCS     := $(wildcard faults/*.c)
+SHIM_OBJS     := $(SHIM_SRCS:%.c=$(BUILD)/pic/%.o)
+SHIM_LDLIBS   := -ldl -lpq
+# The shim's unit tests (t/unit/pgf_*.c) link the shim's objects into the
+# test program itself (exported with -rdynamic, so that they interpose libpq
+# as the preloaded library would): this works in sanitizer builds, where an
+# instrumented .so cannot be preloaded into an uninstrumented program.
+$(BUILD)/t/pgf_%: t/unit/pgf_%.c $(SHIM_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(SHIM_LDLIBS) -lm
+# --------------------------------------------------------------------------
+
+.PHONY: all run check check-asan check-tsan test bench clean
+
+all: $(BUILD)/pgrace $(BUILD)/libpgfault.so $(UNIT_BINS)
+
+$(BUILD)/pgrace: $(PGRACE_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libpgfault.so: $(SHIM_OBJS)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(SHIM_LDLIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
+
+# A unit test links every lib/ object: lib/ has no main().
+$(BUILD)/t/%: t/unit/%.c $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+run: all
+	$(BUILD)/pgrace run
+
+# prove runs t/*.t (Perl, Test::More) and the compiled unit tests.
+test: all
+	PGRACE_BUILD=$(BUILD) prove -f t/*.t $(UNIT_BINS)
+
+check: test check-asan check-tsan
+
+check-asan:
+	$(MAKE) SAN=asan BUILD=build/asan test
+
+# ThreadSanitizer: the driver and the shim under N workers (t/*-tsan-*.t pick
+# what is worth the slow-down; see README).
+check-tsan:
+	$(MAKE) SAN=tsan BUILD=build/tsan all
+	PGRACE_BUILD=build/tsan PGRACE_TSAN=1 prove -f t/*.t
+
+bench: all
+	bench/run $(BUILD)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

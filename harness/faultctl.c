@@ -1,0 +1,97 @@
+/* faultctl.c — finding and steering the fault shim (see faultctl.h). */
+#include "harness/faultctl.h"
+
+#include "faults/pgfault.h"
+#include "lib/err.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct {
+    int (*configure)(const char *, char *, size_t);
+    void (*exempt)(int);
+    unsigned long (*fired)(void);
+    void (*set_observer)(void (*)(const pgf_event *, void *), void *);
+} shim;
+
+static __thread drv_call *current;
+
+static void observe(const pgf_event *ev, void *arg)
+{
+    (void)arg;
+    drv_call *c = current;
+    if (!c)
+        return;
+    if (c->faults++ == 0)
+        snprintf(c->fault, sizeof c->fault, "%s at statement %ld of connection %d: %.60s", ev->rule_text,
+                 ev->stmt_ordinal, ev->conn_ordinal, ev->sql ? ev->sql : "");
+}
+
+int faultctl_preload(const char *spec, char *const argv[], char *err, size_t errlen)
+{
+    if (!spec || dlsym(RTLD_DEFAULT, "pgf_configure"))
+        return 0;
+    char exe[PATH_MAX], lib[PATH_MAX + 32];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n < 0) {
+        err_sys(err, errlen, errno, "readlink(/proc/self/exe)");
+        return -1;
+    }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    *slash = '\0';
+    snprintf(lib, sizeof lib, "%s/libpgfault.so", exe);
+    if (access(lib, R_OK) != 0) {
+        err_sys(err, errlen, errno, "fault shim %s", lib);
+        return -1;
+    }
+    const char *old = getenv("LD_PRELOAD");
+    char preload[2 * PATH_MAX];
+    snprintf(preload, sizeof preload, "%s%s%s", lib, old && *old ? ":" : "", old && *old ? old : "");
+    if (setenv("LD_PRELOAD", preload, 1) < 0 || setenv("PGFAULT", spec, 1) < 0) {
+        err_sys(err, errlen, errno, "setenv");
+        return -1;
+    }
+    *slash = '/';
+    execv(exe, argv);
+    err_sys(err, errlen, errno, "exec %s", exe);
+    return -1;
+}
+
+void faultctl_init(void)
+{
+    *(void **)&shim.configure = dlsym(RTLD_DEFAULT, "pgf_configure");
+    *(void **)&shim.exempt = dlsym(RTLD_DEFAULT, "pgf_thread_exempt");
+    *(void **)&shim.fired = dlsym(RTLD_DEFAULT, "pgf_fired_total");
+    *(void **)&shim.set_observer = dlsym(RTLD_DEFAULT, "pgf_set_observer");
+    if (!shim.configure || !shim.exempt || !shim.fired || !shim.set_observer) {
+        memset(&shim, 0, sizeof shim);
+        return;
+    }
+    shim.exempt(1);
+    shim.set_observer(observe, NULL);
+}
+
+bool faultctl_loaded(void) { return shim.configure != NULL; }
+
+int faultctl_configure(const char *spec, char *err, size_t errlen)
+{
+    if (!shim.configure) {
+        if (spec && *spec) {
+            err_set(err, errlen, "the fault shim is not loaded");
+            return -1;
+        }
+        return 0;
+    }
+    return shim.configure(spec, err, errlen) == 0 ? 0 : -1;
+}
+
+unsigned long faultctl_fired(void) { return shim.fired ? shim.fired() : 0; }
+
+void faultctl_enter_call(drv_call *c) { current = c; }
+void faultctl_leave_call(void) { current = NULL; }

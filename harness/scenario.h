@@ -1,0 +1,106 @@
+/*
+ * scenario.h — the interface between the driver and a reference operation.
+ *
+ * A scenario is one struct of callbacks: the schema it needs, per-iteration
+ * setup of fresh rows, its operation in a fixed form and in each pre-fix
+ * form, and the invariants that must hold after every iteration. A new
+ * scenario is one file in scenarios/ plus one line in scenarios/registry.c.
+ *
+ * Iterations are independent: setup creates the rows of iteration i (keyed
+ * by i), the N calls of that iteration touch only them, and the invariants
+ * check only them.
+ */
+#ifndef PGRACE_SCENARIO_H
+#define PGRACE_SCENARIO_H
+
+#include "lib/pq.h"
+#include "lib/rng.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct drv_pauses;
+
+/* One call of an operation by one worker: the driver fills the inputs, the
+ * operation fills out (and result). */
+typedef struct drv_call {
+    /* inputs */
+    PGconn *conn;
+    int worker;                 /* 0-based */
+    int nworkers;
+    long iteration;
+    int attempt;                /* 0 for the first call, then retries */
+    pqx_trace *trace;
+    rng *rng;                   /* this worker's stream */
+    const struct drv_pauses *pauses;
+    /* outputs */
+    outcome out;
+    char result[64];            /* what the caller got back (an id), or "" */
+    int64_t t_start, t_end;     /* clock_now_ns() around the call */
+    int faults;                 /* faults the shim injected into this call */
+    char fault[160];            /* the first of them: rule, statement, SQL */
+} drv_call;
+
+/* What an invariant check sees after an iteration. */
+typedef struct inv_ctx {
+    PGconn *ctl;                /* the control connection, search_path set */
+    long iteration;
+    const drv_call *calls;      /* every attempt of every worker, in order */
+    int ncalls;
+    int nworkers;
+    json_t *found;              /* on violation: what was found, as fields */
+    char *err;                  /* on -1: why the check could not run */
+    size_t errlen;
+} inv_ctx;
+
+typedef struct scenario_variant {
+    const char *name;           /* "fixed" is always variants[0] */
+    const char *summary;
+    void (*op)(drv_call *c);
+} scenario_variant;
+
+typedef struct scenario_invariant {
+    const char *name;
+    /* 1: held; 0: violated (fields added to ctx->found); -1: check failed. */
+    int (*check)(inv_ctx *ctx);
+} scenario_invariant;
+
+typedef struct scenario {
+    const char *name;
+    const char *summary;
+    const char *seed;           /* the source text it comes from */
+    const char *schema_sql;     /* DDL, run once per variant run in a fresh schema */
+    /* Creates iteration i's rows. Returns 0, or -1 with a reason. */
+    int (*setup)(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen);
+    const scenario_variant *variants;
+    int nvariants;
+    const scenario_invariant *invariants;
+    int ninvariants;
+    /* Pause points the operation offers, NULL-terminated, with what each
+     * widens ("after-guard: between the guard read and the first write"). */
+    const char *const *pause_points;
+} scenario;
+
+/* The registry: every scenario, NULL-terminated (scenarios/registry.c). */
+extern const scenario *const scenario_registry[];
+
+const scenario *scenario_find(const char *name);
+const scenario_variant *scenario_variant_find(const scenario *s, const char *name);
+
+/* Sleeps at a named pause point if the run configured one (--pause NAME=D);
+ * the same point sits at the same place in every variant, so a pause widens
+ * a race window without favouring any form. */
+void drv_pause(const drv_call *c, const char *point);
+
+/* Runs one statement of c's operation; on failure fills c->out. */
+int call_exec(drv_call *c, PGresult **res, const char *sql, int nparams, const char *const *params);
+
+/* Ends c as failed: rolls back whatever transaction is open, keeps c->out. */
+void call_failed(drv_call *c);
+
+/* Ends c with kind (OK or CONFLICT) and an optional result. */
+void call_done(drv_call *c, outcome_kind kind, const char *result);
+
+#endif

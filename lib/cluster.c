@@ -1,0 +1,312 @@
+/* cluster.c — the embedded throwaway cluster (see cluster.h). */
+#include "lib/cluster.h"
+
+#include "lib/cleanup.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/proc.h"
+
+#include <errno.h>
+#include <glob.h>
+#include <libpq-fe.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CLUSTER_USER   "pgrace"
+#define CLUSTER_DB     "postgres"
+#define CLUSTER_PORT   "5432"      /* names the socket file; nothing listens on TCP */
+#define READY_TIMEOUT_NS (60LL * 1000000000)
+
+struct cluster {
+    char dir[200];            /* the temp root: data/, server.log, socket (a socket
+                               * path must fit in 107 bytes) */
+    char datadir[PATH_MAX];
+    char logfile[PATH_MAX];
+    char bindir[PATH_MAX];
+    char conninfo[PATH_MAX + 128];
+    pid_t postmaster;
+    int cleanup_handle;
+    int major;
+    proc_opts as_server;      /* identity the server runs under */
+};
+
+static bool has_programs(const char *dir)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/initdb", dir);
+    if (access(p, X_OK) != 0)
+        return false;
+    snprintf(p, sizeof p, "%s/postgres", dir);
+    return access(p, X_OK) == 0;
+}
+
+/* Accepts dir when initdb and postgres are both there (after resolving a
+ * symlinked initdb, as /usr/local/bin/initdb may be). */
+static bool try_dir(const char *dir, char *out, size_t outlen)
+{
+    char p[PATH_MAX], real[PATH_MAX];
+    snprintf(p, sizeof p, "%s/initdb", dir);
+    if (access(p, X_OK) != 0 || !realpath(p, real))
+        return false;
+    char *slash = strrchr(real, '/');
+    if (!slash)
+        return false;
+    *slash = '\0';
+    if (!has_programs(real))
+        return false;
+    snprintf(out, outlen, "%s", real);
+    return true;
+}
+
+int cluster_find_bindir(char *out, size_t outlen, char *err, size_t errlen)
+{
+    const char *env = getenv("PGRACE_PGBIN");
+    if (env && *env) {
+        if (try_dir(env, out, outlen))
+            return 0;
+        err_set(err, errlen, "PGRACE_PGBIN=%s holds no initdb and postgres", env);
+        return -1;
+    }
+    FILE *p = popen("pg_config --bindir 2>/dev/null", "r");
+    if (p) {
+        char line[PATH_MAX];
+        bool got = fgets(line, sizeof line, p) != NULL;
+        pclose(p);
+        if (got) {
+            line[strcspn(line, "\n")] = '\0';
+            if (try_dir(line, out, outlen))
+                return 0;
+        }
+    }
+    const char *path = getenv("PATH");
+    if (path) {
+        char *copy = strdup(path), *save = NULL;
+        if (!copy) {
+            err_set(err, errlen, "out of memory");
+            return -1;
+        }
+        for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save))
+            if (try_dir(d, out, outlen)) {
+                free(copy);
+                return 0;
+            }
+        free(copy);
+    }
+    glob_t g;
+    if (glob("/usr/lib/postgresql/*/bin", 0, NULL, &g) == 0) {
+        /* Newest major first: glob sorts "9" after "15", so compare numbers. */
+        int best = -1, bestv = -1;
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            int v = atoi(g.gl_pathv[i] + strlen("/usr/lib/postgresql/"));
+            if (v > bestv && has_programs(g.gl_pathv[i])) {
+                best = (int)i;
+                bestv = v;
+            }
+        }
+        if (best >= 0)
+            snprintf(out, outlen, "%s", g.gl_pathv[best]);
+        globfree(&g);
+        if (best >= 0)
+            return 0;
+    }
+    err_set(err, errlen, "cannot find initdb and postgres (tried $PGRACE_PGBIN, pg_config --bindir, "
+                         "PATH, /usr/lib/postgresql/*/bin); install postgresql");
+    return -1;
+}
+
+/* As root, the server needs another identity: $PGRACE_CLUSTER_USER, else
+ * "postgres", else "nobody". */
+static int pick_identity(proc_opts *o, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    if (geteuid() != 0)
+        return 0;
+    const char *names[] = { getenv("PGRACE_CLUSTER_USER"), "postgres", "nobody" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!names[i] || !*names[i])
+            continue;
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+        if (getpwnam_r(names[i], &pw, buf, sizeof buf, &res) == 0 && res && pw.pw_uid != 0) {
+            o->drop_identity = true;
+            o->uid = pw.pw_uid;
+            o->gid = pw.pw_gid;
+            return 0;
+        }
+    }
+    err_set(err, errlen, "running as root and no unprivileged user (postgres, nobody) to run the server as");
+    return -1;
+}
+
+static void log_tail(const cluster *c, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    FILE *f = fopen(c->logfile, "r");
+    if (!f)
+        return;
+    char line[512], last[512] = "";
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "FATAL") || strstr(line, "ERROR") || strstr(line, "error"))
+            snprintf(last, sizeof last, "%s", line);
+    fclose(f);
+    snprintf(out, outlen, "%s", err_one_line(last));
+}
+
+/* The parts of stop that run from the cleanup registry: kill and remove. */
+static void stop_server(cluster *c)
+{
+    if (c->postmaster > 0) {
+        /* Immediate shutdown: the data is thrown away anyway. The
+         * postmaster waits for its backends before it exits, so once it
+         * is reaped no process of the cluster is left. */
+        kill(c->postmaster, SIGQUIT);
+        proc_wait(c->postmaster);
+        c->postmaster = 0;
+    }
+    if (c->dir[0]) {
+        proc_rmtree(c->dir);
+        c->dir[0] = '\0';
+    }
+}
+
+void cluster_stop(cluster *c)
+{
+    if (!c)
+        return;
+    /* Through the registry when registered, so that the exit path and the
+     * signal thread never stop the server twice or at the same time. */
+    if (c->cleanup_handle >= 0)
+        cleanup_pop(c->cleanup_handle, true);
+    else
+        stop_server(c);
+    free(c);
+}
+
+static void registry_stop(void *arg)
+{
+    /* From the registry (error exit or signal): free nothing, the process
+     * is ending and another thread may still hold c. */
+    stop_server(arg);
+}
+
+static int wait_ready(cluster *c, char *err, size_t errlen)
+{
+    int64_t deadline = clock_now_ns() + READY_TIMEOUT_NS;
+    int64_t pause = 5 * 1000000;
+    for (;;) {
+        /* Polling readiness is what pg_ctl -w does too; the server offers
+         * no notification we could wait on. */
+        if (PQping(c->conninfo) == PQPING_OK)
+            return 0;
+        int status;
+        pid_t r = waitpid(c->postmaster, &status, WNOHANG);
+        if (r == c->postmaster) {
+            c->postmaster = 0;
+            char tail[512];
+            log_tail(c, tail, sizeof tail);
+            err_set(err, errlen, "embedded server exited during start-up%s%s", tail[0] ? ": " : "", tail);
+            return -1;
+        }
+        if (clock_now_ns() > deadline) {
+            err_set(err, errlen, "embedded server not ready after 60s (log: %s)", c->logfile);
+            return -1;
+        }
+        clock_sleep_ns(pause);
+        if (pause < 100 * 1000000)
+            pause *= 2;
+    }
+}
+
+int cluster_start(cluster **out, char *err, size_t errlen)
+{
+    cluster *c = calloc(1, sizeof *c);
+    if (!c) {
+        err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    c->cleanup_handle = -1;
+    if (cluster_find_bindir(c->bindir, sizeof c->bindir, err, errlen) == -1 ||
+        pick_identity(&c->as_server, err, errlen) == -1) {
+        free(c);
+        return -1;
+    }
+    const char *tmp = getenv("TMPDIR");
+    tmp = tmp && *tmp ? tmp : "/tmp";
+    if (strlen(tmp) > 80) {
+        err_set(err, errlen, "TMPDIR is too long for a Unix socket path: %s", tmp);
+        free(c);
+        return -1;
+    }
+    snprintf(c->dir, sizeof c->dir, "%s/pgrace.XXXXXX", tmp);
+    if (!mkdtemp(c->dir)) {
+        err_sys(err, errlen, errno, "mkdtemp(%s)", c->dir);
+        free(c);
+        return -1;
+    }
+    /* From here on the directory exists: the registry owns its removal. */
+    c->cleanup_handle = cleanup_push(registry_stop, c);
+    if (c->cleanup_handle < 0) {
+        err_set(err, errlen, "too many cleanup actions");
+        goto fail;
+    }
+    if (c->as_server.drop_identity && chown(c->dir, c->as_server.uid, c->as_server.gid) == -1) {
+        err_sys(err, errlen, errno, "chown(%s)", c->dir);
+        goto fail;
+    }
+    snprintf(c->datadir, sizeof c->datadir, "%s/data", c->dir);
+    snprintf(c->logfile, sizeof c->logfile, "%s/server.log", c->dir);
+    snprintf(c->conninfo, sizeof c->conninfo, "host=%s port=%s user=%s dbname=%s",
+             c->dir, CLUSTER_PORT, CLUSTER_USER, CLUSTER_DB);
+
+    proc_opts o = c->as_server;
+    o.cwd = c->dir;
+    o.output = c->logfile;
+    o.own_group = true;     /* Ctrl-C is ours to handle, not the server's */
+
+    char initdb[PATH_MAX + 16], postgres[PATH_MAX + 16];
+    snprintf(initdb, sizeof initdb, "%s/initdb", c->bindir);
+    snprintf(postgres, sizeof postgres, "%s/postgres", c->bindir);
+    char *initdb_argv[] = { initdb, "-D", c->datadir, "-U", CLUSTER_USER, "-A", "trust",
+                            "-E", "UTF8", "--locale=C", "--no-sync", NULL };
+    if (proc_run(initdb_argv, &o, err, errlen) == -1) {
+        char tail[512];
+        log_tail(c, tail, sizeof tail);
+        if (tail[0])
+            err_set(err, errlen, "initdb failed: %s", tail);
+        goto fail;
+    }
+    /* max_connections covers -n 256 workers plus control and pgbench. */
+    char *pg_argv[] = { postgres, "-D", c->datadir, "-k", c->dir, "-p", CLUSTER_PORT,
+                        "-c", "listen_addresses=", "-c", "fsync=off",
+                        "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                        "-c", "max_connections=300", "-c", "shared_buffers=64MB",
+                        "-c", "max_prepared_transactions=16", NULL };
+    o.death_signal = SIGQUIT;
+    if (proc_spawn(pg_argv, &o, &c->postmaster, err, errlen) == -1)
+        goto fail;
+    if (wait_ready(c, err, errlen) == -1)
+        goto fail;
+    PGconn *conn = PQconnectdb(c->conninfo);
+    c->major = PQstatus(conn) == CONNECTION_OK ? PQserverVersion(conn) / 10000 : 0;
+    PQfinish(conn);
+    *out = c;
+    return 0;
+fail:
+    cluster_stop(c);
+    return -1;
+}
+
+const char *cluster_conninfo(const cluster *c) { return c->conninfo; }
+const char *cluster_host(const cluster *c) { return c->dir; }
+const char *cluster_port(const cluster *c) { (void)c; return CLUSTER_PORT; }
+const char *cluster_user(const cluster *c) { (void)c; return CLUSTER_USER; }
+const char *cluster_dbname(const cluster *c) { (void)c; return CLUSTER_DB; }
+int cluster_major_version(const cluster *c) { return c->major; }

@@ -1,0 +1,140 @@
+/* proc.c — spawning helper programs and removing trees (see proc.h). */
+#include "lib/proc.h"
+
+#include "lib/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* In the child: report errno through the pipe and leave. */
+static void child_fail(int fd, int e)
+{
+    ssize_t unused = write(fd, &e, sizeof e);
+    (void)unused;
+    _exit(127);
+}
+
+int proc_spawn(char *const argv[], const proc_opts *o, pid_t *pidp, char *err, size_t errlen)
+{
+    static const proc_opts none;
+    if (!o)
+        o = &none;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) == -1) {
+        err_sys(err, errlen, errno, "pipe");
+        return -1;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == -1) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        err_sys(err, errlen, e, "fork");
+        return -1;
+    }
+    if (pid == 0) {
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        if (o->own_group && setpgid(0, 0) == -1)
+            child_fail(fds[1], errno);
+        if (o->output) {
+            int fd = open(o->output, O_WRONLY | O_CREAT | O_APPEND, 0600);
+            if (fd == -1 || dup2(fd, 1) == -1 || dup2(fd, 2) == -1)
+                child_fail(fds[1], errno);
+            close(fd);
+            int nul = open("/dev/null", O_RDONLY);
+            if (nul >= 0) {
+                dup2(nul, 0);
+                close(nul);
+            }
+        }
+        if (o->drop_identity) {
+            if (setgroups(0, NULL) == -1 || setgid(o->gid) == -1 || setuid(o->uid) == -1)
+                child_fail(fds[1], errno);
+        }
+        if (o->cwd && chdir(o->cwd) == -1)
+            child_fail(fds[1], errno);
+        /* After the identity change: a credential change clears it. */
+        if (o->death_signal) {
+            if (prctl(PR_SET_PDEATHSIG, o->death_signal) == -1)
+                child_fail(fds[1], errno);
+            if (getppid() != parent)        /* the parent already died */
+                _exit(1);
+        }
+        execv(argv[0], argv);
+        child_fail(fds[1], errno);
+    }
+    close(fds[1]);
+    int child_errno;
+    ssize_t n;
+    do
+        n = read(fds[0], &child_errno, sizeof child_errno);
+    while (n == -1 && errno == EINTR);
+    close(fds[0]);
+    if (n == (ssize_t)sizeof child_errno) {
+        waitpid(pid, NULL, 0);
+        err_sys(err, errlen, child_errno, "cannot start %s", argv[0]);
+        return -1;
+    }
+    *pidp = pid;
+    return 0;
+}
+
+int proc_wait(pid_t pid)
+{
+    int status;
+    pid_t r;
+    do
+        r = waitpid(pid, &status, 0);
+    while (r == -1 && errno == EINTR);
+    if (r == -1)
+        return -1;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return -1;
+}
+
+int proc_run(char *const argv[], const proc_opts *o, char *err, size_t errlen)
+{
+    pid_t pid;
+    if (proc_spawn(argv, o, &pid, err, errlen) == -1)
+        return -1;
+    int st = proc_wait(pid);
+    if (st != 0) {
+        err_set(err, errlen, "%s exited with status %d", argv[0], st);
+        return -1;
+    }
+    return 0;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    if (type == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0;   /* keep going: remove as much as we can */
+}
+
+int proc_rmtree(const char *path)
+{
+    if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) == -1 && errno != ENOENT)
+        return -1;
+    return access(path, F_OK) == 0 ? -1 : 0;
+}

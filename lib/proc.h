@@ -1,0 +1,42 @@
+/*
+ * proc.h — starting helper programs (initdb, postgres, a user's command).
+ *
+ * The child is set up with async-signal-safe calls only (the parent may be
+ * multi-threaded): signal mask restored, optional process group, optional
+ * identity change (PostgreSQL refuses to run as root), optional parent-death
+ * signal, output redirected. Exec failure is reported back through a
+ * close-on-exec pipe, so the caller gets a real error instead of a child
+ * that exits 127.
+ */
+#ifndef PGRACE_PROC_H
+#define PGRACE_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct proc_opts {
+    const char *cwd;          /* chdir here first, or NULL */
+    const char *output;       /* append stdout+stderr to this file, or NULL */
+    bool drop_identity;       /* switch to uid/gid below before exec */
+    uid_t uid;
+    gid_t gid;
+    bool own_group;           /* setpgid(0,0): terminal signals don't reach it */
+    int death_signal;         /* sent to the child when the parent dies, or 0 */
+} proc_opts;
+
+/* Starts argv[0] (a path) with argv. Returns 0 and the pid, or -1. */
+int proc_spawn(char *const argv[], const proc_opts *o, pid_t *pid, char *err, size_t errlen);
+
+/* Waits for pid; returns its exit status (128+signal when killed), or -1. */
+int proc_wait(pid_t pid);
+
+/* Runs argv to completion; 0 when it exited 0, else -1 with a message
+ * naming the program and its status. */
+int proc_run(char *const argv[], const proc_opts *o, char *err, size_t errlen);
+
+/* Removes path and everything under it, not following symlinks. Returns 0
+ * or -1 (best effort: it goes on after a failure). */
+int proc_rmtree(const char *path);
+
+#endif
