@@ -3,6 +3,7 @@
 
 #include "harness/faultctl.h"
 #include "harness/target.h"
+#include "lib/cleanup.h"
 #include "lib/err.h"
 #include "lib/tap.h"
 
@@ -125,6 +126,9 @@ int run_main(const run_opts *o)
     for (int i = 0; i < n; i++) {
         bool held = true;
         if (run_item(o, &t, &items[i], &held, err, sizeof err) < 0) {
+            /* After a signal the failure is only the teardown under way. */
+            if (cleanup_signal_seen())
+                break;
             tap_bail("%s/%s: %s", items[i].scenario->name, items[i].variant->name, err);
             fprintf(stderr, "pgrace: %s\n", err);
             status = EXIT_USAGE;

@@ -46,15 +46,21 @@ void cleanup_pop(int h, bool run)
     pthread_mutex_unlock(&lock);
 }
 
-void cleanup_run_all(void)
+/* Runs the live actions, newest first; the caller holds the lock. */
+static void run_locked(void)
 {
-    pthread_mutex_lock(&lock);
     for (int i = nactions - 1; i >= 0; i--) {
         if (!actions[i].live)
             continue;
         actions[i].live = false;
         actions[i].fn(actions[i].arg);
     }
+}
+
+void cleanup_run_all(void)
+{
+    pthread_mutex_lock(&lock);
+    run_locked();
     pthread_mutex_unlock(&lock);
 }
 
@@ -72,9 +78,12 @@ static void *signal_thread(void *unused)
         atomic_store(&signal_seen, sig);
         /* Workers may be blocked in libpq: they are not joined. The actions
          * stop the server or drop the schema under them, and the process
-         * ends here. */
-        cleanup_run_all();
-        fprintf(stderr, "pgrace: interrupted by %s; cleaned up\n", sigabbrev_np(sig));
+         * ends here. The lock is never released: a main thread that fails
+         * because its server went away blocks in cleanup_run_all() instead
+         * of exiting with a status of its own. */
+        pthread_mutex_lock(&lock);
+        run_locked();
+        fprintf(stderr, "pgrace: interrupted by SIG%s; cleaned up\n", sigabbrev_np(sig));
         fflush(NULL);
         _exit(128 + sig);
     }

@@ -1,0 +1,81 @@
+#!/usr/bin/perl
+# The attestation scenario end to end: the fixed form holds every invariant
+# at N=8 and N=64; each pre-fix form is caught in every one of 20
+# consecutive runs; the TAP it prints is what prove accepts; a violation's
+# diagnostics name the iteration, record, what was found, seed and repeat.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use TAP::Parser;
+use Pgrace qw(pgrace run_cmd under_cluster repeat_count);
+
+under_cluster();    # one throwaway server for the repeated runs below
+
+# Parses a TAP stream as prove would; returns the parser after the run.
+sub tap_of {
+    my ($text) = @_;
+    my $p = TAP::Parser->new({ tap => $text });
+    while (defined $p->next) { }
+    return $p;
+}
+
+{
+    # The default: no DSN and no PG* variables means an embedded cluster.
+    local @ENV{qw(PGHOST PGPORT PGUSER PGDATABASE)};
+    delete @ENV{qw(PGHOST PGPORT PGUSER PGDATABASE)};
+    my ($st, $out, $err) = run_cmd(pgrace(), qw(run attestation -n 8 -i 200));
+    is($st, 0, 'fixed, N=8, 200 iterations, embedded cluster: exit 0') or diag $out, $err;
+    my $p = tap_of($out);
+    is($p->version, 13, 'declares TAP version 13');
+    ok(!$p->parse_errors, 'prove finds no parse error') or diag join "\n", $p->parse_errors;
+    is($p->tests_planned, 3, 'one test point per invariant');
+    is(scalar $p->passed, 3, 'all three pass');
+    like($out, qr/\(embedded\)/, 'ran on the embedded cluster');
+}
+
+{
+    my ($st, $out, $err) = run_cmd(pgrace(), qw(run attestation --impl fixed -n 64 -i 60));
+    is($st, 0, 'fixed, N=64: exit 0') or diag $out, $err;
+    is(scalar tap_of($out)->passed, 3, 'fixed, N=64: all invariants hold');
+}
+
+my %caught_by = (
+    'no-lock' => qr/^not ok \d+ - attestation\/no-lock: exactly one credential per record$/m,
+    'no-tx'   => qr/^not ok \d+ - attestation\/no-tx: exactly one credential per record$/m,
+);
+for my $variant (sort keys %caught_by) {
+    my $runs = repeat_count(20);
+    my $caught = 0;
+    my $last = '';
+    for my $run (1 .. $runs) {
+        my ($st, $out, $err) = run_cmd(pgrace(), 'run', 'attestation', '--impl', $variant);
+        $caught++ if $st == 1 && $out =~ $caught_by{$variant};
+        $last = $out;
+    }
+    is($caught, $runs, "$variant caught in each of $runs consecutive runs (default settings)")
+        or diag $last;
+
+    my $p = tap_of($last);
+    ok(!$p->parse_errors, "$variant: the failing stream parses") or diag join "\n", $p->parse_errors;
+    ok($p->failed >= 1, "$variant: prove counts the failure");
+    # The YAML block under the failing point.
+    my ($yaml) = $last =~ /exactly one credential per record\n  ---\n(.*?)\n  \.\.\.\n/s;
+    ok(defined $yaml, "$variant: failing point has a YAML diagnostics block");
+    $yaml //= '';
+    like($yaml, qr/^  iteration: \d+$/m, "$variant: names the iteration");
+    like($yaml, qr/^  record: \d+$/m, "$variant: names the record");
+    like($yaml, qr/^  found: "\d+ credentials; \d+ callers got ok \(workers \d+, \d+/m,
+         "$variant: says what was found and which workers got ok");
+    like($yaml, qr/^  seed: \d+$/m, "$variant: names the seed");
+    like($yaml, qr/^  repeat: ".*pgrace run attestation\/$variant -n 8 -i 100 --seed \d+"$/m,
+         "$variant: gives the command that repeats the run");
+}
+
+{
+    # The pause point sits in every form: with it the fixed form still holds.
+    my ($st, $out) = run_cmd(pgrace(), qw(run attestation -n 8 -i 20 --pause after-guard=2ms));
+    is($st, 0, 'fixed with a pause at after-guard: still holds') or diag $out;
+}
+
+done_testing();

@@ -1,0 +1,65 @@
+# Pgrace.pm — what the Perl tests share: where the build is, how to run a
+# command and collect its output and status, and how to get a server.
+package Pgrace;
+use strict;
+use warnings;
+use Exporter 'import';
+use File::Temp qw(tempfile);
+use POSIX qw(WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG);
+
+our @EXPORT_OK = qw(build pgrace run_cmd under_cluster repeat_count sanitized dsn_from_env psql_value);
+
+# The build under test: build/ normally, build/asan or build/tsan for the
+# sanitizer passes of `make check`.
+sub build { $ENV{PGRACE_BUILD} // 'build' }
+sub pgrace { build() . '/pgrace' }
+sub sanitized { build() ne 'build' }
+
+# How many times a "caught in each of N consecutive runs" test repeats: all
+# of them normally; fewer under sanitizers, which run the same code slower.
+sub repeat_count { my ($n) = @_; sanitized() ? ($n > 3 ? 3 : $n) : $n }
+
+# Runs a command (list form, no shell); returns (exit status, stdout,
+# stderr). The status is 128+N when the command died of signal N.
+sub run_cmd {
+    my @cmd = @_;
+    my ($ofh, $ofile) = tempfile(UNLINK => 1);
+    my ($efh, $efile) = tempfile(UNLINK => 1);
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>&', $ofh or die;
+        open STDERR, '>&', $efh or die;
+        exec @cmd or do { print STDERR "exec $cmd[0]: $!\n"; POSIX::_exit(127) };
+    }
+    waitpid($pid, 0);
+    my $st = $?;
+    my $status = WIFEXITED($st) ? WEXITSTATUS($st) : 128 + WTERMSIG($st);
+    local $/;
+    open my $o, '<', $ofile or die; my $out = <$o>;
+    open my $e, '<', $efile or die; my $err = <$e>;
+    return ($status, $out // '', $err // '');
+}
+
+# Re-runs the calling test script under `pgrace cluster`, so that it has a
+# throwaway server in PGHOST/PGPORT/PGUSER/PGDATABASE. Returns only inside.
+sub under_cluster {
+    return if $ENV{PGRACE_TEST_CLUSTER};
+    $ENV{PGRACE_TEST_CLUSTER} = 1;
+    exec pgrace(), 'cluster', '--', $^X, '-It/lib', $0 or die "exec pgrace cluster: $!";
+}
+
+# The environment's server as an explicit DSN.
+sub dsn_from_env {
+    "host=$ENV{PGHOST} port=$ENV{PGPORT} user=$ENV{PGUSER} dbname=$ENV{PGDATABASE}";
+}
+
+# One value from psql (-X: no psqlrc), dying on error.
+sub psql_value {
+    my ($sql) = @_;
+    my ($st, $out, $err) = run_cmd('psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', $sql);
+    die "psql: $err" if $st;
+    chomp $out;
+    return $out;
+}
+
+1;
