@@ -17,7 +17,7 @@ typedef struct worker {
     struct run *run;
     int index;
     pthread_t thread;
-    PGconn *conn;
+    PGconn *conn, *conn2;
     rng rng;
     pqx_trace *traces;          /* one per attempt */
     drv_call *calls;            /* one per attempt */
@@ -93,7 +93,7 @@ static void attempt(worker *w, int a)
     pqx_trace *t = &w->traces[a];
     pqx_trace_reset(t);
     *c = (drv_call){
-        .conn = w->conn, .worker = w->index, .nworkers = r->cfg->nworkers,
+        .conn = w->conn, .conn2 = w->conn2, .worker = w->index, .nworkers = r->cfg->nworkers,
         .iteration = r->iteration, .attempt = a, .trace = t, .rng = &w->rng,
         .pauses = &r->cfg->pauses,
     };
@@ -107,6 +107,8 @@ static void attempt(worker *w, int a)
      * counting it as the same connection. */
     if (PQstatus(w->conn) != CONNECTION_OK)
         PQreset(w->conn);
+    if (w->conn2 && PQstatus(w->conn2) != CONNECTION_OK)
+        PQreset(w->conn2);
 }
 
 static void *worker_main(void *arg)
@@ -141,6 +143,8 @@ static void free_workers(run *r, int started)
         worker *w = &r->workers[i];
         if (w->conn)
             PQfinish(w->conn);
+        if (w->conn2)
+            PQfinish(w->conn2);
         for (int a = 0; w->traces && a <= r->cfg->retries; a++)
             pqx_trace_free(&w->traces[a]);
         free(w->traces);
@@ -244,7 +248,9 @@ int drv_run(const drv_config *cfg, const scenario *s, const scenario_variant *v,
 
     int rc = -1, started = 0;
     bool barriers = false;
-    /* Connect in worker order, so worker i is the shim's connection i+1. */
+    faultctl_reset_ordinals();
+    /* Connect in worker order, so worker i is the shim's connection i+1 (with
+     * two connections per worker: 2i+1 and 2i+2). */
     for (int i = 0; i < cfg->nworkers; i++) {
         worker *w = &r.workers[i];
         w->run = &r;
@@ -263,8 +269,14 @@ int drv_run(const drv_config *cfg, const scenario *s, const scenario_variant *v,
             }
         char app[64];
         snprintf(app, sizeof app, "%s/w%d", cfg->appname, i + 1);
+        faultctl_exempt_thread(false);
         w->conn = pqx_connect(cfg->conninfo, cfg->schema, app, err, errlen);
-        if (!w->conn)
+        if (w->conn && s->conns_per_worker == 2) {
+            snprintf(app, sizeof app, "%s/w%db", cfg->appname, i + 1);
+            w->conn2 = pqx_connect(cfg->conninfo, cfg->schema, app, err, errlen);
+        }
+        faultctl_exempt_thread(true);
+        if (!w->conn || (s->conns_per_worker == 2 && !w->conn2))
             goto out;
     }
     if (pthread_barrier_init(&r.start, NULL, (unsigned)cfg->nworkers + 1) != 0 ||

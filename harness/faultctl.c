@@ -17,6 +17,7 @@ static struct {
     void (*exempt)(int);
     unsigned long (*fired)(void);
     void (*set_observer)(void (*)(const pgf_event *, void *), void *);
+    void (*reset_ordinals)(void);
 } shim;
 
 static __thread drv_call *current;
@@ -32,9 +33,9 @@ static void observe(const pgf_event *ev, void *arg)
                  ev->stmt_ordinal, ev->conn_ordinal, ev->sql ? ev->sql : "");
 }
 
-int faultctl_preload(const char *spec, char *const argv[], char *err, size_t errlen)
+int faultctl_preload(char *const argv[], char *err, size_t errlen)
 {
-    if (!spec || dlsym(RTLD_DEFAULT, "pgf_configure"))
+    if (dlsym(RTLD_DEFAULT, "pgf_configure"))
         return 0;
     char exe[PATH_MAX], lib[PATH_MAX + 32];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -53,7 +54,7 @@ int faultctl_preload(const char *spec, char *const argv[], char *err, size_t err
     const char *old = getenv("LD_PRELOAD");
     char preload[2 * PATH_MAX];
     snprintf(preload, sizeof preload, "%s%s%s", lib, old && *old ? ":" : "", old && *old ? old : "");
-    if (setenv("LD_PRELOAD", preload, 1) < 0 || setenv("PGFAULT", spec, 1) < 0) {
+    if (setenv("LD_PRELOAD", preload, 1) < 0 || setenv("PGFAULT", "", 1) < 0) {
         err_sys(err, errlen, errno, "setenv");
         return -1;
     }
@@ -69,7 +70,8 @@ void faultctl_init(void)
     *(void **)&shim.exempt = dlsym(RTLD_DEFAULT, "pgf_thread_exempt");
     *(void **)&shim.fired = dlsym(RTLD_DEFAULT, "pgf_fired_total");
     *(void **)&shim.set_observer = dlsym(RTLD_DEFAULT, "pgf_set_observer");
-    if (!shim.configure || !shim.exempt || !shim.fired || !shim.set_observer) {
+    *(void **)&shim.reset_ordinals = dlsym(RTLD_DEFAULT, "pgf_reset_ordinals");
+    if (!shim.configure || !shim.exempt || !shim.fired || !shim.set_observer || !shim.reset_ordinals) {
         memset(&shim, 0, sizeof shim);
         return;
     }
@@ -78,6 +80,12 @@ void faultctl_init(void)
 }
 
 bool faultctl_loaded(void) { return shim.configure != NULL; }
+
+void faultctl_exempt_thread(bool exempt)
+{
+    if (shim.exempt)
+        shim.exempt(exempt);
+}
 
 int faultctl_configure(const char *spec, char *err, size_t errlen)
 {
@@ -89,6 +97,12 @@ int faultctl_configure(const char *spec, char *err, size_t errlen)
         return 0;
     }
     return shim.configure(spec, err, errlen) == 0 ? 0 : -1;
+}
+
+void faultctl_reset_ordinals(void)
+{
+    if (shim.reset_ordinals)
+        shim.reset_ordinals();
 }
 
 unsigned long faultctl_fired(void) { return shim.fired ? shim.fired() : 0; }

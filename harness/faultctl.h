@@ -17,17 +17,27 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* If spec is set and the shim is not loaded yet, re-executes the program
- * with it preloaded and PGFAULT=spec (does not return on success). Returns
- * -1 with a reason when the shim cannot be found or exec fails, 0 when it
- * is already loaded (or spec is NULL). */
-int faultctl_preload(const char *spec, char *const argv[], char *err, size_t errlen);
+/* Unless the shim is loaded already, re-executes the program with it
+ * preloaded (PGFAULT empty: pgrace installs the rules itself) and does not
+ * return on success. Returns 0 when the shim is loaded, -1 with a reason
+ * when it cannot be found or exec fails. */
+int faultctl_preload(char *const argv[], char *err, size_t errlen);
 
 /* Resolves the shim's API and exempts the calling thread (the control
  * connection's). Call once from the main thread before any connection. */
 void faultctl_init(void);
 
 bool faultctl_loaded(void);
+
+/* The next connection opened is the shim's connection 1 again (the driver
+ * calls it before opening a run's workers). */
+void faultctl_reset_ordinals(void);
+
+/* Exempts (or not) the calling thread's statements and new connections
+ * from faults: teardown on the signal thread must never be faulted, and
+ * the driver lifts the main thread's exemption while it opens the workers'
+ * connections, in worker order, so that worker i is connection i+1. */
+void faultctl_exempt_thread(bool exempt);
 
 /* Replaces the rule set (NULL or "" clears it) and resets the shim's
  * counters. Returns 0 or -1 with the shim's one-line reason. */

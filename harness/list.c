@@ -10,11 +10,21 @@ int list_main(void)
         const scenario *s = scenario_registry[i];
         printf("%s — %s (seed %s)\n", s->name, s->summary, s->seed);
         printf("  variants:\n");
-        for (int v = 0; v < s->nvariants; v++)
-            printf("    %-12s %s\n", s->variants[v].name, s->variants[v].summary);
+        for (int v = 0; v < s->nvariants; v++) {
+            const scenario_variant *var = &s->variants[v];
+            printf("    %-12s %s", var->name, var->summary);
+            if (var->caught_by)
+                printf(" [caught by plan: %s]", var->caught_by);
+            printf("\n");
+        }
         printf("  invariants:\n");
         for (int k = 0; k < s->ninvariants; k++)
             printf("    - %s\n", s->invariants[k].name);
+        if (s->nplans) {
+            printf("  fault plans (--plan NAME):\n");
+            for (int p = 0; p < s->nplans; p++)
+                printf("    %-18s %s\n", s->plans[p].name, s->plans[p].summary);
+        }
         if (s->pause_points && s->pause_points[0]) {
             printf("  pause points (--pause POINT=DURATION):\n");
             for (int p = 0; s->pause_points[p]; p++)

@@ -33,6 +33,8 @@ static const char usage[] =
     "  --fault SPEC      run with the fault shim and this spec (see README)\n"
     "  --pause P=D       sleep D at pause point P in every variant (pgrace list shows them)\n"
     "  --retries R       a failed call is retried up to R times, as a client would (default 0)\n"
+    "  --plan NAME       apply the scenario's fault plan NAME (pgrace list shows them)\n"
+    "  --fault-sweep     one iteration per statement position x action (error, drop, ambiguous)\n"
     "\n"
     "exit status: 0 all invariants held, 1 an invariant was violated,\n"
     "             2 usage, setup or environment error, 128+N stopped by signal N\n";
@@ -53,7 +55,7 @@ static int parse_long(const char *what, const char *text, long lo, long hi, long
 
 static int parse_run(int argc, char **argv, run_opts *o)
 {
-    enum { OPT_IMPL = 256, OPT_SEED, OPT_DSN, OPT_FAULT, OPT_PAUSE, OPT_RETRIES, OPT_HELP };
+    enum { OPT_IMPL = 256, OPT_SEED, OPT_DSN, OPT_FAULT, OPT_PAUSE, OPT_RETRIES, OPT_PLAN, OPT_SWEEP, OPT_HELP };
     static const struct option longopts[] = {
         { "impl", required_argument, NULL, OPT_IMPL },
         { "seed", required_argument, NULL, OPT_SEED },
@@ -61,6 +63,8 @@ static int parse_run(int argc, char **argv, run_opts *o)
         { "fault", required_argument, NULL, OPT_FAULT },
         { "pause", required_argument, NULL, OPT_PAUSE },
         { "retries", required_argument, NULL, OPT_RETRIES },
+        { "plan", required_argument, NULL, OPT_PLAN },
+        { "fault-sweep", no_argument, NULL, OPT_SWEEP },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -82,6 +86,7 @@ static int parse_run(int argc, char **argv, run_opts *o)
             if (parse_long("-n", optarg, 1, DRV_MAX_WORKERS, &v) < 0)
                 return -1;
             o->nworkers = (int)v;
+            o->nworkers_given = true;
             break;
         case 'i':
             if (parse_long("-i", optarg, 1, 100000000, &v) < 0)
@@ -113,7 +118,10 @@ static int parse_run(int argc, char **argv, run_opts *o)
             if (parse_long("--retries", optarg, 0, 10, &v) < 0)
                 return -1;
             o->retries = (int)v;
+            o->retries_given = true;
             break;
+        case OPT_PLAN: o->plan = optarg; break;
+        case OPT_SWEEP: o->fault_sweep = true; break;
         case OPT_HELP:
             fputs(usage, stdout);
             exit(EXIT_HELD);
@@ -159,10 +167,7 @@ int main(int argc, char **argv)
         run_opts o;
         if (parse_run(argc, argv, &o) < 0)
             return EXIT_USAGE;
-        if (faultctl_preload(o.fault, argv, err, sizeof err) < 0) {
-            fprintf(stderr, "pgrace: %s\n", err);
-            return EXIT_USAGE;
-        }
+        o.argv = argv;
         faultctl_init();
         status = run_main(&o);
     } else {

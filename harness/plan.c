@@ -77,3 +77,40 @@ fail:
     free(items);
     return -1;
 }
+
+int plan_settings(const run_opts *o, const plan_item *item, item_settings *st, char *err, size_t errlen)
+{
+    *st = (item_settings){
+        .plan = o->fault_sweep ? "fault-sweep" : "none", .fault = o->fault, .sweep = o->fault_sweep,
+        .retries = o->retries, .nworkers = o->nworkers, .pauses = o->pauses,
+    };
+    /* A sweep aims at worker 1 and lets it retry, as a real client would,
+     * unless told otherwise. */
+    if (o->fault_sweep) {
+        if (!o->nworkers_given)
+            st->nworkers = 1;
+        if (!o->retries_given)
+            st->retries = 1;
+    }
+    if (!o->plan || strcmp(o->plan, "none") == 0)
+        return 0;
+    const scenario *s = item->scenario;
+    for (int i = 0; i < s->nplans; i++) {
+        const scenario_plan *p = &s->plans[i];
+        if (strcmp(p->name, o->plan) != 0)
+            continue;
+        st->plan = p->name;
+        if (p->fault)
+            st->fault = p->fault;
+        st->sweep = st->sweep || p->sweep;
+        if (!o->retries_given)
+            st->retries = p->retries;
+        if (p->nworkers && !o->nworkers_given)
+            st->nworkers = p->nworkers;
+        if (p->pause && drv_pause_parse(&st->pauses, p->pause, err, errlen) < 0)
+            return -1;
+        return 0;
+    }
+    err_set(err, errlen, "scenario %s has no plan '%s' (pgrace list shows them)", s->name, o->plan);
+    return -1;
+}

@@ -2,6 +2,7 @@
 #include "harness/run.h"
 
 #include "harness/faultctl.h"
+#include "harness/sweep.h"
 #include "harness/target.h"
 #include "lib/cleanup.h"
 #include "lib/err.h"
@@ -12,19 +13,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-void run_repeat_command(const run_opts *o, const plan_item *item, char *buf, size_t len)
+void run_repeat_command(const run_opts *o, const plan_item *item, const item_settings *st, char *buf,
+                        size_t len)
 {
-    int n = snprintf(buf, len, "%s run %s/%s -n %d -i %ld --seed %" PRIu64, o->argv0, item->scenario->name,
-                     item->variant->name, o->nworkers, o->iterations, o->seed);
-    for (int i = 0; i < o->pauses.n && n > 0 && (size_t)n < len; i++)
-        n += snprintf(buf + n, len - (size_t)n, " --pause %s=%" PRId64 "us", o->pauses.p[i].name,
-                      o->pauses.p[i].ns / 1000);
-    if (o->retries && n > 0 && (size_t)n < len)
-        n += snprintf(buf + n, len - (size_t)n, " --retries %d", o->retries);
-    if (o->fault && n > 0 && (size_t)n < len)
-        n += snprintf(buf + n, len - (size_t)n, " --fault '%s'", o->fault);
-    if (o->dsn && n > 0 && (size_t)n < len)
-        snprintf(buf + n, len - (size_t)n, " --dsn '%s'", o->dsn);
+    int n = snprintf(buf, len, "%s run %s/%s -i %ld --seed %" PRIu64, o->argv0, item->scenario->name,
+                     item->variant->name, o->iterations, o->seed);
+#define MORE(...) \
+    do { \
+        if (n > 0 && (size_t)n < len) \
+            n += snprintf(buf + n, len - (size_t)n, __VA_ARGS__); \
+    } while (0)
+    /* -n only when given: a plan or a sweep picks its own otherwise. */
+    if (o->nworkers_given)
+        MORE(" -n %d", o->nworkers);
+    if (o->plan)
+        MORE(" --plan %s", o->plan);
+    if (o->fault_sweep)
+        MORE(" --fault-sweep");
+    if (o->fault)
+        MORE(" --fault '%s'", o->fault);
+    /* Only what the plan did not set: the plan brings its own. */
+    for (int i = 0; i < o->pauses.n; i++)
+        MORE(" --pause %s=%" PRId64 "us", o->pauses.p[i].name, o->pauses.p[i].ns / 1000);
+    if (o->retries_given)
+        MORE(" --retries %d", st->retries);
+    if (o->dsn)
+        MORE(" --dsn '%s'", o->dsn);
+#undef MORE
 }
 
 static void latency_comment(const char *label, const drv_result *r)
@@ -44,11 +59,14 @@ static void latency_comment(const char *label, const drv_result *r)
 }
 
 /* Emits one test point per invariant of item; returns true if all held. */
-static bool report(const run_opts *o, const plan_item *item, const drv_result *r)
+static bool report(const run_opts *o, const plan_item *item, const item_settings *st, const drv_result *r)
 {
     bool all = true;
     char label[128];
-    snprintf(label, sizeof label, "%s/%s", item->scenario->name, item->variant->name);
+    if (strcmp(st->plan, "none") == 0)
+        snprintf(label, sizeof label, "%s/%s", item->scenario->name, item->variant->name);
+    else
+        snprintf(label, sizeof label, "%s/%s [%s]", item->scenario->name, item->variant->name, st->plan);
     latency_comment(label, r);
     for (int k = 0; k < r->nverdicts; k++) {
         const drv_verdict *v = &r->verdicts[k];
@@ -62,14 +80,17 @@ static bool report(const run_opts *o, const plan_item *item, const drv_result *r
         char buf[2048];
         json_object_set_new(d, "scenario", json_string(item->scenario->name));
         json_object_set_new(d, "variant", json_string(item->variant->name));
+        json_object_set_new(d, "plan", json_string(st->plan));
         json_object_set_new(d, "invariant", json_string(name));
         json_object_set_new(d, "iteration", json_integer(v->first_iteration));
         json_object_update(d, v->first_found);
         snprintf(buf, sizeof buf, "%ld of %ld", v->failures, r->iterations);
         json_object_set_new(d, "failing_iterations", json_string(buf));
-        json_object_set_new(d, "workers", json_integer(o->nworkers));
+        json_object_set_new(d, "workers", json_integer(st->nworkers));
+        if (st->retries)
+            json_object_set_new(d, "retries", json_integer(st->retries));
         json_object_set_new(d, "seed", json_integer((json_int_t)o->seed));
-        run_repeat_command(o, item, buf, sizeof buf);
+        run_repeat_command(o, item, st, buf, sizeof buf);
         json_object_set_new(d, "repeat", json_string(buf));
         tap_point(false, d, "%s: %s", label, name);
         json_decref(d);
@@ -77,21 +98,63 @@ static bool report(const run_opts *o, const plan_item *item, const drv_result *r
     return all;
 }
 
+/* Installs the run's fault spec afresh before every iteration, so that a
+ * rule's counts ("the first COMMIT") restart with each iteration. */
+static int each_iteration(void *arg, long iteration, char *err, size_t errlen)
+{
+    (void)iteration;
+    return faultctl_configure(arg, err, errlen);
+}
+
 static int run_item(const run_opts *o, target *t, const plan_item *item, bool *held, char *err, size_t errlen)
 {
+    item_settings st;
+    if (plan_settings(o, item, &st, err, errlen) < 0)
+        return -1;
     if (target_reset_schema(t, item->scenario->schema_sql, err, errlen) < 0)
         return -1;
     drv_config cfg = {
         .conninfo = t->conninfo, .schema = t->schema, .appname = t->appname,
-        .nworkers = o->nworkers, .iterations = o->iterations, .seed = o->seed,
-        .retries = o->retries, .pauses = o->pauses,
+        .nworkers = st.nworkers, .iterations = o->iterations, .seed = o->seed,
+        .retries = st.retries, .pauses = st.pauses,
     };
+    if (st.fault) {
+        cfg.before = each_iteration;
+        cfg.arg = (void *)st.fault;
+    }
     drv_result r;
-    if (drv_run(&cfg, item->scenario, item->variant, t->ctl, &r, err, errlen) < 0)
+    int rc;
+    if (st.sweep) {
+        int positions = 0;
+        rc = sweep_run(&cfg, item->scenario, item->variant, t->ctl, &r, &positions, err, errlen);
+        if (rc == 0)
+            tap_comment("%s/%s: fault sweep over %d statement positions x 3 actions (error=40001, drop, "
+                        "ambiguous), %d worker(s), %d retr%s", item->scenario->name, item->variant->name,
+                        positions, st.nworkers, st.retries, st.retries == 1 ? "y" : "ies");
+    } else {
+        rc = drv_run(&cfg, item->scenario, item->variant, t->ctl, &r, err, errlen);
+    }
+    char ignored[ERRLEN];
+    faultctl_configure(NULL, ignored, sizeof ignored);
+    if (rc < 0)
         return -1;
-    *held = report(o, item, &r);
+    *held = report(o, item, &st, &r);
     drv_result_free(&r);
     return 0;
+}
+
+/* Whether any item needs the fault shim. Returns 1, 0, or -1 with a reason
+ * (a plan that does not exist). */
+static int needs_shim(const run_opts *o, const plan_item *items, int n, char *err, size_t errlen)
+{
+    int need = 0;
+    for (int i = 0; i < n; i++) {
+        item_settings st;
+        if (plan_settings(o, &items[i], &st, err, errlen) < 0)
+            return -1;
+        need |= st.fault != NULL || st.sweep;
+    }
+    return need;
 }
 
 int run_main(const run_opts *o)
@@ -103,11 +166,27 @@ int run_main(const run_opts *o)
         fprintf(stderr, "pgrace: %s\n", err);
         return EXIT_USAGE;
     }
-    if (faultctl_configure(o->fault, err, sizeof err) < 0) {
+    int shim = needs_shim(o, items, n, err, sizeof err);
+    if (shim < 0) {
+        fprintf(stderr, "pgrace: %s\n", err);
+        free(items);
+        return EXIT_USAGE;
+    }
+    /* Re-executes with the shim preloaded (PGFAULT empty: the rules are
+     * installed per iteration), then checks --fault before any server
+     * starts. */
+    if (shim && faultctl_preload(o->argv, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s\n", err);
+        free(items);
+        return EXIT_USAGE;
+    }
+    if (o->fault && faultctl_configure(o->fault, err, sizeof err) < 0) {
         fprintf(stderr, "pgrace: bad --fault: %s\n", err);
         free(items);
         return EXIT_USAGE;
     }
+    if (shim)
+        faultctl_configure(NULL, err, sizeof err);
     target t;
     if (target_open(&t, o->dsn, err, sizeof err) < 0) {
         fprintf(stderr, "pgrace: %s\n", err);

@@ -25,10 +25,15 @@ typedef struct run_opts {
     const char *fault;
     const char *impl;           /* fixed (default), a variant name, or all */
     int retries;
+    bool nworkers_given;        /* -n was given (a sweep defaults to 1 worker) */
+    bool retries_given;
     drv_pauses pauses;
+    const char *plan;           /* a scenario's fault plan by name, or NULL */
+    bool fault_sweep;
     char **targets;             /* "SCENARIO" or "SCENARIO/VARIANT" */
     int ntargets;
     const char *argv0;          /* for the repeat command */
+    char **argv;                /* the whole command line, to re-execute with the shim */
 } run_opts;
 
 /* One (scenario, variant) pair of a plan. */
@@ -42,10 +47,26 @@ typedef struct plan_item {
  * variant). */
 int plan_build(const run_opts *o, plan_item **items, char *err, size_t errlen);
 
+/* What one plan item runs with: the options, with its fault plan applied. */
+typedef struct item_settings {
+    const char *plan;           /* "none", a scenario plan's name, or "fault-sweep" */
+    const char *fault;          /* shim spec for every iteration, or NULL */
+    bool sweep;
+    int retries;
+    int nworkers;
+    drv_pauses pauses;
+} item_settings;
+
+/* Resolves the settings of item under o (--plan, --fault-sweep, --fault,
+ * -n, --retries, --pause). Returns 0 or -1 with a reason (no such plan, a
+ * plan's pause point that does not parse). */
+int plan_settings(const run_opts *o, const plan_item *item, item_settings *out, char *err, size_t errlen);
+
 /* Runs the command; returns its exit status. */
 int run_main(const run_opts *o);
 
-/* Writes the command that repeats run o (with its seed) into buf. */
-void run_repeat_command(const run_opts *o, const plan_item *item, char *buf, size_t len);
+/* Writes the command that repeats item's run (with its seed) into buf. */
+void run_repeat_command(const run_opts *o, const plan_item *item, const item_settings *st, char *buf,
+                        size_t len);
 
 #endif

@@ -28,6 +28,9 @@ struct drv_pauses;
 typedef struct drv_call {
     /* inputs */
     PGconn *conn;
+    PGconn *conn2;              /* a second connection, when the scenario asks
+                                 * for two per worker (two stores that share no
+                                 * transaction); else NULL */
     int worker;                 /* 0-based */
     int nworkers;
     long iteration;
@@ -59,7 +62,25 @@ typedef struct scenario_variant {
     const char *name;           /* "fixed" is always variants[0] */
     const char *summary;
     void (*op)(drv_call *c);
+    /* The plans that catch this pre-fix form in every run under default
+     * settings, space-separated: "none" when concurrency alone does;
+     * NULL for the fixed form (which must pass under every plan). */
+    const char *caught_by;
 } scenario_variant;
+
+/* A fault plan: the faults a run injects and how the callers react. The
+ * plan "none" (no faults, no retries) is implicit and not listed. */
+typedef struct scenario_plan {
+    const char *name;
+    const char *summary;
+    const char *fault;          /* a shim spec applied to every iteration, or NULL */
+    bool sweep;                 /* instead: one iteration per statement position of
+                                 * a clean call, for each action (error, drop,
+                                 * ambiguous), aimed at worker 1's connection */
+    int retries;                /* a failed call is retried this many times */
+    int nworkers;               /* 0: the run's -n */
+    const char *pause;          /* "POINT=DURATION" applied to every variant alike, or NULL */
+} scenario_plan;
 
 typedef struct scenario_invariant {
     const char *name;
@@ -81,6 +102,9 @@ typedef struct scenario {
     /* Pause points the operation offers, NULL-terminated, with what each
      * widens ("after-guard: between the guard read and the first write"). */
     const char *const *pause_points;
+    const scenario_plan *plans;
+    int nplans;
+    int conns_per_worker;       /* 1 (also when 0) or 2 */
 } scenario;
 
 /* The registry: every scenario, NULL-terminated (scenarios/registry.c). */

@@ -1,6 +1,8 @@
 /* target.c — the run's server and schema (see target.h). */
 #include "harness/target.h"
 
+#include "harness/faultctl.h"
+
 #include "lib/cleanup.h"
 #include "lib/err.h"
 #include "lib/pq.h"
@@ -28,6 +30,7 @@ static void drop_schema(void *arg)
 {
     target *t = arg;
     char err[ERRLEN];
+    faultctl_exempt_thread(true);
     PGconn *c = pqx_connect(t->conninfo, NULL, "pgrace/cleanup", err, sizeof err);
     if (!c) {
         fprintf(stderr, "pgrace: warning: could not drop schema %s: %s\n", t->schema, err);

@@ -38,7 +38,7 @@ void pqx_trace_free(pqx_trace *t)
     t->cap = t->n = 0;
 }
 
-static pqx_event *trace_start(pqx_trace *t, const char *sql)
+static pqx_event *trace_start(pqx_trace *t, const PGconn *conn, const char *sql)
 {
     if (!t)
         return NULL;
@@ -48,6 +48,7 @@ static pqx_event *trace_start(pqx_trace *t, const char *sql)
     }
     pqx_event *e = &t->ev[t->n++];
     memset(e, 0, sizeof *e);
+    e->conn = conn;
     snprintf(e->sql, sizeof e->sql, "%s", sql);
     err_one_line(e->sql);
     e->t_send = clock_now_ns();
@@ -113,7 +114,9 @@ static bool is_commit(const char *sql)
 void pqx_classify(PGconn *conn, const PGresult *res, outcome *o)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = res ? PQresultErrorMessage(res) : NULL;
+    /* The primary message only: the SQLSTATE is kept apart, and detail,
+     * hint and context would make every diagnostic line a paragraph. */
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     if (!msg || !*msg)
         msg = PQerrorMessage(conn);
     o->conn_lost = PQstatus(conn) == CONNECTION_BAD;
@@ -134,7 +137,7 @@ int pqx_exec(PGconn *conn, pqx_trace *t, outcome *o, PGresult **res,
 {
     if (res)
         *res = NULL;
-    pqx_event *e = trace_start(t, sql);
+    pqx_event *e = trace_start(t, conn, sql);
     PGresult *r = nparams ? PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)
                           : PQexec(conn, sql);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;

@@ -35,6 +35,7 @@ const char *outcome_name(outcome_kind k);
 
 /* One statement in a worker's trace. */
 typedef struct pqx_event {
+    const PGconn *conn;       /* which of the worker's connections */
     int64_t t_send, t_done;   /* clock_now_ns() before sending, after the result */
     char sql[64];             /* the statement's start */
     char sqlstate[6];

@@ -64,10 +64,17 @@ static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t er
 
 /* The writes every form makes once its guard has passed: credential,
  * identity, record. Fills cred_id. Returns 0 or -1 (c->out filled). */
+/* The token a call's credential carries: which iteration, worker and
+ * attempt minted it, so an invariant can tell whose writes are there. */
+static void call_token(const drv_call *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "tok-%ld-%d-%d", c->iteration, c->worker, c->attempt);
+}
+
 static int three_writes(drv_call *c, const char *id, const char *identity, char *cred_id, size_t len)
 {
     char token[48];
-    snprintf(token, sizeof token, "tok-%ld-%d-%d", c->iteration, c->worker, c->attempt);
+    call_token(c, token, sizeof token);
     const char *ins[] = { identity, id, token };
     PGresult *r;
     if (call_exec(c, &r, "INSERT INTO issued_credentials (identity_id, record_id, token) "
@@ -329,16 +336,79 @@ static int inv_all_or_nothing(inv_ctx *x)
     return 0;
 }
 
+/* What each caller was told matches what the database holds: a call that
+ * got ok has its credential issued and linked to the record; a call that
+ * failed (determinately) or conflicted left no credential of its own. After
+ * an indeterminate failure (connection lost at COMMIT) either is allowed. */
+static int inv_outcome_consistent(inv_ctx *x)
+{
+    char id[24];
+    record_id(x->iteration, id, sizeof id);
+    const char *p[] = { id };
+    PGresult *r = pqx_ctl_query(x->ctl,
+        "SELECT c.token, c.id = a.credential_id FROM issued_credentials c "
+        "JOIN attestation_records a ON a.id = c.record_id WHERE c.record_id = $1", 1, p, x->err, x->errlen);
+    if (!r)
+        return -1;
+    json_t *bad = json_array();
+    for (int i = 0; i < x->ncalls; i++) {
+        const drv_call *c = &x->calls[i];
+        char token[48];
+        call_token(c, token, sizeof token);
+        int present = 0, linked = 0;
+        for (int row = 0; row < PQntuples(r); row++)
+            if (strcmp(PQgetvalue(r, row, 0), token) == 0) {
+                present = 1;
+                linked = PQgetvalue(r, row, 1)[0] == 't';
+            }
+        const char *why = NULL;
+        if (c->out.kind == OUT_OK && !(present && linked))
+            why = present ? "got ok, but its credential is not the record's" : "got ok, but its credential is absent";
+        else if (c->out.kind != OUT_OK && !c->out.indeterminate && present)
+            why = "failed, but its credential was issued";
+        if (why) {
+            char line[200];
+            snprintf(line, sizeof line, "worker %d%s: %s %s (%s)", c->worker + 1, c->attempt ? " (retry)" : "",
+                     outcome_name(c->out.kind), c->out.sqlstate, why);
+            json_array_append_new(bad, json_string(line));
+        }
+    }
+    PQclear(r);
+    if (json_array_size(bad) == 0) {
+        json_decref(bad);
+        return 1;
+    }
+    char found[64];
+    snprintf(found, sizeof found, "%zu caller(s) told something the database contradicts", json_array_size(bad));
+    json_object_set_new(x->found, "record", json_integer(x->iteration));
+    json_object_set_new(x->found, "found", json_string(found));
+    json_object_set_new(x->found, "contradictions", bad);
+    return 0;
+}
+
 static const scenario_variant variants[] = {
-    { "fixed", "one transaction; record row lock first; in-tx guard on is_verified OR credential_id", op_fixed },
-    { "no-lock", "the transaction without SELECT ... FOR UPDATE", op_no_lock },
-    { "no-tx", "three autocommit writes behind an is_verified-only guard", op_no_tx },
+    { "fixed", "one transaction; record row lock first; in-tx guard on is_verified OR credential_id", op_fixed, NULL },
+    { "no-lock", "the transaction without SELECT ... FOR UPDATE", op_no_lock, "none" },
+    { "no-tx", "three autocommit writes behind an is_verified-only guard", op_no_tx, "none sweep sweep-no-retry" },
 };
 
 static const scenario_invariant invariants[] = {
     { "exactly one credential per record", inv_one_credential },
     { "exactly one caller gets ok, the rest conflict", inv_one_ok },
     { "credential <=> verified <=> identity promoted", inv_all_or_nothing },
+    { "client outcome consistent with the database", inv_outcome_consistent },
+};
+
+static const scenario_plan plans[] = {
+    { .name = "sweep", .sweep = true, .retries = 1, .nworkers = 1,
+      .summary = "every statement position x (error, drop, ambiguous) on one caller, which then retries: "
+                 "the seed's partial failure and retry" },
+    { .name = "sweep-no-retry", .sweep = true, .retries = 0, .nworkers = 1,
+      .summary = "the same sweep, without the retry: what a partial failure leaves behind" },
+    { .name = "commit-error", .fault = "commit:when=1:error=40001", .retries = 1,
+      .summary = "every caller's first COMMIT fails with 40001 (and rolls back); callers retry" },
+    { .name = "commit-ambiguous", .fault = "commit:conn=1:when=1:ambiguous", .retries = 1,
+      .summary = "worker 1's first COMMIT commits but the client sees the connection drop; it retries" },
 };
 
 static const char *const pause_points[] = {
@@ -357,4 +427,6 @@ const scenario scenario_attestation = {
     .invariants = invariants,
     .ninvariants = sizeof invariants / sizeof invariants[0],
     .pause_points = pause_points,
+    .plans = plans,
+    .nplans = sizeof plans / sizeof plans[0],
 };

@@ -29,15 +29,15 @@ sub tap_of {
     my $p = tap_of($out);
     is($p->version, 13, 'declares TAP version 13');
     ok(!$p->parse_errors, 'prove finds no parse error') or diag join "\n", $p->parse_errors;
-    is($p->tests_planned, 3, 'one test point per invariant');
-    is(scalar $p->passed, 3, 'all three pass');
+    is($p->tests_planned, 4, 'one test point per invariant');
+    is(scalar $p->passed, 4, 'all four pass');
     like($out, qr/\(embedded\)/, 'ran on the embedded cluster');
 }
 
 {
     my ($st, $out, $err) = run_cmd(pgrace(), qw(run attestation --impl fixed -n 64 -i 60));
     is($st, 0, 'fixed, N=64: exit 0') or diag $out, $err;
-    is(scalar tap_of($out)->passed, 3, 'fixed, N=64: all invariants hold');
+    is(scalar tap_of($out)->passed, 4, 'fixed, N=64: all invariants hold');
 }
 
 my %caught_by = (
@@ -68,7 +68,7 @@ for my $variant (sort keys %caught_by) {
     like($yaml, qr/^  found: "\d+ credentials; \d+ callers got ok \(workers \d+, \d+/m,
          "$variant: says what was found and which workers got ok");
     like($yaml, qr/^  seed: \d+$/m, "$variant: names the seed");
-    like($yaml, qr/^  repeat: ".*pgrace run attestation\/$variant -n 8 -i 100 --seed \d+"$/m,
+    like($yaml, qr/^  repeat: ".*pgrace run attestation\/$variant -i 100 --seed \d+"$/m,
          "$variant: gives the command that repeats the run");
 }
 

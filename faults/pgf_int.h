@@ -1,0 +1,169 @@
+/*
+ * pgf_int.h — the shim's internal types, shared by the faults/ sources only.
+ *
+ * Data flow of one statement: interpose.c (a libpq wrapper) builds a
+ * struct pgf_call, rules.c decides (pgf_decide) whether a rule fires, and
+ * inject.c carries the action out; otherwise real.c's pointer to the real
+ * libpq function sends it untouched.  Classification and the decision live in
+ * one place (pgf_decide) so that a future scheduling gate can hook there.
+ */
+#ifndef PGF_INT_H
+#define PGF_INT_H
+
+#include <regex.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <libpq-fe.h>
+
+#include "faults/pgfault.h"
+
+#define PGF_MAX_RULES 32
+#define PGF_ERRLEN 256
+
+enum pgf_target { PGF_T_STMT, PGF_T_COMMIT, PGF_T_ROLLBACK, PGF_T_BEGIN, PGF_T_SQL };
+enum pgf_kind { PGF_K_OTHER, PGF_K_COMMIT, PGF_K_ROLLBACK, PGF_K_BEGIN };
+enum pgf_action { PGF_A_NONE, PGF_A_ERROR, PGF_A_DROP, PGF_A_AMBIGUOUS, PGF_A_DELAY };
+
+/* One parsed rule; immutable once parsed except the per-process counter. */
+struct pgf_rule {
+    int index;                 /* 1-based position in the spec */
+    char *text;                /* the rule as written */
+    enum pgf_target target;
+    regex_t re;                /* PGF_T_SQL only */
+    char lit[64];              /* literal the regex starts with (anchored) or is (whole) */
+    size_t lit_len;
+    int lit_anchored;          /* "^lit...": a statement not starting with lit cannot match */
+    int lit_whole;             /* the regex is [^]lit: no regexec needed */
+    long when_from, when_to;   /* when_to < 0: no upper bound */
+    long when_step;            /* 0: every count in [from, to] */
+    int has_prob;
+    double prob;
+    uint64_t seed;
+    int scope_proc;
+    int conn;                  /* 0: any connection */
+    enum pgf_action action;
+    char sqlstate[6];
+    char *raise_sql;           /* PGF_A_ERROR: DO block raising the error */
+    long delay_us;
+    int delay_after;
+    char action_text[48];
+    atomic_long proc_count;    /* matches in this process (scope=proc) */
+};
+
+struct pgf_ruleset {
+    int nrules;
+    unsigned long gen;         /* per-connection counters are reset when it changes */
+    struct pgf_rule rules[PGF_MAX_RULES];
+};
+
+/* spec.c */
+struct pgf_ruleset *pgf_spec_parse(const char *spec, char *err, size_t errlen, int *status);
+void pgf_ruleset_free(struct pgf_ruleset *rs);
+const char *pgf_default_message(const char *sqlstate);
+
+/* classify.c */
+enum pgf_kind pgf_classify(const char *sql);
+
+/* Per-connection state; used only by the thread that uses the PGconn
+ * (libpq forbids concurrent use of one connection). */
+struct pgf_prep {
+    struct pgf_prep *next;
+    char *name, *text;
+};
+struct pgf_conn {
+    int ordinal;               /* 0: exempt */
+    int exempt;
+    long stmts;
+    unsigned long gen;
+    long count[PGF_MAX_RULES];
+    long delay_after_us;       /* async :after delay owed by the next PQgetResult */
+    struct pgf_prep *prep;
+};
+
+/* conns.c */
+void pgf_conn_register(PGconn *conn, int exempt);
+struct pgf_conn *pgf_conn_find(const PGconn *conn);
+void pgf_conn_forget(PGconn *conn);
+void pgf_conn_clear_prepared(PGconn *conn);
+void pgf_conn_remember_prepared(PGconn *conn, const char *name, const char *text);
+const char *pgf_conn_prepared_text(const struct pgf_conn *cs, const char *name);
+void pgf_conn_reset_ordinals(void);
+
+/* How a statement arrived: enough to replay it through the real function. */
+enum pgf_api {
+    PGF_API_EXEC, PGF_API_EXEC_PARAMS, PGF_API_EXEC_PREPARED,
+    PGF_API_SEND_QUERY, PGF_API_SEND_PARAMS, PGF_API_SEND_PREPARED
+};
+struct pgf_call {
+    enum pgf_api api;
+    PGconn *conn;
+    const char *sql;           /* text classified and matched (never NULL) */
+    const char *command;       /* query text or prepared statement name */
+    int nparams;
+    const Oid *types;
+    const char *const *values;
+    const int *lengths;
+    const int *formats;
+    int result_format;
+};
+
+struct pgf_decision {
+    const struct pgf_rule *rule;
+    int conn_ordinal;
+    long stmt_ordinal;
+    struct pgf_conn *cs;
+};
+
+/* rules.c */
+extern struct pgf_ruleset *_Atomic pgf_active;
+int pgf_decide(const struct pgf_call *c, struct pgf_decision *d);
+int pgf_install(const char *spec, char *err, size_t errlen);
+void pgf_rules_atfork_child(void);
+
+/* inject.c */
+PGresult *pgf_inject_sync(const struct pgf_call *c, const struct pgf_decision *d);
+int pgf_inject_async(const struct pgf_call *c, const struct pgf_decision *d);
+PGresult *pgf_real_sync(const struct pgf_call *c);
+int pgf_real_async(const struct pgf_call *c);
+void pgf_sleep_us(long us);
+
+/* log.c */
+void pgf_log_init(void);
+void pgf_fired(const struct pgf_call *c, const struct pgf_decision *d);
+
+/* real.c: libpq's own entry points, resolved with dlsym(RTLD_NEXT). */
+struct pgf_real {
+    PGresult *(*PQexec)(PGconn *, const char *);
+    PGresult *(*PQexecParams)(PGconn *, const char *, int, const Oid *,
+                              const char *const *, const int *, const int *, int);
+    PGresult *(*PQprepare)(PGconn *, const char *, const char *, int, const Oid *);
+    PGresult *(*PQexecPrepared)(PGconn *, const char *, int, const char *const *,
+                                const int *, const int *, int);
+    int (*PQsendQuery)(PGconn *, const char *);
+    int (*PQsendQueryParams)(PGconn *, const char *, int, const Oid *,
+                             const char *const *, const int *, const int *, int);
+    int (*PQsendPrepare)(PGconn *, const char *, const char *, int, const Oid *);
+    int (*PQsendQueryPrepared)(PGconn *, const char *, int, const char *const *,
+                               const int *, const int *, int);
+    PGresult *(*PQgetResult)(PGconn *);
+    PGconn *(*PQconnectdb)(const char *);
+    PGconn *(*PQconnectdbParams)(const char *const *, const char *const *, int);
+    PGconn *(*PQsetdbLogin)(const char *, const char *, const char *, const char *,
+                            const char *, const char *, const char *);
+    PGconn *(*PQconnectStart)(const char *);
+    PGconn *(*PQconnectStartParams)(const char *const *, const char *const *, int);
+    void (*PQreset)(PGconn *);
+    int (*PQresetStart)(PGconn *);
+    void (*PQfinish)(PGconn *);
+};
+extern struct pgf_real pgf_real;
+void pgf_real_init(void);
+
+/* Per-thread state (control.c).  __thread, not pthread_getspecific, which
+ * could itself be interposed; initial-exec because the shim is preloaded. */
+#define PGF_TLS __thread __attribute__((tls_model("initial-exec")))
+extern PGF_TLS int pgf_depth;   /* >0: inside the shim; wrappers pass through */
+extern PGF_TLS int pgf_exempt;  /* pgf_thread_exempt() */
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * pgfault.h — control API of libpgfault.so, the LD_PRELOAD fault shim.
+ *
+ * Programs other than pgrace never need this: the shim is driven by the
+ * PGFAULT environment variable.  pgrace re-execs itself with LD_PRELOAD and
+ * resolves these functions with dlsym(RTLD_DEFAULT, ...), so every one of
+ * them may be absent (shim not loaded): callers must check for NULL.
+ */
+#ifndef PGFAULT_H
+#define PGFAULT_H
+
+#include <stddef.h>
+
+#define PGF_API __attribute__((visibility("default")))
+
+/* What a fault observer is told; valid only during the callback. */
+typedef struct pgf_event {
+    int conn_ordinal;      /* 1 = first non-exempt connection the process opened; 0 = untracked */
+    long stmt_ordinal;     /* statements sent on that connection, this one included, from 1 */
+    int rule_index;        /* 1 = first rule of the spec */
+    const char *rule_text; /* the rule as written in the spec */
+    const char *action;    /* "error=40001", "drop", "ambiguous", "delay=30000us[:after]" */
+    const char *sql;       /* the statement's text (prepared text for PQexecPrepared) */
+} pgf_event;
+
+typedef void (*pgf_observer_fn)(const pgf_event *ev, void *arg);
+
+/*
+ * Replace the rule set (spec syntax as PGFAULT) and reset every statement
+ * counter; connection ordinals are kept.  NULL or "" means no rules.
+ * Returns 0, or -1 with a one-line reason in err (the old rules stay).
+ * Contract: no thread may be inside a libpq call while this runs (pgrace calls
+ * it between iterations); the old rule set is freed at once.
+ */
+PGF_API int pgf_configure(const char *spec, char *err, size_t errlen);
+
+/* on != 0: statements and connections of the calling thread are neither
+ * counted nor faulted, and its new connections get no ordinal (and stay
+ * exempt whichever thread later uses them). */
+PGF_API void pgf_thread_exempt(int on);
+
+/* The next connection opened gets ordinal 1 again ("conn=1" means it).
+ * Connections already open keep theirs: call it when none is open that a
+ * rule could confuse (pgrace calls it before opening a run's workers). */
+PGF_API void pgf_reset_ordinals(void);
+
+/* Faults fired since the process started (delays included). */
+PGF_API unsigned long pgf_fired_total(void);
+
+/* Called on the faulting thread, before the fault takes effect.  NULL
+ * removes the observer.  Set it while no worker runs statements. */
+PGF_API void pgf_set_observer(pgf_observer_fn fn, void *arg);
+
+/* Does nothing: a place for a debugger breakpoint, called whenever a fault
+ * fires (after SQLite's sqlite3Fault()). */
+PGF_API void pgf_fault_fired(void);
+
+#endif

@@ -1,0 +1,403 @@
+/*
+ * pgf_count.c — in-process tests of the fault shim against a real server:
+ * each statement counted once whichever libpq API sends it, the when=/prob=/
+ * scope=/conn= schedules, the actions' effect on server state, and N threads
+ * sharing the rules (the ThreadSanitizer build runs this too).
+ *
+ * The shim's objects are linked into this program (see the Makefile), so
+ * their PQ* definitions interpose libpq exactly as the preloaded library
+ * does.  Needs PGHOST etc.: t/30-shim-count.t runs it under a throwaway
+ * cluster; run bare (as prove does for t/unit) it skips.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <libpq-fe.h>
+
+#include "faults/pgfault.h"
+
+static int test_no;
+static int failures;
+
+static void ok(int cond, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%sok %d - ", cond ? "" : "not ", ++test_no);
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    if (!cond) failures++;
+    fflush(stdout);
+}
+
+static void bail(const char *what, PGconn *c)
+{
+    printf("Bail out! %s: %s\n", what, c ? PQerrorMessage(c) : "");
+    exit(255);
+}
+
+static void configure(const char *spec)
+{
+    char err[256];
+    if (pgf_configure(spec, err, sizeof err) != 0) {
+        printf("Bail out! pgf_configure(%s): %s\n", spec, err);
+        exit(255);
+    }
+}
+
+static PGconn *connect_db(void)
+{
+    PGconn *c = PQconnectdb("");
+    if (PQstatus(c) != CONNECTION_OK) bail("connect", c);
+    return c;
+}
+
+/* Run sql; return its SQLSTATE ("" on success). */
+static const char *run(PGconn *c, const char *sql, char *state)
+{
+    PGresult *r = PQexec(c, sql);
+    const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    ExecStatusType st = PQresultStatus(r);
+    snprintf(state, 6, "%s", (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? "" : s ? s : "?????");
+    PQclear(r);
+    return state;
+}
+
+static int drain_ok(PGconn *c)
+{
+    PGresult *r;
+    int good = 1;
+    while ((r = PQgetResult(c)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) good = 0;
+        PQclear(r);
+    }
+    return good;
+}
+
+/* --- observer: what fired ------------------------------------------------ */
+static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
+static long ev_count, ev_last_stmt;
+static int ev_last_conn;
+static char ev_last_sql[200];
+
+static void observe(const pgf_event *ev, void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&ev_lock);
+    ev_count++;
+    ev_last_stmt = ev->stmt_ordinal;
+    ev_last_conn = ev->conn_ordinal;
+    snprintf(ev_last_sql, sizeof ev_last_sql, "%s", ev->sql);
+    pthread_mutex_unlock(&ev_lock);
+}
+
+static long events(void)
+{
+    pthread_mutex_lock(&ev_lock);
+    long n = ev_count;
+    pthread_mutex_unlock(&ev_lock);
+    return n;
+}
+
+static void test_apis(PGconn *c)
+{
+    /* delay=0us fires on every statement and changes nothing else. */
+    configure("stmt:when=1+:delay=0us");
+    unsigned long f0 = pgf_fired_total();
+    long e0 = events();
+    char st[6];
+    PGresult *r;
+    const char *vals[1] = {"7"};
+
+    run(c, "SELECT 1", st);
+    ok(events() == e0 + 1 && ev_last_stmt == 1, "PQexec counts once (stmt %ld)", ev_last_stmt);
+
+    PQclear(PQexecParams(c, "SELECT $1::int", 1, NULL, vals, NULL, NULL, 0));
+    ok(events() == e0 + 2 && ev_last_stmt == 2, "PQexecParams counts once");
+
+    PQclear(PQprepare(c, "p1", "SELECT $1::int AS prepared_one", 1, NULL));
+    ok(events() == e0 + 2, "PQprepare does not count");
+
+    PQclear(PQexecPrepared(c, "p1", 1, vals, NULL, NULL, 0));
+    ok(events() == e0 + 3 && strstr(ev_last_sql, "prepared_one") != NULL,
+       "PQexecPrepared counts once, with the prepared text (%s)", ev_last_sql);
+
+    ok(PQsendQuery(c, "SELECT 2") && drain_ok(c) && events() == e0 + 4, "PQsendQuery counts once");
+    ok(PQsendQueryParams(c, "SELECT $1::int", 1, NULL, vals, NULL, NULL, 0) && drain_ok(c)
+       && events() == e0 + 5, "PQsendQueryParams counts once");
+    ok(PQsendPrepare(c, "p2", "SELECT 3 AS prepared_two", 0, NULL) && drain_ok(c) && events() == e0 + 5,
+       "PQsendPrepare does not count");
+    ok(PQsendQueryPrepared(c, "p2", 0, NULL, NULL, NULL, 0) && drain_ok(c) && events() == e0 + 6
+       && strstr(ev_last_sql, "prepared_two") != NULL, "PQsendQueryPrepared counts once");
+
+    /* Pipeline: counted as queued. */
+    int piped = PQenterPipelineMode(c);
+    for (int i = 0; i < 3; i++) PQsendQueryParams(c, "SELECT $1::int", 1, NULL, vals, NULL, NULL, 0);
+    PQsendQueryPrepared(c, "p1", 1, vals, NULL, NULL, 0);
+    ok(piped && events() == e0 + 10, "4 statements queued in a pipeline count 4 (%ld)", events() - e0);
+    PQpipelineSync(c);
+    int results = 0;
+    for (;;) {
+        r = PQgetResult(c);
+        if (!r) continue; /* end of one query's results */
+        ExecStatusType s = PQresultStatus(r);
+        PQclear(r);
+        if (s == PGRES_PIPELINE_SYNC) break;
+        if (s == PGRES_TUPLES_OK) results++;
+    }
+    ok(results == 4 && PQexitPipelineMode(c), "pipeline results intact (%d)", results);
+    ok(pgf_fired_total() - f0 == 10, "pgf_fired_total counts every firing (%lu)", pgf_fired_total() - f0);
+    ok(ev_last_stmt == 10, "statement ordinal 10 after 10 statements (%ld)", ev_last_stmt);
+}
+
+/* Which of n "SELECT 1" statements fail with 40001, as a string of 0/1. */
+static void pattern(PGconn *c, int n, char *out)
+{
+    char st[6];
+    for (int i = 0; i < n; i++) out[i] = strcmp(run(c, "SELECT 1", st), "40001") == 0 ? '1' : '0';
+    out[n] = '\0';
+}
+
+static void test_when(PGconn *c)
+{
+    char p[256], st[6];
+    configure("sql=/^select 1/:when=2..4:error=40001");
+    pattern(c, 7, p);
+    ok(strcmp(p, "0111000") == 0, "when=2..4 -> %s", p);
+    configure("stmt:when=2+3:error=40001");
+    pattern(c, 9, p);
+    ok(strcmp(p, "010010010") == 0, "when=2+3 -> %s", p);
+    configure("stmt:when=3+:error=40001");
+    pattern(c, 6, p);
+    ok(strcmp(p, "001111") == 0, "when=3+ -> %s", p);
+    configure("stmt:error=40001");
+    pattern(c, 3, p);
+    ok(strcmp(p, "100") == 0, "no when, no prob = when=1 -> %s", p);
+    configure("sql=/^select 2/:when=1+:error=40001");
+    pattern(c, 3, p);
+    ok(strcmp(p, "000") == 0, "sql=/re/ that does not match never fires -> %s", p);
+
+    configure("sql=/PGF_MARK/:when=1+:error=40001");
+    ok(strcmp(run(c, "SELECT 1 /* pgf_mark */", st), "40001") == 0 && run(c, "SELECT 1", st)[0] == '\0',
+       "a literal regex matches anywhere, case-insensitively");
+    configure("sql=/^ *sel+ect [0-9]$/:when=1+:error=40001");
+    ok(strcmp(run(c, "select 7", st), "40001") == 0 && run(c, "select 77", st)[0] == '\0',
+       "a regex with operators is matched by regexec");
+    configure("sql=/^selectx*/:when=1+:error=40001");
+    ok(strcmp(run(c, "SELECT 1", st), "40001") == 0, "a quantifier takes its operand out of the literal prefix");
+    char a[256], b[256], d[256];
+    configure("stmt:prob=0.3:seed=42:error=40001");
+    pattern(c, 200, a);
+    configure("stmt:prob=0.3:seed=42:error=40001");
+    pattern(c, 200, b);
+    configure("stmt:prob=0.3:seed=43:error=40001");
+    pattern(c, 200, d);
+    int ones = 0;
+    for (int i = 0; i < 200; i++) ones += a[i] == '1';
+    ok(strcmp(a, b) == 0, "prob with the same seed faults the same statements");
+    ok(strcmp(a, d) != 0, "prob with another seed faults others");
+    ok(ones > 20 && ones < 120, "prob=0.3 faulted %d of 200", ones);
+    configure("stmt:prob=0:seed=1:error=40001");
+    pattern(c, 50, a);
+    ok(strchr(a, '1') == NULL, "prob=0 never fires");
+    configure("stmt:when=2..3:prob=1:seed=1:error=40001");
+    pattern(c, 5, a);
+    ok(strcmp(a, "01100") == 0, "when and prob combine -> %s", a);
+}
+
+static void test_scope(void)
+{
+    PGconn *a = connect_db(), *b = connect_db();
+    char st[6];
+    configure("stmt:scope=proc:when=3:error=40001");
+    const char *r1 = run(a, "SELECT 1", st)[0] ? "1" : "0";
+    char s[8];
+    s[0] = *r1;
+    s[1] = run(b, "SELECT 1", st)[0] ? '1' : '0';
+    s[2] = run(a, "SELECT 1", st)[0] ? '1' : '0';
+    s[3] = run(b, "SELECT 1", st)[0] ? '1' : '0';
+    s[4] = '\0';
+    ok(strcmp(s, "0010") == 0, "scope=proc counts across connections -> %s", s);
+    configure("stmt:when=2:error=40001");
+    s[0] = run(a, "SELECT 1", st)[0] ? '1' : '0';
+    s[1] = run(b, "SELECT 1", st)[0] ? '1' : '0';
+    s[2] = run(a, "SELECT 1", st)[0] ? '1' : '0';
+    s[3] = run(b, "SELECT 1", st)[0] ? '1' : '0';
+    ok(strcmp(s, "0011") == 0, "scope=conn (default) counts per connection -> %s", s);
+
+    /* Ordinals: find b's from the observer. */
+    configure("stmt:when=1:delay=0us");
+    run(b, "SELECT 1", st);
+    int ob = ev_last_conn;
+    run(a, "SELECT 1", st);
+    int oa = ev_last_conn;
+    ok(ob == oa + 1 && oa >= 1, "connections numbered in opening order (%d, %d)", oa, ob);
+    char spec[100];
+    snprintf(spec, sizeof spec, "stmt:conn=%d:when=1+:error=40001", ob);
+    configure(spec);
+    s[0] = run(a, "SELECT 1", st)[0] ? '1' : '0';
+    s[1] = run(b, "SELECT 1", st)[0] ? '1' : '0';
+    s[2] = run(a, "SELECT 1", st)[0] ? '1' : '0';
+    s[3] = run(b, "SELECT 1", st)[0] ? '1' : '0';
+    ok(strcmp(s, "0101") == 0, "conn=%d faults only that connection -> %s", ob, s);
+
+    pgf_thread_exempt(1);
+    PGconn *x = connect_db();
+    pgf_thread_exempt(0);
+    configure("stmt:when=1+:error=40001");
+    ok(run(x, "SELECT 1", st)[0] == '\0', "a connection opened by an exempt thread is never faulted");
+    pgf_thread_exempt(1);
+    ok(run(a, "SELECT 1", st)[0] == '\0', "an exempt thread is never faulted");
+    pgf_thread_exempt(0);
+    ok(strcmp(run(a, "SELECT 1", st), "40001") == 0, "exemption ends");
+    PGconn *y = connect_db();
+    configure("stmt:when=1:delay=0us");
+    run(y, "SELECT 1", st);
+    ok(ev_last_conn == ob + 1, "exempt connections take no ordinal (%d)", ev_last_conn);
+    PQfinish(a);
+    PQfinish(b);
+    PQfinish(x);
+    PQfinish(y);
+}
+
+static long count_rows(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    long n = PQresultStatus(r) == PGRES_TUPLES_OK ? atol(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    return n;
+}
+
+static void test_actions(PGconn *ctl)
+{
+    char st[6];
+    PGconn *c = connect_db();
+    run(ctl, "DROP TABLE IF EXISTS pgf_t; CREATE TABLE pgf_t (id int primary key)", st);
+
+    configure("commit:error=40001");
+    run(c, "BEGIN", st);
+    run(c, "INSERT INTO pgf_t VALUES (1)", st);
+    ok(strcmp(run(c, "COMMIT", st), "40001") == 0, "COMMIT fails with 40001");
+    ok(PQtransactionStatus(c) == PQTRANS_IDLE, "after a failed COMMIT the session is idle");
+    ok(count_rows(ctl, "SELECT count(*) FROM pgf_t WHERE id = 1") == 0, "a failed COMMIT rolled back");
+
+    configure("commit:error=40P01");
+    run(c, "BEGIN", st);
+    run(c, "INSERT INTO pgf_t VALUES (5)", st);
+    ok(PQsendQuery(c, "COMMIT") == 1, "async COMMIT sent");
+    PGresult *r = PQgetResult(c);
+    ok(PQresultStatus(r) == PGRES_FATAL_ERROR
+       && strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "40P01") == 0, "async COMMIT fails with 40P01");
+    PQclear(r);
+    drain_ok(c);
+    ok(PQtransactionStatus(c) == PQTRANS_IDLE && count_rows(ctl, "SELECT count(*) FROM pgf_t WHERE id = 5") == 0,
+       "async failed COMMIT rolled back");
+
+    configure("sql=/^insert/:error=23505/dup \\: key");
+    run(c, "BEGIN", st);
+    r = PQexec(c, "INSERT INTO pgf_t VALUES (2)");
+    ok(strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "23505") == 0
+       && strcmp(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), "dup : key") == 0,
+       "error=SQLSTATE/message sets both (%s)", PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+    ok(strstr(PQresultErrorField(r, PG_DIAG_MESSAGE_HINT), "pgfault") != NULL, "hint marks the injection");
+    PQclear(r);
+    ok(strcmp(run(c, "SELECT 1", st), "25P02") == 0, "the block is aborted on the server (25P02 next)");
+    run(c, "ROLLBACK", st);
+
+    configure("commit:ambiguous");
+    run(c, "BEGIN", st);
+    run(c, "INSERT INTO pgf_t VALUES (3)", st);
+    r = PQexec(c, "COMMIT");
+    ok(PQresultStatus(r) == PGRES_FATAL_ERROR && PQstatus(c) == CONNECTION_BAD,
+       "ambiguous COMMIT: client sees a connection failure");
+    PQclear(r);
+    ok(count_rows(ctl, "SELECT count(*) FROM pgf_t WHERE id = 3") == 1, "ambiguous COMMIT did commit");
+
+    /* PQreset keeps the ordinal and the counters. */
+    configure("stmt:when=1+:delay=0us");
+    PQreset(c);
+    run(c, "SELECT 1", st);
+    int ord = ev_last_conn;
+    configure("sql=/^insert/:when=2:drop");
+    run(c, "BEGIN", st);
+    ok(run(c, "INSERT INTO pgf_t VALUES (4)", st)[0] == '\0', "first INSERT passes");
+    r = PQexec(c, "INSERT INTO pgf_t VALUES (6)");
+    ok(PQresultStatus(r) == PGRES_FATAL_ERROR && PQstatus(c) == CONNECTION_BAD,
+       "drop: CONNECTION_BAD (%s)", PQerrorMessage(c));
+    PQclear(r);
+    PQreset(c);
+    ok(PQstatus(c) == CONNECTION_OK, "PQreset reconnects after a drop");
+    ok(count_rows(ctl, "SELECT count(*) FROM pgf_t WHERE id IN (4, 6)") == 0, "drop rolled the block back");
+    ok(run(c, "INSERT INTO pgf_t VALUES (7)", st)[0] == '\0', "counters survive PQreset: when=2 does not fire again");
+    configure("stmt:when=1:delay=0us");
+    run(c, "SELECT 1", st);
+    ok(ev_last_conn == ord, "PQreset keeps the connection ordinal (%d)", ev_last_conn);
+
+    char err[256];
+    ok(pgf_configure("commit:when=0:drop", err, sizeof err) == -1 && strstr(err, "\"when=0\"") != NULL,
+       "pgf_configure rejects a bad spec: %s", err);
+    ok(pgf_configure(NULL, err, sizeof err) == 0, "pgf_configure(NULL) clears the rules");
+    PQfinish(c);
+}
+
+/* --- threads ------------------------------------------------------------- */
+#define ROUNDS 10
+static void *worker(void *arg)
+{
+    int *fails = arg;
+    PGconn *c = PQconnectdb("");
+    char st[6];
+    if (PQstatus(c) != CONNECTION_OK) { *fails = -1; PQfinish(c); return NULL; }
+    for (int i = 0; i < ROUNDS; i++) {
+        run(c, "BEGIN", st);
+        run(c, "SELECT 1", st);
+        if (strcmp(run(c, "COMMIT", st), "40001") == 0) ++*fails;
+    }
+    PQfinish(c);
+    return NULL;
+}
+
+static void test_threads(int n)
+{
+    pthread_t th[64];
+    int fails[64] = {0};
+    configure("commit:when=2+2:error=40001");
+    unsigned long f0 = pgf_fired_total();
+    for (int i = 0; i < n; i++) pthread_create(&th[i], NULL, worker, &fails[i]);
+    int all = 1;
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        if (fails[i] != ROUNDS / 2) all = 0;
+    }
+    ok(all, "%d threads: every connection's COMMITs 2,4,6,.. failed (%d each)", n, fails[0]);
+    ok(pgf_fired_total() - f0 == (unsigned long)(n * ROUNDS / 2), "fired %lu in all",
+       pgf_fired_total() - f0);
+    configure(NULL);
+}
+
+int main(void)
+{
+    if (!getenv("PGHOST") && !getenv("PGDATABASE")) {
+        printf("1..0 # SKIP needs a server (t/30-shim-count.t provides one)\n");
+        return 0;
+    }
+    pgf_set_observer(observe, NULL);
+    pgf_thread_exempt(1);
+    PGconn *ctl = connect_db();
+    pgf_thread_exempt(0);
+    PGconn *c = connect_db();
+    test_apis(c);
+    test_when(c);
+    PQfinish(c);
+    test_scope();
+    test_actions(ctl);
+    test_threads(getenv("PGF_THREADS") ? atoi(getenv("PGF_THREADS")) : 8);
+    PQfinish(ctl);
+    printf("1..%d\n", test_no);
+    return failures ? 1 : 0;
+}
