@@ -70,6 +70,12 @@ int call_exec(drv_call *c, PGresult **res, const char *sql, int nparams, const c
     return pqx_exec(c->conn, c->trace, &c->out, res, sql, nparams, params);
 }
 
+int call_exec_on(drv_call *c, PGconn *conn, PGresult **res, const char *sql, int nparams,
+                 const char *const *params)
+{
+    return pqx_exec(conn, c->trace, &c->out, res, sql, nparams, params);
+}
+
 void call_failed(drv_call *c)
 {
     if (PQstatus(c->conn) == CONNECTION_OK)
@@ -78,11 +84,16 @@ void call_failed(drv_call *c)
 
 void call_done(drv_call *c, outcome_kind kind, const char *result)
 {
-    c->out.kind = kind;
-    c->out.sqlstate[0] = '\0';
-    if (kind == OUT_CONFLICT && !c->out.message[0])
-        snprintf(c->out.message, sizeof c->out.message, "refused: already done");
+    c->out = (outcome){ .kind = kind };
     snprintf(c->result, sizeof c->result, "%s", result ? result : "");
+}
+
+void call_refuse(drv_call *c, const char *why)
+{
+    if (PQstatus(c->conn) == CONNECTION_OK)
+        pqx_rollback_quiet(c->conn, c->trace);
+    call_done(c, OUT_CONFLICT, NULL);
+    snprintf(c->out.message, sizeof c->out.message, "%s", why);
 }
 
 /* One attempt of the operation by w. */

@@ -51,10 +51,21 @@ int faultctl_preload(char *const argv[], char *err, size_t errlen)
         err_sys(err, errlen, errno, "fault shim %s", lib);
         return -1;
     }
+    /* An AddressSanitizer build must keep its runtime first in the list of
+     * libraries, so it goes before the shim. */
+    char runtime[PATH_MAX] = "";
+    Dl_info info;
+    void *asan = dlsym(RTLD_DEFAULT, "__asan_init");
+    if (asan && dladdr(asan, &info) && info.dli_fname && strstr(info.dli_fname, "libasan"))
+        snprintf(runtime, sizeof runtime, "%s:", info.dli_fname);
     const char *old = getenv("LD_PRELOAD");
-    char preload[2 * PATH_MAX];
-    snprintf(preload, sizeof preload, "%s%s%s", lib, old && *old ? ":" : "", old && *old ? old : "");
-    if (setenv("LD_PRELOAD", preload, 1) < 0 || setenv("PGFAULT", "", 1) < 0) {
+    char preload[3 * PATH_MAX];
+    snprintf(preload, sizeof preload, "%s%s%s%s", runtime, lib, old && *old ? ":" : "", old && *old ? old : "");
+    /* PGRACE_LD_PRELOAD remembers what the user had, so that faultctl_init
+     * can give the programs pgrace starts (initdb, postgres, pg_config) the
+     * environment without the shim. */
+    if (setenv("PGRACE_LD_PRELOAD", old ? old : "", 1) < 0 || setenv("LD_PRELOAD", preload, 1) < 0 ||
+        setenv("PGFAULT", "", 1) < 0) {
         err_sys(err, errlen, errno, "setenv");
         return -1;
     }
@@ -66,6 +77,16 @@ int faultctl_preload(char *const argv[], char *err, size_t errlen)
 
 void faultctl_init(void)
 {
+    /* The shim is loaded for good; children must not inherit it. */
+    const char *user = getenv("PGRACE_LD_PRELOAD");
+    if (user) {
+        if (*user)
+            setenv("LD_PRELOAD", user, 1);
+        else
+            unsetenv("LD_PRELOAD");
+        unsetenv("PGRACE_LD_PRELOAD");
+        unsetenv("PGFAULT");
+    }
     *(void **)&shim.configure = dlsym(RTLD_DEFAULT, "pgf_configure");
     *(void **)&shim.exempt = dlsym(RTLD_DEFAULT, "pgf_thread_exempt");
     *(void **)&shim.fired = dlsym(RTLD_DEFAULT, "pgf_fired_total");

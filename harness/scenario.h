@@ -118,13 +118,25 @@ const scenario_variant *scenario_variant_find(const scenario *s, const char *nam
  * a race window without favouring any form. */
 void drv_pause(const drv_call *c, const char *point);
 
-/* Runs one statement of c's operation; on failure fills c->out. */
+/* Runs one statement of c's operation on c->conn; on failure fills c->out
+ * and returns -1. */
 int call_exec(drv_call *c, PGresult **res, const char *sql, int nparams, const char *const *params);
 
-/* Ends c as failed: rolls back whatever transaction is open, keeps c->out. */
+/* The same on another of the worker's connections (c->conn2). */
+int call_exec_on(drv_call *c, PGconn *conn, PGresult **res, const char *sql, int nparams,
+                 const char *const *params);
+
+/* Ends c as failed: rolls back whatever transaction is open on c->conn,
+ * keeps c->out (the failure). */
 void call_failed(drv_call *c);
 
-/* Ends c with kind (OK or CONFLICT) and an optional result. */
+/* Ends c with kind and an optional result; the outcome is reset, so a
+ * failure the operation resolved on the way (a 23505 mapped to the existing
+ * row) does not show as the call's error. */
 void call_done(drv_call *c, outcome_kind kind, const char *result);
+
+/* Ends c refused by the operation's own rules (conflict), with why: an open
+ * transaction on c->conn is rolled back, so the refusal writes nothing. */
+void call_refuse(drv_call *c, const char *why);
 
 #endif

@@ -128,16 +128,13 @@ static int identity_active(drv_call *c, const char *identity)
     return ok;
 }
 
-/* Ends c after a guard: -1 failed, 1 tripped (conflict; an open
- * transaction is rolled back). */
+/* Ends c after a guard: -1 failed, 1 tripped (refused). */
 static void finish_guard(drv_call *c, int g)
 {
-    if (g < 0) {
+    if (g < 0)
         call_failed(c);
-        return;
-    }
-    pqx_rollback_quiet(c->conn, c->trace);
-    call_done(c, OUT_CONFLICT, NULL);
+    else
+        call_refuse(c, "already verified, or identity inactive");
 }
 
 /* The transactional forms: fixed (lock = true) and no-lock. */

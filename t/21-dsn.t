@@ -50,8 +50,8 @@ for my $sig (qw(INT TERM)) {
         close $r;
         open STDOUT, '>&', $w or die;
         open STDERR, '>&', $w or die;
-        exec pgrace(), qw(run attestation -n 4 -i 100000000 --pause after-guard=1ms --dsn), $dsn;
-        POSIX::_exit(127);
+        exec pgrace(), qw(run attestation -n 4 -i 100000000 --pause after-guard=1ms --dsn), $dsn
+            or POSIX::_exit(127);
     }
     close $w;
     my $workers = 0;

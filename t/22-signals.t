@@ -39,8 +39,8 @@ for my $sig (qw(INT TERM HUP)) {
         close $r;
         open STDOUT, '>&', $w or die;
         open STDERR, '>&', $w or die;
-        exec pgrace(), qw(run attestation -n 4 -i 100000000 --pause after-guard=1ms);
-        POSIX::_exit(127);
+        exec pgrace(), qw(run attestation -n 4 -i 100000000 --pause after-guard=1ms)
+            or POSIX::_exit(127);
     }
     close $w;
     # Mid-run: wait until the workers are connected to the embedded server,

@@ -1,0 +1,788 @@
+/*
+ * envmerge.c — stack env-var merge (seed 003_00bef57d2cb666d8).
+ *
+ * PATCH /stacks/:slug/env merges a delta into a stack's env (a jsonb
+ * object): a key with a value sets it, a key with an empty value deletes it.
+ * The merged env may not exceed 64 KiB, a stack being torn down (status
+ * 'deleting') takes no more changes, and the audit reports how many keys the
+ * merge set (only real upserts) and deleted (only keys that were present).
+ * The fix (#235 + #238) is one transaction: SET LOCAL lock_timeout first (a
+ * merge stuck behind a long lock fails fast and retryable), SELECT status,
+ * env ... FOR UPDATE, refuse a deleting stack under the lock, merge in C,
+ * check the cap before the write, write, commit. The pre-fix forms:
+ *   rmw        before #235: the handler's teardown pre-read, an unlocked
+ *              env read, merge in C, blind overwrite (concurrent merges of
+ *              disjoint keys lose each other's keys), and the old audit
+ *              count len(delta) - deletes (a no-op delete counts as a set);
+ *   precheck   #235: the locked merge, but the teardown check is still the
+ *              handler's pre-read before the transaction (a merge that read
+ *              'active' commits after teardown began) and the old count;
+ *   sql-merge  the other common answer to the lost update: the merge pushed
+ *              into one UPDATE (env || set - deletes, refused in its WHERE
+ *              when deleting), its 64 KiB cap checked in C on an unlocked
+ *              snapshot: merges that each fit that snapshot together
+ *              exceed the cap. rmw and precheck cannot show that bug (each
+ *              writes exactly the value it checked), so without this form
+ *              the cap invariant would be one nothing can break.
+ *
+ * Workload of iteration i: stack "stack-<i>"; the last worker (when there
+ * are two or more) tears it down while every other worker w merges
+ * {"k<w>": value, "old<w>": "", "gone<w>": ""} — sets its own key, deletes
+ * its own key old<w> (present since setup) and deletes gone<w> (never
+ * present: a no-op the honest count must not count). Every 10th iteration
+ * starts the stack close to the cap (a "fill" key) with room for about half
+ * of the merges, which are then all merges (no teardown, which would refuse
+ * them before they reach the cap): so the cap is reached in every run
+ * whatever the plan, since a plan cannot change a workload's values.
+ *
+ * Commit order is made checkable by one sequence: every env write records
+ * a change row (in the same statement as the write) with nextval taken
+ * under the row lock, and teardown takes its deleting_seq under the row
+ * lock too; so a change with seq > deleting_seq committed after teardown.
+ */
+#include "harness/scenario.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENV_CAP 65536           /* bytes of the env as compact JSON (the seed's 64 KiB) */
+#define BIG_VALUE_MAX 2048      /* a near-cap iteration's value size, at most */
+#define JSON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
+
+static const char schema[] =
+    "CREATE SEQUENCE change_seq;"
+    "CREATE TABLE stacks ("
+    "  slug text PRIMARY KEY,"
+    "  status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'deleting')),"
+    "  env jsonb NOT NULL DEFAULT '{}',"
+    "  deleting_seq bigint);"           /* change_seq when teardown began, under the row lock */
+    /* One row per committed env write, written by the write's own statement. */
+    "CREATE TABLE env_changes ("
+    "  slug text NOT NULL,"
+    "  worker int NOT NULL,"
+    "  attempt int NOT NULL,"
+    "  seq bigint NOT NULL);"
+    "CREATE INDEX ON env_changes (slug);";
+
+/* The write every whole-value form makes: the env and its change row in one
+ * statement, so that the change row exists exactly when the write does,
+ * autocommit or not. $1 slug, $2 env, $3 worker, $4 attempt. */
+static const char write_sql[] =
+    "WITH u AS (UPDATE stacks SET env = $2::jsonb WHERE slug = $1 RETURNING slug) "
+    "INSERT INTO env_changes (slug, worker, attempt, seq) "
+    "SELECT slug, $3, $4, nextval('change_seq') FROM u";
+
+static void stack_slug(long iteration, char *buf, size_t len) { snprintf(buf, len, "stack-%ld", iteration); }
+
+/* Every 10th iteration starts near the cap and has no teardown: a teardown
+ * that refuses the merges would hide the cap from them. */
+static bool near_cap(long iteration) { return iteration % 10 == 0; }
+
+/* In the other iterations the last worker tears the stack down, when there
+ * is someone else to merge. */
+static bool is_teardown(long iteration, int worker, int nworkers)
+{
+    return !near_cap(iteration) && nworkers >= 2 && worker == nworkers - 1;
+}
+
+static int mergers(long iteration, int nworkers)
+{
+    return is_teardown(iteration, nworkers - 1, nworkers) ? nworkers - 1 : nworkers;
+}
+
+/* A near-cap iteration's value size: small enough that half the merges fit
+ * under the cap beside the stack's other keys at any worker count. */
+static size_t big_len(int m)
+{
+    size_t n = ENV_CAP / (4 * (size_t)m);
+    return n < BIG_VALUE_MAX ? n : BIG_VALUE_MAX;
+}
+
+/* Worker w's value for k<w> in iteration i (the invariants recompute it). */
+static char *merge_value(long iteration, int worker, int nworkers)
+{
+    char head[48];
+    int n = snprintf(head, sizeof head, "v%ld-%d", iteration, worker);
+    size_t len = near_cap(iteration) ? big_len(mergers(iteration, nworkers)) : (size_t)n;
+    if (len < (size_t)n)
+        len = (size_t)n;
+    char *v = malloc(len + 1);
+    if (!v)
+        return NULL;
+    memset(v, 'x', len);
+    memcpy(v, head, (size_t)n);
+    v[len] = '\0';
+    return v;
+}
+
+/* Worker w's delta: sets k<w>, deletes old<w> (present) and gone<w> (never
+ * present). Returns a new object or NULL (out of memory). */
+static json_t *merge_delta(long iteration, int worker, int nworkers)
+{
+    char k[24], old[24], gone[24];
+    snprintf(k, sizeof k, "k%d", worker);
+    snprintf(old, sizeof old, "old%d", worker);
+    snprintf(gone, sizeof gone, "gone%d", worker);
+    char *v = merge_value(iteration, worker, nworkers);
+    json_t *d = json_object();
+    if (!v || !d || json_object_set_new(d, k, json_string(v)) < 0 ||
+        json_object_set_new(d, old, json_string("")) < 0 || json_object_set_new(d, gone, json_string("")) < 0) {
+        free(v);
+        json_decref(d);
+        return NULL;
+    }
+    free(v);
+    return d;
+}
+
+/* Size of env as compact JSON: the measure the cap is enforced on, by the
+ * operation and by the invariant alike. */
+static size_t env_size(const json_t *env) { return json_dumpb(env, NULL, 0, JSON_FLAGS); }
+
+
+/* Iteration i's stack at setup: old<w> for every merger and, in a near-cap
+ * iteration, a fill key that leaves room for about half the merges. Returns
+ * a new object or NULL (out of memory). */
+static json_t *initial_env(long iteration, int nworkers)
+{
+    int m = mergers(iteration, nworkers);
+    json_t *env = json_object();
+    if (!env)
+        return NULL;
+    for (int w = 0; w < m; w++) {
+        char old[24];
+        snprintf(old, sizeof old, "old%d", w);
+        if (json_object_set_new(env, old, json_string("x")) < 0)
+            goto oom;
+    }
+    if (near_cap(iteration)) {
+        /* Each merge adds ,"k<w>":"<value>" and drops ,"old<w>":"x"; half
+         * an entry more, so that a lone merger's merge fits. */
+        size_t entry = big_len(m) + 16;
+        size_t room = (size_t)(m / 2 ? m / 2 : 1) * entry + entry / 2;
+        size_t fill = ENV_CAP - env_size(env) - strlen(",\"fill\":\"\"") - room;
+        char *f = malloc(fill + 1);
+        if (!f)
+            goto oom;
+        memset(f, 'f', fill);
+        f[fill] = '\0';
+        int rc = json_object_set_new(env, "fill", json_string(f));
+        free(f);
+        if (rc < 0)
+            goto oom;
+    }
+    return env;
+oom:
+    json_decref(env);
+    return NULL;
+}
+
+static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
+{
+    char slug[32];
+    stack_slug(iteration, slug, sizeof slug);
+    json_t *env = initial_env(iteration, nworkers);
+    char *text = env ? json_dumps(env, JSON_FLAGS) : NULL;
+    json_decref(env);
+    if (!text) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const char *p[] = { slug, text };
+    PGresult *r = pqx_ctl_query(ctl, "INSERT INTO stacks (slug, env) VALUES ($1, $2::jsonb)", 2, p, err, errlen);
+    free(text);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
+/* Ends c as failed on a client-side failure (out of memory, bad data). */
+static void fail_client(drv_call *c, const char *why)
+{
+    pqx_rollback_quiet(c->conn, c->trace);
+    c->out.kind = OUT_ERROR;
+    snprintf(c->out.sqlstate, sizeof c->out.sqlstate, "%s", "");
+    snprintf(c->out.message, sizeof c->out.message, "%s", why);
+}
+
+/* Teardown (the same in every variant; not under test): flips the stack to
+ * deleting in its own short transaction and takes deleting_seq under the
+ * row lock, so every env change ordered before it committed before it. */
+static void teardown(drv_call *c)
+{
+    char slug[32], res[64];
+    stack_slug(c->iteration, slug, sizeof slug);
+    const char *p[] = { slug };
+    PGresult *r;
+    if (call_exec(c, NULL, "BEGIN", 0, NULL) < 0 ||
+        call_exec(c, &r, "SELECT status FROM stacks WHERE slug = $1 FOR UPDATE", 1, p) < 0) {
+        call_failed(c);
+        return;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        call_refuse(c, "stack not found");
+        return;
+    }
+    bool deleting = strcmp(PQgetvalue(r, 0, 0), "deleting") == 0;
+    PQclear(r);
+    if (deleting) {
+        /* A retry after a COMMIT whose outcome was lost: teardown is
+         * idempotent, and deleting_seq keeps the moment it first began. */
+        pqx_rollback_quiet(c->conn, c->trace);
+        call_done(c, OUT_OK, "already deleting");
+        return;
+    }
+    if (call_exec(c, &r, "UPDATE stacks SET status = 'deleting', deleting_seq = nextval('change_seq') "
+                         "WHERE slug = $1 RETURNING deleting_seq", 1, p) < 0) {
+        call_failed(c);
+        return;
+    }
+    snprintf(res, sizeof res, "deleting_seq=%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "?");
+    PQclear(r);
+    if (call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
+        call_failed(c);
+        return;
+    }
+    call_done(c, OUT_OK, res);
+}
+
+typedef struct counts {
+    int set, deleted;
+} counts;
+
+/* Applies delta to env in place: a non-empty value sets its key, an empty
+ * one deletes it. Counts honestly (#238): set = the upserts, deleted = the
+ * keys that were present. Returns 0, or -1 out of memory. */
+static int apply_delta(json_t *env, json_t *delta, counts *n)
+{
+    const char *key;
+    json_t *v;
+    n->set = n->deleted = 0;
+    json_object_foreach(delta, key, v) {
+        if (json_string_length(v) == 0) {
+            if (json_object_get(env, key)) {
+                json_object_del(env, key);
+                n->deleted++;
+            }
+        } else {
+            if (json_object_set(env, key, v) < 0)
+                return -1;
+            n->set++;
+        }
+    }
+    return 0;
+}
+
+/* The handler's teardown pre-read before any transaction (GetStackBySlug,
+ * removed by #238). Returns 1 refused (c ended), 0 go on, -1 failed. */
+static int preread_status(drv_call *c, const char *slug)
+{
+    const char *p[] = { slug };
+    PGresult *r;
+    if (call_exec(c, &r, "SELECT status FROM stacks WHERE slug = $1", 1, p) < 0)
+        return -1;
+    const char *why = PQntuples(r) != 1 ? "stack not found"
+                    : strcmp(PQgetvalue(r, 0, 0), "deleting") == 0 ? "stack is being deleted" : NULL;
+    PQclear(r);
+    if (why) {
+        call_refuse(c, why);
+        return 1;
+    }
+    return 0;
+}
+
+/* Reads the stack's status and env with sql (two columns). Refuses a
+ * deleting stack when check_status. Returns 1 refused (c ended), 0 with
+ * *env, -1 failed (c->out filled). */
+static int read_env(drv_call *c, const char *sql, const char *slug, bool check_status, json_t **env)
+{
+    const char *p[] = { slug };
+    PGresult *r;
+    *env = NULL;
+    if (call_exec(c, &r, sql, 1, p) < 0)
+        return -1;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        call_refuse(c, "stack not found");
+        return 1;
+    }
+    if (check_status && strcmp(PQgetvalue(r, 0, 0), "deleting") == 0) {
+        PQclear(r);
+        call_refuse(c, "stack is being deleted");
+        return 1;
+    }
+    json_error_t jerr;
+    *env = json_loads(PQgetvalue(r, 0, 1), 0, &jerr);
+    PQclear(r);
+    if (!*env || !json_is_object(*env)) {
+        json_decref(*env);
+        *env = NULL;
+        c->out.kind = OUT_ERROR;
+        snprintf(c->out.message, sizeof c->out.message, "stack env is not a JSON object");
+        return -1;
+    }
+    return 0;
+}
+
+/* Merges c's delta into env and checks the cap on the result. With honest
+ * false, the audit count is the old len(delta) - deletes. Returns 1 refused
+ * (too large: c ended, nothing written), 0 with *text (the merged env) and
+ * *n, -1 failed (c ended). */
+static int merge_checked(drv_call *c, json_t *env, bool honest, counts *n, char **text)
+{
+    *text = NULL;
+    json_t *delta = merge_delta(c->iteration, c->worker, c->nworkers);
+    if (!delta || apply_delta(env, delta, n) < 0) {
+        json_decref(delta);
+        fail_client(c, "out of memory");
+        return -1;
+    }
+    if (!honest)
+        n->set = (int)json_object_size(delta) - n->deleted;
+    json_decref(delta);
+    if (env_size(env) > ENV_CAP) {
+        call_refuse(c, "env too large");
+        return 1;
+    }
+    *text = json_dumps(env, JSON_FLAGS);
+    if (!*text) {
+        fail_client(c, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes text as the stack's env with its change row. Returns 1 refused
+ * (the stack vanished: c ended), 0 written, -1 failed. */
+static int write_env(drv_call *c, const char *slug, const char *text)
+{
+    char worker[16], attempt[16];
+    snprintf(worker, sizeof worker, "%d", c->worker);
+    snprintf(attempt, sizeof attempt, "%d", c->attempt);
+    const char *p[] = { slug, text, worker, attempt };
+    PGresult *r;
+    if (call_exec(c, &r, write_sql, 4, p) < 0)
+        return -1;
+    bool written = strcmp(PQcmdTuples(r), "1") == 0;
+    PQclear(r);
+    if (!written) {
+        call_refuse(c, "stack not found");
+        return 1;
+    }
+    return 0;
+}
+
+static void done_merged(drv_call *c, const counts *n)
+{
+    char res[64];
+    snprintf(res, sizeof res, "set=%d deleted=%d", n->set, n->deleted);
+    call_done(c, OUT_OK, res);
+}
+
+/* The locking forms: fixed (status checked under the lock, lock_timeout,
+ * honest count) and precheck (the #235 merge behind the pre-read). */
+static void merge_locked(drv_call *c, bool fixed)
+{
+    char slug[32], *text = NULL;
+    stack_slug(c->iteration, slug, sizeof slug);
+    json_t *env = NULL;
+    counts n;
+    int g;
+    if (!fixed && (g = preread_status(c, slug)) != 0)
+        goto end;
+    if (call_exec(c, NULL, "BEGIN", 0, NULL) < 0) {
+        g = -1;
+        goto end;
+    }
+    /* First in the transaction: a merge queued behind a long-held row lock
+     * gives up after 3s with 55P03 (retryable) instead of hanging. */
+    if (fixed && call_exec(c, NULL, "SET LOCAL lock_timeout = '3s'", 0, NULL) < 0) {
+        g = -1;
+        goto end;
+    }
+    drv_pause(c, "before-read");
+    if ((g = read_env(c, "SELECT status, env::text FROM stacks WHERE slug = $1 FOR UPDATE", slug, fixed, &env)) != 0)
+        goto end;
+    drv_pause(c, "after-read");
+    if ((g = merge_checked(c, env, fixed, &n, &text)) != 0)
+        goto end;
+    if ((g = write_env(c, slug, text)) != 0)
+        goto end;
+    if (call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
+        g = -1;
+        goto end;
+    }
+    done_merged(c, &n);
+end:
+    if (g < 0)
+        call_failed(c);
+    json_decref(env);
+    free(text);
+}
+
+static void op_fixed(drv_call *c)
+{
+    if (is_teardown(c->iteration, c->worker, c->nworkers))
+        teardown(c);
+    else
+        merge_locked(c, true);
+}
+
+static void op_precheck(drv_call *c)
+{
+    if (is_teardown(c->iteration, c->worker, c->nworkers))
+        teardown(c);
+    else
+        merge_locked(c, false);
+}
+
+/* Before #235: GetStackEnvVars, merge in Go, UpdateStackEnvVars — two
+ * autocommit statements with nothing held between them. */
+static void op_rmw(drv_call *c)
+{
+    if (is_teardown(c->iteration, c->worker, c->nworkers)) {
+        teardown(c);
+        return;
+    }
+    char slug[32], *text = NULL;
+    stack_slug(c->iteration, slug, sizeof slug);
+    json_t *env = NULL;
+    counts n;
+    int g;
+    if ((g = preread_status(c, slug)) != 0)
+        goto end;
+    drv_pause(c, "before-read");
+    if ((g = read_env(c, "SELECT status, env::text FROM stacks WHERE slug = $1", slug, false, &env)) != 0)
+        goto end;
+    drv_pause(c, "after-read");
+    if ((g = merge_checked(c, env, false, &n, &text)) != 0)
+        goto end;
+    if ((g = write_env(c, slug, text)) != 0)
+        goto end;
+    done_merged(c, &n);
+end:
+    if (g < 0)
+        call_failed(c);
+    json_decref(env);
+    free(text);
+}
+
+/* The merge in one UPDATE: no key is lost and a deleting stack is refused
+ * (READ COMMITTED re-checks the WHERE on the row it waited for), but the
+ * cap was checked on the unlocked snapshot, not on what the UPDATE makes. */
+static void op_sql_merge(drv_call *c)
+{
+    if (is_teardown(c->iteration, c->worker, c->nworkers)) {
+        teardown(c);
+        return;
+    }
+    char slug[32], *text = NULL, *sets_text = NULL, *dels_text = NULL;
+    stack_slug(c->iteration, slug, sizeof slug);
+    json_t *env = NULL, *delta = NULL, *sets = NULL, *dels = NULL;
+    counts n;
+    int g;
+    drv_pause(c, "before-read");
+    if ((g = read_env(c, "SELECT status, env::text FROM stacks WHERE slug = $1", slug, true, &env)) != 0)
+        goto end;
+    drv_pause(c, "after-read");
+    /* The cap check and the counts, on the snapshot. */
+    if ((g = merge_checked(c, env, true, &n, &text)) != 0)
+        goto end;
+    delta = merge_delta(c->iteration, c->worker, c->nworkers);
+    sets = json_object();
+    dels = json_array();
+    if (!delta || !sets || !dels) {
+        fail_client(c, "out of memory");
+        g = -1;
+        goto end;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(delta, key, v) {
+        int rc = json_string_length(v) ? json_object_set(sets, key, v) : json_array_append_new(dels, json_string(key));
+        if (rc < 0) {
+            fail_client(c, "out of memory");
+            g = -1;
+            goto end;
+        }
+    }
+    sets_text = json_dumps(sets, JSON_FLAGS);
+    dels_text = json_dumps(dels, JSON_FLAGS);
+    if (!sets_text || !dels_text) {
+        fail_client(c, "out of memory");
+        g = -1;
+        goto end;
+    }
+    char worker[16], attempt[16];
+    snprintf(worker, sizeof worker, "%d", c->worker);
+    snprintf(attempt, sizeof attempt, "%d", c->attempt);
+    const char *p[] = { slug, sets_text, dels_text, worker, attempt };
+    PGresult *r;
+    if (call_exec(c, &r,
+                  "WITH u AS (UPDATE stacks SET env = (env || $2::jsonb) "
+                  "           - ARRAY(SELECT jsonb_array_elements_text($3::jsonb)) "
+                  "           WHERE slug = $1 AND status = 'active' RETURNING slug) "
+                  "INSERT INTO env_changes (slug, worker, attempt, seq) "
+                  "SELECT slug, $4, $5, nextval('change_seq') FROM u",
+                  5, p) < 0) {
+        g = -1;
+        goto end;
+    }
+    bool written = strcmp(PQcmdTuples(r), "1") == 0;
+    PQclear(r);
+    if (!written)
+        call_refuse(c, "stack is being deleted");
+    else
+        done_merged(c, &n);
+end:
+    if (g < 0)
+        call_failed(c);
+    json_decref(env);
+    json_decref(delta);
+    json_decref(sets);
+    json_decref(dels);
+    free(text);
+    free(sets_text);
+    free(dels_text);
+}
+
+/* ---- invariants ---- */
+
+/* The stack's env after the iteration. Returns a new object or NULL with
+ * x->err filled. */
+static json_t *final_env(inv_ctx *x, const char *slug)
+{
+    const char *p[] = { slug };
+    PGresult *r = pqx_ctl_query(x->ctl, "SELECT env::text FROM stacks WHERE slug = $1", 1, p, x->err, x->errlen);
+    if (!r)
+        return NULL;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        snprintf(x->err, x->errlen, "stack %s vanished", slug);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *env = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
+    PQclear(r);
+    if (!env)
+        snprintf(x->err, x->errlen, "stack %s: env does not parse: %s", slug, jerr.text);
+    return env;
+}
+
+static bool merged_ok(const drv_call *c, int nworkers)
+{
+    return c->out.kind == OUT_OK && !is_teardown(c->iteration, c->worker, nworkers);
+}
+
+static void set_found(inv_ctx *x, const char *slug, const char *found)
+{
+    json_object_set_new(x->found, "record", json_string(slug));
+    json_object_set_new(x->found, "found", json_string(found));
+}
+
+/* Every merge that returned ok left its key with its value and its delete
+ * deleted: nothing a concurrent merge wrote took it away. */
+static int inv_no_lost_keys(inv_ctx *x)
+{
+    char slug[32];
+    stack_slug(x->iteration, slug, sizeof slug);
+    json_t *env = final_env(x, slug);
+    if (!env)
+        return -1;
+    json_t *lost = json_array();
+    int oks = 0;
+    for (int i = 0; i < x->ncalls; i++) {
+        const drv_call *c = &x->calls[i];
+        if (!merged_ok(c, x->nworkers))
+            continue;
+        oks++;
+        char k[24], old[24], line[160];
+        snprintf(k, sizeof k, "k%d", c->worker);
+        snprintf(old, sizeof old, "old%d", c->worker);
+        char *want = merge_value(x->iteration, c->worker, x->nworkers);
+        if (!want) {
+            json_decref(env);
+            json_decref(lost);
+            snprintf(x->err, x->errlen, "out of memory");
+            return -1;
+        }
+        const char *got = json_string_value(json_object_get(env, k));
+        if (!got)
+            snprintf(line, sizeof line, "worker %d: %s missing", c->worker + 1, k);
+        else if (strcmp(got, want) != 0)
+            snprintf(line, sizeof line, "worker %d: %s has another value (%zu bytes)", c->worker + 1, k, strlen(got));
+        else if (json_object_get(env, old))
+            snprintf(line, sizeof line, "worker %d: deleted %s is back", c->worker + 1, old);
+        else
+            line[0] = '\0';
+        free(want);
+        if (line[0])
+            json_array_append_new(lost, json_string(line));
+    }
+    size_t nlost = json_array_size(lost);
+    if (nlost == 0) {
+        json_decref(env);
+        json_decref(lost);
+        return 1;
+    }
+    char found[200];
+    snprintf(found, sizeof found, "%zu of %d ok merges lost a key; env has %zu keys", nlost, oks,
+             json_object_size(env));
+    set_found(x, slug, found);
+    json_object_set_new(x->found, "lost", lost);
+    json_decref(env);
+    return 0;
+}
+
+/* The env never exceeds the cap. */
+static int inv_cap(inv_ctx *x)
+{
+    char slug[32];
+    stack_slug(x->iteration, slug, sizeof slug);
+    json_t *env = final_env(x, slug);
+    if (!env)
+        return -1;
+    size_t size = env_size(env), keys = json_object_size(env);
+    json_decref(env);
+    if (size <= ENV_CAP)
+        return 1;
+    int oks = 0;
+    for (int i = 0; i < x->ncalls; i++)
+        oks += merged_ok(&x->calls[i], x->nworkers);
+    char found[200];
+    snprintf(found, sizeof found, "env is %zu bytes (%zu keys), cap %d; %d merges got ok", size, keys, ENV_CAP, oks);
+    set_found(x, slug, found);
+    json_object_set_new(x->found, "env_bytes", json_integer((json_int_t)size));
+    return 0;
+}
+
+/* No env change committed after teardown began: every change row's seq is
+ * below the stack's deleting_seq. */
+static int inv_none_after_teardown(inv_ctx *x)
+{
+    char slug[32];
+    stack_slug(x->iteration, slug, sizeof slug);
+    const char *p[] = { slug };
+    PGresult *r = pqx_ctl_query(x->ctl,
+        "SELECT c.worker, c.attempt, c.seq, s.deleting_seq FROM env_changes c JOIN stacks s USING (slug) "
+        "WHERE c.slug = $1 AND c.seq > s.deleting_seq ORDER BY c.seq", 1, p, x->err, x->errlen);
+    if (!r)
+        return -1;
+    int n = PQntuples(r);
+    if (n == 0) {
+        PQclear(r);
+        return 1;
+    }
+    json_t *late = json_array();
+    for (int i = 0; i < n; i++) {
+        char line[120];
+        snprintf(line, sizeof line, "worker %d%s: change seq %s", atoi(PQgetvalue(r, i, 0)) + 1,
+                 atoi(PQgetvalue(r, i, 1)) ? " (retry)" : "", PQgetvalue(r, i, 2));
+        json_array_append_new(late, json_string(line));
+    }
+    char found[200];
+    snprintf(found, sizeof found, "%d env %s committed after teardown began (deleting_seq %s)", n,
+             n == 1 ? "change" : "changes", PQgetvalue(r, 0, 3));
+    PQclear(r);
+    set_found(x, slug, found);
+    json_object_set_new(x->found, "late", late);
+    return 0;
+}
+
+/* Whether an earlier attempt of c's worker may have committed unseen (its
+ * connection broke): its retry then finds its delete already done. */
+static bool earlier_maybe_committed(const inv_ctx *x, const drv_call *c)
+{
+    for (int i = 0; i < x->ncalls; i++) {
+        const drv_call *e = &x->calls[i];
+        if (e->worker == c->worker && e->attempt < c->attempt && (e->out.conn_lost || e->out.indeterminate))
+            return true;
+    }
+    return false;
+}
+
+/* The count an ok merge returns is what it did: set = the delta's non-empty
+ * values (1: k<w>), deleted = its keys that were present (old<w>, present
+ * since setup; gone<w> never is). */
+static int inv_honest_count(inv_ctx *x)
+{
+    char slug[32];
+    stack_slug(x->iteration, slug, sizeof slug);
+    json_t *bad = json_array();
+    for (int i = 0; i < x->ncalls; i++) {
+        const drv_call *c = &x->calls[i];
+        if (!merged_ok(c, x->nworkers))
+            continue;
+        int set = -1, deleted = -1;
+        bool parsed = sscanf(c->result, "set=%d deleted=%d", &set, &deleted) == 2;
+        bool del_ok = deleted == 1 || (deleted == 0 && earlier_maybe_committed(x, c));
+        if (parsed && set == 1 && del_ok)
+            continue;
+        char line[200];
+        snprintf(line, sizeof line, "worker %d%s: returned \"%s\" for a delta that set 1 key and deleted 1 "
+                 "(gone%d was never present)", c->worker + 1, c->attempt ? " (retry)" : "", c->result, c->worker);
+        json_array_append_new(bad, json_string(line));
+    }
+    size_t nbad = json_array_size(bad);
+    if (nbad == 0) {
+        json_decref(bad);
+        return 1;
+    }
+    char found[120];
+    snprintf(found, sizeof found, "%zu ok %s returned a count that is not what %s did", nbad,
+             nbad == 1 ? "merge" : "merges", nbad == 1 ? "it" : "they");
+    set_found(x, slug, found);
+    json_object_set_new(x->found, "counts", bad);
+    return 0;
+}
+
+static const scenario_variant variants[] = {
+    { "fixed", "one tx: SET LOCAL lock_timeout, SELECT status, env FOR UPDATE, refuse deleting, merge, "
+               "cap before the write, write, commit; honest keys_set", op_fixed, NULL },
+    { "rmw", "teardown pre-read, unlocked env read, merge in C, blind overwrite; keys_set = len(delta) - deletes",
+      op_rmw, "none" },
+    { "precheck", "teardown pre-read before the tx, then the locked merge; keys_set = len(delta) - deletes",
+      op_precheck, "none" },
+    { "sql-merge", "one UPDATE env || set - deletes (refused when deleting), cap checked on an unlocked snapshot",
+      op_sql_merge, "none" },
+};
+
+static const scenario_invariant invariants[] = {
+    { "no lost keys: every ok merge's keys set and deleted", inv_no_lost_keys },
+    { "env never exceeds the 64 KiB cap", inv_cap },
+    { "no env change committed after teardown began", inv_none_after_teardown },
+    { "keys_set/deleted count honest", inv_honest_count },
+};
+
+static const char *const pause_points[] = {
+    "before-read: just before the env read (after the teardown pre-read where a form has one)",
+    "after-read: after the env read (under the row lock in the locking forms), before the write",
+    NULL,
+};
+
+static const scenario_plan plans[] = {
+    { .name = "slow-read", .summary = "2ms at after-read: widens the read-to-write window of every form",
+      .pause = "after-read=2ms" },
+    { .name = "lock-timeout", .summary = "every worker's first FOR UPDATE times out (55P03); the client retries once",
+      .fault = "sql=/FOR UPDATE/:when=1:error=55P03", .retries = 1 },
+    { .name = "commit-ambiguous", .summary = "every worker's first COMMIT takes effect but the client loses the "
+      "connection; it retries once", .fault = "commit:when=1:ambiguous", .retries = 1 },
+    { .name = "commit-fails", .summary = "every worker's first COMMIT fails (40001) and is rolled back; it retries once",
+      .fault = "commit:when=1:error=40001", .retries = 1 },
+};
+
+const scenario scenario_envmerge = {
+    .name = "envmerge",
+    .summary = "stack env merge: concurrent disjoint-key merges, a 64 KiB cap, a concurrent teardown",
+    .seed = "003_00bef57d2cb666d8",
+    .schema_sql = schema,
+    .setup = setup,
+    .variants = variants,
+    .nvariants = sizeof variants / sizeof variants[0],
+    .invariants = invariants,
+    .ninvariants = sizeof invariants / sizeof invariants[0],
+    .pause_points = pause_points,
+    .plans = plans,
+    .nplans = sizeof plans / sizeof plans[0],
+};

@@ -1,0 +1,443 @@
+/*
+ * nullifier.c — submission create: a unique nullifier and an optional
+ * idempotency key (seed 002_c8c7b57aaf837e98, issues 2 and 3).
+ *
+ * A submission carries a nullifier (a one-time proof token: a second
+ * submission with it is a double spend, refused with 409) and an
+ * idempotency key (the client's request id: a retry of one request gets the
+ * submission the first attempt created, with 200). The fix runs, in one
+ * transaction: the key lookup first (found: return that submission), the
+ * nullifier check (found: conflict), the insert; unique constraints on both
+ * columns are the defence in depth that actually closes the race at READ
+ * COMMITTED (two transactions can both pass the checks), and a unique
+ * violation (23505) is resolved after the rollback by re-reading the key: a
+ * row with the caller's key means its own request won (ok, that id), else
+ * the nullifier was taken (conflict). One more step the seed lacks: at
+ * READ COMMITTED the key lookup and the nullifier check read two different
+ * snapshots, so a concurrent attempt of the caller's own request can commit
+ * in between; the check then finds the nullifier taken by a row holding the
+ * caller's key, which is the caller's submission (ok), not a double spend.
+ * (Without that step the seed's fix refused such retries in about a quarter
+ * of the iterations at -n 8.) The pre-fix forms:
+ *   no-constraint   the seed's "before": check-then-insert in autocommit
+ *                   statements on a table with no unique constraint (N
+ *                   concurrent submits of one nullifier all insert; N
+ *                   retries of one key create N submissions);
+ *   no-idempotency  transaction and constraints, but no key lookup: a retry
+ *                   of an accepted request is refused as a double spend;
+ *   unmapped-23505  the seed's fix as written: transaction, key lookup and
+ *                   constraints, but a unique violation reaches the caller
+ *                   as an error, so a retry racing its own first attempt
+ *                   fails instead of getting its id (and the snapshot gap
+ *                   above refuses it as a double spend).
+ *
+ * The schema is per scenario, not per variant, so it holds two tables of
+ * one shape: `submissions` with the seed's constraints (the forms that
+ * have them) and `submissions_loose` without (no-constraint); ids come from
+ * one sequence and the invariants read the view over both, so every form is
+ * checked by the same SQL.
+ *
+ * Workload, by worker and iteration: worker w is a *racer* when w + i is
+ * even and a *retrier* when it is odd. Racers submit one nullifier, each
+ * with a key of its own (one must be accepted, the rest refused); retriers
+ * are one client's request sent several times at once: one nullifier, one
+ * key (all must get the same submission). Alternating by iteration keeps
+ * both roles covered with one worker (a fault sweep's).
+ */
+#include "harness/scenario.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char schema[] =
+    "CREATE SEQUENCE submission_ids;"
+    "CREATE TABLE submissions ("
+    "  id bigint PRIMARY KEY DEFAULT nextval('submission_ids'),"
+    "  iteration bigint NOT NULL,"
+    "  worker int NOT NULL,"
+    "  nullifier text NOT NULL,"
+    "  idempotency_key text,"
+    "  CONSTRAINT submissions_nullifier_key UNIQUE (nullifier),"
+    "  CONSTRAINT submissions_idempotency_key_key UNIQUE (idempotency_key));"
+    "CREATE INDEX ON submissions (iteration);"
+    /* The seed's table before the fix: indexed, not unique. */
+    "CREATE TABLE submissions_loose ("
+    "  id bigint PRIMARY KEY DEFAULT nextval('submission_ids'),"
+    "  iteration bigint NOT NULL,"
+    "  worker int NOT NULL,"
+    "  nullifier text NOT NULL,"
+    "  idempotency_key text);"
+    "CREATE INDEX ON submissions_loose (nullifier);"
+    "CREATE INDEX ON submissions_loose (idempotency_key);"
+    "CREATE INDEX ON submissions_loose (iteration);"
+    "CREATE VIEW every_submission AS"
+    "  SELECT id, iteration, worker, nullifier, idempotency_key FROM submissions"
+    "  UNION ALL SELECT id, iteration, worker, nullifier, idempotency_key FROM submissions_loose;";
+
+/* Worker w of iteration i: a retrier when w + i is odd, else a racer. */
+static bool is_retrier(long iteration, int worker) { return (iteration + worker) % 2 != 0; }
+
+/* The request worker w sends in iteration i (see the header). */
+static void request_of(long iteration, int worker, char *nullifier, size_t nlen, char *key, size_t klen)
+{
+    if (is_retrier(iteration, worker)) {
+        snprintf(nullifier, nlen, "nf-%ld-retry", iteration);
+        snprintf(key, klen, "key-%ld-retry", iteration);
+    } else {
+        snprintf(nullifier, nlen, "nf-%ld-race", iteration);
+        snprintf(key, klen, "key-%ld-w%d", iteration, worker + 1);
+    }
+}
+
+/* Nothing precedes a submission: the calls create iteration i's rows (and
+ * the invariants find them by their iteration column). */
+static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
+{
+    (void)ctl, (void)iteration, (void)nworkers, (void)err, (void)errlen;
+    return 0;
+}
+
+/* One form of the operation: its statements and which parts of the fix it
+ * has. */
+typedef struct form {
+    const char *by_key, *by_nullifier, *insert;
+    bool tx;                    /* the statements run in one transaction */
+    bool key_lookup;            /* the idempotency key is looked up first */
+    bool map_unique;            /* 23505 resolves to ok (own key) or conflict */
+    bool own_key;               /* a nullifier row with the caller's key is its own */
+} form;
+
+#define ON_TABLE(t)                                                                     \
+    "SELECT id FROM " t " WHERE idempotency_key = $1",                                  \
+    "SELECT id, coalesce(idempotency_key, '') FROM " t " WHERE nullifier = $1",                                         \
+    "INSERT INTO " t " (iteration, worker, nullifier, idempotency_key) "                \
+    "VALUES ($1, $2, $3, $4) RETURNING id"
+
+static const form form_fixed = { ON_TABLE("submissions"), true, true, true, true };
+static const form form_no_constraint = { ON_TABLE("submissions_loose"), false, true, false, false };
+static const form form_no_idempotency = { ON_TABLE("submissions"), true, false, true, false };
+static const form form_unmapped = { ON_TABLE("submissions"), true, true, false, false };
+
+/* Looks a submission up with sql and one parameter. Returns 1 found (id
+ * and, when the query returns it, its key filled), 0 not found, -1 failed
+ * (c->out filled). */
+static int lookup(drv_call *c, const char *sql, const char *param, char *id, char *key, size_t len)
+{
+    const char *p[] = { param };
+    PGresult *r;
+    if (call_exec(c, &r, sql, 1, p) < 0)
+        return -1;
+    int found = PQntuples(r) > 0;
+    if (found) {
+        snprintf(id, len, "%s", PQgetvalue(r, 0, 0));
+        if (key)
+            snprintf(key, len, "%s", PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return found;
+}
+
+/* A unique violation on the insert: the transaction is rolled back and the
+ * key re-read, now that the row that won is committed (the violation is
+ * raised only once the other transaction committed). */
+static void resolve_unique(drv_call *c, const form *f, const char *key)
+{
+    char id[24];
+    call_failed(c);
+    if (f->key_lookup) {
+        int found = lookup(c, f->by_key, key, id, NULL, sizeof id);
+        if (found < 0)
+            return;
+        if (found) {
+            call_done(c, OUT_OK, id);
+            return;
+        }
+    }
+    call_refuse(c, "duplicate nullifier (unique violation)");
+}
+
+static void submit(drv_call *c, const form *f)
+{
+    char nullifier[48], key[48], it[24], worker[12], id[64];
+    request_of(c->iteration, c->worker, nullifier, sizeof nullifier, key, sizeof key);
+    snprintf(it, sizeof it, "%ld", c->iteration);
+    snprintf(worker, sizeof worker, "%d", c->worker + 1);
+    if (f->tx && call_exec(c, NULL, "BEGIN", 0, NULL) < 0) {
+        call_failed(c);
+        return;
+    }
+    if (f->key_lookup) {
+        int found = lookup(c, f->by_key, key, id, NULL, sizeof id);
+        if (found < 0) {
+            call_failed(c);
+            return;
+        }
+        if (found) {
+            /* Read-only so far: nothing to commit. */
+            pqx_rollback_quiet(c->conn, c->trace);
+            call_done(c, OUT_OK, id);
+            return;
+        }
+    }
+    char holder[64];
+    int taken = lookup(c, f->by_nullifier, nullifier, id, holder, sizeof holder);
+    if (taken < 0) {
+        call_failed(c);
+        return;
+    }
+    if (taken) {
+        pqx_rollback_quiet(c->conn, c->trace);
+        /* At READ COMMITTED each statement reads its own snapshot: the
+         * caller's own request (another attempt with the same key) may have
+         * committed between the key lookup and this check. Its row holds
+         * the caller's key: that is the submission to return, not a double
+         * spend. (The seed's two reads have this gap; see the header.) */
+        if (f->own_key && strcmp(holder, key) == 0)
+            call_done(c, OUT_OK, id);
+        else
+            call_refuse(c, "duplicate nullifier");
+        return;
+    }
+    drv_pause(c, "after-check");
+    const char *ins[] = { it, worker, nullifier, key };
+    PGresult *r;
+    if (call_exec(c, &r, f->insert, 4, ins) < 0) {
+        if (f->map_unique && strcmp(c->out.sqlstate, "23505") == 0)
+            resolve_unique(c, f, key);
+        else
+            call_failed(c);
+        return;
+    }
+    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (f->tx && call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
+        /* A unique violation of a deferred check would surface here; the
+         * constraints are immediate, so a failed COMMIT is a plain error. */
+        call_failed(c);
+        return;
+    }
+    /* The caller learns the id only once it is committed. */
+    call_done(c, OUT_OK, id);
+}
+
+static void op_fixed(drv_call *c) { submit(c, &form_fixed); }
+static void op_no_constraint(drv_call *c) { submit(c, &form_no_constraint); }
+static void op_no_idempotency(drv_call *c) { submit(c, &form_no_idempotency); }
+static void op_unmapped(drv_call *c) { submit(c, &form_unmapped); }
+
+/* The iteration's submissions: id, nullifier, key, worker. NULL with x->err
+ * filled on failure. */
+static PGresult *load_rows(inv_ctx *x)
+{
+    char it[24];
+    snprintf(it, sizeof it, "%ld", x->iteration);
+    const char *p[] = { it };
+    return pqx_ctl_query(x->ctl,
+        "SELECT id, nullifier, coalesce(idempotency_key, ''), worker FROM every_submission "
+        "WHERE iteration = $1 ORDER BY id", 1, p, x->err, x->errlen);
+}
+
+/* The rows of r whose column col equals value: their count, and their ids
+ * into ids ("3, 7"). */
+static int rows_with(const PGresult *r, int col, const char *value, char *ids, size_t len)
+{
+    int n = 0;
+    size_t used = 0;
+    ids[0] = '\0';
+    for (int i = 0; i < PQntuples(r); i++) {
+        if (strcmp(PQgetvalue(r, i, col), value) != 0)
+            continue;
+        n++;
+        int w = snprintf(ids + used, len - used, "%s%s", used ? ", " : "", PQgetvalue(r, i, 0));
+        if (w > 0 && used + (size_t)w < len)
+            used += (size_t)w;
+    }
+    return n;
+}
+
+/* "worker 3: conflict" for the diagnostics. */
+static json_t *call_line(const drv_call *c, const char *what)
+{
+    char line[400];
+    snprintf(line, sizeof line, "worker %d%s: %.300s", c->worker + 1, c->attempt ? " (retry)" : "", what);
+    return json_string(line);
+}
+
+/* Fills a violation's fields; takes details (dropped when empty). */
+static void set_found(inv_ctx *x, const char *found, json_t *details)
+{
+    json_object_set_new(x->found, "record", json_integer(x->iteration));
+    json_object_set_new(x->found, "found", json_string(found));
+    if (json_array_size(details))
+        json_object_set_new(x->found, "details", details);
+    else
+        json_decref(details);
+}
+
+/* No nullifier has more than one submission. */
+static int inv_one_per_nullifier(inv_ctx *x)
+{
+    PGresult *r = load_rows(x);
+    if (!r)
+        return -1;
+    char nfs[2][48], key[48], ids[256];
+    request_of(x->iteration, 0, nfs[0], sizeof nfs[0], key, sizeof key);
+    request_of(x->iteration, 1, nfs[1], sizeof nfs[1], key, sizeof key);
+    char found[600] = "";
+    for (int k = 0; k < 2; k++) {
+        int n = rows_with(r, 1, nfs[k], ids, sizeof ids);
+        if (n > 1 && !found[0])
+            snprintf(found, sizeof found, "nullifier %s has %d submissions (ids %.200s)", nfs[k], n, ids);
+    }
+    PQclear(r);
+    if (!found[0])
+        return 1;
+    set_found(x, found, NULL);
+    return 0;
+}
+
+/* Every call with idempotency key K that the request was accepted for got
+ * ok with the one submission K has: at most one row per key; every ok call
+ * got that row's id; no call the shim left alone got a refusal or an error
+ * while its request stands accepted. */
+static int inv_one_id_per_key(inv_ctx *x)
+{
+    PGresult *r = load_rows(x);
+    if (!r)
+        return -1;
+    json_t *bad = json_array();
+    char found[600] = "";
+    for (int i = 0; i < x->ncalls; i++) {
+        const drv_call *c = &x->calls[i];
+        char nullifier[48], key[48], ids[256], what[400];
+        request_of(x->iteration, c->worker, nullifier, sizeof nullifier, key, sizeof key);
+        int n = rows_with(r, 2, key, ids, sizeof ids);
+        if (n > 1) {
+            if (!found[0])
+                snprintf(found, sizeof found, "key %s has %d submissions (ids %.200s)", key, n, ids);
+            continue;
+        }
+        if (c->out.kind == OUT_OK && (n == 0 || strcmp(c->result, ids) != 0)) {
+            snprintf(what, sizeof what, "ok -> %s but key %s has %.100s", c->result, key,
+                     n ? ids : "no submission");
+            json_array_append_new(bad, call_line(c, what));
+        } else if (c->out.kind != OUT_OK && n == 1 && !c->faults) {
+            snprintf(what, sizeof what, "%s %s %.120s but key %s has submission %.100s", outcome_name(c->out.kind),
+                     c->out.sqlstate, c->out.message, key, ids);
+            json_array_append_new(bad, call_line(c, what));
+        }
+    }
+    PQclear(r);
+    if (!found[0] && json_array_size(bad) == 0) {
+        json_decref(bad);
+        return 1;
+    }
+    if (!found[0])
+        snprintf(found, sizeof found, "%zu call(s) with an accepted key did not get its id",
+                 json_array_size(bad));
+    set_found(x, found, bad);
+    return 0;
+}
+
+/* Per nullifier, the callers agree on one accepted submission: every ok
+ * call got the same id, which is the nullifier's row; every other call the
+ * shim left alone got conflict; and someone got ok unless a call was
+ * failed by the shim (it may have been the one). */
+static int inv_one_accepted(inv_ctx *x)
+{
+    PGresult *r = load_rows(x);
+    if (!r)
+        return -1;
+    json_t *bad = json_array();
+    char found[600] = "";
+    for (int role = 0; role < 2 && !found[0]; role++) {
+        char nullifier[48], key[48], ids[256], first[64] = "", what[400];
+        request_of(x->iteration, role, nullifier, sizeof nullifier, key, sizeof key);
+        int rows = rows_with(r, 1, nullifier, ids, sizeof ids);
+        int calls = 0, oks = 0, faulted = 0;
+        for (int i = 0; i < x->ncalls; i++) {
+            const drv_call *c = &x->calls[i];
+            char nf[48], k[48];
+            request_of(x->iteration, c->worker, nf, sizeof nf, k, sizeof k);
+            if (strcmp(nf, nullifier) != 0)
+                continue;
+            calls++;
+            faulted += c->faults > 0;
+            if (c->out.kind == OUT_OK) {
+                if (oks++ == 0)
+                    snprintf(first, sizeof first, "%s", c->result);
+                if (strcmp(first, c->result) != 0 && !found[0])
+                    snprintf(found, sizeof found, "nullifier %s: ok calls got different ids (%s and %s)",
+                             nullifier, first, c->result);
+                if (rows == 1 && strcmp(c->result, ids) != 0) {
+                    snprintf(what, sizeof what, "ok -> %s but nullifier %s has submission %.100s", c->result,
+                             nullifier, ids);
+                    json_array_append_new(bad, call_line(c, what));
+                }
+            } else if (c->out.kind != OUT_CONFLICT && !c->faults) {
+                snprintf(what, sizeof what, "%s %s %.200s (neither ok nor conflict)", outcome_name(c->out.kind),
+                         c->out.sqlstate, c->out.message);
+                json_array_append_new(bad, call_line(c, what));
+            }
+        }
+        if (calls && !oks && !faulted && !found[0])
+            snprintf(found, sizeof found, "nullifier %s: no call of %d got ok", nullifier, calls);
+    }
+    PQclear(r);
+    if (!found[0] && json_array_size(bad) == 0) {
+        json_decref(bad);
+        return 1;
+    }
+    if (!found[0])
+        snprintf(found, sizeof found, "%zu call(s) neither agreed on the accepted submission nor got conflict",
+                 json_array_size(bad));
+    set_found(x, found, bad);
+    return 0;
+}
+
+static const scenario_variant variants[] = {
+    { "fixed", "one tx: key lookup, nullifier check, insert; unique constraints; 23505 resolved by key",
+      op_fixed, NULL },
+    { "no-constraint", "check-then-insert in autocommit statements, no unique constraints",
+      op_no_constraint, "none" },
+    { "no-idempotency", "tx and constraints without the key lookup: a retry is refused as a double spend",
+      op_no_idempotency, "none" },
+    { "unmapped-23505", "the seed's fix as written: a unique violation reaches the caller as an error",
+      op_unmapped, "none" },
+};
+
+static const scenario_invariant invariants[] = {
+    { "one submission per nullifier", inv_one_per_nullifier },
+    { "every call with one idempotency key gets the same id", inv_one_id_per_key },
+    { "one accepted submission per nullifier, the rest conflict", inv_one_accepted },
+};
+
+static const char *const pause_points[] = {
+    "after-check: after the key lookup and nullifier check, before the insert",
+    NULL,
+};
+
+static const scenario_plan plans[] = {
+    { "ambiguous-commit", "each connection's first COMMIT commits but the client sees a lost connection; "
+      "2 retries (the retry must get its own submission back)",
+      "commit:when=1:ambiguous", false, 2, 0, NULL },
+    { "insert-error", "each connection's first insert fails with 40001; 1 retry",
+      "sql=/^INSERT INTO submissions/:when=1:error=40001", false, 1, 0, NULL },
+    { "widen", "a 1ms pause between the checks and the insert", NULL, false, 0, 0, "after-check=1ms" },
+};
+
+const scenario scenario_nullifier = {
+    .name = "nullifier",
+    .summary = "submission create: unique nullifier, idempotency key returns the existing submission",
+    .seed = "002_c8c7b57aaf837e98",
+    .schema_sql = schema,
+    .setup = setup,
+    .variants = variants,
+    .nvariants = sizeof variants / sizeof variants[0],
+    .invariants = invariants,
+    .ninvariants = sizeof invariants / sizeof invariants[0],
+    .pause_points = pause_points,
+    .plans = plans,
+    .nplans = sizeof plans / sizeof plans[0],
+};
