@@ -71,6 +71,11 @@ $(BUILD)/t/%: t/unit/%.c $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The soak planner's tests also link it.
+$(BUILD)/t/soak_%: t/unit/soak_%.c $(BUILD)/obj/harness/soakplan.o $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 run: all
 	$(BUILD)/pgrace run
 

@@ -96,6 +96,17 @@ void call_refuse(drv_call *c, const char *why)
     snprintf(c->out.message, sizeof c->out.message, "%s", why);
 }
 
+/* Leaves conn ready for the worker's next call, as a connection pool
+ * would: a dropped connection is re-established, and one left inside a
+ * transaction (its ROLLBACK failed too) is reset rather than trusted.
+ * PQreset keeps the same PGconn, so the fault shim keeps counting it as the
+ * same connection. */
+static void settle(PGconn *conn)
+{
+    if (PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE)
+        PQreset(conn);
+}
+
 /* One attempt of the operation by w. */
 static void attempt(worker *w, int a)
 {
@@ -113,13 +124,9 @@ static void attempt(worker *w, int a)
     r->variant->op(c);
     c->t_end = clock_now_ns();
     faultctl_leave_call();
-    /* A dropped connection is the client's to re-establish before it
-     * retries; PQreset keeps the same PGconn, so the fault shim keeps
-     * counting it as the same connection. */
-    if (PQstatus(w->conn) != CONNECTION_OK)
-        PQreset(w->conn);
-    if (w->conn2 && PQstatus(w->conn2) != CONNECTION_OK)
-        PQreset(w->conn2);
+    settle(w->conn);
+    if (w->conn2)
+        settle(w->conn2);
 }
 
 static void *worker_main(void *arg)
@@ -230,7 +237,7 @@ static int check_iteration(const drv_config *cfg, const scenario *s, PGconn *ctl
         }
     }
     if (cfg->on_iteration)
-        cfg->on_iteration(cfg->arg, r->iteration, all, n, verdicts);
+        cfg->on_iteration(cfg->iteration_arg, r->iteration, all, n, verdicts);
     return 0;
 }
 
@@ -311,7 +318,7 @@ int drv_run(const drv_config *cfg, const scenario *s, const scenario_variant *v,
         r.iteration = first + i;
         if (s->setup(ctl, r.iteration, cfg->nworkers, err, errlen) < 0)
             goto out;
-        if (cfg->before && cfg->before(cfg->arg, r.iteration, err, errlen) != 0)
+        if (cfg->before && cfg->before(cfg->before_arg, r.iteration, err, errlen) != 0)
             goto out;
         pthread_barrier_wait(&r.start);
         pthread_barrier_wait(&r.done);

@@ -46,8 +46,9 @@ typedef struct drv_config {
     int retries;                /* extra attempts after a failed call */
     drv_pauses pauses;
     drv_before_fn before;
+    void *before_arg;
     drv_iteration_fn on_iteration;
-    void *arg;
+    void *iteration_arg;
 } drv_config;
 
 typedef struct drv_verdict {

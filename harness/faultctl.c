@@ -21,6 +21,7 @@ static struct {
 } shim;
 
 static __thread drv_call *current;
+static char installed[1024];    /* written by the driver's thread only */
 
 static void observe(const pgf_event *ev, void *arg)
 {
@@ -117,8 +118,13 @@ int faultctl_configure(const char *spec, char *err, size_t errlen)
         }
         return 0;
     }
-    return shim.configure(spec, err, errlen) == 0 ? 0 : -1;
+    if (shim.configure(spec, err, errlen) != 0)
+        return -1;
+    snprintf(installed, sizeof installed, "%s", spec ? spec : "");
+    return 0;
 }
+
+const char *faultctl_spec(void) { return installed; }
 
 void faultctl_reset_ordinals(void)
 {

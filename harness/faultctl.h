@@ -43,6 +43,10 @@ void faultctl_exempt_thread(bool exempt);
  * counters. Returns 0 or -1 with the shim's one-line reason. */
 int faultctl_configure(const char *spec, char *err, size_t errlen);
 
+/* The spec installed last ("" when none): what the current iteration runs
+ * with, for the reports and for replay. */
+const char *faultctl_spec(void);
+
 /* Faults injected so far in the process. */
 unsigned long faultctl_fired(void);
 

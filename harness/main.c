@@ -35,6 +35,9 @@ static const char usage[] =
     "  --retries R       a failed call is retried up to R times, as a client would (default 0)\n"
     "  --plan NAME       apply the scenario's fault plan NAME (pgrace list shows them)\n"
     "  --fault-sweep     one iteration per statement position x action (error, drop, ambiguous)\n"
+    "  --junit F         also write JUnit XML to F (TAP stays on stdout)\n"
+    "  --json F          also write the whole run as JSON to F (reports/README.md)\n"
+    "  --html F          also write a self-contained HTML report to F\n"
     "\n"
     "exit status: 0 all invariants held, 1 an invariant was violated,\n"
     "             2 usage, setup or environment error, 128+N stopped by signal N\n";
@@ -55,7 +58,8 @@ static int parse_long(const char *what, const char *text, long lo, long hi, long
 
 static int parse_run(int argc, char **argv, run_opts *o)
 {
-    enum { OPT_IMPL = 256, OPT_SEED, OPT_DSN, OPT_FAULT, OPT_PAUSE, OPT_RETRIES, OPT_PLAN, OPT_SWEEP, OPT_HELP };
+    enum { OPT_IMPL = 256, OPT_SEED, OPT_DSN, OPT_FAULT, OPT_PAUSE, OPT_RETRIES, OPT_PLAN, OPT_SWEEP,
+           OPT_JUNIT, OPT_JSON, OPT_HTML, OPT_HELP };
     static const struct option longopts[] = {
         { "impl", required_argument, NULL, OPT_IMPL },
         { "seed", required_argument, NULL, OPT_SEED },
@@ -65,6 +69,9 @@ static int parse_run(int argc, char **argv, run_opts *o)
         { "retries", required_argument, NULL, OPT_RETRIES },
         { "plan", required_argument, NULL, OPT_PLAN },
         { "fault-sweep", no_argument, NULL, OPT_SWEEP },
+        { "junit", required_argument, NULL, OPT_JUNIT },
+        { "json", required_argument, NULL, OPT_JSON },
+        { "html", required_argument, NULL, OPT_HTML },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -122,6 +129,9 @@ static int parse_run(int argc, char **argv, run_opts *o)
             break;
         case OPT_PLAN: o->plan = optarg; break;
         case OPT_SWEEP: o->fault_sweep = true; break;
+        case OPT_JUNIT: o->junit = optarg; break;
+        case OPT_JSON: o->json = optarg; break;
+        case OPT_HTML: o->html = optarg; break;
         case OPT_HELP:
             fputs(usage, stdout);
             exit(EXIT_HELD);

@@ -7,6 +7,7 @@
 #include "lib/cleanup.h"
 #include "lib/err.h"
 #include "lib/tap.h"
+#include "reports/report.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -51,15 +52,16 @@ static void latency_comment(const char *label, const drv_result *r)
         const hist *h = &r->latency[k];
         if (!h->count || n < 0 || (size_t)n >= sizeof line)
             continue;
-        n += snprintf(line + n, sizeof line - (size_t)n, " %s %ld (p50 %.2fms p99 %.2fms max %.2fms)",
+        n += snprintf(line + n, sizeof line - (size_t)n, " %s %ld (p50 %.2fms p90 %.2fms p99 %.2fms max %.2fms)",
                       outcome_name(k), r->outcomes[k], (double)hist_quantile(h, 0.5) / 1e6,
-                      (double)hist_quantile(h, 0.99) / 1e6, (double)h->max / 1e6);
+                      (double)hist_quantile(h, 0.9) / 1e6, (double)hist_quantile(h, 0.99) / 1e6,
+                      (double)h->max / 1e6);
     }
     tap_comment("%s", line);
 }
 
 /* Emits one test point per invariant of item; returns true if all held. */
-static bool report(const run_opts *o, const plan_item *item, const item_settings *st, const drv_result *r)
+static bool report_tap(const run_opts *o, const plan_item *item, const item_settings *st, const drv_result *r)
 {
     bool all = true;
     char label[128];
@@ -106,11 +108,20 @@ static int each_iteration(void *arg, long iteration, char *err, size_t errlen)
     return faultctl_configure(arg, err, errlen);
 }
 
-static int run_item(const run_opts *o, target *t, const plan_item *item, bool *held, char *err, size_t errlen)
+/* Hands each iteration to the report, with the fault spec it ran with. */
+static void report_each(void *arg, long iteration, const drv_call *calls, int ncalls, const int *verdicts)
+{
+    report_iteration(arg, iteration, calls, ncalls, verdicts, faultctl_spec());
+}
+
+static int run_item(const run_opts *o, target *t, const plan_item *item, report *rep, bool *held, char *err,
+                    size_t errlen)
 {
     item_settings st;
     if (plan_settings(o, item, &st, err, errlen) < 0)
         return -1;
+    if (rep)
+        report_item_begin(rep, item, &st);
     if (target_reset_schema(t, item->scenario->schema_sql, err, errlen) < 0)
         return -1;
     drv_config cfg = {
@@ -120,7 +131,11 @@ static int run_item(const run_opts *o, target *t, const plan_item *item, bool *h
     };
     if (st.fault) {
         cfg.before = each_iteration;
-        cfg.arg = (void *)st.fault;
+        cfg.before_arg = (void *)st.fault;
+    }
+    if (rep) {
+        cfg.on_iteration = report_each;
+        cfg.iteration_arg = rep;
     }
     drv_result r;
     int rc;
@@ -138,7 +153,12 @@ static int run_item(const run_opts *o, target *t, const plan_item *item, bool *h
     faultctl_configure(NULL, ignored, sizeof ignored);
     if (rc < 0)
         return -1;
-    *held = report(o, item, &st, &r);
+    *held = report_tap(o, item, &st, &r);
+    if (rep) {
+        char repeat[2048];
+        run_repeat_command(o, item, &st, repeat, sizeof repeat);
+        report_item_end(rep, &r, repeat);
+    }
     drv_result_free(&r);
     return 0;
 }
@@ -155,6 +175,36 @@ static int needs_shim(const run_opts *o, const plan_item *items, int n, char *er
         need |= st.fault != NULL || st.sweep;
     }
     return need;
+}
+
+/* The command line as typed, words quoted where a shell would need it. */
+static void command_line(const run_opts *o, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; o->argv && o->argv[i] && n < len; i++) {
+        const char *a = o->argv[i];
+        bool plain = *a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
+                               == strlen(a);
+        int w = snprintf(buf + n, len - n, plain ? "%s%s" : "%s'%s'", i ? " " : "", a);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+}
+
+/* Writes the report files the options ask for. Returns 0 or -1 (reason on
+ * stderr). */
+static int write_reports(const run_opts *o, const report *rep)
+{
+    char err[ERRLEN];
+    if ((o->junit && report_write_junit(rep, o->junit, err, sizeof err) < 0) ||
+        (o->json && report_write_json(rep, o->json, err, sizeof err) < 0) ||
+        (o->html && report_write_html(rep, o->html, err, sizeof err) < 0)) {
+        fprintf(stderr, "pgrace: %s\n", err);
+        return -1;
+    }
+    return 0;
 }
 
 int run_main(const run_opts *o)
@@ -201,13 +251,30 @@ int run_main(const run_opts *o)
     tap_comment("pgrace: %d workers x %ld iterations, seed %" PRIu64 ", server %d.%d%s%s", o->nworkers,
                 o->iterations, o->seed, t.server_version / 10000, t.server_version % 100,
                 t.cluster ? " (embedded)" : "", o->fault ? ", with faults" : "");
+    report *rep = NULL;
+    if (o->junit || o->json || o->html) {
+        char command[4096];
+        command_line(o, command, sizeof command);
+        report_meta meta = {
+            .seed = o->seed, .command = command, .server_version = t.server_version, .embedded = t.cluster != NULL,
+            .dsn = o->dsn, .iterations = o->iterations, .keep_iterations = 100000,
+        };
+        if (!(rep = report_new(&meta))) {
+            fprintf(stderr, "pgrace: out of memory for the report\n");
+            target_close(&t);
+            free(items);
+            return EXIT_USAGE;
+        }
+    }
     int status = EXIT_HELD;
     for (int i = 0; i < n; i++) {
         bool held = true;
-        if (run_item(o, &t, &items[i], &held, err, sizeof err) < 0) {
+        if (run_item(o, &t, &items[i], rep, &held, err, sizeof err) < 0) {
             /* After a signal the failure is only the teardown under way. */
             if (cleanup_signal_seen())
                 break;
+            if (rep)
+                report_item_error(rep, err);
             tap_bail("%s/%s: %s", items[i].scenario->name, items[i].variant->name, err);
             fprintf(stderr, "pgrace: %s\n", err);
             status = EXIT_USAGE;
@@ -218,5 +285,8 @@ int run_main(const run_opts *o)
     }
     target_close(&t);
     free(items);
+    if (rep && !cleanup_signal_seen() && write_reports(o, rep) < 0)
+        status = EXIT_USAGE;
+    report_free(rep);
     return status;
 }

@@ -32,6 +32,9 @@ typedef struct run_opts {
     bool fault_sweep;
     char **targets;             /* "SCENARIO" or "SCENARIO/VARIANT" */
     int ntargets;
+    const char *junit;          /* --junit, --json, --html: report files, or NULL */
+    const char *json;
+    const char *html;
     const char *argv0;          /* for the repeat command */
     char **argv;                /* the whole command line, to re-execute with the shim */
 } run_opts;

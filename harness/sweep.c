@@ -61,7 +61,7 @@ int sweep_run(const drv_config *cfg, const scenario *s, const scenario_variant *
     probe.first_iteration = 1;
     probe.before = no_faults;
     probe.on_iteration = count;
-    probe.arg = &sw;
+    probe.iteration_arg = &sw;
     drv_result pr;
     if (drv_run(&probe, s, v, ctl, &pr, err, errlen) < 0)
         return -1;
@@ -75,7 +75,7 @@ int sweep_run(const drv_config *cfg, const scenario *s, const scenario_variant *
     run.iterations = (long)NACTIONS * *positions;
     run.first_iteration = sw.first;
     run.before = aim;
-    run.arg = &sw;
+    run.before_arg = &sw;
     int rc = drv_run(&run, s, v, ctl, res, err, errlen);
     char ignored[ERRLEN];
     faultctl_configure(NULL, ignored, sizeof ignored);

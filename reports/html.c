@@ -1,0 +1,499 @@
+/*
+ * html.c — the record as one self-contained HTML page for people: inline
+ * CSS, inline SVG drawn here (no script needed to see it, no network, no
+ * external font), and a few lines of script that only count what was
+ * drawn (body data attributes, for tests and tools).
+ *
+ * The page: the run's summary (seed, command, server, each item's verdict
+ * and latency percentiles); per item, its invariants with the diagnostics
+ * of the first violation (the TAP YAML block), a timeline of one iteration
+ * (the first violating one, else the slowest), and latency histograms per
+ * outcome.
+ *
+ * The timeline has one lane per worker. An attempt is a pale box from the
+ * call's start to its end; inside it each statement is a bar from send to
+ * result (its SQL start, duration and SQLSTATE in the tooltip). A statement
+ * taking more than WAIT_FACTOR times the iteration's median statement time
+ * (and at least WAIT_MIN_NS) is drawn as a probable lock wait; the others
+ * are shaded darker the longer they took. Injected faults, and each
+ * transaction's end (commit, rollback, lost), are marked.
+ */
+#include "reports/rep.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define WAIT_FACTOR 5
+#define WAIT_MIN_NS 200000      /* 0.2 ms: below this nothing is a wait */
+
+#define TL_WIDTH 1180
+#define TL_LABEL 96
+#define TL_AXIS 28
+#define TL_LANE 34
+
+static const char css[] =
+    "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:24px;"
+    "color:#1d2330;background:#fafbfc}"
+    "h1{font-size:22px;margin:0 0 12px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d6dae1;"
+    "padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}"
+    "code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}"
+    "pre{background:#f0f2f5;border:1px solid #d6dae1;padding:8px;overflow:auto;max-height:360px}"
+    "table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #d6dae1;padding:3px 8px;"
+    "text-align:left;vertical-align:top}th{background:#eef1f5}"
+    ".held{color:#17693a;font-weight:600}.violated{color:#b3261e;font-weight:600}"
+    ".error{color:#8a5a00;font-weight:600}"
+    ".badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;color:#fff;"
+    "margin-left:8px;vertical-align:middle}"
+    ".badge.held{background:#17693a}.badge.violated{background:#b3261e}.badge.error{background:#8a5a00}"
+    "section.item{background:#fff;border:1px solid #d6dae1;border-radius:6px;padding:4px 16px 16px;"
+    "margin:18px 0}"
+    ".legend{font-size:12px;color:#444;margin:6px 0}.legend span.k{display:inline-block;width:14px;"
+    "height:10px;margin:0 4px 0 12px;vertical-align:middle;border:1px solid #555}"
+    "svg{background:#fff;border:1px solid #e1e4e8;display:block;margin:4px 0}"
+    "svg text{font:11px system-ui,sans-serif;fill:#333}"
+    ".attempt{fill:#eef1f5;stroke:#9aa3af}.attempt.o-ok{stroke:#17693a}.attempt.o-conflict{stroke:#6b7280}"
+    ".attempt.o-retryable{stroke:#b7791f}.attempt.o-error{stroke:#b3261e}"
+    ".stmt{fill:#2f6fb3;stroke:#fff;stroke-width:0.6}.stmt.wait{fill:#e8710a}.stmt.failed{fill:#b3261e}"
+    ".fault{fill:#d00;stroke:#600;stroke-width:1}"
+    ".end-commit{fill:#17693a}.end-rollback{fill:#8a8f98}.end-lost{stroke:#000;stroke-width:2.5}"
+    ".hbar{fill:#2f6fb3}.hbar.o-conflict{fill:#6b7280}.hbar.o-retryable{fill:#b7791f}"
+    ".hbar.o-error{fill:#b3261e}.qline{stroke:#b3261e;stroke-dasharray:3 2}"
+    ".grid{stroke:#e5e7eb}.hists{display:flex;flex-wrap:wrap;gap:12px}";
+
+static void text(FILE *f, const char *s) { rep_xml_text(f, s); }
+
+/* --- the timeline ------------------------------------------------------ */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool starts_with_word(const char *sql, const char *word)
+{
+    while (*sql == ' ' || *sql == '\t' || *sql == '\n')
+        sql++;
+    size_t n = strlen(word);
+    return strncasecmp(sql, word, n) == 0 && !((sql[n] >= 'A' && sql[n] <= 'Z') || (sql[n] >= 'a' && sql[n] <= 'z'));
+}
+
+/* The statement of c the shim's fault hit: the one whose SQL the fault
+ * text ends with (preferring a failed one), else the first failed one;
+ * -1 when none (the mark then goes at the call's end). */
+static int fault_stmt(const rep_call *c)
+{
+    if (!c->faults || !c->nstmts)
+        return -1;
+    const char *sql = c->fault ? strstr(c->fault, ": ") : NULL;
+    int best = -1;
+    for (int i = 0; sql && i < c->nstmts; i++) {
+        size_t n = strlen(c->stmts[i].sql), m = strlen(sql + 2);
+        if (n && m && strncmp(c->stmts[i].sql, sql + 2, n < m ? n : m) == 0 && (best < 0 || c->stmts[i].failed)) {
+            best = i;
+            if (c->stmts[i].failed)
+                break;
+        }
+    }
+    if (best >= 0)
+        return best;
+    for (int i = 0; i < c->nstmts; i++)
+        if (c->stmts[i].failed)
+            return i;
+    return -1;
+}
+
+typedef struct axis {
+    int64_t t0, t1;
+    double px;                  /* pixels per ns */
+} axis;
+
+static double xof(const axis *a, int64_t t)
+{
+    return TL_LABEL + (double)(t - a->t0) * a->px;
+}
+
+static void end_mark(FILE *f, const char *kind, double x, double y, const char *title)
+{
+    fprintf(f, "<g class=\"end end-%s\"><title>", kind);
+    text(f, title);
+    fputs("</title>", f);
+    if (strcmp(kind, "commit") == 0)
+        fprintf(f, "<path d=\"M%.1f %.1fl5 5l-5 5l-5 -5z\"/>", x, y - 5);
+    else if (strcmp(kind, "rollback") == 0)
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\"/>", x - 4, y - 4);
+    else
+        fprintf(f, "<path d=\"M%.1f %.1fl10 10M%.1f %.1fl-10 10\"/>", x - 5, y - 5, x + 5, y - 5);
+    fputs("</g>", f);
+}
+
+static void timeline(FILE *f, const rep_item *it, const rep_iter *x, int *faults_drawn)
+{
+    /* The median statement time of the iteration: the yardstick of waits. */
+    size_t nst = 0;
+    for (int i = 0; i < x->ncalls; i++)
+        nst += (size_t)x->calls[i].nstmts;
+    int64_t *d = calloc(nst + 1, sizeof *d);
+    size_t k = 0;
+    axis a = { INT64_MAX, INT64_MIN, 0 };
+    for (int i = 0; i < x->ncalls; i++) {
+        const rep_call *c = &x->calls[i];
+        a.t0 = c->t_start < a.t0 ? c->t_start : a.t0;
+        a.t1 = c->t_end > a.t1 ? c->t_end : a.t1;
+        for (int j = 0; d && j < c->nstmts; j++)
+            d[k++] = c->stmts[j].t_done - c->stmts[j].t_send;
+    }
+    int64_t median = 0;
+    if (d && k) {
+        qsort(d, k, sizeof *d, cmp_i64);
+        median = d[k / 2];
+    }
+    free(d);
+    int64_t threshold = median * WAIT_FACTOR > WAIT_MIN_NS ? median * WAIT_FACTOR : WAIT_MIN_NS;
+    if (a.t1 <= a.t0)
+        a.t1 = a.t0 + 1000;
+    a.px = (double)(TL_WIDTH - TL_LABEL - 16) / (double)(a.t1 - a.t0);
+    int nworkers = it->nworkers;
+    for (int i = 0; i < x->ncalls; i++)
+        nworkers = x->calls[i].worker + 1 > nworkers ? x->calls[i].worker + 1 : nworkers;
+    bool two = false;
+    for (int i = 0; i < x->ncalls; i++)
+        for (int j = 0; j < x->calls[i].nstmts; j++)
+            two |= x->calls[i].stmts[j].conn == 1;
+    int height = TL_AXIS + nworkers * TL_LANE + 8;
+
+    fprintf(f, "<p class=\"legend\">Statement median %.3f ms; a bar is marked as a probable lock wait when the "
+               "statement took more than %dx the median (and at least %.1f ms): %.3f ms here. Other bars are "
+               "shaded darker the longer they took.%s</p>\n",
+            (double)median / 1e6, WAIT_FACTOR, WAIT_MIN_NS / 1e6, (double)threshold / 1e6,
+            two ? " Each lane's lower half is the worker's second connection." : "");
+    fputs("<p class=\"legend\"><span class=\"k\" style=\"background:#eef1f5\"></span>attempt (border: outcome)"
+          "<span class=\"k\" style=\"background:#2f6fb3\"></span>statement"
+          "<span class=\"k\" style=\"background:#e8710a\"></span>probable lock wait"
+          "<span class=\"k\" style=\"background:#b3261e\"></span>failed statement"
+          " &nbsp; <b style=\"color:#d00\">&#9660;</b> injected fault"
+          " &nbsp; <b style=\"color:#17693a\">&#9670;</b> commit"
+          " &nbsp; <b style=\"color:#8a8f98\">&#9632;</b> rollback"
+          " &nbsp; <b>&#10005;</b> lost (connection lost; at COMMIT: indeterminate)</p>\n", f);
+    fprintf(f, "<svg class=\"timeline\" data-iteration=\"%ld\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+               "xmlns=\"http://www.w3.org/2000/svg\" role=\"img\">\n",
+            x->iteration, TL_WIDTH, height, TL_WIDTH, height);
+    /* Axis: about eight ticks at 1, 2 or 5 times a power of ten. */
+    double span_ms = (double)(a.t1 - a.t0) / 1e6, step = pow(10, floor(log10(span_ms / 8)));
+    if (span_ms / step > 40)
+        step *= 5;
+    else if (span_ms / step > 16)
+        step *= 2;
+    for (double t = 0; t <= span_ms + 1e-9; t += step) {
+        double px = xof(&a, a.t0 + (int64_t)(t * 1e6));
+        fprintf(f, "<line class=\"grid\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>"
+                   "<text x=\"%.1f\" y=\"14\" text-anchor=\"middle\">%g ms</text>\n",
+                px, TL_AXIS - 6, px, height - 4, px, t);
+    }
+    for (int w = 0; w < nworkers; w++) {
+        int y = TL_AXIS + w * TL_LANE;
+        fprintf(f, "<g class=\"lane\" data-worker=\"%d\"><text x=\"6\" y=\"%d\">worker %d</text>"
+                   "<line class=\"grid\" x1=\"0\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n",
+                w + 1, y + TL_LANE / 2 + 4, w + 1, y + TL_LANE, TL_WIDTH, y + TL_LANE);
+        for (int i = 0; i < x->ncalls; i++) {
+            const rep_call *c = &x->calls[i];
+            if (c->worker != w)
+                continue;
+            double x0 = xof(&a, c->t_start), x1 = xof(&a, c->t_end);
+            char title[512];
+            snprintf(title, sizeof title, "worker %d%s: %s (%s)%s%s%s%s in %.3f ms", w + 1,
+                     c->attempt ? " retry" : "", outcome_name(c->kind), rep_call_type(c), c->result ? " -> " : "",
+                     c->result ? c->result : "", c->sqlstate[0] ? " " : "", c->sqlstate,
+                     (double)(c->t_end - c->t_start) / 1e6);
+            fprintf(f, "<g class=\"call\" data-attempt=\"%d\"><rect class=\"attempt o-%s\" x=\"%.1f\" y=\"%d\" "
+                       "width=\"%.1f\" height=\"%d\" rx=\"3\"><title>",
+                    c->attempt, outcome_name(c->kind), x0, y + 3, x1 - x0 > 1 ? x1 - x0 : 1, TL_LANE - 6);
+            text(f, title);
+            if (c->message && c->kind != OUT_OK) {
+                fputs(": ", f);
+                text(f, c->message);
+            }
+            fputs("</title></rect>\n", f);
+            bool lost_marked = false;
+            int hit = fault_stmt(c);
+            for (int j = 0; j < c->nstmts; j++) {
+                const rep_stmt *s = &c->stmts[j];
+                int64_t dur = s->t_done - s->t_send;
+                bool wait = dur > threshold;
+                double sx = xof(&a, s->t_send), sw = (double)dur * a.px;
+                int sy = y + 7 + (two ? s->conn * (TL_LANE - 14) / 2 : 0);
+                int sh = two ? (TL_LANE - 14) / 2 : TL_LANE - 14;
+                double shade = wait || s->failed ? 1.0 : 0.45 + 0.55 * (double)dur / (double)(threshold ? threshold : 1);
+                fprintf(f, "<rect class=\"stmt%s%s\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
+                           "fill-opacity=\"%.2f\"><title>",
+                        wait ? " wait" : "", s->failed ? " failed" : "", sx, sy, sw > 1 ? sw : 1, sh,
+                        shade > 1 ? 1.0 : shade);
+                snprintf(title, sizeof title, "%s%s — %.3f ms (%.1fx median)%s%s%s", s->sql,
+                         strlen(s->sql) >= sizeof s->sql - 1 ? "…" : "", (double)dur / 1e6,
+                         median ? (double)dur / (double)median : 0.0, s->failed ? " failed " : "", s->sqlstate,
+                         wait ? " — probable lock wait" : "");
+                text(f, title);
+                fputs("</title></rect>\n", f);
+                if (starts_with_word(s->sql, "COMMIT") || starts_with_word(s->sql, "END")) {
+                    const char *kind = !s->failed ? "commit"
+                                     : c->indeterminate || c->conn_lost ? "lost" : "rollback";
+                    lost_marked |= strcmp(kind, "lost") == 0;
+                    snprintf(title, sizeof title, "%s at %.3f ms", strcmp(kind, "lost") == 0
+                             ? "COMMIT lost: indeterminate" : strcmp(kind, "commit") == 0 ? "commit"
+                             : "COMMIT failed: rolled back", (double)(s->t_done - a.t0) / 1e6);
+                    end_mark(f, kind, xof(&a, s->t_done), y + TL_LANE / 2, title);
+                } else if (starts_with_word(s->sql, "ROLLBACK") || starts_with_word(s->sql, "ABORT")) {
+                    snprintf(title, sizeof title, "rollback at %.3f ms", (double)(s->t_done - a.t0) / 1e6);
+                    end_mark(f, "rollback", xof(&a, s->t_done), y + TL_LANE / 2, title);
+                }
+                if (j == hit) {
+                    double fx = sx + (sw > 1 ? sw : 1) / 2;
+                    fputs("<path class=\"fault\" d=\"", f);
+                    fprintf(f, "M%.1f %dl-6 -9h12z\"><title>injected fault: ", fx, sy);
+                    text(f, c->fault ? c->fault : "");
+                    fputs("</title></path>\n", f);
+                    (*faults_drawn)++;
+                }
+            }
+            if (c->faults && hit < 0) {
+                fprintf(f, "<path class=\"fault\" d=\"M%.1f %dl-6 -9h12z\"><title>injected fault: ", x1, y + 7);
+                text(f, c->fault ? c->fault : "");
+                fputs("</title></path>\n", f);
+                (*faults_drawn)++;
+            }
+            if ((c->conn_lost || c->indeterminate) && !lost_marked) {
+                snprintf(title, sizeof title, "connection lost%s at %.3f ms",
+                         c->indeterminate ? " at COMMIT: indeterminate" : "", (double)(c->t_end - a.t0) / 1e6);
+                end_mark(f, "lost", x1, y + TL_LANE / 2, title);
+            }
+            fputs("</g>\n", f);
+        }
+        fputs("</g>\n", f);
+    }
+    fputs("</svg>\n", f);
+}
+
+/* --- latency histograms ----------------------------------------------- */
+
+/* The largest value hist bucket b holds (as lib/hist.c). */
+static int64_t bucket_top(int b)
+{
+    if (b < HIST_SUB)
+        return b;
+    int shift = b / HIST_SUB - 1;
+    int64_t base = (int64_t)(HIST_SUB + b % HIST_SUB) << shift;
+    return base + ((int64_t)1 << shift) - 1;
+}
+
+#define HB 48                   /* display bins, log-spaced from min to max */
+
+static void histogram(FILE *f, const hist *h, outcome_kind kind, long calls)
+{
+    const int W = 560, H = 170, L = 44, B = 30;
+    double lo = log((double)(h->min > 1000 ? h->min : 1000)), hi = log((double)(h->max > 1000 ? h->max : 1000));
+    if (hi <= lo)
+        hi = lo + 1e-3;
+    uint64_t bins[HB] = { 0 }, top = 0;
+    for (int b = 0; b < HIST_POW * HIST_SUB; b++) {
+        if (!h->bucket[b])
+            continue;
+        int64_t v = bucket_top(b);
+        v = v > h->max ? h->max : v < h->min ? h->min : v;
+        double lv = log((double)(v > 1000 ? v : 1000));
+        int i = (int)((lv - lo) / (hi - lo) * HB);
+        i = i < 0 ? 0 : i >= HB ? HB - 1 : i;
+        bins[i] += h->bucket[b];
+    }
+    for (int i = 0; i < HB; i++)
+        top = bins[i] > top ? bins[i] : top;
+    fprintf(f, "<figure><figcaption><b>%s</b>: %ld calls, p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms"
+               "</figcaption>\n<svg class=\"hist\" data-outcome=\"%s\" width=\"%d\" height=\"%d\" "
+               "viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\">\n",
+            outcome_name(kind), calls, (double)hist_quantile(h, 0.5) / 1e6, (double)hist_quantile(h, 0.9) / 1e6,
+            (double)hist_quantile(h, 0.99) / 1e6, (double)h->max / 1e6, outcome_name(kind), W, H, W, H);
+    double bw = (double)(W - L - 10) / HB;
+    for (int i = 0; i < HB; i++) {
+        if (!bins[i])
+            continue;
+        double bh = (double)(H - B - 10) * (double)bins[i] / (double)top;
+        double v0 = exp(lo + (hi - lo) * i / HB) / 1e6, v1 = exp(lo + (hi - lo) * (i + 1) / HB) / 1e6;
+        fprintf(f, "<rect class=\"hbar o-%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
+                   "<title>%.3f–%.3f ms: %" PRIu64 " calls</title></rect>\n",
+                outcome_name(kind), L + i * bw, H - B - bh, bw > 2 ? bw - 1 : bw, bh, v0, v1, bins[i]);
+    }
+    static const struct { const char *name; double q; } qs[] = { { "p50", 0.5 }, { "p90", 0.9 }, { "p99", 0.99 } };
+    for (size_t q = 0; q < sizeof qs / sizeof qs[0]; q++) {
+        int64_t v = hist_quantile(h, qs[q].q);
+        double lv = log((double)(v > 1000 ? v : 1000));
+        double px = L + (lv - lo) / (hi - lo) * (W - L - 10);
+        fprintf(f, "<line class=\"qline\" x1=\"%.1f\" y1=\"10\" x2=\"%.1f\" y2=\"%d\"/>"
+                   "<text x=\"%.1f\" y=\"%zu\" text-anchor=\"middle\">%s</text>\n",
+                px, px, H - B, px, 10 + 11 * q + 8, qs[q].name);
+    }
+    fprintf(f, "<line class=\"grid\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>", L, H - B, W - 10, H - B);
+    for (int t = 0; t <= 4; t++) {
+        double v = exp(lo + (hi - lo) * t / 4) / 1e6;
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.2f ms</text>", L + (W - L - 10) * t / 4.0,
+                H - B + 16, v);
+    }
+    fprintf(f, "<text x=\"4\" y=\"16\">%" PRIu64 "</text><text x=\"4\" y=\"%d\">0</text>\n</svg></figure>\n",
+            top, H - B);
+}
+
+/* --- the page --------------------------------------------------------- */
+
+static void percentiles_row(FILE *f, const rep_item *it)
+{
+    for (int k = 0; k < 4; k++) {
+        const hist *h = &it->latency[k];
+        if (!h->count)
+            continue;
+        fprintf(f, "%s %ld: p50 %.2f / p90 %.2f / p99 %.2f / max %.2f ms<br>", outcome_name(k), it->outcomes[k],
+                (double)hist_quantile(h, 0.5) / 1e6, (double)hist_quantile(h, 0.9) / 1e6,
+                (double)hist_quantile(h, 0.99) / 1e6, (double)h->max / 1e6);
+    }
+}
+
+static void item_section(FILE *f, const report *r, const rep_item *it, int idx, int *faults_drawn)
+{
+    char label[160];
+    rep_item_label(it, label, sizeof label);
+    const char *verdict = rep_item_verdict(it);
+    fprintf(f, "<section class=\"item\" id=\"item-%d\" data-verdict=\"%s\">\n<h2>", idx, verdict);
+    text(f, label);
+    fprintf(f, "<span class=\"badge %s\">%s</span></h2>\n", verdict, verdict);
+    fprintf(f, "<p>%d worker%s, %ld iterations in %.2f s, retries %d", it->nworkers, it->nworkers == 1 ? "" : "s",
+            it->iterations, it->seconds, it->retries);
+    if (it->fault) {
+        fputs(", fault <code>", f);
+        text(f, it->fault);
+        fputs("</code>", f);
+    }
+    for (int i = 0; i < it->pauses.n; i++)
+        fprintf(f, ", pause %s=%.3f ms", it->pauses.p[i].name, (double)it->pauses.p[i].ns / 1e6);
+    fputs(".<br>Repeat: <code>", f);
+    text(f, it->repeat ? it->repeat : "");
+    fputs("</code></p>\n", f);
+    if (rep_item_error(it)) {
+        fputs("<p class=\"error\">Stopped: ", f);
+        text(f, rep_item_error(it));
+        fputs("</p>\n", f);
+    }
+
+    fputs("<h3>Invariants</h3>\n<table><tr><th>invariant</th><th>verdict</th><th>failing iterations</th></tr>\n", f);
+    for (int k = 0; k < it->scenario->ninvariants; k++) {
+        bool held = rep_item_held(it, k);
+        fputs("<tr><td>", f);
+        text(f, it->scenario->invariants[k].name);
+        fprintf(f, "</td><td class=\"%s\">%s</td><td>%ld of %ld", held ? "held" : "violated",
+                held ? "held" : "violated", it->failures[k], it->iterations);
+        if (!held)
+            fprintf(f, " (first: %ld)", it->first_failure[k]);
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+    const rep_iter *x = rep_timeline_iter(it);
+    if (x) {
+        fprintf(f, "<h3>Timeline of iteration %ld (%s)</h3>\n", x->iteration,
+                x == &it->first_bad ? "the first that violated an invariant" : "the slowest; every invariant held");
+        if (x->fault_spec[0]) {
+            fputs("<p>Fault spec of this iteration: <code>", f);
+            text(f, x->fault_spec);
+            fputs("</code></p>\n", f);
+        }
+        timeline(f, it, x, faults_drawn);
+    }
+    int shown = 0;
+    for (int k = 0; k < it->scenario->ninvariants; k++) {
+        json_t *d = rep_diagnostics(r, it, k);
+        char *yaml = rep_yaml(d);
+        if (yaml) {
+            fputs(shown++ ? "<details>" : "<details open>", f);
+            fputs("<summary>Diagnostics of the first violation: <b class=\"violated\">", f);
+            text(f, it->scenario->invariants[k].name);
+            fputs("</b></summary><pre>", f);
+            text(f, yaml);
+            fputs("</pre></details>\n", f);
+        }
+        free(yaml);
+        json_decref(d);
+    }
+
+    fputs("<h3>Latency by outcome</h3>\n<div class=\"hists\">\n", f);
+    for (int k = 0; k < 4; k++)
+        if (it->latency[k].count)
+            histogram(f, &it->latency[k], k, it->outcomes[k]);
+    fputs("</div>\n</section>\n", f);
+}
+
+int report_write_html(const report *r, const char *path, char *err, size_t errlen)
+{
+    FILE *f = rep_open(path, err, errlen);
+    if (!f)
+        return -1;
+    const char *verdict = "held";
+    for (int i = 0; i < r->nitems; i++) {
+        const char *v = rep_item_verdict(&r->items[i]);
+        if (strcmp(v, "error") == 0 || (strcmp(v, "violated") == 0 && strcmp(verdict, "held") == 0))
+            verdict = v;
+    }
+    char buf[64], stamp[64];
+    struct tm tm;
+    gmtime_r(&r->started, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+               "<title>pgrace report: %s</title>\n<style>%s</style></head>\n<body data-verdict=\"%s\">\n",
+            verdict, css, verdict);
+    fprintf(f, "<h1>pgrace report <span class=\"badge %s\">%s</span></h1>\n<table class=\"summary\">\n", verdict,
+            verdict);
+    fputs("<tr><th>seed</th><td><code>", f);
+    snprintf(buf, sizeof buf, "%" PRIu64, r->seed);
+    text(f, buf);
+    fputs("</code></td></tr>\n<tr><th>command</th><td><code>", f);
+    text(f, r->command);
+    rep_server_text(r->server_version, buf, sizeof buf);
+    fprintf(f, "</code></td></tr>\n<tr><th>server</th><td>PostgreSQL %s (%s)</td></tr>\n", buf,
+            r->dsn ? "--dsn" : r->embedded ? "embedded cluster" : "PG* environment");
+    fprintf(f, "<tr><th>started</th><td>%s on ", stamp);
+    text(f, r->hostname);
+    fputs("</td></tr>\n</table>\n", f);
+    if (r->oom)
+        fputs("<p class=\"error\">Out of memory while recording: this report is incomplete.</p>\n", f);
+
+    fputs("<h2>Items</h2>\n<table class=\"items\"><tr><th>item</th><th>verdict</th><th>workers</th>"
+          "<th>iterations</th><th>violated invariants</th><th>calls and latency</th></tr>\n", f);
+    for (int i = 0; i < r->nitems; i++) {
+        const rep_item *it = &r->items[i];
+        char label[160];
+        rep_item_label(it, label, sizeof label);
+        const char *v = rep_item_verdict(it);
+        fprintf(f, "<tr><td><a href=\"#item-%d\">", i);
+        text(f, label);
+        fprintf(f, "</a></td><td class=\"%s\">%s</td><td>%d</td><td>%ld</td><td>", v, v, it->nworkers,
+                it->iterations);
+        for (int k = 0; k < it->scenario->ninvariants; k++)
+            if (!rep_item_held(it, k)) {
+                text(f, it->scenario->invariants[k].name);
+                fputs("<br>", f);
+            }
+        fputs("</td><td>", f);
+        percentiles_row(f, it);
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+    int faults_drawn = 0;
+    for (int i = 0; i < r->nitems; i++)
+        item_section(f, r, &r->items[i], i, &faults_drawn);
+    fprintf(f, "<script>\n(function () {\n"
+               "  var b = document.body;\n"
+               "  b.setAttribute('data-lanes', document.querySelectorAll('svg.timeline g.lane').length);\n"
+               "  b.setAttribute('data-faults', document.querySelectorAll('svg.timeline .fault').length);\n"
+               "  b.setAttribute('data-rendered', 'yes');\n"
+               "})();\n</script>\n</body></html>\n");
+    (void)faults_drawn;
+    return rep_close(f, path, err, errlen);
+}

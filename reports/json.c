@@ -1,0 +1,216 @@
+/*
+ * json.c — the record as one JSON document; its schema is
+ * reports/report.schema.json (described in reports/README.md).
+ *
+ * Times of calls and statements are nanoseconds from the start of their
+ * iteration (the first call's start); latencies are nanoseconds. Each
+ * call has a Jepsen-style type: ok (took effect), fail (did not), info
+ * (indeterminate: the connection was lost at COMMIT). The iterations the
+ * HTML timeline draws (the first violating one and the slowest) carry each
+ * call's statements too.
+ */
+#include "reports/rep.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+/* A string, or null for NULL (json_string fails only on bad UTF-8, which
+ * the record never holds, or out of memory). */
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *latency(const hist *h)
+{
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "count", (json_int_t)h->count, "min_ns",
+                     (json_int_t)h->min, "p50_ns", (json_int_t)hist_quantile(h, 0.5), "p90_ns",
+                     (json_int_t)hist_quantile(h, 0.9), "p99_ns", (json_int_t)hist_quantile(h, 0.99),
+                     "max_ns", (json_int_t)h->max, "mean_ns",
+                     (json_int_t)(h->count ? h->sum / (double)h->count : 0));
+}
+
+static json_t *call_json(const rep_call *c, int64_t t0)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "worker", json_integer(c->worker + 1));
+    json_object_set_new(o, "attempt", json_integer(c->attempt));
+    json_object_set_new(o, "type", json_string(rep_call_type(c)));
+    json_object_set_new(o, "outcome", json_string(outcome_name(c->kind)));
+    json_object_set_new(o, "sqlstate", json_string(c->sqlstate));
+    json_object_set_new(o, "message", str_or_null(c->message));
+    json_object_set_new(o, "result", str_or_null(c->result));
+    json_object_set_new(o, "conn_lost", json_boolean(c->conn_lost));
+    json_object_set_new(o, "indeterminate", json_boolean(c->indeterminate));
+    json_object_set_new(o, "start_ns", json_integer(c->t_start - t0));
+    json_object_set_new(o, "duration_ns", json_integer(c->t_end - c->t_start));
+    json_object_set_new(o, "faults", json_integer(c->faults));
+    json_object_set_new(o, "fault", str_or_null(c->fault));
+    if (c->stmts) {
+        json_t *list = json_array();
+        for (int i = 0; i < c->nstmts; i++) {
+            const rep_stmt *s = &c->stmts[i];
+            json_array_append_new(list, json_pack("{s:i,s:I,s:I,s:s,s:s,s:b}", "conn", s->conn + 1, "start_ns",
+                                                  (json_int_t)(s->t_send - t0), "duration_ns",
+                                                  (json_int_t)(s->t_done - s->t_send), "sql", s->sql,
+                                                  "sqlstate", s->sqlstate, "failed", s->failed));
+        }
+        json_object_set_new(o, "statements", list);
+        json_object_set_new(o, "statements_dropped", json_integer(c->stmts_dropped));
+    }
+    return o;
+}
+
+static json_t *iter_json(const rep_item *it, const rep_iter *x)
+{
+    int64_t t0 = INT64_MAX;
+    for (int i = 0; i < x->ncalls; i++)
+        t0 = x->calls[i].t_start < t0 ? x->calls[i].t_start : t0;
+    json_t *o = json_object(), *calls = json_array(), *violated = json_array();
+    json_object_set_new(o, "iteration", json_integer(x->iteration));
+    json_object_set_new(o, "fault_spec", json_string(x->fault_spec));
+    for (int k = 0; k < it->scenario->ninvariants; k++)
+        if (x->violated[k])
+            json_array_append_new(violated, json_string(it->scenario->invariants[k].name));
+    json_object_set_new(o, "violated", violated);
+    json_object_set_new(o, "duration_ns", json_integer(x->span));
+    for (int i = 0; i < x->ncalls; i++)
+        json_array_append_new(calls, call_json(&x->calls[i], t0));
+    json_object_set_new(o, "calls", calls);
+    return o;
+}
+
+static json_t *settings_json(const report *r, const rep_item *it)
+{
+    json_t *o = json_object(), *pauses = json_array();
+    json_object_set_new(o, "scenario", json_string(it->scenario->name));
+    json_object_set_new(o, "variant", json_string(it->variant->name));
+    json_object_set_new(o, "plan", json_string(it->plan));
+    json_object_set_new(o, "workers", json_integer(it->nworkers));
+    json_object_set_new(o, "iterations", json_integer(r->iterations));
+    json_object_set_new(o, "retries", json_integer(it->retries));
+    for (int i = 0; i < it->pauses.n; i++)
+        json_array_append_new(pauses, json_pack("{s:s,s:I}", "name", it->pauses.p[i].name, "ns",
+                                                (json_int_t)it->pauses.p[i].ns));
+    json_object_set_new(o, "pauses", pauses);
+    json_object_set_new(o, "fault", str_or_null(it->fault));
+    json_object_set_new(o, "sweep", json_boolean(it->sweep));
+    json_object_set_new(o, "seed", rep_seed_json(r->seed));
+    json_object_set_new(o, "target", json_string(r->dsn ? "dsn" : r->embedded ? "embedded" : "environment"));
+    json_object_set_new(o, "dsn", str_or_null(r->dsn));
+    return o;
+}
+
+static json_t *item_json(const report *r, const rep_item *it)
+{
+    json_t *o = json_object();
+    char label[160], stamp[32];
+    struct tm tm;
+    rep_item_label(it, label, sizeof label);
+    gmtime_r(&it->started, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(o, "name", json_string(label));
+    json_object_set_new(o, "scenario", json_string(it->scenario->name));
+    json_object_set_new(o, "variant", json_string(it->variant->name));
+    json_object_set_new(o, "plan", json_string(it->plan));
+    json_object_set_new(o, "settings", settings_json(r, it));
+    json_object_set_new(o, "verdict", json_string(rep_item_verdict(it)));
+    json_object_set_new(o, "error", str_or_null(rep_item_error(it)));
+    json_object_set_new(o, "started", json_string(stamp));
+    json_object_set_new(o, "seconds", json_real(it->seconds));
+    json_object_set_new(o, "iterations", json_integer(it->iterations));
+    json_object_set_new(o, "repeat", str_or_null(it->repeat));
+
+    json_t *outcomes = json_object(), *lat = json_object();
+    for (int k = 0; k < 4; k++) {
+        json_object_set_new(outcomes, outcome_name(k), json_integer(it->outcomes[k]));
+        if (it->latency[k].count)
+            json_object_set_new(lat, outcome_name(k), latency(&it->latency[k]));
+    }
+    json_object_set_new(o, "outcomes", outcomes);
+    json_object_set_new(o, "latency", lat);
+
+    json_t *inv = json_array();
+    for (int k = 0; k < it->scenario->ninvariants; k++) {
+        bool held = rep_item_held(it, k);
+        json_t *v = json_object();
+        json_object_set_new(v, "name", json_string(it->scenario->invariants[k].name));
+        json_object_set_new(v, "verdict", json_string(rep_item_error(it) ? "error" : held ? "held" : "violated"));
+        json_object_set_new(v, "failures", json_integer(it->failures[k]));
+        json_object_set_new(v, "first_iteration", held ? json_null() : json_integer(it->first_failure[k]));
+        json_t *d = rep_diagnostics(r, it, k);
+        json_object_set_new(v, "diagnostics", d ? d : json_null());
+        json_array_append_new(inv, v);
+    }
+    json_object_set_new(o, "invariants", inv);
+
+    /* What `pgrace replay` reruns: the first violating iteration. */
+    if (it->has_bad)
+        json_object_set_new(o, "replay", json_pack("{s:I,s:s}", "iteration", (json_int_t)it->first_bad.iteration,
+                                                   "fault_spec", it->first_bad.fault_spec));
+    else
+        json_object_set_new(o, "replay", json_null());
+
+    json_t *iters = json_array();
+    for (size_t j = 0; j < it->niters; j++) {
+        const rep_iter *x = &it->iters[j];
+        /* The traced copy of this iteration, when there is one. */
+        if (it->has_bad && it->first_bad.iteration == x->iteration)
+            x = &it->first_bad;
+        else if (it->has_slow && it->slowest.iteration == x->iteration)
+            x = &it->slowest;
+        json_array_append_new(iters, iter_json(it, x));
+    }
+    json_object_set_new(o, "iterations_kept", json_integer((json_int_t)it->niters));
+    json_object_set_new(o, "iterations_dropped", json_integer(it->dropped));
+    json_object_set_new(o, "timeline_iteration",
+                        rep_timeline_iter(it) ? json_integer(rep_timeline_iter(it)->iteration) : json_null());
+    json_object_set_new(o, "history", iters);
+    return o;
+}
+
+int report_write_json(const report *r, const char *path, char *err, size_t errlen)
+{
+    json_t *doc = json_object(), *items = json_array();
+    char buf[64];
+    struct tm tm;
+    gmtime_r(&r->started, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(doc, "format", json_string("pgrace-report"));
+    json_object_set_new(doc, "version", json_integer(1));
+    json_object_set_new(doc, "seed", rep_seed_json(r->seed));
+    json_object_set_new(doc, "command", json_string(r->command));
+    json_object_set_new(doc, "started", json_string(buf));
+    json_object_set_new(doc, "hostname", json_string(r->hostname));
+    rep_server_text(r->server_version, buf, sizeof buf);
+    json_object_set_new(doc, "server", json_pack("{s:i,s:s,s:b,s:s}", "version_num", r->server_version, "version",
+                                                 buf, "embedded", r->embedded, "target",
+                                                 r->dsn ? "dsn" : r->embedded ? "embedded" : "environment"));
+    json_object_set_new(doc, "keep_iterations", json_integer(r->keep_iterations));
+    json_object_set_new(doc, "complete", json_boolean(!r->oom));
+    const char *verdict = "held";
+    for (int i = 0; i < r->nitems; i++) {
+        const char *v = rep_item_verdict(&r->items[i]);
+        if (strcmp(v, "error") == 0 || (strcmp(v, "violated") == 0 && strcmp(verdict, "held") == 0))
+            verdict = v;
+        json_array_append_new(items, item_json(r, &r->items[i]));
+    }
+    json_object_set_new(doc, "verdict", json_string(verdict));
+    json_object_set_new(doc, "items", items);
+
+    FILE *f = rep_open(path, err, errlen);
+    if (!f) {
+        json_decref(doc);
+        return -1;
+    }
+    int rc = json_dumpf(doc, f, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    fputc('\n', f);
+    json_decref(doc);
+    if (rep_close(f, path, err, errlen) < 0)
+        return -1;
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot write %s: JSON encoding failed", path);
+        return -1;
+    }
+    return 0;
+}

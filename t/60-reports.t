@@ -1,0 +1,196 @@
+#!/usr/bin/perl
+# The report files beside TAP: --junit validates against the strict Ant
+# schema (xmllint), --json against reports/report.schema.json (Python's
+# jsonschema) and holds per-call outcomes, verdicts, seed, latency
+# percentiles, injected faults and each iteration's fault spec; --html
+# renders in headless Chromium with one timeline lane per worker and fault
+# markers; TAP on stdout stays what prove accepts. The external validators
+# are skipped only when they cannot run; the C code paths always run.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use TAP::Parser;
+use File::Temp qw(tempdir);
+use JSON::PP;
+use Pgrace qw(pgrace run_cmd under_cluster sanitized);
+
+under_cluster();    # one throwaway server for every run below
+
+my $dir = tempdir(CLEANUP => 1);
+my $xsd = '../shared/schemas/JUnit.xsd';
+$xsd = '/work/shared/schemas/JUnit.xsd' unless -e $xsd;
+my $schema = 'reports/report.schema.json';
+
+sub have { my ($cmd) = @_; system("command -v $cmd >/dev/null 2>&1") == 0 }
+my $have_xmllint = have('xmllint') && -e $xsd;
+my $have_jsonschema = system('/usr/bin/python3', '-c', 'import jsonschema') == 0;
+my $chromium = (grep { have($_) } qw(chromium chromium-browser))[0];
+
+sub tap_of {
+    my ($text) = @_;
+    my $p = TAP::Parser->new({ tap => $text });
+    while (defined $p->next) { }
+    return $p;
+}
+
+sub slurp { my ($f) = @_; local $/; open my $h, '<', $f or die "$f: $!"; my $s = <$h>; return $s }
+
+# Runs pgrace with all three reports into $dir/$name.*; returns (status,
+# stdout, stderr, decoded JSON, HTML text, JUnit text).
+sub run_reports {
+    my ($name, @args) = @_;
+    my @files = map { "$dir/$name.$_" } qw(xml json html);
+    my ($st, $out, $err) = run_cmd(pgrace(), 'run', @args, '--junit', $files[0], '--json', $files[1],
+                                   '--html', $files[2]);
+    my $json = -s $files[1] ? decode_json(slurp($files[1])) : undef;
+    return ($st, $out, $err, $json, -e $files[2] ? slurp($files[2]) : '', -e $files[0] ? slurp($files[0]) : '',
+            @files);
+}
+
+sub check_junit {
+    my ($what, $file) = @_;
+    SKIP: {
+        skip 'xmllint or the JUnit schema is missing', 1 unless $have_xmllint;
+        my ($st, $out, $err) = run_cmd('xmllint', '--schema', $xsd, '--noout', $file);
+        is($st, 0, "$what: JUnit validates against JUnit.xsd") or diag $err;
+    }
+}
+
+sub check_json_schema {
+    my ($what, $file) = @_;
+    SKIP: {
+        skip 'python3 jsonschema is missing', 1 unless $have_jsonschema;
+        my ($st, $out, $err) = run_cmd('/usr/bin/python3', '-c', <<'PY', $schema, $file);
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))), key=str)
+for e in errors[:5]:
+    print(list(e.absolute_path), e.message)
+sys.exit(1 if errors else 0)
+PY
+        is($st, 0, "$what: JSON validates against $schema") or diag $out, $err;
+    }
+}
+
+# The page's DOM after Chromium ran it, or undef when Chromium cannot run.
+sub rendered_dom {
+    my ($file) = @_;
+    return undef unless $chromium;
+    my $profile = tempdir(CLEANUP => 1);
+    my ($st, $out, $err) = run_cmd('timeout', '120', $chromium, qw(--headless --no-sandbox --disable-gpu
+        --disable-quic --no-first-run --disable-background-networking --disable-component-update --disable-sync
+        --disable-breakpad), "--user-data-dir=$profile", '--dump-dom', "file://$file");
+    diag "chromium: exit $st: $err" if $st || $out !~ /<body/;
+    return $st == 0 && $out =~ /<body/ ? $out : undef;
+}
+
+sub check_html {
+    my ($what, $file, $html, $lanes, $want_faults) = @_;
+    unlike($html, qr/<(?:link|script)[^>]+(?:src|href)=|\@import|url\(/i, "$what: HTML is self-contained");
+    SKIP: {
+        my $dom = rendered_dom($file);
+        skip 'chromium cannot run here', 3 unless defined $dom;
+        like($dom, qr/<body[^>]*data-rendered="yes"/, "$what: the page's script ran in Chromium");
+        my $n = () = $dom =~ /<g class="lane" data-worker="\d+"/g;
+        is($n, $lanes, "$what: rendered DOM has $lanes timeline lanes (one per worker)");
+        my $f = () = $dom =~ /<path class="fault"/g;
+        if ($want_faults) {
+            ok($f >= 1, "$what: injected faults are marked ($f)");
+        } else {
+            is($f, 0, "$what: no fault markers without faults");
+        }
+    }
+}
+
+{
+    my ($st, $out, $err, $j, $html, $xml, @f) = run_reports('pass', qw(attestation -n 4 -i 10));
+    is($st, 0, 'passing run with reports: exit 0') or diag $out, $err;
+    my $p = tap_of($out);
+    ok(!$p->parse_errors, 'TAP with reports enabled still parses') or diag join "\n", $p->parse_errors;
+    is($p->version, 13, 'TAP version 13');
+    is(scalar $p->passed, $p->tests_planned, 'prove: every point passes');
+    like($out, qr/^# attestation\/fixed: .* calls ok \d+ \(p50 [\d.]+ms p90 [\d.]+ms p99 [\d.]+ms max [\d.]+ms\)/m,
+         'TAP comment carries p50/p90/p99/max');
+    check_junit('pass', $f[0]);
+    my $cases = () = $xml =~ /<testcase /g;
+    is($cases, 4, 'pass: one testcase per invariant');
+    unlike($xml, qr/<failure/, 'pass: no failure element');
+    like($xml, qr/<property name="latency\.ok\.p90_ms" value="[\d.]+"\/>/, 'pass: JUnit carries latency percentiles');
+    check_json_schema('pass', $f[1]);
+    ok($j && $j->{seed} =~ /^\d+$/, 'pass: JSON has the seed');
+    my $item = $j->{items}[0];
+    is($item->{verdict}, 'held', 'pass: item verdict held');
+    is(scalar @{ $item->{history} }, 10, 'pass: every iteration kept');
+    is(scalar @{ $item->{history}[0]{calls} }, 4, 'pass: every call of an iteration');
+    ok((grep { $_->{type} eq 'ok' } map { @{ $_->{calls} } } @{ $item->{history} }) == 10, 'pass: one ok per iteration');
+    ok(defined $item->{latency}{ok}{p90_ns} && defined $item->{latency}{ok}{p99_ns}, 'pass: latency percentiles');
+    is($item->{settings}{workers}, 4, 'pass: settings name the workers');
+    is($item->{replay}, undef, 'pass: nothing to replay');
+    check_html('pass', $f[2], $html, 4, 0);
+    like($html, qr/the slowest; every invariant held/, 'pass: the timeline shows the slowest iteration');
+}
+
+{
+    my ($st, $out, $err, $j, $html, $xml, @f) = run_reports('fail', qw(attestation --impl no-lock -n 6 -i 20));
+    is($st, 1, 'failing run with reports: exit 1') or diag $out, $err;
+    my $p = tap_of($out);
+    ok(!$p->parse_errors, 'failing TAP still parses');
+    ok($p->failed >= 1, 'prove counts the failure');
+    check_junit('fail', $f[0]);
+    my $cases = () = $xml =~ /<testcase /g;
+    is($cases, 4, 'fail: one testcase per invariant');
+    like($xml, qr/<failure type="invariant-violated" message="violated in \d+ of 20 iterations/,
+         'fail: failure with type and message');
+    like($xml, qr/<failure[^>]*>---\nscenario: &quot;attestation&quot;\n.*?repeat: &quot;[^\n]*--seed \d+/s,
+         'fail: failure carries the TAP YAML diagnostics');
+    check_json_schema('fail', $f[1]);
+    my $item = $j->{items}[0];
+    is($item->{verdict}, 'violated', 'fail: item verdict violated');
+    my ($cred) = grep { $_->{name} eq 'exactly one credential per record' } @{ $item->{invariants} };
+    is($cred->{verdict}, 'violated', 'fail: the invariant is violated');
+    like($cred->{diagnostics}{repeat}, qr/--seed \d+/, 'fail: diagnostics carry the repeat command');
+    ok(defined $item->{replay}{iteration}, 'fail: replay names the first failing iteration');
+    my @types = map { $_->{type} } map { @{ $_->{calls} } } @{ $item->{history} };
+    ok((grep { $_ eq 'ok' } @types) > 20, 'fail: several ok calls per iteration recorded');
+    my ($traced) = grep { $_->{iteration} == $item->{timeline_iteration} } @{ $item->{history} };
+    my @stmts = map { @{ $_->{statements} // [] } } @{ $traced ? $traced->{calls} : [] };
+    ok($traced && !grep({ ref $_->{statements} ne 'ARRAY' } @{ $traced->{calls} }) && @stmts >= 6,
+       'fail: the traced iteration carries every call\'s statements');
+    check_html('fail', $f[2], $html, 6, 0);
+    like($html, qr/the first that violated an invariant/, 'fail: the timeline shows the first violation');
+}
+
+{
+    my ($st, $out, $err, $j, $html, $xml, @f) = run_reports('sweep', qw(attestation --impl no-tx --plan sweep));
+    is($st, 1, 'no-tx sweep with reports: caught') or diag $out, $err;
+    check_junit('sweep', $f[0]);
+    check_json_schema('sweep', $f[1]);
+    my $item = $j->{items}[0];
+    is($item->{plan}, 'sweep', 'sweep: plan named');
+    my @specs = grep { $_ ne '' } map { $_->{fault_spec} } @{ $item->{history} };
+    ok(@specs >= 3, 'sweep: iterations carry their fault spec') or diag explain $item->{history}[0];
+    like($specs[0] // '', qr/^stmt:conn=1:when=\d+:/, 'sweep: a sweep rule');
+    my @faulted = grep { $_->{faults} > 0 && defined $_->{fault} } map { @{ $_->{calls} } } @{ $item->{history} };
+    ok(@faulted >= 3, 'sweep: calls carry the injected faults');
+    like($item->{replay}{fault_spec} // '', qr/^stmt:/, 'sweep: replay carries the fault spec');
+    check_html('sweep', $f[2], $html, 1, 1);
+}
+
+{
+    my ($st, $out, $err, $j, $html, $xml, @f) = run_reports('ambiguous', qw(attestation --plan commit-ambiguous -n 2 -i 20));
+    check_json_schema('ambiguous', $f[1]);
+    my @info = grep { $_->{type} eq 'info' } map { @{ $_->{calls} } } @{ $j->{items}[0]{history} };
+    ok(@info >= 1, 'commit-ambiguous: an indeterminate call has type info') or diag $out;
+    ok(!grep({ !$_->{indeterminate} } @info), 'commit-ambiguous: info calls are the indeterminate ones');
+    check_junit('ambiguous', $f[0]);
+}
+
+{
+    my ($st, $out, $err) = run_cmd(pgrace(), qw(run attestation -n 2 -i 2 --json), "$dir/no/such/dir/r.json");
+    is($st, 2, 'an unwritable report file: exit 2');
+    like($err, qr/\Apgrace: cannot write .*r\.json: No such file or directory\n\z/, 'one line on stderr');
+}
+
+done_testing();

@@ -1,0 +1,38 @@
+# PgraceList.pm — `pgrace list` parsed: scenarios, their variants (with the
+# plans that catch each pre-fix form), invariants and fault plans.
+package PgraceList;
+use strict;
+use warnings;
+use Exporter 'import';
+use Pgrace qw(pgrace run_cmd);
+
+our @EXPORT_OK = qw(scenarios);
+
+# Returns a list of { name, variants => [{name, caught_by => [plans]}],
+# invariants => [..], plans => [..] } in list order.
+sub scenarios {
+    my ($st, $out, $err) = run_cmd(pgrace(), 'list');
+    die "pgrace list: $err" if $st;
+    my @s;
+    for my $block (split /\n\n/, $out) {
+        my ($name) = $block =~ /^(\S+) — / or next;
+        my %sc = (name => $name, variants => [], invariants => [], plans => []);
+        my $part = '';
+        for my $line (split /\n/, $block) {
+            if ($line =~ /^  (variants|invariants|fault plans|pause points)/) { $part = $1; next }
+            if ($part eq 'variants' && $line =~ /^    (\S+)\s/) {
+                my $variant = $1;
+                my ($caught) = $line =~ /\[caught by plan: (.*)\]$/;
+                push @{ $sc{variants} }, { name => $variant, caught_by => [ split ' ', $caught // '' ] };
+            } elsif ($part eq 'invariants' && $line =~ /^    - (.*)$/) {
+                push @{ $sc{invariants} }, $1;
+            } elsif ($part eq 'fault plans' && $line =~ /^    (\S+)/) {
+                push @{ $sc{plans} }, $1;
+            }
+        }
+        push @s, \%sc;
+    }
+    return @s;
+}
+
+1;
