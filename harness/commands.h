@@ -9,4 +9,12 @@ int list_main(void);
  * (PGHOST, PGPORT, PGUSER, PGDATABASE set); exits with CMD's status. */
 int cluster_main(char *const cmd[]);
 
+/* pgrace replay REPORT.json [--times N]: rerun the report's first failing
+ * iteration; exits 1 when it fails again. */
+int replay_main(int argc, char **argv);
+
+/* pgrace soak [SCENARIO[/VARIANT]...] --duration D | -i N: randomized
+ * rounds until a violation (or the end), then shrink it. */
+int soak_main(int argc, char **argv);
+
 #endif

@@ -232,6 +232,9 @@ static int check_iteration(const drv_config *cfg, const scenario *s, PGconn *ctl
             d->first_iteration = r->iteration;
             d->first_found = found;
             describe_calls(found, all, n);
+            /* The rules this iteration ran with: what replays it. */
+            if (faultctl_spec()[0])
+                json_object_set_new(found, "fault_spec", json_string(faultctl_spec()));
         } else {
             json_decref(found);
         }

@@ -22,6 +22,8 @@
 static const char usage[] =
     "usage: pgrace list\n"
     "       pgrace run [SCENARIO[/VARIANT]...] [options]\n"
+    "       pgrace soak [SCENARIO[/VARIANT]...] --duration D | -i N [options]\n"
+    "       pgrace replay REPORT.json [--times N] [--dsn DSN]\n"
     "       pgrace cluster -- CMD [ARG...]\n"
     "\n"
     "run options:\n"
@@ -35,6 +37,7 @@ static const char usage[] =
     "  --retries R       a failed call is retried up to R times, as a client would (default 0)\n"
     "  --plan NAME       apply the scenario's fault plan NAME (pgrace list shows them)\n"
     "  --fault-sweep     one iteration per statement position x action (error, drop, ambiguous)\n"
+    "  --from-iteration K  number iterations from K (with -i 1: rerun iteration K alone)\n"
     "  --junit F         also write JUnit XML to F (TAP stays on stdout)\n"
     "  --json F          also write the whole run as JSON to F (reports/README.md)\n"
     "  --html F          also write a self-contained HTML report to F\n"
@@ -58,7 +61,7 @@ static int parse_long(const char *what, const char *text, long lo, long hi, long
 
 static int parse_run(int argc, char **argv, run_opts *o)
 {
-    enum { OPT_IMPL = 256, OPT_SEED, OPT_DSN, OPT_FAULT, OPT_PAUSE, OPT_RETRIES, OPT_PLAN, OPT_SWEEP,
+    enum { OPT_IMPL = 256, OPT_SEED, OPT_DSN, OPT_FAULT, OPT_PAUSE, OPT_RETRIES, OPT_PLAN, OPT_SWEEP, OPT_FROM,
            OPT_JUNIT, OPT_JSON, OPT_HTML, OPT_HELP };
     static const struct option longopts[] = {
         { "impl", required_argument, NULL, OPT_IMPL },
@@ -69,13 +72,14 @@ static int parse_run(int argc, char **argv, run_opts *o)
         { "retries", required_argument, NULL, OPT_RETRIES },
         { "plan", required_argument, NULL, OPT_PLAN },
         { "fault-sweep", no_argument, NULL, OPT_SWEEP },
+        { "from-iteration", required_argument, NULL, OPT_FROM },
         { "junit", required_argument, NULL, OPT_JUNIT },
         { "json", required_argument, NULL, OPT_JSON },
         { "html", required_argument, NULL, OPT_HTML },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
-    *o = (run_opts){ .nworkers = 8, .iterations = 100, .argv0 = argv[0] };
+    *o = (run_opts){ .nworkers = 8, .iterations = 100, .times = 1, .argv0 = argv[0] };
 
     bool seeded = false;
     char err[ERRLEN];
@@ -129,6 +133,11 @@ static int parse_run(int argc, char **argv, run_opts *o)
             break;
         case OPT_PLAN: o->plan = optarg; break;
         case OPT_SWEEP: o->fault_sweep = true; break;
+        case OPT_FROM:
+            if (parse_long("--from-iteration", optarg, 1, 1000000000, &v) < 0)
+                return -1;
+            o->first_iteration = v;
+            break;
         case OPT_JUNIT: o->junit = optarg; break;
         case OPT_JSON: o->json = optarg; break;
         case OPT_HTML: o->html = optarg; break;
@@ -173,6 +182,12 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "cluster") == 0) {
         int first = argc > 2 && strcmp(argv[2], "--") == 0 ? 3 : 2;
         status = cluster_main(argv + first);
+    } else if (strcmp(argv[1], "soak") == 0) {
+        faultctl_init();
+        status = soak_main(argc, argv);
+    } else if (strcmp(argv[1], "replay") == 0) {
+        faultctl_init();
+        status = replay_main(argc, argv);
     } else if (strcmp(argv[1], "run") == 0) {
         run_opts o;
         if (parse_run(argc, argv, &o) < 0)

@@ -38,6 +38,28 @@ void run_repeat_command(const run_opts *o, const plan_item *item, const item_set
         MORE(" --pause %s=%" PRId64 "us", o->pauses.p[i].name, o->pauses.p[i].ns / 1000);
     if (o->retries_given)
         MORE(" --retries %d", st->retries);
+    if (o->first_iteration > 1)
+        MORE(" --from-iteration %ld", o->first_iteration);
+    if (o->dsn)
+        MORE(" --dsn '%s'", o->dsn);
+#undef MORE
+}
+
+void run_replay_command(const run_opts *o, const plan_item *item, const item_settings *st, long iteration,
+                        const char *fault_spec, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s run %s/%s --from-iteration %ld -i 1 -n %d --retries %d --seed %" PRIu64,
+                     o->argv0, item->scenario->name, item->variant->name, iteration, st->nworkers, st->retries,
+                     o->seed);
+#define MORE(...) \
+    do { \
+        if (n > 0 && (size_t)n < len) \
+            n += snprintf(buf + n, len - (size_t)n, __VA_ARGS__); \
+    } while (0)
+    for (int i = 0; i < st->pauses.n; i++)
+        MORE(" --pause %s=%" PRId64 "us", st->pauses.p[i].name, st->pauses.p[i].ns / 1000);
+    if (fault_spec && *fault_spec)
+        MORE(" --fault '%s'", fault_spec);
     if (o->dsn)
         MORE(" --dsn '%s'", o->dsn);
 #undef MORE
@@ -94,6 +116,9 @@ static bool report_tap(const run_opts *o, const plan_item *item, const item_sett
         json_object_set_new(d, "seed", json_integer((json_int_t)o->seed));
         run_repeat_command(o, item, st, buf, sizeof buf);
         json_object_set_new(d, "repeat", json_string(buf));
+        json_t *spec = json_object_get(v->first_found, "fault_spec");
+        run_replay_command(o, item, st, v->first_iteration, spec ? json_string_value(spec) : NULL, buf, sizeof buf);
+        json_object_set_new(d, "replay", json_string(buf));
         tap_point(false, d, "%s: %s", label, name);
         json_decref(d);
     }
@@ -114,44 +139,53 @@ static void report_each(void *arg, long iteration, const drv_call *calls, int nc
     report_iteration(arg, iteration, calls, ncalls, verdicts, faultctl_spec());
 }
 
+int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
+{
+    const item_settings *st = a->settings;
+    const plan_item *item = a->item;
+    if (a->rep)
+        report_item_begin(a->rep, item, st);
+    if (target_reset_schema(a->target, item->scenario->schema_sql, err, errlen) < 0)
+        return -1;
+    drv_config cfg = {
+        .conninfo = a->target->conninfo, .schema = a->target->schema, .appname = a->target->appname,
+        .nworkers = st->nworkers, .iterations = a->iterations, .first_iteration = a->first_iteration,
+        .seed = a->seed, .retries = st->retries, .pauses = st->pauses,
+    };
+    if (st->fault) {
+        cfg.before = each_iteration;
+        cfg.before_arg = (void *)st->fault;
+    }
+    if (a->rep) {
+        cfg.on_iteration = report_each;
+        cfg.iteration_arg = a->rep;
+    }
+    int rc;
+    if (st->sweep) {
+        int positions = 0;
+        rc = sweep_run(&cfg, item->scenario, item->variant, a->target->ctl, res, &positions, err, errlen);
+        if (rc == 0)
+            tap_comment("%s/%s: fault sweep over %d statement positions x 3 actions (error=40001, drop, "
+                        "ambiguous), %d worker(s), %d retr%s", item->scenario->name, item->variant->name,
+                        positions, st->nworkers, st->retries, st->retries == 1 ? "y" : "ies");
+    } else {
+        rc = drv_run(&cfg, item->scenario, item->variant, a->target->ctl, res, err, errlen);
+    }
+    char ignored[ERRLEN];
+    faultctl_configure(NULL, ignored, sizeof ignored);
+    return rc;
+}
+
 static int run_item(const run_opts *o, target *t, const plan_item *item, report *rep, bool *held, char *err,
                     size_t errlen)
 {
     item_settings st;
     if (plan_settings(o, item, &st, err, errlen) < 0)
         return -1;
-    if (rep)
-        report_item_begin(rep, item, &st);
-    if (target_reset_schema(t, item->scenario->schema_sql, err, errlen) < 0)
-        return -1;
-    drv_config cfg = {
-        .conninfo = t->conninfo, .schema = t->schema, .appname = t->appname,
-        .nworkers = st.nworkers, .iterations = o->iterations, .seed = o->seed,
-        .retries = st.retries, .pauses = st.pauses,
-    };
-    if (st.fault) {
-        cfg.before = each_iteration;
-        cfg.before_arg = (void *)st.fault;
-    }
-    if (rep) {
-        cfg.on_iteration = report_each;
-        cfg.iteration_arg = rep;
-    }
+    drive_args a = { .target = t, .item = item, .settings = &st, .seed = o->seed,
+                     .first_iteration = o->first_iteration, .iterations = o->iterations, .rep = rep };
     drv_result r;
-    int rc;
-    if (st.sweep) {
-        int positions = 0;
-        rc = sweep_run(&cfg, item->scenario, item->variant, t->ctl, &r, &positions, err, errlen);
-        if (rc == 0)
-            tap_comment("%s/%s: fault sweep over %d statement positions x 3 actions (error=40001, drop, "
-                        "ambiguous), %d worker(s), %d retr%s", item->scenario->name, item->variant->name,
-                        positions, st.nworkers, st.retries, st.retries == 1 ? "y" : "ies");
-    } else {
-        rc = drv_run(&cfg, item->scenario, item->variant, t->ctl, &r, err, errlen);
-    }
-    char ignored[ERRLEN];
-    faultctl_configure(NULL, ignored, sizeof ignored);
-    if (rc < 0)
+    if (run_drive(&a, &r, err, errlen) < 0)
         return -1;
     *held = report_tap(o, item, &st, &r);
     if (rep) {
@@ -245,7 +279,7 @@ int run_main(const run_opts *o)
     }
     int points = 0;
     for (int i = 0; i < n; i++)
-        points += items[i].scenario->ninvariants;
+        points += items[i].scenario->ninvariants * o->times;
     tap_begin(stdout);
     tap_plan(points);
     tap_comment("pgrace: %d workers x %ld iterations, seed %" PRIu64 ", server %d.%d%s%s", o->nworkers,
@@ -266,23 +300,27 @@ int run_main(const run_opts *o)
             return EXIT_USAGE;
         }
     }
-    int status = EXIT_HELD;
-    for (int i = 0; i < n; i++) {
+    int status = EXIT_HELD, violated_runs = 0;
+    for (int i = 0; i < n * o->times; i++) {
         bool held = true;
-        if (run_item(o, &t, &items[i], rep, &held, err, sizeof err) < 0) {
+        if (run_item(o, &t, &items[i / o->times], rep, &held, err, sizeof err) < 0) {
             /* After a signal the failure is only the teardown under way. */
             if (cleanup_signal_seen())
                 break;
             if (rep)
                 report_item_error(rep, err);
-            tap_bail("%s/%s: %s", items[i].scenario->name, items[i].variant->name, err);
+            tap_bail("%s/%s: %s", items[i / o->times].scenario->name, items[i / o->times].variant->name, err);
             fprintf(stderr, "pgrace: %s\n", err);
             status = EXIT_USAGE;
             break;
         }
-        if (!held)
+        if (!held) {
             status = EXIT_VIOLATED;
+            violated_runs++;
+        }
     }
+    if (o->times > 1)
+        tap_comment("%d of %d runs violated an invariant", violated_runs, n * o->times);
     target_close(&t);
     free(items);
     if (rep && !cleanup_signal_seen() && write_reports(o, rep) < 0)

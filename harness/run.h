@@ -35,6 +35,8 @@ typedef struct run_opts {
     const char *junit;          /* --junit, --json, --html: report files, or NULL */
     const char *json;
     const char *html;
+    long first_iteration;       /* --from-iteration: the first iteration's number (0: 1) */
+    int times;                  /* each item runs this many times (replay; 1 otherwise) */
     const char *argv0;          /* for the repeat command */
     char **argv;                /* the whole command line, to re-execute with the shim */
 } run_opts;
@@ -65,8 +67,32 @@ typedef struct item_settings {
  * plan's pause point that does not parse). */
 int plan_settings(const run_opts *o, const plan_item *item, item_settings *out, char *err, size_t errlen);
 
+struct report;
+struct target;
+
+/* One drive of one item: the part run, soak and replay share. */
+typedef struct drive_args {
+    struct target *target;
+    const plan_item *item;
+    const item_settings *settings;
+    uint64_t seed;
+    long first_iteration;       /* 0: from 1 */
+    long iterations;            /* ignored by a sweep, which counts its own */
+    struct report *rep;         /* begun here, ended by the caller; or NULL */
+} drive_args;
+
+/* Recreates the item's schema and runs its iterations with its settings
+ * (its fault spec installed before every iteration, or a sweep). Returns 0
+ * with res filled (drv_result_free it), or -1 with a reason. */
+int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen);
+
 /* Runs the command; returns its exit status. */
 int run_main(const run_opts *o);
+
+/* Writes the command that reruns one iteration of item alone — the same
+ * number, workers, retries, pauses, seed and fault spec — into buf. */
+void run_replay_command(const run_opts *o, const plan_item *item, const item_settings *st, long iteration,
+                        const char *fault_spec, char *buf, size_t len);
 
 /* Writes the command that repeats item's run (with its seed) into buf. */
 void run_repeat_command(const run_opts *o, const plan_item *item, const item_settings *st, char *buf,

@@ -21,6 +21,9 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct action actions[CLEANUP_MAX];
 static int nactions;
 static atomic_int signal_seen;
+static _Atomic(atomic_int *) graceful;
+
+void cleanup_graceful(atomic_int *stop) { atomic_store(&graceful, stop); }
 
 int cleanup_push(cleanup_fn fn, void *arg)
 {
@@ -75,6 +78,11 @@ static void *signal_thread(void *unused)
         int sig;
         if (sigwait(&watched, &sig) != 0)
             continue;
+        atomic_int *stop = atomic_exchange(&graceful, NULL);
+        if (stop) {
+            atomic_store(stop, sig);
+            continue;
+        }
         atomic_store(&signal_seen, sig);
         /* Workers may be blocked in libpq: they are not joined. The actions
          * stop the server or drop the schema under them, and the process

@@ -12,6 +12,7 @@
 #ifndef PGRACE_CLEANUP_H
 #define PGRACE_CLEANUP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 typedef void (*cleanup_fn)(void *arg);
@@ -35,5 +36,11 @@ void cleanup_run_all(void);
 
 /* The signal that interrupted the run, or 0 (for the exit path). */
 int cleanup_signal_seen(void);
+
+/* From now on the first SIGINT, SIGTERM or SIGHUP only stores its number in
+ * *stop: the caller (a soak) finishes at its next safe point, writes what
+ * it has and exits through the normal path. A second signal tears down at
+ * once, as without this. */
+void cleanup_graceful(atomic_int *stop);
 
 #endif

@@ -1,0 +1,136 @@
+/*
+ * replay.c — `pgrace replay REPORT.json`: rerun the first failing iteration
+ * of a JSON report (from `run --json` or `soak --json`).
+ *
+ * The report's item carries everything the iteration ran with: scenario,
+ * variant, workers, retries, pauses, seed, the iteration's number and the
+ * fault spec installed for it. Replay turns that into a run of that one
+ * iteration — the same number, so a workload that depends on it is the
+ * same — repeated --times N times on a fresh schema each time; the verdicts
+ * are TAP as for run, and the exit status is 1 when it reproduced.
+ */
+#include "harness/commands.h"
+#include "harness/run.h"
+
+#include "lib/err.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The first item of doc with a violation, or NULL. */
+static json_t *failing_item(json_t *doc)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(doc, "items"), i, item)
+        if (json_is_object(json_object_get(item, "replay")))
+            return item;
+    return NULL;
+}
+
+/* Fills o from item; strings point into doc (alive as long as it is).
+ * Returns 0 or -1 with a reason. */
+static int opts_from(json_t *doc, json_t *item, run_opts *o, char *target, size_t tlen, char *err, size_t errlen)
+{
+    json_t *st = json_object_get(item, "settings"), *rp = json_object_get(item, "replay");
+    const char *scenario = json_string_value(json_object_get(st, "scenario"));
+    const char *variant = json_string_value(json_object_get(st, "variant"));
+    json_t *workers = json_object_get(st, "workers"), *retries = json_object_get(st, "retries");
+    json_t *iteration = json_object_get(rp, "iteration"), *seed = json_object_get(st, "seed");
+    if (!scenario || !variant || !json_is_integer(workers) || !json_is_integer(retries) ||
+        !json_is_integer(iteration) || !(json_is_integer(seed) || json_is_string(seed))) {
+        err_set(err, errlen, "the report's failing item lacks scenario, variant, workers, retries, seed or iteration");
+        return -1;
+    }
+    snprintf(target, tlen, "%s/%s", scenario, variant);
+    o->nworkers = (int)json_integer_value(workers);
+    o->nworkers_given = true;
+    o->retries = (int)json_integer_value(retries);
+    o->retries_given = true;
+    o->first_iteration = (long)json_integer_value(iteration);
+    o->iterations = 1;
+    o->seed = json_is_integer(seed) ? (uint64_t)json_integer_value(seed)
+                                    : strtoull(json_string_value(seed), NULL, 10);
+    const char *spec = json_string_value(json_object_get(rp, "fault_spec"));
+    o->fault = spec && *spec ? spec : NULL;
+    const char *dsn = json_string_value(json_object_get(st, "dsn"));
+    if (dsn && !o->dsn)
+        o->dsn = dsn;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(st, "pauses"), i, p) {
+        const char *name = json_string_value(json_object_get(p, "name"));
+        json_t *ns = json_object_get(p, "ns");
+        if (!name || !json_is_integer(ns) || o->pauses.n == DRV_MAX_PAUSES) {
+            err_set(err, errlen, "the report's pause points are malformed");
+            return -1;
+        }
+        snprintf(o->pauses.p[o->pauses.n].name, sizeof o->pauses.p[0].name, "%s", name);
+        o->pauses.p[o->pauses.n++].ns = json_integer_value(ns);
+    }
+    (void)doc;
+    return 0;
+}
+
+int replay_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "times", required_argument, NULL, 't' },
+        { "dsn", required_argument, NULL, 'd' },
+        { NULL, 0, NULL, 0 },
+    };
+    run_opts o = { .times = 1, .argv0 = argv[0], .argv = argv };
+    int ch;
+    opterr = 0;
+    optind = 2;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        char *end;
+        switch (ch) {
+        case 't':
+            errno = 0;
+            o.times = (int)strtol(optarg, &end, 10);
+            if (errno || *end || o.times < 1 || o.times > 10000) {
+                fprintf(stderr, "pgrace: bad --times '%s': expected a whole number from 1 to 10000\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'd': o.dsn = optarg; break;
+        default:
+            fprintf(stderr, "pgrace: bad option '%s'; usage: pgrace replay REPORT.json [--times N] [--dsn DSN]\n",
+                    argv[optind - 1]);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "pgrace: usage: pgrace replay REPORT.json [--times N] [--dsn DSN]\n");
+        return EXIT_USAGE;
+    }
+    json_error_t jerr;
+    json_t *doc = json_load_file(argv[optind], 0, &jerr);
+    if (!doc) {
+        fprintf(stderr, "pgrace: cannot read report %s: %s (line %d)\n", argv[optind], jerr.text, jerr.line);
+        return EXIT_USAGE;
+    }
+    json_t *item = failing_item(doc);
+    if (!item) {
+        fprintf(stderr, "pgrace: report %s has no failing iteration to replay\n", argv[optind]);
+        json_decref(doc);
+        return EXIT_USAGE;
+    }
+    char target[160], err[ERRLEN];
+    char *targets[] = { target };
+    if (opts_from(doc, item, &o, target, sizeof target, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s: %s\n", argv[optind], err);
+        json_decref(doc);
+        return EXIT_USAGE;
+    }
+    o.targets = targets;
+    o.ntargets = 1;
+    int status = run_main(&o);
+    json_decref(doc);
+    return status;
+}
