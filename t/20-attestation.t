@@ -7,18 +7,9 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
-use TAP::Parser;
-use Pgrace qw(pgrace run_cmd under_cluster repeat_count);
+use Pgrace qw(pgrace run_cmd under_cluster repeat_count tap_of);
 
 under_cluster();    # one throwaway server for the repeated runs below
-
-# Parses a TAP stream as prove would; returns the parser after the run.
-sub tap_of {
-    my ($text) = @_;
-    my $p = TAP::Parser->new({ tap => $text });
-    while (defined $p->next) { }
-    return $p;
-}
 
 {
     # The default: no DSN and no PG* variables means an embedded cluster.

@@ -13,7 +13,7 @@ use Test::More;
 use TAP::Parser;
 use File::Temp qw(tempdir);
 use JSON::PP;
-use Pgrace qw(pgrace run_cmd under_cluster sanitized);
+use Pgrace qw(pgrace run_cmd under_cluster sanitized tap_of);
 
 under_cluster();    # one throwaway server for every run below
 
@@ -26,13 +26,6 @@ sub have { my ($cmd) = @_; system("command -v $cmd >/dev/null 2>&1") == 0 }
 my $have_xmllint = have('xmllint') && -e $xsd;
 my $have_jsonschema = system('/usr/bin/python3', '-c', 'import jsonschema') == 0;
 my $chromium = (grep { have($_) } qw(chromium chromium-browser))[0];
-
-sub tap_of {
-    my ($text) = @_;
-    my $p = TAP::Parser->new({ tap => $text });
-    while (defined $p->next) { }
-    return $p;
-}
 
 sub slurp { my ($f) = @_; local $/; open my $h, '<', $f or die "$f: $!"; my $s = <$h>; return $s }
 

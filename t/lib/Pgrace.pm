@@ -7,7 +7,7 @@ use Exporter 'import';
 use File::Temp qw(tempfile);
 use POSIX qw(WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG);
 
-our @EXPORT_OK = qw(build pgrace run_cmd under_cluster repeat_count sanitized dsn_from_env psql_value);
+our @EXPORT_OK = qw(build pgrace run_cmd under_cluster repeat_count sanitized dsn_from_env psql_value tap_of);
 
 # The build under test: build/ normally, build/asan or build/tsan for the
 # sanitizer passes of `make check`.
@@ -51,6 +51,15 @@ sub under_cluster {
 # The environment's server as an explicit DSN.
 sub dsn_from_env {
     "host=$ENV{PGHOST} port=$ENV{PGPORT} user=$ENV{PGUSER} dbname=$ENV{PGDATABASE}";
+}
+
+# Parses a TAP stream as prove would; returns the parser after the run.
+sub tap_of {
+    my ($text) = @_;
+    require TAP::Parser;
+    my $p = TAP::Parser->new({ tap => $text });
+    while (defined $p->next) { }
+    return $p;
 }
 
 # One value from psql (-X: no psqlrc), dying on error.
