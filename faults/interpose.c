@@ -132,6 +132,10 @@ EXPORT int PQsendPrepare(PGconn *conn, const char *stmtName, const char *query, 
 EXPORT PGresult *PQgetResult(PGconn *conn)
 {
     if (PASS_THROUGH()) return REAL(PQgetResult)(conn);
+    /* Only a delay with :after leaves work for PQgetResult: without such a
+     * rule, skip the connection lookup on the result path. */
+    const struct pgf_ruleset *rs = atomic_load_explicit(&pgf_active, memory_order_acquire);
+    if (!rs || !rs->any_after) return REAL(PQgetResult)(conn);
     struct pgf_conn *cs = pgf_conn_find(conn);
     if (!cs || cs->delay_after_us == 0) return REAL(PQgetResult)(conn);
     pgf_depth++;

@@ -53,6 +53,7 @@ struct pgf_rule {
 
 struct pgf_ruleset {
     int nrules;
+    int any_after;             /* a rule delays :after: PQgetResult must look */
     unsigned long gen;         /* per-connection counters are reset when it changes */
     struct pgf_rule rules[PGF_MAX_RULES];
 };

@@ -110,7 +110,11 @@ int pgf_install(const char *spec, char *err, size_t errlen)
     int status;
     struct pgf_ruleset *rs = pgf_spec_parse(spec, err, errlen, &status);
     if (status < 0) return -1;
-    if (rs) rs->gen = atomic_fetch_add(&generation, 1) + 1;
+    if (rs) {
+        rs->gen = atomic_fetch_add(&generation, 1) + 1;
+        for (int i = 0; i < rs->nrules; i++)
+            rs->any_after |= rs->rules[i].action == PGF_A_DELAY && rs->rules[i].delay_after;
+    }
     struct pgf_ruleset *old = atomic_exchange(&pgf_active, rs);
     pgf_ruleset_free(old);
     return 0;

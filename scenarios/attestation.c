@@ -404,8 +404,8 @@ static const scenario_plan plans[] = {
       .summary = "the same sweep, without the retry: what a partial failure leaves behind" },
     { .name = "commit-error", .fault = "commit:when=1:error=40001", .retries = 1,
       .summary = "every caller's first COMMIT fails with 40001 (and rolls back); callers retry" },
-    { .name = "commit-ambiguous", .fault = "commit:conn=1:when=1:ambiguous", .retries = 1,
-      .summary = "worker 1's first COMMIT commits but the client sees the connection drop; it retries" },
+    { .name = "commit-ambiguous", .fault = "commit:when=1:ambiguous", .retries = 1,
+      .summary = "a caller's first COMMIT commits but the client sees the connection drop; it retries" },
 };
 
 static const char *const pause_points[] = {
