@@ -45,11 +45,11 @@ void run_repeat_command(const run_opts *o, const plan_item *item, const item_set
 #undef MORE
 }
 
-void run_replay_command(const run_opts *o, const plan_item *item, const item_settings *st, long iteration,
-                        const char *fault_spec, char *buf, size_t len)
+void run_replay_command(const run_opts *o, const plan_item *item, const item_settings *st, long first,
+                        long count, const char *fault_spec, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "%s run %s/%s --from-iteration %ld -i 1 -n %d --retries %d --seed %" PRIu64,
-                     o->argv0, item->scenario->name, item->variant->name, iteration, st->nworkers, st->retries,
+    int n = snprintf(buf, len, "%s run %s/%s --from-iteration %ld -i %ld -n %d --retries %d --seed %" PRIu64,
+                     o->argv0, item->scenario->name, item->variant->name, first, count, st->nworkers, st->retries,
                      o->seed);
 #define MORE(...) \
     do { \
@@ -117,7 +117,8 @@ static bool report_tap(const run_opts *o, const plan_item *item, const item_sett
         run_repeat_command(o, item, st, buf, sizeof buf);
         json_object_set_new(d, "repeat", json_string(buf));
         json_t *spec = json_object_get(v->first_found, "fault_spec");
-        run_replay_command(o, item, st, v->first_iteration, spec ? json_string_value(spec) : NULL, buf, sizeof buf);
+        run_replay_command(o, item, st, v->first_iteration, 1, spec ? json_string_value(spec) : NULL, buf,
+                           sizeof buf);
         json_object_set_new(d, "replay", json_string(buf));
         tap_point(false, d, "%s: %s", label, name);
         json_decref(d);

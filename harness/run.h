@@ -89,10 +89,11 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen);
 /* Runs the command; returns its exit status. */
 int run_main(const run_opts *o);
 
-/* Writes the command that reruns one iteration of item alone — the same
- * number, workers, retries, pauses, seed and fault spec — into buf. */
-void run_replay_command(const run_opts *o, const plan_item *item, const item_settings *st, long iteration,
-                        const char *fault_spec, char *buf, size_t len);
+/* Writes the command that reruns iterations first..first+count-1 of item
+ * alone — the same numbers, workers, retries, pauses, seed and fault spec —
+ * into buf. */
+void run_replay_command(const run_opts *o, const plan_item *item, const item_settings *st, long first,
+                        long count, const char *fault_spec, char *buf, size_t len);
 
 /* Writes the command that repeats item's run (with its seed) into buf. */
 void run_repeat_command(const run_opts *o, const plan_item *item, const item_settings *st, char *buf,

@@ -131,14 +131,7 @@ static int run_round(soak *s, int pair, const soak_round *r, long first, long it
     }
     if (rep) {
         char replay[2048];
-        run_replay_command(&s->o->run, a.item, &st, first, spec, replay, sizeof replay);
-        /* The round, not one iteration: -i covers all of it. */
-        char *i1 = strstr(replay, " -i 1 ");
-        if (i1) {
-            char tail[2048];
-            snprintf(tail, sizeof tail, "%s", i1 + 6);
-            snprintf(i1, sizeof replay - (size_t)(i1 - replay), " -i %ld %s", iterations, tail);
-        }
+        run_replay_command(&s->o->run, a.item, &st, first, iterations, spec, replay, sizeof replay);
         report_item_end(rep, &res, replay);
     }
     s->iterations += res.iterations;
@@ -291,13 +284,7 @@ static int soak_loop(soak *s, char *err, size_t errlen)
         item_settings st;
         round_settings(s, &r, &st, spec, sizeof spec);
         char replay[2048];
-        run_replay_command(&o->run, &s->items[pair], &st, first, spec, replay, sizeof replay);
-        char *i1 = strstr(replay, " -i 1 ");
-        if (i1) {
-            char tail[2048];
-            snprintf(tail, sizeof tail, "%s", i1 + 6);
-            snprintf(i1, sizeof replay - (size_t)(i1 - replay), " -i %ld %s", o->round_iterations, tail);
-        }
+        run_replay_command(&o->run, &s->items[pair], &st, first, o->round_iterations, spec, replay, sizeof replay);
         tap_comment("minimal failing case: %d workers, %d retries, fault '%s'", r.nworkers, r.retries, spec);
         tap_comment("replay: %s", replay);
         if (s->kept) {
