@@ -65,11 +65,12 @@ void run_replay_command(const run_opts *o, const plan_item *item, const item_set
 #undef MORE
 }
 
-static void latency_comment(const char *label, const drv_result *r)
+static void latency_comment(const char *label, int nworkers, const drv_result *r)
 {
     char line[512];
-    int n = snprintf(line, sizeof line, "%s: %ld iterations in %.2fs (%.1f/s); calls", label, r->iterations,
-                     r->seconds, r->seconds > 0 ? (double)r->iterations / r->seconds : 0.0);
+    int n = snprintf(line, sizeof line, "%s: %ld iterations x %d worker%s in %.2fs (%.1f/s); calls", label,
+                     r->iterations, nworkers, nworkers == 1 ? "" : "s", r->seconds,
+                     r->seconds > 0 ? (double)r->iterations / r->seconds : 0.0);
     for (int k = 0; k < 4; k++) {
         const hist *h = &r->latency[k];
         if (!h->count || n < 0 || (size_t)n >= sizeof line)
@@ -91,7 +92,7 @@ static bool report_tap(const run_opts *o, const plan_item *item, const item_sett
         snprintf(label, sizeof label, "%s/%s", item->scenario->name, item->variant->name);
     else
         snprintf(label, sizeof label, "%s/%s [%s]", item->scenario->name, item->variant->name, st->plan);
-    latency_comment(label, r);
+    latency_comment(label, st->nworkers, r);
     for (int k = 0; k < r->nverdicts; k++) {
         const drv_verdict *v = &r->verdicts[k];
         const char *name = item->scenario->invariants[k].name;
@@ -283,8 +284,7 @@ int run_main(const run_opts *o)
         points += items[i].scenario->ninvariants * o->times;
     tap_begin(stdout);
     tap_plan(points);
-    tap_comment("pgrace: %d workers x %ld iterations, seed %" PRIu64 ", server %d.%d%s%s", o->nworkers,
-                o->iterations, o->seed, t.server_version / 10000, t.server_version % 100,
+    tap_comment("pgrace: seed %" PRIu64 ", server %d.%d%s%s", o->seed, t.server_version / 10000, t.server_version % 100,
                 t.cluster ? " (embedded)" : "", o->fault ? ", with faults" : "");
     report *rep = NULL;
     if (o->junit || o->json || o->html) {
