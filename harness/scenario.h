@@ -107,6 +107,16 @@ typedef struct scenario {
     int conns_per_worker;       /* 1 (also when 0) or 2 */
 } scenario;
 
+/* The fields of a scenario that come from its static tables, which every
+ * scenario file names alike: variants, invariants, plans, pause_points. */
+#define SCENARIO_TABLES                                                   \
+    .variants = variants,                                                 \
+    .nvariants = (int)(sizeof variants / sizeof variants[0]),             \
+    .invariants = invariants,                                             \
+    .ninvariants = (int)(sizeof invariants / sizeof invariants[0]),       \
+    .plans = plans, .nplans = (int)(sizeof plans / sizeof plans[0]),      \
+    .pause_points = pause_points
+
 /* The registry: every scenario, NULL-terminated (scenarios/registry.c). */
 extern const scenario *const scenario_registry[];
 

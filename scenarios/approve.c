@@ -240,12 +240,6 @@ const scenario scenario_approve = {
     .seed = "004_aa1b45e8988279fd",
     .schema_sql = schema,
     .setup = setup,
-    .variants = variants,
-    .nvariants = sizeof variants / sizeof variants[0],
-    .invariants = invariants,
-    .ninvariants = sizeof invariants / sizeof invariants[0],
-    .pause_points = pause_points,
-    .plans = plans,
-    .nplans = sizeof plans / sizeof plans[0],
     .conns_per_worker = 2,
+    SCENARIO_TABLES,
 };

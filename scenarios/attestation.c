@@ -419,11 +419,5 @@ const scenario scenario_attestation = {
     .seed = "000_6b20be3a958a2a5e",
     .schema_sql = schema,
     .setup = setup,
-    .variants = variants,
-    .nvariants = sizeof variants / sizeof variants[0],
-    .invariants = invariants,
-    .ninvariants = sizeof invariants / sizeof invariants[0],
-    .pause_points = pause_points,
-    .plans = plans,
-    .nplans = sizeof plans / sizeof plans[0],
+    SCENARIO_TABLES,
 };

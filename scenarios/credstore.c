@@ -477,12 +477,6 @@ const scenario scenario_credstore = {
     .seed = "001_0e85350fa4e43a4e",
     .schema_sql = schema,
     .setup = setup,
-    .variants = variants,
-    .nvariants = sizeof variants / sizeof variants[0],
-    .invariants = invariants,
-    .ninvariants = sizeof invariants / sizeof invariants[0],
-    .pause_points = pause_points,
-    .plans = plans,
-    .nplans = sizeof plans / sizeof plans[0],
     .conns_per_worker = 2,
+    SCENARIO_TABLES,
 };

@@ -778,11 +778,5 @@ const scenario scenario_envmerge = {
     .seed = "003_00bef57d2cb666d8",
     .schema_sql = schema,
     .setup = setup,
-    .variants = variants,
-    .nvariants = sizeof variants / sizeof variants[0],
-    .invariants = invariants,
-    .ninvariants = sizeof invariants / sizeof invariants[0],
-    .pause_points = pause_points,
-    .plans = plans,
-    .nplans = sizeof plans / sizeof plans[0],
+    SCENARIO_TABLES,
 };

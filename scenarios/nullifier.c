@@ -433,11 +433,5 @@ const scenario scenario_nullifier = {
     .seed = "002_c8c7b57aaf837e98",
     .schema_sql = schema,
     .setup = setup,
-    .variants = variants,
-    .nvariants = sizeof variants / sizeof variants[0],
-    .invariants = invariants,
-    .ninvariants = sizeof invariants / sizeof invariants[0],
-    .pause_points = pause_points,
-    .plans = plans,
-    .nplans = sizeof plans / sizeof plans[0],
+    SCENARIO_TABLES,
 };
