@@ -44,6 +44,14 @@ is($rst, 1, 'the printed command reproduces the violation');
 ($st) = run_cmd(pgrace(), 'replay', $json);
 is($st, 1, 'replay of the soak report reproduces it');
 
+# --keep-going: every round runs; violations are counted, nothing shrunk.
+($st, $out, $err) = run_cmd(pgrace(), qw(soak attestation/no-lock -i 60 --seed 3 --keep-going));
+is($st, 1, '--keep-going: still exit 1');
+my ($violations) = $err =~ /(\d+) violations ETA 0m00s\s*\z/;
+ok(($violations // 0) > 1, "--keep-going: went on after the first violation ($violations)");
+unlike($err, qr/shrinking/, '--keep-going: no shrinking');
+like($out, qr/^not ok \d+ - attestation\/no-lock \[soak\]: exactly one credential per record$/m, '--keep-going: TAP says what failed');
+
 # Reproduction from a report: a fault plan, a pause point; 10 replays each.
 my %cases = (
     'fault plan'  => [qw(attestation --impl no-tx --plan sweep)],
