@@ -88,6 +88,12 @@ void call_done(drv_call *c, outcome_kind kind, const char *result)
     snprintf(c->result, sizeof c->result, "%s", result ? result : "");
 }
 
+int inv_oom(inv_ctx *x)
+{
+    snprintf(x->err, x->errlen, "out of memory in an invariant check");
+    return -1;
+}
+
 void call_refuse(drv_call *c, const char *why)
 {
     if (PQstatus(c->conn) == CONNECTION_OK)

@@ -82,6 +82,11 @@ typedef struct scenario_plan {
     const char *pause;          /* "POINT=DURATION" applied to every variant alike, or NULL */
 } scenario_plan;
 
+/* For an invariant whose allocation failed: says so in ctx->err and
+ * returns -1, so that a list that could not be built never reads as "no
+ * violation". */
+int inv_oom(inv_ctx *ctx);
+
 typedef struct scenario_invariant {
     const char *name;
     /* 1: held; 0: violated (fields added to ctx->found); -1: check failed. */

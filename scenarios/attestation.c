@@ -266,6 +266,8 @@ static int inv_one_ok(inv_ctx *x)
     int conflicts = count_calls(x, OUT_CONFLICT, conf_who, sizeof conf_who);
     int excused = 0;
     json_t *others = json_array();
+    if (!others)
+        return inv_oom(x);
     for (int i = 0; i < x->ncalls; i++) {
         const drv_call *c = &x->calls[i];
         if (c->out.kind == OUT_OK || c->out.kind == OUT_CONFLICT)
@@ -348,6 +350,10 @@ static int inv_outcome_consistent(inv_ctx *x)
     if (!r)
         return -1;
     json_t *bad = json_array();
+    if (!bad) {
+        PQclear(r);
+        return inv_oom(x);
+    }
     for (int i = 0; i < x->ncalls; i++) {
         const drv_call *c = &x->calls[i];
         char token[48];

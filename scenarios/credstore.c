@@ -354,6 +354,10 @@ static int inv_no_pending_read(inv_ctx *x)
     if (!r)
         return -1;
     json_t *bad = json_array();
+    if (!bad) {
+        PQclear(r);
+        return inv_oom(x);
+    }
     for (int i = 0; i < x->ncalls; i++) {
         const drv_call *c = &x->calls[i];
         if (is_putter(c->worker) || c->out.kind != OUT_OK || strcmp(c->result, "absent") == 0)
@@ -382,6 +386,10 @@ static int inv_no_silent_orphan(inv_ctx *x)
     if (!r)
         return -1;
     json_t *bad = json_array();
+    if (!bad) {
+        PQclear(r);
+        return inv_oom(x);
+    }
     for (int i = 0; i < PQntuples(r); i++) {
         const char *meta = PQgetvalue(r, i, 1);
         if (PQgetisnull(r, i, 2) || strcmp(meta, "committed") == 0 || strcmp(meta, "orphaned") == 0)
@@ -404,6 +412,10 @@ static int inv_put_outcome(inv_ctx *x)
     if (!r)
         return -1;
     json_t *bad = json_array();
+    if (!bad) {
+        PQclear(r);
+        return inv_oom(x);
+    }
     for (int i = 0; i < x->ncalls; i++) {
         const drv_call *c = &x->calls[i];
         if (!is_putter(c->worker))

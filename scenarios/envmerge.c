@@ -591,6 +591,10 @@ static int inv_no_lost_keys(inv_ctx *x)
     if (!env)
         return -1;
     json_t *lost = json_array();
+    if (!lost) {
+        json_decref(env);
+        return inv_oom(x);
+    }
     int oks = 0;
     for (int i = 0; i < x->ncalls; i++) {
         const drv_call *c = &x->calls[i];
@@ -675,6 +679,10 @@ static int inv_none_after_teardown(inv_ctx *x)
         return 1;
     }
     json_t *late = json_array();
+    if (!late) {
+        PQclear(r);
+        return inv_oom(x);
+    }
     for (int i = 0; i < n; i++) {
         char line[120];
         snprintf(line, sizeof line, "worker %d%s: change seq %s", atoi(PQgetvalue(r, i, 0)) + 1,
@@ -710,6 +718,8 @@ static int inv_honest_count(inv_ctx *x)
     char slug[32];
     stack_slug(x->iteration, slug, sizeof slug);
     json_t *bad = json_array();
+    if (!bad)
+        return inv_oom(x);
     for (int i = 0; i < x->ncalls; i++) {
         const drv_call *c = &x->calls[i];
         if (!merged_ok(c, x->nworkers))

@@ -239,6 +239,8 @@ static int inv_one_user(inv_ctx *x)
 static int inv_one_ok(inv_ctx *x)
 {
     json_t *bad = json_array();
+    if (!bad)
+        return inv_oom(x);
     int oks = 0, faulted = 0;
     char who[256] = "";
     size_t used = 0;
@@ -290,6 +292,10 @@ static int inv_audited(inv_ctx *x)
     if (!r)
         return -1;
     json_t *bad = json_array();
+    if (!bad) {
+        PQclear(r);
+        return inv_oom(x);
+    }
     int nusers = PQntuples(r);
     for (int i = 0; i < nusers; i++) {
         bool holds = PQgetvalue(r, i, 1)[0] == 't';

@@ -307,6 +307,10 @@ static int inv_one_id_per_key(inv_ctx *x)
     if (!r)
         return -1;
     json_t *bad = json_array();
+    if (!bad) {
+        PQclear(r);
+        return inv_oom(x);
+    }
     char found[600] = "";
     for (int i = 0; i < x->ncalls; i++) {
         const drv_call *c = &x->calls[i];
@@ -350,6 +354,10 @@ static int inv_one_accepted(inv_ctx *x)
     if (!r)
         return -1;
     json_t *bad = json_array();
+    if (!bad) {
+        PQclear(r);
+        return inv_oom(x);
+    }
     char found[600] = "";
     for (int role = 0; role < 2 && !found[0]; role++) {
         char nullifier[48], key[48], ids[256], first[64] = "", what[400];
