@@ -88,6 +88,17 @@ void call_done(drv_call *c, outcome_kind kind, const char *result)
     snprintf(c->result, sizeof c->result, "%s", result ? result : "");
 }
 
+int inv_violated(inv_ctx *x, const char *found, const char *key, json_t *details)
+{
+    json_object_set_new(x->found, "record", json_integer(x->iteration));
+    json_object_set_new(x->found, "found", json_string(found));
+    if (key && json_array_size(details))
+        json_object_set_new(x->found, key, details);
+    else
+        json_decref(details);
+    return 0;
+}
+
 int inv_oom(inv_ctx *x)
 {
     snprintf(x->err, x->errlen, "out of memory in an invariant check");

@@ -87,6 +87,12 @@ typedef struct scenario_plan {
  * violation". */
 int inv_oom(inv_ctx *ctx);
 
+/* Fills x->found for a violation: the iteration's rows ("record": the
+ * iteration number), what was found, and, under key, a list of details
+ * (taken; dropped when NULL or empty). Returns 0, an invariant's
+ * "violated". */
+int inv_violated(inv_ctx *x, const char *found, const char *key, json_t *details);
+
 typedef struct scenario_invariant {
     const char *name;
     /* 1: held; 0: violated (fields added to ctx->found); -1: check failed. */

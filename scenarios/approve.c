@@ -170,8 +170,7 @@ static void set_found(inv_ctx *x, bool sent, int n, const char *ids)
     char found[300];
     snprintf(found, sizeof found, "outbound %s, %d inbound%s%s%s; %d %s ok", sent ? "sent" : "pending_approval", n,
              n ? " (" : "", ids, n ? ")" : "", count_ok(x), count_ok(x) == 1 ? "caller got" : "callers got");
-    json_object_set_new(x->found, "record", json_integer(x->iteration));
-    json_object_set_new(x->found, "found", json_string(found));
+    inv_violated(x, found, NULL, NULL);
     json_object_set_new(x->found, "inbound", json_integer(n));
 }
 

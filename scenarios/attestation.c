@@ -251,10 +251,8 @@ static int inv_one_credential(inv_ctx *x)
              oks == 1 ? "caller got" : "callers got", oks ? " (workers " : "", oks ? who : "");
     if (oks)
         strncat(found, ")", sizeof found - strlen(found) - 1);
-    json_object_set_new(x->found, "record", json_integer(x->iteration));
-    json_object_set_new(x->found, "found", json_string(found));
     json_object_set_new(x->found, "credentials", json_integer(n));
-    return 0;
+    return inv_violated(x, found, NULL, NULL);
 }
 
 /* Exactly one caller gets ok and every other one conflict; a call the fault
@@ -264,7 +262,6 @@ static int inv_one_ok(inv_ctx *x)
     char oks_who[256], conf_who[256];
     int oks = count_calls(x, OUT_OK, oks_who, sizeof oks_who);
     int conflicts = count_calls(x, OUT_CONFLICT, conf_who, sizeof conf_who);
-    int excused = 0;
     json_t *others = json_array();
     if (!others)
         return inv_oom(x);
@@ -272,10 +269,8 @@ static int inv_one_ok(inv_ctx *x)
         const drv_call *c = &x->calls[i];
         if (c->out.kind == OUT_OK || c->out.kind == OUT_CONFLICT)
             continue;
-        if (c->faults) {
-            excused++;
+        if (c->faults)
             continue;
-        }
         char line[300];
         snprintf(line, sizeof line, "worker %d: %s %s %s", c->worker + 1, outcome_name(c->out.kind),
                  c->out.sqlstate, c->out.message);
@@ -289,14 +284,7 @@ static int inv_one_ok(inv_ctx *x)
     char found[600];
     snprintf(found, sizeof found, "%d ok (workers %s), %d conflict, %zu other", oks, oks ? oks_who : "none",
              conflicts, json_array_size(others));
-    json_object_set_new(x->found, "record", json_integer(x->iteration));
-    json_object_set_new(x->found, "found", json_string(found));
-    if (json_array_size(others))
-        json_object_set_new(x->found, "failures", others);
-    else
-        json_decref(others);
-    (void)excused;
-    return 0;
+    return inv_violated(x, found, "failures", others);
 }
 
 /* The three writes are all there or none is: a credential exists for the
@@ -330,9 +318,7 @@ static int inv_all_or_nothing(inv_ctx *x)
     snprintf(found, sizeof found, "credential %s, record verified %s, credential linked %s, identity promoted %s",
              credential ? "issued" : "absent", verified ? "yes" : "no", linked ? "yes" : "no",
              promoted ? "yes" : "no");
-    json_object_set_new(x->found, "record", json_integer(x->iteration));
-    json_object_set_new(x->found, "found", json_string(found));
-    return 0;
+    return inv_violated(x, found, NULL, NULL);
 }
 
 /* What each caller was told matches what the database holds: a call that
@@ -383,10 +369,7 @@ static int inv_outcome_consistent(inv_ctx *x)
     }
     char found[64];
     snprintf(found, sizeof found, "%zu caller(s) told something the database contradicts", json_array_size(bad));
-    json_object_set_new(x->found, "record", json_integer(x->iteration));
-    json_object_set_new(x->found, "found", json_string(found));
-    json_object_set_new(x->found, "contradictions", bad);
-    return 0;
+    return inv_violated(x, found, "contradictions", bad);
 }
 
 static const scenario_variant variants[] = {

@@ -330,9 +330,7 @@ static void set_found(inv_ctx *x, json_t *bad)
     char found[400];
     snprintf(found, sizeof found, "%zu violation(s), first: %.300s", json_array_size(bad),
              json_string_value(json_array_get(bad, 0)));
-    json_object_set_new(x->found, "record", json_integer(x->iteration));
-    json_object_set_new(x->found, "found", json_string(found));
-    json_object_set_new(x->found, "details", bad);
+    inv_violated(x, found, "details", bad);
 }
 
 static int verdict(inv_ctx *x, json_t *bad)

@@ -194,16 +194,6 @@ static void op_fixed(drv_call *c) { verify(c, &form_fixed); }
 static void op_no_tx(drv_call *c) { verify(c, &form_no_tx); }
 static void op_seed_tx(drv_call *c) { verify(c, &form_seed_tx); }
 
-static void set_found(inv_ctx *x, const char *found, json_t *details)
-{
-    json_object_set_new(x->found, "record", json_integer(x->iteration));
-    json_object_set_new(x->found, "found", json_string(found));
-    if (json_array_size(details))
-        json_object_set_new(x->found, "details", details);
-    else
-        json_decref(details);
-}
-
 static json_t *call_line(const drv_call *c, const char *what)
 {
     char line[400];
@@ -229,7 +219,7 @@ static int inv_one_user(inv_ctx *x)
     PQclear(r);
     if (n <= 1)
         return 1;
-    set_found(x, found, NULL);
+    inv_violated(x, found, "details", NULL);
     json_object_set_new(x->found, "users", json_integer(n));
     return 0;
 }
@@ -265,7 +255,7 @@ static int inv_one_ok(inv_ctx *x)
     char found[400];
     snprintf(found, sizeof found, "%d ok (workers %s), %zu neither ok nor conflict", oks, oks ? who : "none",
              json_array_size(bad));
-    set_found(x, found, bad);
+    inv_violated(x, found, "details", bad);
     return 0;
 }
 
@@ -336,7 +326,7 @@ static int inv_audited(inv_ctx *x)
     char found[400];
     snprintf(found, sizeof found, "%zu audit mismatch(es), first: %.300s", json_array_size(bad),
              json_string_value(json_array_get(bad, 0)));
-    set_found(x, found, bad);
+    inv_violated(x, found, "details", bad);
     return 0;
 }
 

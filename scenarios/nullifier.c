@@ -264,17 +264,6 @@ static json_t *call_line(const drv_call *c, const char *what)
     return json_string(line);
 }
 
-/* Fills a violation's fields; takes details (dropped when empty). */
-static void set_found(inv_ctx *x, const char *found, json_t *details)
-{
-    json_object_set_new(x->found, "record", json_integer(x->iteration));
-    json_object_set_new(x->found, "found", json_string(found));
-    if (json_array_size(details))
-        json_object_set_new(x->found, "details", details);
-    else
-        json_decref(details);
-}
-
 /* No nullifier has more than one submission. */
 static int inv_one_per_nullifier(inv_ctx *x)
 {
@@ -293,7 +282,7 @@ static int inv_one_per_nullifier(inv_ctx *x)
     PQclear(r);
     if (!found[0])
         return 1;
-    set_found(x, found, NULL);
+    inv_violated(x, found, "details", NULL);
     return 0;
 }
 
@@ -340,7 +329,7 @@ static int inv_one_id_per_key(inv_ctx *x)
     if (!found[0])
         snprintf(found, sizeof found, "%zu call(s) with an accepted key did not get its id",
                  json_array_size(bad));
-    set_found(x, found, bad);
+    inv_violated(x, found, "details", bad);
     return 0;
 }
 
@@ -400,7 +389,7 @@ static int inv_one_accepted(inv_ctx *x)
     if (!found[0])
         snprintf(found, sizeof found, "%zu call(s) neither agreed on the accepted submission nor got conflict",
                  json_array_size(bad));
-    set_found(x, found, bad);
+    inv_violated(x, found, "details", bad);
     return 0;
 }
 
