@@ -99,10 +99,14 @@ int inv_violated(inv_ctx *x, const char *found, const char *key, json_t *details
     return 0;
 }
 
-int inv_oom(inv_ctx *x)
+json_t *inv_list(inv_ctx *x, PGresult *r)
 {
-    snprintf(x->err, x->errlen, "out of memory in an invariant check");
-    return -1;
+    json_t *list = json_array();
+    if (!list) {
+        PQclear(r);
+        snprintf(x->err, x->errlen, "out of memory in an invariant check");
+    }
+    return list;
 }
 
 void call_refuse(drv_call *c, const char *why)

@@ -82,10 +82,11 @@ typedef struct scenario_plan {
     const char *pause;          /* "POINT=DURATION" applied to every variant alike, or NULL */
 } scenario_plan;
 
-/* For an invariant whose allocation failed: says so in ctx->err and
- * returns -1, so that a list that could not be built never reads as "no
- * violation". */
-int inv_oom(inv_ctx *ctx);
+/* A new, empty list for an invariant's violations. When it cannot be had,
+ * clears r (the rows the invariant holds, or NULL), says why in ctx->err
+ * and returns NULL: the invariant then returns -1, so that a list that
+ * could not be built never reads as "no violation". */
+json_t *inv_list(inv_ctx *ctx, PGresult *r);
 
 /* Fills x->found for a violation: the iteration's rows ("record": the
  * iteration number), what was found, and, under key, a list of details

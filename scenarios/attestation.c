@@ -263,9 +263,9 @@ static int inv_one_ok(inv_ctx *x)
     char oks_who[256], conf_who[256];
     int oks = count_calls(x, OUT_OK, oks_who, sizeof oks_who);
     int conflicts = count_calls(x, OUT_CONFLICT, conf_who, sizeof conf_who);
-    json_t *others = json_array();
+    json_t *others = inv_list(x, NULL);
     if (!others)
-        return inv_oom(x);
+        return -1;
     for (int i = 0; i < x->ncalls; i++) {
         const drv_call *c = &x->calls[i];
         if (c->out.kind == OUT_OK || c->out.kind == OUT_CONFLICT)
@@ -336,11 +336,9 @@ static int inv_outcome_consistent(inv_ctx *x)
         "JOIN attestation_records a ON a.id = c.record_id WHERE c.record_id = $1", 1, p, x->err, x->errlen);
     if (!r)
         return -1;
-    json_t *bad = json_array();
-    if (!bad) {
-        PQclear(r);
-        return inv_oom(x);
-    }
+    json_t *bad = inv_list(x, r);
+    if (!bad)
+        return -1;
     for (int i = 0; i < x->ncalls; i++) {
         const drv_call *c = &x->calls[i];
         char token[48];

@@ -351,11 +351,9 @@ static int inv_no_pending_read(inv_ctx *x)
     PGresult *r = load_state(x);
     if (!r)
         return -1;
-    json_t *bad = json_array();
-    if (!bad) {
-        PQclear(r);
-        return inv_oom(x);
-    }
+    json_t *bad = inv_list(x, r);
+    if (!bad)
+        return -1;
     for (int i = 0; i < x->ncalls; i++) {
         const drv_call *c = &x->calls[i];
         if (is_putter(c->worker) || c->out.kind != OUT_OK || strcmp(c->result, "absent") == 0)
@@ -383,11 +381,9 @@ static int inv_no_silent_orphan(inv_ctx *x)
     PGresult *r = load_state(x);
     if (!r)
         return -1;
-    json_t *bad = json_array();
-    if (!bad) {
-        PQclear(r);
-        return inv_oom(x);
-    }
+    json_t *bad = inv_list(x, r);
+    if (!bad)
+        return -1;
     for (int i = 0; i < PQntuples(r); i++) {
         const char *meta = PQgetvalue(r, i, 1);
         if (PQgetisnull(r, i, 2) || strcmp(meta, "committed") == 0 || strcmp(meta, "orphaned") == 0)
@@ -409,11 +405,9 @@ static int inv_put_outcome(inv_ctx *x)
     PGresult *r = load_state(x);
     if (!r)
         return -1;
-    json_t *bad = json_array();
-    if (!bad) {
-        PQclear(r);
-        return inv_oom(x);
-    }
+    json_t *bad = inv_list(x, r);
+    if (!bad)
+        return -1;
     for (int i = 0; i < x->ncalls; i++) {
         const drv_call *c = &x->calls[i];
         if (!is_putter(c->worker))

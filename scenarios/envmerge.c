@@ -590,10 +590,10 @@ static int inv_no_lost_keys(inv_ctx *x)
     json_t *env = final_env(x, slug);
     if (!env)
         return -1;
-    json_t *lost = json_array();
+    json_t *lost = inv_list(x, NULL);
     if (!lost) {
         json_decref(env);
-        return inv_oom(x);
+        return -1;
     }
     int oks = 0;
     for (int i = 0; i < x->ncalls; i++) {
@@ -678,11 +678,9 @@ static int inv_none_after_teardown(inv_ctx *x)
         PQclear(r);
         return 1;
     }
-    json_t *late = json_array();
-    if (!late) {
-        PQclear(r);
-        return inv_oom(x);
-    }
+    json_t *late = inv_list(x, r);
+    if (!late)
+        return -1;
     for (int i = 0; i < n; i++) {
         char line[120];
         snprintf(line, sizeof line, "worker %d%s: change seq %s", atoi(PQgetvalue(r, i, 0)) + 1,
@@ -717,9 +715,9 @@ static int inv_honest_count(inv_ctx *x)
 {
     char slug[32];
     stack_slug(x->iteration, slug, sizeof slug);
-    json_t *bad = json_array();
+    json_t *bad = inv_list(x, NULL);
     if (!bad)
-        return inv_oom(x);
+        return -1;
     for (int i = 0; i < x->ncalls; i++) {
         const drv_call *c = &x->calls[i];
         if (!merged_ok(c, x->nworkers))

@@ -228,9 +228,9 @@ static int inv_one_user(inv_ctx *x)
  * fault shim failed is excused (it may be the one that would have won). */
 static int inv_one_ok(inv_ctx *x)
 {
-    json_t *bad = json_array();
+    json_t *bad = inv_list(x, NULL);
     if (!bad)
-        return inv_oom(x);
+        return -1;
     int oks = 0, faulted = 0;
     char who[256] = "";
     size_t used = 0;
@@ -281,11 +281,9 @@ static int inv_audited(inv_ctx *x)
         "GROUP BY u.id, u.holds ORDER BY u.id", 2, p, x->err, x->errlen);
     if (!r)
         return -1;
-    json_t *bad = json_array();
-    if (!bad) {
-        PQclear(r);
-        return inv_oom(x);
-    }
+    json_t *bad = inv_list(x, r);
+    if (!bad)
+        return -1;
     int nusers = PQntuples(r);
     for (int i = 0; i < nusers; i++) {
         bool holds = PQgetvalue(r, i, 1)[0] == 't';

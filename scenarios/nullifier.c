@@ -295,11 +295,9 @@ static int inv_one_id_per_key(inv_ctx *x)
     PGresult *r = load_rows(x);
     if (!r)
         return -1;
-    json_t *bad = json_array();
-    if (!bad) {
-        PQclear(r);
-        return inv_oom(x);
-    }
+    json_t *bad = inv_list(x, r);
+    if (!bad)
+        return -1;
     char found[600] = "";
     for (int i = 0; i < x->ncalls; i++) {
         const drv_call *c = &x->calls[i];
@@ -342,11 +340,9 @@ static int inv_one_accepted(inv_ctx *x)
     PGresult *r = load_rows(x);
     if (!r)
         return -1;
-    json_t *bad = json_array();
-    if (!bad) {
-        PQclear(r);
-        return inv_oom(x);
-    }
+    json_t *bad = inv_list(x, r);
+    if (!bad)
+        return -1;
     char found[600] = "";
     for (int role = 0; role < 2 && !found[0]; role++) {
         char nullifier[48], key[48], ids[256], first[64] = "", what[400];
