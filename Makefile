@@ -7,6 +7,12 @@
 #
 # Sanitizer builds live in their own build directories so that they never mix
 # objects with the normal build: `make SAN=asan BUILD=build/asan`.
+#
+# On a fresh Debian machine the two commands set themselves up: every build
+# first runs `tools/deps ensure build` (and `make check` `... test`), which
+# installs missing packages when run as root and otherwise stops with the
+# one apt-get command to type. The stamp is remade only when dpkg's database
+# changes, so the check costs nothing on later builds.
 
 CC      ?= cc
 BUILD   ?= build
@@ -52,17 +58,24 @@ $(BUILD)/t/pgf_%: t/unit/pgf_%.c $(SHIM_OBJS)
 
 all: $(BUILD)/pgrace $(BUILD)/libpgfault.so $(UNIT_BINS)
 
+DPKG_STATUS := $(wildcard /var/lib/dpkg/status)
+.PRECIOUS: $(BUILD)/.deps-%
+$(BUILD)/.deps-%: tools/deps $(DPKG_STATUS)
+	@tools/deps ensure $*
+	@mkdir -p $(dir $@)
+	@touch $@
+
 $(BUILD)/pgrace: $(PGRACE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libpgfault.so: $(SHIM_OBJS)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(SHIM_LDLIBS)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c | $(BUILD)/.deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/pic/%.o: %.c
+$(BUILD)/pic/%.o: %.c | $(BUILD)/.deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
 
@@ -80,7 +93,7 @@ run: all
 	$(BUILD)/pgrace run
 
 # prove runs t/*.t (Perl, Test::More) and the compiled unit tests.
-test: all
+test: $(BUILD)/.deps-test all
 	PGRACE_BUILD=$(BUILD) prove -f t/*.t $(UNIT_BINS)
 
 check: test check-asan check-tsan
