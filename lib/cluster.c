@@ -4,7 +4,9 @@
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/fstree.h"
 #include "lib/proc.h"
+#include "lib/template.h"
 
 #include <errno.h>
 #include <glob.h>
@@ -16,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +40,8 @@ struct cluster {
     int cleanup_handle;
     int major;
     proc_opts as_server;      /* identity the server runs under */
+    char template[PATH_MAX];  /* the cached template's path, or "" (off) */
+    bool from_template;       /* datadir is a copy of it */
 };
 
 static bool has_programs(const char *dir)
@@ -75,17 +81,6 @@ int cluster_find_bindir(char *out, size_t outlen, char *err, size_t errlen)
         err_set(err, errlen, "PGRACE_PGBIN=%s holds no initdb and postgres", env);
         return -1;
     }
-    FILE *p = popen("pg_config --bindir 2>/dev/null", "r");
-    if (p) {
-        char line[PATH_MAX];
-        bool got = fgets(line, sizeof line, p) != NULL;
-        pclose(p);
-        if (got) {
-            line[strcspn(line, "\n")] = '\0';
-            if (try_dir(line, out, outlen))
-                return 0;
-        }
-    }
     const char *path = getenv("PATH");
     if (path) {
         char *copy = strdup(path), *save = NULL;
@@ -117,8 +112,21 @@ int cluster_find_bindir(char *out, size_t outlen, char *err, size_t errlen)
         if (best >= 0)
             return 0;
     }
-    err_set(err, errlen, "cannot find initdb and postgres (tried $PGRACE_PGBIN, pg_config --bindir, "
-                         "PATH, /usr/lib/postgresql/*/bin); install postgresql");
+    /* Last: Debian's pg_config is a wrapper script that costs tens of
+     * milliseconds, and every run looks for the server. */
+    FILE *p = popen("pg_config --bindir 2>/dev/null", "r");
+    if (p) {
+        char line[PATH_MAX];
+        bool got = fgets(line, sizeof line, p) != NULL;
+        pclose(p);
+        if (got) {
+            line[strcspn(line, "\n")] = '\0';
+            if (try_dir(line, out, outlen))
+                return 0;
+        }
+    }
+    err_set(err, errlen, "cannot find initdb and postgres (tried $PGRACE_PGBIN, PATH, "
+                         "/usr/lib/postgresql/*/bin, pg_config --bindir); install postgresql");
     return -1;
 }
 
@@ -172,7 +180,7 @@ static void stop_server(cluster *c)
         c->postmaster = 0;
     }
     if (c->dir[0]) {
-        proc_rmtree(c->dir);
+        fstree_remove(c->dir);
         c->dir[0] = '\0';
     }
 }
@@ -200,7 +208,7 @@ static void registry_stop(void *arg)
 static int wait_ready(cluster *c, char *err, size_t errlen)
 {
     int64_t deadline = clock_now_ns() + READY_TIMEOUT_NS;
-    int64_t pause = 5 * 1000000;
+    int64_t pause = 1000000;
     for (;;) {
         /* Polling readiness is what pg_ctl -w does too; the server offers
          * no notification we could wait on. */
@@ -220,9 +228,131 @@ static int wait_ready(cluster *c, char *err, size_t errlen)
             return -1;
         }
         clock_sleep_ns(pause);
-        if (pause < 100 * 1000000)
+        if (pause < 16 * 1000000)
             pause *= 2;
     }
+}
+
+/* initdb's options: everything that shapes the data directory, and so part
+ * of the template's key. 1 MB WAL segments make a template a third smaller
+ * to copy. */
+static const char *const initdb_options[] = {
+    "-U", CLUSTER_USER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--wal-segsize=1",
+};
+#define N_INITDB_OPTIONS (sizeof initdb_options / sizeof initdb_options[0])
+
+static proc_opts server_opts(const cluster *c)
+{
+    proc_opts o = c->as_server;
+    o.cwd = c->dir;
+    o.output = c->logfile;
+    o.own_group = true;     /* Ctrl-C is ours to handle, not the server's */
+    return o;
+}
+
+static int run_initdb(cluster *c, char *err, size_t errlen)
+{
+    char initdb[PATH_MAX + 16];
+    snprintf(initdb, sizeof initdb, "%s/initdb", c->bindir);
+    char *argv[N_INITDB_OPTIONS + 4] = { initdb, "-D", c->datadir };
+    for (size_t i = 0; i < N_INITDB_OPTIONS; i++)
+        argv[3 + i] = (char *)initdb_options[i];
+    proc_opts o = server_opts(c);
+    if (proc_run(argv, &o, err, errlen) == -1) {
+        char tail[512];
+        log_tail(c, tail, sizeof tail);
+        if (tail[0])
+            err_set(err, errlen, "initdb failed: %s", tail);
+        return -1;
+    }
+    return 0;
+}
+
+/* Fills c->datadir: a copy of the cached template when there is one, else
+ * initdb (whose result then becomes the template). */
+static int prepare_datadir(cluster *c, char *err, size_t errlen)
+{
+    c->from_template = false;
+    char options[256] = "";
+    for (size_t i = 0; i < N_INITDB_OPTIONS; i++)
+        snprintf(options + strlen(options), sizeof options - strlen(options), " %s", initdb_options[i]);
+    if (!template_locate(c->bindir, options, c->template, sizeof c->template))
+        c->template[0] = '\0';
+    if (c->template[0] && !template_ready(c->template))
+        template_discard(c->template);      /* a broken one, or none */
+    if (c->template[0] && template_ready(c->template)) {
+        char src[PATH_MAX + 8], ignored[ERRLEN];
+        snprintf(src, sizeof src, "%s/data", c->template);
+        if (fstree_copy(src, c->datadir, c->as_server.drop_identity, c->as_server.uid, c->as_server.gid, ignored,
+                        sizeof ignored) == 0) {
+            c->from_template = true;
+            return 0;
+        }
+        /* A template that cannot be copied is treated as missing. */
+        fstree_remove(c->datadir);
+    }
+    if (run_initdb(c, err, errlen) < 0)
+        return -1;
+    if (c->template[0]) {
+        char ignored[ERRLEN];
+        /* Best effort: without a template the next run initdbs again. */
+        template_publish(c->datadir, c->template, ignored, sizeof ignored);
+    }
+    return 0;
+}
+
+static int spawn_server(cluster *c, char *err, size_t errlen)
+{
+    char postgres[PATH_MAX + 16];
+    snprintf(postgres, sizeof postgres, "%s/postgres", c->bindir);
+    /* max_connections covers -n 256 workers plus control and pgbench. */
+    char *argv[] = { postgres, "-D", c->datadir, "-k", c->dir, "-p", CLUSTER_PORT,
+                     "-c", "listen_addresses=", "-c", "fsync=off",
+                     "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                     "-c", "max_connections=300", "-c", "shared_buffers=64MB",
+                     "-c", "max_prepared_transactions=16", NULL };
+    proc_opts o = server_opts(c);
+    o.death_signal = SIGQUIT;
+    if (proc_spawn(argv, &o, &c->postmaster, err, errlen) == -1)
+        return -1;
+    return wait_ready(c, err, errlen);
+}
+
+/* Starts the server on c->datadir. A copy of a template that does not start
+ * means a broken template: it is discarded and the run falls back to initdb
+ * once, so the cache heals itself. */
+static int start_server(cluster *c, char *err, size_t errlen)
+{
+    if (spawn_server(c, err, errlen) == 0)
+        return 0;
+    if (!c->from_template)
+        return -1;
+    template_discard(c->template);
+    if (c->postmaster > 0) {
+        kill(c->postmaster, SIGQUIT);
+        proc_wait(c->postmaster);
+        c->postmaster = 0;
+    }
+    fstree_remove(c->datadir);
+    unlink(c->logfile);
+    if (prepare_datadir(c, err, errlen) < 0)
+        return -1;
+    return spawn_server(c, err, errlen);
+}
+
+/* Where a run's cluster directory goes: $TMPDIR when set, else /dev/shm
+ * when it is a writable tmpfs (a throwaway cluster's data belongs in
+ * memory: copying the template there takes a tenth of the time it takes on
+ * a disk file system), else /tmp. */
+static const char *run_root(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (tmp && *tmp)
+        return tmp;
+    struct statfs fs;
+    if (statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC && access("/dev/shm", W_OK | X_OK) == 0)
+        return "/dev/shm";
+    return "/tmp";
 }
 
 int cluster_start(cluster **out, char *err, size_t errlen)
@@ -238,8 +368,7 @@ int cluster_start(cluster **out, char *err, size_t errlen)
         free(c);
         return -1;
     }
-    const char *tmp = getenv("TMPDIR");
-    tmp = tmp && *tmp ? tmp : "/tmp";
+    const char *tmp = run_root();
     if (strlen(tmp) > 80) {
         err_set(err, errlen, "TMPDIR is too long for a Unix socket path: %s", tmp);
         free(c);
@@ -266,33 +395,7 @@ int cluster_start(cluster **out, char *err, size_t errlen)
     snprintf(c->conninfo, sizeof c->conninfo, "host=%s port=%s user=%s dbname=%s",
              c->dir, CLUSTER_PORT, CLUSTER_USER, CLUSTER_DB);
 
-    proc_opts o = c->as_server;
-    o.cwd = c->dir;
-    o.output = c->logfile;
-    o.own_group = true;     /* Ctrl-C is ours to handle, not the server's */
-
-    char initdb[PATH_MAX + 16], postgres[PATH_MAX + 16];
-    snprintf(initdb, sizeof initdb, "%s/initdb", c->bindir);
-    snprintf(postgres, sizeof postgres, "%s/postgres", c->bindir);
-    char *initdb_argv[] = { initdb, "-D", c->datadir, "-U", CLUSTER_USER, "-A", "trust",
-                            "-E", "UTF8", "--locale=C", "--no-sync", NULL };
-    if (proc_run(initdb_argv, &o, err, errlen) == -1) {
-        char tail[512];
-        log_tail(c, tail, sizeof tail);
-        if (tail[0])
-            err_set(err, errlen, "initdb failed: %s", tail);
-        goto fail;
-    }
-    /* max_connections covers -n 256 workers plus control and pgbench. */
-    char *pg_argv[] = { postgres, "-D", c->datadir, "-k", c->dir, "-p", CLUSTER_PORT,
-                        "-c", "listen_addresses=", "-c", "fsync=off",
-                        "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                        "-c", "max_connections=300", "-c", "shared_buffers=64MB",
-                        "-c", "max_prepared_transactions=16", NULL };
-    o.death_signal = SIGQUIT;
-    if (proc_spawn(pg_argv, &o, &c->postmaster, err, errlen) == -1)
-        goto fail;
-    if (wait_ready(c, err, errlen) == -1)
+    if (prepare_datadir(c, err, errlen) < 0 || start_server(c, err, errlen) < 0)
         goto fail;
     PGconn *conn = PQconnectdb(c->conninfo);
     c->major = PQstatus(conn) == CONNECTION_OK ? PQserverVersion(conn) / 10000 : 0;

@@ -35,8 +35,8 @@ int cluster_major_version(const cluster *c);
  * teardown is best effort. NULL is ignored. */
 void cluster_stop(cluster *c);
 
-/* Finds the directory holding initdb and postgres: $PGRACE_PGBIN,
- * `pg_config --bindir`, PATH, then the newest /usr/lib/postgresql/N/bin.
+/* Finds the directory holding initdb and postgres: $PGRACE_PGBIN, PATH,
+ * the newest /usr/lib/postgresql/N/bin, then `pg_config --bindir`.
  * Returns 0 or -1. */
 int cluster_find_bindir(char *out, size_t outlen, char *err, size_t errlen);
 

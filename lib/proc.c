@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -119,22 +118,4 @@ int proc_run(char *const argv[], const proc_opts *o, char *err, size_t errlen)
         return -1;
     }
     return 0;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)ftw;
-    if (type == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;   /* keep going: remove as much as we can */
-}
-
-int proc_rmtree(const char *path)
-{
-    if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) == -1 && errno != ENOENT)
-        return -1;
-    return access(path, F_OK) == 0 ? -1 : 0;
 }

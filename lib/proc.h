@@ -35,8 +35,4 @@ int proc_wait(pid_t pid);
  * naming the program and its status. */
 int proc_run(char *const argv[], const proc_opts *o, char *err, size_t errlen);
 
-/* Removes path and everything under it, not following symlinks. Returns 0
- * or -1 (best effort: it goes on after a failure). */
-int proc_rmtree(const char *path);
-
 #endif

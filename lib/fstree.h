@@ -1,0 +1,24 @@
+/*
+ * fstree.h — whole directory trees: copied (the cluster template into a
+ * run's directory) and removed (a run's directory at teardown).
+ */
+#ifndef PGRACE_FSTREE_H
+#define PGRACE_FSTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Copies the tree at src to dst (which must not exist): directories,
+ * regular files (in the kernel, with copy_file_range) and symlinks, with
+ * their permission bits. With set_owner, every copy is chowned to
+ * uid:gid (a root process preparing a server's data directory). Returns 0,
+ * or -1 with a one-line reason (dst may then hold part of the copy: remove
+ * it). */
+int fstree_copy(const char *src, const char *dst, bool set_owner, uid_t uid, gid_t gid, char *err, size_t errlen);
+
+/* Removes path and everything under it, not following symlinks. Returns 0
+ * or -1 (best effort: it goes on after a failure). A missing path is 0. */
+int fstree_remove(const char *path);
+
+#endif
