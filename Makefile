@@ -38,11 +38,12 @@ UNIT_SRCS     := $(wildcard t/unit/*.c)
 UNIT_BINS     := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
 
 # --- fault shim (faults/) -------------------------------------------------
-# Every faults/*.c goes into the preload library; it is position independent
-# and links only what it must, because it is loaded into other people's
-# programs.  It links libpq itself so that RTLD_NEXT finds the real libpq
+# Every faults/*.c goes into the preload library, with lib/parse.c (the one
+# grammar of durations, which depends on libc only); it is position
+# independent and links only what it must, because it is loaded into other
+# people's programs.  It links libpq itself so that RTLD_NEXT finds the real libpq
 # even in programs that dlopen it (Python, Perl extensions).
-SHIM_SRCS     := $(wildcard faults/*.c)
+SHIM_SRCS     := $(wildcard faults/*.c) lib/parse.c
 SHIM_OBJS     := $(SHIM_SRCS:%.c=$(BUILD)/pic/%.o)
 SHIM_LDLIBS   := -ldl -lpq
 # The shim's unit tests (t/unit/pgf_*.c) link the shim's objects into the

@@ -48,3 +48,8 @@ PGF_API void pgf_reset_ordinals(void)
 {
     pgf_conn_reset_ordinals();
 }
+
+PGF_API void pgf_interrupt(PGconn *conn)
+{
+    pgf_interrupt_conn(conn);
+}

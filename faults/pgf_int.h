@@ -79,6 +79,8 @@ struct pgf_conn {
     unsigned long gen;
     long count[PGF_MAX_RULES];
     long delay_after_us;       /* async :after delay owed by the next PQgetResult */
+    atomic_ulong interrupt_gen;/* pgf_interrupt under ruleset generation N: delays of
+                                * that generation are cut short (any thread writes it) */
     struct pgf_prep *prep;
 };
 
@@ -128,6 +130,7 @@ int pgf_inject_async(const struct pgf_call *c, const struct pgf_decision *d);
 PGresult *pgf_real_sync(const struct pgf_call *c);
 int pgf_real_async(const struct pgf_call *c);
 void pgf_sleep_us(long us);
+void pgf_interrupt_conn(PGconn *conn);
 
 /* log.c */
 void pgf_log_init(void);

@@ -9,6 +9,7 @@
 #ifndef PGFAULT_H
 #define PGFAULT_H
 
+#include <libpq-fe.h>
 #include <stddef.h>
 
 #define PGF_API __attribute__((visibility("default")))
@@ -50,6 +51,13 @@ PGF_API unsigned long pgf_fired_total(void);
 /* Called on the faulting thread, before the fault takes effect.  NULL
  * removes the observer.  Set it while no worker runs statements. */
 PGF_API void pgf_set_observer(pgf_observer_fn fn, void *arg);
+
+/* Cuts short a delay that holds a statement of conn (now, or later under
+ * the same rules): that statement then fails as a cancelled one, SQLSTATE
+ * 57014 raised by the server. For a caller whose deadline passed (pgrace
+ * cancels the statement with PQcancel; a client-side delay needs this).
+ * Safe from any thread; a new pgf_configure forgets it. */
+PGF_API void pgf_interrupt(PGconn *conn);
 
 /* Does nothing: a place for a debugger breakpoint, called whenever a fault
  * fires (after SQLite's sqlite3Fault()). */

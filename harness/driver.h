@@ -3,10 +3,19 @@
  *
  * One thread and one connection per worker, opened in worker order before
  * the first iteration. Each iteration: the control connection creates fresh
- * rows, a barrier releases all workers at once, each calls the operation
- * (retrying a failed call up to cfg->retries times, as a client would), a
- * second barrier waits for all of them, then every invariant is checked.
- * Every call's outcome, SQLSTATE, latency and statement trace is recorded.
+ * rows, all workers are released at once, each calls the operation
+ * (retrying a failed call up to cfg->retries times, as a client would),
+ * the driver waits for all of them, then every invariant is checked.
+ * Every call's outcome, status, SQLSTATE, latency and statement trace is
+ * recorded.
+ *
+ * Nothing waits forever. A call has a deadline (cfg->call_timeout_ns): at
+ * the deadline the driver reads from the server who waits on whom
+ * (lib/blocking.h), cancels the call's statement, wakes its pause or
+ * injected delay, and the driver's own invariant — every call finishes
+ * within the deadline — is violated with that diagnosis. A worker that
+ * still does not return within DRV_GRACE_NS of the cancel is stuck beyond
+ * help: drv_run fails naming it (the run exits 2).
  */
 #ifndef PGRACE_DRIVER_H
 #define PGRACE_DRIVER_H
@@ -19,6 +28,9 @@
 
 #define DRV_MAX_WORKERS 256
 #define DRV_MAX_PAUSES 8
+#define DRV_DEFAULT_CALL_TIMEOUT_NS (10LL * 1000000000)
+#define DRV_GRACE_NS 1000000000LL           /* from a deadline's cancel to the worker's return */
+#define DRV_DEADLINE_INVARIANT "every call finishes within the deadline"
 
 typedef struct drv_pauses {
     int n;
@@ -26,8 +38,9 @@ typedef struct drv_pauses {
 } drv_pauses;
 
 /* Called after each iteration's invariants, on the driver's thread:
- * verdicts[k] is invariant k's result (1 held, 0 violated). */
-typedef void (*drv_iteration_fn)(void *arg, long iteration, const drv_call *calls, int ncalls,
+ * verdicts[k] is invariant k's result (1 held, 0 violated), for the
+ * drv_ninvariants(s) invariants. */
+typedef void (*drv_iteration_fn)(void *arg, long iteration, const call_record *calls, int ncalls,
                                  const int *verdicts);
 
 /* Called before each iteration's workers are released (after setup), on the
@@ -44,6 +57,7 @@ typedef struct drv_config {
     long first_iteration;       /* iterations are numbered from this (0: from 1) */
     uint64_t seed;
     int retries;                /* extra attempts after a failed call */
+    int64_t call_timeout_ns;    /* a call's deadline (0: DRV_DEFAULT_CALL_TIMEOUT_NS) */
     drv_pauses pauses;
     drv_before_fn before;
     void *before_arg;
@@ -59,17 +73,24 @@ typedef struct drv_verdict {
 
 typedef struct drv_result {
     long iterations;            /* iterations run */
-    drv_verdict *verdicts;      /* one per invariant (owned) */
+    drv_verdict *verdicts;      /* one per invariant, drv_ninvariants (owned) */
     int nverdicts;
     long outcomes[4];           /* calls by outcome_kind */
     hist latency[4];            /* call latency by outcome_kind */
     double seconds;
 } drv_result;
 
+/* The scenario's invariants and then the driver's own (the deadline): what
+ * a run's verdicts are about. */
+int drv_ninvariants(const scenario *s);
+const char *drv_invariant_name(const scenario *s, int k);
+
 /* Runs cfg->iterations iterations of variant v of scenario s. The schema
  * must exist and hold s's tables; ctl is the control connection. Returns 0
  * (res filled; free with drv_result_free) or -1 on a setup or environment
- * failure, with a one-line reason. */
+ * failure, or a worker stuck past its deadline's cancel, with a one-line
+ * reason. In that last case the stuck thread still runs: its memory and
+ * connections are left to the process's exit, which must follow. */
 int drv_run(const drv_config *cfg, const scenario *s, const scenario_variant *v, PGconn *ctl,
             drv_result *res, char *err, size_t errlen);
 

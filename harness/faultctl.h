@@ -27,8 +27,6 @@ int faultctl_preload(char *const argv[], char *err, size_t errlen);
  * connection's). Call once from the main thread before any connection. */
 void faultctl_init(void);
 
-bool faultctl_loaded(void);
-
 /* The next connection opened is the shim's connection 1 again (the driver
  * calls it before opening a run's workers). */
 void faultctl_reset_ordinals(void);
@@ -51,8 +49,13 @@ const char *faultctl_spec(void);
 unsigned long faultctl_fired(void);
 
 /* Brackets one call on a worker thread: faults fired in between are
- * credited to c. */
-void faultctl_enter_call(drv_call *c);
+ * credited to rec. */
+void faultctl_enter_call(call_record *rec);
 void faultctl_leave_call(void);
+
+/* Cuts short a delay the shim holds conn's statement in (its call passed
+ * its deadline): the statement then fails as a cancelled one (57014). Safe
+ * from any thread. */
+void faultctl_interrupt(PGconn *conn);
 
 #endif

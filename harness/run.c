@@ -2,6 +2,7 @@
 #include "harness/run.h"
 
 #include "harness/faultctl.h"
+#include "harness/repro.h"
 #include "harness/sweep.h"
 #include "harness/target.h"
 #include "lib/cleanup.h"
@@ -13,57 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void run_repeat_command(const run_opts *o, const plan_item *item, const item_settings *st, char *buf,
-                        size_t len)
-{
-    int n = snprintf(buf, len, "%s run %s/%s -i %ld --seed %" PRIu64, o->argv0, item->scenario->name,
-                     item->variant->name, o->iterations, o->seed);
-#define MORE(...) \
-    do { \
-        if (n > 0 && (size_t)n < len) \
-            n += snprintf(buf + n, len - (size_t)n, __VA_ARGS__); \
-    } while (0)
-    /* -n only when given: a plan or a sweep picks its own otherwise. */
-    if (o->nworkers_given)
-        MORE(" -n %d", o->nworkers);
-    if (o->plan)
-        MORE(" --plan %s", o->plan);
-    if (o->fault_sweep)
-        MORE(" --fault-sweep");
-    if (o->fault)
-        MORE(" --fault '%s'", o->fault);
-    /* Only what the plan did not set: the plan brings its own. */
-    for (int i = 0; i < o->pauses.n; i++)
-        MORE(" --pause %s=%" PRId64 "us", o->pauses.p[i].name, o->pauses.p[i].ns / 1000);
-    if (o->retries_given)
-        MORE(" --retries %d", st->retries);
-    if (o->first_iteration > 1)
-        MORE(" --from-iteration %ld", o->first_iteration);
-    if (o->dsn)
-        MORE(" --dsn '%s'", o->dsn);
-#undef MORE
-}
-
-void run_replay_command(const run_opts *o, const plan_item *item, const item_settings *st, long first,
-                        long count, const char *fault_spec, char *buf, size_t len)
-{
-    int n = snprintf(buf, len, "%s run %s/%s --from-iteration %ld -i %ld -n %d --retries %d --seed %" PRIu64,
-                     o->argv0, item->scenario->name, item->variant->name, first, count, st->nworkers, st->retries,
-                     o->seed);
-#define MORE(...) \
-    do { \
-        if (n > 0 && (size_t)n < len) \
-            n += snprintf(buf + n, len - (size_t)n, __VA_ARGS__); \
-    } while (0)
-    for (int i = 0; i < st->pauses.n; i++)
-        MORE(" --pause %s=%" PRId64 "us", st->pauses.p[i].name, st->pauses.p[i].ns / 1000);
-    if (fault_spec && *fault_spec)
-        MORE(" --fault '%s'", fault_spec);
-    if (o->dsn)
-        MORE(" --dsn '%s'", o->dsn);
-#undef MORE
-}
 
 static void latency_comment(const char *label, int nworkers, const drv_result *r)
 {
@@ -88,14 +38,11 @@ static bool report_tap(const run_opts *o, const plan_item *item, const item_sett
 {
     bool all = true;
     char label[128];
-    if (strcmp(st->plan, "none") == 0)
-        snprintf(label, sizeof label, "%s/%s", item->scenario->name, item->variant->name);
-    else
-        snprintf(label, sizeof label, "%s/%s [%s]", item->scenario->name, item->variant->name, st->plan);
+    plan_label(item, st, label, sizeof label);
     latency_comment(label, st->nworkers, r);
     for (int k = 0; k < r->nverdicts; k++) {
         const drv_verdict *v = &r->verdicts[k];
-        const char *name = item->scenario->invariants[k].name;
+        const char *name = drv_invariant_name(item->scenario, k);
         if (!v->failures) {
             tap_point(true, NULL, "%s: %s", label, name);
             continue;
@@ -115,10 +62,10 @@ static bool report_tap(const run_opts *o, const plan_item *item, const item_sett
         if (st->retries)
             json_object_set_new(d, "retries", json_integer(st->retries));
         json_object_set_new(d, "seed", json_integer((json_int_t)o->seed));
-        run_repeat_command(o, item, st, buf, sizeof buf);
+        repro_repeat_command(o, item, st, buf, sizeof buf);
         json_object_set_new(d, "repeat", json_string(buf));
         json_t *spec = json_object_get(v->first_found, "fault_spec");
-        run_replay_command(o, item, st, v->first_iteration, 1, spec ? json_string_value(spec) : NULL, buf,
+        repro_replay_command(o, item, st, v->first_iteration, 1, spec ? json_string_value(spec) : NULL, buf,
                            sizeof buf);
         json_object_set_new(d, "replay", json_string(buf));
         tap_point(false, d, "%s: %s", label, name);
@@ -136,7 +83,7 @@ static int each_iteration(void *arg, long iteration, char *err, size_t errlen)
 }
 
 /* Hands each iteration to the report, with the fault spec it ran with. */
-static void report_each(void *arg, long iteration, const drv_call *calls, int ncalls, const int *verdicts)
+static void report_each(void *arg, long iteration, const call_record *calls, int ncalls, const int *verdicts)
 {
     report_iteration(arg, iteration, calls, ncalls, verdicts, faultctl_spec());
 }
@@ -152,7 +99,7 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
     drv_config cfg = {
         .conninfo = a->target->conninfo, .schema = a->target->schema, .appname = a->target->appname,
         .nworkers = st->nworkers, .iterations = a->iterations, .first_iteration = a->first_iteration,
-        .seed = a->seed, .retries = st->retries, .pauses = st->pauses,
+        .seed = a->seed, .retries = st->retries, .pauses = st->pauses, .call_timeout_ns = st->call_timeout_ns,
     };
     if (st->fault) {
         cfg.before = each_iteration;
@@ -192,7 +139,7 @@ static int run_item(const run_opts *o, target *t, const plan_item *item, report 
     *held = report_tap(o, item, &st, &r);
     if (rep) {
         char repeat[2048];
-        run_repeat_command(o, item, &st, repeat, sizeof repeat);
+        repro_repeat_command(o, item, &st, repeat, sizeof repeat);
         report_item_end(rep, &r, repeat);
     }
     drv_result_free(&r);
@@ -281,7 +228,7 @@ int run_main(const run_opts *o)
     }
     int points = 0;
     for (int i = 0; i < n; i++)
-        points += items[i].scenario->ninvariants * o->times;
+        points += drv_ninvariants(items[i].scenario) * o->times;
     tap_begin(stdout);
     tap_plan(points);
     tap_comment("pgrace: seed %" PRIu64 ", server %d.%d%s%s", o->seed, t.server_version / 10000, t.server_version % 100,

@@ -384,10 +384,10 @@ static void item_section(FILE *f, const report *r, const rep_item *it, int idx, 
     }
 
     fputs("<h3>Invariants</h3>\n<table><tr><th>invariant</th><th>verdict</th><th>failing iterations</th></tr>\n", f);
-    for (int k = 0; k < it->scenario->ninvariants; k++) {
+    for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
         bool held = rep_item_held(it, k);
         fputs("<tr><td>", f);
-        text(f, it->scenario->invariants[k].name);
+        text(f, drv_invariant_name(it->scenario, k));
         fprintf(f, "</td><td class=\"%s\">%s</td><td>%ld of %ld", held ? "held" : "violated",
                 held ? "held" : "violated", it->failures[k], it->iterations);
         if (!held)
@@ -407,13 +407,13 @@ static void item_section(FILE *f, const report *r, const rep_item *it, int idx, 
         timeline(f, it, x, faults_drawn);
     }
     int shown = 0;
-    for (int k = 0; k < it->scenario->ninvariants; k++) {
+    for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
         json_t *d = rep_diagnostics(r, it, k);
         char *yaml = rep_yaml(d);
         if (yaml) {
             fputs(shown++ ? "<details>" : "<details open>", f);
             fputs("<summary>Diagnostics of the first violation: <b class=\"violated\">", f);
-            text(f, it->scenario->invariants[k].name);
+            text(f, drv_invariant_name(it->scenario, k));
             fputs("</b></summary><pre>", f);
             text(f, yaml);
             fputs("</pre></details>\n", f);
@@ -475,9 +475,9 @@ int report_write_html(const report *r, const char *path, char *err, size_t errle
         text(f, label);
         fprintf(f, "</a></td><td class=\"%s\">%s</td><td>%d</td><td>%ld</td><td>", v, v, it->nworkers,
                 it->iterations);
-        for (int k = 0; k < it->scenario->ninvariants; k++)
+        for (int k = 0; k < drv_ninvariants(it->scenario); k++)
             if (!rep_item_held(it, k)) {
-                text(f, it->scenario->invariants[k].name);
+                text(f, drv_invariant_name(it->scenario, k));
                 fputs("<br>", f);
             }
         fputs("</td><td>", f);
