@@ -40,11 +40,18 @@ UNIT_BINS     := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
 # --- fault shim (faults/) -------------------------------------------------
 # Every faults/*.c goes into the preload library; it is position independent
 # and links only what it must, because it is loaded into other people's
-# programs.  It links libpq itself so that RTLD_NEXT finds the real libpq
-# even in programs that dlopen it (Python, Perl extensions).
+# programs.  It links libpq itself (DT_NEEDED) so that RTLD_NEXT finds the
+# real libpq even in programs that dlopen it (Python, Perl extensions), and
+# so that dlsym on the handle faults/dl.c gives for a dlopen of libpq finds
+# every libpq function the shim does not wrap.  -z nodelete: that handle may
+# be dlclosed, the shim must stay.
 SHIM_SRCS     := $(wildcard faults/*.c)
 SHIM_OBJS     := $(SHIM_SRCS:%.c=$(BUILD)/pic/%.o)
 SHIM_LDLIBS   := -ldl -lpq
+# faults/dl.c passes dlopen on as a tail call so that glibc still sees the
+# program's caller (its RUNPATH, $ORIGIN): that needs sibling-call
+# optimization whatever CFLAGS says (the last -O wins).
+$(BUILD)/pic/faults/dl.o: CFLAGS += -O2 -foptimize-sibling-calls
 # The shim's unit tests (t/unit/pgf_*.c) link the shim's objects into the
 # test program itself (exported with -rdynamic, so that they interpose libpq
 # as the preloaded library would): this works in sanitizer builds, where an
@@ -69,7 +76,7 @@ $(BUILD)/pgrace: $(PGRACE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libpgfault.so: $(SHIM_OBJS)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(SHIM_LDLIBS)
+	$(CC) -shared $(LDFLAGS) -Wl,-z,nodelete -o $@ $^ $(SHIM_LDLIBS)
 
 $(BUILD)/obj/%.o: %.c | $(BUILD)/.deps-build
 	@mkdir -p $(dir $@)
