@@ -59,11 +59,15 @@ $(BUILD)/pic/faults/dl.o: CFLAGS += -O2 -foptimize-sibling-calls
 $(BUILD)/t/pgf_%: t/unit/pgf_%.c $(SHIM_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(SHIM_LDLIBS) -lm
+# t/unit/pgf_dlopen.c once more, linking neither the shim nor libpq: a client
+# that only dlopens libpq, as FFI bindings do, for the preloaded shim
+# (t/30-shim-clients.t).  Its rule follows `all`.
+DLOPEN_CLIENT := $(BUILD)/t/dlopen_client
 # --------------------------------------------------------------------------
 
 .PHONY: all run check check-asan check-tsan test bench clean
 
-all: $(BUILD)/pgrace $(BUILD)/libpgfault.so $(UNIT_BINS)
+all: $(BUILD)/pgrace $(BUILD)/libpgfault.so $(UNIT_BINS) $(DLOPEN_CLIENT)
 
 DPKG_STATUS := $(wildcard /var/lib/dpkg/status)
 .PRECIOUS: $(BUILD)/.deps-%
@@ -77,6 +81,10 @@ $(BUILD)/pgrace: $(PGRACE_OBJS)
 
 $(BUILD)/libpgfault.so: $(SHIM_OBJS)
 	$(CC) -shared $(LDFLAGS) -Wl,-z,nodelete -o $@ $^ $(SHIM_LDLIBS)
+
+$(DLOPEN_CLIENT): t/unit/pgf_dlopen.c | $(BUILD)/.deps-build
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -ldl
 
 $(BUILD)/obj/%.o: %.c | $(BUILD)/.deps-build
 	@mkdir -p $(dir $@)
