@@ -41,11 +41,18 @@ UNIT_BINS     := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
 # Every faults/*.c goes into the preload library, with lib/parse.c (the one
 # grammar of durations, which depends on libc only); it is position
 # independent and links only what it must, because it is loaded into other
-# people's programs.  It links libpq itself so that RTLD_NEXT finds the real libpq
-# even in programs that dlopen it (Python, Perl extensions).
+# people's programs.  It links libpq itself (DT_NEEDED) so that RTLD_NEXT
+# finds the real libpq even in programs that dlopen it (Python, Perl
+# extensions), and so that dlsym on the handle faults/dl.c gives for a
+# dlopen of libpq finds every libpq function the shim does not wrap.
+# -z nodelete: that handle may be dlclosed, the shim must stay.
 SHIM_SRCS     := $(wildcard faults/*.c) lib/parse.c
 SHIM_OBJS     := $(SHIM_SRCS:%.c=$(BUILD)/pic/%.o)
 SHIM_LDLIBS   := -ldl -lpq
+# faults/dl.c passes dlopen on as a tail call so that glibc still sees the
+# program's caller (its RUNPATH, $ORIGIN): that needs sibling-call
+# optimization whatever CFLAGS says (the last -O wins).
+$(BUILD)/pic/faults/dl.o: CFLAGS += -O2 -foptimize-sibling-calls
 # The shim's unit tests (t/unit/pgf_*.c) link the shim's objects into the
 # test program itself (exported with -rdynamic, so that they interpose libpq
 # as the preloaded library would): this works in sanitizer builds, where an
@@ -53,11 +60,15 @@ SHIM_LDLIBS   := -ldl -lpq
 $(BUILD)/t/pgf_%: t/unit/pgf_%.c $(SHIM_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(SHIM_LDLIBS) -lm
+# t/unit/pgf_dlopen.c once more, linking neither the shim nor libpq: a client
+# that only dlopens libpq, as FFI bindings do, for the preloaded shim
+# (t/30-shim-clients.t).  Its rule follows `all`.
+DLOPEN_CLIENT := $(BUILD)/t/dlopen_client
 # --------------------------------------------------------------------------
 
 .PHONY: all run check check-asan check-tsan test bench clean
 
-all: $(BUILD)/pgrace $(BUILD)/libpgfault.so $(UNIT_BINS)
+all: $(BUILD)/pgrace $(BUILD)/libpgfault.so $(UNIT_BINS) $(DLOPEN_CLIENT)
 
 DPKG_STATUS := $(wildcard /var/lib/dpkg/status)
 .PRECIOUS: $(BUILD)/.deps-%
@@ -70,7 +81,11 @@ $(BUILD)/pgrace: $(PGRACE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libpgfault.so: $(SHIM_OBJS)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(SHIM_LDLIBS)
+	$(CC) -shared $(LDFLAGS) -Wl,-z,nodelete -o $@ $^ $(SHIM_LDLIBS)
+
+$(DLOPEN_CLIENT): t/unit/pgf_dlopen.c | $(BUILD)/.deps-build
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -ldl
 
 $(BUILD)/obj/%.o: %.c | $(BUILD)/.deps-build
 	@mkdir -p $(dir $@)

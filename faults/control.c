@@ -25,6 +25,7 @@ __attribute__((constructor)) static void pgf_load(void)
 {
     char err[PGF_ERRLEN];
     pgf_real_init();
+    pgf_dl_init();
     pgf_log_init();
     pthread_atfork(NULL, NULL, atfork_child);
     const char *spec = getenv("PGFAULT");

@@ -13,9 +13,7 @@
  */
 #include "faults/pgf_int.h"
 
-#define REAL(f) (pgf_real.f ? pgf_real.f : (pgf_real_init(), pgf_real.f))
 #define PASS_THROUGH() (pgf_depth || pgf_exempt || !atomic_load_explicit(&pgf_active, memory_order_acquire))
-#define EXPORT __attribute__((visibility("default")))
 
 static PGresult *run_sync(const struct pgf_call *c)
 {

@@ -10,6 +10,7 @@
 #ifndef PGF_INT_H
 #define PGF_INT_H
 
+#include <dlfcn.h>
 #include <regex.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -160,9 +161,19 @@ struct pgf_real {
     void (*PQreset)(PGconn *);
     int (*PQresetStart)(PGconn *);
     void (*PQfinish)(PGconn *);
+    void *(*dlopen)(const char *, int);
+    void *(*dlmopen)(Lmid_t, const char *, int);
 };
 extern struct pgf_real pgf_real;
 void pgf_real_init(void);
+/* The real f, resolving on the spot if a wrapper runs before the constructor
+ * (another library's constructor calling in): see real.c. */
+#define REAL(f) (pgf_real.f ? pgf_real.f : (pgf_real_init(), pgf_real.f))
+/* The wrappers are the shim's only exported symbols besides pgfault.h. */
+#define EXPORT __attribute__((visibility("default")))
+
+/* dl.c: dlopen of libpq answered with the shim (FFI bindings). */
+void pgf_dl_init(void);
 
 /* Per-thread state (control.c).  __thread, not pthread_getspecific, which
  * could itself be interposed; initial-exec because the shim is preloaded. */
