@@ -24,10 +24,13 @@ PG_LIBDIR     := $(shell pg_config --libdir 2>/dev/null || echo /usr/lib)
 CFLAGS_SAN_asan := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 CFLAGS_SAN_tsan := -fsanitize=thread -fno-omit-frame-pointer
 CFLAGS_SAN      := $(CFLAGS_SAN_$(SAN))
+# make MUTANTS=1 BUILD=build/mutant: the mutation build (harness/mutant.h),
+# whose fixed forms drop the guarantee $PGRACE_MUTANT names (t/55-pins.t).
+CFLAGS_MUTANTS  := $(if $(MUTANTS),-DPGRACE_MUTANTS)
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
-           -I. -I$(PG_INCLUDEDIR) $(CFLAGS_SAN)
+           -I. -I$(PG_INCLUDEDIR) $(CFLAGS_SAN) $(CFLAGS_MUTANTS)
 LDFLAGS += -pthread $(CFLAGS_SAN) -L$(PG_LIBDIR)
 LDLIBS  += -lpq -ljansson -lm
 
@@ -66,7 +69,7 @@ $(BUILD)/t/pgf_%: t/unit/pgf_%.c $(SHIM_OBJS)
 DLOPEN_CLIENT := $(BUILD)/t/dlopen_client
 # --------------------------------------------------------------------------
 
-.PHONY: all run check check-asan check-tsan test bench clean
+.PHONY: all run check check-asan check-tsan test bench clean mutant
 
 all: $(BUILD)/pgrace $(BUILD)/libpgfault.so $(UNIT_BINS) $(DLOPEN_CLIENT)
 
@@ -109,8 +112,12 @@ run: all
 	$(BUILD)/pgrace run
 
 # prove runs t/*.t (Perl, Test::More) and the compiled unit tests.
-test: $(BUILD)/.deps-test all
+test: $(BUILD)/.deps-test all mutant
 	PGRACE_BUILD=$(BUILD) prove -f t/*.t $(UNIT_BINS)
+
+# The mutation build t/55-pins.t runs (harness/mutant.h).
+mutant:
+	$(MAKE) MUTANTS=1 BUILD=build/mutant build/mutant/pgrace build/mutant/libpgfault.so
 
 check: test check-asan check-tsan
 

@@ -5,6 +5,8 @@
  */
 #include "harness/call_int.h"
 
+#include "harness/mutant.h"
+
 #include "lib/clock.h"
 
 #include <errno.h>
@@ -209,19 +211,7 @@ void drv_pause(const drv_call *c, const char *point)
 #ifdef PGRACE_MUTANTS
 bool call_guarantee(const drv_call *c, const char *name)
 {
-    const scenario *s = c->state->scenario;
-    bool declared = strcmp(name, "commit-before-ok") == 0;
-    for (int i = 0; i < s->npins && !declared; i++)
-        declared = strcmp(s->pins[i].name, name) == 0;
-    if (!declared) {
-        /* A GUARANTEE the scenario does not list: t/55-pins.t would never
-         * remove it, so it must not exist. */
-        fprintf(stderr, "pgrace: scenario %s uses GUARANTEE(\"%s\") but lists no such pin\n", s->name, name);
-        abort();
-    }
-    const char *m = getenv("PGRACE_MUTANT");
-    size_t n = strlen(s->name);
-    return !(m && strncmp(m, s->name, n) == 0 && m[n] == '/' && strcmp(m + n + 1, name) == 0);
+    return !mutant_removes(c->state->scenario, name);
 }
 #endif
 

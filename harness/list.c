@@ -31,6 +31,11 @@ static int check_tables(const scenario *s)
         fprintf(stderr, "pgrace: scenario %s: variants[0] must be \"fixed\", caught by nothing\n", s->name);
         return -1;
     }
+    for (int p = 0; p < s->npins; p++)
+        if (!s->pins[p].plan || !has_plan(s, s->pins[p].plan)) {
+            fprintf(stderr, "pgrace: scenario %s: pin %s names no plan of the scenario\n", s->name, s->pins[p].name);
+            return -1;
+        }
     for (int v = 1; v < s->nvariants; v++) {
         const scenario_variant *var = &s->variants[v];
         if (!var->caught[0].plan) {
@@ -75,10 +80,9 @@ static void list_scenario(const scenario *s)
             printf("    %s\n", s->pause_points[p]);
     }
     if (s->npins) {
-        printf("  pinned guarantees (t/55-pins.t removes each and watches a plan catch it):\n");
-        printf("    %-24s %s\n", "commit-before-ok", "the caller is told ok only after COMMIT succeeded");
+        printf("  pinned guarantees (t/55-pins.t removes each and watches its plan catch it):\n");
         for (int p = 0; p < s->npins; p++)
-            printf("    %-24s %s\n", s->pins[p].name, s->pins[p].what);
+            printf("    %-24s %s [plan %s]\n", s->pins[p].name, s->pins[p].what, s->pins[p].plan);
     }
     printf("\n");
 }

@@ -7,6 +7,7 @@
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/faultctl.h"
+#include "harness/mutant.h"
 #include "harness/run.h"
 
 #include "lib/cleanup.h"
@@ -72,6 +73,10 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_HELD;
+    }
+    if (mutant_check(err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s\n", err);
+        return EXIT_USAGE;
     }
     if (cleanup_signals_start(err, sizeof err) < 0) {
         fprintf(stderr, "pgrace: %s\n", err);

@@ -2,6 +2,7 @@
 #include "harness/run.h"
 
 #include "harness/faultctl.h"
+#include "harness/mutant.h"
 #include "harness/repro.h"
 #include "harness/sweep.h"
 #include "harness/target.h"
@@ -95,6 +96,9 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
     if (a->rep)
         report_item_begin(a->rep, item, st);
     if (target_reset_schema(a->target, item->scenario->schema_sql, err, errlen) < 0)
+        return -1;
+    const char *unpin = mutant_unpin_sql(item->scenario);
+    if (unpin && pqx_ctl_exec(a->target->ctl, unpin, err, errlen) < 0)
         return -1;
     drv_config cfg = {
         .conninfo = a->target->conninfo, .schema = a->target->schema, .appname = a->target->appname,

@@ -138,9 +138,12 @@ void call_fail(const drv_call *c, const char *why);
 void drv_pause(const drv_call *c, const char *point);
 
 /* A pinned guarantee of a fixed form (see scenario.pins): true in a normal
- * build; the mutation build (-DPGRACE_MUTANTS, t/55-pins.t) makes it false
- * for the one guarantee named by $PGRACE_MUTANT ("SCENARIO/NAME"), so that
- * the suite proves some plan catches its loss. */
+ * build; the mutation build (make MUTANTS=1, used by t/55-pins.t) makes it
+ * false for the one guarantee named by $PGRACE_MUTANT ("SCENARIO/NAME"), so
+ * that the suite proves the pin's plan catches its loss. Write the fixed
+ * form as `if (GUARANTEE(c, "for-update")) <the guarantee> else <its loss>`:
+ * the loss is the smallest change that removes the guarantee (a dropped
+ * FOR UPDATE, a skipped read), never a rewrite. */
 #ifdef PGRACE_MUTANTS
 bool call_guarantee(const drv_call *c, const char *name);
 #define GUARANTEE(c, name) call_guarantee((c), (name))
@@ -244,10 +247,12 @@ typedef struct scenario_plan {
 
 /* A guarantee the fixed form provides, pinned: the mutation build removes
  * it (GUARANTEE(c, name) false in the operation, or unpin_sql run after
- * the schema) and t/55-pins.t shows that some plan reports a violation. */
+ * the schema) and t/55-pins.t shows that plan reports a violation. Every
+ * scenario pins "commit-before-ok" (call_commit_ok's order). */
 typedef struct scenario_pin {
     const char *name;           /* GUARANTEE(c, name) in the operation */
     const char *what;           /* the guarantee, in the seed's words */
+    const char *plan;           /* the plan ("none" or one of plans) that catches its loss */
     const char *unpin_sql;      /* DDL that removes it from the schema, or NULL */
 } scenario_pin;
 

@@ -156,10 +156,11 @@ static void verify_in_tx(const drv_call *c, bool lock)
         call_failed(c, NULL);
         return;
     }
-    if (read_guard(c, lock ? "SELECT is_verified, credential_id IS NOT NULL, identity_id "
-                             "FROM attestation_records WHERE id = $1 FOR UPDATE"
-                           : "SELECT is_verified, credential_id IS NOT NULL, identity_id "
-                             "FROM attestation_records WHERE id = $1",
+    if (read_guard(c, lock && GUARANTEE(c, "for-update")
+                          ? "SELECT is_verified, credential_id IS NOT NULL, identity_id "
+                            "FROM attestation_records WHERE id = $1 FOR UPDATE"
+                          : "SELECT is_verified, credential_id IS NOT NULL, identity_id "
+                            "FROM attestation_records WHERE id = $1",
                    id, true, identity, sizeof identity) != 0)
         return;
     drv_pause(c, "after-guard");
@@ -390,6 +391,13 @@ static const char *const pause_points[] = {
     "after-guard: after the guard read (under the row lock in the fixed form), before the writes",
 };
 
+static const scenario_pin pins[] = {
+    { .name = "commit-before-ok", .plan = "commit-error",
+      .what = "the caller is told its credential only once COMMIT succeeded" },
+    { .name = "for-update", .plan = "none",
+      .what = "SELECT ... FOR UPDATE on the record first: concurrent verifies queue behind it" },
+};
+
 const scenario scenario_attestation = {
     .name = "attestation",
     .summary = "attestation verify: issue credential, promote identity, mark record verified",
@@ -400,4 +408,5 @@ const scenario scenario_attestation = {
     INVARIANTS(invariants),
     PLANS(plans),
     PAUSE_POINTS(pause_points),
+    PINS(pins),
 };
