@@ -71,11 +71,12 @@ bool drv_wake_sleep(drv_wake *w, int64_t ns)
 /* ---- setting up and closing a call (driver side) ---- */
 
 void call_begin(drv_call *c, call_state *st, call_record *rec, pqx_trace *trace, const scenario *s,
-                const drv_pauses *pauses, drv_wake *wake)
+                const drv_config *cfg, drv_wake *wake)
 {
     pqx_trace_reset(trace);
     *rec = (call_record){ .worker = c->worker, .attempt = c->attempt, .trace = trace, .conn = c->conn };
-    *st = (call_state){ .rec = rec, .trace = trace, .scenario = s, .pauses = pauses, .wake = wake };
+    *st = (call_state){ .rec = rec, .trace = trace, .scenario = s, .pauses = &cfg->pauses, .params = cfg->params,
+                        .wake = wake };
     c->state = st;
 }
 
@@ -198,7 +199,26 @@ void call_fail(const drv_call *c, const char *why)
     snprintf(st->rec->out.message, sizeof st->rec->out.message, "%s", why);
 }
 
-/* ---- pause points and guarantees ---- */
+/* ---- pause points, parameters and guarantees ---- */
+
+const char *call_param(const drv_call *c, const char *name, const char *dflt)
+{
+    /* A parameter's value lives in the plan's static text; it is copied
+     * into a per-thread buffer so that the caller gets a plain string. */
+    static __thread char value[128];
+    const char *p = c->state->params;
+    size_t n = strlen(name);
+    while (p && *p) {
+        p += strspn(p, " ");
+        size_t len = strcspn(p, " ");
+        if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+            snprintf(value, sizeof value, "%.*s", (int)(len - n - 1), p + n + 1);
+            return value;
+        }
+        p += len;
+    }
+    return dflt;
+}
 
 void drv_pause(const drv_call *c, const char *point)
 {

@@ -33,6 +33,7 @@ struct call_state {
     pqx_trace *trace;           /* rec->trace, writable */
     const scenario *scenario;
     const drv_pauses *pauses;
+    const char *params;         /* the plan's, for call_param */
     drv_wake *wake;
     int endings;                /* call_ok/refuse/failed/fail calls: exactly one is right */
     char why_not_ended[120];    /* set when the operation broke the contract */
@@ -41,7 +42,7 @@ struct call_state {
 /* Prepares c (inputs filled by the caller) to be handed to an operation:
  * its record is cleared and bound to trace. */
 void call_begin(drv_call *c, call_state *st, call_record *rec, pqx_trace *trace, const scenario *s,
-                const drv_pauses *pauses, drv_wake *wake);
+                const drv_config *cfg, drv_wake *wake);
 
 /* After the operation returned: a call it did not end, or ended more than
  * once, becomes an error that says so (a scenario bug the suite must see). */

@@ -105,7 +105,7 @@ static void attempt(worker *w, int a)
     drv_call c = { .conn = w->conn, .conn2 = w->conn2, .worker = w->index, .nworkers = r->cfg->nworkers,
                    .iteration = r->iteration, .attempt = a, .rng = &w->rng };
     call_state st;
-    call_begin(&c, &st, rec, &w->traces[a], r->s, &r->cfg->pauses, &w->wake);
+    call_begin(&c, &st, rec, &w->traces[a], r->s, r->cfg, &w->wake);
     pthread_mutex_lock(&r->mu);
     w->call_start = clock_now_ns();
     pthread_mutex_unlock(&r->mu);

@@ -58,6 +58,7 @@ typedef struct drv_config {
     uint64_t seed;
     int retries;                /* extra attempts after a failed call */
     int64_t call_timeout_ns;    /* a call's deadline (0: DRV_DEFAULT_CALL_TIMEOUT_NS) */
+    const char *params;         /* the plan's "NAME=VALUE ..." for call_param, or NULL */
     drv_pauses pauses;
     drv_before_fn before;
     void *before_arg;

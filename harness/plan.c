@@ -4,6 +4,7 @@
 
 #include "harness/run.h"
 #include "lib/err.h"
+#include "lib/parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,13 @@ int plan_settings(const run_opts *o, const plan_item *item, item_settings *st, c
             st->nworkers = p->nworkers;
         if (p->pause && drv_pause_parse(&st->pauses, p->pause, err, errlen) < 0)
             return -1;
+        st->params = p->params;
+        /* The plan's deadline, unless --call-timeout was given. */
+        if (p->call_timeout && !o->call_timeout_ns &&
+            parse_duration(p->call_timeout, 24 * 3600LL * 1000000000, &st->call_timeout_ns) < 0) {
+            err_set(err, errlen, "scenario %s: plan %s: bad call_timeout '%s'", s->name, p->name, p->call_timeout);
+            return -1;
+        }
         return check_pauses(s, &st->pauses, err, errlen);
     }
     err_set(err, errlen, "scenario %s has no plan '%s' (pgrace list shows them)", s->name, o->plan);

@@ -27,6 +27,7 @@ typedef struct item_settings {
     int nworkers;
     drv_pauses pauses;
     int64_t call_timeout_ns;
+    const char *params;         /* the plan's, for call_param, or NULL */
 } item_settings;
 
 /* Expands the options' targets and --impl into a plan. Returns the number

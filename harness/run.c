@@ -104,6 +104,7 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
         .conninfo = a->target->conninfo, .schema = a->target->schema, .appname = a->target->appname,
         .nworkers = st->nworkers, .iterations = a->iterations, .first_iteration = a->first_iteration,
         .seed = a->seed, .retries = st->retries, .pauses = st->pauses, .call_timeout_ns = st->call_timeout_ns,
+        .params = st->params,
     };
     if (st->fault) {
         cfg.before = each_iteration;

@@ -131,6 +131,12 @@ void call_failed(const drv_call *c, const char *context);
  * back. */
 void call_fail(const drv_call *c, const char *why);
 
+/* The value of the plan's parameter name ("lock_timeout" of a plan's
+ * params "lock_timeout=200ms"), or dflt when the plan sets none: how a
+ * plan shortens a constant of the operation for a test without a second
+ * copy of the code. */
+const char *call_param(const drv_call *c, const char *name, const char *dflt);
+
 /* Sleeps at a named pause point when the run configured one (--pause
  * NAME=DURATION, or a plan's pause); the same point sits at the same place
  * in every variant, so a pause widens a race window without favouring any
@@ -243,6 +249,10 @@ typedef struct scenario_plan {
     int retries;                /* a failed call is retried this many times */
     int nworkers;               /* 0: the run's -n */
     const char *pause;          /* "POINT=DURATION" for every variant alike, or NULL */
+    const char *params;         /* "NAME=VALUE ...": settings the operation reads with
+                                 * call_param, for every variant alike (a shorter
+                                 * lock_timeout, so a test need not wait the seed's 3s) */
+    const char *call_timeout;   /* this plan's call deadline ("2s"), or NULL: the run's */
 } scenario_plan;
 
 /* A guarantee the fixed form provides, pinned: the mutation build removes

@@ -204,10 +204,10 @@ static void timeline(FILE *f, const rep_item *it, const rep_iter *x, int *faults
                 continue;
             double x0 = xof(&a, c->t_start), x1 = xof(&a, c->t_end);
             char title[512];
-            snprintf(title, sizeof title, "worker %d%s: %s (%s)%s%s%s%s in %.3f ms", w + 1,
-                     c->attempt ? " retry" : "", outcome_name(c->kind), rep_call_type(c), c->result ? " -> " : "",
-                     c->result ? c->result : "", c->sqlstate[0] ? " " : "", c->sqlstate,
-                     (double)(c->t_end - c->t_start) / 1e6);
+            snprintf(title, sizeof title, "worker %d%s: %s %d (%s)%s%s%s%s in %.3f ms%s", w + 1,
+                     c->attempt ? " retry" : "", outcome_name(c->kind), c->status, rep_call_type(c),
+                     c->result ? " -> " : "", c->result ? c->result : "", c->sqlstate[0] ? " " : "", c->sqlstate,
+                     (double)(c->t_end - c->t_start) / 1e6, c->timed_out ? ", cancelled at the deadline" : "");
             fprintf(f, "<g class=\"call\" data-attempt=\"%d\"><rect class=\"attempt o-%s\" x=\"%.1f\" y=\"%d\" "
                        "width=\"%.1f\" height=\"%d\" rx=\"3\"><title>",
                     c->attempt, outcome_name(c->kind), x0, y + 3, x1 - x0 > 1 ? x1 - x0 : 1, TL_LANE - 6);

@@ -351,11 +351,17 @@ static const char *const pause_points[] = {
 static const scenario_plan plans[] = {
     /* No retry: no-tx's retry would repair what its failed audit left
      * behind, and the plan is there to show what that leaves. */
-    { "audit-error", "each connection's first audit insert fails (XX000); no retry",
-      "sql=/^INSERT INTO verification_audit/:when=1:error=XX000", false, 0, 0, NULL },
-    { "ambiguous-commit", "each connection's first COMMIT commits but the client sees a lost connection; "
-      "1 retry", "commit:when=1:ambiguous", false, 1, 0, NULL },
-    { "widen", "a 1ms pause between the check and the claim", NULL, false, 0, 0, "after-check=1ms" },
+    { .name = "audit-error",
+      .summary = "each connection's first audit insert fails (XX000); no retry",
+      .fault = "sql=/^INSERT INTO verification_audit/:when=1:error=XX000" },
+    { .name = "ambiguous-commit",
+      .summary = "each connection's first COMMIT commits but the client sees a lost connection; "
+      "1 retry",
+      .fault = "commit:when=1:ambiguous",
+      .retries = 1 },
+    { .name = "widen",
+      .summary = "a 1ms pause between the check and the claim",
+      .pause = "after-check=1ms" },
 };
 
 const scenario scenario_identity = {

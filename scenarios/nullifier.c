@@ -416,12 +416,18 @@ static const char *const pause_points[] = {
 };
 
 static const scenario_plan plans[] = {
-    { "ambiguous-commit", "each connection's first COMMIT commits but the client sees a lost connection; "
+    { .name = "ambiguous-commit",
+      .summary = "each connection's first COMMIT commits but the client sees a lost connection; "
       "2 retries (the retry must get its own submission back)",
-      "commit:when=1:ambiguous", false, 2, 0, NULL },
-    { "insert-error", "each connection's first insert fails with 40001; 1 retry",
-      "sql=/^INSERT INTO submissions/:when=1:error=40001", false, 1, 0, NULL },
-    { "widen", "a 1ms pause between the checks and the insert", NULL, false, 0, 0, "after-check=1ms" },
+      .fault = "commit:when=1:ambiguous",
+      .retries = 2 },
+    { .name = "insert-error",
+      .summary = "each connection's first insert fails with 40001; 1 retry",
+      .fault = "sql=/^INSERT INTO submissions/:when=1:error=40001",
+      .retries = 1 },
+    { .name = "widen",
+      .summary = "a 1ms pause between the checks and the insert",
+      .pause = "after-check=1ms" },
 };
 
 const scenario scenario_nullifier = {
