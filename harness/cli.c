@@ -5,9 +5,11 @@
 #include "lib/parse.h"
 #include "lib/rng.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int cli_long(const char *what, const char *text, long lo, long hi, long *out)
 {
@@ -49,6 +51,7 @@ int cli_run_option(int code, const char *arg, run_opts *o, const char *usage)
         if (cli_long("-i", arg, 1, 100000000, &v) < 0)
             return -1;
         o->iterations = v;
+        o->iterations_given = true;
         return 1;
     case CLI_IMPL: o->impl = arg; return 1;
     case CLI_SEED:
@@ -99,8 +102,44 @@ int cli_bad_option(char **argv)
     return -1;
 }
 
+/* Options that would be ignored together are refused instead. */
+static int check_combinations(const run_opts *o)
+{
+    const char *why = NULL;
+    if (o->fault && o->fault_sweep)
+        why = "--fault and --fault-sweep cannot be combined: the sweep installs its own fault for each iteration";
+    else if (o->fault_sweep && (o->iterations_given || o->first_iteration))
+        why = "a fault sweep numbers and counts its own iterations (one per statement position and action): "
+              "-i and --from-iteration do not apply";
+    if (why)
+        fprintf(stderr, "pgrace: %s\n", why);
+    return why ? -1 : 0;
+}
+
+/* Report files are written at the end: a path that cannot be written is
+ * refused before the run, not after it. */
+static int check_report_paths(const run_opts *o)
+{
+    const char *paths[] = { o->junit, o->json, o->html };
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        if (!paths[i])
+            continue;
+        char dir[4096];
+        const char *slash = strrchr(paths[i], '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - paths[i]) + (slash == paths[i]) : 1,
+                 slash ? paths[i] : ".");
+        if (access(dir, W_OK | X_OK) != 0 || (access(paths[i], F_OK) == 0 && access(paths[i], W_OK) != 0)) {
+            fprintf(stderr, "pgrace: cannot write report %s: %s\n", paths[i], strerror(errno ? errno : EACCES));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int cli_targets(int argc, char **argv, run_opts *o)
 {
+    if (check_combinations(o) < 0 || check_report_paths(o) < 0)
+        return -1;
     if (!o->seed_given)
         o->seed = rng_fresh_seed();
     o->targets = argv + optind;

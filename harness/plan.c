@@ -138,6 +138,17 @@ int plan_settings(const run_opts *o, const plan_item *item, item_settings *st, c
         const scenario_plan *p = &s->plans[i];
         if (strcmp(p->name, o->plan) != 0)
             continue;
+        /* Nothing given on the command line is silently overridden. */
+        if ((p->fault || p->sweep) && (o->fault || o->fault_sweep)) {
+            err_set(err, errlen, "scenario %s: plan %s brings its own faults; --fault or --fault-sweep cannot "
+                    "be added to it (use one or the other)", s->name, p->name);
+            return -1;
+        }
+        if (p->sweep && (o->iterations_given || o->first_iteration)) {
+            err_set(err, errlen, "scenario %s: plan %s is a fault sweep, which numbers and counts its own "
+                    "iterations: -i and --from-iteration do not apply", s->name, p->name);
+            return -1;
+        }
         st->plan = p->name;
         if (p->fault)
             st->fault = p->fault;

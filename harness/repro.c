@@ -45,8 +45,11 @@ void repro_repeat_command(const run_opts *o, const plan_item *item, const item_s
                           size_t len)
 {
     buf[0] = '\0';
-    add(buf, len, "%s run %s/%s -i %ld --seed %" PRIu64, o->argv0, item->scenario->name, item->variant->name,
-        o->iterations, o->seed);
+    add(buf, len, "%s run %s/%s", o->argv0, item->scenario->name, item->variant->name);
+    /* A sweep counts its own iterations. */
+    if (!st->sweep)
+        add(buf, len, " -i %ld", o->iterations);
+    add(buf, len, " --seed %" PRIu64, o->seed);
     /* -n only when given: a plan or a sweep picks its own otherwise. */
     if (o->nworkers_given)
         add(buf, len, " -n %d", o->nworkers);

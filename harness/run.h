@@ -21,6 +21,7 @@ typedef struct run_opts {
     const char *impl;           /* fixed (default), a variant name, or all */
     int retries;
     bool nworkers_given;        /* -n was given (a sweep defaults to 1 worker) */
+    bool iterations_given;      /* -i was given (a sweep counts its own) */
     bool retries_given;
     drv_pauses pauses;
     int64_t call_timeout_ns;    /* --call-timeout (0: the driver's default) */
