@@ -35,7 +35,8 @@ LDFLAGS += -pthread $(CFLAGS_SAN) -L$(PG_LIBDIR)
 LDLIBS  += -lpq -ljansson -lm
 
 LIB_SRCS      := $(wildcard lib/*.c)
-PGRACE_SRCS   := $(LIB_SRCS) $(wildcard harness/*.c) $(wildcard scenarios/*.c) $(wildcard reports/*.c)
+PGRACE_SRCS   := $(LIB_SRCS) $(wildcard harness/*.c) $(wildcard scenarios/*.c) $(wildcard reports/*.c) \
+                 $(wildcard explore/*.c)
 PGRACE_OBJS   := $(PGRACE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS     := $(wildcard t/unit/*.c)
 UNIT_BINS     := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
@@ -100,6 +101,12 @@ $(BUILD)/pic/%.o: %.c | $(BUILD)/.deps-build
 
 # A unit test links every lib/ object: lib/ has no main().
 $(BUILD)/t/%: t/unit/%.c $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The explorer's enumerations are tested on their own, with simulated workers.
+EXPLORE_PURE := $(addprefix $(BUILD)/obj/explore/,dfs.o pct.o schedule.o)
+$(BUILD)/t/explore_%: t/unit/explore_%.c $(EXPLORE_PURE) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

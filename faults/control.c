@@ -54,3 +54,8 @@ PGF_API void pgf_interrupt(PGconn *conn)
 {
     pgf_interrupt_conn(conn);
 }
+
+PGF_API void pgf_set_gate(pgf_gate_fn fn, void *arg)
+{
+    pgf_gate_install(fn, arg);
+}

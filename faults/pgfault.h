@@ -59,6 +59,23 @@ PGF_API void pgf_set_observer(pgf_observer_fn fn, void *arg);
  * Safe from any thread; a new pgf_configure forgets it. */
 PGF_API void pgf_interrupt(PGconn *conn);
 
+/* A gate: called on the statement's own thread before every statement of a
+ * non-exempt connection is sent (whatever the API), before any rule is
+ * counted; it may block (until a scheduler lets the statement go) and says
+ * what becomes of the statement. pgrace's explorer runs worker statements
+ * one at a time through it. */
+enum pgf_gate_action {
+    PGF_GATE_GO = 0,            /* send it (the rules still apply) */
+    PGF_GATE_ERROR = 1,         /* the server raises 40001 for it, as error=40001 does */
+    PGF_GATE_DROP = 2,          /* the connection is lost before it, as drop does */
+    PGF_GATE_AMBIGUOUS = 3,     /* it runs, then the connection is lost, as ambiguous does */
+    PGF_GATE_CANCEL = 4,        /* it fails as a cancelled statement (57014) */
+};
+typedef int (*pgf_gate_fn)(void *arg, PGconn *conn, const char *sql);
+
+/* Installs the gate (NULL removes it). Set it while no statement runs. */
+PGF_API void pgf_set_gate(pgf_gate_fn fn, void *arg);
+
 /* Does nothing: a place for a debugger breakpoint, called whenever a fault
  * fires (after SQLite's sqlite3Fault()). */
 PGF_API void pgf_fault_fired(void);

@@ -66,6 +66,7 @@ int cli_run_option(int code, const char *arg, run_opts *o, const char *usage)
     case CLI_CALL_TIMEOUT:
         return cli_duration("--call-timeout", arg, 24 * 3600LL * 1000000000, &o->call_timeout_ns) < 0 ? -1 : 1;
     case CLI_FAULT: o->fault = arg; return 1;
+    case CLI_SCHEDULE: o->schedule = arg; return 1;
     case CLI_PLAN: o->plan = arg; return 1;
     case CLI_SWEEP: o->fault_sweep = true; return 1;
     case CLI_PAUSE:
@@ -108,6 +109,8 @@ static int check_combinations(const run_opts *o)
     const char *why = NULL;
     if (o->fault && o->fault_sweep)
         why = "--fault and --fault-sweep cannot be combined: the sweep installs its own fault for each iteration";
+    else if (o->schedule && (o->fault_sweep || o->iterations_given || o->first_iteration))
+        why = "--schedule replays one schedule of one round: --fault-sweep, -i and --from-iteration do not apply";
     else if (o->fault_sweep && (o->iterations_given || o->first_iteration))
         why = "a fault sweep numbers and counts its own iterations (one per statement position and action): "
               "-i and --from-iteration do not apply";

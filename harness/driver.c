@@ -160,6 +160,8 @@ static void *worker_main(void *arg)
         seen = r->round;
         pthread_mutex_unlock(&r->mu);
         calls_of_iteration(w);
+        if (r->cfg->control)
+            r->cfg->control->worker_done(r->cfg->control->arg, w->index);
         pthread_mutex_lock(&r->mu);
         w->done = true;
         r->running--;
@@ -399,6 +401,8 @@ static int check_iteration(run *r, PGconn *ctl, call_record *all, drv_result *re
             /* The rules this iteration ran with: what replays it. */
             if (faultctl_spec()[0])
                 json_object_set_new(found, "fault_spec", json_string(faultctl_spec()));
+            if (cfg->annotate)
+                cfg->annotate(cfg->annotate_arg, found);
         } else {
             json_decref(found);
         }
@@ -496,18 +500,28 @@ static int iterate(run *r, PGconn *ctl, drv_result *res, call_record *all, int *
 {
     const drv_config *cfg = r->cfg;
     long first = cfg->first_iteration > 0 ? cfg->first_iteration : 1;
+    long step = cfg->iteration_step > 0 ? cfg->iteration_step : 1;
     int64_t t0 = clock_now_ns();
     for (long i = 0; i < cfg->iterations; i++) {
-        r->iteration = first + i;
+        r->iteration = first + i * step;
         if (r->s->setup(ctl, r->iteration, cfg->nworkers, err, errlen) < 0)
             return -1;
-        if (cfg->before && cfg->before(cfg->before_arg, r->iteration, err, errlen) != 0)
+        int before = cfg->before ? cfg->before(cfg->before_arg, r->iteration, err, errlen) : 0;
+        if (before < 0)
             return -1;
+        if (before > 0)
+            break;
         release_round(r);
-        if (await_round(r, err, errlen) < 0) {
+        /* A controller that fails has opened every gate: its workers still
+         * finish the round before the run stops. */
+        int controlled = cfg->control ? cfg->control->round(cfg->control->arg, err, errlen) : 0;
+        char await_err[ERRLEN];
+        if (await_round(r, controlled < 0 ? await_err : err, controlled < 0 ? sizeof await_err : errlen) < 0) {
             *stuck = true;
             return -1;
         }
+        if (controlled < 0)
+            return -1;
         if (check_iteration(r, ctl, all, res, verdicts, err, errlen) < 0)
             return -1;
         res->iterations++;

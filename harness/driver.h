@@ -44,9 +44,26 @@ typedef void (*drv_iteration_fn)(void *arg, long iteration, const call_record *c
                                  const int *verdicts);
 
 /* Called before each iteration's workers are released (after setup), on the
- * driver's thread; a non-zero return stops the run as a setup error (err
- * filled). The fault sweep uses it to install the iteration's fault plan. */
+ * driver's thread: 0 goes on; > 0 ends the run there (the explorer's space
+ * is exhausted); < 0 stops the run as a setup error (err filled). The fault
+ * sweep uses it to install the iteration's fault plan. */
 typedef int (*drv_before_fn)(void *arg, long iteration, char *err, size_t errlen);
+
+/* Adds fields to a violation's diagnostics (found) when an invariant is
+ * first violated: the explorer's schedule and its replay command. */
+typedef void (*drv_annotate_fn)(void *arg, json_t *found);
+
+/* Who runs a round once its workers are released: nobody (they run free,
+ * and the driver waits for them), or a controller — the explorer's
+ * scheduler — whose round() runs until every worker is done or hands the
+ * round back (returns >= 0; < 0 is a failure with err). Each worker's end
+ * of its calls is reported to worker_done, on the worker's thread. The
+ * driver's deadline still applies after round() returns. */
+typedef struct drv_control {
+    int (*round)(void *arg, char *err, size_t errlen);
+    void (*worker_done)(void *arg, int worker);
+    void *arg;
+} drv_control;
 
 typedef struct drv_config {
     const char *conninfo;
@@ -55,6 +72,7 @@ typedef struct drv_config {
     int nworkers;
     long iterations;
     long first_iteration;       /* iterations are numbered from this (0: from 1) */
+    long iteration_step;        /* ... in steps of this (0: 1): the explorer keeps one workload */
     uint64_t seed;
     int retries;                /* extra attempts after a failed call */
     int64_t call_timeout_ns;    /* a call's deadline (0: DRV_DEFAULT_CALL_TIMEOUT_NS) */
@@ -64,6 +82,9 @@ typedef struct drv_config {
     void *before_arg;
     drv_iteration_fn on_iteration;
     void *iteration_arg;
+    const drv_control *control;     /* or NULL: the workers run free */
+    drv_annotate_fn annotate;       /* or NULL */
+    void *annotate_arg;
 } drv_config;
 
 typedef struct drv_verdict {

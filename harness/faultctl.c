@@ -19,6 +19,7 @@ static struct {
     void (*set_observer)(void (*)(const pgf_event *, void *), void *);
     void (*reset_ordinals)(void);
     void (*interrupt)(PGconn *);
+    void (*set_gate)(pgf_gate_fn, void *);
 } shim;
 
 static __thread call_record *current;
@@ -95,8 +96,9 @@ void faultctl_init(void)
     *(void **)&shim.set_observer = dlsym(RTLD_DEFAULT, "pgf_set_observer");
     *(void **)&shim.reset_ordinals = dlsym(RTLD_DEFAULT, "pgf_reset_ordinals");
     *(void **)&shim.interrupt = dlsym(RTLD_DEFAULT, "pgf_interrupt");
+    *(void **)&shim.set_gate = dlsym(RTLD_DEFAULT, "pgf_set_gate");
     if (!shim.configure || !shim.exempt || !shim.fired || !shim.set_observer || !shim.reset_ordinals ||
-        !shim.interrupt) {
+        !shim.interrupt || !shim.set_gate) {
         memset(&shim, 0, sizeof shim);
         return;
     }
@@ -143,3 +145,11 @@ void faultctl_interrupt(PGconn *conn)
     if (shim.interrupt)
         shim.interrupt(conn);
 }
+
+void faultctl_set_gate(pgf_gate_fn fn, void *arg)
+{
+    if (shim.set_gate)
+        shim.set_gate(fn, arg);
+}
+
+int faultctl_gate_worker(void) { return current ? current->worker : -1; }

@@ -12,6 +12,7 @@
 #ifndef PGRACE_FAULTCTL_H
 #define PGRACE_FAULTCTL_H
 
+#include "faults/pgfault.h"
 #include "harness/scenario.h"
 
 #include <stdbool.h>
@@ -52,6 +53,14 @@ unsigned long faultctl_fired(void);
  * credited to rec. */
 void faultctl_enter_call(call_record *rec);
 void faultctl_leave_call(void);
+
+/* Installs fn as the shim's gate (faults/pgfault.h: pgf_set_gate), or
+ * removes it (NULL). */
+void faultctl_set_gate(pgf_gate_fn fn, void *arg);
+
+/* On a worker thread inside a call: its worker index; else -1. For the
+ * gate, which must know whose statement stops at it. */
+int faultctl_gate_worker(void);
 
 /* Cuts short a delay the shim holds conn's statement in (its call passed
  * its deadline): the statement then fails as a cancelled one (57014). Safe

@@ -4,6 +4,7 @@
  * Parsing only: each command lives in its own file. Every error a user can
  * cause is one line on stderr and exit status 2.
  */
+#include "explore/explore.h"
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/faultctl.h"
@@ -22,6 +23,7 @@ static const char usage[] =
     "usage: pgrace list [--matrix]\n"
     "       pgrace run [SCENARIO[/VARIANT]...] [options]\n"
     "       pgrace soak [SCENARIO[/VARIANT]...] --duration D | -i N [options]\n"
+    "       pgrace explore [SCENARIO[/VARIANT]...] [options]   (pgrace explore --help)\n"
     "       pgrace replay REPORT.json [--times N] [--dsn DSN]\n"
     "       pgrace cluster -- CMD [ARG...]\n"
     "\n"
@@ -38,6 +40,7 @@ static const char usage[] =
     "  --fault-sweep     one iteration per statement position x action (error, drop, ambiguous)\n"
     "  --from-iteration K  number iterations from K (with -i 1: rerun iteration K alone)\n"
     "  --call-timeout D  each call's deadline, then a diagnosis from the server (default 10s)\n"
+    "  --schedule TOKEN  replay one schedule the explorer printed (s=1212[;f=W:K:ACTION]), with -n\n"
     "  --junit F         also write JUnit XML to F (TAP stays on stdout)\n"
     "  --json F          also write the whole run as JSON to F (reports/README.md)\n"
     "  --html F          also write a self-contained HTML report to F\n"
@@ -100,7 +103,10 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         o.argv = argv;
         faultctl_init();
-        status = run_main(&o);
+        status = o.schedule ? explore_replay_main(&o) : run_main(&o);
+    } else if (strcmp(argv[1], "explore") == 0) {
+        faultctl_init();
+        status = explore_main(argc, argv);
     } else {
         fprintf(stderr, "pgrace: unknown command '%s'; pgrace --help\n", argv[1]);
         return EXIT_USAGE;

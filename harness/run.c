@@ -34,8 +34,8 @@ static void latency_comment(const char *label, int nworkers, const drv_result *r
     tap_comment("%s", line);
 }
 
-/* Emits one test point per invariant of item; returns true if all held. */
-static bool report_tap(const run_opts *o, const plan_item *item, const item_settings *st, const drv_result *r)
+bool run_tap_item(const run_opts *o, const plan_item *item, const item_settings *st, const drv_result *r,
+                  const char *unit, const char *repeat)
 {
     bool all = true;
     char label[128];
@@ -50,7 +50,7 @@ static bool report_tap(const run_opts *o, const plan_item *item, const item_sett
         }
         all = false;
         json_t *d = json_object();
-        char buf[2048];
+        char buf[2048], key[48];
         json_object_set_new(d, "scenario", json_string(item->scenario->name));
         json_object_set_new(d, "variant", json_string(item->variant->name));
         json_object_set_new(d, "plan", json_string(st->plan));
@@ -58,35 +58,49 @@ static bool report_tap(const run_opts *o, const plan_item *item, const item_sett
         json_object_set_new(d, "iteration", json_integer(v->first_iteration));
         json_object_update(d, v->first_found);
         snprintf(buf, sizeof buf, "%ld of %ld", v->failures, r->iterations);
-        json_object_set_new(d, "failing_iterations", json_string(buf));
+        snprintf(key, sizeof key, "failing_%s", unit);
+        json_object_set_new(d, key, json_string(buf));
         json_object_set_new(d, "workers", json_integer(st->nworkers));
         if (st->retries)
             json_object_set_new(d, "retries", json_integer(st->retries));
         json_object_set_new(d, "seed", json_integer((json_int_t)o->seed));
-        repro_repeat_command(o, item, st, buf, sizeof buf);
-        json_object_set_new(d, "repeat", json_string(buf));
-        json_t *spec = json_object_get(v->first_found, "fault_spec");
-        repro_replay_command(o, item, st, v->first_iteration, 1, spec ? json_string_value(spec) : NULL, buf,
-                           sizeof buf);
-        json_object_set_new(d, "replay", json_string(buf));
+        json_object_set_new(d, "repeat", json_string(repeat));
+        /* The violation's own replay (the explorer's schedule), else the
+         * iteration's. */
+        if (!json_object_get(v->first_found, "replay")) {
+            json_t *spec = json_object_get(v->first_found, "fault_spec");
+            repro_replay_command(o, item, st, v->first_iteration, 1, spec ? json_string_value(spec) : NULL, buf,
+                                 sizeof buf);
+            json_object_set_new(d, "replay", json_string(buf));
+        }
         tap_point(false, d, "%s: %s", label, name);
         json_decref(d);
     }
     return all;
 }
 
-/* Installs the run's fault spec afresh before every iteration, so that a
- * rule's counts ("the first COMMIT") restart with each iteration. */
-static int each_iteration(void *arg, long iteration, char *err, size_t errlen)
+/* What every iteration of a drive runs with: the item's fault spec
+ * installed afresh (so that a rule's counts, "the first COMMIT", restart
+ * with each iteration), the report fed, and the caller's own hooks. */
+typedef struct drive_hooks {
+    const drive_args *a;
+} drive_hooks;
+
+static int before_each(void *arg, long iteration, char *err, size_t errlen)
 {
-    (void)iteration;
-    return faultctl_configure(arg, err, errlen);
+    const drive_args *a = ((drive_hooks *)arg)->a;
+    if (a->settings->fault && faultctl_configure(a->settings->fault, err, errlen) < 0)
+        return -1;
+    return a->before ? a->before(a->hook_arg, iteration, err, errlen) : 0;
 }
 
-/* Hands each iteration to the report, with the fault spec it ran with. */
-static void report_each(void *arg, long iteration, const call_record *calls, int ncalls, const int *verdicts)
+static void after_each(void *arg, long iteration, const call_record *calls, int ncalls, const int *verdicts)
 {
-    report_iteration(arg, iteration, calls, ncalls, verdicts, faultctl_spec());
+    const drive_args *a = ((drive_hooks *)arg)->a;
+    if (a->rep)
+        report_iteration(a->rep, iteration, calls, ncalls, verdicts, faultctl_spec());
+    if (a->after)
+        a->after(a->hook_arg, iteration, calls, ncalls, verdicts);
 }
 
 int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
@@ -100,19 +114,21 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
     const char *unpin = mutant_unpin_sql(item->scenario);
     if (unpin && pqx_ctl_exec(a->target->ctl, unpin, err, errlen) < 0)
         return -1;
+    drive_hooks hooks = { a };
     drv_config cfg = {
         .conninfo = a->target->conninfo, .schema = a->target->schema, .appname = a->target->appname,
         .nworkers = st->nworkers, .iterations = a->iterations, .first_iteration = a->first_iteration,
+        .iteration_step = a->iteration_step,
         .seed = a->seed, .retries = st->retries, .pauses = st->pauses, .call_timeout_ns = st->call_timeout_ns,
-        .params = st->params,
+        .params = st->params, .control = a->control, .annotate = a->annotate, .annotate_arg = a->hook_arg,
     };
-    if (st->fault) {
-        cfg.before = each_iteration;
-        cfg.before_arg = (void *)st->fault;
+    if (st->fault || a->before) {
+        cfg.before = before_each;
+        cfg.before_arg = &hooks;
     }
-    if (a->rep) {
-        cfg.on_iteration = report_each;
-        cfg.iteration_arg = a->rep;
+    if (a->rep || a->after) {
+        cfg.on_iteration = after_each;
+        cfg.iteration_arg = &hooks;
     }
     int rc;
     if (st->sweep) {
@@ -141,12 +157,11 @@ static int run_item(const run_opts *o, target *t, const plan_item *item, report 
     drv_result r;
     if (run_drive(&a, &r, err, errlen) < 0)
         return -1;
-    *held = report_tap(o, item, &st, &r);
-    if (rep) {
-        char repeat[2048];
-        repro_repeat_command(o, item, &st, repeat, sizeof repeat);
+    char repeat[2048];
+    repro_repeat_command(o, item, &st, repeat, sizeof repeat);
+    *held = run_tap_item(o, item, &st, &r, "iterations", repeat);
+    if (rep)
         report_item_end(rep, &r, repeat);
-    }
     drv_result_free(&r);
     return 0;
 }

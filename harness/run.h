@@ -34,6 +34,7 @@ typedef struct run_opts {
     const char *html;
     long first_iteration;       /* --from-iteration: the first iteration's number (0: 1) */
     int times;                  /* each item runs this many times (replay; 1 otherwise) */
+    const char *schedule;       /* --schedule TOKEN: replay this schedule (explore/) */
     const char *argv0;          /* for the repeat command */
     char **argv;                /* the whole command line, to re-execute with the shim */
 } run_opts;
@@ -48,14 +49,31 @@ typedef struct drive_args {
     const item_settings *settings;
     uint64_t seed;
     long first_iteration;       /* 0: from 1 */
+    long iteration_step;        /* 0: 1 */
     long iterations;            /* ignored by a sweep, which counts its own */
     struct report *rep;         /* begun here, ended by the caller; or NULL */
+    /* The caller's hooks (the explorer's), all optional: before each
+     * iteration (after the item's fault spec is installed; > 0 ends the
+     * drive), after it, a violation's annotation, and who runs a round. */
+    drv_before_fn before;
+    drv_iteration_fn after;
+    drv_annotate_fn annotate;
+    void *hook_arg;
+    const drv_control *control;
 } drive_args;
 
 /* Recreates the item's schema and runs its iterations with its settings
  * (its fault spec installed before every iteration, or a sweep). Returns 0
  * with res filled (drv_result_free it), or -1 with a reason. */
 int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen);
+
+/* One TAP point per invariant of item: ok, or not ok with the first
+ * violation's diagnostics, how many of the r->iterations `unit`
+ * ("iterations", "schedules") failed, the repeat command, and the replay
+ * command (the violation's own when it carries one). Returns whether every
+ * invariant held. */
+bool run_tap_item(const run_opts *o, const plan_item *item, const item_settings *st, const drv_result *r,
+                  const char *unit, const char *repeat);
 
 /* Runs the command; returns its exit status. */
 int run_main(const run_opts *o);
