@@ -119,8 +119,14 @@ run: all
 	$(BUILD)/pgrace run
 
 # prove runs t/*.t (Perl, Test::More) and the compiled unit tests.
+# The suite runs its files in parallel (PROVE_JOBS): each file that needs a
+# server starts its own throwaway cluster, so none shares state with another,
+# and most of a file's time is spent waiting on its server.
+PROVE_JOBS ?= 4
+PROVE      := prove -f -j$(PROVE_JOBS)
+
 test: $(BUILD)/.deps-test all mutant
-	PGRACE_BUILD=$(BUILD) prove -f t/*.t $(UNIT_BINS)
+	PGRACE_BUILD=$(BUILD) $(PROVE) t/*.t $(UNIT_BINS)
 
 # The mutation build t/55-pins.t runs (harness/mutant.h).
 mutant:
@@ -128,14 +134,27 @@ mutant:
 
 check: test check-asan check-tsan
 
-check-asan:
-	$(MAKE) SAN=asan BUILD=build/asan test
+# The sanitizer passes run what their sanitizer can find something in, not
+# everything again. AddressSanitizer+UBSan: every test that drives pgrace's C
+# code, but the matrix (t/50: the same code as t/4x under more plans), the
+# pins (t/55: the normal build with a switch), the dependency script (t/05)
+# and the third-party clients (t/30-shim-clients: an instrumented shim cannot
+# be preloaded into them). ThreadSanitizer: what runs threads — the driver's
+# workers and deadlines (t/20, t/24, t/44 with two connections per worker),
+# the shim's counters and gate under concurrent workers (t/31, t/30-shim-count
+# which runs pgf_count and the dlopen path with 8 threads),
+# soak (t/70) and the explorer's scheduler (t/90).
+ASAN_TESTS := $(filter-out t/05-deps.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t,$(wildcard t/*.t))
+TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/44-credstore.t \
+              t/70-soak-replay.t $(wildcard t/90-explore.t)
 
-# ThreadSanitizer: the driver and the shim under N workers (t/*-tsan-*.t pick
-# what is worth the slow-down; see README).
+check-asan:
+	$(MAKE) SAN=asan BUILD=build/asan all
+	PGRACE_BUILD=build/asan $(PROVE) $(ASAN_TESTS) $(patsubst build/%,build/asan/%,$(UNIT_BINS))
+
 check-tsan:
 	$(MAKE) SAN=tsan BUILD=build/tsan all
-	PGRACE_BUILD=build/tsan PGRACE_TSAN=1 prove -f t/*.t
+	PGRACE_BUILD=build/tsan PGRACE_TSAN=1 $(PROVE) $(TSAN_TESTS) build/tsan/t/explore_dfs
 
 bench: all
 	bench/run $(BUILD)

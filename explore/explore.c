@@ -137,7 +137,7 @@ static int before_round(void *arg, long iteration, char *err, size_t errlen)
         return 1;
     if (x->pct) {
         pct_begin(x->p, x->schedules, x->max_points);
-        sched_prepare(x->sc, pct_choose, x->p, NULL);
+        sched_prepare(x->sc, x->st->nworkers, pct_choose, x->p, NULL);
         return 0;
     }
     if (x->exhausted && !x->in_faults) {
@@ -149,10 +149,10 @@ static int before_round(void *arg, long iteration, char *err, size_t errlen)
         if (x->next_fault == x->nqueue)
             return 1;
         x->current = x->queue[x->next_fault++];
-        sched_prepare(x->sc, schedule_choose, &x->current, &x->current.fault);
+        sched_prepare(x->sc, x->st->nworkers, schedule_choose, &x->current, &x->current.fault);
         return 0;
     }
-    sched_prepare(x->sc, dfs_choose, x->d, NULL);
+    sched_prepare(x->sc, x->st->nworkers, dfs_choose, x->d, NULL);
     return 0;
 }
 
@@ -184,13 +184,14 @@ static void after_round(void *arg, long iteration, const call_record *calls, int
     x->exhausted = !dfs_next(x->d);
 }
 
-/* The replay command of the current round's schedule. */
-static void replay_command(const explorer *x, const char *token, char *buf, size_t len)
+/* The replay command of the current round's schedule (its iteration number
+ * chooses its workload). */
+static void replay_command(const explorer *x, const char *token, long iteration, char *buf, size_t len)
 {
     const run_opts *o = &x->o->run;
-    int n = snprintf(buf, len, "%s run %s/%s --schedule '%s' -n %d --retries %d --seed %" PRIu64, o->argv0,
-                     x->item->scenario->name, x->item->variant->name, token, x->st->nworkers, x->st->retries,
-                     o->seed);
+    int n = snprintf(buf, len, "%s run %s/%s --schedule '%s' --from-iteration %ld -n %d --retries %d --seed %" PRIu64,
+                     o->argv0, x->item->scenario->name, x->item->variant->name, token, iteration, x->st->nworkers,
+                     x->st->retries, o->seed);
     if (n > 0 && (size_t)n < len && o->plan)
         n += snprintf(buf + n, len - (size_t)n, " --plan %s", o->plan);
     if (n > 0 && (size_t)n < len && o->dsn)
@@ -203,7 +204,7 @@ static void annotate(void *arg, json_t *found)
     explorer *x = arg;
     char token[sizeof x->token], replay[sizeof x->token + 512];
     sched_token(x->sc, token, sizeof token);
-    replay_command(x, token, replay, sizeof replay);
+    replay_command(x, token, json_integer_value(json_object_get(found, "record")), replay, sizeof replay);
     json_object_set_new(found, "schedule", json_string(token));
     json_object_set_new(found, "preemptions", json_integer(sched_preemptions(x->sc)));
     json_object_set_new(found, "steps", sched_describe(x->sc));
@@ -626,8 +627,8 @@ int explore_replay_main(const run_opts *o)
         x.nqueue = 1;
         x.next_fault = 0;
         drive_args a = { .target = &s.t, .item = item, .settings = &st, .seed = o->seed, .iterations = 1,
-                         .rep = s.rep, .before = before_round, .after = after_round, .annotate = annotate,
-                         .hook_arg = &x, .control = &control };
+                         .first_iteration = o->first_iteration, .rep = s.rep, .before = before_round,
+                         .after = after_round, .annotate = annotate, .hook_arg = &x, .control = &control };
         if (run_drive(&a, &res, err, sizeof err) < 0) {
             fprintf(stderr, "pgrace: %s\n", err);
             status = EXIT_USAGE;
@@ -637,8 +638,9 @@ int explore_replay_main(const run_opts *o)
             tap_comment("the schedule could not be replayed as written (a worker it names was not runnable); "
                         "the round ran free from there");
         char repeat[1024];
-        snprintf(repeat, sizeof repeat, "%s run %s/%s --schedule '%s' -n %d --seed %" PRIu64, o->argv0,
-                 item->scenario->name, item->variant->name, o->schedule, st.nworkers, o->seed);
+        snprintf(repeat, sizeof repeat, "%s run %s/%s --schedule '%s' --from-iteration %ld -n %d --seed %" PRIu64,
+                 o->argv0, item->scenario->name, item->variant->name, o->schedule,
+                 o->first_iteration ? o->first_iteration : 1, st.nworkers, o->seed);
         if (!run_tap_item(o, item, &st, &res, "iterations", repeat))
             status = EXIT_VIOLATED;
         if (s.rep)

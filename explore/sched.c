@@ -34,7 +34,8 @@ typedef struct sworker {
 } sworker;
 
 struct sched {
-    int n;
+    int cap;                    /* workers it was made for */
+    int n;                      /* workers of this round */
     sworker w[SCHED_MAX_WORKERS];
     pthread_mutex_t mu;
     pthread_cond_t changed;     /* a worker arrived or finished; CLOCK_MONOTONIC */
@@ -70,7 +71,7 @@ sched *sched_new(int nworkers, PGconn *ctl, int64_t bound_ns, char *err, size_t 
     pthread_mutex_init(&s->mu, NULL);
     for (int i = 0; i < nworkers; i++)
         pthread_cond_init(&s->w[i].cv, NULL);
-    s->n = nworkers;
+    s->n = s->cap = nworkers;
     s->bound_ns = bound_ns;
     s->free_run = true;
     return s;
@@ -80,7 +81,7 @@ void sched_free(sched *s)
 {
     if (!s)
         return;
-    for (int i = 0; i < s->n; i++)
+    for (int i = 0; i < s->cap; i++)
         pthread_cond_destroy(&s->w[i].cv);
     pthread_cond_destroy(&s->changed);
     pthread_mutex_destroy(&s->mu);
@@ -96,9 +97,10 @@ static int gate(void *arg, PGconn *conn, const char *sql)
 
 void sched_install(sched *s) { faultctl_set_gate(s ? gate : NULL, s); }
 
-void sched_prepare(sched *s, sched_choose_fn choose, void *arg, const sched_fault *fault)
+void sched_prepare(sched *s, int nworkers, sched_choose_fn choose, void *arg, const sched_fault *fault)
 {
     pthread_mutex_lock(&s->mu);
+    s->n = nworkers < s->cap ? nworkers : s->cap;
     for (int i = 0; i < s->n; i++) {
         sworker *w = &s->w[i];
         w->state = W_RUNNING;

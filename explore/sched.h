@@ -65,16 +65,17 @@ enum sched_end {
     SCHED_STUCK = 2,            /* a statement was stuck past the bound; the round ran free */
 };
 
-/* A scheduler for nworkers workers; ctl is the control connection (the
- * watch asks the server on it). Returns NULL with a reason. */
+/* A scheduler for up to nworkers workers; ctl is the control connection
+ * (the watch asks the server on it). Returns NULL with a reason. */
 sched *sched_new(int nworkers, PGconn *ctl, int64_t bound_ns, char *err, size_t errlen);
 void sched_free(sched *s);
 
 /* Installs s as the shim's gate (NULL: removes it). */
 void sched_install(sched *s);
 
-/* Before a round: the policy for it and its fault (NULL: none). */
-void sched_prepare(sched *s, sched_choose_fn choose, void *arg, const sched_fault *fault);
+/* Before a round of nworkers workers (at most the scheduler's): the policy
+ * for it and its fault (NULL: none). */
+void sched_prepare(sched *s, int nworkers, sched_choose_fn choose, void *arg, const sched_fault *fault);
 
 /* --- the worker threads' side --- */
 

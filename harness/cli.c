@@ -109,8 +109,9 @@ static int check_combinations(const run_opts *o)
     const char *why = NULL;
     if (o->fault && o->fault_sweep)
         why = "--fault and --fault-sweep cannot be combined: the sweep installs its own fault for each iteration";
-    else if (o->schedule && (o->fault_sweep || o->iterations_given || o->first_iteration))
-        why = "--schedule replays one schedule of one round: --fault-sweep, -i and --from-iteration do not apply";
+    else if (o->schedule && (o->fault_sweep || o->iterations_given))
+        why = "--schedule replays one schedule of one round (--from-iteration numbers it): --fault-sweep and -i "
+              "do not apply";
     else if (o->fault_sweep && (o->iterations_given || o->first_iteration))
         why = "a fault sweep numbers and counts its own iterations (one per statement position and action): "
               "-i and --from-iteration do not apply";

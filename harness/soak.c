@@ -16,6 +16,8 @@
  * SIGINT stops the soak at the end of the current round, with the reports
  * so far written; a second SIGINT stops it at once.
  */
+#include "explore/explore.h"
+#include "explore/sched.h"
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/faultctl.h"
@@ -46,6 +48,8 @@ typedef struct soak_opts {
     int max_workers;
     long round_iterations;
     bool keep_going;
+    bool pct;                   /* --strategy pct: every iteration under the explorer's PCT */
+    int depth;                  /* --depth */
 } soak_opts;
 
 /* Per (scenario, variant): what every round of it came to. */
@@ -67,6 +71,7 @@ typedef struct soak {
     int64_t started, last_progress;
     bool tty;
     atomic_int stop;
+    pct_rounds *pct;            /* with --strategy pct */
 } soak;
 
 /* The settings of round k of pair p (spec written into spec). */
@@ -100,6 +105,8 @@ static int run_round(soak *s, int pair, const soak_round *r, long first, long it
     round_settings(s, r, &st, spec, sizeof spec);
     drive_args a = { .target = &s->t, .item = &s->items[pair], .settings = &st, .seed = s->o->run.seed,
                      .first_iteration = first, .iterations = iterations, .rep = rep };
+    if (s->pct)
+        pct_rounds_attach(s->pct, &a);
     drv_result res;
     if (run_drive(&a, &res, err, errlen) < 0)
         return -1;
@@ -295,18 +302,21 @@ static const char soak_usage[] =
     "  --max-workers M   each round draws 1..M workers (default 8)\n"
     "  --round K         iterations per round (default 10)\n"
     "  --keep-going      do not stop at the first violation\n"
+    "  --strategy S      os (default: the workers run free) or pct (the explorer's randomized priorities)\n"
+    "  --depth D         pct's bug depth d (default 2)\n"
     "  --impl V --seed S --dsn DSN --call-timeout D --junit F --json F --html F   as for run\n";
 
 static int parse_soak(int argc, char **argv, soak_opts *o)
 {
-    enum { O_DURATION = CLI_FIRST_OWN, O_KEEP, O_MAXN, O_ROUND };
+    enum { O_DURATION = CLI_FIRST_OWN, O_KEEP, O_MAXN, O_ROUND, O_STRATEGY, O_DEPTH };
     static const struct option longopts[] = {
         CLI_RUN_OPTIONS,
         { "duration", required_argument, NULL, O_DURATION }, { "keep-going", no_argument, NULL, O_KEEP },
         { "max-workers", required_argument, NULL, O_MAXN },  { "round", required_argument, NULL, O_ROUND },
+        { "strategy", required_argument, NULL, O_STRATEGY }, { "depth", required_argument, NULL, O_DEPTH },
         { NULL, 0, NULL, 0 },
     };
-    *o = (soak_opts){ .max_workers = 8, .round_iterations = 10 };
+    *o = (soak_opts){ .max_workers = 8, .round_iterations = 10, .depth = 2 };
     o->run = (run_opts){ .times = 1, .argv0 = argv[0], .argv = argv };
     argc--;
     argv++;
@@ -334,6 +344,18 @@ static int parse_soak(int argc, char **argv, soak_opts *o)
                 return -1;
             break;
         case O_KEEP: o->keep_going = true; break;
+        case O_STRATEGY:
+            if (strcmp(optarg, "os") != 0 && strcmp(optarg, "pct") != 0) {
+                fprintf(stderr, "pgrace: bad --strategy '%s': os or pct\n", optarg);
+                return -1;
+            }
+            o->pct = strcmp(optarg, "pct") == 0;
+            break;
+        case O_DEPTH:
+            if (cli_long("--depth", optarg, 1, 8, &v) < 0)
+                return -1;
+            o->depth = (int)v;
+            break;
         default: {
             int r = cli_run_option(ch, optarg, &o->run, soak_usage);
             if (r <= 0)
@@ -343,6 +365,10 @@ static int parse_soak(int argc, char **argv, soak_opts *o)
     }
     if (!o->duration_ns && !o->max_iterations) {
         fprintf(stderr, "pgrace: soak needs --duration D or -i N\n");
+        return -1;
+    }
+    if (o->max_workers > SCHED_MAX_WORKERS && o->pct) {
+        fprintf(stderr, "pgrace: --strategy pct schedules at most %d workers (--max-workers)\n", SCHED_MAX_WORKERS);
         return -1;
     }
     return cli_targets(argc, argv, &o->run);
@@ -401,6 +427,16 @@ int soak_main(int argc, char **argv)
         free(s.items);
         return EXIT_USAGE;
     }
+    if (o.pct && !(s.pct = pct_rounds_new(s.t.ctl, o.max_workers, o.depth, o.run.seed,
+                                             o.run.call_timeout_ns ? o.run.call_timeout_ns
+                                                                   : DRV_DEFAULT_CALL_TIMEOUT_NS,
+                                             err, sizeof err))) {
+        fprintf(stderr, "pgrace: %s\n", err);
+        target_close(&s.t);
+        tally_free(&s);
+        free(s.items);
+        return EXIT_USAGE;
+    }
     int points = 0;
     for (int p = 0; p < s.nitems; p++)
         points += drv_ninvariants(s.items[p].scenario);
@@ -421,6 +457,10 @@ int soak_main(int argc, char **argv)
     }
     progress(&s, true);
     cleanup_graceful(NULL);
+    if (s.pct)
+        tap_comment("pgrace soak: %ld iterations under pct (depth %d, k = %d choice points at most)",
+                    pct_rounds_count(s.pct), o.depth, pct_rounds_k(s.pct));
+    pct_rounds_free(s.pct);
     if (status != EXIT_USAGE && !emit_tap(&s))
         status = EXIT_VIOLATED;
     target_close(&s.t);
