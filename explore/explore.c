@@ -348,10 +348,6 @@ static int explore_item(const explore_opts *o, target *t, sched *sc, const plan_
     item_settings st;
     if (plan_settings(&o->run, item, &st, err, errlen) < 0)
         return -1;
-    /* With faults, a failed caller retries once unless told otherwise, as
-     * in a fault sweep. */
-    if (o->faults && !o->run.retries_given && !o->run.plan)
-        st.retries = 1;
     st.plan = "explore";
     exploration e = { 0 };
     explorer x;
