@@ -16,8 +16,7 @@
 #include "explore/strategy.h"
 #include "faults/pgfault.h"
 #include "harness/cli.h"
-#include "harness/faultctl.h"
-#include "harness/target.h"
+#include "harness/session.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/parse.h"
@@ -486,74 +485,29 @@ static int parse_explore(int argc, char **argv, explore_opts *o)
     return cli_targets(argc, argv, &o->run);
 }
 
-/* What explore and run --schedule share: the plan, the shim, the target,
- * the scheduler. On success the caller runs items and calls finish. */
-typedef struct session {
-    plan_item *items;
-    int n;
-    target t;
-    sched *sc;
-    report *rep;
-} session;
-
-static int session_open(const run_opts *o, session *s, const char *what)
+/* The explorer's session: the shared one, with the scheduler installed as
+ * the shim's gate. Returns the scheduler, or NULL (printed, exit 2). */
+static sched *open_explorer(const run_opts *o, const char *command, session *s)
 {
     char err[ERRLEN];
-    memset(s, 0, sizeof *s);
-    if ((s->n = plan_build(o, &s->items, err, sizeof err)) < 0)
-        goto fail;
-    /* The gate is the shim's: re-executes with it preloaded. */
-    if (faultctl_preload(o->argv, err, sizeof err) < 0 || faultctl_configure(o->fault, err, sizeof err) < 0 ||
-        faultctl_configure(NULL, err, sizeof err) < 0 || target_open(&s->t, o->dsn, err, sizeof err) < 0)
-        goto fail;
+    if (session_open(o, SESSION_SHIM_ALWAYS, command, s) < 0)
+        return NULL;
     int64_t bound = o->call_timeout_ns ? o->call_timeout_ns : DRV_DEFAULT_CALL_TIMEOUT_NS;
-    if (!(s->sc = sched_new(o->nworkers, s->t.ctl, bound, err, sizeof err))) {
-        target_close(&s->t);
-        goto fail;
+    sched *sc = sched_new(o->nworkers, s->t.ctl, bound, err, sizeof err);
+    if (!sc) {
+        fprintf(stderr, "pgrace: %s\n", err);
+        session_close(o, s, EXIT_USAGE);
+        return NULL;
     }
-    sched_install(s->sc);
-    if (o->junit || o->json || o->html) {
-        report_meta meta = { .seed = o->seed, .command = what, .server_version = s->t.server_version,
-                             .embedded = s->t.cluster != NULL, .dsn = o->dsn, .iterations = 1,
-                             .keep_iterations = 1000 };
-        if (!(s->rep = report_new(&meta))) {
-            err_set(err, sizeof err, "out of memory for the report");
-            sched_install(NULL);
-            sched_free(s->sc);
-            target_close(&s->t);
-            goto fail;
-        }
-    }
-    return 0;
-fail:
-    fprintf(stderr, "pgrace: %s\n", err);
-    free(s->items);
-    return -1;
+    sched_install(sc);
+    return sc;
 }
 
-static int session_close(const run_opts *o, session *s, int status)
+static int close_explorer(const run_opts *o, session *s, sched *sc, int status)
 {
     sched_install(NULL);
-    sched_free(s->sc);
-    target_close(&s->t);
-    char err[ERRLEN];
-    if (s->rep && ((o->junit && report_write_junit(s->rep, o->junit, err, sizeof err) < 0) ||
-                   (o->json && report_write_json(s->rep, o->json, err, sizeof err) < 0) ||
-                   (o->html && report_write_html(s->rep, o->html, err, sizeof err) < 0))) {
-        fprintf(stderr, "pgrace: %s\n", err);
-        status = EXIT_USAGE;
-    }
-    report_free(s->rep);
-    free(s->items);
-    return status;
-}
-
-static void header(const run_opts *o, const session *s, int points)
-{
-    tap_begin(stdout);
-    tap_plan(points);
-    tap_comment("pgrace: seed %" PRIu64 ", server %d.%d%s", o->seed, s->t.server_version / 10000,
-                s->t.server_version % 100, s->t.cluster ? " (embedded)" : "");
+    sched_free(sc);
+    return session_close(o, s, status);
 }
 
 int explore_main(int argc, char **argv)
@@ -562,17 +516,15 @@ int explore_main(int argc, char **argv)
     if (parse_explore(argc, argv, &o) < 0)
         return EXIT_USAGE;
     session s;
-    if (session_open(&o.run, &s, "pgrace explore") < 0)
+    sched *sc = open_explorer(&o.run, "pgrace explore", &s);
+    if (!sc)
         return EXIT_USAGE;
-    int points = 0;
-    for (int i = 0; i < s.n; i++)
-        points += drv_ninvariants(s.items[i].scenario);
-    header(&o.run, &s, points);
+    session_header(&o.run, &s, 1);
     int status = EXIT_HELD;
     for (int i = 0; i < s.n; i++) {
         char err[ERRLEN];
         bool held = true;
-        if (explore_item(&o, &s.t, s.sc, &s.items[i], s.rep, &held, err, sizeof err) < 0) {
+        if (explore_item(&o, &s.t, sc, &s.items[i], s.rep, &held, err, sizeof err) < 0) {
             tap_bail("%s/%s: %s", s.items[i].scenario->name, s.items[i].variant->name, err);
             fprintf(stderr, "pgrace: %s\n", err);
             status = EXIT_USAGE;
@@ -581,7 +533,7 @@ int explore_main(int argc, char **argv)
         if (!held)
             status = EXIT_VIOLATED;
     }
-    return session_close(&o.run, &s, status);
+    return close_explorer(&o.run, &s, sc, status);
 }
 
 int explore_replay_main(const run_opts *o)
@@ -593,18 +545,16 @@ int explore_replay_main(const run_opts *o)
         return EXIT_USAGE;
     }
     session s;
-    if (session_open(o, &s, "pgrace run --schedule") < 0)
+    sched *sc = open_explorer(o, NULL, &s);
+    if (!sc)
         return EXIT_USAGE;
-    int points = 0;
-    for (int i = 0; i < s.n; i++)
-        points += drv_ninvariants(s.items[i].scenario) * o->times;
-    header(o, &s, points);
+    session_header(o, &s, o->times);
     tap_comment("replaying schedule %s", o->schedule);
     int status = EXIT_HELD;
     for (int i = 0; i < s.n * o->times && status != EXIT_USAGE; i++) {
         const plan_item *item = &s.items[i / o->times];
         item_settings st;
-        explorer x = { .sc = s.sc };
+        explorer x = { .sc = sc };
         drv_control control = { on_round, on_worker_done, &x };
         drv_result res;
         if (plan_settings(o, item, &st, err, sizeof err) < 0) {
@@ -643,5 +593,5 @@ int explore_replay_main(const run_opts *o)
             report_item_end(s.rep, &res, repeat);
         drv_result_free(&res);
     }
-    return session_close(o, &s, status);
+    return close_explorer(o, &s, sc, status);
 }

@@ -4,6 +4,7 @@
 #include "harness/faultctl.h"
 #include "harness/mutant.h"
 #include "harness/repro.h"
+#include "harness/session.h"
 #include "harness/sweep.h"
 #include "harness/target.h"
 #include "lib/cleanup.h"
@@ -166,118 +167,24 @@ static int run_item(const run_opts *o, target *t, const plan_item *item, report 
     return 0;
 }
 
-/* Whether any item needs the fault shim. Returns 1, 0, or -1 with a reason
- * (a plan that does not exist). */
-static int needs_shim(const run_opts *o, const plan_item *items, int n, char *err, size_t errlen)
-{
-    int need = 0;
-    for (int i = 0; i < n; i++) {
-        item_settings st;
-        if (plan_settings(o, &items[i], &st, err, errlen) < 0)
-            return -1;
-        need |= st.fault != NULL || st.sweep;
-    }
-    return need;
-}
-
-/* The command line as typed, words quoted where a shell would need it. */
-static void command_line(const run_opts *o, char *buf, size_t len)
-{
-    size_t n = 0;
-    buf[0] = '\0';
-    for (int i = 0; o->argv && o->argv[i] && n < len; i++) {
-        const char *a = o->argv[i];
-        bool plain = *a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
-                               == strlen(a);
-        int w = snprintf(buf + n, len - n, plain ? "%s%s" : "%s'%s'", i ? " " : "", a);
-        if (w < 0)
-            break;
-        n += (size_t)w;
-    }
-}
-
-/* Writes the report files the options ask for. Returns 0 or -1 (reason on
- * stderr). */
-static int write_reports(const run_opts *o, const report *rep)
-{
-    char err[ERRLEN];
-    if ((o->junit && report_write_junit(rep, o->junit, err, sizeof err) < 0) ||
-        (o->json && report_write_json(rep, o->json, err, sizeof err) < 0) ||
-        (o->html && report_write_html(rep, o->html, err, sizeof err) < 0)) {
-        fprintf(stderr, "pgrace: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
 int run_main(const run_opts *o)
 {
-    char err[ERRLEN];
-    plan_item *items = NULL;
-    int n = plan_build(o, &items, err, sizeof err);
-    if (n < 0) {
-        fprintf(stderr, "pgrace: %s\n", err);
+    session s;
+    if (session_open(o, SESSION_SHIM_IF_NEEDED, NULL, &s) < 0)
         return EXIT_USAGE;
-    }
-    int shim = needs_shim(o, items, n, err, sizeof err);
-    if (shim < 0) {
-        fprintf(stderr, "pgrace: %s\n", err);
-        free(items);
-        return EXIT_USAGE;
-    }
-    /* Re-executes with the shim preloaded (PGFAULT empty: the rules are
-     * installed per iteration), then checks --fault before any server
-     * starts. */
-    if (shim && faultctl_preload(o->argv, err, sizeof err) < 0) {
-        fprintf(stderr, "pgrace: %s\n", err);
-        free(items);
-        return EXIT_USAGE;
-    }
-    if (o->fault && faultctl_configure(o->fault, err, sizeof err) < 0) {
-        fprintf(stderr, "pgrace: bad --fault: %s\n", err);
-        free(items);
-        return EXIT_USAGE;
-    }
-    if (shim)
-        faultctl_configure(NULL, err, sizeof err);
-    target t;
-    if (target_open(&t, o->dsn, err, sizeof err) < 0) {
-        fprintf(stderr, "pgrace: %s\n", err);
-        free(items);
-        return EXIT_USAGE;
-    }
-    int points = 0;
-    for (int i = 0; i < n; i++)
-        points += drv_ninvariants(items[i].scenario) * o->times;
-    tap_begin(stdout);
-    tap_plan(points);
-    tap_comment("pgrace: seed %" PRIu64 ", server %d.%d%s%s", o->seed, t.server_version / 10000, t.server_version % 100,
-                t.cluster ? " (embedded)" : "", o->fault ? ", with faults" : "");
-    report *rep = NULL;
-    if (o->junit || o->json || o->html) {
-        char command[4096];
-        command_line(o, command, sizeof command);
-        report_meta meta = {
-            .seed = o->seed, .command = command, .server_version = t.server_version, .embedded = t.cluster != NULL,
-            .dsn = o->dsn, .iterations = o->iterations, .keep_iterations = 100000,
-        };
-        if (!(rep = report_new(&meta))) {
-            fprintf(stderr, "pgrace: out of memory for the report\n");
-            target_close(&t);
-            free(items);
-            return EXIT_USAGE;
-        }
-    }
+    session_header(o, &s, o->times);
     int status = EXIT_HELD, violated_runs = 0;
-    for (int i = 0; i < n * o->times; i++) {
+    for (int i = 0; i < s.n * o->times; i++) {
+        const plan_item *item = &s.items[i / o->times];
         bool held = true;
-        if (run_item(o, &t, &items[i / o->times], rep, &held, err, sizeof err) < 0) {
+        char err[ERRLEN];
+        if (run_item(o, &s.t, item, s.rep, &held, err, sizeof err) < 0) {
             /* After a signal the failure is only the teardown under way. */
             if (cleanup_signal_seen())
                 break;
-            if (rep)
-                report_item_error(rep, err);
-            tap_bail("%s/%s: %s", items[i / o->times].scenario->name, items[i / o->times].variant->name, err);
+            if (s.rep)
+                report_item_error(s.rep, err);
+            tap_bail("%s/%s: %s", item->scenario->name, item->variant->name, err);
             fprintf(stderr, "pgrace: %s\n", err);
             status = EXIT_USAGE;
             break;
@@ -288,11 +195,6 @@ int run_main(const run_opts *o)
         }
     }
     if (o->times > 1)
-        tap_comment("%d of %d runs violated an invariant", violated_runs, n * o->times);
-    target_close(&t);
-    free(items);
-    if (rep && !cleanup_signal_seen() && write_reports(o, rep) < 0)
-        status = EXIT_USAGE;
-    report_free(rep);
-    return status;
+        tap_comment("%d of %d runs violated an invariant", violated_runs, s.n * o->times);
+    return session_close(o, &s, status);
 }
