@@ -32,7 +32,8 @@ LDFLAGS += -pthread $(CFLAGS_SAN) -L$(PG_LIBDIR)
 LDLIBS  += -lpq -ljansson -lm
 
 LIB_SRCS      := $(wildcard lib/*.c)
-PGRACE_SRCS   := $(LIB_SRCS) $(wildcard harness/*.c) $(wildcard scenarios/*.c) $(wildcard reports/*.c)
+PGRACE_SRCS   := $(LIB_SRCS) $(wildcard harness/*.c) $(wildcard scenarios/*.c) $(wildcard reports/*.c) \
+                 $(wildcard spec/*.c)
 PGRACE_OBJS   := $(PGRACE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS     := $(wildcard t/unit/*.c)
 UNIT_BINS     := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
