@@ -32,8 +32,11 @@ LDFLAGS += -pthread $(CFLAGS_SAN) -L$(PG_LIBDIR)
 LDLIBS  += -lpq -ljansson -lm
 
 LIB_SRCS      := $(wildcard lib/*.c)
+# spec/ (the isolation spec language) reuses two of the shim's parts: its
+# statement classifier and its error= rule, which builds the RAISE a step
+# fault sends (both plain C with no libpq interposition).
 PGRACE_SRCS   := $(LIB_SRCS) $(wildcard harness/*.c) $(wildcard scenarios/*.c) $(wildcard reports/*.c) \
-                 $(wildcard spec/*.c)
+                 $(wildcard spec/*.c) faults/classify.c faults/spec.c
 PGRACE_OBJS   := $(PGRACE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS     := $(wildcard t/unit/*.c)
 UNIT_BINS     := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
@@ -57,7 +60,7 @@ $(BUILD)/t/pgf_%: t/unit/pgf_%.c $(SHIM_OBJS)
 
 .PHONY: all run check check-asan check-tsan test bench clean
 
-all: $(BUILD)/pgrace $(BUILD)/libpgfault.so $(UNIT_BINS)
+all: $(BUILD)/pgrace $(BUILD)/isolationtester $(BUILD)/libpgfault.so $(UNIT_BINS)
 
 DPKG_STATUS := $(wildcard /var/lib/dpkg/status)
 .PRECIOUS: $(BUILD)/.deps-%
@@ -68,6 +71,11 @@ $(BUILD)/.deps-%: tools/deps $(DPKG_STATUS)
 
 $(BUILD)/pgrace: $(PGRACE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# pgrace under the name isolationtester is PostgreSQL 15's isolationtester
+# (for pg_isolation_regress and run-suite).
+$(BUILD)/isolationtester: $(BUILD)/pgrace
+	ln -sf pgrace $@
 
 $(BUILD)/libpgfault.so: $(SHIM_OBJS)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(SHIM_LDLIBS)
