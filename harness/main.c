@@ -1,6 +1,6 @@
 /*
  * main.c — pgrace's command line: list, run, soak, replay, cluster,
- * isolation (also under the name isolationtester).
+ * isolation, spec (and, under the name isolationtester, isolation).
  *
  * Parsing only: each command lives in its own file. Every error a user can
  * cause is one line on stderr and exit status 2.
@@ -29,6 +29,7 @@ static const char usage[] =
     "       pgrace replay REPORT.json [--times N] [--dsn DSN]\n"
     "       pgrace cluster -- CMD [ARG...]\n"
     "       pgrace isolation [CONNINFO] < FILE.spec     (PostgreSQL 15's isolationtester)\n"
+    "       pgrace spec FILE.spec... [--dsn DSN] [--junit F] [--seed S]\n"
     "\n"
     "run options:\n"
     "  -n N              concurrent workers, 1..256 (default 8)\n"
@@ -200,6 +201,8 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "isolation") == 0) {
         argv[1] = "pgrace isolation";
         return spec_isolation_main(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "spec") == 0) {
+        status = spec_main(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "run") == 0) {
         run_opts o;
         if (parse_run(argc, argv, &o) < 0)

@@ -12,6 +12,10 @@
  * Returns isolationtester's exit status. */
 int spec_isolation_main(int argc, char **argv);
 
+/* `pgrace spec FILE.spec... [options]`: argv[0] is "spec". Returns 0 (every
+ * permutation ok), 1 (one was not) or 2 (usage or setup error). */
+int spec_main(int argc, char **argv);
+
 /* All of f, NUL-terminated (*len without it); NULL with errno on failure. */
 char *spec_read_all(FILE *f, size_t *len);
 

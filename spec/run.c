@@ -35,6 +35,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #define CONNECT_BOUND_NS (60LL * 1000000000)
@@ -149,6 +150,14 @@ static int sock_done(void *arg, int64_t timeout_ns, char *err, size_t errlen)
     }
     if (n == 0)
         return 0;
+    /* A connection a fault (or the step itself) closed: PQgetResult is to
+     * find the end of input and say so, in its own words. */
+    if (w->lost_ok) {
+        char c;
+        ssize_t k = recv(p.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            return 1;
+    }
     if (!PQconsumeInput(w->conn)) {
         /* Lost: libpq's next PQgetResult says so, as a result. */
         if (w->lost_ok && PQstatus(w->conn) == CONNECTION_BAD)
@@ -510,6 +519,12 @@ void spec_runner_close(spec_runner *r)
     free(r);
 }
 
+void spec_runner_set_output(spec_runner *r, FILE *out, FILE *err)
+{
+    r->o.out = out;
+    r->o.err = err;
+}
+
 PGconn *spec_runner_control(spec_runner *r)
 {
     return r->c[0].conn;
@@ -851,7 +866,7 @@ static int check_invariants(spec_runner *r, json_t **violations, char *err, size
                                         PQgetisnull(res, row, f) ? json_null() : json_string(PQgetvalue(res, row, f)));
                 json_array_append_new(rows, o);
             }
-            v = json_pack("{s:s, s:i, s:o*}", "invariant", inv->name, "violations", n, "rows", rows);
+            v = json_pack("{s:s, s:i, s:o*}", "invariant", inv->name, "count", n, "rows", rows);
         } else if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
             char msg[ERRLEN];
             err_set(msg, sizeof msg, "%s", timed_out ? "timed out" : PQerrorMessage(r->c[0].conn));

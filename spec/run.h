@@ -43,7 +43,7 @@ spec_runner *spec_runner_open(const spec *s, const spec_runner_opts *o, char *er
 
 /* What one permutation came to, beyond what it printed. */
 typedef struct spec_perm_result {
-    json_t *violations;         /* [{invariant, rows | error}] for each invariant that
+    json_t *violations;         /* [{invariant, count, rows | error}] for each invariant that
                                  * returned rows or failed; NULL when none did */
     int faults;                 /* step faults carried out */
 } spec_perm_result;
@@ -62,6 +62,10 @@ int spec_run_permutation(spec_runner *r, const spec_pstep *steps, int nsteps, sp
  * old ones held) and runs the spec's teardown on the new control
  * connection, errors ignored. Returns 0 or -1 with a reason. */
 int spec_runner_reset(spec_runner *r, char *err, size_t errlen);
+
+/* Where the next permutations print (out) and report (err): a caller that
+ * keeps each permutation's output apart gives each its own stream. */
+void spec_runner_set_output(spec_runner *r, FILE *out, FILE *err);
 
 /* The control connection (for checks of the caller's own). */
 PGconn *spec_runner_control(spec_runner *r);
