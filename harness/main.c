@@ -178,6 +178,12 @@ int main(int argc, char **argv)
     const char *base = strrchr(argv[0], '/');
     if (strcmp(base ? base + 1 : argv[0], "isolationtester") == 0)
         return spec_isolation_main(argc, argv);
+    /* pgrace isolation is the same program: signals as isolationtester
+     * takes them (it has nothing to tear down but its connections). */
+    if (argc >= 2 && strcmp(argv[1], "isolation") == 0) {
+        argv[1] = "pgrace isolation";
+        return spec_isolation_main(argc - 1, argv + 1);
+    }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_HELD;
@@ -198,9 +204,6 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "replay") == 0) {
         faultctl_init();
         status = replay_main(argc, argv);
-    } else if (strcmp(argv[1], "isolation") == 0) {
-        argv[1] = "pgrace isolation";
-        return spec_isolation_main(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "spec") == 0) {
         status = spec_main(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "run") == 0) {
