@@ -921,6 +921,35 @@ static rstep *make_rsteps(const spec_pstep *steps, int nsteps, char *err, size_t
     return rs;
 }
 
+static long total_notices(const spec_runner *r)
+{
+    long n = 0;
+    for (int i = 1; i < r->nconns; i++)
+        n += r->c[i].total_notices;
+    return n;
+}
+
+/* Nothing moved (a step's report is held back by a marker, the others
+ * wait): waits until a session still running a statement has input, or
+ * until deadline. isolationtester goes round without waiting here. */
+static void await_input(spec_runner *r, int64_t deadline)
+{
+    int64_t left = deadline - clock_now_ns();
+    struct pollfd *fds = calloc((size_t)r->nconns, sizeof *fds);
+    if (left <= 0 || !fds) {
+        free(fds);
+        return;
+    }
+    nfds_t n = 0;
+    for (int i = 1; i < r->nconns; i++)
+        if (r->c[i].active && PQisBusy(r->c[i].conn) && PQsocket(r->c[i].conn) >= 0)
+            fds[n++] = (struct pollfd){ .fd = PQsocket(r->c[i].conn), .events = POLLIN };
+    fflush(r->o.out);
+    struct timespec ts = { .tv_sec = left / 1000000000, .tv_nsec = left % 1000000000 };
+    ppoll(fds, n, &ts, NULL);
+    free(fds);
+}
+
 /* The step loop of run_permutation. Returns 0 or -1. */
 static int run_steps(spec_runner *r, rstep *rs, int nsteps, rstep **waiting, char *err, size_t errlen)
 {
@@ -933,6 +962,8 @@ static int run_steps(spec_runner *r, rstep *rs, int nsteps, rstep **waiting, cha
         int64_t start = clock_now_ns();
         while (c->active) {
             rstep *old = c->active;
+            int before = nwaiting;
+            long notices = total_notices(r);
             int rc = try_complete(r, old, STEP_RETRY, err, errlen);
             if (rc < 0)
                 return -1;
@@ -940,6 +971,8 @@ static int run_steps(spec_runner *r, rstep *rs, int nsteps, rstep **waiting, cha
                 remove_waiting(waiting, &nwaiting, old);
             if ((nwaiting = try_complete_waiting(r, waiting, nwaiting, STEP_NONBLOCK | STEP_RETRY, err, errlen)) < 0)
                 return -1;
+            if (rc == 1 && nwaiting == before && total_notices(r) == notices)
+                await_input(r, start + 2 * r->o.step_timeout_ns);
             int64_t waited = clock_now_ns() - start;
             if (c->active && waited > 2 * r->o.step_timeout_ns) {
                 say(r, "step %s timed out after %d seconds\n", c->active->p->step->name, (int)(waited / 1000000000));

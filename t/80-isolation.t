@@ -143,6 +143,21 @@ SPEC
         is_deeply([$st, $out, $err], [@r], '  ... exactly as the real isolationtester');
     }
 }
+# A step held back by a marker while its session must go on: given up at
+# twice the timeout, with isolationtester's two lines (pgrace waits on the
+# sessions' sockets where isolationtester spins).
+{
+    local $ENV{PGISOLATIONTIMEOUT} = 1;
+    my $held = "session s1\nstep a { SELECT 1 AS a; }\nstep a2 { SELECT 2 AS a2; }\nsession s2\nstep b { SELECT 3 AS b; }\n"
+             . "permutation a(b notices 1) a2 b\n";
+    ($st, $out, $err) = run_cmd_stdin($held, $tester, $dsn);
+    is_deeply([$st, $err], [1, "step a timed out after 2 seconds\nactive steps are: a\n"],
+              'a step held back for good: given up at twice PGISOLATIONTIMEOUT, exit 1');
+    if ($real) {
+        my @r = run_cmd_stdin($held, $real, $dsn);
+        is_deeply([$st, $out, $err], [@r], '  ... exactly as the real isolationtester');
+    }
+}
 # Markers that can never be satisfied: isolationtester's message, exit 1.
 my $stuck = "session s1\nstep a { SELECT 1; }\nsession s2\nstep b { SELECT 2; }\npermutation a(b notices 1) b\n";
 ($st, $out, $err) = run_cmd_stdin($stuck, $tester, $dsn);
