@@ -532,9 +532,29 @@ PGconn *spec_runner_control(spec_runner *r)
 
 int spec_runner_reset(spec_runner *r, char *err, size_t errlen)
 {
-    close_conns(r);
-    if (open_conns(r, err, errlen) < 0)
+    /* The old backends may be waiting on locks, where they do not notice
+     * their client has gone: the new control connection ends them (and
+     * the server waits for each, up to 5 s) before the teardown runs. */
+    char *pids = calloc((size_t)r->nconns, 16);
+    if (!pids) {
+        err_set(err, errlen, "out of memory");
         return -1;
+    }
+    size_t used = (size_t)snprintf(pids, 16, "{");
+    for (int i = 0; i < r->nconns; i++)
+        used += (size_t)snprintf(pids + used, (size_t)r->nconns * 16 - used, "%s%d", i ? "," : "", r->c[i].pid);
+    snprintf(pids + used, (size_t)r->nconns * 16 - used, "}");
+    close_conns(r);
+    if (open_conns(r, err, errlen) < 0) {
+        free(pids);
+        return -1;
+    }
+    const char *p[] = { pids };
+    PQclear(PQexecParams(r->c[0].conn,
+                         "SELECT pg_catalog.pg_terminate_backend(pid, 5000) FROM unnest($1::int[]) AS pid "
+                         "WHERE pid IN (SELECT pid FROM pg_catalog.pg_stat_activity)",
+                         1, NULL, p, NULL, NULL, 0));
+    free(pids);
     if (r->s->teardown) {
         bool timed_out;
         PQclear(exec_bounded(r, r->c[0].conn, r->s->teardown, &timed_out));
