@@ -29,7 +29,7 @@ static const char usage[] =
     "       pgrace replay REPORT.json [--times N] [--dsn DSN]\n"
     "       pgrace cluster -- CMD [ARG...]\n"
     "       pgrace isolation [CONNINFO] < FILE.spec     (PostgreSQL 15's isolationtester)\n"
-    "       pgrace spec FILE.spec... [--dsn DSN] [--junit F] [--seed S]\n"
+    "       pgrace spec FILE.spec... [--dsn DSN] [--junit F] [--seed S] [--call-timeout D]\n"
     "\n"
     "run options:\n"
     "  -n N              concurrent workers, 1..256 (default 8)\n"
