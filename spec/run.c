@@ -299,8 +299,8 @@ static int start_connect(spec_runner *r, sconn *c)
     return c->conn ? 0 : -1;
 }
 
-/* Connects the connections idx[0..n) at once (each a fork of a backend:
- * doing them together halves a spec's start-up). Returns 0, or -1 with
+/* Connects the connections idx[0..n) at once (each costs the server a
+ * backend fork: they overlap instead of queueing). Returns 0, or -1 with
  * isolationtester's message for the first one (in index order) that
  * failed. */
 static int connect_all(spec_runner *r, const int *idx, int n, char *err, size_t errlen)
