@@ -24,10 +24,13 @@ PG_LIBDIR     := $(shell pg_config --libdir 2>/dev/null || echo /usr/lib)
 CFLAGS_SAN_asan := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 CFLAGS_SAN_tsan := -fsanitize=thread -fno-omit-frame-pointer
 CFLAGS_SAN      := $(CFLAGS_SAN_$(SAN))
+# make MUTANTS=1 BUILD=build/mutant: the mutation build (harness/mutant.h),
+# whose fixed forms drop the guarantee $PGRACE_MUTANT names (t/55-pins.t).
+CFLAGS_MUTANTS  := $(if $(MUTANTS),-DPGRACE_MUTANTS)
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
-           -I. -I$(PG_INCLUDEDIR) $(CFLAGS_SAN)
+           -I. -I$(PG_INCLUDEDIR) $(CFLAGS_SAN) $(CFLAGS_MUTANTS)
 LDFLAGS += -pthread $(CFLAGS_SAN) -L$(PG_LIBDIR)
 LDLIBS  += -lpq -ljansson -lm
 
@@ -36,19 +39,27 @@ LIB_SRCS      := $(wildcard lib/*.c)
 # statement classifier and its error= rule, which builds the RAISE a step
 # fault sends (both plain C with no libpq interposition).
 PGRACE_SRCS   := $(LIB_SRCS) $(wildcard harness/*.c) $(wildcard scenarios/*.c) $(wildcard reports/*.c) \
-                 $(wildcard spec/*.c) faults/classify.c faults/spec.c
+                 $(wildcard explore/*.c) $(wildcard spec/*.c) faults/classify.c faults/spec.c
 PGRACE_OBJS   := $(PGRACE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS     := $(wildcard t/unit/*.c)
 UNIT_BINS     := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
 
 # --- fault shim (faults/) -------------------------------------------------
-# Every faults/*.c goes into the preload library; it is position independent
-# and links only what it must, because it is loaded into other people's
-# programs.  It links libpq itself so that RTLD_NEXT finds the real libpq
-# even in programs that dlopen it (Python, Perl extensions).
-SHIM_SRCS     := $(wildcard faults/*.c)
+# Every faults/*.c goes into the preload library, with lib/parse.c (the one
+# grammar of durations, which depends on libc only); it is position
+# independent and links only what it must, because it is loaded into other
+# people's programs.  It links libpq itself (DT_NEEDED) so that RTLD_NEXT
+# finds the real libpq even in programs that dlopen it (Python, Perl
+# extensions), and so that dlsym on the handle faults/dl.c gives for a
+# dlopen of libpq finds every libpq function the shim does not wrap.
+# -z nodelete: that handle may be dlclosed, the shim must stay.
+SHIM_SRCS     := $(wildcard faults/*.c) lib/parse.c
 SHIM_OBJS     := $(SHIM_SRCS:%.c=$(BUILD)/pic/%.o)
 SHIM_LDLIBS   := -ldl -lpq
+# faults/dl.c passes dlopen on as a tail call so that glibc still sees the
+# program's caller (its RUNPATH, $ORIGIN): that needs sibling-call
+# optimization whatever CFLAGS says (the last -O wins).
+$(BUILD)/pic/faults/dl.o: CFLAGS += -O2 -foptimize-sibling-calls
 # The shim's unit tests (t/unit/pgf_*.c) link the shim's objects into the
 # test program itself (exported with -rdynamic, so that they interpose libpq
 # as the preloaded library would): this works in sanitizer builds, where an
@@ -56,11 +67,15 @@ SHIM_LDLIBS   := -ldl -lpq
 $(BUILD)/t/pgf_%: t/unit/pgf_%.c $(SHIM_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(SHIM_LDLIBS) -lm
+# t/unit/pgf_dlopen.c once more, linking neither the shim nor libpq: a client
+# that only dlopens libpq, as FFI bindings do, for the preloaded shim
+# (t/30-shim-clients.t).  Its rule follows `all`.
+DLOPEN_CLIENT := $(BUILD)/t/dlopen_client
 # --------------------------------------------------------------------------
 
-.PHONY: all run check check-asan check-tsan test bench clean
+.PHONY: all run check check-asan check-tsan test bench clean mutant
 
-all: $(BUILD)/pgrace $(BUILD)/isolationtester $(BUILD)/libpgfault.so $(UNIT_BINS)
+all: $(BUILD)/pgrace $(BUILD)/isolationtester $(BUILD)/libpgfault.so $(UNIT_BINS) $(DLOPEN_CLIENT)
 
 DPKG_STATUS := $(wildcard /var/lib/dpkg/status)
 .PRECIOUS: $(BUILD)/.deps-%
@@ -78,7 +93,11 @@ $(BUILD)/isolationtester: $(BUILD)/pgrace
 	ln -sf pgrace $@
 
 $(BUILD)/libpgfault.so: $(SHIM_OBJS)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(SHIM_LDLIBS)
+	$(CC) -shared $(LDFLAGS) -Wl,-z,nodelete -o $@ $^ $(SHIM_LDLIBS)
+
+$(DLOPEN_CLIENT): t/unit/pgf_dlopen.c | $(BUILD)/.deps-build
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -ldl
 
 $(BUILD)/obj/%.o: %.c | $(BUILD)/.deps-build
 	@mkdir -p $(dir $@)
@@ -93,6 +112,12 @@ $(BUILD)/t/%: t/unit/%.c $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The explorer's enumerations are tested on their own, with simulated workers.
+EXPLORE_PURE := $(addprefix $(BUILD)/obj/explore/,dfs.o pct.o schedule.o)
+$(BUILD)/t/explore_%: t/unit/explore_%.c $(EXPLORE_PURE) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # The soak planner's tests also link it.
 $(BUILD)/t/soak_%: t/unit/soak_%.c $(BUILD)/obj/harness/soakplan.o $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
@@ -102,19 +127,42 @@ run: all
 	$(BUILD)/pgrace run
 
 # prove runs t/*.t (Perl, Test::More) and the compiled unit tests.
-test: $(BUILD)/.deps-test all
-	PGRACE_BUILD=$(BUILD) prove -f t/*.t $(UNIT_BINS)
+# The suite runs its files in parallel (PROVE_JOBS): each file that needs a
+# server starts its own throwaway cluster, so none shares state with another,
+# and most of a file's time is spent waiting on its server.
+PROVE_JOBS ?= 4
+PROVE      := prove -f -j$(PROVE_JOBS)
+
+test: $(BUILD)/.deps-test all mutant
+	PGRACE_BUILD=$(BUILD) $(PROVE) t/*.t $(UNIT_BINS)
+
+# The mutation build t/55-pins.t runs (harness/mutant.h).
+mutant:
+	$(MAKE) MUTANTS=1 BUILD=build/mutant build/mutant/pgrace build/mutant/libpgfault.so
 
 check: test check-asan check-tsan
 
-check-asan:
-	$(MAKE) SAN=asan BUILD=build/asan test
+# The sanitizer passes run what their sanitizer can find something in, not
+# everything again. AddressSanitizer+UBSan: every test that drives pgrace's C
+# code, but the matrix (t/50: the same code as t/4x under more plans), the
+# pins (t/55: the normal build with a switch), the dependency script (t/05)
+# and the third-party clients (t/30-shim-clients: an instrumented shim cannot
+# be preloaded into them). ThreadSanitizer: what runs threads — the driver's
+# workers and deadlines (t/20, t/24, t/44 with two connections per worker),
+# the shim's counters and gate under concurrent workers (t/31, t/30-shim-count
+# which runs pgf_count and the dlopen path with 8 threads),
+# soak (t/70) and the explorer's scheduler (t/90).
+ASAN_TESTS := $(filter-out t/05-deps.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t,$(wildcard t/*.t))
+TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/44-credstore.t \
+              t/70-soak-replay.t $(wildcard t/90-explore.t)
 
-# ThreadSanitizer: the driver and the shim under N workers (t/*-tsan-*.t pick
-# what is worth the slow-down; see README).
+check-asan:
+	$(MAKE) SAN=asan BUILD=build/asan all
+	PGRACE_BUILD=build/asan $(PROVE) $(ASAN_TESTS) $(patsubst build/%,build/asan/%,$(UNIT_BINS))
+
 check-tsan:
 	$(MAKE) SAN=tsan BUILD=build/tsan all
-	PGRACE_BUILD=build/tsan PGRACE_TSAN=1 prove -f t/*.t
+	PGRACE_BUILD=build/tsan PGRACE_TSAN=1 $(PROVE) $(TSAN_TESTS) build/tsan/t/explore_dfs
 
 bench: all
 	bench/run $(BUILD)

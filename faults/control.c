@@ -25,6 +25,7 @@ __attribute__((constructor)) static void pgf_load(void)
 {
     char err[PGF_ERRLEN];
     pgf_real_init();
+    pgf_dl_init();
     pgf_log_init();
     pthread_atfork(NULL, NULL, atfork_child);
     const char *spec = getenv("PGFAULT");
@@ -47,4 +48,14 @@ PGF_API void pgf_thread_exempt(int on)
 PGF_API void pgf_reset_ordinals(void)
 {
     pgf_conn_reset_ordinals();
+}
+
+PGF_API void pgf_interrupt(PGconn *conn)
+{
+    pgf_interrupt_conn(conn);
+}
+
+PGF_API void pgf_set_gate(pgf_gate_fn fn, void *arg)
+{
+    pgf_gate_install(fn, arg);
 }

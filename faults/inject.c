@@ -17,6 +17,8 @@
  *            result for a COMMIT that did commit.
  * delay=     sleep before sending, or with :after once the result is ready
  *            (async APIs: before PQgetResult hands out the first result).
+ *            pgf_interrupt cuts a delay short: the statement then fails as
+ *            a cancelled one (57014, raised by the server like error=).
  * Pipeline mode cannot run a synchronous ROLLBACK or wait for one result
  * without consuming the client's: there a failed COMMIT leaves the block
  * aborted (the client's own ROLLBACK ends it), and ambiguous flushes the
@@ -26,10 +28,74 @@
  * through the wrappers uncounted.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "faults/pgf_int.h"
+
+/* What an interrupted delay's statement gets: what a cancelled one does. */
+static const char cancelled_sql[] =
+    "DO $pgfaultdo$BEGIN RAISE EXCEPTION USING ERRCODE = '57014', MESSAGE = "
+    "'canceling statement due to user request', HINT = 'injected by pgfault: delay interrupted'; END$pgfaultdo$";
+
+/* Delays sleep here, so that pgf_interrupt can wake them; only the delay
+ * path (a rule fired) takes the lock. */
+static pthread_mutex_t delay_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t delay_cv;
+static pthread_once_t delay_once = PTHREAD_ONCE_INIT;
+
+static void delay_init(void)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&delay_cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+static unsigned long current_gen(void)
+{
+    struct pgf_ruleset *rs = atomic_load(&pgf_active);
+    return rs ? rs->gen : 0;
+}
+
+/* Sleeps us for the statement on cs's connection; returns 1 when
+ * pgf_interrupt cut it short (an untracked connection cannot be cut). */
+static int delay(struct pgf_conn *cs, long us)
+{
+    if (!cs) {
+        pgf_sleep_us(us);
+        return 0;
+    }
+    pthread_once(&delay_once, delay_init);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ns = (long long)now.tv_nsec + (long long)(us % 1000000) * 1000;
+    struct timespec end = { .tv_sec = now.tv_sec + us / 1000000 + (time_t)(ns / 1000000000),
+                            .tv_nsec = (long)(ns % 1000000000) };
+    unsigned long gen = current_gen();
+    int cut = 0;
+    pthread_mutex_lock(&delay_mu);
+    while (!(cut = atomic_load(&cs->interrupt_gen) == gen && gen != 0))
+        if (pthread_cond_timedwait(&delay_cv, &delay_mu, &end) == ETIMEDOUT) {
+            cut = atomic_load(&cs->interrupt_gen) == gen && gen != 0;
+            break;
+        }
+    pthread_mutex_unlock(&delay_mu);
+    return cut;
+}
+
+void pgf_interrupt_conn(PGconn *conn)
+{
+    struct pgf_conn *cs = pgf_conn_find(conn);
+    if (!cs) return;
+    pthread_once(&delay_once, delay_init);
+    pthread_mutex_lock(&delay_mu);
+    atomic_store(&cs->interrupt_gen, current_gen());
+    pthread_cond_broadcast(&delay_cv);
+    pthread_mutex_unlock(&delay_mu);
+}
 
 void pgf_sleep_us(long us)
 {
@@ -84,6 +150,13 @@ static void rollback_if_commit(const struct pgf_call *c)
     PQclear(pgf_real.PQexec(c->conn, "ROLLBACK"));
 }
 
+/* The statement of a synchronous call whose delay was cut short. */
+static PGresult *cancelled(const struct pgf_call *c)
+{
+    rollback_if_commit(c);
+    return pgf_real.PQexecParams(c->conn, cancelled_sql, 0, NULL, NULL, NULL, NULL, 0);
+}
+
 PGresult *pgf_inject_sync(const struct pgf_call *c, const struct pgf_decision *d)
 {
     const struct pgf_rule *r = d->rule;
@@ -102,9 +175,10 @@ PGresult *pgf_inject_sync(const struct pgf_call *c, const struct pgf_decision *d
         kill_socket(c->conn);
         return pgf_real_sync(c);
     case PGF_A_DELAY:
-        if (!r->delay_after) pgf_sleep_us(r->delay_us);
+        if (!r->delay_after && delay(d->cs, r->delay_us))
+            return cancelled(c);
         res = pgf_real_sync(c);
-        if (r->delay_after) pgf_sleep_us(r->delay_us);
+        if (r->delay_after) delay(d->cs, r->delay_us);
         return res;
     default:
         return pgf_real_sync(c);
@@ -143,7 +217,8 @@ int pgf_inject_async(const struct pgf_call *c, const struct pgf_decision *d)
         return pgf_real_async(c);
     case PGF_A_DELAY:
         if (!r->delay_after) {
-            pgf_sleep_us(r->delay_us);
+            if (delay(d->cs, r->delay_us))
+                return pgf_real.PQsendQueryParams(c->conn, cancelled_sql, 0, NULL, NULL, NULL, NULL, 0);
             return pgf_real_async(c);
         }
         ok = pgf_real_async(c);

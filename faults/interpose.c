@@ -9,13 +9,15 @@
  * PQexecPrepared and their PQsend* forms, queued or not in pipeline mode).
  * PQprepare/PQsendPrepare only parse: they are not counted or faulted, but
  * remember the text so that a later execution matches sql=/re/.
- * With no rules a statement costs one TLS read and one atomic load.
+ * With no rules and no gate a statement costs one TLS read and two atomic
+ * loads.
  */
 #include "faults/pgf_int.h"
 
-#define REAL(f) (pgf_real.f ? pgf_real.f : (pgf_real_init(), pgf_real.f))
-#define PASS_THROUGH() (pgf_depth || pgf_exempt || !atomic_load_explicit(&pgf_active, memory_order_acquire))
-#define EXPORT __attribute__((visibility("default")))
+#define PASS_THROUGH()                                                          \
+    (pgf_depth || pgf_exempt ||                                                 \
+     (!atomic_load_explicit(&pgf_active, memory_order_acquire) &&               \
+      !atomic_load_explicit(&pgf_gate, memory_order_acquire)))
 
 static PGresult *run_sync(const struct pgf_call *c)
 {

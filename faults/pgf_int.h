@@ -10,6 +10,7 @@
 #ifndef PGF_INT_H
 #define PGF_INT_H
 
+#include <dlfcn.h>
 #include <regex.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -79,6 +80,8 @@ struct pgf_conn {
     unsigned long gen;
     long count[PGF_MAX_RULES];
     long delay_after_us;       /* async :after delay owed by the next PQgetResult */
+    atomic_ulong interrupt_gen;/* pgf_interrupt under ruleset generation N: delays of
+                                * that generation are cut short (any thread writes it) */
     struct pgf_prep *prep;
 };
 
@@ -118,6 +121,8 @@ struct pgf_decision {
 
 /* rules.c */
 extern struct pgf_ruleset *_Atomic pgf_active;
+extern pgf_gate_fn _Atomic pgf_gate;
+void pgf_gate_install(pgf_gate_fn fn, void *arg);
 int pgf_decide(const struct pgf_call *c, struct pgf_decision *d);
 int pgf_install(const char *spec, char *err, size_t errlen);
 void pgf_rules_atfork_child(void);
@@ -128,6 +133,7 @@ int pgf_inject_async(const struct pgf_call *c, const struct pgf_decision *d);
 PGresult *pgf_real_sync(const struct pgf_call *c);
 int pgf_real_async(const struct pgf_call *c);
 void pgf_sleep_us(long us);
+void pgf_interrupt_conn(PGconn *conn);
 
 /* log.c */
 void pgf_log_init(void);
@@ -157,9 +163,19 @@ struct pgf_real {
     void (*PQreset)(PGconn *);
     int (*PQresetStart)(PGconn *);
     void (*PQfinish)(PGconn *);
+    void *(*dlopen)(const char *, int);
+    void *(*dlmopen)(Lmid_t, const char *, int);
 };
 extern struct pgf_real pgf_real;
 void pgf_real_init(void);
+/* The real f, resolving on the spot if a wrapper runs before the constructor
+ * (another library's constructor calling in): see real.c. */
+#define REAL(f) (pgf_real.f ? pgf_real.f : (pgf_real_init(), pgf_real.f))
+/* The wrappers are the shim's only exported symbols besides pgfault.h. */
+#define EXPORT __attribute__((visibility("default")))
+
+/* dl.c: dlopen of libpq answered with the shim (FFI bindings). */
+void pgf_dl_init(void);
 
 /* Per-thread state (control.c).  __thread, not pthread_getspecific, which
  * could itself be interposed; initial-exec because the shim is preloaded. */

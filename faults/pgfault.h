@@ -9,6 +9,7 @@
 #ifndef PGFAULT_H
 #define PGFAULT_H
 
+#include <libpq-fe.h>
 #include <stddef.h>
 
 #define PGF_API __attribute__((visibility("default")))
@@ -50,6 +51,30 @@ PGF_API unsigned long pgf_fired_total(void);
 /* Called on the faulting thread, before the fault takes effect.  NULL
  * removes the observer.  Set it while no worker runs statements. */
 PGF_API void pgf_set_observer(pgf_observer_fn fn, void *arg);
+
+/* Cuts short a delay that holds a statement of conn (now, or later under
+ * the same rules): that statement then fails as a cancelled one, SQLSTATE
+ * 57014 raised by the server. For a caller whose deadline passed (pgrace
+ * cancels the statement with PQcancel; a client-side delay needs this).
+ * Safe from any thread; a new pgf_configure forgets it. */
+PGF_API void pgf_interrupt(PGconn *conn);
+
+/* A gate: called on the statement's own thread before every statement of a
+ * non-exempt connection is sent (whatever the API), before any rule is
+ * counted; it may block (until a scheduler lets the statement go) and says
+ * what becomes of the statement. pgrace's explorer runs worker statements
+ * one at a time through it. */
+enum pgf_gate_action {
+    PGF_GATE_GO = 0,            /* send it (the rules still apply) */
+    PGF_GATE_ERROR = 1,         /* the server raises 40001 for it, as error=40001 does */
+    PGF_GATE_DROP = 2,          /* the connection is lost before it, as drop does */
+    PGF_GATE_AMBIGUOUS = 3,     /* it runs, then the connection is lost, as ambiguous does */
+    PGF_GATE_CANCEL = 4,        /* it fails as a cancelled statement (57014) */
+};
+typedef int (*pgf_gate_fn)(void *arg, PGconn *conn, const char *sql);
+
+/* Installs the gate (NULL removes it). Set it while no statement runs. */
+PGF_API void pgf_set_gate(pgf_gate_fn fn, void *arg);
 
 /* Does nothing: a place for a debugger breakpoint, called whenever a fault
  * fires (after SQLite's sqlite3Fault()). */

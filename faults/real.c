@@ -1,5 +1,6 @@
 /*
- * real.c — libpq's own entry points behind the wrappers.
+ * real.c — libpq's own entry points behind the wrappers, and the dynamic
+ * loader's dlopen/dlmopen behind dl.c's.
  *
  * One helper resolves them all with dlsym(RTLD_NEXT) at load time (the
  * constructor calls pgf_real_init before anything else can run).  A wrapper
@@ -50,4 +51,6 @@ void pgf_real_init(void)
     RESOLVE(PQreset);
     RESOLVE(PQresetStart);
     RESOLVE(PQfinish);
+    RESOLVE(dlopen);
+    RESOLVE(dlmopen);
 }

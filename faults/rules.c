@@ -2,8 +2,8 @@
  * rules.c — the decision: does a rule fire on this statement?
  *
  * pgf_decide is the single place where a statement is classified, counted
- * and matched; a future scheduling gate (the explorer) hooks in here, before
- * the statement is sent.  The active ruleset is immutable and reached through
+ * and matched; the scheduling gate (pgrace's explorer) is asked here first,
+ * before the statement is sent, and may turn it into a fault of its own.  The active ruleset is immutable and reached through
  * one atomic pointer; per-process counters are atomics in the ruleset,
  * per-connection counters live in the connection's state, which only the
  * thread using the connection touches.  Nothing here locks or allocates.
@@ -16,6 +16,43 @@
 
 struct pgf_ruleset *_Atomic pgf_active;
 static atomic_ulong generation;
+
+pgf_gate_fn _Atomic pgf_gate;
+static void *_Atomic gate_arg;
+
+/* The faults a gate can ask for, as rules the injection code carries out. */
+static struct pgf_rule gate_rules[] = {
+    [PGF_GATE_ERROR] = { .text = "explore", .action = PGF_A_ERROR, .sqlstate = "40001",
+                         .action_text = "error=40001",
+                         .raise_sql = "DO $pgfaultdo$BEGIN RAISE EXCEPTION USING ERRCODE = '40001', MESSAGE = "
+                                      "'could not serialize access due to concurrent update', "
+                                      "HINT = 'injected by pgfault'; END$pgfaultdo$" },
+    [PGF_GATE_DROP] = { .text = "explore", .action = PGF_A_DROP, .action_text = "drop" },
+    [PGF_GATE_AMBIGUOUS] = { .text = "explore", .action = PGF_A_AMBIGUOUS, .action_text = "ambiguous" },
+    [PGF_GATE_CANCEL] = { .text = "explore", .action = PGF_A_ERROR, .sqlstate = "57014",
+                          .action_text = "error=57014",
+                          .raise_sql = "DO $pgfaultdo$BEGIN RAISE EXCEPTION USING ERRCODE = '57014', MESSAGE = "
+                                       "'canceling statement due to user request', "
+                                       "HINT = 'injected by pgfault'; END$pgfaultdo$" },
+};
+
+void pgf_gate_install(pgf_gate_fn fn, void *arg)
+{
+    atomic_store(&gate_arg, arg);
+    atomic_store(&pgf_gate, fn);
+}
+
+/* Asks the gate about c; returns 1 with d filled when it makes c a fault. */
+static int ask_gate(pgf_gate_fn gate, const struct pgf_call *c, struct pgf_conn *cs, struct pgf_decision *d)
+{
+    int a = gate(atomic_load(&gate_arg), c->conn, c->sql);
+    if (a <= PGF_GATE_GO || a > PGF_GATE_CANCEL) return 0;
+    d->rule = &gate_rules[a];
+    d->conn_ordinal = cs ? cs->ordinal : 0;
+    d->stmt_ordinal = cs ? cs->stmts + 1 : 0;
+    d->cs = cs;
+    return 1;
+}
 
 static int target_matches(const struct pgf_rule *r, enum pgf_kind kind, const char *sql)
 {
@@ -69,9 +106,12 @@ static int count_fires(const struct pgf_rule *r, long n, int ordinal)
 int pgf_decide(const struct pgf_call *c, struct pgf_decision *d)
 {
     struct pgf_ruleset *rs = atomic_load_explicit(&pgf_active, memory_order_acquire);
-    if (!rs) return 0;
+    pgf_gate_fn gate = atomic_load_explicit(&pgf_gate, memory_order_acquire);
+    if (!rs && !gate) return 0;
     struct pgf_conn *cs = pgf_conn_find(c->conn);
     if (cs && cs->exempt) return 0;
+    if (gate && ask_gate(gate, c, cs, d)) return 1;
+    if (!rs) return 0;
     if (cs && cs->gen != rs->gen) {
         /* First statement since pgf_configure: counters start again. */
         memset(cs->count, 0, sizeof cs->count);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "faults/pgf_int.h"
+#include "lib/parse.h"
 
 #define PGF_MAX_MSG 500
 #define PGF_MAX_RE 512
@@ -338,17 +339,13 @@ static int parse_option(struct parser *ps, struct pgf_rule *r, unsigned *seen)
         snprintf(r->action_text, sizeof r->action_text, "ambiguous");
     } else if (has_prefix(tok, len, "delay=")) {
         if (set_action(ps, r, tok, len, PGF_A_DELAY) < 0) return -1;
-        const char *s = tok + 6, *end = tok + len, *q = s;
-        while (q < end && isdigit((unsigned char)*q)) q++;
-        long v = number(s, (size_t)(q - s), PGF_MAX_DELAY_US);
-        size_t ulen = (size_t)(end - q);
-        long mul = 0;
-        if (ulen == 2 && strncmp(q, "us", 2) == 0) mul = 1;
-        else if (ulen == 2 && strncmp(q, "ms", 2) == 0) mul = 1000;
-        else if (ulen == 1 && *q == 's') mul = 1000000;
-        if (v < 0 || mul == 0) { bad(ps, tok, len, "expected a duration such as 500us, 30ms or 2s"); return -1; }
-        if (v > PGF_MAX_DELAY_US / mul) { bad(ps, tok, len, "delay longer than one hour"); return -1; }
-        r->delay_us = v * mul;
+        int64_t ns;
+        if (parse_duration_n(tok + 6, len - 6, PGF_MAX_DELAY_US * 1000LL, &ns) < 0) {
+            bad(ps, tok, len, "expected a duration of at most 1h, a number and its unit (us, ms, s, m, h), "
+                              "such as 500us, 30ms or 2s");
+            return -1;
+        }
+        r->delay_us = (long)(ns / 1000);
         snprintf(r->action_text, sizeof r->action_text, "delay=%ldus", r->delay_us);
     } else if (len == 5 && strncmp(tok, "after", 5) == 0) {
         bit = S_AFTER;

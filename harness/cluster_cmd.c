@@ -23,8 +23,7 @@ static void stop_child(void *arg)
 {
     (void)arg;
     if (child > 0) {
-        kill(child, SIGTERM);
-        proc_wait(child);
+        proc_stop(child, SIGTERM, 10LL * 1000000000);
         child = 0;
     }
 }

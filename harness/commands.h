@@ -2,8 +2,9 @@
 #ifndef PGRACE_COMMANDS_H
 #define PGRACE_COMMANDS_H
 
-/* pgrace list: scenarios, variants, invariants and pause points. */
-int list_main(void);
+/* pgrace list [--matrix]: scenarios, variants, invariants, plans, pause
+ * points and pinned guarantees; or the README's detection matrix. */
+int list_main(int argc, char **argv);
 
 /* pgrace cluster -- CMD [ARG...]: CMD against a throwaway embedded cluster
  * (PGHOST, PGPORT, PGUSER, PGDATABASE set); exits with CMD's status. */

@@ -18,15 +18,17 @@ static struct {
     unsigned long (*fired)(void);
     void (*set_observer)(void (*)(const pgf_event *, void *), void *);
     void (*reset_ordinals)(void);
+    void (*interrupt)(PGconn *);
+    void (*set_gate)(pgf_gate_fn, void *);
 } shim;
 
-static __thread drv_call *current;
+static __thread call_record *current;
 static char installed[1024];    /* written by the driver's thread only */
 
 static void observe(const pgf_event *ev, void *arg)
 {
     (void)arg;
-    drv_call *c = current;
+    call_record *c = current;
     if (!c)
         return;
     if (c->faults++ == 0)
@@ -93,15 +95,16 @@ void faultctl_init(void)
     *(void **)&shim.fired = dlsym(RTLD_DEFAULT, "pgf_fired_total");
     *(void **)&shim.set_observer = dlsym(RTLD_DEFAULT, "pgf_set_observer");
     *(void **)&shim.reset_ordinals = dlsym(RTLD_DEFAULT, "pgf_reset_ordinals");
-    if (!shim.configure || !shim.exempt || !shim.fired || !shim.set_observer || !shim.reset_ordinals) {
+    *(void **)&shim.interrupt = dlsym(RTLD_DEFAULT, "pgf_interrupt");
+    *(void **)&shim.set_gate = dlsym(RTLD_DEFAULT, "pgf_set_gate");
+    if (!shim.configure || !shim.exempt || !shim.fired || !shim.set_observer || !shim.reset_ordinals ||
+        !shim.interrupt || !shim.set_gate) {
         memset(&shim, 0, sizeof shim);
         return;
     }
     shim.exempt(1);
     shim.set_observer(observe, NULL);
 }
-
-bool faultctl_loaded(void) { return shim.configure != NULL; }
 
 void faultctl_exempt_thread(bool exempt)
 {
@@ -134,5 +137,19 @@ void faultctl_reset_ordinals(void)
 
 unsigned long faultctl_fired(void) { return shim.fired ? shim.fired() : 0; }
 
-void faultctl_enter_call(drv_call *c) { current = c; }
+void faultctl_enter_call(call_record *rec) { current = rec; }
 void faultctl_leave_call(void) { current = NULL; }
+
+void faultctl_interrupt(PGconn *conn)
+{
+    if (shim.interrupt)
+        shim.interrupt(conn);
+}
+
+void faultctl_set_gate(pgf_gate_fn fn, void *arg)
+{
+    if (shim.set_gate)
+        shim.set_gate(fn, arg);
+}
+
+int faultctl_gate_worker(void) { return current ? current->worker : -1; }

@@ -12,6 +12,7 @@
 #ifndef PGRACE_FAULTCTL_H
 #define PGRACE_FAULTCTL_H
 
+#include "faults/pgfault.h"
 #include "harness/scenario.h"
 
 #include <stdbool.h>
@@ -26,8 +27,6 @@ int faultctl_preload(char *const argv[], char *err, size_t errlen);
 /* Resolves the shim's API and exempts the calling thread (the control
  * connection's). Call once from the main thread before any connection. */
 void faultctl_init(void);
-
-bool faultctl_loaded(void);
 
 /* The next connection opened is the shim's connection 1 again (the driver
  * calls it before opening a run's workers). */
@@ -51,8 +50,21 @@ const char *faultctl_spec(void);
 unsigned long faultctl_fired(void);
 
 /* Brackets one call on a worker thread: faults fired in between are
- * credited to c. */
-void faultctl_enter_call(drv_call *c);
+ * credited to rec. */
+void faultctl_enter_call(call_record *rec);
 void faultctl_leave_call(void);
+
+/* Installs fn as the shim's gate (faults/pgfault.h: pgf_set_gate), or
+ * removes it (NULL). */
+void faultctl_set_gate(pgf_gate_fn fn, void *arg);
+
+/* On a worker thread inside a call: its worker index; else -1. For the
+ * gate, which must know whose statement stops at it. */
+int faultctl_gate_worker(void);
+
+/* Cuts short a delay the shim holds conn's statement in (its call passed
+ * its deadline): the statement then fails as a cancelled one (57014). Safe
+ * from any thread. */
+void faultctl_interrupt(PGconn *conn);
 
 #endif

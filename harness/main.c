@@ -5,27 +5,28 @@
  * Parsing only: each command lives in its own file. Every error a user can
  * cause is one line on stderr and exit status 2.
  */
+#include "explore/explore.h"
+#include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/faultctl.h"
+#include "harness/mutant.h"
 #include "harness/run.h"
 
 #include "spec/cmd.h"
 
 #include "lib/cleanup.h"
 #include "lib/err.h"
-#include "lib/rng.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
-    "usage: pgrace list\n"
+    "usage: pgrace list [--matrix]\n"
     "       pgrace run [SCENARIO[/VARIANT]...] [options]\n"
     "       pgrace soak [SCENARIO[/VARIANT]...] --duration D | -i N [options]\n"
+    "       pgrace explore [SCENARIO[/VARIANT]...] [options]   (pgrace explore --help)\n"
     "       pgrace replay REPORT.json [--times N] [--dsn DSN]\n"
     "       pgrace cluster -- CMD [ARG...]\n"
     "       pgrace isolation [CONNINFO] < FILE.spec     (PostgreSQL 15's isolationtester)\n"
@@ -43,131 +44,35 @@ static const char usage[] =
     "  --plan NAME       apply the scenario's fault plan NAME (pgrace list shows them)\n"
     "  --fault-sweep     one iteration per statement position x action (error, drop, ambiguous)\n"
     "  --from-iteration K  number iterations from K (with -i 1: rerun iteration K alone)\n"
+    "  --call-timeout D  each call's deadline, then a diagnosis from the server (default 10s)\n"
+    "  --schedule TOKEN  replay one schedule the explorer printed (s=1212[;f=W:K:ACTION]), with -n\n"
     "  --junit F         also write JUnit XML to F (TAP stays on stdout)\n"
     "  --json F          also write the whole run as JSON to F (reports/README.md)\n"
     "  --html F          also write a self-contained HTML report to F\n"
     "\n"
-    "exit status: 0 all invariants held, 1 an invariant was violated,\n"
-    "             2 usage, setup or environment error, 128+N stopped by signal N\n";
-
-/* Parses a whole decimal number in [lo, hi]. */
-static int parse_long(const char *what, const char *text, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi) {
-        fprintf(stderr, "pgrace: bad %s '%s': expected a whole number from %ld to %ld\n", what, text, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
+    "durations are a number and a unit: 500us, 20ms, 10s, 30m, 8h\n"
+    "exit status: 0 all invariants held, 1 an invariant was violated (a call past its deadline\n"
+    "             is one), 2 usage, setup or environment error, 128+N stopped by signal N\n";
 
 static int parse_run(int argc, char **argv, run_opts *o)
 {
-    enum { OPT_IMPL = 256, OPT_SEED, OPT_DSN, OPT_FAULT, OPT_PAUSE, OPT_RETRIES, OPT_PLAN, OPT_SWEEP, OPT_FROM,
-           OPT_JUNIT, OPT_JSON, OPT_HTML, OPT_HELP };
-    static const struct option longopts[] = {
-        { "impl", required_argument, NULL, OPT_IMPL },
-        { "seed", required_argument, NULL, OPT_SEED },
-        { "dsn", required_argument, NULL, OPT_DSN },
-        { "fault", required_argument, NULL, OPT_FAULT },
-        { "pause", required_argument, NULL, OPT_PAUSE },
-        { "retries", required_argument, NULL, OPT_RETRIES },
-        { "plan", required_argument, NULL, OPT_PLAN },
-        { "fault-sweep", no_argument, NULL, OPT_SWEEP },
-        { "from-iteration", required_argument, NULL, OPT_FROM },
-        { "junit", required_argument, NULL, OPT_JUNIT },
-        { "json", required_argument, NULL, OPT_JSON },
-        { "html", required_argument, NULL, OPT_HTML },
-        { "help", no_argument, NULL, OPT_HELP },
-        { NULL, 0, NULL, 0 },
-    };
-    *o = (run_opts){ .nworkers = 8, .iterations = 100, .times = 1, .argv0 = argv[0] };
-
-    bool seeded = false;
-    char err[ERRLEN];
-    long v;
-    int ch;
-    opterr = 0;
+    static const struct option longopts[] = { CLI_RUN_OPTIONS, CLI_DRIVE_OPTIONS, { NULL, 0, NULL, 0 } };
+    *o = (run_opts){ .nworkers = 8, .iterations = 100, .times = 1, .argv0 = argv[0], .argv = argv };
     /* Options and scenarios mix in any order: GNU getopt permutes the
      * arguments after "run". */
     argc--;
     argv++;
+    opterr = 0;
     optind = 1;
+    int ch;
     while ((ch = getopt_long(argc, argv, "n:i:", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'n':
-            if (parse_long("-n", optarg, 1, DRV_MAX_WORKERS, &v) < 0)
-                return -1;
-            o->nworkers = (int)v;
-            o->nworkers_given = true;
-            break;
-        case 'i':
-            if (parse_long("-i", optarg, 1, 100000000, &v) < 0)
-                return -1;
-            o->iterations = v;
-            break;
-        case OPT_IMPL: o->impl = optarg; break;
-        case OPT_SEED: {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(optarg, &end, 10);
-            if (errno || end == optarg || *end || optarg[0] == '-') {
-                fprintf(stderr, "pgrace: bad --seed '%s': expected a non-negative whole number\n", optarg);
-                return -1;
-            }
-            o->seed = s;
-            seeded = true;
-            break;
-        }
-        case OPT_DSN: o->dsn = optarg; break;
-        case OPT_FAULT: o->fault = optarg; break;
-        case OPT_PAUSE:
-            if (drv_pause_parse(&o->pauses, optarg, err, sizeof err) < 0) {
-                fprintf(stderr, "pgrace: %s\n", err);
-                return -1;
-            }
-            break;
-        case OPT_RETRIES:
-            if (parse_long("--retries", optarg, 0, 10, &v) < 0)
-                return -1;
-            o->retries = (int)v;
-            o->retries_given = true;
-            break;
-        case OPT_PLAN: o->plan = optarg; break;
-        case OPT_SWEEP: o->fault_sweep = true; break;
-        case OPT_FROM:
-            if (parse_long("--from-iteration", optarg, 1, 1000000000, &v) < 0)
-                return -1;
-            o->first_iteration = v;
-            break;
-        case OPT_JUNIT: o->junit = optarg; break;
-        case OPT_JSON: o->json = optarg; break;
-        case OPT_HTML: o->html = optarg; break;
-        case OPT_HELP:
-            fputs(usage, stdout);
-            exit(EXIT_HELD);
-        default:
-            if (optopt && optopt < 256)
-                fprintf(stderr, "pgrace: bad option '-%c' (or it needs a value); pgrace --help\n", optopt);
-            else
-                fprintf(stderr, "pgrace: bad option '%s' (or it needs a value); pgrace --help\n",
-                        argv[optind - 1]);
+        int r = cli_run_option(ch, optarg, o, usage);
+        if (r < 0)
             return -1;
-        }
+        if (r == 0)
+            return cli_bad_option(argv);
     }
-    if (!seeded)
-        o->seed = rng_fresh_seed();
-    o->targets = argv + optind;
-    o->ntargets = argc - optind;
-    for (int i = 0; i < o->ntargets; i++)
-        if (o->targets[i][0] == '-') {
-            fprintf(stderr, "pgrace: bad option '%s'; pgrace --help\n", o->targets[i]);
-            return -1;
-        }
-    return 0;
+    return cli_targets(argc, argv, o);
 }
 
 int main(int argc, char **argv)
@@ -188,13 +93,17 @@ int main(int argc, char **argv)
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_HELD;
     }
+    if (mutant_check(err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s\n", err);
+        return EXIT_USAGE;
+    }
     if (cleanup_signals_start(err, sizeof err) < 0) {
         fprintf(stderr, "pgrace: %s\n", err);
         return EXIT_USAGE;
     }
     int status;
     if (strcmp(argv[1], "list") == 0) {
-        status = list_main();
+        status = list_main(argc, argv);
     } else if (strcmp(argv[1], "cluster") == 0) {
         int first = argc > 2 && strcmp(argv[2], "--") == 0 ? 3 : 2;
         status = cluster_main(argv + first);
@@ -212,7 +121,10 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         o.argv = argv;
         faultctl_init();
-        status = run_main(&o);
+        status = o.schedule ? explore_replay_main(&o) : run_main(&o);
+    } else if (strcmp(argv[1], "explore") == 0) {
+        faultctl_init();
+        status = explore_main(argc, argv);
     } else {
         fprintf(stderr, "pgrace: unknown command '%s'; pgrace --help\n", argv[1]);
         return EXIT_USAGE;

@@ -1,8 +1,12 @@
-/* plan.c — turning targets and --impl into (scenario, variant) pairs. */
+/* plan.c — turning targets and --impl into (scenario, variant) pairs, and
+ * options and fault plans into each pair's settings (see plan.h). */
+#include "harness/plan.h"
+
 #include "harness/run.h"
-
 #include "lib/err.h"
+#include "lib/parse.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +41,41 @@ static int add(const scenario *s, const char *impl, plan_item *items, int *n, ch
     }
     items[(*n)++] = (plan_item){ s, v };
     return 0;
+}
+
+const char *scenario_pause_name(const scenario *s, int i, char *buf, size_t len)
+{
+    const char *p = s->pause_points[i], *colon = strchr(p, ':');
+    snprintf(buf, len, "%.*s", colon ? (int)(colon - p) : (int)strlen(p), p);
+    return buf;
+}
+
+/* Every pause of p names a pause point of s; else -1 with the points s has. */
+static int check_pauses(const scenario *s, const drv_pauses *p, char *err, size_t errlen)
+{
+    for (int k = 0; k < p->n; k++) {
+        char name[64], points[512] = "";
+        bool known = false;
+        for (int i = 0; i < s->npause_points; i++) {
+            scenario_pause_name(s, i, name, sizeof name);
+            known |= strcmp(name, p->p[k].name) == 0;
+            snprintf(points + strlen(points), sizeof points - strlen(points), "%s%s", i ? ", " : "", name);
+        }
+        if (!known) {
+            err_set(err, errlen, "scenario %s has no pause point '%s' (%s%s)", s->name, p->p[k].name,
+                    s->npause_points ? "its points: " : "it has none", points);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void plan_label(const plan_item *item, const item_settings *st, char *buf, size_t len)
+{
+    if (strcmp(st->plan, "none") == 0)
+        snprintf(buf, len, "%s/%s", item->scenario->name, item->variant->name);
+    else
+        snprintf(buf, len, "%s/%s [%s]", item->scenario->name, item->variant->name, st->plan);
 }
 
 int plan_build(const run_opts *o, plan_item **out, char *err, size_t errlen)
@@ -82,7 +121,7 @@ int plan_settings(const run_opts *o, const plan_item *item, item_settings *st, c
 {
     *st = (item_settings){
         .plan = o->fault_sweep ? "fault-sweep" : "none", .fault = o->fault, .sweep = o->fault_sweep,
-        .retries = o->retries, .nworkers = o->nworkers, .pauses = o->pauses,
+        .retries = o->retries, .nworkers = o->nworkers, .pauses = o->pauses, .call_timeout_ns = o->call_timeout_ns,
     };
     /* A sweep aims at worker 1 and lets it retry, as a real client would,
      * unless told otherwise. */
@@ -92,13 +131,24 @@ int plan_settings(const run_opts *o, const plan_item *item, item_settings *st, c
         if (!o->retries_given)
             st->retries = 1;
     }
-    if (!o->plan || strcmp(o->plan, "none") == 0)
-        return 0;
     const scenario *s = item->scenario;
+    if (!o->plan || strcmp(o->plan, "none") == 0)
+        return check_pauses(s, &st->pauses, err, errlen);
     for (int i = 0; i < s->nplans; i++) {
         const scenario_plan *p = &s->plans[i];
         if (strcmp(p->name, o->plan) != 0)
             continue;
+        /* Nothing given on the command line is silently overridden. */
+        if ((p->fault || p->sweep) && (o->fault || o->fault_sweep)) {
+            err_set(err, errlen, "scenario %s: plan %s brings its own faults; --fault or --fault-sweep cannot "
+                    "be added to it (use one or the other)", s->name, p->name);
+            return -1;
+        }
+        if (p->sweep && (o->iterations_given || o->first_iteration)) {
+            err_set(err, errlen, "scenario %s: plan %s is a fault sweep, which numbers and counts its own "
+                    "iterations: -i and --from-iteration do not apply", s->name, p->name);
+            return -1;
+        }
         st->plan = p->name;
         if (p->fault)
             st->fault = p->fault;
@@ -109,7 +159,14 @@ int plan_settings(const run_opts *o, const plan_item *item, item_settings *st, c
             st->nworkers = p->nworkers;
         if (p->pause && drv_pause_parse(&st->pauses, p->pause, err, errlen) < 0)
             return -1;
-        return 0;
+        st->params = p->params;
+        /* The plan's deadline, unless --call-timeout was given. */
+        if (p->call_timeout && !o->call_timeout_ns &&
+            parse_duration(p->call_timeout, 24 * 3600LL * 1000000000, &st->call_timeout_ns) < 0) {
+            err_set(err, errlen, "scenario %s: plan %s: bad call_timeout '%s'", s->name, p->name, p->call_timeout);
+            return -1;
+        }
+        return check_pauses(s, &st->pauses, err, errlen);
     }
     err_set(err, errlen, "scenario %s has no plan '%s' (pgrace list shows them)", s->name, o->plan);
     return -1;

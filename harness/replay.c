@@ -9,12 +9,13 @@
  * same — repeated --times N times on a fresh schema each time; the verdicts
  * are TAP as for run, and the exit status is 1 when it reproduced.
  */
+#include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/run.h"
 
 #include "lib/err.h"
+#include "lib/parse.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -42,7 +43,8 @@ static int opts_from(json_t *doc, json_t *item, run_opts *o, char *target, size_
     json_t *workers = json_object_get(st, "workers"), *retries = json_object_get(st, "retries");
     json_t *iteration = json_object_get(rp, "iteration"), *seed = json_object_get(st, "seed");
     if (!scenario || !variant || !json_is_integer(workers) || !json_is_integer(retries) ||
-        !json_is_integer(iteration) || !(json_is_integer(seed) || json_is_string(seed))) {
+        !json_is_integer(iteration) || !(json_is_integer(seed) || json_is_string(seed)) ||
+        (json_is_string(seed) && parse_seed(json_string_value(seed), &o->seed) < 0)) {
         err_set(err, errlen, "the report's failing item lacks scenario, variant, workers, retries, seed or iteration");
         return -1;
     }
@@ -53,8 +55,9 @@ static int opts_from(json_t *doc, json_t *item, run_opts *o, char *target, size_
     o->retries_given = true;
     o->first_iteration = (long)json_integer_value(iteration);
     o->iterations = 1;
-    o->seed = json_is_integer(seed) ? (uint64_t)json_integer_value(seed)
-                                    : strtoull(json_string_value(seed), NULL, 10);
+    if (json_is_integer(seed))
+        o->seed = (uint64_t)json_integer_value(seed);
+    o->seed_given = true;
     const char *spec = json_string_value(json_object_get(rp, "fault_spec"));
     o->fault = spec && *spec ? spec : NULL;
     const char *dsn = json_string_value(json_object_get(st, "dsn"));
@@ -81,26 +84,28 @@ int replay_main(int argc, char **argv)
     static const struct option longopts[] = {
         { "times", required_argument, NULL, 't' },
         { "dsn", required_argument, NULL, 'd' },
+        { "call-timeout", required_argument, NULL, 'c' },
         { NULL, 0, NULL, 0 },
     };
     run_opts o = { .times = 1, .argv0 = argv[0], .argv = argv };
     int ch;
+    long v;
     opterr = 0;
     optind = 2;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        char *end;
         switch (ch) {
         case 't':
-            errno = 0;
-            o.times = (int)strtol(optarg, &end, 10);
-            if (errno || *end || o.times < 1 || o.times > 10000) {
-                fprintf(stderr, "pgrace: bad --times '%s': expected a whole number from 1 to 10000\n", optarg);
+            if (cli_long("--times", optarg, 1, 10000, &v) < 0)
                 return EXIT_USAGE;
-            }
+            o.times = (int)v;
             break;
         case 'd': o.dsn = optarg; break;
+        case 'c':
+            if (cli_run_option(CLI_CALL_TIMEOUT, optarg, &o, "") < 0)
+                return EXIT_USAGE;
+            break;
         default:
-            fprintf(stderr, "pgrace: bad option '%s'; usage: pgrace replay REPORT.json [--times N] [--dsn DSN]\n",
+            fprintf(stderr, "pgrace: bad option '%s'; usage: pgrace replay REPORT.json [--times N] [--dsn DSN] [--call-timeout D]\n",
                     argv[optind - 1]);
             return EXIT_USAGE;
         }

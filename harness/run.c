@@ -2,6 +2,8 @@
 #include "harness/run.h"
 
 #include "harness/faultctl.h"
+#include "harness/mutant.h"
+#include "harness/repro.h"
 #include "harness/sweep.h"
 #include "harness/target.h"
 #include "lib/cleanup.h"
@@ -13,57 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void run_repeat_command(const run_opts *o, const plan_item *item, const item_settings *st, char *buf,
-                        size_t len)
-{
-    int n = snprintf(buf, len, "%s run %s/%s -i %ld --seed %" PRIu64, o->argv0, item->scenario->name,
-                     item->variant->name, o->iterations, o->seed);
-#define MORE(...) \
-    do { \
-        if (n > 0 && (size_t)n < len) \
-            n += snprintf(buf + n, len - (size_t)n, __VA_ARGS__); \
-    } while (0)
-    /* -n only when given: a plan or a sweep picks its own otherwise. */
-    if (o->nworkers_given)
-        MORE(" -n %d", o->nworkers);
-    if (o->plan)
-        MORE(" --plan %s", o->plan);
-    if (o->fault_sweep)
-        MORE(" --fault-sweep");
-    if (o->fault)
-        MORE(" --fault '%s'", o->fault);
-    /* Only what the plan did not set: the plan brings its own. */
-    for (int i = 0; i < o->pauses.n; i++)
-        MORE(" --pause %s=%" PRId64 "us", o->pauses.p[i].name, o->pauses.p[i].ns / 1000);
-    if (o->retries_given)
-        MORE(" --retries %d", st->retries);
-    if (o->first_iteration > 1)
-        MORE(" --from-iteration %ld", o->first_iteration);
-    if (o->dsn)
-        MORE(" --dsn '%s'", o->dsn);
-#undef MORE
-}
-
-void run_replay_command(const run_opts *o, const plan_item *item, const item_settings *st, long first,
-                        long count, const char *fault_spec, char *buf, size_t len)
-{
-    int n = snprintf(buf, len, "%s run %s/%s --from-iteration %ld -i %ld -n %d --retries %d --seed %" PRIu64,
-                     o->argv0, item->scenario->name, item->variant->name, first, count, st->nworkers, st->retries,
-                     o->seed);
-#define MORE(...) \
-    do { \
-        if (n > 0 && (size_t)n < len) \
-            n += snprintf(buf + n, len - (size_t)n, __VA_ARGS__); \
-    } while (0)
-    for (int i = 0; i < st->pauses.n; i++)
-        MORE(" --pause %s=%" PRId64 "us", st->pauses.p[i].name, st->pauses.p[i].ns / 1000);
-    if (fault_spec && *fault_spec)
-        MORE(" --fault '%s'", fault_spec);
-    if (o->dsn)
-        MORE(" --dsn '%s'", o->dsn);
-#undef MORE
-}
 
 static void latency_comment(const char *label, int nworkers, const drv_result *r)
 {
@@ -83,26 +34,23 @@ static void latency_comment(const char *label, int nworkers, const drv_result *r
     tap_comment("%s", line);
 }
 
-/* Emits one test point per invariant of item; returns true if all held. */
-static bool report_tap(const run_opts *o, const plan_item *item, const item_settings *st, const drv_result *r)
+bool run_tap_item(const run_opts *o, const plan_item *item, const item_settings *st, const drv_result *r,
+                  const char *unit, const char *repeat)
 {
     bool all = true;
     char label[128];
-    if (strcmp(st->plan, "none") == 0)
-        snprintf(label, sizeof label, "%s/%s", item->scenario->name, item->variant->name);
-    else
-        snprintf(label, sizeof label, "%s/%s [%s]", item->scenario->name, item->variant->name, st->plan);
+    plan_label(item, st, label, sizeof label);
     latency_comment(label, st->nworkers, r);
     for (int k = 0; k < r->nverdicts; k++) {
         const drv_verdict *v = &r->verdicts[k];
-        const char *name = item->scenario->invariants[k].name;
+        const char *name = drv_invariant_name(item->scenario, k);
         if (!v->failures) {
             tap_point(true, NULL, "%s: %s", label, name);
             continue;
         }
         all = false;
         json_t *d = json_object();
-        char buf[2048];
+        char buf[2048], key[48];
         json_object_set_new(d, "scenario", json_string(item->scenario->name));
         json_object_set_new(d, "variant", json_string(item->variant->name));
         json_object_set_new(d, "plan", json_string(st->plan));
@@ -110,35 +58,49 @@ static bool report_tap(const run_opts *o, const plan_item *item, const item_sett
         json_object_set_new(d, "iteration", json_integer(v->first_iteration));
         json_object_update(d, v->first_found);
         snprintf(buf, sizeof buf, "%ld of %ld", v->failures, r->iterations);
-        json_object_set_new(d, "failing_iterations", json_string(buf));
+        snprintf(key, sizeof key, "failing_%s", unit);
+        json_object_set_new(d, key, json_string(buf));
         json_object_set_new(d, "workers", json_integer(st->nworkers));
         if (st->retries)
             json_object_set_new(d, "retries", json_integer(st->retries));
         json_object_set_new(d, "seed", json_integer((json_int_t)o->seed));
-        run_repeat_command(o, item, st, buf, sizeof buf);
-        json_object_set_new(d, "repeat", json_string(buf));
-        json_t *spec = json_object_get(v->first_found, "fault_spec");
-        run_replay_command(o, item, st, v->first_iteration, 1, spec ? json_string_value(spec) : NULL, buf,
-                           sizeof buf);
-        json_object_set_new(d, "replay", json_string(buf));
+        json_object_set_new(d, "repeat", json_string(repeat));
+        /* The violation's own replay (the explorer's schedule), else the
+         * iteration's. */
+        if (!json_object_get(v->first_found, "replay")) {
+            json_t *spec = json_object_get(v->first_found, "fault_spec");
+            repro_replay_command(o, item, st, v->first_iteration, 1, spec ? json_string_value(spec) : NULL, buf,
+                                 sizeof buf);
+            json_object_set_new(d, "replay", json_string(buf));
+        }
         tap_point(false, d, "%s: %s", label, name);
         json_decref(d);
     }
     return all;
 }
 
-/* Installs the run's fault spec afresh before every iteration, so that a
- * rule's counts ("the first COMMIT") restart with each iteration. */
-static int each_iteration(void *arg, long iteration, char *err, size_t errlen)
+/* What every iteration of a drive runs with: the item's fault spec
+ * installed afresh (so that a rule's counts, "the first COMMIT", restart
+ * with each iteration), the report fed, and the caller's own hooks. */
+typedef struct drive_hooks {
+    const drive_args *a;
+} drive_hooks;
+
+static int before_each(void *arg, long iteration, char *err, size_t errlen)
 {
-    (void)iteration;
-    return faultctl_configure(arg, err, errlen);
+    const drive_args *a = ((drive_hooks *)arg)->a;
+    if (a->settings->fault && faultctl_configure(a->settings->fault, err, errlen) < 0)
+        return -1;
+    return a->before ? a->before(a->hook_arg, iteration, err, errlen) : 0;
 }
 
-/* Hands each iteration to the report, with the fault spec it ran with. */
-static void report_each(void *arg, long iteration, const drv_call *calls, int ncalls, const int *verdicts)
+static void after_each(void *arg, long iteration, const call_record *calls, int ncalls, const int *verdicts)
 {
-    report_iteration(arg, iteration, calls, ncalls, verdicts, faultctl_spec());
+    const drive_args *a = ((drive_hooks *)arg)->a;
+    if (a->rep)
+        report_iteration(a->rep, iteration, calls, ncalls, verdicts, faultctl_spec());
+    if (a->after)
+        a->after(a->hook_arg, iteration, calls, ncalls, verdicts);
 }
 
 int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
@@ -149,18 +111,24 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
         report_item_begin(a->rep, item, st);
     if (target_reset_schema(a->target, item->scenario->schema_sql, err, errlen) < 0)
         return -1;
+    const char *unpin = mutant_unpin_sql(item->scenario);
+    if (unpin && pqx_ctl_exec(a->target->ctl, unpin, err, errlen) < 0)
+        return -1;
+    drive_hooks hooks = { a };
     drv_config cfg = {
         .conninfo = a->target->conninfo, .schema = a->target->schema, .appname = a->target->appname,
         .nworkers = st->nworkers, .iterations = a->iterations, .first_iteration = a->first_iteration,
-        .seed = a->seed, .retries = st->retries, .pauses = st->pauses,
+        .iteration_step = a->iteration_step,
+        .seed = a->seed, .retries = st->retries, .pauses = st->pauses, .call_timeout_ns = st->call_timeout_ns,
+        .params = st->params, .control = a->control, .annotate = a->annotate, .annotate_arg = a->hook_arg,
     };
-    if (st->fault) {
-        cfg.before = each_iteration;
-        cfg.before_arg = (void *)st->fault;
+    if (st->fault || a->before) {
+        cfg.before = before_each;
+        cfg.before_arg = &hooks;
     }
-    if (a->rep) {
-        cfg.on_iteration = report_each;
-        cfg.iteration_arg = a->rep;
+    if (a->rep || a->after) {
+        cfg.on_iteration = after_each;
+        cfg.iteration_arg = &hooks;
     }
     int rc;
     if (st->sweep) {
@@ -189,12 +157,11 @@ static int run_item(const run_opts *o, target *t, const plan_item *item, report 
     drv_result r;
     if (run_drive(&a, &r, err, errlen) < 0)
         return -1;
-    *held = report_tap(o, item, &st, &r);
-    if (rep) {
-        char repeat[2048];
-        run_repeat_command(o, item, &st, repeat, sizeof repeat);
+    char repeat[2048];
+    repro_repeat_command(o, item, &st, repeat, sizeof repeat);
+    *held = run_tap_item(o, item, &st, &r, "iterations", repeat);
+    if (rep)
         report_item_end(rep, &r, repeat);
-    }
     drv_result_free(&r);
     return 0;
 }
@@ -281,7 +248,7 @@ int run_main(const run_opts *o)
     }
     int points = 0;
     for (int i = 0; i < n; i++)
-        points += items[i].scenario->ninvariants * o->times;
+        points += drv_ninvariants(items[i].scenario) * o->times;
     tap_begin(stdout);
     tap_plan(points);
     tap_comment("pgrace: seed %" PRIu64 ", server %d.%d%s%s", o->seed, t.server_version / 10000, t.server_version % 100,

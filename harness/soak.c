@@ -16,8 +16,12 @@
  * SIGINT stops the soak at the end of the current round, with the reports
  * so far written; a second SIGINT stops it at once.
  */
+#include "explore/explore.h"
+#include "explore/sched.h"
+#include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/faultctl.h"
+#include "harness/repro.h"
 #include "harness/run.h"
 #include "harness/soakplan.h"
 #include "harness/target.h"
@@ -27,7 +31,6 @@
 #include "lib/tap.h"
 #include "reports/report.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -45,6 +48,8 @@ typedef struct soak_opts {
     int max_workers;
     long round_iterations;
     bool keep_going;
+    bool pct;                   /* --strategy pct: every iteration under the explorer's PCT */
+    int depth;                  /* --depth */
 } soak_opts;
 
 /* Per (scenario, variant): what every round of it came to. */
@@ -66,26 +71,16 @@ typedef struct soak {
     int64_t started, last_progress;
     bool tty;
     atomic_int stop;
+    pct_rounds *pct;            /* with --strategy pct */
 } soak;
-
-static int parse_duration(const char *text, int64_t *ns)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    double unit = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == '\0' ? 1 : -1;
-    if (errno || end == text || v <= 0 || unit < 0 || (*end && end[1]) || v * unit > 7 * 86400)
-        return -1;
-    *ns = (int64_t)(v * unit * 1e9);
-    return 0;
-}
 
 /* The settings of round k of pair p (spec written into spec). */
 static void round_settings(const soak *s, const soak_round *r, item_settings *st, char *spec, size_t len)
 {
     soak_spec(r, spec, len);
     *st = (item_settings){ .plan = "soak", .fault = spec[0] ? spec : NULL, .retries = r->retries,
-                           .nworkers = r->nworkers, .pauses = s->o->run.pauses };
+                           .nworkers = r->nworkers, .pauses = s->o->run.pauses,
+                           .call_timeout_ns = s->o->run.call_timeout_ns };
 }
 
 static report *new_report(const soak *s)
@@ -110,6 +105,8 @@ static int run_round(soak *s, int pair, const soak_round *r, long first, long it
     round_settings(s, r, &st, spec, sizeof spec);
     drive_args a = { .target = &s->t, .item = &s->items[pair], .settings = &st, .seed = s->o->run.seed,
                      .first_iteration = first, .iterations = iterations, .rep = rep };
+    if (s->pct)
+        pct_rounds_attach(s->pct, &a);
     drv_result res;
     if (run_drive(&a, &res, err, errlen) < 0)
         return -1;
@@ -131,7 +128,7 @@ static int run_round(soak *s, int pair, const soak_round *r, long first, long it
     }
     if (rep) {
         char replay[2048];
-        run_replay_command(&s->o->run, a.item, &st, first, iterations, spec, replay, sizeof replay);
+        repro_replay_command(&s->o->run, a.item, &st, first, iterations, spec, replay, sizeof replay);
         report_item_end(rep, &res, replay);
     }
     s->iterations += res.iterations;
@@ -222,24 +219,24 @@ static bool emit_tap(const soak *s)
     for (int p = 0; p < s->nitems; p++) {
         const plan_item *it = &s->items[p];
         const pair_tally *t = &s->tally[p];
-        for (int k = 0; k < it->scenario->ninvariants; k++) {
+        for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
             if (!t->failures[k]) {
                 tap_point(true, NULL, "%s/%s [soak]: %s (%ld iterations, %ld rounds)", it->scenario->name,
-                          it->variant->name, it->scenario->invariants[k].name, t->iterations, t->rounds);
+                          it->variant->name, drv_invariant_name(it->scenario, k), t->iterations, t->rounds);
                 continue;
             }
             all = false;
             json_t *d = json_object();
             json_object_set_new(d, "scenario", json_string(it->scenario->name));
             json_object_set_new(d, "variant", json_string(it->variant->name));
-            json_object_set_new(d, "invariant", json_string(it->scenario->invariants[k].name));
+            json_object_set_new(d, "invariant", json_string(drv_invariant_name(it->scenario, k)));
             json_object_update(d, t->found[k]);
             char buf[64];
             snprintf(buf, sizeof buf, "%ld of %ld rounds", t->failures[k], t->rounds);
             json_object_set_new(d, "failing_rounds", json_string(buf));
             json_object_set_new(d, "seed", json_integer((json_int_t)s->o->run.seed));
             tap_point(false, d, "%s/%s [soak]: %s", it->scenario->name, it->variant->name,
-                      it->scenario->invariants[k].name);
+                      drv_invariant_name(it->scenario, k));
             json_decref(d);
         }
     }
@@ -284,7 +281,7 @@ static int soak_loop(soak *s, char *err, size_t errlen)
         item_settings st;
         round_settings(s, &r, &st, spec, sizeof spec);
         char replay[2048];
-        run_replay_command(&o->run, &s->items[pair], &st, first, o->round_iterations, spec, replay, sizeof replay);
+        repro_replay_command(&o->run, &s->items[pair], &st, first, o->round_iterations, spec, replay, sizeof replay);
         tap_comment("minimal failing case: %d workers, %d retries, fault '%s'", r.nworkers, r.retries, spec);
         tap_comment("replay: %s", replay);
         if (s->kept) {
@@ -298,82 +295,110 @@ static int soak_loop(soak *s, char *err, size_t errlen)
     }
 }
 
+static const char soak_usage[] =
+    "usage: pgrace soak [SCENARIO[/VARIANT]...] --duration D | -i N [options]\n"
+    "  --duration D      run this long (90s, 30m, 8h)\n"
+    "  -i N              or this many iterations in all\n"
+    "  --max-workers M   each round draws 1..M workers (default 8)\n"
+    "  --round K         iterations per round (default 10)\n"
+    "  --keep-going      do not stop at the first violation\n"
+    "  --strategy S      os (default: the workers run free) or pct (the explorer's randomized priorities)\n"
+    "  --depth D         pct's bug depth d (default 2)\n"
+    "  --impl V --seed S --dsn DSN --call-timeout D --junit F --json F --html F   as for run\n";
+
 static int parse_soak(int argc, char **argv, soak_opts *o)
 {
-    enum { O_DURATION = 256, O_SEED, O_DSN, O_IMPL, O_KEEP, O_MAXN, O_ROUND, O_JUNIT, O_JSON, O_HTML };
+    enum { O_DURATION = CLI_FIRST_OWN, O_KEEP, O_MAXN, O_ROUND, O_STRATEGY, O_DEPTH };
     static const struct option longopts[] = {
-        { "duration", required_argument, NULL, O_DURATION }, { "seed", required_argument, NULL, O_SEED },
-        { "dsn", required_argument, NULL, O_DSN },           { "impl", required_argument, NULL, O_IMPL },
-        { "keep-going", no_argument, NULL, O_KEEP },         { "max-workers", required_argument, NULL, O_MAXN },
-        { "round", required_argument, NULL, O_ROUND },       { "junit", required_argument, NULL, O_JUNIT },
-        { "json", required_argument, NULL, O_JSON },         { "html", required_argument, NULL, O_HTML },
+        CLI_RUN_OPTIONS,
+        { "duration", required_argument, NULL, O_DURATION }, { "keep-going", no_argument, NULL, O_KEEP },
+        { "max-workers", required_argument, NULL, O_MAXN },  { "round", required_argument, NULL, O_ROUND },
+        { "strategy", required_argument, NULL, O_STRATEGY }, { "depth", required_argument, NULL, O_DEPTH },
         { NULL, 0, NULL, 0 },
     };
-    *o = (soak_opts){ .max_workers = 8, .round_iterations = 10 };
-    o->run = (run_opts){ .times = 1, .argv0 = argv[0], .argv = argv, .seed = rng_fresh_seed() };
+    *o = (soak_opts){ .max_workers = 8, .round_iterations = 10, .depth = 2 };
+    o->run = (run_opts){ .times = 1, .argv0 = argv[0], .argv = argv };
     argc--;
     argv++;
     opterr = 0;
     optind = 1;
     int ch;
-    char *end;
+    long v;
     while ((ch = getopt_long(argc, argv, "i:", longopts, NULL)) != -1) {
-        errno = 0;
         switch (ch) {
         case 'i':
-            o->max_iterations = strtol(optarg, &end, 10);
-            if (errno || *end || o->max_iterations < 1) {
-                fprintf(stderr, "pgrace: bad -i '%s': expected a positive whole number\n", optarg);
+            if (cli_long("-i", optarg, 1, 1000000000, &o->max_iterations) < 0)
                 return -1;
-            }
             break;
         case O_DURATION:
-            if (parse_duration(optarg, &o->duration_ns) < 0) {
-                fprintf(stderr, "pgrace: bad --duration '%s': expected e.g. 90s, 30m, 8h\n", optarg);
+            if (cli_duration("--duration", optarg, 7 * 86400LL * 1000000000, &o->duration_ns) < 0)
                 return -1;
-            }
             break;
-        case O_SEED:
-            o->run.seed = strtoull(optarg, &end, 10);
-            if (errno || *end || optarg[0] == '-' || end == optarg) {
-                fprintf(stderr, "pgrace: bad --seed '%s': expected a non-negative whole number\n", optarg);
+        case O_MAXN:
+            if (cli_long("--max-workers", optarg, 1, DRV_MAX_WORKERS, &v) < 0)
                 return -1;
-            }
-            break;
-        case O_MAXN: {
-            long v = strtol(optarg, &end, 10);
-            if (errno || *end || v < 1 || v > DRV_MAX_WORKERS) {
-                fprintf(stderr, "pgrace: bad --max-workers '%s': expected 1 to %d\n", optarg, DRV_MAX_WORKERS);
-                return -1;
-            }
             o->max_workers = (int)v;
             break;
-        }
         case O_ROUND:
-            o->round_iterations = strtol(optarg, &end, 10);
-            if (errno || *end || o->round_iterations < 1 || o->round_iterations > 100000) {
-                fprintf(stderr, "pgrace: bad --round '%s': expected iterations per round, 1 to 100000\n", optarg);
+            if (cli_long("--round", optarg, 1, 100000, &o->round_iterations) < 0)
+                return -1;
+            break;
+        case O_KEEP: o->keep_going = true; break;
+        case O_STRATEGY:
+            if (strcmp(optarg, "os") != 0 && strcmp(optarg, "pct") != 0) {
+                fprintf(stderr, "pgrace: bad --strategy '%s': os or pct\n", optarg);
                 return -1;
             }
+            o->pct = strcmp(optarg, "pct") == 0;
             break;
-        case O_DSN: o->run.dsn = optarg; break;
-        case O_IMPL: o->run.impl = optarg; break;
-        case O_KEEP: o->keep_going = true; break;
-        case O_JUNIT: o->run.junit = optarg; break;
-        case O_JSON: o->run.json = optarg; break;
-        case O_HTML: o->run.html = optarg; break;
-        default:
-            fprintf(stderr, "pgrace: bad option '%s' (or it needs a value); pgrace --help\n", argv[optind - 1]);
-            return -1;
+        case O_DEPTH:
+            if (cli_long("--depth", optarg, 1, 8, &v) < 0)
+                return -1;
+            o->depth = (int)v;
+            break;
+        default: {
+            int r = cli_run_option(ch, optarg, &o->run, soak_usage);
+            if (r <= 0)
+                return r < 0 ? -1 : cli_bad_option(argv);
+        }
         }
     }
     if (!o->duration_ns && !o->max_iterations) {
         fprintf(stderr, "pgrace: soak needs --duration D or -i N\n");
         return -1;
     }
-    o->run.targets = argv + optind;
-    o->run.ntargets = argc - optind;
-    return 0;
+    if (o->max_workers > SCHED_MAX_WORKERS && o->pct) {
+        fprintf(stderr, "pgrace: --strategy pct schedules at most %d workers (--max-workers)\n", SCHED_MAX_WORKERS);
+        return -1;
+    }
+    return cli_targets(argc, argv, &o->run);
+}
+
+/* Allocates a tally per pair. Returns 0 or -1 (out of memory; what was
+ * allocated is freed by tally_free). */
+static int tally_new(soak *s)
+{
+    s->tally = calloc((size_t)s->nitems, sizeof *s->tally);
+    for (int p = 0; s->tally && p < s->nitems; p++) {
+        int n = drv_ninvariants(s->items[p].scenario);
+        s->tally[p].failures = calloc((size_t)n, sizeof *s->tally[p].failures);
+        s->tally[p].found = calloc((size_t)n, sizeof *s->tally[p].found);
+        if (!s->tally[p].failures || !s->tally[p].found)
+            return -1;
+    }
+    return s->tally ? 0 : -1;
+}
+
+static void tally_free(soak *s)
+{
+    for (int p = 0; s->tally && p < s->nitems; p++) {
+        for (int k = 0; s->tally[p].found && k < drv_ninvariants(s->items[p].scenario); k++)
+            json_decref(s->tally[p].found[k]);
+        free(s->tally[p].failures);
+        free(s->tally[p].found);
+    }
+    free(s->tally);
+    s->tally = NULL;
 }
 
 int soak_main(int argc, char **argv)
@@ -393,23 +418,28 @@ int soak_main(int argc, char **argv)
         free(s.items);
         return EXIT_USAGE;
     }
-    s.tally = calloc((size_t)s.nitems, sizeof *s.tally);
-    for (int p = 0; s.tally && p < s.nitems; p++) {
-        int n = s.items[p].scenario->ninvariants;
-        s.tally[p].failures = calloc((size_t)n, sizeof *s.tally[p].failures);
-        s.tally[p].found = calloc((size_t)n, sizeof *s.tally[p].found);
-        if (!s.tally[p].failures || !s.tally[p].found) {
-            fprintf(stderr, "pgrace: out of memory\n");
-            return EXIT_USAGE;
-        }
+    bool oom = tally_new(&s) < 0;
+    if (oom)
+        err_set(err, sizeof err, "out of memory");
+    if (oom || target_open(&s.t, o.run.dsn, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s\n", err);
+        tally_free(&s);
+        free(s.items);
+        return EXIT_USAGE;
     }
-    if (!s.tally || target_open(&s.t, o.run.dsn, err, sizeof err) < 0) {
-        fprintf(stderr, "pgrace: %s\n", s.tally ? err : "out of memory");
+    if (o.pct && !(s.pct = pct_rounds_new(s.t.ctl, o.max_workers, o.depth, o.run.seed,
+                                             o.run.call_timeout_ns ? o.run.call_timeout_ns
+                                                                   : DRV_DEFAULT_CALL_TIMEOUT_NS,
+                                             err, sizeof err))) {
+        fprintf(stderr, "pgrace: %s\n", err);
+        target_close(&s.t);
+        tally_free(&s);
+        free(s.items);
         return EXIT_USAGE;
     }
     int points = 0;
     for (int p = 0; p < s.nitems; p++)
-        points += s.items[p].scenario->ninvariants;
+        points += drv_ninvariants(s.items[p].scenario);
     tap_begin(stdout);
     tap_plan(points);
     tap_comment("pgrace soak: seed %" PRIu64 ", up to %d workers, %ld iterations a round, server %d.%d%s",
@@ -427,6 +457,10 @@ int soak_main(int argc, char **argv)
     }
     progress(&s, true);
     cleanup_graceful(NULL);
+    if (s.pct)
+        tap_comment("pgrace soak: %ld iterations under pct (depth %d, k = %d choice points at most)",
+                    pct_rounds_count(s.pct), o.depth, pct_rounds_k(s.pct));
+    pct_rounds_free(s.pct);
     if (status != EXIT_USAGE && !emit_tap(&s))
         status = EXIT_VIOLATED;
     target_close(&s.t);
@@ -438,13 +472,7 @@ int soak_main(int argc, char **argv)
         status = 128 + sig;
     }
     report_free(s.kept);
-    for (int p = 0; p < s.nitems; p++) {
-        for (int k = 0; k < s.items[p].scenario->ninvariants; k++)
-            json_decref(s.tally[p].found[k]);
-        free(s.tally[p].failures);
-        free(s.tally[p].found);
-    }
-    free(s.tally);
+    tally_free(&s);
     free(s.items);
     return status;
 }

@@ -16,14 +16,14 @@ typedef struct sweep {
 } sweep;
 
 /* The probe's iteration: count worker 1's statements per connection. */
-static void count(void *arg, long iteration, const drv_call *calls, int ncalls, const int *verdicts)
+static void count(void *arg, long iteration, const call_record *calls, int ncalls, const int *verdicts)
 {
     sweep *sw = arg;
     (void)iteration;
     (void)verdicts;
     if (ncalls < 1)
         return;
-    const drv_call *c = &calls[0];
+    const call_record *c = &calls[0];
     for (size_t i = 0; i < c->trace->n; i++)
         sw->per_conn[c->trace->ev[i].conn == c->conn ? 0 : 1]++;
 }

@@ -36,6 +36,9 @@ static void drop_schema(void *arg)
         fprintf(stderr, "pgrace: warning: could not drop schema %s: %s\n", t->schema, err);
         return;
     }
+    /* Bounded: a teardown never hangs on a lock (a backend that does not
+     * die leaves the schema, with the warning below). */
+    pqx_ctl_exec(c, "SET statement_timeout = '10s'; SET lock_timeout = '5s'", err, sizeof err);
     /* Workers interrupted mid-transaction hold locks DROP SCHEMA would wait
      * for: end them first (a role may signal its own backends). */
     char like[128];

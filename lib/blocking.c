@@ -125,6 +125,29 @@ int blk_is_blocked(blk_watch *w, int pid, char *err, size_t errlen)
     return blocked;
 }
 
+int blk_blocked_by(blk_watch *w, int pid, char *names, size_t len, char *err, size_t errlen)
+{
+    char p[16];
+    snprintf(p, sizeof p, "%d", pid);
+    const char *params[] = { p };
+    PGresult *r = PQexecParams(w->ctl, "SELECT unnest(pg_catalog.pg_blocking_pids($1::int))", 1, NULL, params,
+                               NULL, NULL, 0);
+    if (!result_ok(r, PGRES_TUPLES_OK, "reading pg_blocking_pids", err, errlen))
+        return -1;
+    size_t used = 0;
+    names[0] = '\0';
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *name = blk_name_of(w, atoi(PQgetvalue(r, i, 0)));
+        if (!name)
+            continue;
+        int n = snprintf(names + used, len - used, "%s%s", used ? ", " : "", name);
+        if (n > 0 && used + (size_t)n < len)
+            used += (size_t)n;
+    }
+    PQclear(r);
+    return 0;
+}
+
 int blk_await(blk_watch *w, int pid, blk_done_fn done, void *arg, int64_t bound_ns, char *err, size_t errlen)
 {
     int64_t start = clock_now_ns(), interval = FIRST_CHECK_NS;

@@ -66,6 +66,10 @@ enum blk_state {
 int blk_await(blk_watch *w, int pid, blk_done_fn done, void *arg, int64_t bound_ns, char *err,
               size_t errlen);
 
+/* The declared sessions whose locks the backend pid waits for, by name,
+ * comma-separated, into names ("" when none). Returns 0 or -1 (err). */
+int blk_blocked_by(blk_watch *w, int pid, char *names, size_t len, char *err, size_t errlen);
+
 /* What the server says about each declared session, one line each, in
  * session order, as a new JSON array of strings: what it runs or last ran,
  * its state, and what it waits on, with every blocker named by session

@@ -28,6 +28,7 @@
 #define CLUSTER_DB     "postgres"
 #define CLUSTER_PORT   "5432"      /* names the socket file; nothing listens on TCP */
 #define READY_TIMEOUT_NS (60LL * 1000000000)
+#define STOP_GRACE_NS (10LL * 1000000000)
 
 struct cluster {
     char dir[200];            /* the temp root: data/, server.log, socket (a socket
@@ -176,9 +177,10 @@ static void stop_server(cluster *c)
     if (c->postmaster > 0) {
         /* Immediate shutdown: the data is thrown away anyway. The
          * postmaster waits for its backends before it exits, so once it
-         * is reaped no process of the cluster is left. */
-        kill(c->postmaster, SIGQUIT);
-        proc_wait(c->postmaster);
+         * is reaped no process of the cluster is left; one that does not
+         * exit in time (a backend stopped by a debugger) is killed with
+         * its whole process group. */
+        proc_stop(c->postmaster, SIGQUIT, STOP_GRACE_NS);
         c->postmaster = 0;
     }
     if (c->dir[0]) {
@@ -347,8 +349,7 @@ static int start_server(cluster *c, char *err, size_t errlen)
         return -1;
     template_discard(c->template);
     if (c->postmaster > 0) {
-        kill(c->postmaster, SIGQUIT);
-        proc_wait(c->postmaster);
+        proc_stop(c->postmaster, SIGQUIT, STOP_GRACE_NS);
         c->postmaster = 0;
     }
     fstree_remove(c->datadir);

@@ -79,17 +79,24 @@ PGconn *pqx_connect(const char *conninfo, const char *schema, const char *appnam
         return NULL;
     }
     const char *old_options = NULL;
-    for (PQconninfoOption *o = opts; o->keyword; o++)
+    bool has_timeout = false;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
         if (strcmp(o->keyword, "options") == 0 && o->val)
             old_options = o->val;
+        has_timeout |= strcmp(o->keyword, "connect_timeout") == 0 && o->val && *o->val;
+    }
     /* search_path is set at connection start, not by a SET statement, so it
      * costs no statement a fault rule could count. */
     /* Notices (DROP ... CASCADE's list) would clutter the TAP stream. */
     char options[1024];
     snprintf(options, sizeof options, "%s%s-c client_min_messages=warning%s%s", old_options ? old_options : "",
              old_options ? " " : "", schema ? " -c search_path=" : "", schema ? schema : "");
-    const char *keys[] = { "dbname", "options", "application_name", NULL };
-    const char *vals[] = { conninfo, options, appname, NULL };
+    /* Connecting (and PQreset after a dropped connection) is bounded
+     * unless the DSN or PGCONNECT_TIMEOUT says otherwise. */
+    const char *env_timeout = getenv("PGCONNECT_TIMEOUT");
+    bool bounded = has_timeout || (env_timeout && *env_timeout);
+    const char *keys[] = { "dbname", "options", "application_name", bounded ? NULL : "connect_timeout", NULL };
+    const char *vals[] = { conninfo, options, appname, bounded ? NULL : "10", NULL };
     PQconninfoFree(opts);
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c) {

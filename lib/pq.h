@@ -25,6 +25,7 @@ typedef enum outcome_kind {
 
 typedef struct outcome {
     outcome_kind kind;
+    int status;            /* the operation's HTTP-like answer (scenario.h), 0 when not set */
     bool conn_lost;        /* the connection broke during the call */
     bool indeterminate;    /* lost during COMMIT: it may or may not have committed */
     char sqlstate[6];      /* "" for success; "08006" for a client-side connection loss */

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -118,4 +120,35 @@ int proc_run(char *const argv[], const proc_opts *o, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* Waits up to ns for pid to exit (a pidfd polled: no sleeping loop).
+ * Returns its status, or -2 when it is still running, -1 on error. */
+static int wait_bounded(pid_t pid, int64_t ns)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd >= 0) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int ms = (int)(ns / 1000000), rc;
+        do
+            rc = poll(&p, 1, ms);
+        while (rc == -1 && errno == EINTR);
+        close(fd);
+        if (rc == 0)
+            return -2;
+    }
+    /* Exited (or no pidfd: a kernel before 5.3, where we wait). */
+    return proc_wait(pid);
+}
+
+int proc_stop(pid_t pid, int sig, int64_t grace_ns)
+{
+    kill(pid, sig);
+    int st = wait_bounded(pid, grace_ns);
+    if (st != -2)
+        return st;
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    st = wait_bounded(pid, grace_ns);
+    return st == -2 ? -1 : st;
 }

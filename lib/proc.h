@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct proc_opts {
@@ -28,8 +29,15 @@ typedef struct proc_opts {
 /* Starts argv[0] (a path) with argv. Returns 0 and the pid, or -1. */
 int proc_spawn(char *const argv[], const proc_opts *o, pid_t *pid, char *err, size_t errlen);
 
-/* Waits for pid; returns its exit status (128+signal when killed), or -1. */
+/* Waits for pid; returns its exit status (128+signal when killed), or -1.
+ * Unbounded: for a command whose lifetime is the caller's purpose (pgrace
+ * cluster -- CMD); everything else uses proc_stop. */
 int proc_wait(pid_t pid);
+
+/* Stops pid: sends sig, waits up to grace_ns for it to exit, then kills it
+ * and its process group (SIGKILL) and waits up to grace_ns more. Returns
+ * its exit status, or -1 if it still has not exited (then it is left). */
+int proc_stop(pid_t pid, int sig, int64_t grace_ns);
 
 /* Runs argv to completion; 0 when it exited 0, else -1 with a message
  * naming the program and its status. */

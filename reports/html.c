@@ -204,10 +204,10 @@ static void timeline(FILE *f, const rep_item *it, const rep_iter *x, int *faults
                 continue;
             double x0 = xof(&a, c->t_start), x1 = xof(&a, c->t_end);
             char title[512];
-            snprintf(title, sizeof title, "worker %d%s: %s (%s)%s%s%s%s in %.3f ms", w + 1,
-                     c->attempt ? " retry" : "", outcome_name(c->kind), rep_call_type(c), c->result ? " -> " : "",
-                     c->result ? c->result : "", c->sqlstate[0] ? " " : "", c->sqlstate,
-                     (double)(c->t_end - c->t_start) / 1e6);
+            snprintf(title, sizeof title, "worker %d%s: %s %d (%s)%s%s%s%s in %.3f ms%s", w + 1,
+                     c->attempt ? " retry" : "", outcome_name(c->kind), c->status, rep_call_type(c),
+                     c->result ? " -> " : "", c->result ? c->result : "", c->sqlstate[0] ? " " : "", c->sqlstate,
+                     (double)(c->t_end - c->t_start) / 1e6, c->timed_out ? ", cancelled at the deadline" : "");
             fprintf(f, "<g class=\"call\" data-attempt=\"%d\"><rect class=\"attempt o-%s\" x=\"%.1f\" y=\"%d\" "
                        "width=\"%.1f\" height=\"%d\" rx=\"3\"><title>",
                     c->attempt, outcome_name(c->kind), x0, y + 3, x1 - x0 > 1 ? x1 - x0 : 1, TL_LANE - 6);
@@ -384,10 +384,10 @@ static void item_section(FILE *f, const report *r, const rep_item *it, int idx, 
     }
 
     fputs("<h3>Invariants</h3>\n<table><tr><th>invariant</th><th>verdict</th><th>failing iterations</th></tr>\n", f);
-    for (int k = 0; k < it->scenario->ninvariants; k++) {
+    for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
         bool held = rep_item_held(it, k);
         fputs("<tr><td>", f);
-        text(f, it->scenario->invariants[k].name);
+        text(f, drv_invariant_name(it->scenario, k));
         fprintf(f, "</td><td class=\"%s\">%s</td><td>%ld of %ld", held ? "held" : "violated",
                 held ? "held" : "violated", it->failures[k], it->iterations);
         if (!held)
@@ -407,13 +407,13 @@ static void item_section(FILE *f, const report *r, const rep_item *it, int idx, 
         timeline(f, it, x, faults_drawn);
     }
     int shown = 0;
-    for (int k = 0; k < it->scenario->ninvariants; k++) {
+    for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
         json_t *d = rep_diagnostics(r, it, k);
         char *yaml = rep_yaml(d);
         if (yaml) {
             fputs(shown++ ? "<details>" : "<details open>", f);
             fputs("<summary>Diagnostics of the first violation: <b class=\"violated\">", f);
-            text(f, it->scenario->invariants[k].name);
+            text(f, drv_invariant_name(it->scenario, k));
             fputs("</b></summary><pre>", f);
             text(f, yaml);
             fputs("</pre></details>\n", f);
@@ -475,9 +475,9 @@ int report_write_html(const report *r, const char *path, char *err, size_t errle
         text(f, label);
         fprintf(f, "</a></td><td class=\"%s\">%s</td><td>%d</td><td>%ld</td><td>", v, v, it->nworkers,
                 it->iterations);
-        for (int k = 0; k < it->scenario->ninvariants; k++)
+        for (int k = 0; k < drv_ninvariants(it->scenario); k++)
             if (!rep_item_held(it, k)) {
-                text(f, it->scenario->invariants[k].name);
+                text(f, drv_invariant_name(it->scenario, k));
                 fputs("<br>", f);
             }
         fputs("</td><td>", f);

@@ -37,11 +37,13 @@ static json_t *call_json(const rep_call *c, int64_t t0)
     json_object_set_new(o, "attempt", json_integer(c->attempt));
     json_object_set_new(o, "type", json_string(rep_call_type(c)));
     json_object_set_new(o, "outcome", json_string(outcome_name(c->kind)));
+    json_object_set_new(o, "status", json_integer(c->status));
     json_object_set_new(o, "sqlstate", json_string(c->sqlstate));
     json_object_set_new(o, "message", str_or_null(c->message));
     json_object_set_new(o, "result", str_or_null(c->result));
     json_object_set_new(o, "conn_lost", json_boolean(c->conn_lost));
     json_object_set_new(o, "indeterminate", json_boolean(c->indeterminate));
+    json_object_set_new(o, "timed_out", json_boolean(c->timed_out));
     json_object_set_new(o, "start_ns", json_integer(c->t_start - t0));
     json_object_set_new(o, "duration_ns", json_integer(c->t_end - c->t_start));
     json_object_set_new(o, "faults", json_integer(c->faults));
@@ -69,9 +71,9 @@ static json_t *iter_json(const rep_item *it, const rep_iter *x)
     json_t *o = json_object(), *calls = json_array(), *violated = json_array();
     json_object_set_new(o, "iteration", json_integer(x->iteration));
     json_object_set_new(o, "fault_spec", json_string(x->fault_spec));
-    for (int k = 0; k < it->scenario->ninvariants; k++)
+    for (int k = 0; k < drv_ninvariants(it->scenario); k++)
         if (x->violated[k])
-            json_array_append_new(violated, json_string(it->scenario->invariants[k].name));
+            json_array_append_new(violated, json_string(drv_invariant_name(it->scenario, k)));
     json_object_set_new(o, "violated", violated);
     json_object_set_new(o, "duration_ns", json_integer(x->span));
     for (int i = 0; i < x->ncalls; i++)
@@ -131,10 +133,10 @@ static json_t *item_json(const report *r, const rep_item *it)
     json_object_set_new(o, "latency", lat);
 
     json_t *inv = json_array();
-    for (int k = 0; k < it->scenario->ninvariants; k++) {
+    for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
         bool held = rep_item_held(it, k);
         json_t *v = json_object();
-        json_object_set_new(v, "name", json_string(it->scenario->invariants[k].name));
+        json_object_set_new(v, "name", json_string(drv_invariant_name(it->scenario, k)));
         json_object_set_new(v, "verdict", json_string(rep_item_error(it) ? "error" : held ? "held" : "violated"));
         json_object_set_new(v, "failures", json_integer(it->failures[k]));
         json_object_set_new(v, "first_iteration", held ? json_null() : json_integer(it->first_failure[k]));

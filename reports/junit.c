@@ -50,7 +50,7 @@ static void suite(FILE *f, const report *r, const rep_item *it, int id)
     rep_item_label(it, label, sizeof label);
     gmtime_r(&it->started, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    int n = it->scenario->ninvariants, failures = 0;
+    int n = drv_ninvariants(it->scenario), failures = 0;
     for (int k = 0; k < n; k++)
         failures += !rep_item_error(it) && !rep_item_held(it, k);
     fprintf(f, "  <testsuite name=\"");
@@ -108,7 +108,7 @@ static void suite(FILE *f, const report *r, const rep_item *it, int id)
     }
     for (int k = 0; k < n; k++) {
         fputs("    <testcase name=\"", f);
-        rep_xml_text(f, it->scenario->invariants[k].name);
+        rep_xml_text(f, drv_invariant_name(it->scenario, k));
         fputs("\" classname=\"", f);
         rep_xml_text(f, buf);
         fprintf(f, "\" time=\"%.3f\"", each);

@@ -30,7 +30,8 @@ typedef struct rep_call {
     int worker;                 /* 0-based */
     int attempt;
     outcome_kind kind;
-    bool conn_lost, indeterminate;
+    int status;                 /* the operation's HTTP-like answer */
+    bool conn_lost, indeterminate, timed_out;
     char sqlstate[6];
     int faults;
     int64_t t_start, t_end;

@@ -143,7 +143,7 @@ void report_item_begin(report *r, const plan_item *item, const item_settings *st
         r->items = items;
         r->capitems = cap;
     }
-    int n = item->scenario->ninvariants;
+    int n = drv_ninvariants(item->scenario);
     rep_item *it = &r->items[r->nitems];
     *it = (rep_item){
         .scenario = item->scenario, .variant = item->variant, .sweep = st->sweep,
@@ -182,7 +182,7 @@ static void free_iter(rep_iter *x)
 
 /* Copies one iteration into x, with statements when traced. Returns 0 or
  * -1 when out of memory (x left empty). */
-static int copy_iter(report *r, rep_iter *x, int ninv, long iteration, const drv_call *calls, int ncalls,
+static int copy_iter(report *r, rep_iter *x, int ninv, long iteration, const call_record *calls, int ncalls,
                      const int *verdicts, const char *spec, bool traced)
 {
     *x = (rep_iter){ .iteration = iteration, .fault_spec = intern(r, spec), .ncalls = ncalls };
@@ -196,12 +196,12 @@ static int copy_iter(report *r, rep_iter *x, int ninv, long iteration, const drv
         x->violated[k] = verdicts[k] == 0;
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (int i = 0; i < ncalls; i++) {
-        const drv_call *c = &calls[i];
+        const call_record *c = &calls[i];
         rep_call *d = &x->calls[i];
         *d = (rep_call){
-            .worker = c->worker, .attempt = c->attempt, .kind = c->out.kind, .conn_lost = c->out.conn_lost,
-            .indeterminate = c->out.indeterminate, .faults = c->faults, .t_start = c->t_start,
-            .t_end = c->t_end,
+            .worker = c->worker, .attempt = c->attempt, .kind = c->out.kind, .status = c->out.status,
+            .conn_lost = c->out.conn_lost, .indeterminate = c->out.indeterminate, .timed_out = c->timed_out,
+            .faults = c->faults, .t_start = c->t_start, .t_end = c->t_end,
         };
         snprintf(d->sqlstate, sizeof d->sqlstate, "%s", c->out.sqlstate);
         fix_utf8(d->sqlstate);
@@ -236,13 +236,13 @@ fail:
     return -1;
 }
 
-void report_iteration(report *r, long iteration, const drv_call *calls, int ncalls, const int *verdicts,
+void report_iteration(report *r, long iteration, const call_record *calls, int ncalls, const int *verdicts,
                       const char *fault_spec)
 {
     rep_item *it = current(r);
     if (!it)
         return;
-    int ninv = it->scenario->ninvariants;
+    int ninv = drv_ninvariants(it->scenario);
     bool bad = false;
     for (int k = 0; k < ninv; k++)
         bad |= verdicts[k] == 0;
@@ -289,7 +289,7 @@ void report_item_end(report *r, const drv_result *res, const char *repeat_comman
         it->outcomes[k] = res->outcomes[k];
         it->latency[k] = res->latency[k];
     }
-    for (int k = 0; k < res->nverdicts && k < it->scenario->ninvariants; k++) {
+    for (int k = 0; k < res->nverdicts && k < drv_ninvariants(it->scenario); k++) {
         it->failures[k] = res->verdicts[k].failures;
         it->first_failure[k] = res->verdicts[k].failures ? res->verdicts[k].first_iteration : -1;
         if (res->verdicts[k].failures && res->verdicts[k].first_found)
@@ -328,7 +328,7 @@ void report_free(report *r)
             free_iter(&it->first_bad);
         if (it->has_slow)
             free_iter(&it->slowest);
-        for (int k = 0; it->found && k < it->scenario->ninvariants; k++)
+        for (int k = 0; it->found && k < drv_ninvariants(it->scenario); k++)
             json_decref(it->found[k]);
         free(it->found);
         free(it->failures);
@@ -373,7 +373,7 @@ const char *rep_item_verdict(const rep_item *it)
 {
     if (rep_item_error(it))
         return "error";
-    for (int k = 0; k < it->scenario->ninvariants; k++)
+    for (int k = 0; k < drv_ninvariants(it->scenario); k++)
         if (!rep_item_held(it, k))
             return "violated";
     return "held";
@@ -420,7 +420,7 @@ json_t *rep_diagnostics(const report *r, const rep_item *it, int k)
     json_object_set_new(d, "scenario", json_string(it->scenario->name));
     json_object_set_new(d, "variant", json_string(it->variant->name));
     json_object_set_new(d, "plan", json_string(it->plan));
-    json_object_set_new(d, "invariant", json_string(it->scenario->invariants[k].name));
+    json_object_set_new(d, "invariant", json_string(drv_invariant_name(it->scenario, k)));
     json_object_set_new(d, "iteration", json_integer(it->first_failure[k]));
     if (it->found[k])
         json_object_update(d, it->found[k]);

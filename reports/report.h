@@ -14,7 +14,7 @@
 #define PGRACE_REPORT_H
 
 #include "harness/driver.h"
-#include "harness/run.h"
+#include "harness/plan.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,7 +43,7 @@ void report_item_begin(report *r, const plan_item *item, const item_settings *st
  * their traces, valid only during the call), each invariant's verdict, and
  * the fault spec it ran with ("" for none). Matches drv_iteration_fn when
  * adapted (see harness/run.c). */
-void report_iteration(report *r, long iteration, const drv_call *calls, int ncalls, const int *verdicts,
+void report_iteration(report *r, long iteration, const call_record *calls, int ncalls, const int *verdicts,
                       const char *fault_spec);
 
 /* Ends the current item with the driver's result and the command that

@@ -63,26 +63,28 @@ static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t er
 
 /* The send callback for a loopback recipient: writes the inbound row on
  * conn (the locking transaction's connection in the fixed form, the side
- * connection in side-conn). Fills inbound with its id. Returns 0 or -1
- * (c->out filled). */
-static int deliver_loopback(drv_call *c, PGconn *conn, const char *id, char *inbound, size_t len)
+ * connection in side-conn). Fills inbound with its id. Returns 0, or -1
+ * with the call ended. */
+static int deliver_loopback(const drv_call *c, PGconn *conn, const char *id, char *inbound, size_t len)
 {
     if (!conn) {
-        c->out.kind = OUT_ERROR;
-        snprintf(c->out.message, sizeof c->out.message, "no second connection (conns_per_worker is not 2)");
+        call_fail(c, "no second connection (conns_per_worker is not 2)");
         return -1;
     }
     const char *p[] = { id };
     PGresult *r;
-    if (pqx_exec(conn, c->trace, &c->out, &r,
-                 "INSERT INTO messages (direction, status, mailbox, body, loopback_of) "
-                 "SELECT 'inbound', 'received', mailbox, body, id FROM messages WHERE id = $1 "
-                 "RETURNING id", 1, p) < 0)
+    if (call_exec_on(c, conn, &r,
+                     "INSERT INTO messages (direction, status, mailbox, body, loopback_of) "
+                     "SELECT 'inbound', 'received', mailbox, body, id FROM messages WHERE id = $1 "
+                     "RETURNING id", 1, p) < 0) {
+        call_failed(c, "loopback delivery");
         return -1;
+    }
     if (PQntuples(r) != 1) {
         PQclear(r);
-        c->out.kind = OUT_ERROR;
-        snprintf(c->out.message, sizeof c->out.message, "loopback delivery of %s wrote no row", id);
+        char why[80];
+        snprintf(why, sizeof why, "loopback delivery of %s wrote no row", id);
+        call_fail(c, why);
         return -1;
     }
     snprintf(inbound, len, "%s", PQgetvalue(r, 0, 0));
@@ -92,7 +94,7 @@ static int deliver_loopback(drv_call *c, PGconn *conn, const char *id, char *inb
 
 /* Approve message i; the callback delivers on the locking connection
  * (same_tx) or on the side connection. */
-static void approve(drv_call *c, bool same_tx)
+static void approve(const drv_call *c, bool same_tx)
 {
     char id[24], inbound[24], provider[48];
     message_id(c->iteration, id, sizeof id);
@@ -101,36 +103,33 @@ static void approve(drv_call *c, bool same_tx)
     if (call_exec(c, NULL, "BEGIN", 0, NULL) < 0 ||
         call_exec(c, &r, "SELECT status FROM messages WHERE id = $1 AND direction = 'outbound' FOR UPDATE",
                   1, p) < 0) {
-        call_failed(c);
+        call_failed(c, NULL);
         return;
     }
-    const char *why = PQntuples(r) != 1 ? "message not found"
-                    : strcmp(PQgetvalue(r, 0, 0), "pending_approval") != 0 ? "message is not pending approval"
-                    : NULL;
+    bool found = PQntuples(r) == 1, pending = found && strcmp(PQgetvalue(r, 0, 0), "pending_approval") == 0;
     PQclear(r);
-    if (why) {
-        call_refuse(c, why);
+    if (!pending) {
+        call_refuse(c, found ? STATUS_CONFLICT : STATUS_NOT_FOUND,
+                    found ? "message is not pending approval" : "message not found");
         return;
     }
     drv_pause(c, "after-lock");
-    if (deliver_loopback(c, same_tx ? c->conn : c->conn2, id, inbound, sizeof inbound) < 0) {
-        call_failed(c);
+    if (deliver_loopback(c, same_tx ? c->conn : c->conn2, id, inbound, sizeof inbound) < 0)
         return;
-    }
     drv_pause(c, "after-send");
     snprintf(provider, sizeof provider, "loopback-%s", inbound);
     const char *mark[] = { id, provider };
-    if (call_exec(c, NULL, "UPDATE messages SET status = 'sent', provider_message_id = $2 WHERE id = $1", 2, mark) < 0 ||
-        call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
-        call_failed(c);
+    if (call_exec(c, NULL, "UPDATE messages SET status = 'sent', provider_message_id = $2 WHERE id = $1", 2,
+                  mark) < 0) {
+        call_failed(c, NULL);
         return;
     }
     /* The caller learns the inbound id only once it is committed. */
-    call_done(c, OUT_OK, inbound);
+    call_commit_ok(c, inbound);
 }
 
-static void op_fixed(drv_call *c) { approve(c, true); }
-static void op_side_conn(drv_call *c) { approve(c, false); }
+static void op_fixed(const drv_call *c) { approve(c, true); }
+static void op_side_conn(const drv_call *c) { approve(c, false); }
 
 /* The outbound's status and its inbound rows. Returns 0 (sent, n, ids
  * filled) or -1 with x->err. */
@@ -165,13 +164,14 @@ static int count_ok(const inv_ctx *x)
     return n;
 }
 
-static void set_found(inv_ctx *x, bool sent, int n, const char *ids)
+static int violated(inv_ctx *x, bool sent, int n, const char *ids)
 {
     char found[300];
     snprintf(found, sizeof found, "outbound %s, %d inbound%s%s%s; %d %s ok", sent ? "sent" : "pending_approval", n,
              n ? " (" : "", ids, n ? ")" : "", count_ok(x), count_ok(x) == 1 ? "caller got" : "callers got");
     inv_violated(x, found, NULL, NULL);
     json_object_set_new(x->found, "inbound", json_integer(n));
+    return 0;
 }
 
 /* An approved (sent) outbound has exactly one inbound, and no outbound ever
@@ -185,8 +185,7 @@ static int inv_one_inbound(inv_ctx *x)
         return -1;
     if (n <= 1 && (!sent || n == 1))
         return 1;
-    set_found(x, sent, n, ids);
-    return 0;
+    return violated(x, sent, n, ids);
 }
 
 /* The outbound is sent if and only if its inbound exists: a failed COMMIT
@@ -200,26 +199,27 @@ static int inv_sent_iff_inbound(inv_ctx *x)
         return -1;
     if (sent == (n > 0))
         return 1;
-    set_found(x, sent, n, ids);
-    return 0;
+    return violated(x, sent, n, ids);
 }
 
+#define ONE_INBOUND "exactly one inbound per approved outbound"
+#define SENT_IFF_INBOUND "outbound sent <=> its inbound exists"
+
 static const scenario_variant variants[] = {
-    { "fixed", "one tx: row lock, pending guard, inbound written by the callback in the same tx, flip, commit",
-      op_fixed, NULL },
+    { .name = "fixed", .op = op_fixed,
+      .summary = "one tx: row lock, pending guard, inbound written by the callback in the same tx, flip, commit" },
     { "side-conn", "the callback writes the inbound on a second connection inside the locking tx",
-      op_side_conn, "commit-lost reapprove" },
+      op_side_conn, { { "commit-lost", SENT_IFF_INBOUND }, { "reapprove", ONE_INBOUND } } },
 };
 
 static const scenario_invariant invariants[] = {
-    { "exactly one inbound per approved outbound", inv_one_inbound },
-    { "outbound sent <=> its inbound exists", inv_sent_iff_inbound },
+    { ONE_INBOUND, inv_one_inbound },
+    { SENT_IFF_INBOUND, inv_sent_iff_inbound },
 };
 
 static const char *const pause_points[] = {
     "after-lock: after the row lock and the pending guard, before the send callback",
     "after-send: after the send callback, before the status flip and COMMIT",
-    NULL,
 };
 
 static const scenario_plan plans[] = {
@@ -240,5 +240,8 @@ const scenario scenario_approve = {
     .schema_sql = schema,
     .setup = setup,
     .conns_per_worker = 2,
-    SCENARIO_TABLES,
+    VARIANTS(variants),
+    INVARIANTS(invariants),
+    PLANS(plans),
+    PAUSE_POINTS(pause_points),
 };

@@ -62,19 +62,20 @@ static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t er
     return r ? 0 : -1;
 }
 
-/* The writes every form makes once its guard has passed: credential,
- * identity, record. Fills cred_id. Returns 0 or -1 (c->out filled). */
 /* The token a call's credential carries: which iteration, worker and
  * attempt minted it, so an invariant can tell whose writes are there. */
-static void call_token(const drv_call *c, char *buf, size_t len)
+static void call_token(long iteration, int worker, int attempt, char *buf, size_t len)
 {
-    snprintf(buf, len, "tok-%ld-%d-%d", c->iteration, c->worker, c->attempt);
+    snprintf(buf, len, "tok-%ld-%d-%d", iteration, worker, attempt);
 }
 
-static int three_writes(drv_call *c, const char *id, const char *identity, char *cred_id, size_t len)
+/* The writes every form makes once its guard has passed: credential,
+ * identity, record. Fills cred_id. Returns 0 or -1 (the failure recorded). */
+
+static int three_writes(const drv_call *c, const char *id, const char *identity, char *cred_id, size_t len)
 {
     char token[48];
-    call_token(c, token, sizeof token);
+    call_token(c->iteration, c->worker, c->attempt, token, sizeof token);
     const char *ins[] = { identity, id, token };
     PGresult *r;
     if (call_exec(c, &r, "INSERT INTO issued_credentials (identity_id, record_id, token) "
@@ -92,121 +93,107 @@ static int three_writes(drv_call *c, const char *id, const char *identity, char 
 }
 
 /* Reads the record's guard columns with the given SELECT. Returns 1 when the
- * guard trips (already verified), 0 when it passes, -1 on failure (c->out
- * filled). identity receives the record's identity id. */
-static int read_guard(drv_call *c, const char *sql, const char *id, bool check_credential,
+ * guard trips (already verified), 0 when it passes, -1 on failure (the call
+ * ended). identity receives the record's identity id. */
+static int read_guard(const drv_call *c, const char *sql, const char *id, bool check_credential,
                       char *identity, size_t len)
 {
     const char *p[] = { id };
     PGresult *r;
-    if (call_exec(c, &r, sql, 1, p) < 0)
+    if (call_exec(c, &r, sql, 1, p) < 0) {
+        call_failed(c, NULL);
         return -1;
+    }
     if (PQntuples(r) != 1) {
         PQclear(r);
-        c->out.kind = OUT_ERROR;
-        snprintf(c->out.message, sizeof c->out.message, "attestation record %s not found", id);
+        char why[64];
+        snprintf(why, sizeof why, "attestation record %s not found", id);
+        call_fail(c, why);
         return -1;
     }
     bool verified = PQgetvalue(r, 0, 0)[0] == 't';
     bool has_credential = PQgetvalue(r, 0, 1)[0] == 't';
     snprintf(identity, len, "%s", PQgetvalue(r, 0, 2));
     PQclear(r);
-    return verified || (check_credential && has_credential);
+    if (verified || (check_credential && has_credential)) {
+        call_refuse(c, STATUS_CONFLICT, "already verified");
+        return 1;
+    }
+    return 0;
 }
 
 /* Reads the identity inside the caller's transaction (the seed's W2: a
- * deactivated identity must not get a credential). Returns 1 when it may be
- * verified, 0 when not (conflict), -1 on failure. */
-static int identity_active(drv_call *c, const char *identity)
+ * deactivated identity must not get a credential). Returns 0 when it may be
+ * verified, 1 when not (refused: the call ended), -1 on failure (ended). */
+static int identity_inactive(const drv_call *c, const char *identity)
 {
     const char *p[] = { identity };
     PGresult *r;
-    if (call_exec(c, &r, "SELECT active FROM identities WHERE id = $1", 1, p) < 0)
+    if (call_exec(c, &r, "SELECT active FROM identities WHERE id = $1", 1, p) < 0) {
+        call_failed(c, NULL);
         return -1;
-    int ok = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    }
+    bool active = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
-    return ok;
-}
-
-/* Ends c after a guard: -1 failed, 1 tripped (refused). */
-static void finish_guard(drv_call *c, int g)
-{
-    if (g < 0)
-        call_failed(c);
-    else
-        call_refuse(c, "already verified, or identity inactive");
+    if (!active) {
+        call_refuse(c, STATUS_FORBIDDEN, "identity inactive");
+        return 1;
+    }
+    return 0;
 }
 
 /* The transactional forms: fixed (lock = true) and no-lock. */
-static void verify_in_tx(drv_call *c, bool lock)
+static void verify_in_tx(const drv_call *c, bool lock)
 {
     char id[24], identity[24], cred_id[24];
     record_id(c->iteration, id, sizeof id);
     /* Pre-transaction fast-fail: saves the transaction on a retry storm; the
      * in-transaction guard below is the one that counts. */
-    int g = read_guard(c, "SELECT is_verified, credential_id IS NOT NULL, identity_id "
-                          "FROM attestation_records WHERE id = $1", id, true, identity, sizeof identity);
-    if (g != 0) {
-        finish_guard(c, g);
+    if (read_guard(c, "SELECT is_verified, credential_id IS NOT NULL, identity_id "
+                      "FROM attestation_records WHERE id = $1", id, true, identity, sizeof identity) != 0)
         return;
-    }
     if (call_exec(c, NULL, "BEGIN", 0, NULL) < 0) {
-        call_failed(c);
+        call_failed(c, NULL);
         return;
     }
-    g = read_guard(c, lock ? "SELECT is_verified, credential_id IS NOT NULL, identity_id "
-                             "FROM attestation_records WHERE id = $1 FOR UPDATE"
-                           : "SELECT is_verified, credential_id IS NOT NULL, identity_id "
-                             "FROM attestation_records WHERE id = $1",
-                   id, true, identity, sizeof identity);
-    if (g != 0) {
-        finish_guard(c, g);
+    if (read_guard(c, lock && GUARANTEE(c, "for-update")
+                          ? "SELECT is_verified, credential_id IS NOT NULL, identity_id "
+                            "FROM attestation_records WHERE id = $1 FOR UPDATE"
+                          : "SELECT is_verified, credential_id IS NOT NULL, identity_id "
+                            "FROM attestation_records WHERE id = $1",
+                   id, true, identity, sizeof identity) != 0)
         return;
-    }
     drv_pause(c, "after-guard");
-    int active = identity_active(c, identity);
-    if (active <= 0) {
-        finish_guard(c, active < 0 ? -1 : 1);
+    if (identity_inactive(c, identity) != 0)
         return;
-    }
     if (three_writes(c, id, identity, cred_id, sizeof cred_id) < 0) {
-        call_failed(c);
-        return;
-    }
-    if (call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
-        call_failed(c);
+        call_failed(c, NULL);
         return;
     }
     /* The caller learns the credential only once it is committed. */
-    call_done(c, OUT_OK, cred_id);
+    call_commit_ok(c, cred_id);
 }
 
-static void op_fixed(drv_call *c) { verify_in_tx(c, true); }
-static void op_no_lock(drv_call *c) { verify_in_tx(c, false); }
+static void op_fixed(const drv_call *c) { verify_in_tx(c, true); }
+static void op_no_lock(const drv_call *c) { verify_in_tx(c, false); }
 
-static void op_no_tx(drv_call *c)
+static void op_no_tx(const drv_call *c)
 {
     char id[24], identity[24], cred_id[24];
     record_id(c->iteration, id, sizeof id);
     /* The original guard: is_verified only, so a credential left by a
      * partial failure does not stop a retry. */
-    int g = read_guard(c, "SELECT is_verified, credential_id IS NOT NULL, identity_id "
-                          "FROM attestation_records WHERE id = $1", id, false, identity, sizeof identity);
-    if (g != 0) {
-        finish_guard(c, g);
+    if (read_guard(c, "SELECT is_verified, credential_id IS NOT NULL, identity_id "
+                      "FROM attestation_records WHERE id = $1", id, false, identity, sizeof identity) != 0)
         return;
-    }
     drv_pause(c, "after-guard");
-    int active = identity_active(c, identity);
-    if (active <= 0) {
-        finish_guard(c, active < 0 ? -1 : 1);
+    if (identity_inactive(c, identity) != 0)
         return;
-    }
     if (three_writes(c, id, identity, cred_id, sizeof cred_id) < 0) {
-        call_failed(c);
+        call_failed(c, NULL);
         return;
     }
-    call_done(c, OUT_OK, cred_id);
+    call_ok(c, cred_id);
 }
 
 static int count_calls(const inv_ctx *x, outcome_kind kind, char *who, size_t len)
@@ -267,7 +254,7 @@ static int inv_one_ok(inv_ctx *x)
     if (!others)
         return -1;
     for (int i = 0; i < x->ncalls; i++) {
-        const drv_call *c = &x->calls[i];
+        const call_record *c = &x->calls[i];
         if (c->out.kind == OUT_OK || c->out.kind == OUT_CONFLICT)
             continue;
         if (c->faults)
@@ -340,9 +327,9 @@ static int inv_outcome_consistent(inv_ctx *x)
     if (!bad)
         return -1;
     for (int i = 0; i < x->ncalls; i++) {
-        const drv_call *c = &x->calls[i];
+        const call_record *c = &x->calls[i];
         char token[48];
-        call_token(c, token, sizeof token);
+        call_token(x->iteration, c->worker, c->attempt, token, sizeof token);
         int present = 0, linked = 0;
         for (int row = 0; row < PQntuples(r); row++)
             if (strcmp(PQgetvalue(r, row, 0), token) == 0) {
@@ -352,7 +339,7 @@ static int inv_outcome_consistent(inv_ctx *x)
         const char *why = NULL;
         if (c->out.kind == OUT_OK && !(present && linked))
             why = present ? "got ok, but its credential is not the record's" : "got ok, but its credential is absent";
-        else if (c->out.kind != OUT_OK && !c->out.indeterminate && present)
+        else if (c->out.kind != OUT_OK && !call_maybe_committed(c) && present)
             why = "failed, but its credential was issued";
         if (why) {
             char line[200];
@@ -371,14 +358,18 @@ static int inv_outcome_consistent(inv_ctx *x)
     return inv_violated(x, found, "contradictions", bad);
 }
 
+#define ONE_CREDENTIAL "exactly one credential per record"
+
 static const scenario_variant variants[] = {
-    { "fixed", "one transaction; record row lock first; in-tx guard on is_verified OR credential_id", op_fixed, NULL },
-    { "no-lock", "the transaction without SELECT ... FOR UPDATE", op_no_lock, "none" },
-    { "no-tx", "three autocommit writes behind an is_verified-only guard", op_no_tx, "none sweep sweep-no-retry" },
+    { .name = "fixed", .summary = "one transaction; record row lock first; in-tx guard on is_verified OR credential_id", .op = op_fixed },
+    { "no-lock", "the transaction without SELECT ... FOR UPDATE", op_no_lock, { { "none", ONE_CREDENTIAL } } },
+    { "no-tx", "three autocommit writes behind an is_verified-only guard", op_no_tx,
+      { { "none", ONE_CREDENTIAL }, { "sweep", ONE_CREDENTIAL },
+        { "sweep-no-retry", "credential <=> verified <=> identity promoted" } } },
 };
 
 static const scenario_invariant invariants[] = {
-    { "exactly one credential per record", inv_one_credential },
+    { ONE_CREDENTIAL, inv_one_credential },
     { "exactly one caller gets ok, the rest conflict", inv_one_ok },
     { "credential <=> verified <=> identity promoted", inv_all_or_nothing },
     { "client outcome consistent with the database", inv_outcome_consistent },
@@ -398,7 +389,13 @@ static const scenario_plan plans[] = {
 
 static const char *const pause_points[] = {
     "after-guard: after the guard read (under the row lock in the fixed form), before the writes",
-    NULL,
+};
+
+static const scenario_pin pins[] = {
+    { .name = "commit-before-ok", .plan = "commit-error",
+      .what = "the caller is told its credential only once COMMIT succeeded" },
+    { .name = "for-update", .plan = "none",
+      .what = "SELECT ... FOR UPDATE on the record first: concurrent verifies queue behind it" },
 };
 
 const scenario scenario_attestation = {
@@ -407,5 +404,9 @@ const scenario scenario_attestation = {
     .seed = "000_6b20be3a958a2a5e",
     .schema_sql = schema,
     .setup = setup,
-    SCENARIO_TABLES,
+    VARIANTS(variants),
+    INVARIANTS(invariants),
+    PLANS(plans),
+    PAUSE_POINTS(pause_points),
+    PINS(pins),
 };

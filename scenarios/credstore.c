@@ -114,38 +114,17 @@ static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t er
     return 0;
 }
 
-/* Runs a statement on one of c's stores into a scratch outcome (the call's
- * own outcome keeps the failure being handled). Returns 0 or -1. */
-static int store_exec(drv_call *c, PGconn *conn, outcome *o, PGresult **res, const char *sql, int n,
-                      const char *const *p)
-{
-    *o = (outcome){ 0 };
-    return pqx_exec(conn, c->trace, o, res, sql, n, p);
-}
-
 /* Best effort: marks key's pending row orphaned, reconnecting the metadata
  * connection once if it was lost. Returns 0 when the marker is written. */
-static int mark_orphan(drv_call *c, const char *const *kiw)
+static int mark_orphan(const drv_call *c, const char *const *kiw)
 {
-    outcome o;
     if (PQstatus(c->conn) != CONNECTION_OK)
         PQreset(c->conn);
-    return store_exec(c, c->conn, &o, NULL, sql_mark, 3, kiw);
-}
-
-/* Ends a failed put: keeps the failure's kind and SQLSTATE, says what was
- * left behind. */
-static void put_failed(drv_call *c, const outcome *first, const char *what)
-{
-    c->out = *first;
-    char msg[sizeof c->out.message];
-    snprintf(msg, sizeof msg, "%s: %.150s", what, first->message);
-    memcpy(c->out.message, msg, sizeof msg);
-    call_failed(c);
+    return call_exec_aside(c, c->conn, NULL, NULL, sql_mark, 3, kiw);
 }
 
 /* The metadata-first put; mark_commit = false is the PR's first commit. */
-static void put_pending_first(drv_call *c, bool mark_commit)
+static void put_pending_first(const drv_call *c, bool mark_commit)
 {
     char key[48], it[24], worker[12], value[48];
     int p = c->worker / 2;
@@ -158,7 +137,7 @@ static void put_pending_first(drv_call *c, bool mark_commit)
     const char *k[] = { key };
     PGresult *r;
     if (call_exec(c, &r, sql_pending, 3, kiw) < 0) {
-        call_failed(c);
+        call_failed(c, NULL);
         return;
     }
     bool fresh = PQntuples(r) == 1;
@@ -167,44 +146,43 @@ static void put_pending_first(drv_call *c, bool mark_commit)
         /* An update: vault, then metadata, not atomic (see the header). */
         if (call_exec_on(c, c->conn2, NULL, sql_vault_put, 3, kiv) < 0 ||
             call_exec(c, NULL, sql_meta_touch, 1, k) < 0) {
-            call_failed(c);
+            call_failed(c, NULL);
             return;
         }
-        call_done(c, OUT_OK, "put");
+        call_ok(c, "put");
         return;
     }
     drv_pause(c, "between-stores");
     if (call_exec_on(c, c->conn2, NULL, sql_vault_put, 3, kiv) < 0) {
-        outcome first = c->out, o;
         /* A server error rolled the autocommit write back; a lost
-         * connection may have landed it: then only a marker is safe. */
-        if (!first.conn_lost && store_exec(c, c->conn, &o, NULL, sql_meta_rollback, 1, k) == 0) {
-            put_failed(c, &first, "vault write failed, rolled back");
+         * connection may have landed it: then only a marker is safe. The
+         * call keeps the vault's failure as its outcome. */
+        if (PQstatus(c->conn2) == CONNECTION_OK &&
+            call_exec_aside(c, c->conn, NULL, NULL, sql_meta_rollback, 1, k) == 0) {
+            call_failed(c, "vault write failed, rolled back");
             return;
         }
-        put_failed(c, &first, mark_orphan(c, kiw) == 0
-                                  ? "vault write failed and rollback may have orphaned the vault entry "
-                                    "(marked orphaned)"
-                                  : "vault write failed and rollback may have orphaned the vault entry "
-                                    "(marker not written)");
+        call_failed(c, mark_orphan(c, kiw) == 0
+                           ? "vault write failed and rollback may have orphaned the vault entry (marked orphaned)"
+                           : "vault write failed and rollback may have orphaned the vault entry "
+                             "(marker not written)");
         return;
     }
     if (call_exec(c, NULL, sql_commit, 1, k) < 0) {
-        outcome first = c->out;
         if (!mark_commit) {
-            put_failed(c, &first, "commit step failed");
+            call_failed(c, "commit step failed");
             return;
         }
-        put_failed(c, &first, mark_orphan(c, kiw) == 0
-                                  ? "commit step failed; vault entry marked orphaned"
-                                  : "commit step failed; vault entry may be orphaned (marker not written)");
+        call_failed(c, mark_orphan(c, kiw) == 0
+                           ? "commit step failed; vault entry marked orphaned"
+                           : "commit step failed; vault entry may be orphaned (marker not written)");
         return;
     }
-    call_done(c, OUT_OK, "put");
+    call_ok(c, "put");
 }
 
 /* The seed's "before": vault first, rollback error swallowed. */
-static void put_vault_first(drv_call *c)
+static void put_vault_first(const drv_call *c)
 {
     char key[48], it[24], worker[12], value[48];
     int p = c->worker / 2;
@@ -216,24 +194,23 @@ static void put_vault_first(drv_call *c)
     const char *kiv[] = { key, it, value };
     const char *k[] = { key };
     if (call_exec_on(c, c->conn2, NULL, sql_vault_put, 3, kiv) < 0) {
-        call_failed(c);
+        call_failed(c, NULL);
         return;
     }
     drv_pause(c, "between-stores");
     if (call_exec(c, NULL, sql_meta_committed, 3, kiw) < 0) {
-        outcome first = c->out, o;
         /* deleteSecret(id).catch(() => undefined) */
-        (void)store_exec(c, c->conn2, &o, NULL, sql_vault_rollback, 1, k);
-        put_failed(c, &first, "metadata write failed");
+        (void)call_exec_aside(c, c->conn2, NULL, NULL, sql_vault_rollback, 1, k);
+        call_failed(c, "metadata write failed");
         return;
     }
-    call_done(c, OUT_OK, "put");
+    call_ok(c, "put");
 }
 
 /* get(key): the metadata row (committed only, unless pending_visible),
  * then the vault. The result is "absent", "torn" (metadata without a
  * value) or the value; polled until present, at most GET_ROUNDS reads. */
-static void get(drv_call *c, bool pending_visible)
+static void get(const drv_call *c, bool pending_visible)
 {
     char key[48];
     int p = (c->worker / 2) % putters(c->nworkers);
@@ -244,7 +221,7 @@ static void get(drv_call *c, bool pending_visible)
     for (int round = 0; round < GET_ROUNDS; round++) {
         PGresult *r;
         if (call_exec(c, &r, pending_visible ? sql_get_any : sql_get_committed, 1, k) < 0) {
-            call_failed(c);
+            call_failed(c, NULL);
             return;
         }
         bool present = PQntuples(r) > 0;
@@ -252,7 +229,7 @@ static void get(drv_call *c, bool pending_visible)
         if (!present)
             continue;
         if (call_exec_on(c, c->conn2, &r, sql_vault_get, 1, k) < 0) {
-            call_failed(c);
+            call_failed(c, NULL);
             return;
         }
         if (PQntuples(r) > 0) {
@@ -264,10 +241,10 @@ static void get(drv_call *c, bool pending_visible)
         PQclear(r);
         break;
     }
-    call_done(c, OUT_OK, result);
+    call_ok(c, result);
 }
 
-static void op_fixed(drv_call *c)
+static void op_fixed(const drv_call *c)
 {
     if (is_putter(c->worker))
         put_pending_first(c, true);
@@ -275,7 +252,7 @@ static void op_fixed(drv_call *c)
         get(c, false);
 }
 
-static void op_vault_first(drv_call *c)
+static void op_vault_first(const drv_call *c)
 {
     if (is_putter(c->worker))
         put_vault_first(c);
@@ -283,7 +260,7 @@ static void op_vault_first(drv_call *c)
         get(c, false);
 }
 
-static void op_unmarked_commit(drv_call *c)
+static void op_unmarked_commit(const drv_call *c)
 {
     if (is_putter(c->worker))
         put_pending_first(c, false);
@@ -291,7 +268,7 @@ static void op_unmarked_commit(drv_call *c)
         get(c, false);
 }
 
-static void op_pending_visible(drv_call *c)
+static void op_pending_visible(const drv_call *c)
 {
     if (is_putter(c->worker))
         put_pending_first(c, true);
@@ -325,22 +302,16 @@ static int state_of(const PGresult *r, const char *key)
     return -1;
 }
 
-static void set_found(inv_ctx *x, json_t *bad)
-{
-    char found[400];
-    snprintf(found, sizeof found, "%zu violation(s), first: %.300s", json_array_size(bad),
-             json_string_value(json_array_get(bad, 0)));
-    inv_violated(x, found, "details", bad);
-}
-
 static int verdict(inv_ctx *x, json_t *bad)
 {
     if (json_array_size(bad) == 0) {
         json_decref(bad);
         return 1;
     }
-    set_found(x, bad);
-    return 0;
+    char found[400];
+    snprintf(found, sizeof found, "%zu violation(s), first: %.300s", json_array_size(bad),
+             json_string_value(json_array_get(bad, 0)));
+    return inv_violated(x, found, "details", bad);
 }
 
 /* Every get returned "absent" or the value its key holds committed at the
@@ -355,7 +326,7 @@ static int inv_no_pending_read(inv_ctx *x)
     if (!bad)
         return -1;
     for (int i = 0; i < x->ncalls; i++) {
-        const drv_call *c = &x->calls[i];
+        const call_record *c = &x->calls[i];
         if (is_putter(c->worker) || c->out.kind != OUT_OK || strcmp(c->result, "absent") == 0)
             continue;
         char key[48], line[400];
@@ -409,7 +380,7 @@ static int inv_put_outcome(inv_ctx *x)
     if (!bad)
         return -1;
     for (int i = 0; i < x->ncalls; i++) {
-        const drv_call *c = &x->calls[i];
+        const call_record *c = &x->calls[i];
         if (!is_putter(c->worker))
             continue;
         /* Only a worker's last attempt says how its put ended. */
@@ -437,42 +408,51 @@ static int inv_put_outcome(inv_ctx *x)
     return verdict(x, bad);
 }
 
+#define NO_PENDING_READ "no reader sees a pending row or a torn value"
+#define NO_SILENT_ORPHAN "every vault entry has a committed metadata row or an orphan marker"
+
 static const scenario_variant variants[] = {
-    { "fixed", "metadata pending, vault, clear pending; rollback or orphan marker; readers skip pending",
-      op_fixed, NULL },
+    { .name = "fixed", .op = op_fixed,
+      .summary = "metadata pending, vault, clear pending; rollback or orphan marker; readers skip pending" },
     { "vault-first", "vault write, then metadata; the rollback's vault delete error swallowed",
-      op_vault_first, "meta-and-rollback-error" },
+      op_vault_first, { { "meta-and-rollback-error", NO_SILENT_ORPHAN } } },
     { "unmarked-commit", "metadata-first, but a failed commit step leaves no orphan marker",
-      op_unmarked_commit, "commit-error" },
+      op_unmarked_commit, { { "commit-error", NO_SILENT_ORPHAN } } },
     { "pending-visible", "metadata-first put, readers that do not treat pending as absent",
-      op_pending_visible, "none" },
+      op_pending_visible, { { "none", NO_PENDING_READ } } },
 };
 
 static const scenario_invariant invariants[] = {
-    { "no reader sees a pending row or a torn value", inv_no_pending_read },
-    { "every vault entry has a committed metadata row or an orphan marker", inv_no_silent_orphan },
+    { NO_PENDING_READ, inv_no_pending_read },
+    { NO_SILENT_ORPHAN, inv_no_silent_orphan },
     { "every failed put rolled back or left a marker", inv_put_outcome },
 };
 
 static const char *const pause_points[] = {
     "between-stores: after a put's first store write, before its second",
-    NULL,
 };
 
 static const scenario_plan plans[] = {
-    { "vault-error", "each putter's first vault write fails (XX000); 1 retry",
-      "sql=/^INSERT INTO vault/:when=1:error=XX000", false, 1, 0, NULL },
-    { "vault-and-rollback-error", "the first vault write and the first metadata delete fail; no retry",
-      "sql=/^INSERT INTO vault/:when=1:error=XX000;sql=/^DELETE FROM metadata/:when=1:error=XX000",
-      false, 0, 0, NULL },
-    { "vault-ambiguous", "the first vault write lands but its connection drops; 1 retry",
-      "sql=/^INSERT INTO vault/:when=1:ambiguous", false, 1, 0, NULL },
-    { "meta-and-rollback-error", "the first metadata insert and the first vault delete fail; no retry",
-      "sql=/^INSERT INTO metadata/:when=1:error=XX000;sql=/^DELETE FROM vault/:when=1:error=XX000",
-      false, 0, 0, NULL },
-    { "commit-error", "the first commit step (clear pending) fails; no retry",
-      "sql=/SET pending = false/:when=1:error=XX000", false, 0, 0, NULL },
-    { "widen", "a 1ms pause between a put's two stores", NULL, false, 0, 0, "between-stores=1ms" },
+    { .name = "vault-error",
+      .summary = "each putter's first vault write fails (XX000); 1 retry",
+      .fault = "sql=/^INSERT INTO vault/:when=1:error=XX000",
+      .retries = 1 },
+    { .name = "vault-and-rollback-error",
+      .summary = "the first vault write and the first metadata delete fail; no retry",
+      .fault = "sql=/^INSERT INTO vault/:when=1:error=XX000;sql=/^DELETE FROM metadata/:when=1:error=XX000" },
+    { .name = "vault-ambiguous",
+      .summary = "the first vault write lands but its connection drops; 1 retry",
+      .fault = "sql=/^INSERT INTO vault/:when=1:ambiguous",
+      .retries = 1 },
+    { .name = "meta-and-rollback-error",
+      .summary = "the first metadata insert and the first vault delete fail; no retry",
+      .fault = "sql=/^INSERT INTO metadata/:when=1:error=XX000;sql=/^DELETE FROM vault/:when=1:error=XX000" },
+    { .name = "commit-error",
+      .summary = "the first commit step (clear pending) fails; no retry",
+      .fault = "sql=/SET pending = false/:when=1:error=XX000" },
+    { .name = "widen",
+      .summary = "a 1ms pause between a put's two stores",
+      .pause = "between-stores=1ms" },
 };
 
 const scenario scenario_credstore = {
@@ -482,5 +462,8 @@ const scenario scenario_credstore = {
     .schema_sql = schema,
     .setup = setup,
     .conns_per_worker = 2,
-    SCENARIO_TABLES,
+    VARIANTS(variants),
+    INVARIANTS(invariants),
+    PLANS(plans),
+    PAUSE_POINTS(pause_points),
 };

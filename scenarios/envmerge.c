@@ -196,19 +196,10 @@ static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t er
     return r ? 0 : -1;
 }
 
-/* Ends c as failed on a client-side failure (out of memory, bad data). */
-static void fail_client(drv_call *c, const char *why)
-{
-    pqx_rollback_quiet(c->conn, c->trace);
-    c->out.kind = OUT_ERROR;
-    snprintf(c->out.sqlstate, sizeof c->out.sqlstate, "%s", "");
-    snprintf(c->out.message, sizeof c->out.message, "%s", why);
-}
-
 /* Teardown (the same in every variant; not under test): flips the stack to
  * deleting in its own short transaction and takes deleting_seq under the
  * row lock, so every env change ordered before it committed before it. */
-static void teardown(drv_call *c)
+static void teardown(const drv_call *c)
 {
     char slug[32], res[64];
     stack_slug(c->iteration, slug, sizeof slug);
@@ -216,12 +207,12 @@ static void teardown(drv_call *c)
     PGresult *r;
     if (call_exec(c, NULL, "BEGIN", 0, NULL) < 0 ||
         call_exec(c, &r, "SELECT status FROM stacks WHERE slug = $1 FOR UPDATE", 1, p) < 0) {
-        call_failed(c);
+        call_failed(c, NULL);
         return;
     }
     if (PQntuples(r) != 1) {
         PQclear(r);
-        call_refuse(c, "stack not found");
+        call_refuse(c, STATUS_NOT_FOUND, "stack not found");
         return;
     }
     bool deleting = strcmp(PQgetvalue(r, 0, 0), "deleting") == 0;
@@ -229,22 +220,18 @@ static void teardown(drv_call *c)
     if (deleting) {
         /* A retry after a COMMIT whose outcome was lost: teardown is
          * idempotent, and deleting_seq keeps the moment it first began. */
-        pqx_rollback_quiet(c->conn, c->trace);
-        call_done(c, OUT_OK, "already deleting");
+        call_rollback(c);
+        call_ok(c, "already deleting");
         return;
     }
     if (call_exec(c, &r, "UPDATE stacks SET status = 'deleting', deleting_seq = nextval('change_seq') "
                          "WHERE slug = $1 RETURNING deleting_seq", 1, p) < 0) {
-        call_failed(c);
+        call_failed(c, NULL);
         return;
     }
     snprintf(res, sizeof res, "deleting_seq=%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "?");
     PQclear(r);
-    if (call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
-        call_failed(c);
-        return;
-    }
-    call_done(c, OUT_OK, res);
+    call_commit_ok(c, res);
 }
 
 typedef struct counts {
@@ -274,42 +261,47 @@ static int apply_delta(json_t *env, json_t *delta, counts *n)
     return 0;
 }
 
+/* The steps below return 0 to go on, or 1 once they have ended the call
+ * (refused or failed). */
+
 /* The handler's teardown pre-read before any transaction (GetStackBySlug,
- * removed by #238). Returns 1 refused (c ended), 0 go on, -1 failed. */
-static int preread_status(drv_call *c, const char *slug)
+ * removed by #238). */
+static int preread_status(const drv_call *c, const char *slug)
 {
     const char *p[] = { slug };
     PGresult *r;
-    if (call_exec(c, &r, "SELECT status FROM stacks WHERE slug = $1", 1, p) < 0)
-        return -1;
-    const char *why = PQntuples(r) != 1 ? "stack not found"
-                    : strcmp(PQgetvalue(r, 0, 0), "deleting") == 0 ? "stack is being deleted" : NULL;
-    PQclear(r);
-    if (why) {
-        call_refuse(c, why);
+    if (call_exec(c, &r, "SELECT status FROM stacks WHERE slug = $1", 1, p) < 0) {
+        call_failed(c, NULL);
         return 1;
     }
-    return 0;
+    bool found = PQntuples(r) == 1, deleting = found && strcmp(PQgetvalue(r, 0, 0), "deleting") == 0;
+    PQclear(r);
+    if (!found)
+        call_refuse(c, STATUS_NOT_FOUND, "stack not found");
+    else if (deleting)
+        call_refuse(c, STATUS_CONFLICT, "stack is being deleted");
+    return !found || deleting;
 }
 
-/* Reads the stack's status and env with sql (two columns). Refuses a
- * deleting stack when check_status. Returns 1 refused (c ended), 0 with
- * *env, -1 failed (c->out filled). */
-static int read_env(drv_call *c, const char *sql, const char *slug, bool check_status, json_t **env)
+/* Reads the stack's status and env with sql (two columns) into *env.
+ * Refuses a deleting stack when check_status (409), a vanished one (404). */
+static int read_env(const drv_call *c, const char *sql, const char *slug, bool check_status, json_t **env)
 {
     const char *p[] = { slug };
     PGresult *r;
     *env = NULL;
-    if (call_exec(c, &r, sql, 1, p) < 0)
-        return -1;
+    if (call_exec(c, &r, sql, 1, p) < 0) {
+        call_failed(c, NULL);
+        return 1;
+    }
     if (PQntuples(r) != 1) {
         PQclear(r);
-        call_refuse(c, "stack not found");
+        call_refuse(c, STATUS_NOT_FOUND, "stack not found");
         return 1;
     }
     if (check_status && strcmp(PQgetvalue(r, 0, 0), "deleting") == 0) {
         PQclear(r);
-        call_refuse(c, "stack is being deleted");
+        call_refuse(c, STATUS_CONFLICT, "stack is being deleted");
         return 1;
     }
     json_error_t jerr;
@@ -318,110 +310,100 @@ static int read_env(drv_call *c, const char *sql, const char *slug, bool check_s
     if (!*env || !json_is_object(*env)) {
         json_decref(*env);
         *env = NULL;
-        c->out.kind = OUT_ERROR;
-        snprintf(c->out.message, sizeof c->out.message, "stack env is not a JSON object");
-        return -1;
+        call_fail(c, "stack env is not a JSON object");
+        return 1;
     }
     return 0;
 }
 
-/* Merges c's delta into env and checks the cap on the result. With honest
- * false, the audit count is the old len(delta) - deletes. Returns 1 refused
- * (too large: c ended, nothing written), 0 with *text (the merged env) and
- * *n, -1 failed (c ended). */
-static int merge_checked(drv_call *c, json_t *env, bool honest, counts *n, char **text)
+/* Merges c's delta into env and checks the cap on the result (413 when
+ * too large: nothing written). With honest false, the audit count is the
+ * old len(delta) - deletes. Fills *text (the merged env) and *n. */
+static int merge_checked(const drv_call *c, json_t *env, bool honest, counts *n, char **text)
 {
     *text = NULL;
     json_t *delta = merge_delta(c->iteration, c->worker, c->nworkers);
     if (!delta || apply_delta(env, delta, n) < 0) {
         json_decref(delta);
-        fail_client(c, "out of memory");
-        return -1;
+        call_fail(c, "out of memory");
+        return 1;
     }
     if (!honest)
         n->set = (int)json_object_size(delta) - n->deleted;
     json_decref(delta);
     if (env_size(env) > ENV_CAP) {
-        call_refuse(c, "env too large");
+        call_refuse(c, STATUS_TOO_LARGE, "env too large");
         return 1;
     }
     *text = json_dumps(env, JSON_FLAGS);
     if (!*text) {
-        fail_client(c, "out of memory");
-        return -1;
+        call_fail(c, "out of memory");
+        return 1;
     }
     return 0;
 }
 
-/* Writes text as the stack's env with its change row. Returns 1 refused
- * (the stack vanished: c ended), 0 written, -1 failed. */
-static int write_env(drv_call *c, const char *slug, const char *text)
+/* Writes text as the stack's env with its change row (404 when the stack
+ * vanished). */
+static int write_env(const drv_call *c, const char *slug, const char *text)
 {
     char worker[16], attempt[16];
     snprintf(worker, sizeof worker, "%d", c->worker);
     snprintf(attempt, sizeof attempt, "%d", c->attempt);
     const char *p[] = { slug, text, worker, attempt };
     PGresult *r;
-    if (call_exec(c, &r, write_sql, 4, p) < 0)
-        return -1;
+    if (call_exec(c, &r, write_sql, 4, p) < 0) {
+        call_failed(c, NULL);
+        return 1;
+    }
     bool written = strcmp(PQcmdTuples(r), "1") == 0;
     PQclear(r);
     if (!written) {
-        call_refuse(c, "stack not found");
+        call_refuse(c, STATUS_NOT_FOUND, "stack not found");
         return 1;
     }
     return 0;
 }
 
-static void done_merged(drv_call *c, const counts *n)
+static void counts_text(const counts *n, char *buf, size_t len)
 {
-    char res[64];
-    snprintf(res, sizeof res, "set=%d deleted=%d", n->set, n->deleted);
-    call_done(c, OUT_OK, res);
+    snprintf(buf, len, "set=%d deleted=%d", n->set, n->deleted);
 }
 
 /* The locking forms: fixed (status checked under the lock, lock_timeout,
  * honest count) and precheck (the #235 merge behind the pre-read). */
-static void merge_locked(drv_call *c, bool fixed)
+static void merge_locked(const drv_call *c, bool fixed)
 {
-    char slug[32], *text = NULL;
+    char slug[32], *text = NULL, res[64];
     stack_slug(c->iteration, slug, sizeof slug);
     json_t *env = NULL;
     counts n;
-    int g;
-    if (!fixed && (g = preread_status(c, slug)) != 0)
+    if (!fixed && preread_status(c, slug))
         goto end;
     if (call_exec(c, NULL, "BEGIN", 0, NULL) < 0) {
-        g = -1;
+        call_failed(c, NULL);
         goto end;
     }
     /* First in the transaction: a merge queued behind a long-held row lock
      * gives up after 3s with 55P03 (retryable) instead of hanging. */
     if (fixed && call_exec(c, NULL, "SET LOCAL lock_timeout = '3s'", 0, NULL) < 0) {
-        g = -1;
+        call_failed(c, NULL);
         goto end;
     }
     drv_pause(c, "before-read");
-    if ((g = read_env(c, "SELECT status, env::text FROM stacks WHERE slug = $1 FOR UPDATE", slug, fixed, &env)) != 0)
+    if (read_env(c, "SELECT status, env::text FROM stacks WHERE slug = $1 FOR UPDATE", slug, fixed, &env))
         goto end;
     drv_pause(c, "after-read");
-    if ((g = merge_checked(c, env, fixed, &n, &text)) != 0)
+    if (merge_checked(c, env, fixed, &n, &text) || write_env(c, slug, text))
         goto end;
-    if ((g = write_env(c, slug, text)) != 0)
-        goto end;
-    if (call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
-        g = -1;
-        goto end;
-    }
-    done_merged(c, &n);
+    counts_text(&n, res, sizeof res);
+    call_commit_ok(c, res);
 end:
-    if (g < 0)
-        call_failed(c);
     json_decref(env);
     free(text);
 }
 
-static void op_fixed(drv_call *c)
+static void op_fixed(const drv_call *c)
 {
     if (is_teardown(c->iteration, c->worker, c->nworkers))
         teardown(c);
@@ -429,7 +411,7 @@ static void op_fixed(drv_call *c)
         merge_locked(c, true);
 }
 
-static void op_precheck(drv_call *c)
+static void op_precheck(const drv_call *c)
 {
     if (is_teardown(c->iteration, c->worker, c->nworkers))
         teardown(c);
@@ -439,81 +421,79 @@ static void op_precheck(drv_call *c)
 
 /* Before #235: GetStackEnvVars, merge in Go, UpdateStackEnvVars — two
  * autocommit statements with nothing held between them. */
-static void op_rmw(drv_call *c)
+static void op_rmw(const drv_call *c)
 {
     if (is_teardown(c->iteration, c->worker, c->nworkers)) {
         teardown(c);
         return;
     }
-    char slug[32], *text = NULL;
+    char slug[32], *text = NULL, res[64];
     stack_slug(c->iteration, slug, sizeof slug);
     json_t *env = NULL;
     counts n;
-    int g;
-    if ((g = preread_status(c, slug)) != 0)
+    if (preread_status(c, slug))
         goto end;
     drv_pause(c, "before-read");
-    if ((g = read_env(c, "SELECT status, env::text FROM stacks WHERE slug = $1", slug, false, &env)) != 0)
+    if (read_env(c, "SELECT status, env::text FROM stacks WHERE slug = $1", slug, false, &env))
         goto end;
     drv_pause(c, "after-read");
-    if ((g = merge_checked(c, env, false, &n, &text)) != 0)
+    if (merge_checked(c, env, false, &n, &text) || write_env(c, slug, text))
         goto end;
-    if ((g = write_env(c, slug, text)) != 0)
-        goto end;
-    done_merged(c, &n);
+    counts_text(&n, res, sizeof res);
+    call_ok(c, res);
 end:
-    if (g < 0)
-        call_failed(c);
     json_decref(env);
     free(text);
+}
+
+/* Splits delta into the keys it sets (an object) and the keys it deletes
+ * (an array), as JSON text. Returns 0, or 1 with the call ended. */
+static int split_delta(const drv_call *c, char **sets_text, char **dels_text)
+{
+    json_t *delta = merge_delta(c->iteration, c->worker, c->nworkers), *sets = json_object(), *dels = json_array();
+    bool ok = delta && sets && dels;
+    const char *key;
+    json_t *v;
+    if (ok)
+        json_object_foreach(delta, key, v) {
+            if ((json_string_length(v) ? json_object_set(sets, key, v)
+                                       : json_array_append_new(dels, json_string(key))) < 0)
+                ok = false;
+        }
+    *sets_text = ok ? json_dumps(sets, JSON_FLAGS) : NULL;
+    *dels_text = ok ? json_dumps(dels, JSON_FLAGS) : NULL;
+    json_decref(delta);
+    json_decref(sets);
+    json_decref(dels);
+    if (*sets_text && *dels_text)
+        return 0;
+    free(*sets_text);
+    free(*dels_text);
+    *sets_text = *dels_text = NULL;
+    call_fail(c, "out of memory");
+    return 1;
 }
 
 /* The merge in one UPDATE: no key is lost and a deleting stack is refused
  * (READ COMMITTED re-checks the WHERE on the row it waited for), but the
  * cap was checked on the unlocked snapshot, not on what the UPDATE makes. */
-static void op_sql_merge(drv_call *c)
+static void op_sql_merge(const drv_call *c)
 {
     if (is_teardown(c->iteration, c->worker, c->nworkers)) {
         teardown(c);
         return;
     }
-    char slug[32], *text = NULL, *sets_text = NULL, *dels_text = NULL;
+    char slug[32], *text = NULL, *sets_text = NULL, *dels_text = NULL, res[64];
     stack_slug(c->iteration, slug, sizeof slug);
-    json_t *env = NULL, *delta = NULL, *sets = NULL, *dels = NULL;
+    json_t *env = NULL;
     counts n;
-    int g;
     drv_pause(c, "before-read");
-    if ((g = read_env(c, "SELECT status, env::text FROM stacks WHERE slug = $1", slug, true, &env)) != 0)
+    if (read_env(c, "SELECT status, env::text FROM stacks WHERE slug = $1", slug, true, &env))
         goto end;
     drv_pause(c, "after-read");
     /* The cap check and the counts, on the snapshot. */
-    if ((g = merge_checked(c, env, true, &n, &text)) != 0)
+    if (merge_checked(c, env, true, &n, &text) || split_delta(c, &sets_text, &dels_text))
         goto end;
-    delta = merge_delta(c->iteration, c->worker, c->nworkers);
-    sets = json_object();
-    dels = json_array();
-    if (!delta || !sets || !dels) {
-        fail_client(c, "out of memory");
-        g = -1;
-        goto end;
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach(delta, key, v) {
-        int rc = json_string_length(v) ? json_object_set(sets, key, v) : json_array_append_new(dels, json_string(key));
-        if (rc < 0) {
-            fail_client(c, "out of memory");
-            g = -1;
-            goto end;
-        }
-    }
-    sets_text = json_dumps(sets, JSON_FLAGS);
-    dels_text = json_dumps(dels, JSON_FLAGS);
-    if (!sets_text || !dels_text) {
-        fail_client(c, "out of memory");
-        g = -1;
-        goto end;
-    }
     char worker[16], attempt[16];
     snprintf(worker, sizeof worker, "%d", c->worker);
     snprintf(attempt, sizeof attempt, "%d", c->attempt);
@@ -526,22 +506,19 @@ static void op_sql_merge(drv_call *c)
                   "INSERT INTO env_changes (slug, worker, attempt, seq) "
                   "SELECT slug, $4, $5, nextval('change_seq') FROM u",
                   5, p) < 0) {
-        g = -1;
+        call_failed(c, NULL);
         goto end;
     }
     bool written = strcmp(PQcmdTuples(r), "1") == 0;
     PQclear(r);
-    if (!written)
-        call_refuse(c, "stack is being deleted");
-    else
-        done_merged(c, &n);
+    if (!written) {
+        call_refuse(c, STATUS_CONFLICT, "stack is being deleted");
+        goto end;
+    }
+    counts_text(&n, res, sizeof res);
+    call_ok(c, res);
 end:
-    if (g < 0)
-        call_failed(c);
     json_decref(env);
-    json_decref(delta);
-    json_decref(sets);
-    json_decref(dels);
     free(text);
     free(sets_text);
     free(dels_text);
@@ -570,15 +547,18 @@ static json_t *final_env(inv_ctx *x, const char *slug)
     return env;
 }
 
-static bool merged_ok(const drv_call *c, int nworkers)
+static bool merged_ok(const call_record *c, long iteration, int nworkers)
 {
-    return c->out.kind == OUT_OK && !is_teardown(c->iteration, c->worker, nworkers);
+    return c->out.kind == OUT_OK && !is_teardown(iteration, c->worker, nworkers);
 }
 
-static void set_found(inv_ctx *x, const char *slug, const char *found)
+/* Records a violation of iteration x's stack: what was found, and under
+ * key its details (taken). Returns 0, an invariant's "violated". */
+static int stack_violated(inv_ctx *x, const char *slug, const char *found, const char *key, json_t *details)
 {
-    json_object_set_new(x->found, "record", json_string(slug));
-    json_object_set_new(x->found, "found", json_string(found));
+    inv_violated(x, found, key, details);
+    json_object_set_new(x->found, "stack", json_string(slug));
+    return 0;
 }
 
 /* Every merge that returned ok left its key with its value and its delete
@@ -597,8 +577,8 @@ static int inv_no_lost_keys(inv_ctx *x)
     }
     int oks = 0;
     for (int i = 0; i < x->ncalls; i++) {
-        const drv_call *c = &x->calls[i];
-        if (!merged_ok(c, x->nworkers))
+        const call_record *c = &x->calls[i];
+        if (!merged_ok(c, x->iteration, x->nworkers))
             continue;
         oks++;
         char k[24], old[24], line[160];
@@ -633,10 +613,8 @@ static int inv_no_lost_keys(inv_ctx *x)
     char found[200];
     snprintf(found, sizeof found, "%zu of %d ok merges lost a key; env has %zu keys", nlost, oks,
              json_object_size(env));
-    set_found(x, slug, found);
-    json_object_set_new(x->found, "lost", lost);
     json_decref(env);
-    return 0;
+    return stack_violated(x, slug, found, "lost", lost);
 }
 
 /* The env never exceeds the cap. */
@@ -653,10 +631,10 @@ static int inv_cap(inv_ctx *x)
         return 1;
     int oks = 0;
     for (int i = 0; i < x->ncalls; i++)
-        oks += merged_ok(&x->calls[i], x->nworkers);
+        oks += merged_ok(&x->calls[i], x->iteration, x->nworkers);
     char found[200];
     snprintf(found, sizeof found, "env is %zu bytes (%zu keys), cap %d; %d merges got ok", size, keys, ENV_CAP, oks);
-    set_found(x, slug, found);
+    stack_violated(x, slug, found, NULL, NULL);
     json_object_set_new(x->found, "env_bytes", json_integer((json_int_t)size));
     return 0;
 }
@@ -691,18 +669,16 @@ static int inv_none_after_teardown(inv_ctx *x)
     snprintf(found, sizeof found, "%d env %s committed after teardown began (deleting_seq %s)", n,
              n == 1 ? "change" : "changes", PQgetvalue(r, 0, 3));
     PQclear(r);
-    set_found(x, slug, found);
-    json_object_set_new(x->found, "late", late);
-    return 0;
+    return stack_violated(x, slug, found, "late", late);
 }
 
 /* Whether an earlier attempt of c's worker may have committed unseen (its
  * connection broke): its retry then finds its delete already done. */
-static bool earlier_maybe_committed(const inv_ctx *x, const drv_call *c)
+static bool earlier_maybe_committed(const inv_ctx *x, const call_record *c)
 {
     for (int i = 0; i < x->ncalls; i++) {
-        const drv_call *e = &x->calls[i];
-        if (e->worker == c->worker && e->attempt < c->attempt && (e->out.conn_lost || e->out.indeterminate))
+        const call_record *e = &x->calls[i];
+        if (e->worker == c->worker && e->attempt < c->attempt && (e->out.conn_lost || call_maybe_committed(e)))
             return true;
     }
     return false;
@@ -719,8 +695,8 @@ static int inv_honest_count(inv_ctx *x)
     if (!bad)
         return -1;
     for (int i = 0; i < x->ncalls; i++) {
-        const drv_call *c = &x->calls[i];
-        if (!merged_ok(c, x->nworkers))
+        const call_record *c = &x->calls[i];
+        if (!merged_ok(c, x->iteration, x->nworkers))
             continue;
         int set = -1, deleted = -1;
         bool parsed = sscanf(c->result, "set=%d deleted=%d", &set, &deleted) == 2;
@@ -740,33 +716,34 @@ static int inv_honest_count(inv_ctx *x)
     char found[120];
     snprintf(found, sizeof found, "%zu ok %s returned a count that is not what %s did", nbad,
              nbad == 1 ? "merge" : "merges", nbad == 1 ? "it" : "they");
-    set_found(x, slug, found);
-    json_object_set_new(x->found, "counts", bad);
-    return 0;
+    return stack_violated(x, slug, found, "counts", bad);
 }
 
+#define NO_LOST_KEYS "no lost keys: every ok merge's keys set and deleted"
+#define CAP "env never exceeds the 64 KiB cap"
+#define NONE_AFTER_TEARDOWN "no env change committed after teardown began"
+
 static const scenario_variant variants[] = {
-    { "fixed", "one tx: SET LOCAL lock_timeout, SELECT status, env FOR UPDATE, refuse deleting, merge, "
-               "cap before the write, write, commit; honest keys_set", op_fixed, NULL },
+    { .name = "fixed", .summary = "one tx: SET LOCAL lock_timeout, SELECT status, env FOR UPDATE, refuse deleting, merge, "
+               "cap before the write, write, commit; honest keys_set", .op = op_fixed },
     { "rmw", "teardown pre-read, unlocked env read, merge in C, blind overwrite; keys_set = len(delta) - deletes",
-      op_rmw, "none" },
+      op_rmw, { { "none", NO_LOST_KEYS } } },
     { "precheck", "teardown pre-read before the tx, then the locked merge; keys_set = len(delta) - deletes",
-      op_precheck, "none" },
+      op_precheck, { { "none", NONE_AFTER_TEARDOWN } } },
     { "sql-merge", "one UPDATE env || set - deletes (refused when deleting), cap checked on an unlocked snapshot",
-      op_sql_merge, "none" },
+      op_sql_merge, { { "none", CAP } } },
 };
 
 static const scenario_invariant invariants[] = {
-    { "no lost keys: every ok merge's keys set and deleted", inv_no_lost_keys },
-    { "env never exceeds the 64 KiB cap", inv_cap },
-    { "no env change committed after teardown began", inv_none_after_teardown },
+    { NO_LOST_KEYS, inv_no_lost_keys },
+    { CAP, inv_cap },
+    { NONE_AFTER_TEARDOWN, inv_none_after_teardown },
     { "keys_set/deleted count honest", inv_honest_count },
 };
 
 static const char *const pause_points[] = {
     "before-read: just before the env read (after the teardown pre-read where a form has one)",
     "after-read: after the env read (under the row lock in the locking forms), before the write",
-    NULL,
 };
 
 static const scenario_plan plans[] = {
@@ -786,5 +763,9 @@ const scenario scenario_envmerge = {
     .seed = "003_00bef57d2cb666d8",
     .schema_sql = schema,
     .setup = setup,
-    SCENARIO_TABLES,
+    .error_status = STATUS_UNAVAILABLE,     /* the seed: a database error or lock timeout is a 503 */
+    VARIANTS(variants),
+    INVARIANTS(invariants),
+    PLANS(plans),
+    PAUSE_POINTS(pause_points),
 };

@@ -115,26 +115,26 @@ static const form form_seed_tx = { ON_TABLE("users"), true, false, false, false 
 static const char audit_sql[] =
     "INSERT INTO verification_audit (iteration, user_id, identity_hash, outcome) VALUES ($1, $2, $3, $4)";
 
-static int audit(drv_call *c, const char *it, const char *user, const char *hash, const char *outcome)
+static int audit(const drv_call *c, const char *it, const char *user, const char *hash, const char *outcome)
 {
     const char *p[] = { it, user, hash, outcome };
     return call_exec(c, NULL, audit_sql, 4, p);
 }
 
-static void verify(drv_call *c, const form *f)
+static void verify(const drv_call *c, const form *f)
 {
     char it[24], user[24], hash[32];
     snprintf(it, sizeof it, "%ld", c->iteration);
     snprintf(user, sizeof user, "%ld", user_of(c->iteration, c->worker));
     hash_of(c->iteration, hash, sizeof hash);
     if (f->tx && call_exec(c, NULL, "BEGIN", 0, NULL) < 0) {
-        call_failed(c);
+        call_failed(c, NULL);
         return;
     }
     const char *cp[] = { hash };
     PGresult *r;
     if (call_exec(c, &r, f->check, 1, cp) < 0) {
-        call_failed(c);
+        call_failed(c, NULL);
         return;
     }
     char holder[24] = "";
@@ -142,59 +142,58 @@ static void verify(drv_call *c, const form *f)
         snprintf(holder, sizeof holder, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     if (holder[0] && strcmp(holder, user) == 0 && f->holder_is_done) {
-        pqx_rollback_quiet(c->conn, c->trace);
-        call_done(c, OUT_OK, user);
+        /* Read-only so far: nothing to commit. */
+        call_rollback(c);
+        call_ok(c, user);
         return;
     }
     if (holder[0] && strcmp(holder, user) != 0) {
         if (audit(c, it, user, hash, "failure") < 0) {
-            call_failed(c);
+            call_failed(c, NULL);
             return;
         }
-        if (f->tx && f->keep_refusal_audit) {
-            if (call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
-                call_failed(c);
-                return;
-            }
-        } else if (f->tx) {
-            /* The seed throws its 409 here, and the throw rolls the
-             * transaction back, audit included. */
-            pqx_rollback_quiet(c->conn, c->trace);
+        if (f->tx && f->keep_refusal_audit && call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
+            call_failed(c, NULL);
+            return;
         }
-        call_refuse(c, "identity already verified");
+        /* Else, in a transaction: the seed throws its 409 here, and the
+         * throw rolls the transaction back, audit included (as the
+         * refusal's rollback does). */
+        call_refuse(c, STATUS_CONFLICT, "identity already verified");
         return;
     }
     drv_pause(c, "after-check");
     const char *up[] = { hash, user };
     if (call_exec(c, NULL, f->claim, 2, up) < 0) {
-        if (f->map_unique && strcmp(c->out.sqlstate, "23505") == 0) {
-            /* Another user's claim committed first: the transaction is
-             * aborted, so the refusal is audited in a statement of its own. */
-            call_failed(c);
-            if (audit(c, it, user, hash, "failure") < 0)
-                return;
-            call_refuse(c, "identity already verified (unique violation)");
-        } else {
-            call_failed(c);
+        if (!f->map_unique || strcmp(call_sqlstate(c), "23505") != 0) {
+            call_failed(c, NULL);
+            return;
         }
+        /* Another user's claim committed first: the transaction is
+         * aborted, so the refusal is audited in a statement of its own. */
+        call_rollback(c);
+        if (audit(c, it, user, hash, "failure") < 0) {
+            call_failed(c, "failure audit after a unique violation");
+            return;
+        }
+        call_refuse(c, STATUS_CONFLICT, "identity already verified (unique violation)");
         return;
     }
     if (audit(c, it, user, hash, "success") < 0) {
-        call_failed(c);
+        call_failed(c, NULL);
         return;
     }
-    if (f->tx && call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
-        call_failed(c);
-        return;
-    }
-    call_done(c, OUT_OK, user);
+    if (f->tx)
+        call_commit_ok(c, user);
+    else
+        call_ok(c, user);
 }
 
-static void op_fixed(drv_call *c) { verify(c, &form_fixed); }
-static void op_no_tx(drv_call *c) { verify(c, &form_no_tx); }
-static void op_seed_tx(drv_call *c) { verify(c, &form_seed_tx); }
+static void op_fixed(const drv_call *c) { verify(c, &form_fixed); }
+static void op_no_tx(const drv_call *c) { verify(c, &form_no_tx); }
+static void op_seed_tx(const drv_call *c) { verify(c, &form_seed_tx); }
 
-static json_t *call_line(const drv_call *c, const char *what)
+static json_t *call_line(const call_record *c, const char *what)
 {
     char line[400];
     snprintf(line, sizeof line, "worker %d%s: %.300s", c->worker + 1, c->attempt ? " (retry)" : "", what);
@@ -235,7 +234,7 @@ static int inv_one_ok(inv_ctx *x)
     char who[256] = "";
     size_t used = 0;
     for (int i = 0; i < x->ncalls; i++) {
-        const drv_call *c = &x->calls[i];
+        const call_record *c = &x->calls[i];
         faulted += c->faults > 0;
         if (c->out.kind == OUT_OK) {
             oks++;
@@ -296,7 +295,7 @@ static int inv_audited(inv_ctx *x)
         }
     }
     for (int k = 0; k < x->ncalls; k++) {
-        const drv_call *c = &x->calls[k];
+        const call_record *c = &x->calls[k];
         long user = user_of(x->iteration, c->worker);
         int row = -1;
         for (int i = 0; i < nusers; i++)
@@ -328,34 +327,41 @@ static int inv_audited(inv_ctx *x)
     return 0;
 }
 
+#define ONE_USER "one user per identity hash"
+#define AUDITED "audit rows match outcomes"
+
 static const scenario_variant variants[] = {
-    { "fixed", "one tx: check, claim, success audit; unique constraint; refusals audited and 409", op_fixed,
-      NULL },
+    { .name = "fixed", .summary = "one tx: check, claim, success audit; unique constraint; refusals audited and 409", .op = op_fixed },
     { "no-tx", "check, claim and audit in autocommit statements, no unique constraint", op_no_tx,
-      "none audit-error" },
+      { { "none", ONE_USER }, { "audit-error", AUDITED } } },
     { "seed-tx", "the seed's fix as written: refusal audit rolled back with the 409, 23505 unmapped",
-      op_seed_tx, "none" },
+      op_seed_tx, { { "none", AUDITED } } },
 };
 
 static const scenario_invariant invariants[] = {
-    { "one user per identity hash", inv_one_user },
+    { ONE_USER, inv_one_user },
     { "exactly one caller gets ok, the rest conflict", inv_one_ok },
-    { "audit rows match outcomes", inv_audited },
+    { AUDITED, inv_audited },
 };
 
 static const char *const pause_points[] = {
     "after-check: after the identity-hash check, before the claim",
-    NULL,
 };
 
 static const scenario_plan plans[] = {
     /* No retry: no-tx's retry would repair what its failed audit left
      * behind, and the plan is there to show what that leaves. */
-    { "audit-error", "each connection's first audit insert fails (XX000); no retry",
-      "sql=/^INSERT INTO verification_audit/:when=1:error=XX000", false, 0, 0, NULL },
-    { "ambiguous-commit", "each connection's first COMMIT commits but the client sees a lost connection; "
-      "1 retry", "commit:when=1:ambiguous", false, 1, 0, NULL },
-    { "widen", "a 1ms pause between the check and the claim", NULL, false, 0, 0, "after-check=1ms" },
+    { .name = "audit-error",
+      .summary = "each connection's first audit insert fails (XX000); no retry",
+      .fault = "sql=/^INSERT INTO verification_audit/:when=1:error=XX000" },
+    { .name = "ambiguous-commit",
+      .summary = "each connection's first COMMIT commits but the client sees a lost connection; "
+      "1 retry",
+      .fault = "commit:when=1:ambiguous",
+      .retries = 1 },
+    { .name = "widen",
+      .summary = "a 1ms pause between the check and the claim",
+      .pause = "after-check=1ms" },
 };
 
 const scenario scenario_identity = {
@@ -364,5 +370,8 @@ const scenario scenario_identity = {
     .seed = "002_c8c7b57aaf837e98",
     .schema_sql = schema,
     .setup = setup,
-    SCENARIO_TABLES,
+    VARIANTS(variants),
+    INVARIANTS(invariants),
+    PLANS(plans),
+    PAUSE_POINTS(pause_points),
 };

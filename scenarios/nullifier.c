@@ -121,8 +121,8 @@ static const form form_unmapped = { ON_TABLE("submissions"), true, true, false, 
 
 /* Looks a submission up with sql and one parameter. Returns 1 found (id
  * and, when the query returns it, its key filled), 0 not found, -1 failed
- * (c->out filled). */
-static int lookup(drv_call *c, const char *sql, const char *param, char *id, char *key, size_t len)
+ * (the failure recorded, the call not ended). */
+static int lookup(const drv_call *c, const char *sql, const char *param, char *id, char *key, size_t len)
 {
     const char *p[] = { param };
     PGresult *r;
@@ -141,90 +141,91 @@ static int lookup(drv_call *c, const char *sql, const char *param, char *id, cha
 /* A unique violation on the insert: the transaction is rolled back and the
  * key re-read, now that the row that won is committed (the violation is
  * raised only once the other transaction committed). */
-static void resolve_unique(drv_call *c, const form *f, const char *key)
+static void resolve_unique(const drv_call *c, const form *f, const char *key)
 {
     char id[24];
-    call_failed(c);
+    call_rollback(c);
     if (f->key_lookup) {
         int found = lookup(c, f->by_key, key, id, NULL, sizeof id);
-        if (found < 0)
+        if (found < 0) {
+            call_failed(c, "re-reading the key after a unique violation");
             return;
+        }
         if (found) {
-            call_done(c, OUT_OK, id);
+            call_ok(c, id);
             return;
         }
     }
-    call_refuse(c, "duplicate nullifier (unique violation)");
+    call_refuse(c, STATUS_CONFLICT, "duplicate nullifier (unique violation)");
 }
 
-static void submit(drv_call *c, const form *f)
+static void submit(const drv_call *c, const form *f)
 {
     char nullifier[48], key[48], it[24], worker[12], id[64];
     request_of(c->iteration, c->worker, nullifier, sizeof nullifier, key, sizeof key);
     snprintf(it, sizeof it, "%ld", c->iteration);
     snprintf(worker, sizeof worker, "%d", c->worker + 1);
     if (f->tx && call_exec(c, NULL, "BEGIN", 0, NULL) < 0) {
-        call_failed(c);
+        call_failed(c, NULL);
         return;
     }
     if (f->key_lookup) {
         int found = lookup(c, f->by_key, key, id, NULL, sizeof id);
         if (found < 0) {
-            call_failed(c);
+            call_failed(c, NULL);
             return;
         }
         if (found) {
             /* Read-only so far: nothing to commit. */
-            pqx_rollback_quiet(c->conn, c->trace);
-            call_done(c, OUT_OK, id);
+            call_rollback(c);
+            call_ok(c, id);
             return;
         }
     }
     char holder[64];
     int taken = lookup(c, f->by_nullifier, nullifier, id, holder, sizeof holder);
     if (taken < 0) {
-        call_failed(c);
+        call_failed(c, NULL);
         return;
     }
     if (taken) {
-        pqx_rollback_quiet(c->conn, c->trace);
+        call_rollback(c);
         /* At READ COMMITTED each statement reads its own snapshot: the
          * caller's own request (another attempt with the same key) may have
          * committed between the key lookup and this check. Its row holds
          * the caller's key: that is the submission to return, not a double
          * spend. (The seed's two reads have this gap; see the header.) */
         if (f->own_key && strcmp(holder, key) == 0)
-            call_done(c, OUT_OK, id);
+            call_ok(c, id);
         else
-            call_refuse(c, "duplicate nullifier");
+            call_refuse(c, STATUS_CONFLICT, "duplicate nullifier");
         return;
     }
     drv_pause(c, "after-check");
     const char *ins[] = { it, worker, nullifier, key };
     PGresult *r;
     if (call_exec(c, &r, f->insert, 4, ins) < 0) {
-        if (f->map_unique && strcmp(c->out.sqlstate, "23505") == 0)
+        if (f->map_unique && strcmp(call_sqlstate(c), "23505") == 0)
             resolve_unique(c, f, key);
         else
-            call_failed(c);
+            call_failed(c, NULL);
         return;
     }
     snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
-    if (f->tx && call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
-        /* A unique violation of a deferred check would surface here; the
-         * constraints are immediate, so a failed COMMIT is a plain error. */
-        call_failed(c);
-        return;
-    }
-    /* The caller learns the id only once it is committed. */
-    call_done(c, OUT_OK, id);
+    /* The caller learns the id only once it is committed. (A unique
+     * violation of a deferred check would surface at COMMIT; the
+     * constraints are immediate, so a failed COMMIT is a plain error.) */
+    if (f->tx)
+        call_commit_ok(c, id);
+    else
+        call_ok(c, id);
 }
 
-static void op_fixed(drv_call *c) { submit(c, &form_fixed); }
-static void op_no_constraint(drv_call *c) { submit(c, &form_no_constraint); }
-static void op_no_idempotency(drv_call *c) { submit(c, &form_no_idempotency); }
-static void op_unmapped(drv_call *c) { submit(c, &form_unmapped); }
+static void op_fixed(const drv_call *c) { submit(c, &form_fixed); }
+static void op_no_constraint(const drv_call *c) { submit(c, &form_no_constraint); }
+static void op_no_idempotency(const drv_call *c) { submit(c, &form_no_idempotency); }
+static void op_unmapped(const drv_call *c) { submit(c, &form_unmapped); }
 
 /* The iteration's submissions: id, nullifier, key, worker. NULL with x->err
  * filled on failure. */
@@ -257,7 +258,7 @@ static int rows_with(const PGresult *r, int col, const char *value, char *ids, s
 }
 
 /* "worker 3: conflict" for the diagnostics. */
-static json_t *call_line(const drv_call *c, const char *what)
+static json_t *call_line(const call_record *c, const char *what)
 {
     char line[400];
     snprintf(line, sizeof line, "worker %d%s: %.300s", c->worker + 1, c->attempt ? " (retry)" : "", what);
@@ -300,7 +301,7 @@ static int inv_one_id_per_key(inv_ctx *x)
         return -1;
     char found[600] = "";
     for (int i = 0; i < x->ncalls; i++) {
-        const drv_call *c = &x->calls[i];
+        const call_record *c = &x->calls[i];
         char nullifier[48], key[48], ids[256], what[400];
         request_of(x->iteration, c->worker, nullifier, sizeof nullifier, key, sizeof key);
         int n = rows_with(r, 2, key, ids, sizeof ids);
@@ -350,7 +351,7 @@ static int inv_one_accepted(inv_ctx *x)
         int rows = rows_with(r, 1, nullifier, ids, sizeof ids);
         int calls = 0, oks = 0, faulted = 0;
         for (int i = 0; i < x->ncalls; i++) {
-            const drv_call *c = &x->calls[i];
+            const call_record *c = &x->calls[i];
             char nf[48], k[48];
             request_of(x->iteration, c->worker, nf, sizeof nf, k, sizeof k);
             if (strcmp(nf, nullifier) != 0)
@@ -389,35 +390,44 @@ static int inv_one_accepted(inv_ctx *x)
     return 0;
 }
 
+#define ONE_PER_NULLIFIER "one submission per nullifier"
+#define ONE_ID_PER_KEY "every call with one idempotency key gets the same id"
+#define ONE_ACCEPTED "one accepted submission per nullifier, the rest conflict"
+
 static const scenario_variant variants[] = {
-    { "fixed", "one tx: key lookup, nullifier check, insert; unique constraints; 23505 resolved by key",
-      op_fixed, NULL },
+    { .name = "fixed", .op = op_fixed,
+      .summary = "one tx: key lookup, nullifier check, insert; unique constraints; 23505 resolved by key" },
     { "no-constraint", "check-then-insert in autocommit statements, no unique constraints",
-      op_no_constraint, "none" },
+      op_no_constraint, { { "none", ONE_PER_NULLIFIER } } },
     { "no-idempotency", "tx and constraints without the key lookup: a retry is refused as a double spend",
-      op_no_idempotency, "none" },
+      op_no_idempotency, { { "none", ONE_ID_PER_KEY } } },
     { "unmapped-23505", "the seed's fix as written: a unique violation reaches the caller as an error",
-      op_unmapped, "none" },
+      op_unmapped, { { "none", ONE_ACCEPTED } } },
 };
 
 static const scenario_invariant invariants[] = {
-    { "one submission per nullifier", inv_one_per_nullifier },
-    { "every call with one idempotency key gets the same id", inv_one_id_per_key },
-    { "one accepted submission per nullifier, the rest conflict", inv_one_accepted },
+    { ONE_PER_NULLIFIER, inv_one_per_nullifier },
+    { ONE_ID_PER_KEY, inv_one_id_per_key },
+    { ONE_ACCEPTED, inv_one_accepted },
 };
 
 static const char *const pause_points[] = {
     "after-check: after the key lookup and nullifier check, before the insert",
-    NULL,
 };
 
 static const scenario_plan plans[] = {
-    { "ambiguous-commit", "each connection's first COMMIT commits but the client sees a lost connection; "
+    { .name = "ambiguous-commit",
+      .summary = "each connection's first COMMIT commits but the client sees a lost connection; "
       "2 retries (the retry must get its own submission back)",
-      "commit:when=1:ambiguous", false, 2, 0, NULL },
-    { "insert-error", "each connection's first insert fails with 40001; 1 retry",
-      "sql=/^INSERT INTO submissions/:when=1:error=40001", false, 1, 0, NULL },
-    { "widen", "a 1ms pause between the checks and the insert", NULL, false, 0, 0, "after-check=1ms" },
+      .fault = "commit:when=1:ambiguous",
+      .retries = 2 },
+    { .name = "insert-error",
+      .summary = "each connection's first insert fails with 40001; 1 retry",
+      .fault = "sql=/^INSERT INTO submissions/:when=1:error=40001",
+      .retries = 1 },
+    { .name = "widen",
+      .summary = "a 1ms pause between the checks and the insert",
+      .pause = "after-check=1ms" },
 };
 
 const scenario scenario_nullifier = {
@@ -426,5 +436,8 @@ const scenario scenario_nullifier = {
     .seed = "002_c8c7b57aaf837e98",
     .schema_sql = schema,
     .setup = setup,
-    SCENARIO_TABLES,
+    VARIANTS(variants),
+    INVARIANTS(invariants),
+    PLANS(plans),
+    PAUSE_POINTS(pause_points),
 };

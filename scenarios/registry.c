@@ -1,20 +1,13 @@
-/* registry.c — every scenario pgrace knows; add one line per new scenario. */
+/* registry.c — the registry of scenario.h, made from scenarios/list.h. */
 #include "harness/scenario.h"
 
-extern const scenario scenario_attestation;
-extern const scenario scenario_envmerge;
-extern const scenario scenario_nullifier;
-extern const scenario scenario_identity;
-extern const scenario scenario_credstore;
-extern const scenario scenario_approve;
+#define SCENARIO(name) extern const scenario scenario_##name;
+#include "scenarios/list.h"
+#undef SCENARIO
 
-/* In the order of the seeds' table in ../shared/DESIGN.md. */
 const scenario *const scenario_registry[] = {
-    &scenario_attestation,
-    &scenario_envmerge,
-    &scenario_nullifier,
-    &scenario_identity,
-    &scenario_credstore,
-    &scenario_approve,
+#define SCENARIO(name) &scenario_##name,
+#include "scenarios/list.h"
+#undef SCENARIO
     NULL,
 };

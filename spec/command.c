@@ -22,11 +22,12 @@
 #include "spec/run.h"
 #include "spec/spec.h"
 
+#include "harness/cli.h"
 #include "harness/run.h"
 #include "harness/target.h"
 
-#include "lib/clock.h"
 #include "lib/cleanup.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/pq.h"
 #include "lib/rng.h"
@@ -41,6 +42,7 @@
 
 #define MAX_INTERLEAVINGS 10000     /* a spec without permutations runs them all: up to this many */
 #define DEFAULT_TIMEOUT_S 300       /* isolationtester's step timeout */
+#define MAX_TIMEOUT_NS (24 * 3600LL * 1000000000)
 
 static const char usage[] =
     "usage: pgrace spec FILE.spec... [options]\n"
@@ -101,24 +103,14 @@ static int parse(int argc, char **argv, spec_opts *o)
         switch (ch) {
         case OPT_DSN: o->dsn = optarg; break;
         case OPT_JUNIT: o->junit = optarg; break;
-        case OPT_SEED: {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(optarg, &end, 10);
-            if (errno || end == optarg || *end || optarg[0] == '-') {
-                fprintf(stderr, "pgrace: bad --seed '%s': expected a non-negative whole number\n", optarg);
+        case OPT_SEED:
+            if (cli_seed("--seed", optarg, &o->seed) < 0)
                 return -1;
-            }
-            o->seed = s;
             seeded = true;
             break;
-        }
         case OPT_TIMEOUT:
-            if (clock_parse_duration(optarg, &o->timeout_ns) < 0 || o->timeout_ns <= 0) {
-                fprintf(stderr, "pgrace: bad --call-timeout '%s': expected a duration such as 30s or 500ms\n",
-                        optarg);
+            if (cli_duration("--call-timeout", optarg, MAX_TIMEOUT_NS, &o->timeout_ns) < 0)
                 return -1;
-            }
             break;
         case OPT_FAULT:
             /* A shim spec needs the shim's re-exec and per-connection
@@ -130,12 +122,7 @@ static int parse(int argc, char **argv, spec_opts *o)
             fputs(usage, stdout);
             exit(EXIT_HELD);
         default:
-            if (optopt && optopt < 256)
-                fprintf(stderr, "pgrace: bad option '-%c' (or it needs a value); pgrace spec --help\n", optopt);
-            else
-                fprintf(stderr, "pgrace: bad option '%s' (or it needs a value); pgrace spec --help\n",
-                        argv[optind - 1]);
-            return -1;
+            return cli_bad_option(argv);
         }
     }
     if (!seeded)

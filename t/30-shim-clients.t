@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 # The fault shim preloaded into third-party libpq clients — psql, pgbench,
-# Python psycopg2 and psycopg 3, Perl DBD::Pg — against a real throwaway
-# cluster: the injected failures look real to each of them.
+# Python psycopg2 and psycopg 3 (sync and asyncio; libpq by dlopen through
+# ctypes), a C program that dlopens libpq, Perl DBD::Pg — against a real
+# throwaway cluster: the injected failures look real to each of them.
 # The file re-runs itself under the cluster launcher (one cluster for all).
 # Skipped in sanitizer builds: an instrumented shim cannot be preloaded into
 # these uninstrumented programs (t/30-shim-count.t covers the shim there).
@@ -107,78 +108,136 @@ sql('CREATE TABLE pgf_rows (id int PRIMARY KEY)');
        'PGFAULT_LOG lines are JSON with time, pid, tid, conn, stmt, rule, action and sql') or diag @lines;
 }
 
-# --- Python: psycopg2 and psycopg 3 -----------------------------------------------
+# --- Python: psycopg2, psycopg 3 sync and async ----------------------------------------
+# psycopg2 links libpq; psycopg 3's pure-Python binding (Debian's, the only
+# one installed) dlopens it with ctypes and calls it by handle, which the
+# shim's dlopen answers (faults/dl.c). The script is what an application
+# would write: nothing in it knows about the shim.
 my $PYSCRIPT = <<'PYEOF';
-import importlib, os, sys
+import asyncio, importlib, inspect, sys
 name, mode = sys.argv[1], sys.argv[2]
-if name == "psycopg":
-    # psycopg 3's pure-Python libpq binding looks libpq's functions up by
-    # handle with ctypes, which bypasses LD_PRELOAD: point it at the shim,
-    # which re-exports the rest of libpq (see faults/interpose.c).
-    import ctypes.util
-    _find = ctypes.util.find_library
-    ctypes.util.find_library = lambda n: os.environ["PGF_SO"] if n == "pq" else _find(n)
-lib = importlib.import_module(name)
-errors = importlib.import_module(name + ".errors")
+use_async = name == "psycopg-async"
+lib = importlib.import_module("psycopg" if use_async else name)
+importlib.import_module(lib.__name__ + ".errors")
+if lib.__name__ == "psycopg":
+    print("impl=" + lib.pq.__impl__)
 
-def exc(f):
+async def call(f, *args):
+    r = f(*args)
+    return (await r) if inspect.isawaitable(r) else r
+
+# "Class/SQLSTATE" of the exception f raises, "none" if it returns; a lost
+# connection is marked "lost".
+async def exc(f, *args):
     try:
-        f()
+        await call(f, *args)
         return "none"
     except Exception as e:
-        return type(e).__name__
+        code = getattr(e, "sqlstate", None) or getattr(e, "pgcode", None)
+        lost = "/lost" if "server closed the connection unexpectedly" in str(e) else ""
+        return type(e).__name__ + ("/" + code if code else "") + lost
 
-conn = lib.connect("")
-cur = conn.cursor()
-if mode == "errors":
-    for tag in ("ser", "dl", "uv"):
-        print("%s=%s" % (tag, exc(lambda: cur.execute("SELECT 1 /* pgf-%s */" % tag))))
-        conn.rollback()
-    cur.execute("SELECT 1")  # opens the transaction block
-    print("intx=" + exc(lambda: cur.execute("SELECT 1 /* pgf-ser */")))
-    print("next=" + exc(lambda: cur.execute("SELECT 2")))
-    conn.rollback()
-elif mode == "commit":
-    cur.execute("INSERT INTO pgf_rows VALUES (%s)", (int(sys.argv[3]),))
-    print("commit=" + exc(conn.commit))
-    chk = lib.connect("")
-    chk.autocommit = True
-    c2 = chk.cursor()
-    c2.execute("SELECT count(*) FROM pgf_rows WHERE id = %s", (int(sys.argv[3]),))
-    print("rows=%d" % c2.fetchone()[0])
-    chk.close()
-elif mode == "drop":
-    try:
-        cur.execute("SELECT 1 /* pgf-drop */")
-        print("drop=none")
-    except lib.OperationalError as e:
-        print("drop=OperationalError")
-    except Exception as e:
-        print("drop=" + type(e).__name__)
-conn.close()
+async def main():
+    conn = await lib.AsyncConnection.connect("") if use_async else lib.connect("")
+    cur = conn.cursor()
+    if mode == "errors":
+        for tag in ("ser", "dl", "uv"):
+            print("%s=%s" % (tag, await exc(cur.execute, "SELECT 1 /* pgf-%s */" % tag)))
+            await call(conn.rollback)
+        await call(cur.execute, "SELECT 1")  # opens the transaction block
+        print("intx=" + await exc(cur.execute, "SELECT 1 /* pgf-ser */"))
+        print("next=" + await exc(cur.execute, "SELECT 2"))
+        await call(conn.rollback)
+    elif mode == "commit":
+        await call(cur.execute, "INSERT INTO pgf_rows VALUES (%s)", (int(sys.argv[3]),))
+        print("commit=" + await exc(conn.commit))
+    elif mode == "drop":
+        print("drop=" + await exc(cur.execute, "SELECT 1 /* pgf-drop */"))
+        print("closed=%d" % bool(conn.closed))
+    await call(conn.close)
+
+asyncio.run(main())
 PYEOF
 
 my $id = 100;
-for my $lib ('psycopg2', 'psycopg') {
-    my %env = (PGF_SO => $SO);
+for my $lib ('psycopg2', 'psycopg', 'psycopg-async') {
     my ($st, $out, $err) = run_cmd(shim('sql=/pgf-ser/:when=1+:error=40001;sql=/pgf-dl/:when=1+:error=40P01;'
-                                        . 'sql=/pgf-uv/:when=1+:error=23505', %env),
+                                        . 'sql=/pgf-uv/:when=1+:error=23505'),
                                    undef, $PY, '-c', $PYSCRIPT, $lib, 'errors');
     is($st, 0, "$lib: script ran") or diag $err;
-    like($out, qr/^ser=SerializationFailure$/m, "$lib: injected 40001 raises SerializationFailure");
-    like($out, qr/^dl=DeadlockDetected$/m, "$lib: injected 40P01 raises DeadlockDetected");
-    like($out, qr/^uv=UniqueViolation$/m, "$lib: injected 23505 raises UniqueViolation");
-    like($out, qr/^intx=SerializationFailure\nnext=InFailedSqlTransaction$/m,
+    like($out, qr/^impl=python$/m, "$lib: the ctypes binding, libpq by dlopen") if $lib ne 'psycopg2';
+    like($out, qr{^ser=SerializationFailure/40001$}m, "$lib: injected 40001 raises SerializationFailure, sqlstate 40001")
+        or diag $out;
+    like($out, qr{^dl=DeadlockDetected/40P01$}m, "$lib: injected 40P01 raises DeadlockDetected, sqlstate 40P01");
+    like($out, qr{^uv=UniqueViolation/23505$}m, "$lib: injected 23505 raises UniqueViolation, sqlstate 23505");
+    like($out, qr{^intx=SerializationFailure/40001\nnext=InFailedSqlTransaction/25P02$}m,
          "$lib: after an injected error in a block the next statement raises InFailedSqlTransaction");
 
     $id++;
-    ($st, $out, $err) = run_cmd(shim('commit:error=40001', %env), undef, $PY, '-c', $PYSCRIPT, $lib, 'commit', $id);
-    like($out, qr/^commit=SerializationFailure$/m, "$lib: failed COMMIT raises SerializationFailure") or diag $err;
-    like($out, qr/^rows=0$/m, "$lib: failed COMMIT left nothing committed");
-    is(sql("SELECT count(*) FROM pgf_rows WHERE id = $id"), 0, "$lib: ... as seen from outside");
+    ($st, $out, $err) = run_cmd(shim('commit:error=40001'), undef, $PY, '-c', $PYSCRIPT, $lib, 'commit', $id);
+    like($out, qr{^commit=SerializationFailure/40001$}m, "$lib: failed COMMIT raises SerializationFailure") or diag $err;
+    is(sql("SELECT count(*) FROM pgf_rows WHERE id = $id"), 0, "$lib: ... and nothing is committed (psql)");
 
-    ($st, $out, $err) = run_cmd(shim('sql=/pgf-drop/:drop', %env), undef, $PY, '-c', $PYSCRIPT, $lib, 'drop');
-    like($out, qr/^drop=OperationalError$/m, "$lib: drop raises OperationalError") or diag $err;
+    ($st, $out, $err) = run_cmd(shim('sql=/pgf-drop/:drop'), undef, $PY, '-c', $PYSCRIPT, $lib, 'drop');
+    like($out, qr{^drop=OperationalError/lost\nclosed=1$}m,
+         "$lib: drop raises OperationalError (server closed the connection) and the connection is closed")
+        or diag "$out$err";
+
+    $id++;
+    ($st, $out, $err) = run_cmd(shim('commit:ambiguous'), undef, $PY, '-c', $PYSCRIPT, $lib, 'commit', $id);
+    like($out, qr{^commit=OperationalError/lost$}m, "$lib: ambiguous COMMIT raises OperationalError") or diag "$out$err";
+    is(sql("SELECT count(*) FROM pgf_rows WHERE id = $id"), 1, "$lib: ... but the row IS committed (psql)");
+}
+
+# --- C: libpq by dlopen and dlsym, as FFI bindings call it ------------------------
+{
+    my ($st, $out, $err) = run_cmd(shim('sql=/pgf-dl/:when=1+:error=40001'), undef, "$BUILD/t/dlopen_client");
+    is($st, 0, 'dlopen client: every point passed') or diag "$out$err";
+    my @points = $out =~ /^((?:not )?ok \d+ - .*)$/mg;
+    ok(@points >= 40 && $out =~ /^1\.\.\d+$/m, 'dlopen client ran its plan (' . scalar(@points) . ' points)');
+    diag $_ for grep { /^not ok/ } @points;
+    like($out, qr/^ok \d+ - soname libpq\.so\.5: PQsendQueryParams through the handle gets the injected 40001/m,
+         'dlopen client: dlopen("libpq.so.5") + dlsym reaches the shim');
+    like($out, qr{^ok \d+ - /\S+/libpq\.so\.5\.\d+: PQexec through the handle gets the injected 40001}m,
+         'dlopen client: dlopen by absolute (real) path + dlsym reaches the shim');
+}
+
+# --- programs that never touch libpq: the caller's search path survives ----------
+# glibc searches a bare name along the *calling* object's RUNPATH and expands
+# $ORIGIN relative to it; faults/dl.c passes such requests on as a tail call
+# so that the caller stays the program's.
+SKIP: {
+    my $dir = File::Temp->newdir;
+    my $d = $dir->dirname;
+    mkdir "$d/lib" and mkdir "$d/bin" or die "mkdir: $!";
+    open my $fh, '>', "$d/probe.c" or die;
+    print $fh "int pgf_probe(void) { return 42; }\n";
+    close $fh;
+    open $fh, '>', "$d/main.c" or die;
+    print $fh <<'CEOF';
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+    void *h = argc > 1 ? dlopen(argv[1], RTLD_NOW) : NULL;
+    int (*f)(void) = h ? (int (*)(void))dlsym(h, "pgf_probe") : NULL;
+    if (!f) { printf("dlopen: %s\n", dlerror()); return 1; }
+    printf("probe=%d\n", f());
+    return 0;
+}
+CEOF
+    close $fh;
+    my $cc = $ENV{CC} // 'cc';
+    system($cc, '-shared', '-fPIC', '-o', "$d/lib/libpgf_probe.so", "$d/probe.c") == 0
+        && system($cc, '-o', "$d/bin/runpath", "$d/main.c", '-ldl', "-Wl,--enable-new-dtags,-rpath,$d/lib") == 0
+        && system($cc, '-o', "$d/bin/plain", "$d/main.c", '-ldl') == 0
+        or skip "cannot compile with $cc", 3;
+    my ($st, $out) = run_cmd({}, undef, "$d/bin/plain", 'libpgf_probe.so');
+    isnt($st, 0, 'control: without RUNPATH the probe library is not found');
+    ($st, $out) = run_cmd(shim('stmt:error=40001'), undef, "$d/bin/runpath", 'libpgf_probe.so');
+    is($out, "probe=42\n", "under the shim, dlopen of a bare name still searches the caller's RUNPATH");
+    ($st, $out) = run_cmd(shim('stmt:error=40001'), undef, "$d/bin/plain", '$ORIGIN/../lib/libpgf_probe.so');
+    is($out, "probe=42\n", "under the shim, \$ORIGIN still expands to the caller's directory");
 }
 
 # --- Perl DBD::Pg ---------------------------------------------------------------

@@ -15,10 +15,10 @@ check_scenario(
     scenario => 'approve',
     breaks   => {
         'side-conn/commit-lost' => {
-            invariant => 'outbound sent <=> its inbound exists', fault => 1,
+            fault => 1,
             found => qr/^  found: "outbound pending_approval, 1 inbound \(\d+\); 0 callers got ok"$/m },
         'side-conn/reapprove' => {
-            invariant => 'exactly one inbound per approved outbound', fault => 1,
+            fault => 1,
             found => qr/^  found: "outbound sent, [2-9]\d* inbound \(\d+(, \d+)+\); 1 caller got ok"$/m },
     },
     holds => ['side-conn/none'],

@@ -12,9 +12,9 @@ under_cluster();
 check_scenario(
     scenario => 'nullifier',
     breaks   => {
-        'no-constraint/none'  => { invariant => 'one submission per nullifier' },
-        'no-idempotency/none' => { invariant => 'every call with one idempotency key gets the same id' },
-        'unmapped-23505/none' => { invariant => 'one accepted submission per nullifier, the rest conflict' },
+        'no-constraint/none'  => {},
+        'no-idempotency/none' => {},
+        'unmapped-23505/none' => {},
     },
     n64_iterations => 60,
 );

@@ -12,9 +12,9 @@ under_cluster();
 check_scenario(
     scenario => 'identity',
     breaks   => {
-        'no-tx/none'        => { invariant => 'one user per identity hash' },
-        'no-tx/audit-error' => { invariant => 'audit rows match outcomes', fault => 1 },
-        'seed-tx/none'      => { invariant => 'audit rows match outcomes' },
+        'no-tx/none'        => {},
+        'no-tx/audit-error' => { fault => 1 },
+        'seed-tx/none'      => {},
     },
     n64_iterations => 60,
 );

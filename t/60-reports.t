@@ -14,8 +14,12 @@ use TAP::Parser;
 use File::Temp qw(tempdir);
 use JSON::PP;
 use Pgrace qw(pgrace run_cmd under_cluster sanitized tap_of);
+use PgraceList qw(scenarios);
 
 under_cluster();    # one throwaway server for every run below
+
+my ($attestation) = grep { $_->{name} eq 'attestation' } scenarios();
+my $ninv = @{ $attestation->{invariants} };
 
 my $dir = tempdir(CLEANUP => 1);
 my $xsd = '../shared/schemas/JUnit.xsd';
@@ -108,7 +112,7 @@ sub check_html {
          'TAP comment carries p50/p90/p99/max');
     check_junit('pass', $f[0]);
     my $cases = () = $xml =~ /<testcase /g;
-    is($cases, 4, 'pass: one testcase per invariant');
+    is($cases, $ninv, 'pass: one testcase per invariant');
     unlike($xml, qr/<failure/, 'pass: no failure element');
     like($xml, qr/<property name="latency\.ok\.p90_ms" value="[\d.]+"\/>/, 'pass: JUnit carries latency percentiles');
     check_json_schema('pass', $f[1]);
@@ -117,6 +121,10 @@ sub check_html {
     is($item->{verdict}, 'held', 'pass: item verdict held');
     is(scalar @{ $item->{history} }, 10, 'pass: every iteration kept');
     is(scalar @{ $item->{history}[0]{calls} }, 4, 'pass: every call of an iteration');
+    ok(!grep({ $_->{type} eq 'ok' && $_->{status} != 200 } map { @{ $_->{calls} } } @{ $item->{history} }),
+       'pass: every ok call carries status 200');
+    ok(!grep({ $_->{outcome} eq 'conflict' && $_->{status} != 409 } map { @{ $_->{calls} } } @{ $item->{history} }),
+       'pass: every refused verify carries status 409');
     ok((grep { $_->{type} eq 'ok' } map { @{ $_->{calls} } } @{ $item->{history} }) == 10, 'pass: one ok per iteration');
     ok(defined $item->{latency}{ok}{p90_ns} && defined $item->{latency}{ok}{p99_ns}, 'pass: latency percentiles');
     is($item->{settings}{workers}, 4, 'pass: settings name the workers');
@@ -133,7 +141,7 @@ sub check_html {
     ok($p->failed >= 1, 'prove counts the failure');
     check_junit('fail', $f[0]);
     my $cases = () = $xml =~ /<testcase /g;
-    is($cases, 4, 'fail: one testcase per invariant');
+    is($cases, $ninv, 'fail: one testcase per invariant');
     like($xml, qr/<failure type="invariant-violated" message="violated in \d+ of 20 iterations/,
          'fail: failure with type and message');
     like($xml, qr/<failure[^>]*>---\nscenario: &quot;attestation&quot;\n.*?repeat: &quot;[^\n]*--seed \d+/s,

@@ -1,5 +1,6 @@
 # PgraceList.pm — `pgrace list` parsed: scenarios, their variants (with the
-# plans that catch each pre-fix form), invariants and fault plans.
+# plans that catch each pre-fix form and the invariant each catches it by),
+# invariants (the driver's deadline invariant last) and fault plans.
 package PgraceList;
 use strict;
 use warnings;
@@ -8,7 +9,7 @@ use Pgrace qw(pgrace run_cmd);
 
 our @EXPORT_OK = qw(scenarios);
 
-# Returns a list of { name, variants => [{name, caught_by => [plans]}],
+# Returns a list of { name, variants => [{ name, caught => { PLAN => INVARIANT } }],
 # invariants => [..], plans => [..] } in list order.
 sub scenarios {
     my ($st, $out, $err) = run_cmd(pgrace(), 'list');
@@ -19,11 +20,11 @@ sub scenarios {
         my %sc = (name => $name, variants => [], invariants => [], plans => []);
         my $part = '';
         for my $line (split /\n/, $block) {
-            if ($line =~ /^  (variants|invariants|fault plans|pause points)/) { $part = $1; next }
-            if ($part eq 'variants' && $line =~ /^    (\S+)\s/) {
-                my $variant = $1;
-                my ($caught) = $line =~ /\[caught by plan: (.*)\]$/;
-                push @{ $sc{variants} }, { name => $variant, caught_by => [ split ' ', $caught // '' ] };
+            if ($line =~ /^  (variants|invariants|fault plans|pause points|pinned guarantees)/) { $part = $1; next }
+            if ($part eq 'variants' && $line =~ /^\s+caught by plan (\S+): (.*)$/) {
+                $sc{variants}[-1]{caught}{$1} = $2;
+            } elsif ($part eq 'variants' && $line =~ /^    (\S+)\s/) {
+                push @{ $sc{variants} }, { name => $1, caught => {} };
             } elsif ($part eq 'invariants' && $line =~ /^    - (.*)$/) {
                 push @{ $sc{invariants} }, $1;
             } elsif ($part eq 'fault plans' && $line =~ /^    (\S+)/) {

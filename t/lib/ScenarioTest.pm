@@ -1,5 +1,6 @@
 # ScenarioTest.pm — the end-to-end test every scenario gets (t/4x-*.t):
-#  - the variants' caught_by in `pgrace list` are the plans the test claims;
+#  - the plans that catch each variant in `pgrace list` are the ones the
+#    test has expectations for (the invariant comes from the list);
 #  - the fixed form holds every invariant under every plan and at N=64;
 #  - each pre-fix form is caught, by the invariant its bug breaks, in each
 #    of 20 consecutive runs under each plan that claims it;
@@ -52,7 +53,7 @@ sub plan_args { my ($plan) = @_; $plan eq 'none' ? () : ('--plan', $plan) }
 
 # check_scenario(
 #   scenario => NAME,
-#   breaks   => { "VARIANT/PLAN" => { invariant => TEXT, found => qr/.../, record => qr/.../ }, ... },
+#   breaks   => { "VARIANT/PLAN" => { found => qr/.../, record => qr/.../, fault => 1 }, ... },
 #   holds    => [ "VARIANT/PLAN", ... ],   # pre-fix runs that must hold (what a plan does not catch)
 #   fixed_iterations => 30, n64_iterations => 20,
 # )
@@ -64,10 +65,10 @@ sub check_scenario {
     my $ninv = @{ $s->{invariants} };
     my %claimed;
     for my $v (@{ $s->{variants} }) {
-        $claimed{"$v->{name}/$_"} = 1 for @{ $v->{caught_by} };
+        $claimed{"$v->{name}/$_"} = $v->{caught}{$_} for keys %{ $v->{caught} };
     }
     is_deeply([ sort keys %claimed ], [ sort keys %{ $a{breaks} } ],
-              "$S: caught_by in pgrace list names exactly the plans tested");
+              "$S: the plans pgrace list says catch each variant are exactly the ones tested");
 
     my @holds = ((map { [ "fixed/$_", $a{fixed_iterations} // 30 ] } 'none', @{ $s->{plans} }),
                  (map { [ $_, 100 ] } @{ $a{holds} // [] }));
@@ -82,7 +83,7 @@ sub check_scenario {
 
     for my $key (sort keys %{ $a{breaks} }) {
         my ($variant, $plan) = split m{/}, $key;
-        my $b = $a{breaks}{$key};
+        my $b = { %{ $a{breaks}{$key} }, invariant => $claimed{$key} };
         my $label = "$S/$variant" . ($plan eq 'none' ? '' : " [$plan]");
         my $want = qr/^not ok \d+ - \Q$label: $b->{invariant}\E$/m;
         my $runs = repeat_count(20);

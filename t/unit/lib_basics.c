@@ -1,9 +1,11 @@
-/* lib_basics.c — unit tests of lib/: errors, durations, RNG, histogram, TAP. */
+/* lib_basics.c — unit tests of lib/: errors, numbers and durations, RNG,
+ * histogram, TAP. */
 #include "t/unit/check.h"
 
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/hist.h"
+#include "lib/parse.h"
 #include "lib/rng.h"
 
 #include <errno.h>
@@ -25,19 +27,33 @@ static void test_err(void)
 
 static void test_durations(void)
 {
+    const int64_t hour = 3600LL * 1000000000;
     struct { const char *text; int ok; int64_t ns; } cases[] = {
-        { "250us", 1, 250000 }, { "30ms", 1, 30000000 }, { "2s", 1, 2000000000 }, { "5", 1, 5000000 },
-        { "1.5ms", 1, 1500000 }, { "", 0, 0 }, { "ms", 0, 0 }, { "-1ms", 0, 0 }, { "3min", 0, 0 },
-        { "10h", 0, 0 }, { "1e9s", 0, 0 }, { "+5ms", 0, 0 },
+        { "250us", 1, 250000 }, { "30ms", 1, 30000000 }, { "2s", 1, 2000000000 }, { "1.5ms", 1, 1500000 },
+        { "2m", 1, 120000000000LL }, { "1h", 1, 3600000000000LL }, { "0.5s", 1, 500000000 },
+        /* A bare number is not a duration anywhere: the unit is written. */
+        { "5", 0, 0 }, { "", 0, 0 }, { "ms", 0, 0 }, { "-1ms", 0, 0 }, { "3min", 0, 0 }, { "2h", 0, 0 },
+        { "1e9s", 0, 0 }, { "+5ms", 0, 0 }, { "1.ms", 0, 0 }, { ".5s", 0, 0 }, { "5 ms", 0, 0 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t ns = -1;
-        int rc = clock_parse_duration(cases[i].text, &ns);
+        int rc = parse_duration(cases[i].text, hour, &ns);
         if (cases[i].ok)
             CHECK(rc == 0 && ns == cases[i].ns, "duration '%s' is %lld ns", cases[i].text, (long long)cases[i].ns);
         else
-            CHECK(rc == -1, "duration '%s' is rejected", cases[i].text);
+            CHECK(rc == -1, "duration '%s' is rejected (at most 1h)", cases[i].text);
     }
+    int64_t ns;
+    CHECK(parse_duration_n("30msjunk", 4, hour, &ns) == 0 && ns == 30000000, "a duration in a slice of a spec");
+    long v;
+    CHECK(parse_long("42", 1, 100, &v) == 0 && v == 42, "a whole number in range");
+    CHECK(parse_long("0", 1, 100, &v) < 0 && parse_long("101", 1, 100, &v) < 0 && parse_long("-3", 0, 9, &v) < 0 &&
+          parse_long("4x", 1, 9, &v) < 0 && parse_long("", 1, 9, &v) < 0 &&
+          parse_long("99999999999999999999999", 1, 9, &v) < 0, "numbers out of range or malformed are rejected");
+    uint64_t seed;
+    CHECK(parse_seed("18446744073709551615", &seed) == 0 && seed == UINT64_MAX, "the largest seed");
+    CHECK(parse_seed("18446744073709551616", &seed) < 0 && parse_seed("-1", &seed) < 0 &&
+          parse_seed("abc", &seed) < 0, "seeds past 2^64 - 1, negative or not numbers are rejected");
     int64_t t0 = clock_now_ns();
     clock_sleep_ns(1000000);
     CHECK(clock_now_ns() - t0 >= 1000000, "clock_sleep_ns sleeps at least as long as asked");

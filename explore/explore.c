@@ -1,0 +1,647 @@
+/*
+ * explore.c — `pgrace explore`, and `pgrace run ... --schedule TOKEN`.
+ *
+ * explore runs each (scenario, variant) through the driver with the
+ * scheduler of sched.h in control: one round per schedule, each on fresh
+ * rows, chosen by a strategy (strategy.h). With --faults, every new
+ * position of the schedule tree (a prefix and the statement it lets go)
+ * also gets one fault of each kind, the schedule continuing by default.
+ * The first violating schedule is shrunk — explored again under lower
+ * preemption bounds until none violates — and printed with its token, its
+ * steps in reading order and the command that replays it.
+ */
+#include "explore/explore.h"
+
+#include "explore/sched.h"
+#include "explore/strategy.h"
+#include "faults/pgfault.h"
+#include "harness/cli.h"
+#include "harness/faultctl.h"
+#include "harness/target.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/parse.h"
+#include "lib/tap.h"
+#include "reports/report.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DEFAULT_BOUND 2
+#define DEFAULT_PCT_SCHEDULES 200
+#define FAULT_QUEUE_MAX 200000
+
+typedef struct explore_opts {
+    run_opts run;               /* targets, impl, seed, dsn, reports, deadline, plan, retries */
+    int bound;                  /* --preemptions */
+    bool faults;                /* --faults */
+    long max_schedules;         /* --max-schedules (0: none; pct: a default) */
+    bool pct;                   /* --strategy pct */
+    int depth;                  /* --depth (pct) */
+} explore_opts;
+
+/* One item's exploration (one drive of it). */
+typedef struct explorer {
+    const explore_opts *o;
+    const plan_item *item;
+    const item_settings *st;
+    sched *sc;
+    dfs *d;
+    pct *p;
+    bool pct;                   /* the strategy: pct, else dfs */
+    int bound;
+    bool exhausted;
+    /* --faults: the positions found so far, run after the schedules */
+    schedule *queue;
+    long nqueue, capq, next_fault;
+    bool in_faults;
+    schedule current;
+    /* counts */
+    long schedules, fault_runs, diverged, stuck, positions, max_steps;
+    int max_points, last_end;
+    /* the violation */
+    bool violated;
+    int preemptions;
+    char token[8 * SCHED_MAX_STEPS / 4];
+} explorer;
+
+/* ---- the hooks the driver calls ---- */
+
+static int on_round(void *arg, char *err, size_t errlen)
+{
+    explorer *x = arg;
+    x->last_end = sched_round(x->sc, err, errlen);
+    return x->last_end < 0 ? -1 : 0;
+}
+
+static void on_worker_done(void *arg, int worker) { sched_worker_done(((explorer *)arg)->sc, worker); }
+
+/* Is a fault of this kind at this step different from the others there?
+ * ambiguous only where it can differ from drop: at COMMIT, or at a
+ * statement outside a transaction block that may write (inside a block,
+ * a lost connection rolls the statement back whether it ran or not). */
+static bool ambiguous_differs(const sched_step *st)
+{
+    const char *sql = st->sql + strspn(st->sql, " \t");
+    if (strncasecmp(sql, "COMMIT", 6) == 0 || strncasecmp(sql, "END", 3) == 0)
+        return true;
+    return !st->in_tx && strncasecmp(sql, "SELECT", 6) != 0 && strncasecmp(sql, "BEGIN", 5) != 0;
+}
+
+static int enqueue(explorer *x, const sched_step *steps, int k, int action)
+{
+    if (x->nqueue == x->capq) {
+        long cap = x->capq ? 2 * x->capq : 64;
+        if (cap > FAULT_QUEUE_MAX)
+            return -1;
+        schedule *q = realloc(x->queue, (size_t)cap * sizeof *q);
+        if (!q)
+            return -1;
+        x->queue = q;
+        x->capq = cap;
+    }
+    schedule *s = &x->queue[x->nqueue++];
+    s->n = k + 1;
+    int nth = 0;
+    for (int i = 0; i <= k; i++) {
+        s->choices[i] = steps[i].worker;
+        nth += steps[i].worker == steps[k].worker;
+    }
+    s->fault = (sched_fault){ .worker = steps[k].worker, .nth = nth, .action = action };
+    return 0;
+}
+
+/* The new positions of the last round's schedule, each with its faults. */
+static void queue_faults(explorer *x)
+{
+    int n;
+    const sched_step *steps = sched_steps(x->sc, &n);
+    for (int k = dfs_fresh(x->d); k < n; k++) {
+        x->positions++;
+        if (enqueue(x, steps, k, PGF_GATE_ERROR) < 0 || enqueue(x, steps, k, PGF_GATE_DROP) < 0 ||
+            (ambiguous_differs(&steps[k]) && enqueue(x, steps, k, PGF_GATE_AMBIGUOUS) < 0))
+            return;     /* past the queue's limit: the faults of the rest are not run (counted below) */
+    }
+}
+
+static int before_round(void *arg, long iteration, char *err, size_t errlen)
+{
+    (void)iteration, (void)err, (void)errlen;
+    explorer *x = arg;
+    long ran = x->schedules + x->fault_runs;
+    if (x->violated || (x->o->max_schedules && ran >= x->o->max_schedules))
+        return 1;
+    if (x->pct) {
+        pct_begin(x->p, x->schedules, x->max_points);
+        sched_prepare(x->sc, x->st->nworkers, pct_choose, x->p, NULL);
+        return 0;
+    }
+    if (x->exhausted && !x->in_faults) {
+        if (!x->o->faults || x->next_fault == x->nqueue)
+            return 1;
+        x->in_faults = true;
+    }
+    if (x->in_faults) {
+        if (x->next_fault == x->nqueue)
+            return 1;
+        x->current = x->queue[x->next_fault++];
+        sched_prepare(x->sc, x->st->nworkers, schedule_choose, &x->current, &x->current.fault);
+        return 0;
+    }
+    sched_prepare(x->sc, x->st->nworkers, dfs_choose, x->d, NULL);
+    return 0;
+}
+
+static void after_round(void *arg, long iteration, const call_record *calls, int ncalls, const int *verdicts)
+{
+    (void)iteration, (void)calls, (void)ncalls;
+    explorer *x = arg;
+    int points = sched_choice_points(x->sc);
+    x->max_points = points > x->max_points ? points : x->max_points;
+    x->stuck += x->last_end == SCHED_STUCK;
+    x->diverged += x->last_end == SCHED_GAVE_UP;
+    for (int k = 0; k < drv_ninvariants(x->item->scenario); k++)
+        if (verdicts[k] == 0 && !x->violated) {
+            x->violated = true;
+            x->preemptions = sched_preemptions(x->sc);
+            sched_token(x->sc, x->token, sizeof x->token);
+        }
+    if (x->in_faults) {
+        x->fault_runs++;
+        return;
+    }
+    x->schedules++;
+    if (x->pct)
+        return;
+    if (x->last_end == SCHED_GAVE_UP)
+        dfs_note_divergence(x->d);
+    if (x->o->faults)
+        queue_faults(x);
+    x->exhausted = !dfs_next(x->d);
+}
+
+/* The replay command of the current round's schedule (its iteration number
+ * chooses its workload). */
+static void replay_command(const explorer *x, const char *token, long iteration, char *buf, size_t len)
+{
+    const run_opts *o = &x->o->run;
+    int n = snprintf(buf, len, "%s run %s/%s --schedule '%s' --from-iteration %ld -n %d --retries %d --seed %" PRIu64,
+                     o->argv0, x->item->scenario->name, x->item->variant->name, token, iteration, x->st->nworkers,
+                     x->st->retries, o->seed);
+    if (n > 0 && (size_t)n < len && o->plan)
+        n += snprintf(buf + n, len - (size_t)n, " --plan %s", o->plan);
+    if (n > 0 && (size_t)n < len && o->dsn)
+        snprintf(buf + n, len - (size_t)n, " --dsn '%s'", o->dsn);
+}
+
+/* drv_annotate_fn: the violating round's schedule, its steps, its replay. */
+static void annotate(void *arg, json_t *found)
+{
+    explorer *x = arg;
+    char token[sizeof x->token], replay[sizeof x->token + 512];
+    sched_token(x->sc, token, sizeof token);
+    replay_command(x, token, json_integer_value(json_object_get(found, "record")), replay, sizeof replay);
+    json_object_set_new(found, "schedule", json_string(token));
+    json_object_set_new(found, "preemptions", json_integer(sched_preemptions(x->sc)));
+    json_object_set_new(found, "steps", sched_describe(x->sc));
+    json_object_set_new(found, "replay", json_string(replay));
+}
+
+/* ---- one item ---- */
+
+typedef struct exploration {
+    long schedules, fault_runs, diverged, stuck, positions, pruned;
+    int workloads;              /* drives: one per workload explored */
+    bool exhausted;
+    int max_points;
+    double seconds;
+} exploration;
+
+/* One drive of item under bound (dfs) or pct. Fills *res (its verdicts,
+ * first violation annotated) and adds to *e. Returns 0 or -1 (err). */
+static int workloads(const plan_item *item)
+{
+    return item->scenario->workloads > 1 ? item->scenario->workloads : 1;
+}
+
+static int drive_workload(const explore_opts *o, target *t, sched *sc, const plan_item *item,
+                          const item_settings *st, int bound, int workload, report *rep, drv_result *res,
+                          exploration *e, explorer *x, char *err, size_t errlen)
+{
+    *x = (explorer){ .o = o, .item = item, .st = st, .sc = sc, .bound = bound, .pct = o->pct };
+    if (o->pct ? !(x->p = pct_new(st->nworkers, o->depth, o->run.seed)) : !(x->d = dfs_new(bound))) {
+        err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    drv_control control = { on_round, on_worker_done, x };
+    /* Iterations k*K + workload, so that every round of this drive runs
+     * the same workload on fresh rows. */
+    int K = workloads(item);
+    drive_args a = { .target = t, .item = item, .settings = st, .seed = o->run.seed, .iterations = LONG_MAX,
+                     .first_iteration = K + workload, .iteration_step = K, .rep = rep, .before = before_round,
+                     .after = after_round, .annotate = annotate, .hook_arg = x, .control = &control };
+    int64_t t0 = clock_now_ns();
+    int rc = run_drive(&a, res, err, errlen);
+    e->seconds += (double)(clock_now_ns() - t0) / 1e9;
+    e->schedules += x->schedules;
+    e->fault_runs += x->fault_runs;
+    e->diverged += x->diverged;
+    e->stuck += x->stuck;
+    e->positions += x->positions;
+    e->max_points = x->max_points > e->max_points ? x->max_points : e->max_points;
+    if (x->d) {
+        e->pruned += dfs_counts_of(x->d).pruned;
+        e->exhausted = x->exhausted && (!o->faults || x->next_fault == x->nqueue);
+    }
+    e->workloads++;
+    dfs_free(x->d);
+    pct_free(x->p);
+    free(x->queue);
+    return rc;
+}
+
+/* Adds what src counted to dst (which keeps its first violations). */
+static void merge_result(drv_result *dst, drv_result *src)
+{
+    dst->iterations += src->iterations;
+    dst->seconds += src->seconds;
+    for (int k = 0; k < 4; k++) {
+        dst->outcomes[k] += src->outcomes[k];
+        hist_merge(&dst->latency[k], &src->latency[k]);
+    }
+    for (int k = 0; k < dst->nverdicts && k < src->nverdicts; k++) {
+        drv_verdict *d = &dst->verdicts[k], *v = &src->verdicts[k];
+        if (v->failures && !d->failures) {
+            d->first_iteration = v->first_iteration;
+            d->first_found = v->first_found;
+            v->first_found = NULL;
+        }
+        d->failures += v->failures;
+    }
+    drv_result_free(src);
+}
+
+/* One drive per workload (until one violates): the result of them all,
+ * with the violating drive's explorer state in *x. */
+static int drive(const explore_opts *o, target *t, sched *sc, const plan_item *item, const item_settings *st,
+                 int bound, report *rep, drv_result *res, exploration *e, explorer *x, char *err, size_t errlen)
+{
+    bool exhausted = true;
+    for (int w = 0; w < workloads(item); w++) {
+        drv_result one;
+        if (drive_workload(o, t, sc, item, st, bound, w, w ? NULL : rep, w ? &one : res, e, x, err, errlen) < 0) {
+            if (w)
+                drv_result_free(res);
+            return -1;
+        }
+        exhausted &= e->exhausted;
+        if (w)
+            merge_result(res, &one);
+        if (x->violated)
+            break;
+    }
+    e->exhausted = exhausted;
+    return 0;
+}
+
+static void comment_counts(const explore_opts *o, const char *label, const item_settings *st, const exploration *e)
+{
+    char what[96], faults[64] = "";
+    if (o->pct)
+        snprintf(what, sizeof what, "pct, depth %d", o->depth);
+    else
+        snprintf(what, sizeof what, "dfs, at most %d preemption%s", o->bound, o->bound == 1 ? "" : "s");
+    if (o->faults)
+        snprintf(faults, sizeof faults, " + %ld fault runs", e->fault_runs);
+    double rate = e->seconds > 0 ? (double)(e->schedules + e->fault_runs) / e->seconds : 0.0;
+    tap_comment("%s: %s, %d workers, %d retr%s: %ld schedules%s in %.2fs (%.1f schedules/s)", label, what,
+                st->nworkers, st->retries, st->retries == 1 ? "y" : "ies", e->schedules, faults, e->seconds, rate);
+    if (!o->pct)
+        tap_comment("%s: %ld alternatives pruned by the bound; the space was %sexhausted%s", label, e->pruned,
+                    e->exhausted ? "" : "not ", o->max_schedules && !e->exhausted ? " (--max-schedules)" : "");
+    if (o->faults)
+        tap_comment("%s: one fault (error=40001, drop, and ambiguous where it differs from drop: at COMMIT and "
+                    "outside a transaction block) at each of %ld positions of the schedule tree", label,
+                    e->positions);
+    if (o->pct) {
+        int n = st->nworkers, k = e->max_points > 0 ? e->max_points : 1;
+        double p = 1.0 / n;
+        for (int i = 1; i < o->depth; i++)
+            p /= k;
+        tap_comment("%s: each pct round hits a bug of depth %d with probability >= 1/(n*k^(d-1)) = %.3g "
+                    "(n = %d workers, k = %d choice points: the longest schedule seen)", label, o->depth, p, n, k);
+    }
+    if (e->diverged || e->stuck)
+        tap_comment("%s: %ld schedule%s could not be replayed as recorded (the server answered differently), %ld "
+                    "stuck past the deadline", label, e->diverged, e->diverged == 1 ? "" : "s", e->stuck);
+}
+
+/* Explores item; the first violation is shrunk to the fewest preemptions
+ * that still violate. Returns 0 (held set) or -1 (err). */
+static int explore_item(const explore_opts *o, target *t, sched *sc, const plan_item *item, report *rep,
+                        bool *held, char *err, size_t errlen)
+{
+    item_settings st;
+    if (plan_settings(&o->run, item, &st, err, errlen) < 0)
+        return -1;
+    st.plan = "explore";
+    exploration e = { 0 };
+    explorer x;
+    drv_result res;
+    if (drive(o, t, sc, item, &st, o->bound, rep, &res, &e, &x, err, errlen) < 0)
+        return -1;
+    char label[128], first[sizeof x.token];
+    plan_label(item, &st, label, sizeof label);
+    comment_counts(o, label, &st, &e);
+    if (x.violated && !o->pct) {
+        snprintf(first, sizeof first, "%s", x.token);
+        int p = x.preemptions, p0 = p;
+        long before = e.schedules + e.fault_runs;
+        /* Shrink: the same space under lower bounds, until none violates. */
+        for (int b = p - 1; b >= 0; b = p - 1) {
+            drv_result r2;
+            exploration e2 = { 0 };
+            explorer x2;
+            if (drive(o, t, sc, item, &st, b, NULL, &r2, &e2, &x2, err, errlen) < 0) {
+                drv_result_free(&res);
+                return -1;
+            }
+            e.schedules += e2.schedules;
+            e.fault_runs += e2.fault_runs;
+            if (!x2.violated) {
+                drv_result_free(&r2);
+                break;
+            }
+            drv_result_free(&res);
+            res = r2;
+            x = x2;
+            p = x2.preemptions;
+        }
+        tap_comment("%s: first violation after %ld schedule%s: %s (%d preemption%s); shrunk to %s "
+                    "(%d preemption%s) in %ld more", label, before, before == 1 ? "" : "s", first, p0,
+                    p0 == 1 ? "" : "s", x.token, p, p == 1 ? "" : "s",
+                    e.schedules + e.fault_runs - before);
+    }
+    char repeat[1024];
+    snprintf(repeat, sizeof repeat, "%s explore %s/%s -n %d --preemptions %d%s --seed %" PRIu64, o->run.argv0,
+             item->scenario->name, item->variant->name, st.nworkers, o->bound, o->faults ? " --faults" : "",
+             o->run.seed);
+    *held = run_tap_item(&o->run, item, &st, &res, "schedules", repeat);
+    if (rep)
+        report_item_end(rep, &res, repeat);
+    drv_result_free(&res);
+    return 0;
+}
+
+/* ---- the commands ---- */
+
+static const char explore_usage[] =
+    "usage: pgrace explore [SCENARIO[/VARIANT]...] [options]     no scenario: every fixed form\n"
+    "  -n N               workers, default 2 (3 at most with dfs; more with --strategy pct)\n"
+    "  --impl V           fixed (default), a pre-fix variant, or all\n"
+    "  --preemptions K    at most K preemptive switches per schedule (dfs; default 2)\n"
+    "  --faults           also one fault (error=40001, drop, ambiguous) at every position of the schedule tree\n"
+    "  --max-schedules M  stop after M schedules (and fault runs)\n"
+    "  --strategy S       dfs (default: every schedule under the bound) or pct (randomized, seeded)\n"
+    "  --depth D          pct's bug depth d (default 2)\n"
+    "  --plan P --retries R --seed S --dsn DSN --call-timeout D --junit F --json F --html F   as for run\n";
+
+static int parse_explore(int argc, char **argv, explore_opts *o)
+{
+    enum { O_PREEMPT = CLI_FIRST_OWN, O_FAULTS, O_MAX, O_STRATEGY, O_DEPTH };
+    static const struct option longopts[] = {
+        CLI_RUN_OPTIONS,
+        { "plan", required_argument, NULL, CLI_PLAN },
+        { "retries", required_argument, NULL, CLI_RETRIES },
+        { "preemptions", required_argument, NULL, O_PREEMPT },
+        { "faults", no_argument, NULL, O_FAULTS },
+        { "max-schedules", required_argument, NULL, O_MAX },
+        { "strategy", required_argument, NULL, O_STRATEGY },
+        { "depth", required_argument, NULL, O_DEPTH },
+        { NULL, 0, NULL, 0 },
+    };
+    *o = (explore_opts){ .bound = DEFAULT_BOUND, .depth = 2 };
+    o->run = (run_opts){ .nworkers = 2, .iterations = 1, .times = 1, .argv0 = argv[0], .argv = argv };
+    argc--;
+    argv++;
+    opterr = 0;
+    optind = 1;
+    int ch;
+    long v;
+    bool depth_given = false, bound_given = false;
+    while ((ch = getopt_long(argc, argv, "n:", longopts, NULL)) != -1) {
+        switch (ch) {
+        case O_PREEMPT:
+            if (cli_long("--preemptions", optarg, 0, 64, &v) < 0)
+                return -1;
+            o->bound = (int)v;
+            bound_given = true;
+            break;
+        case O_FAULTS: o->faults = true; break;
+        case O_MAX:
+            if (cli_long("--max-schedules", optarg, 1, 100000000, &o->max_schedules) < 0)
+                return -1;
+            break;
+        case O_STRATEGY:
+            if (strcmp(optarg, "dfs") != 0 && strcmp(optarg, "pct") != 0) {
+                fprintf(stderr, "pgrace: bad --strategy '%s': dfs or pct\n", optarg);
+                return -1;
+            }
+            o->pct = strcmp(optarg, "pct") == 0;
+            break;
+        case O_DEPTH:
+            if (cli_long("--depth", optarg, 1, 8, &v) < 0)
+                return -1;
+            o->depth = (int)v;
+            depth_given = true;
+            break;
+        default: {
+            int r = cli_run_option(ch, optarg, &o->run, explore_usage);
+            if (r <= 0)
+                return r < 0 ? -1 : cli_bad_option(argv);
+        }
+        }
+    }
+    const char *why = NULL;
+    if (o->run.nworkers > 3 && !o->pct)
+        why = "dfs explores 2 or 3 workers (-n); more only with --strategy pct";
+    else if (o->run.nworkers > SCHED_MAX_WORKERS)
+        why = "pct schedules at most 32 workers";
+    else if (depth_given && !o->pct)
+        why = "--depth is pct's (--strategy pct)";
+    else if (bound_given && o->pct)
+        why = "--preemptions is dfs's; pct bounds nothing (--depth sets its change points)";
+    else if (o->pct && o->faults)
+        why = "--faults walks dfs's schedule tree; with pct, use a --plan's faults";
+    if (why) {
+        fprintf(stderr, "pgrace: %s\n", why);
+        return -1;
+    }
+    if (o->pct && !o->max_schedules)
+        o->max_schedules = DEFAULT_PCT_SCHEDULES;
+    return cli_targets(argc, argv, &o->run);
+}
+
+/* What explore and run --schedule share: the plan, the shim, the target,
+ * the scheduler. On success the caller runs items and calls finish. */
+typedef struct session {
+    plan_item *items;
+    int n;
+    target t;
+    sched *sc;
+    report *rep;
+} session;
+
+static int session_open(const run_opts *o, session *s, const char *what)
+{
+    char err[ERRLEN];
+    memset(s, 0, sizeof *s);
+    if ((s->n = plan_build(o, &s->items, err, sizeof err)) < 0)
+        goto fail;
+    /* The gate is the shim's: re-executes with it preloaded. */
+    if (faultctl_preload(o->argv, err, sizeof err) < 0 || faultctl_configure(o->fault, err, sizeof err) < 0 ||
+        faultctl_configure(NULL, err, sizeof err) < 0 || target_open(&s->t, o->dsn, err, sizeof err) < 0)
+        goto fail;
+    int64_t bound = o->call_timeout_ns ? o->call_timeout_ns : DRV_DEFAULT_CALL_TIMEOUT_NS;
+    if (!(s->sc = sched_new(o->nworkers, s->t.ctl, bound, err, sizeof err))) {
+        target_close(&s->t);
+        goto fail;
+    }
+    sched_install(s->sc);
+    if (o->junit || o->json || o->html) {
+        report_meta meta = { .seed = o->seed, .command = what, .server_version = s->t.server_version,
+                             .embedded = s->t.cluster != NULL, .dsn = o->dsn, .iterations = 1,
+                             .keep_iterations = 1000 };
+        if (!(s->rep = report_new(&meta))) {
+            err_set(err, sizeof err, "out of memory for the report");
+            sched_install(NULL);
+            sched_free(s->sc);
+            target_close(&s->t);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    fprintf(stderr, "pgrace: %s\n", err);
+    free(s->items);
+    return -1;
+}
+
+static int session_close(const run_opts *o, session *s, int status)
+{
+    sched_install(NULL);
+    sched_free(s->sc);
+    target_close(&s->t);
+    char err[ERRLEN];
+    if (s->rep && ((o->junit && report_write_junit(s->rep, o->junit, err, sizeof err) < 0) ||
+                   (o->json && report_write_json(s->rep, o->json, err, sizeof err) < 0) ||
+                   (o->html && report_write_html(s->rep, o->html, err, sizeof err) < 0))) {
+        fprintf(stderr, "pgrace: %s\n", err);
+        status = EXIT_USAGE;
+    }
+    report_free(s->rep);
+    free(s->items);
+    return status;
+}
+
+static void header(const run_opts *o, const session *s, int points)
+{
+    tap_begin(stdout);
+    tap_plan(points);
+    tap_comment("pgrace: seed %" PRIu64 ", server %d.%d%s", o->seed, s->t.server_version / 10000,
+                s->t.server_version % 100, s->t.cluster ? " (embedded)" : "");
+}
+
+int explore_main(int argc, char **argv)
+{
+    explore_opts o;
+    if (parse_explore(argc, argv, &o) < 0)
+        return EXIT_USAGE;
+    session s;
+    if (session_open(&o.run, &s, "pgrace explore") < 0)
+        return EXIT_USAGE;
+    int points = 0;
+    for (int i = 0; i < s.n; i++)
+        points += drv_ninvariants(s.items[i].scenario);
+    header(&o.run, &s, points);
+    int status = EXIT_HELD;
+    for (int i = 0; i < s.n; i++) {
+        char err[ERRLEN];
+        bool held = true;
+        if (explore_item(&o, &s.t, s.sc, &s.items[i], s.rep, &held, err, sizeof err) < 0) {
+            tap_bail("%s/%s: %s", s.items[i].scenario->name, s.items[i].variant->name, err);
+            fprintf(stderr, "pgrace: %s\n", err);
+            status = EXIT_USAGE;
+            break;
+        }
+        if (!held)
+            status = EXIT_VIOLATED;
+    }
+    return session_close(&o.run, &s, status);
+}
+
+int explore_replay_main(const run_opts *o)
+{
+    schedule sch;
+    char err[ERRLEN];
+    if (schedule_parse(o->schedule, o->nworkers, &sch, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s (with -n %d)\n", err, o->nworkers);
+        return EXIT_USAGE;
+    }
+    session s;
+    if (session_open(o, &s, "pgrace run --schedule") < 0)
+        return EXIT_USAGE;
+    int points = 0;
+    for (int i = 0; i < s.n; i++)
+        points += drv_ninvariants(s.items[i].scenario) * o->times;
+    header(o, &s, points);
+    tap_comment("replaying schedule %s", o->schedule);
+    int status = EXIT_HELD;
+    for (int i = 0; i < s.n * o->times && status != EXIT_USAGE; i++) {
+        const plan_item *item = &s.items[i / o->times];
+        item_settings st;
+        explorer x = { .sc = s.sc };
+        drv_control control = { on_round, on_worker_done, &x };
+        drv_result res;
+        if (plan_settings(o, item, &st, err, sizeof err) < 0) {
+            fprintf(stderr, "pgrace: %s\n", err);
+            status = EXIT_USAGE;
+            break;
+        }
+        explore_opts eo = { .run = *o };
+        x.o = &eo;
+        x.item = item;
+        x.st = &st;
+        /* One round: the schedule, then the drive ends. */
+        x.current = sch;
+        x.in_faults = true;
+        x.queue = &x.current;
+        x.nqueue = 1;
+        x.next_fault = 0;
+        drive_args a = { .target = &s.t, .item = item, .settings = &st, .seed = o->seed, .iterations = 1,
+                         .first_iteration = o->first_iteration, .rep = s.rep, .before = before_round,
+                         .after = after_round, .annotate = annotate, .hook_arg = &x, .control = &control };
+        if (run_drive(&a, &res, err, sizeof err) < 0) {
+            fprintf(stderr, "pgrace: %s\n", err);
+            status = EXIT_USAGE;
+            break;
+        }
+        if (x.last_end == SCHED_GAVE_UP)
+            tap_comment("the schedule could not be replayed as written (a worker it names was not runnable); "
+                        "the round ran free from there");
+        char repeat[1024];
+        snprintf(repeat, sizeof repeat, "%s run %s/%s --schedule '%s' --from-iteration %ld -n %d --seed %" PRIu64,
+                 o->argv0, item->scenario->name, item->variant->name, o->schedule,
+                 o->first_iteration ? o->first_iteration : 1, st.nworkers, o->seed);
+        if (!run_tap_item(o, item, &st, &res, "iterations", repeat))
+            status = EXIT_VIOLATED;
+        if (s.rep)
+            report_item_end(s.rep, &res, repeat);
+        drv_result_free(&res);
+    }
+    return session_close(o, &s, status);
+}

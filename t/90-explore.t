@@ -1,0 +1,124 @@
+#!/usr/bin/perl
+# pgrace explore: races found by construction, on a real server.
+#  - every pre-fix form is found by `pgrace explore S --impl V` with default
+#    options (--faults where its bug needs a fault), deterministically: the
+#    same first violating schedule in each of 10 runs;
+#  - every fixed form's whole space under the default bound (n=2, K=2),
+#    with --faults, runs with no violation, and the counts are printed;
+#  - --schedule replays a violation 10 times in 10, fault included, and a
+#    fixed form replayed under its pre-fix form's violating token holds;
+#  - blocking is observed, not guessed: a worker blocked on a row lock is
+#    not scheduled until its blocker ends;
+#  - pct finds a race and prints its guarantee; soak --strategy pct too.
+# The enumerations against known counts: t/unit/explore_dfs.c.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Pgrace qw(pgrace run_cmd under_cluster repeat_count sanitized tap_of);
+use PgraceList qw(scenarios);
+use ScenarioTest qw(run_all);
+
+under_cluster();
+
+# Variants whose bug needs more than one fault at once: explored with the
+# plan that catches them (its faults on every schedule) instead of --faults.
+my %with_plan = ('credstore/vault-first' => 'meta-and-rollback-error');
+
+my (@variants, @fixed);
+for my $s (scenarios()) {
+    push @fixed, $s->{name};
+    for my $v (@{ $s->{variants} }) {
+        next unless %{ $v->{caught} };
+        my $key = "$s->{name}/$v->{name}";
+        my @args = $with_plan{$key} ? ('--plan', $with_plan{$key})
+                 : exists $v->{caught}{none} ? ()
+                 : ('--faults');
+        push @variants, [ $key, @args ];
+    }
+}
+
+my $runs = repeat_count(10);
+for my $v (@variants) {
+    my ($key, @args) = @$v;
+    my @res = run_all(map { [ pgrace(), 'explore', $key, @args, '--seed', 1 ] } 1 .. $runs);
+    my @tokens = map { ($_->[1] =~ /^  schedule: "([^"]+)"$/m)[0] // 'none' } @res;
+    my $found = grep { $_->[0] == 1 } @res;
+    my %distinct = map { $_ => 1 } @tokens;
+    ok($found == $runs && keys(%distinct) == 1,
+       "explore $key @args: found in $found of $runs runs, always at $tokens[0]") or diag $res[-1][1];
+    my ($count) = $res[0][1] =~ /^# .*?: first violation after (\d+ schedules?)/m;
+    my ($took) = $res[0][1] =~ /^# \Q$key\E \[explore\]: .* in ([\d.]+s) /m;
+    note("$key: first violation after " . ($count // '?') . ', ' . ($took // '?'));
+}
+
+{
+    # Every fixed form, the whole space with a fault at every position.
+    my ($st, $out, $err) = run_cmd(pgrace(), 'explore', '--faults');
+    is($st, 0, 'every fixed form: the whole space under the default bound, with --faults, holds')
+        or diag $out, $err;
+    for my $s (@fixed) {
+        like($out, qr/^# \Q$s\E\/fixed \[explore\]: dfs, at most 2 preemptions, 2 workers, 0 retries: \d+ schedules \+ \d+ fault runs in /m,
+             "$s/fixed: the counts are printed");
+        like($out, qr/^# \Q$s\E\/fixed \[explore\]: \d+ alternatives pruned by the bound; the space was exhausted$/m,
+             "$s/fixed: the space was exhausted");
+        my ($line) = $out =~ /^(# \Q$s\E\/fixed \[explore\]: dfs.*)$/m;
+        note($line // '');
+    }
+    ok(!tap_of($out)->parse_errors, 'the stream parses');
+}
+
+{
+    # The printed replay command reproduces the violation every time.
+    my ($st, $out) = run_cmd(pgrace(), qw(explore attestation/no-tx --faults));
+    my ($replay) = $out =~ /^  replay: "(.*)"$/m;
+    my ($token) = $out =~ /^  schedule: "(.*)"$/m;
+    ok($replay && $token =~ /;f=\d+:\d+:\w+$/, "a violation carries a schedule with its fault: $token");
+    my @cmd = grep { length } map { s/^'|'$//gr } ($replay // '') =~ /('[^']*'|\S+)/g;
+    my @res = run_all(map { [ @cmd ] } 1 .. repeat_count(10));
+    is(scalar(grep { $_->[0] == 1 && $_->[1] =~ /^  schedule: "\Q$token\E"$/m } @res), repeat_count(10),
+       'the replay command reproduces it every time, fault included');
+
+    # The fixed form under the pre-fix form's violating token holds.
+    ($st, $out) = run_cmd(pgrace(), qw(explore attestation/no-lock));
+    ($token) = $out =~ /^  schedule: "(.*)"$/m;
+    ($st, $out) = run_cmd(pgrace(), qw(run attestation/fixed -n 2 --schedule), $token);
+    is($st, 0, "attestation/fixed replayed under no-lock's violating schedule $token holds") or diag $out;
+    like($out, qr/could not be replayed as written/, 'it cannot follow that schedule: its row lock blocks the other worker');
+}
+
+{
+    # Blocking observed from the server: in no-lock's violation, the worker
+    # that waits on the identity row is marked blocked by the other, and
+    # does not go on before the other's COMMIT.
+    my ($st, $out) = run_cmd(pgrace(), qw(explore attestation/no-lock));
+    my ($steps) = $out =~ /^  steps:\n((?:    - ".*"\n)+)/m;
+    my @steps = ($steps // '') =~ /^    - "(.*)"$/mg;
+    my ($b) = grep { $steps[$_] =~ /\(blocked by w(\d)\)$/ } 0 .. $#steps;
+    ok(defined $b, 'a step is marked blocked by another worker') or diag $out;
+    $b //= 0;
+    my ($blocked) = $steps[$b] =~ /^w(\d)/;
+    my ($holder) = $steps[$b] =~ /blocked by w(\d)/;
+    my ($commit) = grep { $steps[$_] eq "w$holder: COMMIT" } $b + 1 .. $#steps;
+    my ($next) = grep { $steps[$_] =~ /^w$blocked: / } $b + 1 .. $#steps;
+    ok(defined $commit && defined $next && $next > $commit,
+       "the blocked worker w$blocked goes on only after w$holder\'s COMMIT (step " . ($commit // '?') . ' < ' . ($next // '?') . ')');
+
+    # A schedule that lets a blocked worker go is refused by the server's
+    # account: fixed's second FOR UPDATE waits on the first.
+    ($st, $out) = run_cmd(pgrace(), qw(run attestation/fixed -n 2 --schedule s=11122222));
+    like($out, qr/could not be replayed as written/, 'a worker blocked on a row lock is not scheduled');
+    is($st, 0, 'and the round still completes and holds');
+}
+
+{
+    my ($st, $out) = run_cmd(pgrace(), qw(explore attestation/no-lock --strategy pct --seed 3));
+    is($st, 1, 'pct finds the no-lock race') or diag $out;
+    like($out, qr/probability >= 1\/\(n\*k\^\(d-1\)\) = [\d.e-]+ \(n = 2 workers, k = \d+ choice points/m,
+         'pct prints its guarantee with n and k as measured');
+    ($st, $out) = run_cmd(pgrace(), qw(soak attestation/no-lock --strategy pct -i 40 --seed 3));
+    is($st, 1, 'soak --strategy pct finds it too') or diag $out;
+    like($out, qr/^  schedule: "s=\d+"$/m, 'with the schedule it ran under');
+}
+
+done_testing();
