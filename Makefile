@@ -35,8 +35,11 @@ LDFLAGS += -pthread $(CFLAGS_SAN) -L$(PG_LIBDIR)
 LDLIBS  += -lpq -ljansson -lm
 
 LIB_SRCS      := $(wildcard lib/*.c)
+# spec/ (the isolation spec language) reuses two of the shim's parts: its
+# statement classifier and its error= rule, which builds the RAISE a step
+# fault sends (both plain C with no libpq interposition).
 PGRACE_SRCS   := $(LIB_SRCS) $(wildcard harness/*.c) $(wildcard scenarios/*.c) $(wildcard reports/*.c) \
-                 $(wildcard explore/*.c)
+                 $(wildcard explore/*.c) $(wildcard spec/*.c) faults/classify.c faults/spec.c
 PGRACE_OBJS   := $(PGRACE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS     := $(wildcard t/unit/*.c)
 UNIT_BINS     := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
@@ -72,7 +75,7 @@ DLOPEN_CLIENT := $(BUILD)/t/dlopen_client
 
 .PHONY: all run check check-asan check-tsan test bench clean mutant
 
-all: $(BUILD)/pgrace $(BUILD)/libpgfault.so $(UNIT_BINS) $(DLOPEN_CLIENT)
+all: $(BUILD)/pgrace $(BUILD)/isolationtester $(BUILD)/libpgfault.so $(UNIT_BINS) $(DLOPEN_CLIENT)
 
 DPKG_STATUS := $(wildcard /var/lib/dpkg/status)
 .PRECIOUS: $(BUILD)/.deps-%
@@ -83,6 +86,11 @@ $(BUILD)/.deps-%: tools/deps $(DPKG_STATUS)
 
 $(BUILD)/pgrace: $(PGRACE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# pgrace under the name isolationtester is PostgreSQL 15's isolationtester
+# (for pg_isolation_regress and run-suite).
+$(BUILD)/isolationtester: $(BUILD)/pgrace
+	ln -sf pgrace $@
 
 $(BUILD)/libpgfault.so: $(SHIM_OBJS)
 	$(CC) -shared $(LDFLAGS) -Wl,-z,nodelete -o $@ $^ $(SHIM_LDLIBS)

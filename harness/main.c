@@ -1,5 +1,6 @@
 /*
- * main.c — pgrace's command line: list, run, cluster.
+ * main.c — pgrace's command line: list, run, soak, replay, cluster,
+ * isolation, spec (and, under the name isolationtester, isolation).
  *
  * Parsing only: each command lives in its own file. Every error a user can
  * cause is one line on stderr and exit status 2.
@@ -10,6 +11,8 @@
 #include "harness/faultctl.h"
 #include "harness/mutant.h"
 #include "harness/run.h"
+
+#include "spec/cmd.h"
 
 #include "lib/cleanup.h"
 #include "lib/err.h"
@@ -26,6 +29,8 @@ static const char usage[] =
     "       pgrace explore [SCENARIO[/VARIANT]...] [options]   (pgrace explore --help)\n"
     "       pgrace replay REPORT.json [--times N] [--dsn DSN]\n"
     "       pgrace cluster -- CMD [ARG...]\n"
+    "       pgrace isolation [CONNINFO] < FILE.spec     (PostgreSQL 15's isolationtester)\n"
+    "       pgrace spec FILE.spec... [--dsn DSN] [--junit F] [--seed S] [--call-timeout D]\n"
     "\n"
     "run options:\n"
     "  -n N              concurrent workers, 1..256 (default 8)\n"
@@ -73,6 +78,17 @@ static int parse_run(int argc, char **argv, run_opts *o)
 int main(int argc, char **argv)
 {
     char err[ERRLEN];
+    /* Run as isolationtester (build/isolationtester is a link): its
+     * arguments, its output, its exit statuses. */
+    const char *base = strrchr(argv[0], '/');
+    if (strcmp(base ? base + 1 : argv[0], "isolationtester") == 0)
+        return spec_isolation_main(argc, argv);
+    /* pgrace isolation is the same program: signals as isolationtester
+     * takes them (it has nothing to tear down but its connections). */
+    if (argc >= 2 && strcmp(argv[1], "isolation") == 0) {
+        argv[1] = "pgrace isolation";
+        return spec_isolation_main(argc - 1, argv + 1);
+    }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_HELD;
@@ -97,6 +113,8 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "replay") == 0) {
         faultctl_init();
         status = replay_main(argc, argv);
+    } else if (strcmp(argv[1], "spec") == 0) {
+        status = spec_main(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "run") == 0) {
         run_opts o;
         if (parse_run(argc, argv, &o) < 0)

@@ -57,6 +57,12 @@ static void drop_schema(void *arg)
 
 int target_open(target *t, const char *dsn, char *err, size_t errlen)
 {
+    return target_open_with(t, dsn, NULL, 0, err, errlen);
+}
+
+int target_open_with(target *t, const char *dsn, const char *const *settings, int nsettings, char *err,
+                     size_t errlen)
+{
     memset(t, 0, sizeof *t);
     t->cleanup_handle = -1;
     snprintf(t->schema, sizeof t->schema, "pgrace_%d_%llu", (int)getpid(),
@@ -67,7 +73,7 @@ int target_open(target *t, const char *dsn, char *err, size_t errlen)
             return -1;
         snprintf(t->conninfo, sizeof t->conninfo, "%s", dsn);
     } else if (!target_env_given()) {
-        if (cluster_start(&t->cluster, err, errlen) < 0)
+        if (cluster_start_with(&t->cluster, settings, nsettings, err, errlen) < 0)
             return -1;
         snprintf(t->conninfo, sizeof t->conninfo, "%s", cluster_conninfo(t->cluster));
     }

@@ -35,6 +35,11 @@ bool target_env_given(void);
  * with a one-line reason (and nothing left behind). */
 int target_open(target *t, const char *dsn, char *err, size_t errlen);
 
+/* The same; an embedded cluster gets the server settings ("name=value")
+ * too. On a user's server they are the caller's to check. */
+int target_open_with(target *t, const char *dsn, const char *const *settings, int nsettings, char *err,
+                     size_t errlen);
+
 /* Empties the run's schema and runs ddl in it. Returns 0 or -1. */
 int target_reset_schema(target *t, const char *ddl, char *err, size_t errlen);
 

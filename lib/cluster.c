@@ -43,6 +43,8 @@ struct cluster {
     proc_opts as_server;      /* identity the server runs under */
     char template[PATH_MAX];  /* the cached template's path, or "" (off) */
     bool from_template;       /* datadir is a copy of it */
+    const char *const *extra; /* "name=value" settings asked for (borrowed, during start) */
+    int nextra;
 };
 
 static bool has_programs(const char *dir)
@@ -308,14 +310,28 @@ static int spawn_server(cluster *c, char *err, size_t errlen)
     char postgres[PATH_MAX + 16];
     snprintf(postgres, sizeof postgres, "%s/postgres", c->bindir);
     /* max_connections covers -n 256 workers plus control and pgbench. */
-    char *argv[] = { postgres, "-D", c->datadir, "-k", c->dir, "-p", CLUSTER_PORT,
+    char *base[] = { postgres, "-D", c->datadir, "-k", c->dir, "-p", CLUSTER_PORT,
                      "-c", "listen_addresses=", "-c", "fsync=off",
                      "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                      "-c", "max_connections=300", "-c", "shared_buffers=64MB",
-                     "-c", "max_prepared_transactions=16", NULL };
+                     "-c", "max_prepared_transactions=16" };
+    size_t nbase = sizeof base / sizeof base[0];
+    /* The settings asked for come last: the server takes the last -c. */
+    char **argv = calloc(nbase + 2 * (size_t)c->nextra + 1, sizeof *argv);
+    if (!argv) {
+        err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(argv, base, sizeof base);
+    for (int i = 0; i < c->nextra; i++) {
+        argv[nbase + 2 * (size_t)i] = "-c";
+        argv[nbase + 2 * (size_t)i + 1] = (char *)c->extra[i];
+    }
     proc_opts o = server_opts(c);
     o.death_signal = SIGQUIT;
-    if (proc_spawn(argv, &o, &c->postmaster, err, errlen) == -1)
+    int rc = proc_spawn(argv, &o, &c->postmaster, err, errlen);
+    free(argv);
+    if (rc == -1)
         return -1;
     return wait_ready(c, err, errlen);
 }
@@ -327,7 +343,9 @@ static int start_server(cluster *c, char *err, size_t errlen)
 {
     if (spawn_server(c, err, errlen) == 0)
         return 0;
-    if (!c->from_template)
+    /* With settings of the caller's, they are the likelier culprit: the
+     * template (shared by every run) is kept. */
+    if (!c->from_template || c->nextra > 0)
         return -1;
     template_discard(c->template);
     if (c->postmaster > 0) {
@@ -358,12 +376,19 @@ static const char *run_root(void)
 
 int cluster_start(cluster **out, char *err, size_t errlen)
 {
+    return cluster_start_with(out, NULL, 0, err, errlen);
+}
+
+int cluster_start_with(cluster **out, const char *const *settings, int nsettings, char *err, size_t errlen)
+{
     cluster *c = calloc(1, sizeof *c);
     if (!c) {
         err_set(err, errlen, "out of memory");
         return -1;
     }
     c->cleanup_handle = -1;
+    c->extra = settings;
+    c->nextra = nsettings;
     if (cluster_find_bindir(c->bindir, sizeof c->bindir, err, errlen) == -1 ||
         pick_identity(&c->as_server, err, errlen) == -1) {
         free(c);
@@ -400,6 +425,8 @@ int cluster_start(cluster **out, char *err, size_t errlen)
         goto fail;
     PGconn *conn = PQconnectdb(c->conninfo);
     c->major = PQstatus(conn) == CONNECTION_OK ? PQserverVersion(conn) / 10000 : 0;
+    c->extra = NULL;
+    c->nextra = 0;
     PQfinish(conn);
     *out = c;
     return 0;

@@ -19,6 +19,11 @@ typedef struct cluster cluster;
  * *out set, or -1 with a one-line reason (nothing is left behind). */
 int cluster_start(cluster **out, char *err, size_t errlen);
 
+/* The same, with server settings of the caller's: settings[i] is
+ * "name=value", given to the server after (so over) the embedded cluster's
+ * own. */
+int cluster_start_with(cluster **out, const char *const *settings, int nsettings, char *err, size_t errlen);
+
 /* A libpq connection string for the cluster's superuser and database. */
 const char *cluster_conninfo(const cluster *c);
 

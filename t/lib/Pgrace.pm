@@ -7,7 +7,7 @@ use Exporter 'import';
 use File::Temp qw(tempfile);
 use POSIX qw(WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG);
 
-our @EXPORT_OK = qw(build pgrace run_cmd under_cluster repeat_count sanitized dsn_from_env psql_value tap_of);
+our @EXPORT_OK = qw(build pgrace run_cmd run_cmd_stdin under_cluster repeat_count sanitized dsn_from_env psql_value tap_of);
 
 # The build under test: build/ normally, build/asan or build/tsan for the
 # sanitizer passes of `make check`.
@@ -38,6 +38,20 @@ sub run_cmd {
     open my $o, '<', $ofile or die; my $out = <$o>;
     open my $e, '<', $efile or die; my $err = <$e>;
     return ($status, $out // '', $err // '');
+}
+
+# Like run_cmd, with $stdin (bytes) as the command's standard input.
+sub run_cmd_stdin {
+    my ($stdin, @cmd) = @_;
+    my ($ifh, $ifile) = tempfile(UNLINK => 1);
+    binmode $ifh;
+    print $ifh $stdin;
+    close $ifh;
+    open my $saved, '<&', \*STDIN or die "dup stdin: $!";
+    open STDIN, '<', $ifile or die "open $ifile: $!";
+    my @r = run_cmd(@cmd);
+    open STDIN, '<&', $saved or die "restore stdin: $!";
+    return @r;
 }
 
 # Re-runs the calling test script under `pgrace cluster`, so that it has a

@@ -1,0 +1,246 @@
+#!/usr/bin/perl
+# pgrace spec: isolation spec files as TAP, one point per permutation, with
+# pgrace's additions — invariants (rows are violations), step faults
+# (error=, drop, ambiguous), settings (given to the embedded cluster,
+# checked on a user's server) — and one line with exit 2 for every bad spec
+# or option.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use File::Temp qw(tempdir);
+use Pgrace qw(pgrace run_cmd under_cluster dsn_from_env psql_value tap_of);
+
+under_cluster();
+my $dir = tempdir('pgrace-spec.XXXXXX', TMPDIR => 1, CLEANUP => 1);
+sub spec_file {
+    my ($name, $text) = @_;
+    my $path = "$dir/$name.spec";
+    open my $f, '>', $path or die "$path: $!";
+    print $f $text;
+    close $f;
+    return $path;
+}
+
+# Runs pgrace spec on the embedded cluster (the PG* variables of the test's
+# own cluster are hidden, so pgrace starts its own).
+sub spec_embedded {
+    local $ENV{PGHOST}; local $ENV{PGPORT}; local $ENV{PGDATABASE}; local $ENV{PGUSER};
+    delete @ENV{qw(PGHOST PGPORT PGDATABASE PGUSER)};
+    return run_cmd(pgrace(), 'spec', @_);
+}
+
+# The points of a TAP stream: [ok, description, diagnostics text].
+sub points {
+    my ($tap) = @_;
+    my @p;
+    for my $chunk (split /^(?=(?:not )?ok \d+ )/m, $tap) {
+        next unless $chunk =~ /^(not )?ok \d+ - (.*)\n((?:  .*\n)*)/;
+        push @p, [!$1, $2, $3];
+    }
+    return @p;
+}
+
+# ---- invariants: a race breaks one, and the point says which rows
+my $race = spec_file('race', <<'SPEC');
+# Two withdrawals of 80 from an account of 100, each checked against a
+# balance read earlier: the check-then-write race.
+setup { CREATE TABLE acct (id int PRIMARY KEY, balance int); INSERT INTO acct VALUES (1, 100); }
+teardown { DROP TABLE acct; }
+invariant "balance never negative" { SELECT id, balance FROM acct WHERE balance < 0 }
+invariant "one account" { SELECT count(*) FROM acct HAVING count(*) <> 1 }
+session s1
+step r1 { BEGIN; SELECT balance FROM acct WHERE id = 1; }
+step w1 { UPDATE acct SET balance = balance - 80 WHERE id = 1; }
+step c1 { COMMIT; }
+session s2
+step r2 { BEGIN; SELECT balance FROM acct WHERE id = 1; }
+step w2 { UPDATE acct SET balance = balance - 80 WHERE id = 1; }
+step c2 { COMMIT; }
+permutation r1 w1 c1 r2 c2
+permutation r1 r2 w1 c1 w2 c2
+permutation r1 r2 w1 w2 c1 c2
+SPEC
+my ($st, $out, $err) = spec_embedded($race);
+is($st, 1, 'a violated invariant: exit 1');
+my $parser = tap_of($out);
+ok($parser->is_good_plan && !$parser->parse_errors, 'the stream is TAP prove accepts') or diag($out);
+my @p = points($out);
+is(scalar @p, 3, 'one point per permutation');
+ok($p[0][0], 'the serial permutation holds every invariant') or diag($out);
+ok(!$p[1][0], 'the interleaved check-then-write is not ok');
+like($p[1][1], qr/race\.spec: r1 r2 w1 c1 w2 c2: invariant "balance never negative" violated \(1 row\)$/,
+     'its description names the permutation and the invariant');
+like($p[1][2], qr/invariant: "balance never negative"\n\s+count: 1\n\s+rows:\n\s+-\n\s+id: "1"\n\s+balance: "-60"/,
+     'the YAML holds the violating rows');
+like($p[1][2], qr/permutation: "r1 r2 w1 c1 w2 c2"/, 'and the permutation');
+like($p[1][2], qr/output:\n    - "starting permutation: r1 r2 w1 c1 w2 c2"\n    - "step r1: BEGIN; SELECT balance FROM acct WHERE id = 1;"/,
+     'and what it printed, line by line, as isolationtester prints it');
+unlike($p[1][2], qr/one account/, 'an invariant that held is not listed');
+ok(!$p[2][0], 'the blocked interleaving is caught too');
+like($p[2][2], qr/"step w2: UPDATE acct SET balance = balance - 80 WHERE id = 1; <waiting \.\.\.>"/,
+     'its blocked step is reported waiting, as isolationtester reports it');
+
+# ---- step faults change the outcome
+my $faults = spec_file('faults', <<'SPEC');
+setup { CREATE TABLE acct (id int PRIMARY KEY, balance int); INSERT INTO acct VALUES (1, 100); }
+teardown { DROP TABLE acct; }
+invariant "the withdrawal of 80 did not take effect" { SELECT id, balance FROM acct WHERE balance < 90 }
+session s1
+step w1 { BEGIN; UPDATE acct SET balance = balance - 80 WHERE id = 1; }
+step c1 { COMMIT; }
+step r1 { SELECT balance FROM acct WHERE id = 1; }
+session s2
+step u2 { UPDATE acct SET balance = balance - 1 WHERE id = 1; }
+permutation w1 c1 r1
+permutation w1 c1[error=40001] r1
+permutation w1 c1[drop] r1
+permutation w1 c1[ambiguous] r1
+permutation w1 u2 c1[drop] r1
+permutation w1[error=23505] c1 r1
+SPEC
+($st, $out, $err) = spec_embedded($faults);
+@p = points($out);
+is(scalar @p, 6, 'faults: one point per permutation');
+ok(!$p[0][0], 'without a fault the COMMIT takes effect (the invariant says so)');
+ok($p[1][0], 'error=40001 on COMMIT: the transaction ends rolled back');
+like($p[1][2], qr/"step c1: COMMIT;"\n\s+- "ERROR:  could not serialize access due to concurrent update"/,
+     '  and the client sees the server raise 40001 for its COMMIT');
+like($p[1][2], qr/faults: 1/, '  and the YAML counts the fault');
+ok($p[2][0], 'drop before COMMIT: the server rolls back');
+like($p[2][2], qr/"step c1: COMMIT;"\n\s+- "server closed the connection unexpectedly"/,
+     '  and the client sees its connection lost');
+like($p[2][2], qr/"step r1: SELECT balance FROM acct WHERE id = 1;"\n\s+- "balance"\n\s+- "-------"\n\s+- "    100"/,
+     '  and the session goes on, on a new connection');
+ok(!$p[3][0], 'ambiguous COMMIT: it committed (the invariant sees the withdrawal)');
+like($p[3][2], qr/"step c1: COMMIT;"\n\s+- "server closed the connection unexpectedly"/,
+     '  though the client saw a failure');
+ok($p[4][0], 'drop while another session waits on the lock: the waiter goes on once the server rolls back')
+    or diag($p[4][2]);
+like($p[4][2], qr/"step u2: <\.\.\. completed>"/, '  and is reported completed') or diag($p[4][2]);
+like($p[5][2], qr/"step w1: BEGIN; UPDATE acct SET balance = balance - 80 WHERE id = 1;"\n\s+- "ERROR:  duplicate key value violates unique constraint"/,
+     'error=23505 on a statement: the server raises it there') or diag($p[5][2]);
+ok($p[5][0], '  and the transaction is aborted, so its COMMIT takes nothing with it');
+
+# ---- no permutation listed: every interleaving is a point
+my $all = spec_file('all', <<'SPEC');
+session a
+step a1 { SELECT 1; }
+step a2 { SELECT 2; }
+session b
+step b1 { SELECT 3; }
+step b2 { SELECT 4; }
+SPEC
+($st, $out) = spec_embedded($all);
+@p = points($out);
+is(scalar(@p), 6, 'no permutations: the 6 interleavings of 2 + 2 steps, each a point');
+is($p[0][1] =~ s/^.*: //r, 'a1 a2 b1 b2', 'in isolationtester\'s order');
+is($st, 0, 'all ok: exit 0');
+
+# ---- a permutation that cannot complete is not ok, and the next still runs
+my $stuck = spec_file('stuck', <<'SPEC');
+setup { CREATE TABLE t81 (i int); INSERT INTO t81 VALUES (1); }
+teardown { DROP TABLE t81; }
+session s1
+step l1 { BEGIN; UPDATE t81 SET i = 2; }
+step c1 { COMMIT; }
+session s2
+step l2 { UPDATE t81 SET i = 3; }
+step n2 { SELECT 1; }
+permutation l1 l2(c1 notices 1) c1
+permutation l1 l2 n2 c1
+permutation l1 l2 c1
+SPEC
+($st, $out, $err) = spec_embedded('--call-timeout', '300ms', $stuck);
+@p = points($out);
+is(scalar @p, 3, 'stuck permutations: every point is reported');
+ok(!$p[0][0] && $p[0][1] =~ /mutually-blocking steps$/, 'a marker never satisfied: not ok, isolationtester\'s reason')
+    or diag($out);
+ok($p[1][0], 'a step that can never complete is canceled at --call-timeout, and the permutation ends') or diag($out);
+like($p[1][2], qr/"isolationtester: canceling step l2 after 0 seconds"/, '  with isolationtester\'s cancel line');
+ok($p[2][0], 'the runner recovered: the next permutation ran') or diag($out);
+is($st, 1, 'exit 1');
+
+# ---- settings: given to the embedded cluster, checked on a user's server
+my $settings = spec_file('settings', <<'SPEC');
+setting deadlock_timeout "123ms"
+setting max_prepared_transactions 10
+session s1
+step show { SHOW deadlock_timeout; }
+SPEC
+($st, $out, $err) = spec_embedded($settings);
+like($out, qr/- "deadlock_timeout"\n\s+- "----------------"\n\s+- "123ms           "/, 'the embedded cluster runs with the spec\'s setting')
+    or diag($out, $err);
+is($st, 0, '  exit 0');
+($st, $out, $err) = run_cmd(pgrace(), 'spec', '--dsn', dsn_from_env(), $settings);
+is($st, 2, 'on a user\'s server, a setting it lacks: exit 2');
+like($err, qr/^pgrace: \S+settings\.spec: the server's deadlock_timeout is "1s"; the spec needs "123ms" \(setting deadlock_timeout\)\n\z/,
+     '  one line naming it');
+is($out, '', '  before any TAP');
+my $ok_settings = spec_file('ok-settings', "setting max_connections 10\nsession s1\nstep one { SELECT 1 AS one; }\n");
+($st, $out, $err) = run_cmd(pgrace(), 'spec', '--dsn', dsn_from_env(), $ok_settings);
+is($st, 0, 'a number is a minimum: max_connections 300 satisfies 10') or diag($err);
+($st, $out, $err) = run_cmd(pgrace(), 'spec', $race);   # PG* variables: the test's server
+is(psql_value("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgrace\\_%'"), 0,
+   'on a user\'s server, the run\'s schema is gone afterwards');
+is(psql_value("SELECT count(*) FROM pg_tables WHERE tablename = 'acct'"), 0, '  and nothing of the spec is left');
+
+# ---- JUnit
+my $junit = "$dir/race.xml";
+($st, $out, $err) = spec_embedded('--junit', $junit, $race, $faults);
+ok(-s $junit, '--junit writes the file');
+my $xml = do { local $/; open my $f, '<', $junit or die; <$f> };
+like($xml, qr/<testsuite name="[^"]*race\.spec"[^>]* tests="3" failures="2" errors="0"/, 'a testsuite per spec file');
+like($xml, qr/<testcase name="r1 r2 w1 c1 w2 c2" classname="pgrace\.spec\.race\.spec"[^>]*>\s*<failure type="invariant-violated" message="invariant &quot;balance never negative&quot; violated \(1 row\)">/,
+     'a violated invariant is a failure with its reason');
+SKIP: {
+    my $xsd = '../shared/schemas/JUnit.xsd';
+    skip 'no xmllint or schema', 1 unless -f $xsd && system('command -v xmllint >/dev/null') == 0;
+    my ($x, undef, $xe) = run_cmd('xmllint', '--noout', '--schema', $xsd, $junit);
+    is($x, 0, 'the JUnit file is valid against the strict Ant schema') or diag($xe);
+}
+
+# ---- an isolationtester spec, unchanged: the points print its expected output
+SKIP: {
+    my $suite = $ENV{PG15_ISOLATION} // '../shared/anchors/pg15-isolation';
+    skip 'no isolation suite', 1 unless -f "$suite/specs/simple-write-skew.spec";
+    require JSON::PP;
+    ($st, $out) = spec_embedded("$suite/specs/simple-write-skew.spec");
+    my $text = '';
+    for my $pt (points($out)) {
+        my ($lines) = $pt->[2] =~ /  output:\n((?:    - .*\n)*)/;
+        $text .= "\n" . join('', map { /^    - (".*")$/ ? JSON::PP->new->allow_nonref->decode($1) . "\n" : () } split /\n/, $lines);
+    }
+    my $want = do { local $/; open my $f, '<', "$suite/expected/simple-write-skew.out" or die; <$f> };
+    $want =~ s/\A[^\n]*\n//;
+    is($text, $want, 'simple-write-skew.spec: its points print isolationtester\'s expected output');
+}
+
+# ---- bad specs and options: one line on stderr, exit 2, nothing on stdout
+my @bad = (
+    [ 'syntax error',   [spec_file('b1', "session s1\nstep a { SELECT 1; }\nsetup { x }\n")], qr/b1\.spec: syntax error at line 3$/ ],
+    [ 'unknown step',   [spec_file('b2', "session s1\nstep a {}\npermutation a b\n")], qr/b2\.spec: undefined step "b" specified in permutation$/ ],
+    [ 'bad fault',      [spec_file('b3', "session s1\nstep a {}\npermutation a[explode]\n")], qr/b3\.spec: bad step fault "\[explode\]" at line 3: expected \[error=SQLSTATE\], \[drop\] or \[ambiguous\]$/ ],
+    [ 'bad SQLSTATE',   [spec_file('b4', "session s1\nstep a {}\npermutation a[error=4000]\n")], qr/b4\.spec: bad step fault "\[error=4000\]"/ ],
+    [ 'unterminated fault', [spec_file('b5', "session s1\nstep a {}\npermutation a[drop\n")], qr/b5\.spec: unterminated step fault '\[' at line 3$/ ],
+    [ 'duplicate invariant', [spec_file('b6', "invariant i { SELECT 1 }\ninvariant i { SELECT 2 }\nsession s1\nstep a {}\n")], qr/b6\.spec: duplicate invariant name: i$/ ],
+    [ 'invariant without SQL', [spec_file('b7', "session s1\nstep a {}\ninvariant \"x\"\n")], qr/b7\.spec: syntax error at line 4$/ ],
+    [ 'conflicting settings', [spec_file('b8', "setting default_transaction_isolation serializable\nsession s1\nstep a {}\n"),
+                               spec_file('b9', "setting default_transaction_isolation \"read committed\"\nsession s1\nstep a {}\n")],
+      qr/b9\.spec: setting default_transaction_isolation "read committed" conflicts with \S+b8\.spec's "serializable"$/ ],
+    [ 'missing file',   ["$dir/nosuch.spec"], qr/cannot read \S+nosuch\.spec: No such file or directory$/ ],
+    [ 'no file',        [], qr/spec needs a spec file/ ],
+    [ 'bad option',     ['--bogus', $race], qr/bad option '--bogus'/ ],
+    [ 'bad timeout',    ['--call-timeout', 'soon', $race], qr/bad --call-timeout 'soon'/ ],
+    [ 'bad seed',       ['--seed', 'x', $race], qr/bad --seed 'x'/ ],
+    [ '--fault',        ['--fault', 'commit:error=40001', $race], qr/--fault is not available yet/ ],
+    [ 'unreachable server', ['--dsn', 'host=/nonexistent/pgrace connect_timeout=2', $race], qr/cannot connect/ ],
+);
+for my $case (@bad) {
+    my ($name, $args, $want) = @$case;
+    my ($s, $o, $e) = run_cmd(pgrace(), 'spec', @$args);
+    ok($s == 2 && $o eq '' && $e =~ /\Apgrace: [^\n]*\n\z/ && $e =~ $want, "bad input ($name): one line, exit 2")
+        or diag("status $s, stdout '$o', stderr '$e'");
+}
+
+done_testing();
