@@ -20,6 +20,8 @@
  */
 #include "reports/rep.h"
 
+#include "lib/hist.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -278,16 +280,6 @@ static void timeline(FILE *f, const rep_item *it, const rep_iter *x, int *faults
 
 /* --- latency histograms ----------------------------------------------- */
 
-/* The largest value hist bucket b holds (as lib/hist.c). */
-static int64_t bucket_top(int b)
-{
-    if (b < HIST_SUB)
-        return b;
-    int shift = b / HIST_SUB - 1;
-    int64_t base = (int64_t)(HIST_SUB + b % HIST_SUB) << shift;
-    return base + ((int64_t)1 << shift) - 1;
-}
-
 #define HB 48                   /* display bins, log-spaced from min to max */
 
 static void histogram(FILE *f, const hist *h, outcome_kind kind, long calls)
@@ -300,7 +292,7 @@ static void histogram(FILE *f, const hist *h, outcome_kind kind, long calls)
     for (int b = 0; b < HIST_POW * HIST_SUB; b++) {
         if (!h->bucket[b])
             continue;
-        int64_t v = bucket_top(b);
+        int64_t v = hist_bucket_top(b);
         v = v > h->max ? h->max : v < h->min ? h->min : v;
         double lv = log((double)(v > 1000 ? v : 1000));
         int i = (int)((lv - lo) / (hi - lo) * HB);
