@@ -132,7 +132,7 @@ static void end_mark(FILE *f, const char *kind, double x, double y, const char *
     fputs("</g>", f);
 }
 
-static void timeline(FILE *f, const rep_item *it, const rep_iter *x, int *faults_drawn)
+static void timeline(FILE *f, const rep_item *it, const rep_iter *x)
 {
     /* The median statement time of the iteration: the yardstick of waits. */
     size_t nst = 0;
@@ -257,14 +257,12 @@ static void timeline(FILE *f, const rep_item *it, const rep_iter *x, int *faults
                     fprintf(f, "M%.1f %dl-6 -9h12z\"><title>injected fault: ", fx, sy);
                     text(f, c->fault ? c->fault : "");
                     fputs("</title></path>\n", f);
-                    (*faults_drawn)++;
                 }
             }
             if (c->faults && hit < 0) {
                 fprintf(f, "<path class=\"fault\" d=\"M%.1f %dl-6 -9h12z\"><title>injected fault: ", x1, y + 7);
                 text(f, c->fault ? c->fault : "");
                 fputs("</title></path>\n", f);
-                (*faults_drawn)++;
             }
             if ((c->conn_lost || c->indeterminate) && !lost_marked) {
                 snprintf(title, sizeof title, "connection lost%s at %.3f ms",
@@ -349,7 +347,7 @@ static void percentiles_row(FILE *f, const rep_item *it)
     }
 }
 
-static void item_section(FILE *f, const report *r, const rep_item *it, int idx, int *faults_drawn)
+static void item_section(FILE *f, const report *r, const rep_item *it, int idx)
 {
     char label[160];
     rep_item_label(it, label, sizeof label);
@@ -396,7 +394,7 @@ static void item_section(FILE *f, const report *r, const rep_item *it, int idx, 
             text(f, x->fault_spec);
             fputs("</code></p>\n", f);
         }
-        timeline(f, it, x, faults_drawn);
+        timeline(f, it, x);
     }
     int shown = 0;
     for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
@@ -477,15 +475,13 @@ int report_write_html(const report *r, const char *path, char *err, size_t errle
         fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);
-    int faults_drawn = 0;
     for (int i = 0; i < r->nitems; i++)
-        item_section(f, r, &r->items[i], i, &faults_drawn);
+        item_section(f, r, &r->items[i], i);
     fprintf(f, "<script>\n(function () {\n"
                "  var b = document.body;\n"
                "  b.setAttribute('data-lanes', document.querySelectorAll('svg.timeline g.lane').length);\n"
                "  b.setAttribute('data-faults', document.querySelectorAll('svg.timeline .fault').length);\n"
                "  b.setAttribute('data-rendered', 'yes');\n"
                "})();\n</script>\n</body></html>\n");
-    (void)faults_drawn;
     return rep_close(f, path, err, errlen);
 }
