@@ -444,7 +444,9 @@ static void percentiles_row(FILE *f, const rep_item *it)
     }
 }
 
-static void item_section(FILE *f, const report *r, const rep_item *it, int idx)
+/* Opens item idx's section: its heading with the verdict, what it ran
+ * with and the command that repeats it, and why it stopped if it did. */
+static void item_intro(FILE *f, const rep_item *it, int idx)
 {
     char label[160];
     rep_item_label(it, label, sizeof label);
@@ -469,7 +471,10 @@ static void item_section(FILE *f, const report *r, const rep_item *it, int idx)
         text(f, rep_item_error(it));
         fputs("</p>\n", f);
     }
+}
 
+static void invariants_table(FILE *f, const rep_item *it)
+{
     fputs("<h3>Invariants</h3>\n<table><tr><th>invariant</th><th>verdict</th><th>failing iterations</th></tr>\n", f);
     for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
         bool held = rep_item_held(it, k);
@@ -482,17 +487,29 @@ static void item_section(FILE *f, const report *r, const rep_item *it, int idx)
         fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);
+}
+
+/* The timeline of the iteration rep_timeline_iter picks, with a heading
+ * saying which one it is; nothing when no iteration was traced. */
+static void item_timeline(FILE *f, const rep_item *it)
+{
     const rep_iter *x = rep_timeline_iter(it);
-    if (x) {
-        fprintf(f, "<h3>Timeline of iteration %ld (%s)</h3>\n", x->iteration,
-                x == &it->first_bad ? "the first that violated an invariant" : "the slowest; every invariant held");
-        if (x->fault_spec[0]) {
-            fputs("<p>Fault spec of this iteration: <code>", f);
-            text(f, x->fault_spec);
-            fputs("</code></p>\n", f);
-        }
-        timeline(f, it, x);
+    if (!x)
+        return;
+    fprintf(f, "<h3>Timeline of iteration %ld (%s)</h3>\n", x->iteration,
+            x == &it->first_bad ? "the first that violated an invariant" : "the slowest; every invariant held");
+    if (x->fault_spec[0]) {
+        fputs("<p>Fault spec of this iteration: <code>", f);
+        text(f, x->fault_spec);
+        fputs("</code></p>\n", f);
     }
+    timeline(f, it, x);
+}
+
+/* The TAP YAML block of each violated invariant's first violation, the
+ * first one unfolded. */
+static void diagnostics(FILE *f, const report *r, const rep_item *it)
+{
     int shown = 0;
     for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
         json_t *d = rep_diagnostics(r, it, k);
@@ -508,7 +525,14 @@ static void item_section(FILE *f, const report *r, const rep_item *it, int idx)
         free(yaml);
         json_decref(d);
     }
+}
 
+static void item_section(FILE *f, const report *r, const rep_item *it, int idx)
+{
+    item_intro(f, it, idx);
+    invariants_table(f, it);
+    item_timeline(f, it);
+    diagnostics(f, r, it);
     fputs("<h3>Latency by outcome</h3>\n<div class=\"hists\">\n", f);
     for (int k = 0; k < 4; k++)
         if (it->latency[k].count)
@@ -516,17 +540,10 @@ static void item_section(FILE *f, const report *r, const rep_item *it, int idx)
     fputs("</div>\n</section>\n", f);
 }
 
-int report_write_html(const report *r, const char *path, char *err, size_t errlen)
+/* The page's head, its title and the run's summary: seed, command, server,
+ * when and where. */
+static void page_head(FILE *f, const report *r, const char *verdict)
 {
-    FILE *f = rep_open(path, err, errlen);
-    if (!f)
-        return -1;
-    const char *verdict = "held";
-    for (int i = 0; i < r->nitems; i++) {
-        const char *v = rep_item_verdict(&r->items[i]);
-        if (strcmp(v, "error") == 0 || (strcmp(v, "violated") == 0 && strcmp(verdict, "held") == 0))
-            verdict = v;
-    }
     char buf[64], stamp[64];
     struct tm tm;
     gmtime_r(&r->started, &tm);
@@ -550,7 +567,12 @@ int report_write_html(const report *r, const char *path, char *err, size_t errle
     fputs("</td></tr>\n</table>\n", f);
     if (r->oom)
         fputs("<p class=\"error\">Out of memory while recording: this report is incomplete.</p>\n", f);
+}
 
+/* One row per item, linking to its section: verdict, size, the invariants
+ * it violated, its calls and latency by outcome. */
+static void items_table(FILE *f, const report *r)
+{
     fputs("<h2>Items</h2>\n<table class=\"items\"><tr><th>item</th><th>verdict</th><th>workers</th>"
           "<th>iterations</th><th>violated invariants</th><th>calls and latency</th></tr>\n", f);
     for (int i = 0; i < r->nitems; i++) {
@@ -572,8 +594,18 @@ int report_write_html(const report *r, const char *path, char *err, size_t errle
         fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);
+}
+
+int report_write_html(const report *r, const char *path, char *err, size_t errlen)
+{
+    FILE *f = rep_open(path, err, errlen);
+    if (!f)
+        return -1;
+    page_head(f, r, rep_run_verdict(r));
+    items_table(f, r);
     for (int i = 0; i < r->nitems; i++)
         item_section(f, r, &r->items[i], i);
+    /* Counts what was drawn, for tests and tools: nothing needs it to show. */
     fprintf(f, "<script>\n(function () {\n"
                "  var b = document.body;\n"
                "  b.setAttribute('data-lanes', document.querySelectorAll('svg.timeline g.lane').length);\n"
