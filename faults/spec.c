@@ -209,6 +209,7 @@ static int parse_prob(const char *s, size_t len, double *out)
     return 0;
 }
 
+/* Gives r its one action a; -1 when it already has one. */
 static int set_action(struct parser *ps, struct pgf_rule *r, const char *tok, size_t len, enum pgf_action a)
 {
     if (r->action != PGF_A_NONE) {
@@ -219,7 +220,82 @@ static int set_action(struct parser *ps, struct pgf_rule *r, const char *tok, si
     return 0;
 }
 
-static int parse_error(struct parser *ps, struct pgf_rule *r, const char *tok, size_t len)
+/* The options of a rule, after its target.  Each opt_ function parses one
+ * option token tok[0, len), the whole of it, into r: 0, or -1 with the
+ * error in ps. */
+
+/* A rule's `seen` set: the options a rule may give at most once. */
+enum { S_WHEN = 1, S_PROB = 2, S_SEED = 4, S_SCOPE = 8, S_CONN = 16, S_AFTER = 32 };
+
+/* when=N, N..M, N+K or N+: which matches of the target, counted from 1,
+ * the rule fires on. */
+static int opt_when(struct parser *ps, struct pgf_rule *r, const char *tok, size_t len)
+{
+    const char *s = tok + 5, *end = tok + len;
+    const char *q = s;
+    while (q < end && isdigit((unsigned char)*q)) q++;
+    long n = number(s, (size_t)(q - s), LONG_MAX / 4);
+    if (n < 1) { bad(ps, tok, len, "expected a number from 1"); return -1; }
+    r->when_from = n; r->when_to = n; r->when_step = 0;
+    if (q == end) {
+    } else if (*q == '+' ) {
+        q++;
+        r->when_to = -1;
+        if (q == end) r->when_step = 1;
+        else {
+            long k = number(q, (size_t)(end - q), LONG_MAX / 4);
+            if (k < 1) { bad(ps, tok, len, "expected a step from 1 after \"+\""); return -1; }
+            r->when_step = k;
+        }
+    } else if (end - q >= 2 && q[0] == '.' && q[1] == '.') {
+        q += 2;
+        long m = number(q, (size_t)(end - q), LONG_MAX / 4);
+        if (m < 1) { bad(ps, tok, len, "expected a number after \"..\""); return -1; }
+        if (m < n) { bad(ps, tok, len, "empty range"); return -1; }
+        r->when_to = m;
+    } else {
+        bad(ps, tok, len, "expected N, N..M, N+K or N+");
+        return -1;
+    }
+    return 0;
+}
+
+static int opt_prob(struct parser *ps, struct pgf_rule *r, const char *tok, size_t len)
+{
+    if (parse_prob(tok + 5, len - 5, &r->prob) < 0) {
+        bad(ps, tok, len, "expected a probability from 0 to 1");
+        return -1;
+    }
+    r->has_prob = 1;
+    return 0;
+}
+
+static int opt_seed(struct parser *ps, struct pgf_rule *r, const char *tok, size_t len)
+{
+    long s = number(tok + 5, len - 5, LONG_MAX);
+    if (s < 0) { bad(ps, tok, len, "expected a number"); return -1; }
+    r->seed = (uint64_t)s;
+    return 0;
+}
+
+/* scope=conn or scope=proc (the table matches only these two). */
+static int opt_scope(struct parser *ps, struct pgf_rule *r, const char *tok, size_t len)
+{
+    (void)ps; (void)len;
+    r->scope_proc = strncmp(tok, "scope=proc", 10) == 0;
+    return 0;
+}
+
+static int opt_conn(struct parser *ps, struct pgf_rule *r, const char *tok, size_t len)
+{
+    long k = number(tok + 5, len - 5, INT_MAX);
+    if (k < 1) { bad(ps, tok, len, "expected a connection number from 1"); return -1; }
+    r->conn = (int)k;
+    return 0;
+}
+
+/* error=SQLSTATE[/MESSAGE]: the server raises it (r->raise_sql). */
+static int opt_error(struct parser *ps, struct pgf_rule *r, const char *tok, size_t len)
 {
     const char *s = tok + 6;
     size_t n = len - 6;
@@ -268,97 +344,84 @@ static int parse_error(struct parser *ps, struct pgf_rule *r, const char *tok, s
     return 0;
 }
 
+/* drop or ambiguous: nothing to parse, the word names the action. */
+static int opt_action_word(struct parser *ps, struct pgf_rule *r, const char *tok, size_t len)
+{
+    (void)ps;
+    snprintf(r->action_text, sizeof r->action_text, "%.*s", (int)len, tok);
+    return 0;
+}
+
+static int opt_delay(struct parser *ps, struct pgf_rule *r, const char *tok, size_t len)
+{
+    int64_t ns;
+    if (parse_duration_n(tok + 6, len - 6, PGF_MAX_DELAY_US * 1000LL, &ns) < 0) {
+        bad(ps, tok, len, "expected a duration of at most 1h, a number and its unit (us, ms, s, m, h), "
+                          "such as 500us, 30ms or 2s");
+        return -1;
+    }
+    r->delay_us = (long)(ns / 1000);
+    snprintf(r->action_text, sizeof r->action_text, "delay=%ldus", r->delay_us);
+    return 0;
+}
+
+/* after: the delay comes after the statement's result, not before it. */
+static int opt_after(struct parser *ps, struct pgf_rule *r, const char *tok, size_t len)
+{
+    if (r->action != PGF_A_DELAY) { bad(ps, tok, len, "\"after\" must follow delay="); return -1; }
+    r->delay_after = 1;
+    size_t n = strlen(r->action_text);
+    snprintf(r->action_text + n, sizeof r->action_text - n, ":after");
+    return 0;
+}
+
+/* Every option.  A name that ends in '=' takes a value (it matches as a
+ * prefix); any other is the whole token.  An action option first claims
+ * the rule's one action (set_action), then parses. */
+static const struct option {
+    const char *name;
+    unsigned once;              /* its S_ bit; 0 for an action (set_action refuses a second) */
+    enum pgf_action action;     /* PGF_A_NONE for a non-action option */
+    int (*parse)(struct parser *ps, struct pgf_rule *r, const char *tok, size_t len);
+} options[] = {
+    {"when=", S_WHEN, PGF_A_NONE, opt_when},
+    {"prob=", S_PROB, PGF_A_NONE, opt_prob},
+    {"seed=", S_SEED, PGF_A_NONE, opt_seed},
+    {"scope=conn", S_SCOPE, PGF_A_NONE, opt_scope},
+    {"scope=proc", S_SCOPE, PGF_A_NONE, opt_scope},
+    {"conn=", S_CONN, PGF_A_NONE, opt_conn},
+    {"error=", 0, PGF_A_ERROR, opt_error},
+    {"drop", 0, PGF_A_DROP, opt_action_word},
+    {"ambiguous", 0, PGF_A_AMBIGUOUS, opt_action_word},
+    {"delay=", 0, PGF_A_DELAY, opt_delay},
+    {"after", S_AFTER, PGF_A_NONE, opt_after},
+};
+
+static const struct option *find_option(const char *tok, size_t len)
+{
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+        const char *name = options[i].name;
+        size_t n = strlen(name);
+        if (name[n - 1] == '=' ? has_prefix(tok, len, name) : len == n && strncmp(tok, name, n) == 0)
+            return &options[i];
+    }
+    return NULL;
+}
+
+/* Parse the option at ps->p (after its ':') into r, and move ps->p past
+ * it.  *seen collects the S_ bits of the rule's options so far. */
 static int parse_option(struct parser *ps, struct pgf_rule *r, unsigned *seen)
 {
     const char *tok = ps->p;
     size_t len = toklen(tok);
     ps->p = tok + len;
-    enum { S_WHEN = 1, S_PROB = 2, S_SEED = 4, S_SCOPE = 8, S_CONN = 16, S_AFTER = 32 };
-    unsigned bit = 0;
     if (len == 0) { bad(ps, tok - 1, 1, "empty option"); return -1; }
-
-    if (has_prefix(tok, len, "when=")) {
-        bit = S_WHEN;
-        const char *s = tok + 5, *end = tok + len;
-        const char *q = s;
-        while (q < end && isdigit((unsigned char)*q)) q++;
-        long n = number(s, (size_t)(q - s), LONG_MAX / 4);
-        if (n < 1) { bad(ps, tok, len, "expected a number from 1"); return -1; }
-        r->when_from = n; r->when_to = n; r->when_step = 0;
-        if (q == end) {
-        } else if (*q == '+' ) {
-            q++;
-            r->when_to = -1;
-            if (q == end) r->when_step = 1;
-            else {
-                long k = number(q, (size_t)(end - q), LONG_MAX / 4);
-                if (k < 1) { bad(ps, tok, len, "expected a step from 1 after \"+\""); return -1; }
-                r->when_step = k;
-            }
-        } else if (end - q >= 2 && q[0] == '.' && q[1] == '.') {
-            q += 2;
-            long m = number(q, (size_t)(end - q), LONG_MAX / 4);
-            if (m < 1) { bad(ps, tok, len, "expected a number after \"..\""); return -1; }
-            if (m < n) { bad(ps, tok, len, "empty range"); return -1; }
-            r->when_to = m;
-        } else {
-            bad(ps, tok, len, "expected N, N..M, N+K or N+");
-            return -1;
-        }
-    } else if (has_prefix(tok, len, "prob=")) {
-        bit = S_PROB;
-        if (parse_prob(tok + 5, len - 5, &r->prob) < 0) {
-            bad(ps, tok, len, "expected a probability from 0 to 1");
-            return -1;
-        }
-        r->has_prob = 1;
-    } else if (has_prefix(tok, len, "seed=")) {
-        bit = S_SEED;
-        long s = number(tok + 5, len - 5, LONG_MAX);
-        if (s < 0) { bad(ps, tok, len, "expected a number"); return -1; }
-        r->seed = (uint64_t)s;
-    } else if (len == 10 && strncmp(tok, "scope=conn", 10) == 0) {
-        bit = S_SCOPE;
-        r->scope_proc = 0;
-    } else if (len == 10 && strncmp(tok, "scope=proc", 10) == 0) {
-        bit = S_SCOPE;
-        r->scope_proc = 1;
-    } else if (has_prefix(tok, len, "conn=")) {
-        bit = S_CONN;
-        long k = number(tok + 5, len - 5, INT_MAX);
-        if (k < 1) { bad(ps, tok, len, "expected a connection number from 1"); return -1; }
-        r->conn = (int)k;
-    } else if (has_prefix(tok, len, "error=")) {
-        if (set_action(ps, r, tok, len, PGF_A_ERROR) < 0) return -1;
-        return parse_error(ps, r, tok, len);
-    } else if (len == 4 && strncmp(tok, "drop", 4) == 0) {
-        if (set_action(ps, r, tok, len, PGF_A_DROP) < 0) return -1;
-        snprintf(r->action_text, sizeof r->action_text, "drop");
-    } else if (len == 9 && strncmp(tok, "ambiguous", 9) == 0) {
-        if (set_action(ps, r, tok, len, PGF_A_AMBIGUOUS) < 0) return -1;
-        snprintf(r->action_text, sizeof r->action_text, "ambiguous");
-    } else if (has_prefix(tok, len, "delay=")) {
-        if (set_action(ps, r, tok, len, PGF_A_DELAY) < 0) return -1;
-        int64_t ns;
-        if (parse_duration_n(tok + 6, len - 6, PGF_MAX_DELAY_US * 1000LL, &ns) < 0) {
-            bad(ps, tok, len, "expected a duration of at most 1h, a number and its unit (us, ms, s, m, h), "
-                              "such as 500us, 30ms or 2s");
-            return -1;
-        }
-        r->delay_us = (long)(ns / 1000);
-        snprintf(r->action_text, sizeof r->action_text, "delay=%ldus", r->delay_us);
-    } else if (len == 5 && strncmp(tok, "after", 5) == 0) {
-        bit = S_AFTER;
-        if (r->action != PGF_A_DELAY) { bad(ps, tok, len, "\"after\" must follow delay="); return -1; }
-        r->delay_after = 1;
-        size_t n = strlen(r->action_text);
-        snprintf(r->action_text + n, sizeof r->action_text - n, ":after");
-    } else {
-        bad(ps, tok, len, "unknown option");
-        return -1;
-    }
-    if (bit & *seen) { bad(ps, tok, len, "option given twice in one rule"); return -1; }
-    *seen |= bit;
+    const struct option *o = find_option(tok, len);
+    if (!o) { bad(ps, tok, len, "unknown option"); return -1; }
+    if (o->action != PGF_A_NONE && set_action(ps, r, tok, len, o->action) < 0) return -1;
+    if (o->parse(ps, r, tok, len) < 0) return -1;
+    if (o->once & *seen) { bad(ps, tok, len, "option given twice in one rule"); return -1; }
+    *seen |= o->once;
     return 0;
 }
 
@@ -427,8 +490,8 @@ struct pgf_ruleset *pgf_spec_parse(const char *spec, char *err, size_t errlen, i
             bad(&ps, start, rlen, "rule has no action (error=, drop, ambiguous or delay=)");
             goto fail;
         }
-        if ((seen & 4) && !r->has_prob) { bad(&ps, start, rlen, "seed= without prob="); goto fail; }
-        if (!(seen & 1)) {
+        if ((seen & S_SEED) && !r->has_prob) { bad(&ps, start, rlen, "seed= without prob="); goto fail; }
+        if (!(seen & S_WHEN)) {
             /* No when: with prob, every match is a candidate; without, the first. */
             r->when_from = 1;
             r->when_to = r->has_prob ? -1 : 1;

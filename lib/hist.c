@@ -19,8 +19,7 @@ static int bucket_of(int64_t v)
     return b < HIST_POW * HIST_SUB ? b : HIST_POW * HIST_SUB - 1;
 }
 
-/* The largest value bucket b holds. */
-static int64_t bucket_top(int b)
+int64_t hist_bucket_top(int b)
 {
     if (b < HIST_SUB)
         return b;
@@ -69,7 +68,7 @@ int64_t hist_quantile(const hist *h, double q)
     for (int i = 0; i < HIST_POW * HIST_SUB; i++) {
         seen += h->bucket[i];
         if (seen >= rank) {
-            int64_t top = bucket_top(i);
+            int64_t top = hist_bucket_top(i);
             return top < h->max ? (top > h->min ? top : h->min) : h->max;
         }
     }

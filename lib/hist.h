@@ -23,5 +23,10 @@ void hist_merge(hist *into, const hist *from);
 /* The value at quantile q in [0, 1] (an upper bound within the bucket's
  * precision; exact for min and max). 0 when empty. */
 int64_t hist_quantile(const hist *h, double q);
+/* The largest value bucket b (0 <= b < HIST_POW * HIST_SUB) holds: what
+ * hist_quantile answers for a rank in b. Exported for readers that walk
+ * h->bucket themselves (the HTML report's histograms), so that the bucket
+ * layout is written down once, here. */
+int64_t hist_bucket_top(int b);
 
 #endif

@@ -20,6 +20,8 @@
  */
 #include "reports/rep.h"
 
+#include "lib/hist.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -106,16 +108,108 @@ static int fault_stmt(const rep_call *c)
     return -1;
 }
 
-typedef struct axis {
-    int64_t t0, t1;
+/* How one iteration's timeline is drawn: its time axis, the yardstick of
+ * waits and the lanes. Measured once (tl_measure), before anything is
+ * drawn. */
+typedef struct tl_view {
+    int64_t t0, t1;             /* the axis: first call's start to last call's end */
     double px;                  /* pixels per ns */
-} axis;
+    int64_t median;             /* median statement time; 0 when none */
+    int64_t threshold;          /* longer than this: a probable lock wait */
+    int nworkers;               /* lanes */
+    bool two;                   /* some statement ran on a second connection: each lane has two rows */
+    int height;                 /* of the whole SVG */
+} tl_view;
 
-static double xof(const axis *a, int64_t t)
+static double xof(const tl_view *v, int64_t t)
 {
-    return TL_LABEL + (double)(t - a->t0) * a->px;
+    return TL_LABEL + (double)(t - v->t0) * v->px;
 }
 
+/* The median statement time of x; 0 when x has no statement, or when out
+ * of memory (every statement then counts as long, none as a wait below
+ * WAIT_MIN_NS). */
+static int64_t stmt_median(const rep_iter *x)
+{
+    size_t nst = 0;
+    for (int i = 0; i < x->ncalls; i++)
+        nst += (size_t)x->calls[i].nstmts;
+    int64_t *d = calloc(nst + 1, sizeof *d);
+    if (!d)
+        return 0;
+    size_t k = 0;
+    for (int i = 0; i < x->ncalls; i++)
+        for (int j = 0; j < x->calls[i].nstmts; j++)
+            d[k++] = x->calls[i].stmts[j].t_done - x->calls[i].stmts[j].t_send;
+    int64_t median = 0;
+    if (k) {
+        qsort(d, k, sizeof *d, cmp_i64);
+        median = d[k / 2];
+    }
+    free(d);
+    return median;
+}
+
+static void tl_measure(tl_view *v, const rep_item *it, const rep_iter *x)
+{
+    *v = (tl_view){ .t0 = INT64_MAX, .t1 = INT64_MIN };
+    for (int i = 0; i < x->ncalls; i++) {
+        v->t0 = x->calls[i].t_start < v->t0 ? x->calls[i].t_start : v->t0;
+        v->t1 = x->calls[i].t_end > v->t1 ? x->calls[i].t_end : v->t1;
+    }
+    if (v->t1 <= v->t0)
+        v->t1 = v->t0 + 1000;
+    v->px = (double)(TL_WIDTH - TL_LABEL - 16) / (double)(v->t1 - v->t0);
+    v->median = stmt_median(x);
+    v->threshold = v->median * WAIT_FACTOR > WAIT_MIN_NS ? v->median * WAIT_FACTOR : WAIT_MIN_NS;
+    /* A lane for every worker of the item, and for any call beyond them. */
+    v->nworkers = it->nworkers;
+    for (int i = 0; i < x->ncalls; i++)
+        v->nworkers = x->calls[i].worker + 1 > v->nworkers ? x->calls[i].worker + 1 : v->nworkers;
+    for (int i = 0; i < x->ncalls; i++)
+        for (int j = 0; j < x->calls[i].nstmts; j++)
+            v->two |= x->calls[i].stmts[j].conn == 1;
+    v->height = TL_AXIS + v->nworkers * TL_LANE + 8;
+}
+
+/* The two legend lines above the SVG: the wait yardstick of this
+ * iteration, and the key to the marks. */
+static void tl_legend(FILE *f, const tl_view *v)
+{
+    fprintf(f, "<p class=\"legend\">Statement median %.3f ms; a bar is marked as a probable lock wait when the "
+               "statement took more than %dx the median (and at least %.1f ms): %.3f ms here. Other bars are "
+               "shaded darker the longer they took.%s</p>\n",
+            (double)v->median / 1e6, WAIT_FACTOR, WAIT_MIN_NS / 1e6, (double)v->threshold / 1e6,
+            v->two ? " Each lane's lower half is the worker's second connection." : "");
+    fputs("<p class=\"legend\"><span class=\"k\" style=\"background:#eef1f5\"></span>attempt (border: outcome)"
+          "<span class=\"k\" style=\"background:#2f6fb3\"></span>statement"
+          "<span class=\"k\" style=\"background:#e8710a\"></span>probable lock wait"
+          "<span class=\"k\" style=\"background:#b3261e\"></span>failed statement"
+          " &nbsp; <b style=\"color:#d00\">&#9660;</b> injected fault"
+          " &nbsp; <b style=\"color:#17693a\">&#9670;</b> commit"
+          " &nbsp; <b style=\"color:#8a8f98\">&#9632;</b> rollback"
+          " &nbsp; <b>&#10005;</b> lost (connection lost; at COMMIT: indeterminate)</p>\n", f);
+}
+
+/* The time axis: about eight ticks at 1, 2 or 5 times a power of ten of
+ * milliseconds, each with a grid line across every lane. */
+static void tl_axis(FILE *f, const tl_view *v)
+{
+    double span_ms = (double)(v->t1 - v->t0) / 1e6, step = pow(10, floor(log10(span_ms / 8)));
+    if (span_ms / step > 40)
+        step *= 5;
+    else if (span_ms / step > 16)
+        step *= 2;
+    for (double t = 0; t <= span_ms + 1e-9; t += step) {
+        double px = xof(v, v->t0 + (int64_t)(t * 1e6));
+        fprintf(f, "<line class=\"grid\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>"
+                   "<text x=\"%.1f\" y=\"14\" text-anchor=\"middle\">%g ms</text>\n",
+                px, TL_AXIS - 6, px, v->height - 4, px, t);
+    }
+}
+
+/* A transaction's end centred at (x, y): kind "commit" (a diamond),
+ * "rollback" (a square) or "lost" (a cross). */
 static void end_mark(FILE *f, const char *kind, double x, double y, const char *title)
 {
     fprintf(f, "<g class=\"end end-%s\"><title>", kind);
@@ -130,163 +224,156 @@ static void end_mark(FILE *f, const char *kind, double x, double y, const char *
     fputs("</g>", f);
 }
 
-static void timeline(FILE *f, const rep_item *it, const rep_iter *x, int *faults_drawn)
+/* The mark of call c's injected fault, its tip at (x, y). */
+static void fault_mark(FILE *f, double x, int y, const rep_call *c)
 {
-    /* The median statement time of the iteration: the yardstick of waits. */
-    size_t nst = 0;
-    for (int i = 0; i < x->ncalls; i++)
-        nst += (size_t)x->calls[i].nstmts;
-    int64_t *d = calloc(nst + 1, sizeof *d);
-    size_t k = 0;
-    axis a = { INT64_MAX, INT64_MIN, 0 };
-    for (int i = 0; i < x->ncalls; i++) {
-        const rep_call *c = &x->calls[i];
-        a.t0 = c->t_start < a.t0 ? c->t_start : a.t0;
-        a.t1 = c->t_end > a.t1 ? c->t_end : a.t1;
-        for (int j = 0; d && j < c->nstmts; j++)
-            d[k++] = c->stmts[j].t_done - c->stmts[j].t_send;
-    }
-    int64_t median = 0;
-    if (d && k) {
-        qsort(d, k, sizeof *d, cmp_i64);
-        median = d[k / 2];
-    }
-    free(d);
-    int64_t threshold = median * WAIT_FACTOR > WAIT_MIN_NS ? median * WAIT_FACTOR : WAIT_MIN_NS;
-    if (a.t1 <= a.t0)
-        a.t1 = a.t0 + 1000;
-    a.px = (double)(TL_WIDTH - TL_LABEL - 16) / (double)(a.t1 - a.t0);
-    int nworkers = it->nworkers;
-    for (int i = 0; i < x->ncalls; i++)
-        nworkers = x->calls[i].worker + 1 > nworkers ? x->calls[i].worker + 1 : nworkers;
-    bool two = false;
-    for (int i = 0; i < x->ncalls; i++)
-        for (int j = 0; j < x->calls[i].nstmts; j++)
-            two |= x->calls[i].stmts[j].conn == 1;
-    int height = TL_AXIS + nworkers * TL_LANE + 8;
+    fprintf(f, "<path class=\"fault\" d=\"M%.1f %dl-6 -9h12z\"><title>injected fault: ", x, y);
+    text(f, c->fault ? c->fault : "");
+    fputs("</title></path>\n", f);
+}
 
-    fprintf(f, "<p class=\"legend\">Statement median %.3f ms; a bar is marked as a probable lock wait when the "
-               "statement took more than %dx the median (and at least %.1f ms): %.3f ms here. Other bars are "
-               "shaded darker the longer they took.%s</p>\n",
-            (double)median / 1e6, WAIT_FACTOR, WAIT_MIN_NS / 1e6, (double)threshold / 1e6,
-            two ? " Each lane's lower half is the worker's second connection." : "");
-    fputs("<p class=\"legend\"><span class=\"k\" style=\"background:#eef1f5\"></span>attempt (border: outcome)"
-          "<span class=\"k\" style=\"background:#2f6fb3\"></span>statement"
-          "<span class=\"k\" style=\"background:#e8710a\"></span>probable lock wait"
-          "<span class=\"k\" style=\"background:#b3261e\"></span>failed statement"
-          " &nbsp; <b style=\"color:#d00\">&#9660;</b> injected fault"
-          " &nbsp; <b style=\"color:#17693a\">&#9670;</b> commit"
-          " &nbsp; <b style=\"color:#8a8f98\">&#9632;</b> rollback"
-          " &nbsp; <b>&#10005;</b> lost (connection lost; at COMMIT: indeterminate)</p>\n", f);
+/* Where a statement's bar goes: from its send to its result (at least a
+ * pixel wide), in the row of its connection. */
+typedef struct tl_box {
+    double x, w;
+    int y, h;
+} tl_box;
+
+static tl_box stmt_box(const tl_view *v, const rep_stmt *s, int lane_y)
+{
+    double w = (double)(s->t_done - s->t_send) * v->px;
+    return (tl_box){
+        .x = xof(v, s->t_send),
+        .w = w > 1 ? w : 1,
+        .y = lane_y + 7 + (v->two ? s->conn * (TL_LANE - 14) / 2 : 0),
+        .h = v->two ? (TL_LANE - 14) / 2 : TL_LANE - 14,
+    };
+}
+
+/* Statement s's bar in box b: a probable lock wait past the threshold,
+ * failed, or else shaded by its duration; its SQL, duration and SQLSTATE
+ * in the tooltip. */
+static void stmt_bar(FILE *f, const tl_view *v, const rep_stmt *s, tl_box b)
+{
+    int64_t dur = s->t_done - s->t_send;
+    bool wait = dur > v->threshold;
+    double shade = wait || s->failed ? 1.0 : 0.45 + 0.55 * (double)dur / (double)(v->threshold ? v->threshold : 1);
+    fprintf(f, "<rect class=\"stmt%s%s\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
+               "fill-opacity=\"%.2f\"><title>",
+            wait ? " wait" : "", s->failed ? " failed" : "", b.x, b.y, b.w, b.h, shade > 1 ? 1.0 : shade);
+    char title[512];
+    snprintf(title, sizeof title, "%s%s — %.3f ms (%.1fx median)%s%s%s", s->sql,
+             strlen(s->sql) >= sizeof s->sql - 1 ? "…" : "", (double)dur / 1e6,
+             v->median ? (double)dur / (double)v->median : 0.0, s->failed ? " failed " : "", s->sqlstate,
+             wait ? " — probable lock wait" : "");
+    text(f, title);
+    fputs("</title></rect>\n", f);
+}
+
+/* The transaction's end, if statement s of call c is one, marked at its
+ * result: COMMIT or END is a commit, or when it failed a rollback (lost
+ * when the call lost its connection: indeterminate); ROLLBACK or ABORT is
+ * a rollback. Returns whether it drew a lost mark (the call's end then
+ * needs none). */
+static bool txn_end_mark(FILE *f, const tl_view *v, const rep_call *c, const rep_stmt *s, int lane_y)
+{
+    char title[512];
+    if (starts_with_word(s->sql, "COMMIT") || starts_with_word(s->sql, "END")) {
+        const char *kind = !s->failed ? "commit" : c->indeterminate || c->conn_lost ? "lost" : "rollback";
+        snprintf(title, sizeof title, "%s at %.3f ms", strcmp(kind, "lost") == 0
+                 ? "COMMIT lost: indeterminate" : strcmp(kind, "commit") == 0 ? "commit"
+                 : "COMMIT failed: rolled back", (double)(s->t_done - v->t0) / 1e6);
+        end_mark(f, kind, xof(v, s->t_done), lane_y + TL_LANE / 2, title);
+        return strcmp(kind, "lost") == 0;
+    }
+    if (starts_with_word(s->sql, "ROLLBACK") || starts_with_word(s->sql, "ABORT")) {
+        snprintf(title, sizeof title, "rollback at %.3f ms", (double)(s->t_done - v->t0) / 1e6);
+        end_mark(f, "rollback", xof(v, s->t_done), lane_y + TL_LANE / 2, title);
+    }
+    return false;
+}
+
+/* The attempt box of call c, from its start to its end: border by outcome,
+ * the call's answer (and message, when it did not succeed) in the
+ * tooltip. Leaves the call's group open for its statements. */
+static void attempt_box(FILE *f, const tl_view *v, const rep_call *c, int lane_y)
+{
+    double x0 = xof(v, c->t_start), x1 = xof(v, c->t_end);
+    char title[512];
+    snprintf(title, sizeof title, "worker %d%s: %s %d (%s)%s%s%s%s in %.3f ms%s", c->worker + 1,
+             c->attempt ? " retry" : "", outcome_name(c->kind), c->status, rep_call_type(c),
+             c->result ? " -> " : "", c->result ? c->result : "", c->sqlstate[0] ? " " : "", c->sqlstate,
+             (double)(c->t_end - c->t_start) / 1e6, c->timed_out ? ", cancelled at the deadline" : "");
+    fprintf(f, "<g class=\"call\" data-attempt=\"%d\"><rect class=\"attempt o-%s\" x=\"%.1f\" y=\"%d\" "
+               "width=\"%.1f\" height=\"%d\" rx=\"3\"><title>",
+            c->attempt, outcome_name(c->kind), x0, lane_y + 3, x1 - x0 > 1 ? x1 - x0 : 1, TL_LANE - 6);
+    text(f, title);
+    if (c->message && c->kind != OUT_OK) {
+        fputs(": ", f);
+        text(f, c->message);
+    }
+    fputs("</title></rect>\n", f);
+}
+
+/* One call (attempt) in the lane at lane_y: its box, each statement's bar
+ * and transaction end, the injected fault on the statement it hit (at the
+ * call's end when none is known), and a lost mark at the call's end when
+ * the connection was lost and no COMMIT showed it. */
+static void call_group(FILE *f, const tl_view *v, const rep_call *c, int lane_y)
+{
+    attempt_box(f, v, c, lane_y);
+    bool lost_marked = false;
+    int hit = fault_stmt(c);
+    for (int j = 0; j < c->nstmts; j++) {
+        const rep_stmt *s = &c->stmts[j];
+        tl_box b = stmt_box(v, s, lane_y);
+        stmt_bar(f, v, s, b);
+        lost_marked |= txn_end_mark(f, v, c, s, lane_y);
+        if (j == hit)
+            fault_mark(f, b.x + b.w / 2, b.y, c);
+    }
+    if (c->faults && hit < 0)
+        fault_mark(f, xof(v, c->t_end), lane_y + 7, c);
+    if ((c->conn_lost || c->indeterminate) && !lost_marked) {
+        char title[512];
+        snprintf(title, sizeof title, "connection lost%s at %.3f ms",
+                 c->indeterminate ? " at COMMIT: indeterminate" : "", (double)(c->t_end - v->t0) / 1e6);
+        end_mark(f, "lost", xof(v, c->t_end), lane_y + TL_LANE / 2, title);
+    }
+    fputs("</g>\n", f);
+}
+
+/* Worker w's lane (0-based): its label, its bottom line, and its calls in
+ * the order they were recorded. */
+static void lane(FILE *f, const tl_view *v, const rep_iter *x, int w)
+{
+    int y = TL_AXIS + w * TL_LANE;
+    fprintf(f, "<g class=\"lane\" data-worker=\"%d\"><text x=\"6\" y=\"%d\">worker %d</text>"
+               "<line class=\"grid\" x1=\"0\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n",
+            w + 1, y + TL_LANE / 2 + 4, w + 1, y + TL_LANE, TL_WIDTH, y + TL_LANE);
+    for (int i = 0; i < x->ncalls; i++)
+        if (x->calls[i].worker == w)
+            call_group(f, v, &x->calls[i], y);
+    fputs("</g>\n", f);
+}
+
+/* Iteration x of item it as a legend and an SVG: the axis, then one lane
+ * per worker. */
+static void timeline(FILE *f, const rep_item *it, const rep_iter *x)
+{
+    tl_view v;
+    tl_measure(&v, it, x);
+    tl_legend(f, &v);
     fprintf(f, "<svg class=\"timeline\" data-iteration=\"%ld\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                "xmlns=\"http://www.w3.org/2000/svg\" role=\"img\">\n",
-            x->iteration, TL_WIDTH, height, TL_WIDTH, height);
-    /* Axis: about eight ticks at 1, 2 or 5 times a power of ten. */
-    double span_ms = (double)(a.t1 - a.t0) / 1e6, step = pow(10, floor(log10(span_ms / 8)));
-    if (span_ms / step > 40)
-        step *= 5;
-    else if (span_ms / step > 16)
-        step *= 2;
-    for (double t = 0; t <= span_ms + 1e-9; t += step) {
-        double px = xof(&a, a.t0 + (int64_t)(t * 1e6));
-        fprintf(f, "<line class=\"grid\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>"
-                   "<text x=\"%.1f\" y=\"14\" text-anchor=\"middle\">%g ms</text>\n",
-                px, TL_AXIS - 6, px, height - 4, px, t);
-    }
-    for (int w = 0; w < nworkers; w++) {
-        int y = TL_AXIS + w * TL_LANE;
-        fprintf(f, "<g class=\"lane\" data-worker=\"%d\"><text x=\"6\" y=\"%d\">worker %d</text>"
-                   "<line class=\"grid\" x1=\"0\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n",
-                w + 1, y + TL_LANE / 2 + 4, w + 1, y + TL_LANE, TL_WIDTH, y + TL_LANE);
-        for (int i = 0; i < x->ncalls; i++) {
-            const rep_call *c = &x->calls[i];
-            if (c->worker != w)
-                continue;
-            double x0 = xof(&a, c->t_start), x1 = xof(&a, c->t_end);
-            char title[512];
-            snprintf(title, sizeof title, "worker %d%s: %s %d (%s)%s%s%s%s in %.3f ms%s", w + 1,
-                     c->attempt ? " retry" : "", outcome_name(c->kind), c->status, rep_call_type(c),
-                     c->result ? " -> " : "", c->result ? c->result : "", c->sqlstate[0] ? " " : "", c->sqlstate,
-                     (double)(c->t_end - c->t_start) / 1e6, c->timed_out ? ", cancelled at the deadline" : "");
-            fprintf(f, "<g class=\"call\" data-attempt=\"%d\"><rect class=\"attempt o-%s\" x=\"%.1f\" y=\"%d\" "
-                       "width=\"%.1f\" height=\"%d\" rx=\"3\"><title>",
-                    c->attempt, outcome_name(c->kind), x0, y + 3, x1 - x0 > 1 ? x1 - x0 : 1, TL_LANE - 6);
-            text(f, title);
-            if (c->message && c->kind != OUT_OK) {
-                fputs(": ", f);
-                text(f, c->message);
-            }
-            fputs("</title></rect>\n", f);
-            bool lost_marked = false;
-            int hit = fault_stmt(c);
-            for (int j = 0; j < c->nstmts; j++) {
-                const rep_stmt *s = &c->stmts[j];
-                int64_t dur = s->t_done - s->t_send;
-                bool wait = dur > threshold;
-                double sx = xof(&a, s->t_send), sw = (double)dur * a.px;
-                int sy = y + 7 + (two ? s->conn * (TL_LANE - 14) / 2 : 0);
-                int sh = two ? (TL_LANE - 14) / 2 : TL_LANE - 14;
-                double shade = wait || s->failed ? 1.0 : 0.45 + 0.55 * (double)dur / (double)(threshold ? threshold : 1);
-                fprintf(f, "<rect class=\"stmt%s%s\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
-                           "fill-opacity=\"%.2f\"><title>",
-                        wait ? " wait" : "", s->failed ? " failed" : "", sx, sy, sw > 1 ? sw : 1, sh,
-                        shade > 1 ? 1.0 : shade);
-                snprintf(title, sizeof title, "%s%s — %.3f ms (%.1fx median)%s%s%s", s->sql,
-                         strlen(s->sql) >= sizeof s->sql - 1 ? "…" : "", (double)dur / 1e6,
-                         median ? (double)dur / (double)median : 0.0, s->failed ? " failed " : "", s->sqlstate,
-                         wait ? " — probable lock wait" : "");
-                text(f, title);
-                fputs("</title></rect>\n", f);
-                if (starts_with_word(s->sql, "COMMIT") || starts_with_word(s->sql, "END")) {
-                    const char *kind = !s->failed ? "commit"
-                                     : c->indeterminate || c->conn_lost ? "lost" : "rollback";
-                    lost_marked |= strcmp(kind, "lost") == 0;
-                    snprintf(title, sizeof title, "%s at %.3f ms", strcmp(kind, "lost") == 0
-                             ? "COMMIT lost: indeterminate" : strcmp(kind, "commit") == 0 ? "commit"
-                             : "COMMIT failed: rolled back", (double)(s->t_done - a.t0) / 1e6);
-                    end_mark(f, kind, xof(&a, s->t_done), y + TL_LANE / 2, title);
-                } else if (starts_with_word(s->sql, "ROLLBACK") || starts_with_word(s->sql, "ABORT")) {
-                    snprintf(title, sizeof title, "rollback at %.3f ms", (double)(s->t_done - a.t0) / 1e6);
-                    end_mark(f, "rollback", xof(&a, s->t_done), y + TL_LANE / 2, title);
-                }
-                if (j == hit) {
-                    double fx = sx + (sw > 1 ? sw : 1) / 2;
-                    fputs("<path class=\"fault\" d=\"", f);
-                    fprintf(f, "M%.1f %dl-6 -9h12z\"><title>injected fault: ", fx, sy);
-                    text(f, c->fault ? c->fault : "");
-                    fputs("</title></path>\n", f);
-                    (*faults_drawn)++;
-                }
-            }
-            if (c->faults && hit < 0) {
-                fprintf(f, "<path class=\"fault\" d=\"M%.1f %dl-6 -9h12z\"><title>injected fault: ", x1, y + 7);
-                text(f, c->fault ? c->fault : "");
-                fputs("</title></path>\n", f);
-                (*faults_drawn)++;
-            }
-            if ((c->conn_lost || c->indeterminate) && !lost_marked) {
-                snprintf(title, sizeof title, "connection lost%s at %.3f ms",
-                         c->indeterminate ? " at COMMIT: indeterminate" : "", (double)(c->t_end - a.t0) / 1e6);
-                end_mark(f, "lost", x1, y + TL_LANE / 2, title);
-            }
-            fputs("</g>\n", f);
-        }
-        fputs("</g>\n", f);
-    }
+            x->iteration, TL_WIDTH, v.height, TL_WIDTH, v.height);
+    tl_axis(f, &v);
+    for (int w = 0; w < v.nworkers; w++)
+        lane(f, &v, x, w);
     fputs("</svg>\n", f);
 }
 
 /* --- latency histograms ----------------------------------------------- */
-
-/* The largest value hist bucket b holds (as lib/hist.c). */
-static int64_t bucket_top(int b)
-{
-    if (b < HIST_SUB)
-        return b;
-    int shift = b / HIST_SUB - 1;
-    int64_t base = (int64_t)(HIST_SUB + b % HIST_SUB) << shift;
-    return base + ((int64_t)1 << shift) - 1;
-}
 
 #define HB 48                   /* display bins, log-spaced from min to max */
 
@@ -300,7 +387,7 @@ static void histogram(FILE *f, const hist *h, outcome_kind kind, long calls)
     for (int b = 0; b < HIST_POW * HIST_SUB; b++) {
         if (!h->bucket[b])
             continue;
-        int64_t v = bucket_top(b);
+        int64_t v = hist_bucket_top(b);
         v = v > h->max ? h->max : v < h->min ? h->min : v;
         double lv = log((double)(v > 1000 ? v : 1000));
         int i = (int)((lv - lo) / (hi - lo) * HB);
@@ -357,7 +444,9 @@ static void percentiles_row(FILE *f, const rep_item *it)
     }
 }
 
-static void item_section(FILE *f, const report *r, const rep_item *it, int idx, int *faults_drawn)
+/* Opens item idx's section: its heading with the verdict, what it ran
+ * with and the command that repeats it, and why it stopped if it did. */
+static void item_intro(FILE *f, const rep_item *it, int idx)
 {
     char label[160];
     rep_item_label(it, label, sizeof label);
@@ -382,7 +471,10 @@ static void item_section(FILE *f, const report *r, const rep_item *it, int idx, 
         text(f, rep_item_error(it));
         fputs("</p>\n", f);
     }
+}
 
+static void invariants_table(FILE *f, const rep_item *it)
+{
     fputs("<h3>Invariants</h3>\n<table><tr><th>invariant</th><th>verdict</th><th>failing iterations</th></tr>\n", f);
     for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
         bool held = rep_item_held(it, k);
@@ -395,17 +487,29 @@ static void item_section(FILE *f, const report *r, const rep_item *it, int idx, 
         fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);
+}
+
+/* The timeline of the iteration rep_timeline_iter picks, with a heading
+ * saying which one it is; nothing when no iteration was traced. */
+static void item_timeline(FILE *f, const rep_item *it)
+{
     const rep_iter *x = rep_timeline_iter(it);
-    if (x) {
-        fprintf(f, "<h3>Timeline of iteration %ld (%s)</h3>\n", x->iteration,
-                x == &it->first_bad ? "the first that violated an invariant" : "the slowest; every invariant held");
-        if (x->fault_spec[0]) {
-            fputs("<p>Fault spec of this iteration: <code>", f);
-            text(f, x->fault_spec);
-            fputs("</code></p>\n", f);
-        }
-        timeline(f, it, x, faults_drawn);
+    if (!x)
+        return;
+    fprintf(f, "<h3>Timeline of iteration %ld (%s)</h3>\n", x->iteration,
+            x == &it->first_bad ? "the first that violated an invariant" : "the slowest; every invariant held");
+    if (x->fault_spec[0]) {
+        fputs("<p>Fault spec of this iteration: <code>", f);
+        text(f, x->fault_spec);
+        fputs("</code></p>\n", f);
     }
+    timeline(f, it, x);
+}
+
+/* The TAP YAML block of each violated invariant's first violation, the
+ * first one unfolded. */
+static void diagnostics(FILE *f, const report *r, const rep_item *it)
+{
     int shown = 0;
     for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
         json_t *d = rep_diagnostics(r, it, k);
@@ -421,7 +525,14 @@ static void item_section(FILE *f, const report *r, const rep_item *it, int idx, 
         free(yaml);
         json_decref(d);
     }
+}
 
+static void item_section(FILE *f, const report *r, const rep_item *it, int idx)
+{
+    item_intro(f, it, idx);
+    invariants_table(f, it);
+    item_timeline(f, it);
+    diagnostics(f, r, it);
     fputs("<h3>Latency by outcome</h3>\n<div class=\"hists\">\n", f);
     for (int k = 0; k < 4; k++)
         if (it->latency[k].count)
@@ -429,17 +540,10 @@ static void item_section(FILE *f, const report *r, const rep_item *it, int idx, 
     fputs("</div>\n</section>\n", f);
 }
 
-int report_write_html(const report *r, const char *path, char *err, size_t errlen)
+/* The page's head, its title and the run's summary: seed, command, server,
+ * when and where. */
+static void page_head(FILE *f, const report *r, const char *verdict)
 {
-    FILE *f = rep_open(path, err, errlen);
-    if (!f)
-        return -1;
-    const char *verdict = "held";
-    for (int i = 0; i < r->nitems; i++) {
-        const char *v = rep_item_verdict(&r->items[i]);
-        if (strcmp(v, "error") == 0 || (strcmp(v, "violated") == 0 && strcmp(verdict, "held") == 0))
-            verdict = v;
-    }
     char buf[64], stamp[64];
     struct tm tm;
     gmtime_r(&r->started, &tm);
@@ -463,7 +567,12 @@ int report_write_html(const report *r, const char *path, char *err, size_t errle
     fputs("</td></tr>\n</table>\n", f);
     if (r->oom)
         fputs("<p class=\"error\">Out of memory while recording: this report is incomplete.</p>\n", f);
+}
 
+/* One row per item, linking to its section: verdict, size, the invariants
+ * it violated, its calls and latency by outcome. */
+static void items_table(FILE *f, const report *r)
+{
     fputs("<h2>Items</h2>\n<table class=\"items\"><tr><th>item</th><th>verdict</th><th>workers</th>"
           "<th>iterations</th><th>violated invariants</th><th>calls and latency</th></tr>\n", f);
     for (int i = 0; i < r->nitems; i++) {
@@ -485,15 +594,23 @@ int report_write_html(const report *r, const char *path, char *err, size_t errle
         fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);
-    int faults_drawn = 0;
+}
+
+int report_write_html(const report *r, const char *path, char *err, size_t errlen)
+{
+    FILE *f = rep_open(path, err, errlen);
+    if (!f)
+        return -1;
+    page_head(f, r, rep_run_verdict(r));
+    items_table(f, r);
     for (int i = 0; i < r->nitems; i++)
-        item_section(f, r, &r->items[i], i, &faults_drawn);
+        item_section(f, r, &r->items[i], i);
+    /* Counts what was drawn, for tests and tools: nothing needs it to show. */
     fprintf(f, "<script>\n(function () {\n"
                "  var b = document.body;\n"
                "  b.setAttribute('data-lanes', document.querySelectorAll('svg.timeline g.lane').length);\n"
                "  b.setAttribute('data-faults', document.querySelectorAll('svg.timeline .fault').length);\n"
                "  b.setAttribute('data-rendered', 'yes');\n"
                "})();\n</script>\n</body></html>\n");
-    (void)faults_drawn;
     return rep_close(f, path, err, errlen);
 }

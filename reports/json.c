@@ -12,7 +12,6 @@
 #include "reports/rep.h"
 
 #include <inttypes.h>
-#include <string.h>
 
 /* A string, or null for NULL (json_string fails only on bad UTF-8, which
  * the record never holds, or out of memory). */
@@ -103,6 +102,40 @@ static json_t *settings_json(const report *r, const rep_item *it)
     return o;
 }
 
+/* Each invariant's verdict, failures and first violation's diagnostics. */
+static json_t *invariants_json(const report *r, const rep_item *it)
+{
+    json_t *inv = json_array();
+    for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
+        bool held = rep_item_held(it, k);
+        json_t *v = json_object();
+        json_object_set_new(v, "name", json_string(drv_invariant_name(it->scenario, k)));
+        json_object_set_new(v, "verdict", json_string(rep_item_error(it) ? "error" : held ? "held" : "violated"));
+        json_object_set_new(v, "failures", json_integer(it->failures[k]));
+        json_object_set_new(v, "first_iteration", held ? json_null() : json_integer(it->first_failure[k]));
+        json_t *d = rep_diagnostics(r, it, k);
+        json_object_set_new(v, "diagnostics", d ? d : json_null());
+        json_array_append_new(inv, v);
+    }
+    return inv;
+}
+
+/* The kept iterations in order, each from its traced copy (with the
+ * statements) when it is the first violating or the slowest one. */
+static json_t *history_json(const rep_item *it)
+{
+    json_t *iters = json_array();
+    for (size_t j = 0; j < it->niters; j++) {
+        const rep_iter *x = &it->iters[j];
+        if (it->has_bad && it->first_bad.iteration == x->iteration)
+            x = &it->first_bad;
+        else if (it->has_slow && it->slowest.iteration == x->iteration)
+            x = &it->slowest;
+        json_array_append_new(iters, iter_json(it, x));
+    }
+    return iters;
+}
+
 static json_t *item_json(const report *r, const rep_item *it)
 {
     json_t *o = json_object();
@@ -132,19 +165,7 @@ static json_t *item_json(const report *r, const rep_item *it)
     json_object_set_new(o, "outcomes", outcomes);
     json_object_set_new(o, "latency", lat);
 
-    json_t *inv = json_array();
-    for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
-        bool held = rep_item_held(it, k);
-        json_t *v = json_object();
-        json_object_set_new(v, "name", json_string(drv_invariant_name(it->scenario, k)));
-        json_object_set_new(v, "verdict", json_string(rep_item_error(it) ? "error" : held ? "held" : "violated"));
-        json_object_set_new(v, "failures", json_integer(it->failures[k]));
-        json_object_set_new(v, "first_iteration", held ? json_null() : json_integer(it->first_failure[k]));
-        json_t *d = rep_diagnostics(r, it, k);
-        json_object_set_new(v, "diagnostics", d ? d : json_null());
-        json_array_append_new(inv, v);
-    }
-    json_object_set_new(o, "invariants", inv);
+    json_object_set_new(o, "invariants", invariants_json(r, it));
 
     /* What `pgrace replay` reruns: the first violating iteration. */
     if (it->has_bad)
@@ -153,21 +174,11 @@ static json_t *item_json(const report *r, const rep_item *it)
     else
         json_object_set_new(o, "replay", json_null());
 
-    json_t *iters = json_array();
-    for (size_t j = 0; j < it->niters; j++) {
-        const rep_iter *x = &it->iters[j];
-        /* The traced copy of this iteration, when there is one. */
-        if (it->has_bad && it->first_bad.iteration == x->iteration)
-            x = &it->first_bad;
-        else if (it->has_slow && it->slowest.iteration == x->iteration)
-            x = &it->slowest;
-        json_array_append_new(iters, iter_json(it, x));
-    }
     json_object_set_new(o, "iterations_kept", json_integer((json_int_t)it->niters));
     json_object_set_new(o, "iterations_dropped", json_integer(it->dropped));
     json_object_set_new(o, "timeline_iteration",
                         rep_timeline_iter(it) ? json_integer(rep_timeline_iter(it)->iteration) : json_null());
-    json_object_set_new(o, "history", iters);
+    json_object_set_new(o, "history", history_json(it));
     return o;
 }
 
@@ -190,14 +201,9 @@ int report_write_json(const report *r, const char *path, char *err, size_t errle
                                                  r->dsn ? "dsn" : r->embedded ? "embedded" : "environment"));
     json_object_set_new(doc, "keep_iterations", json_integer(r->keep_iterations));
     json_object_set_new(doc, "complete", json_boolean(!r->oom));
-    const char *verdict = "held";
-    for (int i = 0; i < r->nitems; i++) {
-        const char *v = rep_item_verdict(&r->items[i]);
-        if (strcmp(v, "error") == 0 || (strcmp(v, "violated") == 0 && strcmp(verdict, "held") == 0))
-            verdict = v;
+    for (int i = 0; i < r->nitems; i++)
         json_array_append_new(items, item_json(r, &r->items[i]));
-    }
-    json_object_set_new(doc, "verdict", json_string(verdict));
+    json_object_set_new(doc, "verdict", json_string(rep_run_verdict(r)));
     json_object_set_new(doc, "items", items);
 
     FILE *f = rep_open(path, err, errlen);

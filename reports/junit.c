@@ -43,13 +43,15 @@ static void latency_text(const hist *h, char *buf, size_t len)
              (double)hist_quantile(h, 0.9) / 1e6, (double)hist_quantile(h, 0.99) / 1e6, (double)h->max / 1e6);
 }
 
-static void suite(FILE *f, const report *r, const rep_item *it, int id)
+/* The <testsuite> start tag of item it (id: its position in the run): its
+ * counts, time and where and when it ran, as the Ant schema requires. */
+static void suite_open(FILE *f, const report *r, const rep_item *it, int id, const char *label)
 {
-    char label[160], buf[512], stamp[32];
+    char stamp[32];
     struct tm tm;
-    rep_item_label(it, label, sizeof label);
     gmtime_r(&it->started, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    /* A stopped item's testcases are errors, not failures. */
     int n = drv_ninvariants(it->scenario), failures = 0;
     for (int k = 0; k < n; k++)
         failures += !rep_item_error(it) && !rep_item_held(it, k);
@@ -61,7 +63,32 @@ static void suite(FILE *f, const report *r, const rep_item *it, int id)
     rep_xml_text(f, r->hostname);
     fprintf(f, "\" tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"0\" time=\"%.3f\">\n", n, failures,
             rep_item_error(it) ? n : 0, it->seconds);
+}
 
+/* The calls of each outcome and their latency percentiles, as properties. */
+static void latency_properties(FILE *f, const rep_item *it)
+{
+    static const struct { const char *name; double q; } qs[] = {
+        { "p50", 0.5 }, { "p90", 0.9 }, { "p99", 0.99 }, { "max", 1.0 },
+    };
+    char name[64], buf[64];
+    for (int k = 0; k < 4; k++) {
+        if (!it->latency[k].count)
+            continue;
+        snprintf(name, sizeof name, "calls.%s", outcome_name(k));
+        property_long(f, name, it->outcomes[k]);
+        for (size_t q = 0; q < sizeof qs / sizeof qs[0]; q++) {
+            snprintf(name, sizeof name, "latency.%s.%s_ms", outcome_name(k), qs[q].name);
+            snprintf(buf, sizeof buf, "%.3f", (double)hist_quantile(&it->latency[k], qs[q].q) / 1e6);
+            property(f, name, buf);
+        }
+    }
+}
+
+/* What the run and the item ran with, and what came of it. */
+static void properties(FILE *f, const report *r, const rep_item *it)
+{
+    char buf[512];
     fputs("    <properties>\n", f);
     snprintf(buf, sizeof buf, "%" PRIu64, r->seed);
     property(f, "seed", buf);
@@ -81,64 +108,63 @@ static void suite(FILE *f, const report *r, const rep_item *it, int id)
         snprintf(buf, sizeof buf, "%s=%" PRId64 "us", it->pauses.p[i].name, it->pauses.p[i].ns / 1000);
         property(f, "pause", buf);
     }
-    for (int k = 0; k < 4; k++) {
-        if (!it->latency[k].count)
-            continue;
-        char name[64];
-        snprintf(name, sizeof name, "calls.%s", outcome_name(k));
-        property_long(f, name, it->outcomes[k]);
-        static const struct { const char *name; double q; } qs[] = {
-            { "p50", 0.5 }, { "p90", 0.9 }, { "p99", 0.99 }, { "max", 1.0 },
-        };
-        for (size_t q = 0; q < sizeof qs / sizeof qs[0]; q++) {
-            snprintf(name, sizeof name, "latency.%s.%s_ms", outcome_name(k), qs[q].name);
-            snprintf(buf, sizeof buf, "%.3f", (double)hist_quantile(&it->latency[k], qs[q].q) / 1e6);
-            property(f, name, buf);
-        }
-    }
+    latency_properties(f, it);
     if (it->repeat)
         property(f, "repeat", it->repeat);
     fputs("    </properties>\n", f);
+}
 
-    double each = n ? it->seconds / n : 0;
-    snprintf(buf, sizeof buf, "pgrace.%s.%s", it->scenario->name, it->variant->name);
-    if (strcmp(it->plan, "none") != 0) {
-        size_t len = strlen(buf);
-        snprintf(buf + len, sizeof buf - len, ".%s", it->plan);
-    }
-    for (int k = 0; k < n; k++) {
-        fputs("    <testcase name=\"", f);
-        rep_xml_text(f, drv_invariant_name(it->scenario, k));
-        fputs("\" classname=\"", f);
-        rep_xml_text(f, buf);
-        fprintf(f, "\" time=\"%.3f\"", each);
-        if (rep_item_error(it)) {
-            fputs(">\n      <error type=\"setup-error\" message=\"", f);
-            rep_xml_text(f, rep_item_error(it));
-            fputs("\">", f);
-            rep_xml_text(f, rep_item_error(it));
-            fputs("</error>\n    </testcase>\n", f);
-            continue;
-        }
-        if (rep_item_held(it, k)) {
-            fputs("/>\n", f);
-            continue;
-        }
-        char msg[256];
-        snprintf(msg, sizeof msg, "violated in %ld of %ld iterations (first: iteration %ld)", it->failures[k],
-                 it->iterations, it->first_failure[k]);
-        fputs(">\n      <failure type=\"invariant-violated\" message=\"", f);
-        rep_xml_text(f, msg);
+/* The <failure> of violated invariant k: how often in its message, the
+ * TAP YAML block of the first violation as its text (the message when
+ * there is none). */
+static void failure(FILE *f, const report *r, const rep_item *it, int k)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "violated in %ld of %ld iterations (first: iteration %ld)", it->failures[k],
+             it->iterations, it->first_failure[k]);
+    fputs("      <failure type=\"invariant-violated\" message=\"", f);
+    rep_xml_text(f, msg);
+    fputs("\">", f);
+    json_t *d = rep_diagnostics(r, it, k);
+    char *yaml = rep_yaml(d);
+    rep_xml_text(f, yaml ? yaml : msg);
+    free(yaml);
+    json_decref(d);
+    fputs("</failure>\n", f);
+}
+
+/* The <testcase> of invariant k, in class classname, taking time each:
+ * empty when it held, with an <error> when the item stopped (whatever
+ * the invariant), else with its <failure>. */
+static void testcase(FILE *f, const report *r, const rep_item *it, int k, const char *classname, double each)
+{
+    fputs("    <testcase name=\"", f);
+    rep_xml_text(f, drv_invariant_name(it->scenario, k));
+    fputs("\" classname=\"", f);
+    rep_xml_text(f, classname);
+    fprintf(f, "\" time=\"%.3f\"", each);
+    if (rep_item_error(it)) {
+        fputs(">\n      <error type=\"setup-error\" message=\"", f);
+        rep_xml_text(f, rep_item_error(it));
         fputs("\">", f);
-        json_t *d = rep_diagnostics(r, it, k);
-        char *yaml = rep_yaml(d);
-        rep_xml_text(f, yaml ? yaml : msg);
-        free(yaml);
-        json_decref(d);
-        fputs("</failure>\n    </testcase>\n", f);
+        rep_xml_text(f, rep_item_error(it));
+        fputs("</error>\n    </testcase>\n", f);
+        return;
     }
+    if (rep_item_held(it, k)) {
+        fputs("/>\n", f);
+        return;
+    }
+    fputs(">\n", f);
+    failure(f, r, it, k);
+    fputs("    </testcase>\n", f);
+}
 
-    /* The TAP comment line of the item, with the repeat command. */
+/* <system-out> is the TAP comment line of the item, with the repeat
+ * command; <system-err> why it stopped, if it did. */
+static void system_out_err(FILE *f, const rep_item *it, const char *label)
+{
+    char buf[512];
     fputs("    <system-out>", f);
     snprintf(buf, sizeof buf, "%s: %ld iterations in %.2fs; calls", label, it->iterations, it->seconds);
     rep_xml_text(f, buf);
@@ -155,7 +181,29 @@ static void suite(FILE *f, const report *r, const rep_item *it, int id)
     fputs("\n</system-out>\n    <system-err>", f);
     if (rep_item_error(it))
         rep_xml_text(f, rep_item_error(it));
-    fputs("</system-err>\n  </testsuite>\n", f);
+    fputs("</system-err>\n", f);
+}
+
+/* Item it as one <testsuite>: in the order the schema requires, its
+ * properties, one testcase per invariant, system-out and system-err. */
+static void suite(FILE *f, const report *r, const rep_item *it, int id)
+{
+    char label[160], classname[512];
+    rep_item_label(it, label, sizeof label);
+    suite_open(f, r, it, id, label);
+    properties(f, r, it);
+    /* "pgrace.SCENARIO.VARIANT", and ".PLAN" when it has one. */
+    snprintf(classname, sizeof classname, "pgrace.%s.%s", it->scenario->name, it->variant->name);
+    if (strcmp(it->plan, "none") != 0) {
+        size_t len = strlen(classname);
+        snprintf(classname + len, sizeof classname - len, ".%s", it->plan);
+    }
+    int n = drv_ninvariants(it->scenario);
+    double each = n ? it->seconds / n : 0;
+    for (int k = 0; k < n; k++)
+        testcase(f, r, it, k, classname, each);
+    system_out_err(f, it, label);
+    fputs("  </testsuite>\n", f);
 }
 
 int report_write_junit(const report *r, const char *path, char *err, size_t errlen)

@@ -107,6 +107,10 @@ const char *rep_call_type(const rep_call *c);
 const char *rep_item_verdict(const rep_item *it);
 bool rep_item_held(const rep_item *it, int k);
 
+/* The run's verdict: "error" if any item's is, else "violated" if any
+ * item's is, else "held". */
+const char *rep_run_verdict(const report *r);
+
 /* Why item stopped without a result ("did not finish" when it never
  * ended), or NULL when it ran to the end. */
 const char *rep_item_error(const rep_item *it);

@@ -379,6 +379,17 @@ const char *rep_item_verdict(const rep_item *it)
     return "held";
 }
 
+const char *rep_run_verdict(const report *r)
+{
+    const char *verdict = "held";
+    for (int i = 0; i < r->nitems; i++) {
+        const char *v = rep_item_verdict(&r->items[i]);
+        if (strcmp(v, "error") == 0 || (strcmp(v, "violated") == 0 && strcmp(verdict, "held") == 0))
+            verdict = v;
+    }
+    return verdict;
+}
+
 const rep_iter *rep_timeline_iter(const rep_item *it)
 {
     return it->has_bad ? &it->first_bad : it->has_slow ? &it->slowest : NULL;
