@@ -114,7 +114,8 @@ int main(int argc, char **argv)
         faultctl_init();
         status = replay_main(argc, argv);
     } else if (strcmp(argv[1], "spec") == 0) {
-        status = spec_main(argc - 1, argv + 1);
+        faultctl_init();
+        status = spec_main(argc, argv);
     } else if (strcmp(argv[1], "run") == 0) {
         run_opts o;
         if (parse_run(argc, argv, &o) < 0)

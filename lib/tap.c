@@ -88,19 +88,19 @@ void tap_yaml(FILE *o, json_t *v, int indent)
     }
 }
 
-bool tap_point(bool ok, json_t *diag, const char *fmt, ...)
+/* Prints point number n: its description (a '#' in it would start a TAP
+ * directive, so it becomes a space), the directive when there is one, and
+ * diag as YAML. */
+static void point(bool ok, json_t *diag, const char *directive, const char *fmt, va_list ap)
 {
     char desc[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(desc, sizeof desc, fmt, ap);
-    va_end(ap);
-    /* '#' would start a TAP directive inside the description. */
     for (char *p = desc; *p; p++)
         if (*p == '#' || *p == '\n')
             *p = ' ';
     pthread_mutex_lock(&tap_lock);
-    fprintf(out(), "%s %d - %s\n", ok ? "ok" : "not ok", ++tap_n, desc);
+    fprintf(out(), "%s %d - %s%s%s\n", ok ? "ok" : "not ok", ++tap_n, desc, directive ? " # " : "",
+            directive ? directive : "");
     if (diag && json_object_size(diag)) {
         fputs("  ---\n", out());
         tap_yaml(out(), diag, 2);
@@ -108,7 +108,28 @@ bool tap_point(bool ok, json_t *diag, const char *fmt, ...)
     }
     fflush(out());
     pthread_mutex_unlock(&tap_lock);
+}
+
+bool tap_point(bool ok, json_t *diag, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    point(ok, diag, NULL, fmt, ap);
+    va_end(ap);
     return ok;
+}
+
+void tap_skip(const char *reason, const char *fmt, ...)
+{
+    char directive[600];
+    snprintf(directive, sizeof directive, "SKIP %s", reason);
+    for (char *p = directive; *p; p++)
+        if (*p == '#' || *p == '\n')
+            *p = ' ';
+    va_list ap;
+    va_start(ap, fmt);
+    point(true, NULL, directive, fmt, ap);
+    va_end(ap);
 }
 
 static void prefixed(const char *prefix, const char *fmt, va_list ap)

@@ -22,6 +22,8 @@ void tap_plan(int n);
  * YAML block. Returns ok. */
 bool tap_point(bool ok, json_t *diag, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A skipped point: "ok N - description # SKIP reason". */
+void tap_skip(const char *reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A "# ..." comment line (one per line of the formatted text). */
 void tap_comment(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "Bail out! ..." for setup failures that end the run. */

@@ -12,7 +12,8 @@
  * Returns isolationtester's exit status. */
 int spec_isolation_main(int argc, char **argv);
 
-/* `pgrace spec FILE.spec... [options]`: argv[0] is "spec". Returns 0 (every
+/* `pgrace spec FILE.spec... [options]`: argv is the whole command line (argv[1] is
+ * "spec": with --fault it re-executes itself under the shim). Returns 0 (every
  * permutation ok), 1 (one was not) or 2 (usage or setup error). */
 int spec_main(int argc, char **argv);
 

@@ -19,10 +19,12 @@
 #include "spec/cmd.h"
 
 #include "spec/junit.h"
+#include "spec/permute.h"
 #include "spec/run.h"
 #include "spec/spec.h"
 
 #include "harness/cli.h"
+#include "harness/faultctl.h"
 #include "harness/run.h"
 #include "harness/target.h"
 
@@ -46,6 +48,11 @@
 
 static const char usage[] =
     "usage: pgrace spec FILE.spec... [options]\n"
+    "  --explore          every interleaving of the sessions' steps, not only the listed permutations\n"
+    "  --preemptions K    with --explore: at most K switches away from a session that could go on\n"
+    "                     (default: no bound, the set isolationtester runs for a spec without permutations)\n"
+    "  --faults           each permutation again with one fault (error=40001, drop, ambiguous) at each step\n"
+    "  --fault SPEC       the fault shim with this spec on every session's statements (README: Fault specs)\n"
     "  --dsn DSN          use this server (else PG* variables, else an embedded cluster)\n"
     "  --junit F          also write JUnit XML to F (TAP stays on stdout)\n"
     "  --seed S           the run's seed (printed; nothing in a spec run is random yet)\n"
@@ -57,15 +64,20 @@ static const char usage[] =
 typedef struct spec_opts {
     const char *dsn;
     const char *junit;
+    const char *fault;          /* --fault: a shim spec for the sessions' statements */
     uint64_t seed;
     int64_t timeout_ns;
+    bool explore, faults;
+    int bound;                  /* --preemptions with --explore; -1: none */
     char **files;
     int nfiles;
+    char **argv;                /* the whole command line, to re-execute with the shim */
 } spec_opts;
 
 typedef struct spec_file {
     const char *path;
     spec *s;
+    spec_perm_set set;          /* what runs */
     long npoints;
 } spec_file;
 
@@ -83,8 +95,11 @@ typedef struct spec_run {
 
 static int parse(int argc, char **argv, spec_opts *o)
 {
-    enum { OPT_DSN = 256, OPT_JUNIT, OPT_SEED, OPT_FAULT, OPT_TIMEOUT, OPT_HELP };
+    enum { OPT_DSN = 256, OPT_JUNIT, OPT_SEED, OPT_FAULT, OPT_TIMEOUT, OPT_HELP, OPT_EXPLORE, OPT_PREEMPT, OPT_FAULTS };
     static const struct option longopts[] = {
+        { "explore", no_argument, NULL, OPT_EXPLORE },
+        { "preemptions", required_argument, NULL, OPT_PREEMPT },
+        { "faults", no_argument, NULL, OPT_FAULTS },
         { "dsn", required_argument, NULL, OPT_DSN },
         { "junit", required_argument, NULL, OPT_JUNIT },
         { "seed", required_argument, NULL, OPT_SEED },
@@ -94,11 +109,13 @@ static int parse(int argc, char **argv, spec_opts *o)
         { NULL, 0, NULL, 0 },
     };
     const char *env = getenv("PGISOLATIONTIMEOUT");
-    *o = (spec_opts){ .timeout_ns = (env ? atoi(env) : DEFAULT_TIMEOUT_S) * 1000000000LL };
+    *o = (spec_opts){ .timeout_ns = (env ? atoi(env) : DEFAULT_TIMEOUT_S) * 1000000000LL, .bound = -1 };
+    long v;
     bool seeded = false;
     int ch;
     opterr = 0;
-    optind = 1;
+    optind = 2;     /* argv: pgrace spec ... */
+    o->argv = argv;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case OPT_DSN: o->dsn = optarg; break;
@@ -112,18 +129,24 @@ static int parse(int argc, char **argv, spec_opts *o)
             if (cli_duration("--call-timeout", optarg, MAX_TIMEOUT_NS, &o->timeout_ns) < 0)
                 return -1;
             break;
-        case OPT_FAULT:
-            /* A shim spec needs the shim's re-exec and per-connection
-             * exemption (harness/faultctl.c): not wired to spec runs yet. */
-            fprintf(stderr, "pgrace: spec: --fault is not available yet; put a fault on a step instead "
-                            "(permutation s1a s1c[error=40001])\n");
-            return -1;
+        case OPT_FAULT: o->fault = optarg; break;
+        case OPT_EXPLORE: o->explore = true; break;
+        case OPT_FAULTS: o->faults = true; break;
+        case OPT_PREEMPT:
+            if (cli_long("--preemptions", optarg, 0, 64, &v) < 0)
+                return -1;
+            o->bound = (int)v;
+            break;
         case OPT_HELP:
             fputs(usage, stdout);
             exit(EXIT_HELD);
         default:
             return cli_bad_option(argv);
         }
+    }
+    if (o->bound >= 0 && !o->explore) {
+        fprintf(stderr, "pgrace: --preemptions bounds --explore's interleavings: it needs --explore\n");
+        return -1;
     }
     if (!seeded)
         o->seed = rng_fresh_seed();
@@ -141,8 +164,9 @@ static int parse(int argc, char **argv, spec_opts *o)
     return 0;
 }
 
-/* Reads, parses and checks one file (the extended dialect). */
-static int load(spec_file *f, const char *path)
+/* Reads, parses and checks one file (the extended dialect), and lists what
+ * runs of it. */
+static int load(spec_file *f, const char *path, const spec_opts *o)
 {
     char err[ERRLEN];
     FILE *in = fopen(path, "r");
@@ -165,12 +189,16 @@ static int load(spec_file *f, const char *path)
         fprintf(stderr, "pgrace: %s: %s\n", path, err);
         return -1;
     }
-    f->npoints = f->s->nperms;
-    if (!f->npoints && (f->npoints = spec_count_all(f->s, MAX_INTERLEAVINGS + 1)) > MAX_INTERLEAVINGS) {
+    if (!f->s->nperms && spec_count_all(f->s, MAX_INTERLEAVINGS + 1) > MAX_INTERLEAVINGS && !o->explore) {
         fprintf(stderr, "pgrace: %s: more than %d interleavings of its steps; list the permutations to run\n", path,
                 MAX_INTERLEAVINGS);
         return -1;
     }
+    if (spec_perm_set_build(f->s, o->explore, o->bound, o->faults, MAX_INTERLEAVINGS, &f->set, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s: %s\n", path, err);
+        return -1;
+    }
+    f->npoints = f->set.n;
     return 0;
 }
 
@@ -365,6 +393,9 @@ static int run_point(void *arg, const spec_pstep *steps, int nsteps)
     int64_t t0 = clock_now_ns();
     int rc = spec_run_permutation(run->r, steps, nsteps, &res, err, sizeof err);
     double seconds = (double)(clock_now_ns() - t0) / 1e9;
+    bool infeasible = rc > 0;
+    if (infeasible)
+        rc = -1;
     /* A permutation that could not finish left its sessions in an unknown
      * state: new connections (the server rolls the old ones back), and the
      * spec's teardown, whose words belong to this permutation's output. */
@@ -408,7 +439,16 @@ static int run_point(void *arg, const spec_pstep *steps, int nsteps)
                 break;
         }
     }
-    tap_point(ok, d, "%s: %s%s", run->f->path, name, why);
+    if (infeasible) {
+        /* An explored interleaving that cannot run: its session waits on a
+         * lock the steps before it hold. Skipped, not failed. */
+        ok = true;
+        char reason[ERRLEN + 16];
+        snprintf(reason, sizeof reason, "infeasible: %s", err);
+        tap_skip(reason, "%s: %s", run->f->path, name);
+    } else {
+        tap_point(ok, d, "%s: %s%s", run->f->path, name, why);
+    }
     if (!ok)
         run->failed = true;
     int stop = spec_points_add(&run->points, run->file, name, ok, rc < 0 ? err : why[0] ? why + 2 : NULL, d, seconds);
@@ -450,6 +490,7 @@ static int run_file(spec_run *run)
     spec_runner_opts ro = {
         .conninfo = run->t.conninfo, .schema = run->t.schema, .appname = run->t.appname,
         .out = stdout, .err = stderr, .step_timeout_ns = run->o->timeout_ns, .reconnect = true,
+        .infeasible_fails = run->o->explore,
     };
     if (!(run->r = spec_runner_open(f->s, &ro, err, sizeof err))) {
         err_one_line(err);
@@ -457,13 +498,17 @@ static int run_file(spec_run *run)
         fprintf(stderr, "pgrace: %s: %s\n", f->path, err);
         return -1;
     }
+    if (run->o->explore)
+        tap_comment("%s: --explore: %d interleavings of its sessions' steps", f->path, f->set.base);
+    if (run->o->explore && run->o->bound >= 0)
+        tap_comment("%s: at most %d preemption%s: %ld interleavings left out", f->path, run->o->bound,
+                    run->o->bound == 1 ? "" : "s", f->set.pruned);
+    if (run->o->faults)
+        tap_comment("%s: --faults: %d permutations with one fault each (error=40001, drop, ambiguous at each step)",
+                    f->path, f->set.n - f->set.base);
     int rc = 0;
-    if (f->s->nperms) {
-        for (int i = 0; i < f->s->nperms && rc == 0 && !cleanup_signal_seen(); i++)
-            rc = run_point(run, f->s->perms[i].steps, f->s->perms[i].nsteps);
-    } else {
-        rc = spec_each_permutation(f->s, run_point, run);
-    }
+    for (int i = 0; i < f->set.n && rc == 0 && !cleanup_signal_seen(); i++)
+        rc = run_point(run, f->set.perms[i].steps, f->set.perms[i].nsteps);
     spec_runner_close(run->r);
     run->r = NULL;
     return rc;
@@ -490,12 +535,19 @@ int spec_main(int argc, char **argv)
     }
     long points = 0;
     for (int i = 0; i < o.nfiles; i++) {
-        if (load(&files[i], o.files[i]) < 0)
+        if (load(&files[i], o.files[i], &o) < 0)
             goto done;
         points += files[i].npoints;
     }
     if ((nsettings = merge_settings(files, o.nfiles, &settings)) < 0)
         goto done;
+    /* --fault: re-executes with the shim preloaded, then installs the spec
+     * for the whole run: the sessions' connections are faulted, the control
+     * connection never (spec/run.c opens it exempt). */
+    if (o.fault && (faultctl_preload(o.argv, err, sizeof err) < 0 || faultctl_configure(o.fault, err, sizeof err) < 0)) {
+        fprintf(stderr, "pgrace: %s%s\n", strncmp(err, "fault shim", 10) ? "bad --fault: " : "", err);
+        goto done;
+    }
     if (target_open_with(&run.t, o.dsn, (const char *const *)settings, nsettings, err, sizeof err) < 0) {
         fprintf(stderr, "pgrace: %s\n", err);
         goto done;
@@ -536,8 +588,10 @@ done:
     for (int i = 0; i < nsettings; i++)
         free(settings[i]);
     free(settings);
-    for (int i = 0; i < o.nfiles; i++)
+    for (int i = 0; i < o.nfiles; i++) {
+        spec_perm_set_free(&files[i].set);
         spec_free(files[i].s);
+    }
     free(files);
     return status;
 }

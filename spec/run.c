@@ -24,6 +24,8 @@
  */
 #include "spec/run.h"
 
+#include "harness/faultctl.h"
+
 #include "spec/fault.h"
 
 #include "lib/blocking.h"
@@ -295,7 +297,14 @@ static int start_connect(spec_runner *r, sconn *c)
         vals[k++] = app;
     }
     keys[k] = vals[k] = NULL;
+    /* Under the fault shim (pgrace spec --fault) the control connection is
+     * never faulted, every session's is: a connection takes the exemption
+     * of the thread that opens it, and the thread stays unexempt, so that
+     * the sessions' statements are counted (the control's are not, being
+     * on an exempt connection). Without the shim these do nothing. */
+    faultctl_exempt_thread(c == &r->c[0]);
     c->conn = PQconnectStartParams(keys, vals, 1);
+    faultctl_exempt_thread(false);
     return c->conn ? 0 : -1;
 }
 
@@ -971,6 +980,16 @@ static void await_input(spec_runner *r, int64_t deadline)
 }
 
 /* The step loop of run_permutation. Returns 0 or -1. */
+static bool is_waiting(rstep *const *waiting, int nwaiting, const rstep *rs)
+{
+    for (int w = 0; w < nwaiting; w++)
+        if (waiting[w] == rs)
+            return true;
+    return false;
+}
+
+/* Runs the steps; 0, 1 (infeasible_fails: a step's session still waits) or
+ * -1. */
 static int run_steps(spec_runner *r, rstep *rs, int nsteps, rstep **waiting, char *err, size_t errlen)
 {
     int nwaiting = 0;
@@ -980,6 +999,11 @@ static int run_steps(spec_runner *r, rstep *rs, int nsteps, rstep **waiting, cha
          * polling the other waiting steps meanwhile (one of them may be
          * what it waits for). */
         int64_t start = clock_now_ns();
+        if (c->active && r->o.infeasible_fails && is_waiting(waiting, nwaiting, c->active)) {
+            err_set(err, errlen, "step %s: its session still waits for step %s", rs[i].p->step->name,
+                    c->active->p->step->name);
+            return 1;
+        }
         while (c->active) {
             rstep *old = c->active;
             int before = nwaiting;
@@ -1057,8 +1081,11 @@ int spec_run_permutation(spec_runner *r, const spec_pstep *steps, int nsteps, sp
         if (s->sessions[i].setup && run_block(r, session_conn(r, i), s->sessions[i].setup, what, err, errlen) < 0)
             goto done;
     }
-    if (run_steps(r, rs, nsteps, waiting, err, errlen) < 0)
+    int steps_rc = run_steps(r, rs, nsteps, waiting, err, errlen);
+    if (steps_rc != 0) {
+        rc = steps_rc;
         goto done;
+    }
     json_t *violations = NULL;
     int irc = check_invariants(r, &violations, err, errlen);
     if (res)

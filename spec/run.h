@@ -35,6 +35,9 @@ typedef struct spec_runner_opts {
     FILE *err;                  /* ... and on stderr (the same stream is fine) */
     int64_t step_timeout_ns;    /* a step is canceled after this, abandoned after twice it */
     bool reconnect;             /* a session whose connection was lost (a fault) gets a new one */
+    bool infeasible_fails;      /* a step whose session still waits on a lock ends the permutation at once
+                                 * (spec_run_permutation returns 1): an explored interleaving that cannot
+                                 * run, where isolationtester would wait for its timeout */
 } spec_runner_opts;
 
 /* Opens the connections. Returns the runner, or NULL with isolationtester's
@@ -50,9 +53,11 @@ typedef struct spec_perm_result {
 
 /* Runs one permutation (steps[0..nsteps), each linked to its spec step).
  * Returns 0 when it ran to the end (a failing step is an ordinary outcome),
- * or -1 when it could not (setup failed, a step timed out, steps blocked
- * each other): the reason is printed on the err stream as isolationtester
- * prints it, and summarised in err (one line). After -1 the runner is in an
+ * 1 when it is infeasible (infeasible_fails: err says which step's session
+ * was waiting), or -1 when it could not (setup failed, a step timed out,
+ * steps blocked each other): the reason is printed on the err stream as
+ * isolationtester prints it, and summarised in err (one line). After 1 or -1
+ * the runner is in an
  * unknown state: spec_runner_reset it before another permutation. res may
  * be NULL; when not, free res->violations. */
 int spec_run_permutation(spec_runner *r, const spec_pstep *steps, int nsteps, spec_perm_result *res, char *err,

@@ -216,6 +216,76 @@ SKIP: {
     is($text, $want, 'simple-write-skew.spec: its points print isolationtester\'s expected output');
 }
 
+# ---- --explore: every interleaving of the sessions' steps, as isolationtester
+# runs a spec without permutations; with a bound, fewer, and it says how many
+# were left out.
+my $free = spec_file('free', <<'SPEC');
+setup { CREATE TABLE t (n int); }
+teardown { DROP TABLE t; }
+session s1
+step a1 { INSERT INTO t VALUES (1); }
+step a2 { INSERT INTO t VALUES (2); }
+session s2
+step b1 { INSERT INTO t VALUES (3); }
+step b2 { INSERT INTO t VALUES (4); }
+SPEC
+{
+    my ($st, $out) = run_cmd(pgrace(), 'spec', $free);
+    my @listed = sort map { $_->[1] } points($out);
+    ($st, $out) = run_cmd(pgrace(), 'spec', '--explore', $free);
+    my @explored = sort map { $_->[1] } points($out);
+    is(scalar @explored, 6, '--explore: C(4,2) = 6 interleavings of two sessions of two steps');
+    is_deeply(\@explored, \@listed, '... the same set isolationtester runs for a spec without permutations');
+    ($st, $out) = run_cmd(pgrace(), 'spec', '--explore', '--preemptions', '0', $free);
+    is(scalar(points($out)), 2, '--explore --preemptions 0: 2 (each session runs to its end)');
+    like($out, qr/^# \S+free\.spec: at most 0 preemptions: \d+ interleavings left out$/m, 'and says how many it left out');
+    ($st, $out) = run_cmd(pgrace(), 'spec', '--explore', $race);
+    is(scalar(points($out)), 20, '--explore ignores the listed permutation: C(6,3) = 20 interleavings');
+    ok($st == 1 && grep({ !$_->[0] } points($out)), '... among them the race the listed one does not show');
+    my $skipped = () = $out =~ /^ok \d+ - .* # SKIP infeasible: step \w+: its session still waits for step \w+$/mg;
+    ok($skipped > 0, "interleavings whose session waits on a lock are skipped at once, not run to a timeout ($skipped)");
+}
+
+# ---- --faults finds what no listed permutation shows: a client that retries
+# a transfer when its connection broke. A dropped COMMIT did not commit, so
+# the retry makes it once; an ambiguous COMMIT did, so the retry makes it
+# twice. Only the ambiguous COMMIT breaks the invariant.
+my $transfer = spec_file('transfer', <<'SPEC');
+setup { CREATE TABLE acct (id int PRIMARY KEY, balance int); INSERT INTO acct VALUES (1, 100), (2, 0); }
+teardown { DROP TABLE acct; }
+invariant "the transfer happened at most once" { SELECT id, balance FROM acct WHERE id = 2 AND balance > 10 }
+session s1
+# The session's own temp table: gone after a reconnect, which is how the
+# client knows its connection broke.
+setup { CREATE TEMP TABLE IF NOT EXISTS connected (x int); }
+step t1 { BEGIN; UPDATE acct SET balance = balance - 10 WHERE id = 1; UPDATE acct SET balance = balance + 10 WHERE id = 2; }
+step c1 { COMMIT; }
+step retry { DO $$ BEGIN IF to_regclass('pg_temp.connected') IS NULL THEN
+               UPDATE acct SET balance = balance - 10 WHERE id = 1;
+               UPDATE acct SET balance = balance + 10 WHERE id = 2;
+             END IF; END $$; }
+permutation t1 c1 retry
+permutation t1 c1[drop] retry
+SPEC
+{
+    my ($st, $out) = run_cmd(pgrace(), 'spec', $transfer);
+    is($st, 0, 'the listed permutations (one with a dropped COMMIT) hold') or diag $out;
+    ($st, $out) = run_cmd(pgrace(), 'spec', '--faults', $transfer);
+    is($st, 1, '--faults finds a failure') or diag $out;
+    my @bad = map { $_->[1] } grep { !$_->[0] } points($out);
+    is_deeply(\@bad, [ "$transfer: t1 c1[ambiguous] retry: invariant \"the transfer happened at most once\" violated (1 row)" ],
+              'exactly the ambiguous COMMIT breaks it') or diag $out;
+    like($out, qr/^# \S+transfer\.spec: --faults: \d+ permutations with one fault each/m, 'and says how many it ran');
+}
+
+# ---- --fault SPEC: the shim faults the sessions' statements, never the
+# control connection (setup, teardown, invariants).
+{
+    my ($st, $out) = run_cmd(pgrace(), 'spec', '--fault', 'commit:when=1:error=40001', $transfer);
+    is($st, 0, "--fault: the sessions' first COMMIT fails, the spec's setup and invariants run") or diag $out;
+    like($out, qr/ERROR:  could not serialize access/, 'the injected error shows in the output as a server error');
+}
+
 # ---- bad specs and options: one line on stderr, exit 2, nothing on stdout
 my @bad = (
     [ 'syntax error',   [spec_file('b1', "session s1\nstep a { SELECT 1; }\nsetup { x }\n")], qr/b1\.spec: syntax error at line 3$/ ],
@@ -233,7 +303,8 @@ my @bad = (
     [ 'bad option',     ['--bogus', $race], qr/bad option '--bogus'/ ],
     [ 'bad timeout',    ['--call-timeout', 'soon', $race], qr/bad --call-timeout 'soon'/ ],
     [ 'bad seed',       ['--seed', 'x', $race], qr/bad --seed 'x'/ ],
-    [ '--fault',        ['--fault', 'commit:error=40001', $race], qr/--fault is not available yet/ ],
+    [ 'bad --fault',    ['--fault', 'commit:when=x', $race], qr/bad --fault: .*when/ ],
+    [ '--preemptions without --explore', ['--preemptions', '1', $race], qr/--preemptions bounds --explore's interleavings/ ],
     [ 'unreachable server', ['--dsn', 'host=/nonexistent/pgrace connect_timeout=2', $race], qr/cannot connect/ ],
 );
 for my $case (@bad) {
