@@ -318,7 +318,8 @@ static void verify_in_tx(const drv_call *c, const form *f)
     char id[24], identity[24], cred_id[24];
     record_id(c->iteration, id, sizeof id);
     /* Pre-transaction fast-fail: saves the transaction on a retry storm; the
-     * in-transaction guard below is the one that counts. */
+     * in-transaction guard below is the one that counts (this one is an
+     * optimization, not a guarantee: see the header). */
     if (read_guard(c, GUARD_SELECT, id, (guard){ true, true }, identity, sizeof identity) != 0)
         return;
     /* The identity read's place is a guarantee: its loss is the seed's
