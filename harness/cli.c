@@ -68,6 +68,18 @@ int cli_run_option(int code, const char *arg, run_opts *o, const char *usage)
     case CLI_FAULT: o->fault = arg; return 1;
     case CLI_SCHEDULE: o->schedule = arg; return 1;
     case CLI_PLAN: o->plan = arg; return 1;
+    case CLI_PARAMS:
+        /* Words NAME=VALUE, as a plan's params (call_param reads them). */
+        for (const char *w = arg + strspn(arg, " "); *w; w += strcspn(w, " "), w += strspn(w, " ")) {
+            const char *eq = memchr(w, '=', strcspn(w, " "));
+            if (!eq || eq == w) {
+                fprintf(stderr, "pgrace: bad --params '%s': expected NAME=VALUE words, e.g. 'lock_timeout=200ms'\n",
+                        arg);
+                return -1;
+            }
+        }
+        o->params = arg;
+        return 1;
     case CLI_SWEEP: o->fault_sweep = true; return 1;
     case CLI_PAUSE:
         if (drv_pause_parse(&o->pauses, arg, err, sizeof err) < 0) {

@@ -15,7 +15,7 @@
 /* getopt_long codes of the shared long options. */
 enum cli_code {
     CLI_IMPL = 256, CLI_SEED, CLI_DSN, CLI_FAULT, CLI_PAUSE, CLI_RETRIES, CLI_PLAN, CLI_SWEEP, CLI_FROM,
-    CLI_JUNIT, CLI_JSON, CLI_HTML, CLI_CALL_TIMEOUT, CLI_HELP, CLI_SCHEDULE,
+    CLI_JUNIT, CLI_JSON, CLI_HTML, CLI_CALL_TIMEOUT, CLI_HELP, CLI_SCHEDULE, CLI_PARAMS,
     CLI_FIRST_OWN = 512,        /* a command's own options start here */
 };
 
@@ -37,6 +37,7 @@ enum cli_code {
     { "retries", required_argument, NULL, CLI_RETRIES },                                  \
     { "plan", required_argument, NULL, CLI_PLAN },                                        \
     { "fault-sweep", no_argument, NULL, CLI_SWEEP },                                      \
+    { "params", required_argument, NULL, CLI_PARAMS },                                    \
     { "from-iteration", required_argument, NULL, CLI_FROM },                              \
     { "schedule", required_argument, NULL, CLI_SCHEDULE }
 

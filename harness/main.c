@@ -42,6 +42,7 @@ static const char usage[] =
     "  --pause P=D       sleep D at pause point P in every variant (pgrace list shows them)\n"
     "  --retries R       a failed call is retried up to R times, as a client would (default 0)\n"
     "  --plan NAME       apply the scenario's fault plan NAME (pgrace list shows them)\n"
+    "  --params 'N=V ...'  the operation's settings a plan gives it (replay commands carry them)\n"
     "  --fault-sweep     one iteration per statement position x action (error, drop, ambiguous)\n"
     "  --from-iteration K  number iterations from K (with -i 1: rerun iteration K alone)\n"
     "  --call-timeout D  each call's deadline, then a diagnosis from the server (default 10s)\n"

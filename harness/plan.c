@@ -122,6 +122,7 @@ int plan_settings(const run_opts *o, const plan_item *item, item_settings *st, c
     *st = (item_settings){
         .plan = o->fault_sweep ? "fault-sweep" : "none", .fault = o->fault, .sweep = o->fault_sweep,
         .retries = o->retries, .nworkers = o->nworkers, .pauses = o->pauses, .call_timeout_ns = o->call_timeout_ns,
+        .params = o->params,
     };
     /* A sweep aims at worker 1 and lets it retry, as a real client would,
      * unless told otherwise. */
@@ -159,7 +160,8 @@ int plan_settings(const run_opts *o, const plan_item *item, item_settings *st, c
             st->nworkers = p->nworkers;
         if (p->pause && drv_pause_parse(&st->pauses, p->pause, err, errlen) < 0)
             return -1;
-        st->params = p->params;
+        if (!o->params)
+            st->params = p->params;
         /* The plan's deadline, unless --call-timeout was given. */
         if (p->call_timeout && !o->call_timeout_ns &&
             parse_duration(p->call_timeout, 24 * 3600LL * 1000000000, &st->call_timeout_ns) < 0) {

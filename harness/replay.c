@@ -3,7 +3,7 @@
  * of a JSON report (from `run --json` or `soak --json`).
  *
  * The report's item carries everything the iteration ran with: scenario,
- * variant, workers, retries, pauses, seed, the iteration's number and the
+ * variant, workers, retries, pauses, params, seed, the iteration's number and the
  * fault spec installed for it. Replay turns that into a run of that one
  * iteration — the same number, so a workload that depends on it is the
  * same — repeated --times N times on a fresh schema each time; the verdicts
@@ -60,6 +60,7 @@ static int opts_from(json_t *doc, json_t *item, run_opts *o, char *target, size_
     o->seed_given = true;
     const char *spec = json_string_value(json_object_get(rp, "fault_spec"));
     o->fault = spec && *spec ? spec : NULL;
+    o->params = json_string_value(json_object_get(st, "params"));
     const char *dsn = json_string_value(json_object_get(st, "dsn"));
     if (dsn && !o->dsn)
         o->dsn = dsn;

@@ -63,6 +63,8 @@ void repro_repeat_command(const run_opts *o, const plan_item *item, const item_s
     add_pauses(buf, len, &o->pauses);
     if (o->retries_given)
         add(buf, len, " --retries %d", st->retries);
+    if (o->params)
+        add(buf, len, " --params '%s'", o->params);
     if (o->first_iteration > 1)
         add(buf, len, " --from-iteration %ld", o->first_iteration);
     add_common(buf, len, o);
@@ -75,6 +77,10 @@ void repro_replay_command(const run_opts *o, const plan_item *item, const item_s
     add(buf, len, "%s run %s/%s --from-iteration %ld -i %ld -n %d --retries %d --seed %" PRIu64, o->argv0,
         item->scenario->name, item->variant->name, first, count, st->nworkers, st->retries, o->seed);
     add_pauses(buf, len, &st->pauses);
+    /* The plan's settings of the operation (its side roles, a shorter
+     * lock_timeout): without them the iteration is another one. */
+    if (st->params)
+        add(buf, len, " --params '%s'", st->params);
     if (fault_spec && *fault_spec)
         add(buf, len, " --fault '%s'", fault_spec);
     add_common(buf, len, o);

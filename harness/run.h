@@ -26,6 +26,7 @@ typedef struct run_opts {
     drv_pauses pauses;
     int64_t call_timeout_ns;    /* --call-timeout (0: the driver's default) */
     const char *plan;           /* a scenario's fault plan by name, or NULL */
+    const char *params;         /* --params: the operation's settings (as a plan's params), or NULL */
     bool fault_sweep;
     char **targets;             /* "SCENARIO" or "SCENARIO/VARIANT" */
     int ntargets;

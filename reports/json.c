@@ -94,6 +94,7 @@ static json_t *settings_json(const report *r, const rep_item *it)
         json_array_append_new(pauses, json_pack("{s:s,s:I}", "name", it->pauses.p[i].name, "ns",
                                                 (json_int_t)it->pauses.p[i].ns));
     json_object_set_new(o, "pauses", pauses);
+    json_object_set_new(o, "params", str_or_null(it->params));
     json_object_set_new(o, "fault", str_or_null(it->fault));
     json_object_set_new(o, "sweep", json_boolean(it->sweep));
     json_object_set_new(o, "seed", rep_seed_json(r->seed));

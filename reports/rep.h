@@ -61,6 +61,7 @@ typedef struct rep_item {
     bool sweep;
     int retries, nworkers;
     drv_pauses pauses;
+    const char *params;         /* the operation's settings, or NULL (static, argv or the replayed report's) */
     time_t started;             /* wall clock, for JUnit's timestamp */
     /* iterations */
     rep_iter *iters;            /* kept ones, in order */

@@ -147,7 +147,7 @@ void report_item_begin(report *r, const plan_item *item, const item_settings *st
     rep_item *it = &r->items[r->nitems];
     *it = (rep_item){
         .scenario = item->scenario, .variant = item->variant, .sweep = st->sweep,
-        .retries = st->retries, .nworkers = st->nworkers, .pauses = st->pauses,
+        .retries = st->retries, .nworkers = st->nworkers, .pauses = st->pauses, .params = st->params,
         .started = time(NULL),
     };
     it->plan = strdup(st->plan ? st->plan : "none");

@@ -7,14 +7,53 @@
  * record's row lock, re-checks the guard under the lock (is_verified OR a
  * linked credential), reads the identity inside the transaction, and hands
  * results to the caller only after COMMIT; a pre-transaction guard fails
- * fast on the obvious retry. The pre-fix forms are the two bugs the seed
- * describes:
+ * fast on the obvious retry. Statuses, as the seed's handler answers: 200
+ * with the credential; 409 already verified (ErrAttestationAlreadyVerified,
+ * for is_verified or a linked credential). The seed names no status for a
+ * deactivated identity; pgrace answers 403, so that a deactivation is never
+ * reported as "already verified".
+ *
+ * What each part guarantees, and which plan shows it (the pins below):
+ *   - the transaction: the three writes all land or none (sweep-no-retry);
+ *   - FOR UPDATE first: concurrent verifies queue, the in-transaction
+ *     guard then sees the winner's writes (none: the seed's N=8 test, one
+ *     200 and seven 409);
+ *   - the in-transaction guard, both halves: a record that became verified
+ *     or got a linked credential after the pre-transaction guard read it
+ *     is refused (planted: partial state committed by a lock holder between
+ *     the two guards — the seed's own test plants it, and its defence in
+ *     depth exists for exactly such state);
+ *   - the identity read inside the transaction (the seed's W2): at READ
+ *     COMMITTED it sees every deactivation committed before that read, so
+ *     a deactivation committed before the verify's transaction began stops
+ *     the credential (deactivate). Not more: the read takes no lock, so a
+ *     deactivation committing between it and the promote UPDATE is not
+ *     seen (the UPDATE re-reads the row and promotes it anyway) — the
+ *     seed's "same snapshot as the writes" is stronger than READ COMMITTED
+ *     gives; a FOR SHARE on the read would close that window;
+ *   - commit before ok (commit-error).
+ * The pre-transaction guard is not a guarantee, only an optimization:
+ * whatever it refuses the in-transaction guard refuses too (it reads later,
+ * under the lock), so removing it changes the cost of a retry storm, never
+ * a verdict.
+ *
+ * The pre-fix forms are the two bugs the seed describes:
  *   no-lock  the transaction without FOR UPDATE: N concurrent verifies all
  *            pass the guard and each mint a credential;
  *   no-tx    three autocommit writes behind an is_verified-only guard: a
  *            failure after the first write leaves a credential on an
  *            unverified record, and the retry mints a second one (and
- *            concurrent verifies race as in no-lock).
+ *            concurrent verifies race as in no-lock); the seed's own
+ *            planted-state test catches its guard (planted);
+ *   stale-identity  the seed's form before W2: the identity read before
+ *            the transaction, so a deactivation committed in between is
+ *            not seen (deactivate).
+ *
+ * Workload: N workers verify record i at once. Two plans give worker 0 a
+ * side role instead (its statements start with SIDE, so the invariants tell
+ * its call from the verifies): "plant" commits partial state, as the seed's
+ * TestAttestationVerifyGuardCatchesPartialFailureRetry does by hand, and
+ * "deactivate" deactivates the record's identity, the seed's W2.
  */
 #include "harness/scenario.h"
 
@@ -43,7 +82,13 @@ static const char schema[] =
     "  record_id bigint NOT NULL,"
     "  token text NOT NULL,"
     "  issued_at timestamptz NOT NULL DEFAULT now());"
-    "CREATE INDEX ON issued_credentials (record_id);";
+    "CREATE INDEX ON issued_credentials (record_id);"
+    /* The harness's, not the seed's: which partial state the plant side
+     * role committed (in the same transaction as the state itself), so the
+     * invariants know what the record held before the verifies. */
+    "CREATE TABLE planted ("
+    "  record_id bigint PRIMARY KEY,"
+    "  kind text NOT NULL CHECK (kind IN ('credential', 'verified')));";
 
 /* Iteration i verifies record i of identity i. */
 static void record_id(long iteration, char *buf, size_t len) { snprintf(buf, len, "%ld", iteration); }
@@ -63,15 +108,124 @@ static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t er
 }
 
 /* The token a call's credential carries: which iteration, worker and
- * attempt minted it, so an invariant can tell whose writes are there. */
+ * attempt minted it, so an invariant can tell whose writes are there. A
+ * planted credential's token is "planted-I". */
 static void call_token(long iteration, int worker, int attempt, char *buf, size_t len)
 {
     snprintf(buf, len, "tok-%ld-%d-%d", iteration, worker, attempt);
 }
 
+/* ---- side roles (plans "planted" and "deactivate") ---- */
+
+/* The first statement of a side role's call starts with this comment: the
+ * invariants read it in the call's trace to leave the call out of the
+ * verifies, whatever it came to. */
+#define SIDE "/* side */ "
+
+static bool is_side(const call_record *c)
+{
+    return c->trace && c->trace->n > 0 && strncmp(c->trace->ev[0].sql, SIDE, strlen(SIDE)) == 0;
+}
+
+/* Plants partial state as direct database manipulation, or a future code
+ * path that bypasses verify, would: under the record's row lock, on a record
+ * no verify has touched yet, even iterations link a credential to the
+ * unverified record (the state the seed's own test plants by rewinding
+ * is_verified), odd ones mark it verified without a credential. The plan
+ * delays its COMMIT, so it lands after the verifiers' pre-transaction guard
+ * and before their in-transaction one. */
+static void plant(const drv_call *c)
+{
+    char id[24], identity[24], token[32];
+    record_id(c->iteration, id, sizeof id);
+    bool credential = c->iteration % 2 == 0;
+    const char *p[] = { id };
+    PGresult *r;
+    if (call_exec(c, NULL, SIDE "BEGIN", 0, NULL) < 0 ||
+        call_exec(c, &r, "SELECT is_verified OR credential_id IS NOT NULL, identity_id "
+                         "FROM attestation_records WHERE id = $1 FOR UPDATE", 1, p) < 0) {
+        call_failed(c, "side: plant");
+        return;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        call_fail(c, "side: plant: record not found");
+        return;
+    }
+    bool touched = PQgetvalue(r, 0, 0)[0] == 't';
+    snprintf(identity, sizeof identity, "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    if (touched) {
+        /* A verify took the lock first: the state is no longer the seed's
+         * partial one, so nothing is planted. */
+        call_rollback(c);
+        call_ok(c, "side: nothing planted");
+        return;
+    }
+    if (credential) {
+        snprintf(token, sizeof token, "planted-%ld", c->iteration);
+        const char *ins[] = { identity, id, token };
+        char cred[24];
+        if (call_exec(c, &r, "INSERT INTO issued_credentials (identity_id, record_id, token) "
+                             "VALUES ($1, $2, $3) RETURNING id", 3, ins) < 0) {
+            call_failed(c, "side: plant");
+            return;
+        }
+        snprintf(cred, sizeof cred, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+        const char *link[] = { id, cred };
+        if (call_exec(c, NULL, "UPDATE attestation_records SET credential_id = $2 WHERE id = $1", 2, link) < 0) {
+            call_failed(c, "side: plant");
+            return;
+        }
+    } else if (call_exec(c, NULL, "UPDATE attestation_records SET is_verified = true WHERE id = $1", 1, p) < 0) {
+        call_failed(c, "side: plant");
+        return;
+    }
+    const char *mark[] = { id, credential ? "credential" : "verified" };
+    if (call_exec(c, NULL, "INSERT INTO planted (record_id, kind) VALUES ($1, $2)", 2, mark) < 0 ||
+        call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
+        call_failed(c, "side: plant");
+        return;
+    }
+    call_ok(c, credential ? "side: planted a linked credential" : "side: planted verified");
+}
+
+/* Deactivates the record's identity (the seed's W2: "a concurrent
+ * UpdateIdentity that deactivated the identity"), one autocommit statement
+ * the plan delays until the verifiers' pre-transaction reads are done. */
+static void deactivate(const drv_call *c)
+{
+    char id[24];
+    record_id(c->iteration, id, sizeof id);
+    const char *p[] = { id };
+    if (call_exec(c, NULL, SIDE "UPDATE identities SET active = false "
+                               "WHERE id = (SELECT identity_id FROM attestation_records WHERE id = $1)", 1, p) < 0) {
+        call_failed(c, "side: deactivate");
+        return;
+    }
+    call_ok(c, "side: identity deactivated");
+}
+
+/* Worker 0 takes the plan's side role, if it sets one; true when it did. */
+static bool side_role(const drv_call *c)
+{
+    const char *role = call_param(c, "side", NULL);
+    if (!role || c->worker != 0)
+        return false;
+    if (strcmp(role, "plant") == 0)
+        plant(c);
+    else if (strcmp(role, "deactivate") == 0)
+        deactivate(c);
+    else
+        call_fail(c, "side: unknown role (the plan's side= names plant or deactivate)");
+    return true;
+}
+
+/* ---- the verify ---- */
+
 /* The writes every form makes once its guard has passed: credential,
  * identity, record. Fills cred_id. Returns 0 or -1 (the failure recorded). */
-
 static int three_writes(const drv_call *c, const char *id, const char *identity, char *cred_id, size_t len)
 {
     char token[48];
@@ -92,11 +246,16 @@ static int three_writes(const drv_call *c, const char *id, const char *identity,
                               "WHERE id = $1", 2, mark);
 }
 
+/* Which halves of the guard a read checks. */
+typedef struct guard {
+    bool verified;              /* is_verified */
+    bool credential;            /* a linked credential (credential_id) */
+} guard;
+
 /* Reads the record's guard columns with the given SELECT. Returns 1 when the
- * guard trips (already verified), 0 when it passes, -1 on failure (the call
- * ended). identity receives the record's identity id. */
-static int read_guard(const drv_call *c, const char *sql, const char *id, bool check_credential,
-                      char *identity, size_t len)
+ * guard trips (already verified: 409, the call ended), 0 when it passes, -1
+ * on failure (the call ended). identity receives the record's identity id. */
+static int read_guard(const drv_call *c, const char *sql, const char *id, guard g, char *identity, size_t len)
 {
     const char *p[] = { id };
     PGresult *r;
@@ -115,16 +274,16 @@ static int read_guard(const drv_call *c, const char *sql, const char *id, bool c
     bool has_credential = PQgetvalue(r, 0, 1)[0] == 't';
     snprintf(identity, len, "%s", PQgetvalue(r, 0, 2));
     PQclear(r);
-    if (verified || (check_credential && has_credential)) {
+    if ((g.verified && verified) || (g.credential && has_credential)) {
         call_refuse(c, STATUS_CONFLICT, "already verified");
         return 1;
     }
     return 0;
 }
 
-/* Reads the identity inside the caller's transaction (the seed's W2: a
- * deactivated identity must not get a credential). Returns 0 when it may be
- * verified, 1 when not (refused: the call ended), -1 on failure (ended). */
+/* Reads whether the identity is active (the seed's W2: a deactivated
+ * identity must not get a credential). Returns 0 when it may be verified,
+ * 1 when not (refused with 403: the call ended), -1 on failure (ended). */
 static int identity_inactive(const drv_call *c, const char *identity)
 {
     const char *p[] = { identity };
@@ -142,29 +301,43 @@ static int identity_inactive(const drv_call *c, const char *identity)
     return 0;
 }
 
-/* The transactional forms: fixed (lock = true) and no-lock. */
-static void verify_in_tx(const drv_call *c, bool lock)
+#define GUARD_SELECT "SELECT is_verified, credential_id IS NOT NULL, identity_id FROM attestation_records WHERE id = $1"
+
+/* The transactional forms: what each has of the fix. */
+typedef struct form {
+    bool lock;                  /* SELECT ... FOR UPDATE first */
+    bool identity_in_tx;        /* the identity read inside the transaction (W2) */
+} form;
+
+static const form form_fixed = { .lock = true, .identity_in_tx = true };
+static const form form_no_lock = { .lock = false, .identity_in_tx = true };
+static const form form_stale_identity = { .lock = true, .identity_in_tx = false };
+
+static void verify_in_tx(const drv_call *c, const form *f)
 {
     char id[24], identity[24], cred_id[24];
     record_id(c->iteration, id, sizeof id);
     /* Pre-transaction fast-fail: saves the transaction on a retry storm; the
-     * in-transaction guard below is the one that counts. */
-    if (read_guard(c, "SELECT is_verified, credential_id IS NOT NULL, identity_id "
-                      "FROM attestation_records WHERE id = $1", id, true, identity, sizeof identity) != 0)
+     * in-transaction guard below is the one that counts (this one is an
+     * optimization, not a guarantee: see the header). */
+    if (read_guard(c, GUARD_SELECT, id, (guard){ true, true }, identity, sizeof identity) != 0)
         return;
-    if (call_exec(c, NULL, "BEGIN", 0, NULL) < 0) {
+    /* The identity read's place is a guarantee: its loss is the seed's
+     * form before W2, which read the identity before the transaction. */
+    bool identity_in_tx = f->identity_in_tx && GUARANTEE(c, "identity-in-tx");
+    if (!identity_in_tx && identity_inactive(c, identity) != 0)
+        return;
+    drv_pause(c, "before-tx");
+    if (GUARANTEE(c, "one-tx") && call_exec(c, NULL, "BEGIN", 0, NULL) < 0) {
         call_failed(c, NULL);
         return;
     }
-    if (read_guard(c, lock && GUARANTEE(c, "for-update")
-                          ? "SELECT is_verified, credential_id IS NOT NULL, identity_id "
-                            "FROM attestation_records WHERE id = $1 FOR UPDATE"
-                          : "SELECT is_verified, credential_id IS NOT NULL, identity_id "
-                            "FROM attestation_records WHERE id = $1",
-                   id, true, identity, sizeof identity) != 0)
+    guard in_tx = { GUARANTEE(c, "guard-verified"), GUARANTEE(c, "guard-credential") };
+    if (read_guard(c, f->lock && GUARANTEE(c, "for-update") ? GUARD_SELECT " FOR UPDATE" : GUARD_SELECT, id, in_tx,
+                   identity, sizeof identity) != 0)
         return;
     drv_pause(c, "after-guard");
-    if (identity_inactive(c, identity) != 0)
+    if (identity_in_tx && identity_inactive(c, identity) != 0)
         return;
     if (three_writes(c, id, identity, cred_id, sizeof cred_id) < 0) {
         call_failed(c, NULL);
@@ -174,18 +347,35 @@ static void verify_in_tx(const drv_call *c, bool lock)
     call_commit_ok(c, cred_id);
 }
 
-static void op_fixed(const drv_call *c) { verify_in_tx(c, true); }
-static void op_no_lock(const drv_call *c) { verify_in_tx(c, false); }
+static void op_fixed(const drv_call *c)
+{
+    if (!side_role(c))
+        verify_in_tx(c, &form_fixed);
+}
+
+static void op_no_lock(const drv_call *c)
+{
+    if (!side_role(c))
+        verify_in_tx(c, &form_no_lock);
+}
+
+static void op_stale_identity(const drv_call *c)
+{
+    if (!side_role(c))
+        verify_in_tx(c, &form_stale_identity);
+}
 
 static void op_no_tx(const drv_call *c)
 {
+    if (side_role(c))
+        return;
     char id[24], identity[24], cred_id[24];
     record_id(c->iteration, id, sizeof id);
     /* The original guard: is_verified only, so a credential left by a
      * partial failure does not stop a retry. */
-    if (read_guard(c, "SELECT is_verified, credential_id IS NOT NULL, identity_id "
-                      "FROM attestation_records WHERE id = $1", id, false, identity, sizeof identity) != 0)
+    if (read_guard(c, GUARD_SELECT, id, (guard){ true, false }, identity, sizeof identity) != 0)
         return;
+    drv_pause(c, "before-tx");
     drv_pause(c, "after-guard");
     if (identity_inactive(c, identity) != 0)
         return;
@@ -196,13 +386,17 @@ static void op_no_tx(const drv_call *c)
     call_ok(c, cred_id);
 }
 
+/* ---- invariants ---- */
+
+/* The verifies of kind kind (side roles left out): their number, and their
+ * workers into who ("1, 3"). */
 static int count_calls(const inv_ctx *x, outcome_kind kind, char *who, size_t len)
 {
     int n = 0;
     size_t used = 0;
     who[0] = '\0';
     for (int i = 0; i < x->ncalls; i++) {
-        if (x->calls[i].out.kind != kind)
+        if (x->calls[i].out.kind != kind || is_side(&x->calls[i]))
             continue;
         n++;
         int w = snprintf(who + used, len - used, "%s%d", used ? ", " : "", x->calls[i].worker + 1);
@@ -212,15 +406,50 @@ static int count_calls(const inv_ctx *x, outcome_kind kind, char *who, size_t le
     return n;
 }
 
-static int any_faulted(const inv_ctx *x)
+/* Whether the shim injected a fault into some verify (it may have been the
+ * one that would have succeeded). */
+static bool any_faulted(const inv_ctx *x)
 {
     for (int i = 0; i < x->ncalls; i++)
-        if (x->calls[i].faults)
-            return 1;
+        if (x->calls[i].faults && !is_side(&x->calls[i]))
+            return true;
+    return false;
+}
+
+/* What the record and its identity hold after the iteration. */
+typedef struct record_state {
+    bool verified;              /* is_verified */
+    bool linked;                /* credential_id set */
+    bool active;                /* the identity */
+    char planted[16];           /* what the plant role committed, or "" */
+    long long minted;           /* credentials minted by verifies */
+} record_state;
+
+static int load_state(inv_ctx *x, record_state *st)
+{
+    char id[24];
+    record_id(x->iteration, id, sizeof id);
+    const char *p[] = { id };
+    PGresult *r = pqx_ctl_query(x->ctl,
+        "SELECT r.is_verified, r.credential_id IS NOT NULL, i.active, coalesce(p.kind, ''),"
+        "       (SELECT count(*) FROM issued_credentials c WHERE c.record_id = r.id AND c.token LIKE 'tok-%') "
+        "FROM attestation_records r JOIN identities i ON i.id = r.identity_id "
+        "LEFT JOIN planted p ON p.record_id = r.id WHERE r.id = $1", 1, p, x->err, x->errlen);
+    if (!r)
+        return -1;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        snprintf(x->err, x->errlen, "attestation record %s vanished", id);
+        return -1;
+    }
+    *st = (record_state){ .verified = PQgetvalue(r, 0, 0)[0] == 't', .linked = PQgetvalue(r, 0, 1)[0] == 't',
+                          .active = PQgetvalue(r, 0, 2)[0] == 't', .minted = atoll(PQgetvalue(r, 0, 4)) };
+    snprintf(st->planted, sizeof st->planted, "%s", PQgetvalue(r, 0, 3));
+    PQclear(r);
     return 0;
 }
 
-/* At most one credential per record, and one when any caller got ok. */
+/* At most one credential per record, and one when any verify got ok. */
 static int inv_one_credential(inv_ctx *x)
 {
     char id[24], who[256];
@@ -243,10 +472,17 @@ static int inv_one_credential(inv_ctx *x)
     return 0;
 }
 
-/* Exactly one caller gets ok and every other one conflict; a call the fault
- * shim failed is excused (it may be the one that would have succeeded). */
+/* The seed's N=8 test with its statuses: exactly one verify gets 200 and
+ * every other one 409 — or 403, only when the identity is inactive; a 409
+ * only when the record is verified or holds a credential. A verify the
+ * fault shim failed is excused (it may be the one that would have
+ * succeeded), and so is the lack of a 200 when the record was planted or
+ * the identity deactivated. */
 static int inv_one_ok(inv_ctx *x)
 {
+    record_state st;
+    if (load_state(x, &st) < 0)
+        return -1;
     char oks_who[256], conf_who[256];
     int oks = count_calls(x, OUT_OK, oks_who, sizeof oks_who);
     int conflicts = count_calls(x, OUT_CONFLICT, conf_who, sizeof conf_who);
@@ -255,40 +491,55 @@ static int inv_one_ok(inv_ctx *x)
         return -1;
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
-        if (c->out.kind == OUT_OK || c->out.kind == OUT_CONFLICT)
+        if (is_side(c))
             continue;
-        if (c->faults)
+        const char *why = NULL;
+        if (c->out.kind == OUT_OK && c->out.status != STATUS_OK)
+            why = "ok, but not 200";
+        else if (c->out.kind == OUT_CONFLICT && c->out.status == STATUS_CONFLICT && !st.verified && !st.linked)
+            why = "409, but the record is neither verified nor holds a credential";
+        else if (c->out.kind == OUT_CONFLICT && c->out.status == STATUS_FORBIDDEN && st.active)
+            why = "403, but the identity is active";
+        else if (c->out.kind == OUT_CONFLICT && c->out.status != STATUS_CONFLICT && c->out.status != STATUS_FORBIDDEN)
+            why = "refused with a status the seed does not answer";
+        else if ((c->out.kind == OUT_RETRYABLE || c->out.kind == OUT_ERROR) && !c->faults)
+            why = "neither ok nor refused";
+        if (!why)
             continue;
-        char line[300];
-        snprintf(line, sizeof line, "worker %d: %s %s %s", c->worker + 1, outcome_name(c->out.kind),
-                 c->out.sqlstate, c->out.message);
+        char line[400];
+        snprintf(line, sizeof line, "worker %d%s: %s %d %s %.150s (%s)", c->worker + 1, c->attempt ? " (retry)" : "",
+                 outcome_name(c->out.kind), c->out.status, c->out.sqlstate, c->out.message, why);
         json_array_append_new(others, json_string(line));
     }
-    bool held = json_array_size(others) == 0 && (oks == 1 || (oks == 0 && any_faulted(x)));
+    bool excused = any_faulted(x) || st.planted[0] || !st.active;
+    bool held = json_array_size(others) == 0 && (oks == 1 || (oks == 0 && excused));
     if (held) {
         json_decref(others);
         return 1;
     }
     char found[600];
-    snprintf(found, sizeof found, "%d ok (workers %s), %d conflict, %zu other", oks, oks ? oks_who : "none",
+    snprintf(found, sizeof found, "%d ok (workers %s), %d refused, %zu wrong", oks, oks ? oks_who : "none",
              conflicts, json_array_size(others));
     return inv_violated(x, found, "failures", others);
 }
 
-/* The three writes are all there or none is: a credential exists for the
- * record ⇔ the record is verified ⇔ it links an existing credential of its
- * own ⇔ the identity is promoted. */
+/* A verify's three writes are all there or none is: a credential minted by
+ * a verify ⇔ the record is verified ⇔ it links that credential ⇔ the
+ * identity is promoted. Planted state is what the plant role left: with
+ * no verify's credential, the record holds exactly that. */
 static int inv_all_or_nothing(inv_ctx *x)
 {
     char id[24];
     record_id(x->iteration, id, sizeof id);
     const char *p[] = { id };
     PGresult *r = pqx_ctl_query(x->ctl,
-        "SELECT EXISTS (SELECT 1 FROM issued_credentials c WHERE c.record_id = r.id),"
+        "SELECT EXISTS (SELECT 1 FROM issued_credentials c WHERE c.record_id = r.id AND c.token LIKE 'tok-%'),"
         "       r.is_verified,"
-        "       EXISTS (SELECT 1 FROM issued_credentials c WHERE c.id = r.credential_id AND c.record_id = r.id),"
-        "       i.trust_level >= 2 "
-        "FROM attestation_records r JOIN identities i ON i.id = r.identity_id WHERE r.id = $1",
+        "       EXISTS (SELECT 1 FROM issued_credentials c WHERE c.id = r.credential_id AND c.record_id = r.id"
+        "               AND c.token LIKE 'tok-%'),"
+        "       i.trust_level >= 2, r.credential_id IS NOT NULL, coalesce(p.kind, '') "
+        "FROM attestation_records r JOIN identities i ON i.id = r.identity_id "
+        "LEFT JOIN planted p ON p.record_id = r.id WHERE r.id = $1",
         1, p, x->err, x->errlen);
     if (!r)
         return -1;
@@ -298,21 +549,29 @@ static int inv_all_or_nothing(inv_ctx *x)
         return -1;
     }
     bool credential = PQgetvalue(r, 0, 0)[0] == 't', verified = PQgetvalue(r, 0, 1)[0] == 't',
-         linked = PQgetvalue(r, 0, 2)[0] == 't', promoted = PQgetvalue(r, 0, 3)[0] == 't';
+         linked = PQgetvalue(r, 0, 2)[0] == 't', promoted = PQgetvalue(r, 0, 3)[0] == 't',
+         any_link = PQgetvalue(r, 0, 4)[0] == 't';
+    char planted[16];
+    snprintf(planted, sizeof planted, "%s", PQgetvalue(r, 0, 5));
     PQclear(r);
-    if (credential == verified && verified == linked && linked == promoted)
+    bool held = credential ? verified && linked && promoted
+                           : !promoted && verified == (strcmp(planted, "verified") == 0) &&
+                                 any_link == (strcmp(planted, "credential") == 0);
+    if (held)
         return 1;
-    char found[200];
-    snprintf(found, sizeof found, "credential %s, record verified %s, credential linked %s, identity promoted %s",
-             credential ? "issued" : "absent", verified ? "yes" : "no", linked ? "yes" : "no",
-             promoted ? "yes" : "no");
+    char found[240];
+    snprintf(found, sizeof found, "credential %s, record verified %s, credential linked %s, identity promoted %s%s%s",
+             credential ? "issued" : "absent", verified ? "yes" : "no",
+             linked ? "yes" : any_link ? "another" : "no", promoted ? "yes" : "no",
+             planted[0] ? ", planted " : "", planted);
     return inv_violated(x, found, NULL, NULL);
 }
 
 /* What each caller was told matches what the database holds: a call that
  * got ok has its credential issued and linked to the record; a call that
- * failed (determinately) or conflicted left no credential of its own. After
- * an indeterminate failure (connection lost at COMMIT) either is allowed. */
+ * failed (determinately) or was refused left no credential of its own.
+ * After an indeterminate failure (connection lost at COMMIT) either is
+ * allowed. */
 static int inv_outcome_consistent(inv_ctx *x)
 {
     char id[24];
@@ -328,6 +587,8 @@ static int inv_outcome_consistent(inv_ctx *x)
         return -1;
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
+        if (is_side(c))
+            continue;
         char token[48];
         call_token(x->iteration, c->worker, c->attempt, token, sizeof token);
         int present = 0, linked = 0;
@@ -358,21 +619,118 @@ static int inv_outcome_consistent(inv_ctx *x)
     return inv_violated(x, found, "contradictions", bad);
 }
 
+/* The guard, as the seed's defence in depth: a record that is verified or
+ * holds a linked credential before a verify's transaction reads it is
+ * refused. The plant role commits such state only on a record no verify
+ * has touched, under its row lock, so once it is there every later verify
+ * must refuse: no verify mints a credential on a planted record. */
+static int inv_no_reverify(inv_ctx *x)
+{
+    record_state st;
+    if (load_state(x, &st) < 0)
+        return -1;
+    if (!st.planted[0] || st.minted == 0)
+        return 1;
+    char who[256], found[400];
+    int oks = count_calls(x, OUT_OK, who, sizeof who);
+    snprintf(found, sizeof found, "record planted %s (%s), yet verifies minted %lld credential(s); %d got ok%s%s%s",
+             strcmp(st.planted, "credential") == 0 ? "with a linked credential" : "verified",
+             strcmp(st.planted, "credential") == 0 ? "the seed's partial state" : "no credential", st.minted, oks,
+             oks ? " (workers " : "", oks ? who : "", oks ? ")" : "");
+    return inv_violated(x, found, NULL, NULL);
+}
+
+/* When a verify's transaction began: the time its BEGIN was sent, or, for a
+ * form without one, its first write. -1 when it got to neither. */
+static int64_t tx_began(const call_record *c)
+{
+    for (size_t k = 0; c->trace && k < c->trace->n; k++)
+        if (strncmp(c->trace->ev[k].sql, "BEGIN", 5) == 0 ||
+            strncmp(c->trace->ev[k].sql, "INSERT INTO issued_credentials", 30) == 0)
+            return c->trace->ev[k].t_send;
+    return -1;
+}
+
+/* The seed's W2, as much as READ COMMITTED gives it: the identity read
+ * inside the transaction sees every deactivation committed before it, so no
+ * credential is minted by a verify whose transaction began after the
+ * identity's deactivation had committed (its statement had returned). A
+ * deactivation that commits while the transaction runs is not covered (see
+ * the header). */
+static int inv_deactivated(inv_ctx *x)
+{
+    int64_t deactivated = -1;
+    for (int i = 0; i < x->ncalls; i++) {
+        const call_record *c = &x->calls[i];
+        if (!is_side(c) || c->out.kind != OUT_OK)
+            continue;
+        for (size_t k = 0; k < c->trace->n; k++)
+            if (strstr(c->trace->ev[k].sql, "SET active = false") && !c->trace->ev[k].failed)
+                deactivated = c->trace->ev[k].t_done;
+    }
+    if (deactivated < 0)
+        return 1;
+    char id[24];
+    record_id(x->iteration, id, sizeof id);
+    const char *p[] = { id };
+    PGresult *r = pqx_ctl_query(x->ctl, "SELECT token FROM issued_credentials WHERE record_id = $1", 1, p, x->err,
+                                x->errlen);
+    if (!r)
+        return -1;
+    json_t *bad = inv_list(x, r);
+    if (!bad)
+        return -1;
+    for (int i = 0; i < x->ncalls; i++) {
+        const call_record *c = &x->calls[i];
+        if (is_side(c))
+            continue;
+        char token[48];
+        call_token(x->iteration, c->worker, c->attempt, token, sizeof token);
+        bool minted = false;
+        for (int row = 0; row < PQntuples(r); row++)
+            minted = minted || strcmp(PQgetvalue(r, row, 0), token) == 0;
+        int64_t began = tx_began(c);
+        if (!minted || began < 0 || began < deactivated)
+            continue;
+        char line[200];
+        snprintf(line, sizeof line, "worker %d%s: %s, credential minted; its transaction began %.2fms after the "
+                 "deactivation committed", c->worker + 1, c->attempt ? " (retry)" : "", outcome_name(c->out.kind),
+                 (double)(began - deactivated) / 1e6);
+        json_array_append_new(bad, json_string(line));
+    }
+    PQclear(r);
+    if (json_array_size(bad) == 0) {
+        json_decref(bad);
+        return 1;
+    }
+    char found[80];
+    snprintf(found, sizeof found, "%zu credential(s) minted for an identity deactivated before the verify began",
+             json_array_size(bad));
+    return inv_violated(x, found, "credentials", bad);
+}
+
 #define ONE_CREDENTIAL "exactly one credential per record"
+#define ALL_OR_NOTHING "credential <=> verified <=> identity promoted"
+#define NO_REVERIFY "a verified or credentialed record is refused, never verified again"
+#define DEACTIVATED "no credential for an identity deactivated before the verify began"
 
 static const scenario_variant variants[] = {
     { .name = "fixed", .summary = "one transaction; record row lock first; in-tx guard on is_verified OR credential_id", .op = op_fixed },
     { "no-lock", "the transaction without SELECT ... FOR UPDATE", op_no_lock, { { "none", ONE_CREDENTIAL } } },
     { "no-tx", "three autocommit writes behind an is_verified-only guard", op_no_tx,
-      { { "none", ONE_CREDENTIAL }, { "sweep", ONE_CREDENTIAL },
-        { "sweep-no-retry", "credential <=> verified <=> identity promoted" } } },
+      { { "none", ONE_CREDENTIAL }, { "sweep", ONE_CREDENTIAL }, { "sweep-no-retry", ALL_OR_NOTHING },
+        { "planted", NO_REVERIFY } } },
+    { "stale-identity", "the seed's form before W2: the identity read before the transaction", op_stale_identity,
+      { { "deactivate", DEACTIVATED } } },
 };
 
 static const scenario_invariant invariants[] = {
     { ONE_CREDENTIAL, inv_one_credential },
-    { "exactly one caller gets ok, the rest conflict", inv_one_ok },
-    { "credential <=> verified <=> identity promoted", inv_all_or_nothing },
+    { "exactly one verify gets 200, the rest 409 (403: identity inactive)", inv_one_ok },
+    { ALL_OR_NOTHING, inv_all_or_nothing },
     { "client outcome consistent with the database", inv_outcome_consistent },
+    { NO_REVERIFY, inv_no_reverify },
+    { DEACTIVATED, inv_deactivated },
 };
 
 static const scenario_plan plans[] = {
@@ -385,9 +743,18 @@ static const scenario_plan plans[] = {
       .summary = "every caller's first COMMIT fails with 40001 (and rolls back); callers retry" },
     { .name = "commit-ambiguous", .fault = "commit:when=1:ambiguous", .retries = 1,
       .summary = "a caller's first COMMIT commits but the client sees the connection drop; it retries" },
+    { .name = "planted", .params = "side=plant", .fault = "commit:conn=1:delay=6ms", .pause = "before-tx=3ms",
+      .summary = "worker 0 plants partial state under the record's lock (even iterations a linked credential on "
+                 "the unverified record, the seed's own test; odd ones verified without one) and commits it 6ms "
+                 "later: after the verifiers' pre-transaction guard, before their in-transaction one" },
+    { .name = "deactivate", .params = "side=deactivate", .fault = "sql=/SET active = false/:delay=3ms",
+      .pause = "before-tx=8ms",
+      .summary = "worker 0 deactivates the identity 3ms in: after the verifiers' pre-transaction reads, before "
+                 "their transaction (the seed's W2)" },
 };
 
 static const char *const pause_points[] = {
+    "before-tx: after the pre-transaction guard, before BEGIN (no-tx: before its identity read and writes)",
     "after-guard: after the guard read (under the row lock in the fixed form), before the writes",
 };
 
@@ -396,6 +763,14 @@ static const scenario_pin pins[] = {
       .what = "the caller is told its credential only once COMMIT succeeded" },
     { .name = "for-update", .plan = "none",
       .what = "SELECT ... FOR UPDATE on the record first: concurrent verifies queue behind it" },
+    { .name = "one-tx", .plan = "sweep-no-retry",
+      .what = "the three writes in one transaction: a failure after the first leaves nothing" },
+    { .name = "guard-credential", .plan = "planted",
+      .what = "the in-transaction guard refuses a record holding a linked credential (defence in depth)" },
+    { .name = "guard-verified", .plan = "planted",
+      .what = "the in-transaction guard refuses a verified record" },
+    { .name = "identity-in-tx", .plan = "deactivate",
+      .what = "the identity is read inside the transaction, after the record's lock (the seed's W2)" },
 };
 
 const scenario scenario_attestation = {

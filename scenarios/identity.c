@@ -8,21 +8,40 @@
  * transaction, and the unique constraint on identity_hash closes the race
  * the check alone leaves open at READ COMMITTED (N transactions can all see
  * the hash free); a unique violation (23505) is a refusal (409), not a 500.
+ * Statuses, as the seed answers: 200 verified; 409 "Identity already
+ * verified"; a failure is a 500.
+ *
+ * The seed's own first test: the SAME user verifying twice at once must
+ * give one 200 and one 409, one success audit, the hash set once. The
+ * seed's fix as written fails it: its check lets the holder through
+ * (existingUser.id !== userId), so both transactions find the hash free,
+ * both UPDATE the one user row — the second waits for the first's row lock,
+ * then at READ COMMITTED updates the row the first committed — and both
+ * write a success audit: 200 and 200, two success audits, the hash set
+ * twice (a later re-verify by the holder does the same). The fixed form
+ * claims only an unverified row (UPDATE ... WHERE identity_hash IS NULL):
+ * the second then updates nothing and is refused with 409 and a failure
+ * audit. A re-verify that starts after the holder's verification committed
+ * finds the hash its own and gets 200 without a second claim or audit (the
+ * idempotent retry of a request whose COMMIT the client did not see).
  *
  * What persists of a refusal, read from the seed: its failure audit is
  * written inside the transaction that then throws the 409, and Prisma rolls
  * a throwing $transaction back, so the seed's failure audits never persist
  * (its claim "audit trail guaranteed" holds only for successes). The fixed
  * form here makes the refusal's audit survive: a refusal found by the check
- * commits its failure audit (the transaction wrote nothing else) before
- * answering 409; a refusal found by the constraint (the transaction is
- * aborted) rolls back and writes the failure audit in its own statement.
- * A user who already holds the hash (a retry whose first attempt committed
- * though its client saw a failure) gets ok without a second success audit:
- * the success was audited by the attempt that made it. So the fixed form
- * guarantees: one success audit per verified user and none for anyone
- * else; every refusal (and every attempt that failed on its own, not by an
- * injected fault) has a failure audit.
+ * or by the claim commits its failure audit (the transaction wrote nothing
+ * else) before answering 409; a refusal found by the constraint (the
+ * transaction is aborted) rolls back and writes the failure audit in its
+ * own statement. So the fixed form guarantees: one success audit per
+ * verified user and none for anyone else; every refusal (and every attempt
+ * that failed on its own, not by an injected fault) has a failure audit.
+ *
+ * What the in-transaction check is worth at READ COMMITTED: it takes no
+ * lock and reads its own snapshot, so it sees exactly what it would see
+ * before BEGIN, and it does not stop two users' concurrent claims (the
+ * constraint does). What it gives is the holder's re-verify answered 200
+ * instead of a refused claim, and another user's refusal before any write.
  *
  * The pre-fix forms:
  *   no-tx    the seed's "before": check, update and audit in autocommit
@@ -30,15 +49,23 @@
  *            verifies of one hash all succeed; a failed audit leaves a
  *            verified user without a success audit);
  *   seed-tx  the seed's fix as written: one transaction and the constraint,
- *            but the refusal's audit is rolled back with the 409, a 23505
- *            reaches the caller as an error, and a re-verify by the holder
- *            writes a second success audit.
+ *            but the holder passes the check and claims again (its own first
+ *            test fails: 200 twice, the hash set twice), the refusal's audit
+ *            is rolled back with the 409, and a 23505 reaches the caller as
+ *            an error.
  *
  * The schema is per scenario, not per variant: `users` has the constraint
  * (the transactional forms), `users_loose` has not (no-tx); setup creates
  * iteration i's users in both and the invariants read the view over both.
- * Workload: worker w verifies user i*100000 + w + 1 with hash "idh-i": N
- * different users claim one identity at once.
+ * A trigger counts every UPDATE that sets a user's hash (claims), and each
+ * audit row names the request (worker, attempt) that wrote it: the
+ * harness's instruments, not the seed's columns.
+ *
+ * Workload, by worker and iteration: worker w is a *racer* when w + i is
+ * even and a *twin* when it is odd. Racers are N different users claiming
+ * one identity hash at once (Sybil resistance: one wins, the rest 409);
+ * twins are one user verifying one hash several times at once (the seed's
+ * first test). Alternating by iteration covers both roles with one worker.
  */
 #include "harness/scenario.h"
 
@@ -52,6 +79,7 @@ static const char schema[] =
     "  iteration bigint NOT NULL,"
     "  identity_hash text,"
     "  verified_at timestamptz,"
+    "  claims int NOT NULL DEFAULT 0,"
     "  CONSTRAINT users_identity_hash_key UNIQUE (identity_hash));"
     "CREATE INDEX ON users (iteration);"
     /* The seed's table before the fix: indexed, not unique. */
@@ -59,25 +87,57 @@ static const char schema[] =
     "  id bigint PRIMARY KEY,"
     "  iteration bigint NOT NULL,"
     "  identity_hash text,"
-    "  verified_at timestamptz);"
+    "  verified_at timestamptz,"
+    "  claims int NOT NULL DEFAULT 0);"
     "CREATE INDEX ON users_loose (identity_hash);"
     "CREATE INDEX ON users_loose (iteration);"
+    /* Every UPDATE that sets a hash counts as a claim, whatever the form's
+     * statement: "identity_hash set exactly once" is claims <= 1. */
+    "CREATE FUNCTION count_claim() RETURNS trigger LANGUAGE plpgsql AS $$"
+    "  BEGIN"
+    "    IF NEW.identity_hash IS NOT NULL THEN NEW.claims := OLD.claims + 1; END IF;"
+    "    RETURN NEW;"
+    "  END $$;"
+    "CREATE TRIGGER users_claim BEFORE UPDATE OF identity_hash ON users"
+    "  FOR EACH ROW EXECUTE FUNCTION count_claim();"
+    "CREATE TRIGGER users_loose_claim BEFORE UPDATE OF identity_hash ON users_loose"
+    "  FOR EACH ROW EXECUTE FUNCTION count_claim();"
     "CREATE VIEW every_user AS"
-    "  SELECT id, iteration, identity_hash FROM users"
-    "  UNION ALL SELECT id, iteration, identity_hash FROM users_loose;"
+    "  SELECT id, iteration, identity_hash, claims FROM users"
+    "  UNION ALL SELECT id, iteration, identity_hash, claims FROM users_loose;"
     "CREATE TABLE verification_audit ("
     "  id bigserial PRIMARY KEY,"
     "  iteration bigint NOT NULL,"
     "  user_id bigint NOT NULL,"
     "  identity_hash text NOT NULL,"
     "  outcome text NOT NULL CHECK (outcome IN ('success', 'failure')),"
+    "  request text NOT NULL,"
     "  at timestamptz NOT NULL DEFAULT clock_timestamp());"
     "CREATE INDEX ON verification_audit (iteration);";
 
 #define USERS_PER_ITERATION 100000L
 
-static long user_of(long iteration, int worker) { return iteration * USERS_PER_ITERATION + worker + 1; }
-static void hash_of(long iteration, char *buf, size_t len) { snprintf(buf, len, "idh-%ld", iteration); }
+/* Worker w of iteration i: a twin when w + i is odd, else a racer. */
+static bool is_twin(long iteration, int worker) { return (iteration + worker) % 2 != 0; }
+
+/* The user worker w verifies in iteration i: its own (racer), or the
+ * iteration's one twin user. */
+static long user_of(long iteration, int worker)
+{
+    return iteration * USERS_PER_ITERATION + (is_twin(iteration, worker) ? 0 : worker + 1);
+}
+
+/* The hash worker w claims in iteration i. */
+static void hash_of(long iteration, int worker, char *buf, size_t len)
+{
+    snprintf(buf, len, "idh-%ld%s", iteration, is_twin(iteration, worker) ? "-twin" : "");
+}
+
+/* Which request wrote an audit row: worker and attempt. */
+static void request_of(int worker, int attempt, char *buf, size_t len)
+{
+    snprintf(buf, len, "w%d-a%d", worker, attempt);
+}
 
 static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
 {
@@ -86,9 +146,10 @@ static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t er
     snprintf(n, sizeof n, "%d", nworkers);
     snprintf(per, sizeof per, "%ld", USERS_PER_ITERATION);
     const char *p[] = { it, n, per };
+    /* Users 0 (the twins') and 1..N (the racers'). */
     PGresult *r = pqx_ctl_query(ctl,
         "WITH u AS (INSERT INTO users (id, iteration) "
-        "           SELECT $1::bigint * $3::bigint + g, $1 FROM generate_series(1, $2::int) g RETURNING id) "
+        "           SELECT $1::bigint * $3::bigint + g, $1 FROM generate_series(0, $2::int) g RETURNING id) "
         "INSERT INTO users_loose (id, iteration) SELECT id, $1 FROM u", 3, p, err, errlen);
     PQclear(r);
     return r ? 0 : -1;
@@ -101,46 +162,73 @@ typedef struct form {
     bool tx;                    /* check, claim and audit in one transaction */
     bool map_unique;            /* 23505 is a refusal: audited, conflict */
     bool keep_refusal_audit;    /* the refusal's audit is committed, not rolled back */
-    bool holder_is_done;        /* the holder re-verifying gets ok, no second audit */
+    bool holder_is_done;        /* the holder re-verifying gets ok, no second claim or audit */
+    bool claim_unverified;      /* the claim updates only a row without a hash */
 } form;
 
-#define ON_TABLE(t)                                                                         \
-    "SELECT id FROM " t " WHERE identity_hash = $1",                                        \
-    "UPDATE " t " SET identity_hash = $1, verified_at = now() WHERE id = $2"
+#define CHECK_ON(t) "SELECT id FROM " t " WHERE identity_hash = $1"
+#define CLAIM_ON(t) "UPDATE " t " SET identity_hash = $1, verified_at = now() WHERE id = $2"
 
-static const form form_fixed = { ON_TABLE("users"), true, true, true, true };
-static const form form_no_tx = { ON_TABLE("users_loose"), false, false, true, false };
-static const form form_seed_tx = { ON_TABLE("users"), true, false, false, false };
+static const form form_fixed = {
+    .check = CHECK_ON("users"), .claim = CLAIM_ON("users"), .tx = true, .map_unique = true,
+    .keep_refusal_audit = true, .holder_is_done = true, .claim_unverified = true,
+};
+static const form form_no_tx = {
+    .check = CHECK_ON("users_loose"), .claim = CLAIM_ON("users_loose"), .keep_refusal_audit = true,
+    .holder_is_done = true,
+};
+static const form form_seed_tx = { .check = CHECK_ON("users"), .claim = CLAIM_ON("users"), .tx = true };
 
 static const char audit_sql[] =
-    "INSERT INTO verification_audit (iteration, user_id, identity_hash, outcome) VALUES ($1, $2, $3, $4)";
+    "INSERT INTO verification_audit (iteration, user_id, identity_hash, outcome, request) "
+    "VALUES ($1, $2, $3, $4, $5)";
 
-static int audit(const drv_call *c, const char *it, const char *user, const char *hash, const char *outcome)
+static int audit(const drv_call *c, const char *user, const char *hash, const char *outcome)
 {
-    const char *p[] = { it, user, hash, outcome };
-    return call_exec(c, NULL, audit_sql, 4, p);
+    char it[24], request[24];
+    snprintf(it, sizeof it, "%ld", c->iteration);
+    request_of(c->worker, c->attempt, request, sizeof request);
+    const char *p[] = { it, user, hash, outcome, request };
+    return call_exec(c, NULL, audit_sql, 5, p);
+}
+
+/* A refusal found inside the transaction, which wrote nothing yet: its
+ * failure audit, committed when the form keeps it (else the refusal's
+ * rollback takes it, as the seed's throw does), then 409. */
+static void refuse_audited(const drv_call *c, const form *f, const char *user, const char *hash, const char *why)
+{
+    if (audit(c, user, hash, "failure") < 0) {
+        call_failed(c, NULL);
+        return;
+    }
+    if (f->tx && f->keep_refusal_audit && GUARANTEE(c, "refusal-audit") && call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
+        call_failed(c, NULL);
+        return;
+    }
+    call_refuse(c, STATUS_CONFLICT, why);
 }
 
 static void verify(const drv_call *c, const form *f)
 {
-    char it[24], user[24], hash[32];
-    snprintf(it, sizeof it, "%ld", c->iteration);
+    char user[24], hash[32];
     snprintf(user, sizeof user, "%ld", user_of(c->iteration, c->worker));
-    hash_of(c->iteration, hash, sizeof hash);
+    hash_of(c->iteration, c->worker, hash, sizeof hash);
     if (f->tx && call_exec(c, NULL, "BEGIN", 0, NULL) < 0) {
         call_failed(c, NULL);
         return;
     }
-    const char *cp[] = { hash };
-    PGresult *r;
-    if (call_exec(c, &r, f->check, 1, cp) < 0) {
-        call_failed(c, NULL);
-        return;
-    }
     char holder[24] = "";
-    if (PQntuples(r) > 0)
-        snprintf(holder, sizeof holder, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
+    if (GUARANTEE(c, "duplicate-check")) {
+        const char *cp[] = { hash };
+        PGresult *r;
+        if (call_exec(c, &r, f->check, 1, cp) < 0) {
+            call_failed(c, NULL);
+            return;
+        }
+        if (PQntuples(r) > 0)
+            snprintf(holder, sizeof holder, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
     if (holder[0] && strcmp(holder, user) == 0 && f->holder_is_done) {
         /* Read-only so far: nothing to commit. */
         call_rollback(c);
@@ -148,38 +236,52 @@ static void verify(const drv_call *c, const form *f)
         return;
     }
     if (holder[0] && strcmp(holder, user) != 0) {
-        if (audit(c, it, user, hash, "failure") < 0) {
-            call_failed(c, NULL);
-            return;
-        }
-        if (f->tx && f->keep_refusal_audit && call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
-            call_failed(c, NULL);
-            return;
-        }
-        /* Else, in a transaction: the seed throws its 409 here, and the
-         * throw rolls the transaction back, audit included (as the
-         * refusal's rollback does). */
-        call_refuse(c, STATUS_CONFLICT, "identity already verified");
+        refuse_audited(c, f, user, hash, "identity already verified");
         return;
     }
     drv_pause(c, "after-check");
+    char claim[160];
+    snprintf(claim, sizeof claim, "%s%s", f->claim,
+             f->claim_unverified && GUARANTEE(c, "claim-unverified") ? " AND identity_hash IS NULL" : "");
     const char *up[] = { hash, user };
-    if (call_exec(c, NULL, f->claim, 2, up) < 0) {
-        if (!f->map_unique || strcmp(call_sqlstate(c), "23505") != 0) {
+    PGresult *r;
+    if (call_exec(c, &r, claim, 2, up) < 0) {
+        if (!f->map_unique || !GUARANTEE(c, "map-23505") || strcmp(call_sqlstate(c), "23505") != 0) {
             call_failed(c, NULL);
             return;
         }
         /* Another user's claim committed first: the transaction is
          * aborted, so the refusal is audited in a statement of its own. */
         call_rollback(c);
-        if (audit(c, it, user, hash, "failure") < 0) {
+        if (audit(c, user, hash, "failure") < 0) {
             call_failed(c, "failure audit after a unique violation");
             return;
         }
         call_refuse(c, STATUS_CONFLICT, "identity already verified (unique violation)");
         return;
     }
-    if (audit(c, it, user, hash, "success") < 0) {
+    bool claimed = atol(PQcmdTuples(r)) == 1;
+    PQclear(r);
+    if (!claimed) {
+        /* The row got a hash after the check read it: a concurrent verify
+         * of the same user committed first (the seed's first test). */
+        refuse_audited(c, f, user, hash, "identity already verified (by a concurrent request)");
+        return;
+    }
+    if (f->tx && !GUARANTEE(c, "audit-in-tx")) {
+        /* The loss: the claim committed before its audit is written. */
+        if (call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
+            call_failed(c, NULL);
+            return;
+        }
+        if (audit(c, user, hash, "success") < 0) {
+            call_failed(c, NULL);
+            return;
+        }
+        call_ok(c, user);
+        return;
+    }
+    if (audit(c, user, hash, "success") < 0) {
         call_failed(c, NULL);
         return;
     }
@@ -193,6 +295,8 @@ static void op_fixed(const drv_call *c) { verify(c, &form_fixed); }
 static void op_no_tx(const drv_call *c) { verify(c, &form_no_tx); }
 static void op_seed_tx(const drv_call *c) { verify(c, &form_seed_tx); }
 
+/* ---- invariants ---- */
+
 static json_t *call_line(const call_record *c, const char *what)
 {
     char line[400];
@@ -200,96 +304,203 @@ static json_t *call_line(const call_record *c, const char *what)
     return json_string(line);
 }
 
-/* At most one user holds the iteration's identity hash. */
+/* The iteration's users and audit rows. */
+typedef struct iter_rows {
+    PGresult *users;            /* id, identity_hash (or ""), claims */
+    PGresult *audits;           /* user_id, outcome, request */
+} iter_rows;
+
+static void rows_free(iter_rows *rows)
+{
+    PQclear(rows->users);
+    PQclear(rows->audits);
+}
+
+static int rows_load(inv_ctx *x, iter_rows *rows)
+{
+    char it[24];
+    snprintf(it, sizeof it, "%ld", x->iteration);
+    const char *p[] = { it };
+    /* Each user is in both tables (one of them untouched): one row per
+     * user, with the hash and the claims either row has. */
+    rows->users = pqx_ctl_query(x->ctl,
+        "SELECT id, coalesce(max(identity_hash), ''), sum(claims) FROM every_user WHERE iteration = $1 "
+        "GROUP BY id ORDER BY id", 1, p, x->err, x->errlen);
+    rows->audits = rows->users ? pqx_ctl_query(x->ctl,
+        "SELECT user_id, outcome, request FROM verification_audit WHERE iteration = $1 ORDER BY id", 1, p,
+        x->err, x->errlen) : NULL;
+    if (rows->audits)
+        return 0;
+    rows_free(rows);
+    return -1;
+}
+
+/* The hash user holds ("" if none). */
+static const char *held_by(const iter_rows *rows, long user)
+{
+    for (int i = 0; i < PQntuples(rows->users); i++)
+        if (atol(PQgetvalue(rows->users, i, 0)) == user)
+            return PQgetvalue(rows->users, i, 1);
+    return "";
+}
+
+/* The audit rows of outcome written by request (worker, attempt), or by
+ * any request of user when worker < 0. */
+static int audits_of(const iter_rows *rows, const char *outcome, long user, int worker, int attempt)
+{
+    char request[24];
+    request_of(worker, attempt, request, sizeof request);
+    int n = 0;
+    for (int i = 0; i < PQntuples(rows->audits); i++)
+        if (strcmp(PQgetvalue(rows->audits, i, 1), outcome) == 0 &&
+            (worker < 0 ? atol(PQgetvalue(rows->audits, i, 0)) == user
+                        : strcmp(PQgetvalue(rows->audits, i, 2), request) == 0))
+            n++;
+    return n;
+}
+
+/* When the call's verification was committed for sure: its last COMMIT
+ * returned (or, ambiguous, failed: the server committed first), or, for an
+ * autocommit form, its last audit insert returned. -1 when neither ran. */
+static int64_t committed_by(const call_record *c)
+{
+    int64_t t = -1;
+    for (size_t k = 0; c->trace && k < c->trace->n; k++)
+        if (strncmp(c->trace->ev[k].sql, "COMMIT", 6) == 0 ||
+            (strncmp(c->trace->ev[k].sql, "INSERT INTO verification_audit", 30) == 0 && !c->trace->ev[k].failed))
+            t = c->trace->ev[k].t_done;
+    return t;
+}
+
+/* At most one user holds each identity hash. */
 static int inv_one_user(inv_ctx *x)
 {
-    char hash[32], it[24];
-    hash_of(x->iteration, hash, sizeof hash);
+    char it[24];
     snprintf(it, sizeof it, "%ld", x->iteration);
-    const char *p[] = { it, hash };
+    const char *p[] = { it };
     PGresult *r = pqx_ctl_query(x->ctl,
-        "SELECT count(*), coalesce(string_agg(id::text, ', ' ORDER BY id), '') FROM every_user "
-        "WHERE iteration = $1 AND identity_hash = $2", 2, p, x->err, x->errlen);
+        "SELECT identity_hash, count(*), string_agg(id::text, ', ' ORDER BY id) FROM every_user "
+        "WHERE iteration = $1 AND identity_hash IS NOT NULL GROUP BY identity_hash HAVING count(*) > 1 "
+        "ORDER BY identity_hash", 1, p, x->err, x->errlen);
     if (!r)
         return -1;
-    long n = atol(PQgetvalue(r, 0, 0));
-    char found[400];
-    snprintf(found, sizeof found, "identity hash %s held by %ld users (%.300s)", hash, n, PQgetvalue(r, 0, 1));
-    PQclear(r);
-    if (n <= 1)
+    if (PQntuples(r) == 0) {
+        PQclear(r);
         return 1;
+    }
+    long n = atol(PQgetvalue(r, 0, 1));
+    char found[400];
+    snprintf(found, sizeof found, "identity hash %s held by %ld users (%.300s)", PQgetvalue(r, 0, 0), n,
+             PQgetvalue(r, 0, 2));
+    PQclear(r);
     inv_violated(x, found, "details", NULL);
     json_object_set_new(x->found, "users", json_integer(n));
     return 0;
 }
 
-/* Exactly one caller gets ok and every other one conflict (409); a call the
- * fault shim failed is excused (it may be the one that would have won). */
-static int inv_one_ok(inv_ctx *x)
+/* Per hash (the racers', the twins'), with the seed's statuses: the verifies
+ * that got 200 are all of one user; every other one got 409, none an error
+ * the shim did not cause; someone got 200 unless the shim failed a call;
+ * and a verify that began after its user's verification had committed got
+ * 200 (the holder's re-verify), not 409. */
+static int inv_one_wins(inv_ctx *x)
 {
-    json_t *bad = inv_list(x, NULL);
-    if (!bad)
+    iter_rows rows;
+    if (rows_load(x, &rows) < 0)
         return -1;
-    int oks = 0, faulted = 0;
-    char who[256] = "";
-    size_t used = 0;
-    for (int i = 0; i < x->ncalls; i++) {
-        const call_record *c = &x->calls[i];
-        faulted += c->faults > 0;
-        if (c->out.kind == OUT_OK) {
-            oks++;
-            int w = snprintf(who + used, sizeof who - used, "%s%d", used ? ", " : "", c->worker + 1);
-            if (w > 0 && used + (size_t)w < sizeof who)
-                used += (size_t)w;
-        } else if (c->out.kind != OUT_CONFLICT && !c->faults) {
+    json_t *bad = inv_list(x, NULL);
+    if (!bad) {
+        rows_free(&rows);
+        return -1;
+    }
+    char found[400] = "";
+    for (int twin = 0; twin < 2; twin++) {
+        long ok_user = -1;
+        int oks = 0, calls = 0, faulted = 0;
+        for (int i = 0; i < x->ncalls; i++) {
+            const call_record *c = &x->calls[i];
+            if (is_twin(x->iteration, c->worker) != (twin == 1))
+                continue;
+            calls++;
+            faulted += c->faults > 0;
+            long user = user_of(x->iteration, c->worker);
             char what[300];
-            snprintf(what, sizeof what, "%s %s %.200s", outcome_name(c->out.kind), c->out.sqlstate, c->out.message);
+            if (c->out.kind == OUT_OK) {
+                oks++;
+                if (c->out.status != STATUS_OK) {
+                    snprintf(what, sizeof what, "ok with status %d, not 200", c->out.status);
+                    json_array_append_new(bad, call_line(c, what));
+                }
+                if (ok_user >= 0 && ok_user != user && !found[0])
+                    snprintf(found, sizeof found, "users %ld and %ld both got 200 for one identity hash", ok_user,
+                             user);
+                ok_user = user;
+            } else if (c->out.kind == OUT_CONFLICT ? c->out.status != STATUS_CONFLICT : !c->faults) {
+                snprintf(what, sizeof what, "%s %d %s %.200s (neither 200 nor 409)", outcome_name(c->out.kind),
+                         c->out.status, c->out.sqlstate, c->out.message);
+                json_array_append_new(bad, call_line(c, what));
+            }
+        }
+        if (calls && !oks && !faulted && !found[0])
+            snprintf(found, sizeof found, "no verify of the %s hash got 200 (%d calls)", twin ? "twins'" : "racers'",
+                     calls);
+    }
+    /* The holder's re-verify: after the winning request's commit, its user's
+     * verifies find the hash their own. */
+    for (int w = 0; w < x->ncalls; w++) {
+        const call_record *win = &x->calls[w];
+        long user = user_of(x->iteration, win->worker);
+        char hash[32];
+        hash_of(x->iteration, win->worker, hash, sizeof hash);
+        if (strcmp(held_by(&rows, user), hash) != 0 || audits_of(&rows, "success", user, win->worker, win->attempt) == 0)
+            continue;
+        int64_t committed = committed_by(win);
+        for (int i = 0; i < x->ncalls && committed >= 0; i++) {
+            const call_record *c = &x->calls[i];
+            if (user_of(x->iteration, c->worker) != user || c->t_start <= committed || c->faults ||
+                c->out.kind == OUT_OK)
+                continue;
+            char what[300];
+            snprintf(what, sizeof what, "%s %d %.150s, though it began %.2fms after its user's verification "
+                     "committed (a re-verify by the holder is 200)", outcome_name(c->out.kind), c->out.status,
+                     c->out.message, (double)(c->t_start - committed) / 1e6);
             json_array_append_new(bad, call_line(c, what));
         }
     }
-    if (json_array_size(bad) == 0 && (oks == 1 || (oks == 0 && faulted))) {
+    rows_free(&rows);
+    if (!found[0] && json_array_size(bad) == 0) {
         json_decref(bad);
         return 1;
     }
-    char found[400];
-    snprintf(found, sizeof found, "%d ok (workers %s), %zu neither ok nor conflict", oks, oks ? who : "none",
-             json_array_size(bad));
+    if (!found[0])
+        snprintf(found, sizeof found, "%zu verify(s) answered wrongly, first: %.300s", json_array_size(bad),
+                 json_string_value(json_array_get(bad, 0)));
     inv_violated(x, found, "details", bad);
     return 0;
 }
 
 /* Audit rows match outcomes: each of the iteration's users has one success
- * audit if it holds the hash and none otherwise; every ok caller holds it;
- * every refused caller, and every caller that failed without an injected
- * fault, has a failure audit. */
+ * audit if it holds a hash and none otherwise, written by a request that got
+ * 200 or may have committed; every 200 is for a user that holds its hash;
+ * every refused request, and every request that failed without an injected
+ * fault, wrote its own failure audit. */
 static int inv_audited(inv_ctx *x)
 {
-    char hash[32], it[24];
-    hash_of(x->iteration, hash, sizeof hash);
-    snprintf(it, sizeof it, "%ld", x->iteration);
-    const char *p[] = { it, hash };
-    PGresult *r = pqx_ctl_query(x->ctl,
-        /* Each user is in both tables (one of them untouched): one row per
-         * user, holding the hash if either row does. */
-        "SELECT u.id, u.holds,"
-        "       count(a.id) FILTER (WHERE a.outcome = 'success'),"
-        "       count(a.id) FILTER (WHERE a.outcome = 'failure') "
-        "FROM (SELECT id, bool_or(identity_hash IS NOT DISTINCT FROM $2) AS holds FROM every_user "
-        "      WHERE iteration = $1 GROUP BY id) u "
-        "LEFT JOIN verification_audit a ON a.iteration = $1 AND a.user_id = u.id "
-        "GROUP BY u.id, u.holds ORDER BY u.id", 2, p, x->err, x->errlen);
-    if (!r)
+    iter_rows rows;
+    if (rows_load(x, &rows) < 0)
         return -1;
-    json_t *bad = inv_list(x, r);
-    if (!bad)
+    json_t *bad = inv_list(x, NULL);
+    if (!bad) {
+        rows_free(&rows);
         return -1;
-    int nusers = PQntuples(r);
-    for (int i = 0; i < nusers; i++) {
-        bool holds = PQgetvalue(r, i, 1)[0] == 't';
-        long successes = atol(PQgetvalue(r, i, 2));
+    }
+    for (int i = 0; i < PQntuples(rows.users); i++) {
+        long user = atol(PQgetvalue(rows.users, i, 0));
+        bool holds = PQgetvalue(rows.users, i, 1)[0] != '\0';
+        int successes = audits_of(&rows, "success", user, -1, 0);
         if (successes != (holds ? 1 : 0)) {
             char line[200];
-            snprintf(line, sizeof line, "user %s %s the hash and has %ld success audits", PQgetvalue(r, i, 0),
+            snprintf(line, sizeof line, "user %ld %s a hash and has %d success audits", user,
                      holds ? "holds" : "does not hold", successes);
             json_array_append_new(bad, json_string(line));
         }
@@ -297,25 +508,26 @@ static int inv_audited(inv_ctx *x)
     for (int k = 0; k < x->ncalls; k++) {
         const call_record *c = &x->calls[k];
         long user = user_of(x->iteration, c->worker);
-        int row = -1;
-        for (int i = 0; i < nusers; i++)
-            if (atol(PQgetvalue(r, i, 0)) == user)
-                row = i;
-        if (row < 0)
-            continue;
-        bool holds = PQgetvalue(r, row, 1)[0] == 't';
-        long failures = atol(PQgetvalue(r, row, 3));
-        char what[300];
+        char hash[32], what[300];
+        hash_of(x->iteration, c->worker, hash, sizeof hash);
+        bool holds = strcmp(held_by(&rows, user), hash) == 0;
         if (c->out.kind == OUT_OK && !holds) {
-            snprintf(what, sizeof what, "ok but user %ld does not hold the hash", user);
+            snprintf(what, sizeof what, "200 but user %ld does not hold hash %s", user, hash);
             json_array_append_new(bad, call_line(c, what));
-        } else if (c->out.kind != OUT_OK && (c->out.kind == OUT_CONFLICT || !c->faults) && failures == 0) {
-            snprintf(what, sizeof what, "%s %s but user %ld has no failure audit", outcome_name(c->out.kind),
-                     c->out.sqlstate, user);
+        } else if (c->out.kind != OUT_OK && (c->out.kind == OUT_CONFLICT || !c->faults) &&
+                   audits_of(&rows, "failure", user, c->worker, c->attempt) == 0) {
+            snprintf(what, sizeof what, "%s %d %s but wrote no failure audit", outcome_name(c->out.kind),
+                     c->out.status, c->out.sqlstate);
+            json_array_append_new(bad, call_line(c, what));
+        }
+        if (c->out.kind != OUT_OK && !call_maybe_committed(c) &&
+            audits_of(&rows, "success", user, c->worker, c->attempt) > 0) {
+            snprintf(what, sizeof what, "%s %d %s but its success audit committed", outcome_name(c->out.kind),
+                     c->out.status, c->out.sqlstate);
             json_array_append_new(bad, call_line(c, what));
         }
     }
-    PQclear(r);
+    rows_free(&rows);
     if (json_array_size(bad) == 0) {
         json_decref(bad);
         return 1;
@@ -327,21 +539,56 @@ static int inv_audited(inv_ctx *x)
     return 0;
 }
 
+/* The seed's "User.identity_hash set exactly once": no user's hash is set by
+ * more than one UPDATE (the claims the trigger counted). */
+static int inv_set_once(inv_ctx *x)
+{
+    iter_rows rows;
+    if (rows_load(x, &rows) < 0)
+        return -1;
+    json_t *bad = inv_list(x, NULL);
+    if (!bad) {
+        rows_free(&rows);
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(rows.users); i++) {
+        long claims = atol(PQgetvalue(rows.users, i, 2));
+        if (claims <= 1)
+            continue;
+        char line[200];
+        snprintf(line, sizeof line, "user %s: hash %s set by %ld updates", PQgetvalue(rows.users, i, 0),
+                 PQgetvalue(rows.users, i, 1), claims);
+        json_array_append_new(bad, json_string(line));
+    }
+    rows_free(&rows);
+    if (json_array_size(bad) == 0) {
+        json_decref(bad);
+        return 1;
+    }
+    char found[400];
+    snprintf(found, sizeof found, "%.300s", json_string_value(json_array_get(bad, 0)));
+    inv_violated(x, found, "details", bad);
+    return 0;
+}
+
 #define ONE_USER "one user per identity hash"
 #define AUDITED "audit rows match outcomes"
+#define SET_ONCE "a user's identity hash is set once"
 
 static const scenario_variant variants[] = {
-    { .name = "fixed", .summary = "one tx: check, claim, success audit; unique constraint; refusals audited and 409", .op = op_fixed },
+    { .name = "fixed", .op = op_fixed,
+      .summary = "one tx: check, claim of an unverified row, success audit; unique constraint; refusals audited and 409" },
     { "no-tx", "check, claim and audit in autocommit statements, no unique constraint", op_no_tx,
       { { "none", ONE_USER }, { "audit-error", AUDITED } } },
-    { "seed-tx", "the seed's fix as written: refusal audit rolled back with the 409, 23505 unmapped",
-      op_seed_tx, { { "none", AUDITED } } },
+    { "seed-tx", "the seed's fix as written: the holder claims again, refusal audit rolled back with the 409, "
+      "23505 unmapped", op_seed_tx, { { "none", SET_ONCE } } },
 };
 
 static const scenario_invariant invariants[] = {
     { ONE_USER, inv_one_user },
-    { "exactly one caller gets ok, the rest conflict", inv_one_ok },
+    { "one user's verify wins (200), the rest 409; the holder's re-verify 200", inv_one_wins },
     { AUDITED, inv_audited },
+    { SET_ONCE, inv_set_once },
 };
 
 static const char *const pause_points[] = {
@@ -352,16 +599,39 @@ static const scenario_plan plans[] = {
     /* No retry: no-tx's retry would repair what its failed audit left
      * behind, and the plan is there to show what that leaves. */
     { .name = "audit-error",
-      .summary = "each connection's first audit insert fails (XX000); no retry",
+      .summary = "each connection's first audit insert fails (XX000); no retry: the seed's transaction "
+      "rollback test",
       .fault = "sql=/^INSERT INTO verification_audit/:when=1:error=XX000" },
     { .name = "ambiguous-commit",
       .summary = "each connection's first COMMIT commits but the client sees a lost connection; "
-      "1 retry",
+      "1 retry (the holder's re-verify)",
       .fault = "commit:when=1:ambiguous",
+      .retries = 1 },
+    { .name = "commit-error",
+      .summary = "each connection's first COMMIT fails (40001) and rolls back; 1 retry",
+      .fault = "commit:when=1:error=40001",
       .retries = 1 },
     { .name = "widen",
       .summary = "a 1ms pause between the check and the claim",
       .pause = "after-check=1ms" },
+};
+
+static const scenario_pin pins[] = {
+    { .name = "commit-before-ok", .plan = "commit-error",
+      .what = "the caller gets 200 only once COMMIT succeeded" },
+    { .name = "unique-identity-hash", .plan = "widen",
+      .what = "the unique constraint on identity_hash closes the race the check leaves open",
+      .unpin_sql = "ALTER TABLE users DROP CONSTRAINT users_identity_hash_key" },
+    { .name = "duplicate-check", .plan = "ambiguous-commit",
+      .what = "the in-transaction duplicate check: the holder's re-verify is 200, not a refused claim" },
+    { .name = "claim-unverified", .plan = "widen",
+      .what = "the claim updates only an unverified row: the same user verifying twice at once gets one 409" },
+    { .name = "map-23505", .plan = "widen",
+      .what = "a unique violation is a refusal (409, audited), not a 500" },
+    { .name = "audit-in-tx", .plan = "audit-error",
+      .what = "the success audit is written in the claim's transaction: both or neither" },
+    { .name = "refusal-audit", .plan = "widen",
+      .what = "a refusal's failure audit is committed before the 409" },
 };
 
 const scenario scenario_identity = {
@@ -374,4 +644,5 @@ const scenario scenario_identity = {
     INVARIANTS(invariants),
     PLANS(plans),
     PAUSE_POINTS(pause_points),
+    PINS(pins),
 };

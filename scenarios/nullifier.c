@@ -18,7 +18,28 @@
  * in between; the check then finds the nullifier taken by a row holding the
  * caller's key, which is the caller's submission (ok), not a double spend.
  * (Without that step the seed's fix refused such retries in about a quarter
- * of the iterations at -n 8.) The pre-fix forms:
+ * of the iterations at -n 8.) Statuses, as the seed answers: 200 for a new
+ * submission and for an idempotent retry (the same data), 409 "Duplicate
+ * nullifier"; a failure is a 500.
+ *
+ * What each part is worth in the fixed form, and which plan shows it (the
+ * pins below): the nullifier constraint stops concurrent double spends
+ * (widen); the key constraint stops one key getting two submissions when a
+ * client reuses it for another payload (widen); the key reads — the lookup
+ * first and the re-read after a unique violation — give a request whose key
+ * has a submission that submission (none); the own-key step gives it to a
+ * copy whose own request committed between its two reads (stagger); the
+ * 23505 mapping makes a lost race a 409 (widen); commit before ok
+ * (commit-error). Two parts of the seed's fix are not guarantees here, only
+ * optimizations: the nullifier check (the constraint plus the 23505
+ * resolution refuse every duplicate, committed or concurrent, with the same
+ * 409; at READ COMMITTED the check's place inside the transaction adds
+ * nothing, it takes no lock), and the first key lookup taken alone (a
+ * request it would answer is answered the same by the own-key step or the
+ * re-read after the unique violation): removing either changes no row and
+ * no status under any plan.
+ *
+ * The pre-fix forms:
  *   no-constraint   the seed's "before": check-then-insert in autocommit
  *                   statements on a table with no unique constraint (N
  *                   concurrent submits of one nullifier all insert; N
@@ -37,12 +58,16 @@
  * one sequence and the invariants read the view over both, so every form is
  * checked by the same SQL.
  *
- * Workload, by worker and iteration: worker w is a *racer* when w + i is
- * even and a *retrier* when it is odd. Racers submit one nullifier, each
- * with a key of its own (one must be accepted, the rest refused); retriers
- * are one client's request sent several times at once: one nullifier, one
- * key (all must get the same submission). Alternating by iteration keeps
- * both roles covered with one worker (a fault sweep's).
+ * Workload, by worker and iteration: worker w has role (w + i) mod 3, so
+ * every role is there at -n 3 and one worker cycles through them. *Racers*
+ * submit one nullifier, each with a key of its own (the seed's nullifier
+ * collision test: one 200, the rest 409, one row); *retriers* are one
+ * client's request sent several times at once (one nullifier, one key: the
+ * seed's idempotency test, all 200 with one id); *reusers* are one client
+ * reusing its key for different payloads at once (one key, a nullifier
+ * each: the first accepted wins, every other call gets that submission,
+ * 200, as the seed's key-first lookup answers). A retry after a failure
+ * (the plans with retries) is the seed's sequential network retry.
  */
 #include "harness/scenario.h"
 
@@ -75,19 +100,40 @@ static const char schema[] =
     "  SELECT id, iteration, worker, nullifier, idempotency_key FROM submissions"
     "  UNION ALL SELECT id, iteration, worker, nullifier, idempotency_key FROM submissions_loose;";
 
-/* Worker w of iteration i: a retrier when w + i is odd, else a racer. */
-static bool is_retrier(long iteration, int worker) { return (iteration + worker) % 2 != 0; }
+/* The roles (see the header); worker w's in iteration i is (w + i) mod 3. */
+enum role { RACER, RETRIER, REUSER, NROLES };
+
+static enum role role_of(long iteration, int worker) { return (enum role)((iteration + worker) % NROLES); }
+
+static const char *const role_names[NROLES] = { "racers'", "retriers'", "reusers'" };
 
 /* The request worker w sends in iteration i (see the header). */
 static void request_of(long iteration, int worker, char *nullifier, size_t nlen, char *key, size_t klen)
 {
-    if (is_retrier(iteration, worker)) {
-        snprintf(nullifier, nlen, "nf-%ld-retry", iteration);
-        snprintf(key, klen, "key-%ld-retry", iteration);
-    } else {
+    switch (role_of(iteration, worker)) {
+    case RACER:
         snprintf(nullifier, nlen, "nf-%ld-race", iteration);
         snprintf(key, klen, "key-%ld-w%d", iteration, worker + 1);
+        break;
+    case RETRIER:
+        snprintf(nullifier, nlen, "nf-%ld-retry", iteration);
+        snprintf(key, klen, "key-%ld-retry", iteration);
+        break;
+    default:
+        snprintf(nullifier, nlen, "nf-%ld-reuse-w%d", iteration, worker + 1);
+        snprintf(key, klen, "key-%ld-reuse", iteration);
+        break;
     }
+}
+
+/* Whether w is its role's first worker in iteration i (the lowest index):
+ * the others are the later copies of a request. */
+static bool first_of_role(long iteration, int worker)
+{
+    for (int w = 0; w < worker; w++)
+        if (role_of(iteration, w) == role_of(iteration, worker))
+            return false;
+    return true;
 }
 
 /* Nothing precedes a submission: the calls create iteration i's rows (and
@@ -141,11 +187,11 @@ static int lookup(const drv_call *c, const char *sql, const char *param, char *i
 /* A unique violation on the insert: the transaction is rolled back and the
  * key re-read, now that the row that won is committed (the violation is
  * raised only once the other transaction committed). */
-static void resolve_unique(const drv_call *c, const form *f, const char *key)
+static void resolve_unique(const drv_call *c, const form *f, bool key_reads, const char *key)
 {
     char id[24];
     call_rollback(c);
-    if (f->key_lookup) {
+    if (key_reads) {
         int found = lookup(c, f->by_key, key, id, NULL, sizeof id);
         if (found < 0) {
             call_failed(c, "re-reading the key after a unique violation");
@@ -165,11 +211,14 @@ static void submit(const drv_call *c, const form *f)
     request_of(c->iteration, c->worker, nullifier, sizeof nullifier, key, sizeof key);
     snprintf(it, sizeof it, "%ld", c->iteration);
     snprintf(worker, sizeof worker, "%d", c->worker + 1);
+    /* The key reads are one guarantee: the lookup first and the re-read
+     * after a unique violation each answer what the other would. */
+    bool key_reads = f->key_lookup && GUARANTEE(c, "key-lookup");
     if (f->tx && call_exec(c, NULL, "BEGIN", 0, NULL) < 0) {
         call_failed(c, NULL);
         return;
     }
-    if (f->key_lookup) {
+    if (key_reads) {
         int found = lookup(c, f->by_key, key, id, NULL, sizeof id);
         if (found < 0) {
             call_failed(c, NULL);
@@ -182,6 +231,10 @@ static void submit(const drv_call *c, const form *f)
             return;
         }
     }
+    /* A request's later copies (every worker of a role but its first) may
+     * be slower than the first between their two reads. */
+    if (!first_of_role(c->iteration, c->worker))
+        drv_pause(c, "between-reads");
     char holder[64];
     int taken = lookup(c, f->by_nullifier, nullifier, id, holder, sizeof holder);
     if (taken < 0) {
@@ -195,7 +248,7 @@ static void submit(const drv_call *c, const form *f)
          * committed between the key lookup and this check. Its row holds
          * the caller's key: that is the submission to return, not a double
          * spend. (The seed's two reads have this gap; see the header.) */
-        if (f->own_key && strcmp(holder, key) == 0)
+        if (f->own_key && GUARANTEE(c, "own-key") && strcmp(holder, key) == 0)
             call_ok(c, id);
         else
             call_refuse(c, STATUS_CONFLICT, "duplicate nullifier");
@@ -205,8 +258,8 @@ static void submit(const drv_call *c, const form *f)
     const char *ins[] = { it, worker, nullifier, key };
     PGresult *r;
     if (call_exec(c, &r, f->insert, 4, ins) < 0) {
-        if (f->map_unique && strcmp(call_sqlstate(c), "23505") == 0)
-            resolve_unique(c, f, key);
+        if (f->map_unique && GUARANTEE(c, "map-23505") && strcmp(call_sqlstate(c), "23505") == 0)
+            resolve_unique(c, f, key_reads, key);
         else
             call_failed(c, NULL);
         return;
@@ -268,29 +321,31 @@ static json_t *call_line(const call_record *c, const char *what)
 /* No nullifier has more than one submission. */
 static int inv_one_per_nullifier(inv_ctx *x)
 {
-    PGresult *r = load_rows(x);
+    char it[24];
+    snprintf(it, sizeof it, "%ld", x->iteration);
+    const char *p[] = { it };
+    PGresult *r = pqx_ctl_query(x->ctl,
+        "SELECT nullifier, count(*), string_agg(id::text, ', ' ORDER BY id) FROM every_submission "
+        "WHERE iteration = $1 GROUP BY nullifier HAVING count(*) > 1 ORDER BY nullifier", 1, p, x->err, x->errlen);
     if (!r)
         return -1;
-    char nfs[2][48], key[48], ids[256];
-    request_of(x->iteration, 0, nfs[0], sizeof nfs[0], key, sizeof key);
-    request_of(x->iteration, 1, nfs[1], sizeof nfs[1], key, sizeof key);
-    char found[600] = "";
-    for (int k = 0; k < 2; k++) {
-        int n = rows_with(r, 1, nfs[k], ids, sizeof ids);
-        if (n > 1 && !found[0])
-            snprintf(found, sizeof found, "nullifier %s has %d submissions (ids %.200s)", nfs[k], n, ids);
-    }
-    PQclear(r);
-    if (!found[0])
+    if (PQntuples(r) == 0) {
+        PQclear(r);
         return 1;
+    }
+    char found[600];
+    snprintf(found, sizeof found, "nullifier %s has %s submissions (ids %.200s)", PQgetvalue(r, 0, 0),
+             PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+    PQclear(r);
     inv_violated(x, found, "details", NULL);
     return 0;
 }
 
-/* Every call with idempotency key K that the request was accepted for got
- * ok with the one submission K has: at most one row per key; every ok call
- * got that row's id; no call the shim left alone got a refusal or an error
- * while its request stands accepted. */
+/* The seed's idempotency test, with its status: every call with
+ * idempotency key K that the request was accepted for got 200 with the one
+ * submission K has: at most one row per key; every ok call got that row's
+ * id (so an ok is backed by a committed row); no call the shim left alone
+ * got a refusal or an error while its key stands accepted. */
 static int inv_one_id_per_key(inv_ctx *x)
 {
     PGresult *r = load_rows(x);
@@ -310,13 +365,13 @@ static int inv_one_id_per_key(inv_ctx *x)
                 snprintf(found, sizeof found, "key %s has %d submissions (ids %.200s)", key, n, ids);
             continue;
         }
-        if (c->out.kind == OUT_OK && (n == 0 || strcmp(c->result, ids) != 0)) {
-            snprintf(what, sizeof what, "ok -> %s but key %s has %.100s", c->result, key,
+        if (c->out.kind == OUT_OK && (n == 0 || strcmp(c->result, ids) != 0 || c->out.status != STATUS_OK)) {
+            snprintf(what, sizeof what, "ok %d -> %s but key %s has %.100s", c->out.status, c->result, key,
                      n ? ids : "no submission");
             json_array_append_new(bad, call_line(c, what));
         } else if (c->out.kind != OUT_OK && n == 1 && !c->faults) {
-            snprintf(what, sizeof what, "%s %s %.120s but key %s has submission %.100s", outcome_name(c->out.kind),
-                     c->out.sqlstate, c->out.message, key, ids);
+            snprintf(what, sizeof what, "%s %d %s %.120s but key %s has submission %.100s",
+                     outcome_name(c->out.kind), c->out.status, c->out.sqlstate, c->out.message, key, ids);
             json_array_append_new(bad, call_line(c, what));
         }
     }
@@ -332,10 +387,11 @@ static int inv_one_id_per_key(inv_ctx *x)
     return 0;
 }
 
-/* Per nullifier, the callers agree on one accepted submission: every ok
- * call got the same id, which is the nullifier's row; every other call the
- * shim left alone got conflict; and someone got ok unless a call was
- * failed by the shim (it may have been the one). */
+/* The seed's collision test, with its statuses: per role, the callers agree
+ * on one accepted submission — every ok call got 200 and the same id, which
+ * is the row of the role's nullifier (racers, retriers) or key (reusers);
+ * every other call the shim left alone got 409; and someone got 200 unless
+ * a call was failed by the shim (it may have been the one). */
 static int inv_one_accepted(inv_ctx *x)
 {
     PGresult *r = load_rows(x);
@@ -345,38 +401,38 @@ static int inv_one_accepted(inv_ctx *x)
     if (!bad)
         return -1;
     char found[600] = "";
-    for (int role = 0; role < 2 && !found[0]; role++) {
-        char nullifier[48], key[48], ids[256], first[64] = "", what[400];
-        request_of(x->iteration, role, nullifier, sizeof nullifier, key, sizeof key);
-        int rows = rows_with(r, 1, nullifier, ids, sizeof ids);
+    for (int role = 0; role < NROLES && !found[0]; role++) {
+        char first[64] = "", what[400];
         int calls = 0, oks = 0, faulted = 0;
         for (int i = 0; i < x->ncalls; i++) {
             const call_record *c = &x->calls[i];
-            char nf[48], k[48];
-            request_of(x->iteration, c->worker, nf, sizeof nf, k, sizeof k);
-            if (strcmp(nf, nullifier) != 0)
+            if ((int)role_of(x->iteration, c->worker) != role)
                 continue;
+            char nullifier[48], key[48], ids[256];
+            request_of(x->iteration, c->worker, nullifier, sizeof nullifier, key, sizeof key);
+            const char *shared = role == REUSER ? key : nullifier;
+            int rows = rows_with(r, role == REUSER ? 2 : 1, shared, ids, sizeof ids);
             calls++;
             faulted += c->faults > 0;
             if (c->out.kind == OUT_OK) {
                 if (oks++ == 0)
                     snprintf(first, sizeof first, "%s", c->result);
                 if (strcmp(first, c->result) != 0 && !found[0])
-                    snprintf(found, sizeof found, "nullifier %s: ok calls got different ids (%s and %s)",
-                             nullifier, first, c->result);
-                if (rows == 1 && strcmp(c->result, ids) != 0) {
-                    snprintf(what, sizeof what, "ok -> %s but nullifier %s has submission %.100s", c->result,
-                             nullifier, ids);
+                    snprintf(found, sizeof found, "%s %s: ok calls got different ids (%s and %s)",
+                             role == REUSER ? "key" : "nullifier", shared, first, c->result);
+                if ((rows == 1 && strcmp(c->result, ids) != 0) || c->out.status != STATUS_OK) {
+                    snprintf(what, sizeof what, "ok %d -> %s but %s %s has submission %.100s", c->out.status,
+                             c->result, role == REUSER ? "key" : "nullifier", shared, rows ? ids : "none");
                     json_array_append_new(bad, call_line(c, what));
                 }
-            } else if (c->out.kind != OUT_CONFLICT && !c->faults) {
-                snprintf(what, sizeof what, "%s %s %.200s (neither ok nor conflict)", outcome_name(c->out.kind),
-                         c->out.sqlstate, c->out.message);
+            } else if ((c->out.kind != OUT_CONFLICT || c->out.status != STATUS_CONFLICT) && !c->faults) {
+                snprintf(what, sizeof what, "%s %d %s %.200s (neither 200 nor 409)", outcome_name(c->out.kind),
+                         c->out.status, c->out.sqlstate, c->out.message);
                 json_array_append_new(bad, call_line(c, what));
             }
         }
         if (calls && !oks && !faulted && !found[0])
-            snprintf(found, sizeof found, "nullifier %s: no call of %d got ok", nullifier, calls);
+            snprintf(found, sizeof found, "the %s request: no call of %d got 200", role_names[role], calls);
     }
     PQclear(r);
     if (!found[0] && json_array_size(bad) == 0) {
@@ -384,15 +440,15 @@ static int inv_one_accepted(inv_ctx *x)
         return 1;
     }
     if (!found[0])
-        snprintf(found, sizeof found, "%zu call(s) neither agreed on the accepted submission nor got conflict",
+        snprintf(found, sizeof found, "%zu call(s) neither agreed on the accepted submission nor got 409",
                  json_array_size(bad));
     inv_violated(x, found, "details", bad);
     return 0;
 }
 
 #define ONE_PER_NULLIFIER "one submission per nullifier"
-#define ONE_ID_PER_KEY "every call with one idempotency key gets the same id"
-#define ONE_ACCEPTED "one accepted submission per nullifier, the rest conflict"
+#define ONE_ID_PER_KEY "every call with one idempotency key gets the same id (200)"
+#define ONE_ACCEPTED "one accepted submission per nullifier (200), the rest 409"
 
 static const scenario_variant variants[] = {
     { .name = "fixed", .op = op_fixed,
@@ -413,21 +469,49 @@ static const scenario_invariant invariants[] = {
 
 static const char *const pause_points[] = {
     "after-check: after the key lookup and nullifier check, before the insert",
+    "between-reads: after the key lookup, before the nullifier check; only a request's later copies "
+    "(every worker of a role but its first) take it",
 };
 
 static const scenario_plan plans[] = {
     { .name = "ambiguous-commit",
       .summary = "each connection's first COMMIT commits but the client sees a lost connection; "
-      "2 retries (the retry must get its own submission back)",
+      "2 retries (the seed's network retry: it must get its own submission back)",
       .fault = "commit:when=1:ambiguous",
       .retries = 2 },
+    { .name = "commit-error",
+      .summary = "each connection's first COMMIT fails (40001) and rolls back; 1 retry",
+      .fault = "commit:when=1:error=40001",
+      .retries = 1 },
     { .name = "insert-error",
-      .summary = "each connection's first insert fails with 40001; 1 retry",
+      .summary = "each connection's first insert fails with 40001; 1 retry (the transaction rollback test)",
       .fault = "sql=/^INSERT INTO submissions/:when=1:error=40001",
       .retries = 1 },
     { .name = "widen",
       .summary = "a 1ms pause between the checks and the insert",
       .pause = "after-check=1ms" },
+    { .name = "stagger",
+      .summary = "a request's later copies wait 6ms between the key lookup and the nullifier check, and every "
+      "first COMMIT is 3ms slow: the first copy commits in between, after the copies' lookups",
+      .fault = "commit:delay=3ms",
+      .pause = "between-reads=6ms" },
+};
+
+static const scenario_pin pins[] = {
+    { .name = "commit-before-ok", .plan = "commit-error",
+      .what = "the caller gets its id only once COMMIT succeeded" },
+    { .name = "unique-nullifier", .plan = "widen",
+      .what = "the unique constraint on nullifier stops concurrent double spends",
+      .unpin_sql = "ALTER TABLE submissions DROP CONSTRAINT submissions_nullifier_key" },
+    { .name = "unique-idempotency-key", .plan = "widen",
+      .what = "the unique constraint on idempotency_key: one submission per key, even for a reused key",
+      .unpin_sql = "ALTER TABLE submissions DROP CONSTRAINT submissions_idempotency_key_key" },
+    { .name = "key-lookup", .plan = "none",
+      .what = "the idempotency key is read (first, and after a unique violation): its submission, 200" },
+    { .name = "own-key", .plan = "stagger",
+      .what = "a nullifier row holding the caller's own key is its submission (200), not a double spend" },
+    { .name = "map-23505", .plan = "widen",
+      .what = "a unique violation is resolved by key: 200 for the caller's own request, else 409, never a 500" },
 };
 
 const scenario scenario_nullifier = {
@@ -440,4 +524,5 @@ const scenario scenario_nullifier = {
     INVARIANTS(invariants),
     PLANS(plans),
     PAUSE_POINTS(pause_points),
+    PINS(pins),
 };

@@ -26,6 +26,7 @@ my @bad = (
     [ [qw(run attestation --seed abc)],         qr/bad --seed 'abc'/ ],
     [ [qw(run attestation --pause nonsense)],   qr/bad --pause 'nonsense'/ ],
     [ [qw(run attestation --pause after-guard=soon)], qr/not a duration/ ],
+    [ [qw(run attestation --params nonsense)],  qr/bad --params 'nonsense'/ ],
     [ [qw(run attestation --bogus)],            qr/bad option '--bogus'/ ],
     [ [qw(frobnicate)],                         qr/unknown command 'frobnicate'/ ],
     [ [qw(run attestation --dsn), 'host=/nonexistent/socketdir port=1 connect_timeout=2'],

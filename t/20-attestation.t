@@ -9,6 +9,7 @@ use lib 't/lib';
 use Test::More;
 use Pgrace qw(pgrace run_cmd under_cluster repeat_count tap_of);
 use PgraceList qw(scenarios);
+use ScenarioTest qw(run_all);
 
 under_cluster();    # one throwaway server for the repeated runs below
 
@@ -41,13 +42,9 @@ my %caught_by = (
 );
 for my $variant (sort keys %caught_by) {
     my $runs = repeat_count(20);
-    my $caught = 0;
-    my $last = '';
-    for my $run (1 .. $runs) {
-        my ($st, $out, $err) = run_cmd(pgrace(), 'run', 'attestation', '--impl', $variant);
-        $caught++ if $st == 1 && $out =~ $caught_by{$variant};
-        $last = $out;
-    }
+    my @r = run_all(map { [ pgrace(), 'run', 'attestation', '--impl', $variant ] } 1 .. $runs);
+    my $caught = grep { $_->[0] == 1 && $_->[1] =~ $caught_by{$variant} } @r;
+    my $last = $r[-1][1];
     is($caught, $runs, "$variant caught in each of $runs consecutive runs (default settings)")
         or diag $last;
 
@@ -65,6 +62,33 @@ for my $variant (sort keys %caught_by) {
     like($yaml, qr/^  seed: \d+$/m, "$variant: names the seed");
     like($yaml, qr/^  repeat: ".*pgrace run attestation\/$variant -i 100 --seed \d+"$/m,
          "$variant: gives the command that repeats the run");
+}
+
+# The seed's own tests beyond the N=8 race, as plans: planted partial state
+# and a concurrent deactivation. The fixed form holds under every plan at
+# N=8; the forms they catch are caught in every one of 20 runs. Those runs
+# take 25 iterations, not 100: the plans' iterations mostly sleep (their
+# pauses), and each iteration of them catches its form (every one under
+# deactivate, every even one — a planted credential — under planted).
+{
+    my @plans = @{ $attestation->{plans} };
+    my @res = run_all(map { [ pgrace(), 'run', 'attestation/fixed', '-i', 20, '--plan', $_ ] } @plans);
+    for my $k (0 .. $#plans) {
+        my ($st, $out) = @{ $res[$k] };
+        ok($st == 0 && tap_of($out)->passed == $ninv, "fixed holds under plan $plans[$k] at N=8") or diag $out;
+    }
+    my %caught = (
+        'no-tx/planted'             => 'a verified or credentialed record is refused, never verified again',
+        'stale-identity/deactivate' => 'no credential for an identity deactivated before the verify began',
+    );
+    for my $key (sort keys %caught) {
+        my ($variant, $plan) = split m{/}, $key;
+        my $runs = repeat_count(20);
+        my @r = run_all(map { [ pgrace(), 'run', "attestation/$variant", '-i', 25, '--plan', $plan ] } 1 .. $runs);
+        my $want = qr/^not ok \d+ - attestation\/\Q$variant [$plan]: $caught{$key}\E$/m;
+        is(scalar(grep { $_->[0] == 1 && $_->[1] =~ $want } @r), $runs,
+           "$variant caught under plan $plan ($caught{$key}) in each of $runs consecutive runs") or diag $r[-1][1];
+    }
 }
 
 {
