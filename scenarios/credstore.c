@@ -42,6 +42,12 @@
  * Statuses: the seed's store throws, it has no status mapping; a failed
  * call is the scenario's error.
  *
+ * Commit-before-ok, for a store with no transaction: a put takes effect
+ * with its last write — the commit step that clears pending (an update: its
+ * metadata write) — so it answers ok only once that statement succeeded on
+ * the server. The invariants tie ok to the stores: an ok put is committed
+ * with its value, and a reader after it must see that value.
+ *
  * The pre-fix forms:
  *   vault-first      the seed's "before": vault write, then the metadata
  *                    row; when the metadata write fails the vault delete
@@ -82,6 +88,13 @@
  *                    updated credential (every round, to watch the
  *                    update), get of a putter's new credential (polled
  *                    until present), or has(legacy) and keys() of scope p1.
+ *
+ * Pinned guarantees (t/55-pins.t removes each from the fixed form): the
+ * commit step before ok, the pending flag, the readers' two rules (pending
+ * is absent, no flag is committed), the rollback, the orphan marker (and
+ * marking rather than rolling back when the vault's answer was lost), the
+ * commit step's marker, the update's visibility and order, and deleteAll's
+ * prefix, row re-check and pending rows.
  */
 #include "harness/scenario.h"
 
@@ -1026,14 +1039,12 @@ static int inv_put_outcome(inv_ctx *x)
         if ((ro != PUTTER && ro != UPDATER) || !c)
             continue;
         char key[96], value[48], line[400];
-        const char *label = LABEL_OLD;
         bool held;
         if (ro == UPDATER) {
             char oldv[48];
             key_of(x->iteration, UPDATED, key, sizeof key);
             new_value(x->iteration, value, sizeof value);
             old_value(x->iteration, oldv, sizeof oldv);
-            label = LABEL_NEW;
             held = committed_as(r, key, value, LABEL_NEW) ||
                    (c->out.kind != OUT_OK &&
                     (committed_as(r, key, oldv, LABEL_OLD) || committed_as(r, key, value, LABEL_OLD)));
@@ -1057,7 +1068,6 @@ static int inv_put_outcome(inv_ctx *x)
                  row < 0 ? "none" : PQgetvalue(r, row, 1), row >= 0 && !PQgetisnull(r, row, 3) ? " " : "",
                  row >= 0 && !PQgetisnull(r, row, 3) ? PQgetvalue(r, row, 3) : "",
                  row >= 0 && !PQgetisnull(r, row, 2) ? PQgetvalue(r, row, 2) : "empty");
-        (void)label;
         json_array_append_new(bad, json_string(line));
     }
     PQclear(r);
