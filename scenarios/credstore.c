@@ -1156,9 +1156,12 @@ static const scenario_plan plans[] = {
       .summary = "the first vault write lands but its connection drops; 1 retry",
       .fault = "sql=/^INSERT INTO vault/:when=1:ambiguous",
       .retries = 1 },
+    /* One putter only (worker 3's vault connection is the shim's 6th): a
+     * lost connection costs a reconnect, and one per iteration shows it. */
     { .name = "vault-lost",
-      .summary = "the first vault write lands but its connection drops; no retry: only a marker finds the secret",
-      .fault = "sql=/^INSERT INTO vault/:when=1:ambiguous" },
+      .summary = "the first putter's vault write lands but its connection drops; no retry: only a marker finds "
+                 "the secret",
+      .fault = "sql=/^INSERT INTO vault/:when=1:conn=6:ambiguous" },
     { .name = "meta-and-rollback-error",
       .summary = "the first metadata insert and the first vault delete fail; no retry",
       .fault = "sql=/^INSERT INTO metadata/:when=1:error=XX000;sql=/^DELETE FROM vault/:when=1:error=XX000" },
