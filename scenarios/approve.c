@@ -4,23 +4,39 @@
  * An outbound message waits in pending_approval until an operator approves
  * it. Approve opens a transaction, takes the message's row lock (SELECT ...
  * FOR UPDATE), refuses a message that is no longer pending (a re-approve of
- * a sent message is a conflict), calls the send callback — for a loopback
- * recipient it delivers the message by writing the inbound row — then flips
- * the outbound to sent and commits. The fix (#128, case B) hands the
- * locking transaction to the callback, so the inbound row commits or rolls
- * back with the status flip. The pre-fix form:
- *   side-conn  the callback writes the inbound row on another connection
- *              (c->conn2, autocommit) inside the locking transaction: when
- *              the COMMIT fails the inbound stays behind on a message still
- *              pending_approval, and the operator's re-approve (or the next
- *              concurrent approver, once the lock is released) delivers it
- *              a second time.
- * Concurrency alone does not show it: the row lock still lets exactly one
- * approver send, and without a failed COMMIT the end state is consistent.
+ * a sent message is a conflict, 409), calls the send callback — for a
+ * loopback recipient it delivers the message by writing the inbound row —
+ * then flips the outbound to sent and commits. The seed names the same
+ * shape on the worker side: ExpireApproveAndSend, which sends a message
+ * whose approval window has expired, under the same lock, with the same
+ * callback. The fix (#128, case B) hands the locking transaction to the
+ * callback, so the inbound row commits or rolls back with the status flip,
+ * in both. The pre-fix forms:
+ *   side-conn         the callback writes the inbound row on another
+ *                     connection (c->conn2, autocommit) inside the locking
+ *                     transaction, in both operations: when the COMMIT
+ *                     fails the inbound stays behind on a message still
+ *                     pending_approval, and the operator's re-approve (or
+ *                     the next concurrent approver, once the lock is
+ *                     released) delivers it a second time;
+ *   expire-side-conn  the fix applied to ApproveAndSend only: the expiry
+ *                     worker's callback still writes on the side connection.
+ * Concurrency alone does not show them: the row lock still lets exactly one
+ * caller send, and without a failed COMMIT the end state is consistent.
  *
  * Workload of iteration i: outbound message i, pending; every worker
- * approves it at once (exactly one sends, the rest find it sent); the plans
- * fail the first COMMIT and re-approve (retry) or not.
+ * approves it at once, except that in every other iteration (i even) the
+ * message's approval window has already expired and the last worker (when
+ * there are two or more) is the expiry worker racing the approvers. Exactly
+ * one caller sends, the rest find it sent (409). Every inbound row records
+ * which call wrote it, so that an invariant can tie each caller's answer to
+ * the rows: exactly one ok; ok => the outbound is sent with the caller's
+ * inbound; a caller that failed (determinately) or was refused delivered
+ * nothing. The plans fail COMMITs, with a re-approve (retry) or without.
+ *
+ * Pinned guarantees (t/55-pins.t removes each from the fixed form): the
+ * COMMIT before ok, the approver's and the expiry worker's FOR UPDATE, and
+ * the callback's write in the locking transaction.
  */
 #include "harness/scenario.h"
 
@@ -42,41 +58,63 @@ static const char schema[] =
      * which the side connection would wait for behind its own caller's FOR
      * UPDATE forever (a deadlock the server cannot see). */
     "  loopback_of bigint,"
-    "  provider_message_id text);"
+    "  provider_message_id text,"
+    "  approval_expires_at timestamptz,"  /* outbound: when ExpireApproveAndSend may send it */
+    "  sent_by text,"                   /* outbound: 'operator' or 'expiry' */
+    "  delivered_by text);"             /* inbound: the call that wrote it (call_token) */
     "CREATE INDEX ON messages (loopback_of);";
 
 static void message_id(long iteration, char *buf, size_t len) { snprintf(buf, len, "%ld", iteration); }
+
+/* Every other iteration the approval window has expired and the expiry
+ * worker races the approvers. */
+static bool expired(long iteration) { return iteration % 2 == 0; }
+
+static bool is_expirer(long iteration, int worker, int nworkers)
+{
+    return expired(iteration) && nworkers >= 2 && worker == nworkers - 1;
+}
+
+/* The token an inbound row records: which iteration, worker and attempt
+ * wrote it. */
+static void call_token(long iteration, int worker, int attempt, char *buf, size_t len)
+{
+    snprintf(buf, len, "w%ld-%d-%d", iteration, worker, attempt);
+}
 
 static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
 {
     (void)nworkers;
     char id[24];
     message_id(iteration, id, sizeof id);
-    const char *p[] = { id };
+    const char *p[] = { id, expired(iteration) ? "-1 hour" : "1 hour" };
     PGresult *r = pqx_ctl_query(ctl,
-        "INSERT INTO messages (id, direction, status, mailbox, body) "
-        "VALUES ($1::bigint, 'outbound', 'pending_approval', 'agent-' || $1 || '@loopback', 'hello ' || $1)",
-        1, p, err, errlen);
+        "INSERT INTO messages (id, direction, status, mailbox, body, approval_expires_at) "
+        "VALUES ($1::bigint, 'outbound', 'pending_approval', 'agent-' || $1 || '@loopback', 'hello ' || $1, "
+        "        now() + $2::interval)",
+        2, p, err, errlen);
     PQclear(r);
     return r ? 0 : -1;
 }
 
 /* The send callback for a loopback recipient: writes the inbound row on
  * conn (the locking transaction's connection in the fixed form, the side
- * connection in side-conn). Fills inbound with its id. Returns 0, or -1
- * with the call ended. */
+ * connection in the pre-fix forms). Fills inbound with its id. Returns 0,
+ * or -1 with the call ended. */
 static int deliver_loopback(const drv_call *c, PGconn *conn, const char *id, char *inbound, size_t len)
 {
     if (!conn) {
         call_fail(c, "no second connection (conns_per_worker is not 2)");
         return -1;
     }
-    const char *p[] = { id };
+    char token[48];
+    call_token(c->iteration, c->worker, c->attempt, token, sizeof token);
+    const char *p[] = { id, token };
     PGresult *r;
     if (call_exec_on(c, conn, &r,
-                     "INSERT INTO messages (direction, status, mailbox, body, loopback_of) "
-                     "SELECT 'inbound', 'received', mailbox, body, id FROM messages WHERE id = $1 "
-                     "RETURNING id", 1, p) < 0) {
+                     "INSERT INTO messages (direction, status, mailbox, body, loopback_of, delivered_by) "
+                     "SELECT 'inbound', 'received', mailbox, body, id, $2 FROM messages WHERE id = $1 "
+                     "RETURNING id", 2, p) < 0) {
         call_failed(c, "loopback delivery");
         return -1;
     }
@@ -92,35 +130,49 @@ static int deliver_loopback(const drv_call *c, PGconn *conn, const char *id, cha
     return 0;
 }
 
-/* Approve message i; the callback delivers on the locking connection
- * (same_tx) or on the side connection. */
-static void approve(const drv_call *c, bool same_tx)
+/* ApproveAndSend (expiry false) or ExpireApproveAndSend (expiry true) of
+ * message i: the row lock (FOR UPDATE unless locked is false), the guard,
+ * the send callback on deliver_conn, the flip, the COMMIT. */
+static void approve_and_send(const drv_call *c, bool expiry, bool locked, PGconn *deliver_conn)
 {
     char id[24], inbound[24], provider[48];
     message_id(c->iteration, id, sizeof id);
     const char *p[] = { id };
     PGresult *r;
-    if (call_exec(c, NULL, "BEGIN", 0, NULL) < 0 ||
-        call_exec(c, &r, "SELECT status FROM messages WHERE id = $1 AND direction = 'outbound' FOR UPDATE",
-                  1, p) < 0) {
+    const char *guard = expiry
+        ? (locked ? "SELECT status, approval_expires_at <= now() FROM messages "
+                    "WHERE id = $1 AND direction = 'outbound' FOR UPDATE"
+                  : "SELECT status, approval_expires_at <= now() FROM messages "
+                    "WHERE id = $1 AND direction = 'outbound'")
+        : (locked ? "SELECT status, true FROM messages WHERE id = $1 AND direction = 'outbound' FOR UPDATE"
+                  : "SELECT status, true FROM messages WHERE id = $1 AND direction = 'outbound'");
+    if (call_exec(c, NULL, "BEGIN", 0, NULL) < 0 || call_exec(c, &r, guard, 1, p) < 0) {
         call_failed(c, NULL);
         return;
     }
-    bool found = PQntuples(r) == 1, pending = found && strcmp(PQgetvalue(r, 0, 0), "pending_approval") == 0;
+    bool found = PQntuples(r) == 1, pending = found && strcmp(PQgetvalue(r, 0, 0), "pending_approval") == 0,
+         due = found && PQgetvalue(r, 0, 1)[0] == 't';
     PQclear(r);
+    if (!found) {
+        call_refuse(c, STATUS_NOT_FOUND, "message not found");
+        return;
+    }
     if (!pending) {
-        call_refuse(c, found ? STATUS_CONFLICT : STATUS_NOT_FOUND,
-                    found ? "message is not pending approval" : "message not found");
+        call_refuse(c, STATUS_CONFLICT, "message is not pending approval");
+        return;
+    }
+    if (!due) {
+        call_refuse(c, STATUS_CONFLICT, "approval window not expired");
         return;
     }
     drv_pause(c, "after-lock");
-    if (deliver_loopback(c, same_tx ? c->conn : c->conn2, id, inbound, sizeof inbound) < 0)
+    if (deliver_loopback(c, deliver_conn, id, inbound, sizeof inbound) < 0)
         return;
     drv_pause(c, "after-send");
     snprintf(provider, sizeof provider, "loopback-%s", inbound);
-    const char *mark[] = { id, provider };
-    if (call_exec(c, NULL, "UPDATE messages SET status = 'sent', provider_message_id = $2 WHERE id = $1", 2,
-                  mark) < 0) {
+    const char *mark[] = { id, provider, expiry ? "expiry" : "operator" };
+    if (call_exec(c, NULL, "UPDATE messages SET status = 'sent', provider_message_id = $2, sent_by = $3 "
+                           "WHERE id = $1", 3, mark) < 0) {
         call_failed(c, NULL);
         return;
     }
@@ -128,8 +180,26 @@ static void approve(const drv_call *c, bool same_tx)
     call_commit_ok(c, inbound);
 }
 
-static void op_fixed(const drv_call *c) { approve(c, true); }
-static void op_side_conn(const drv_call *c) { approve(c, false); }
+static void op_fixed(const drv_call *c)
+{
+    /* The callback writes in the locking transaction (#128). */
+    PGconn *tx = GUARANTEE(c, "inbound-in-tx") ? c->conn : c->conn2;
+    if (is_expirer(c->iteration, c->worker, c->nworkers))
+        approve_and_send(c, true, GUARANTEE(c, "expire-for-update"), tx);
+    else
+        approve_and_send(c, false, GUARANTEE(c, "for-update"), tx);
+}
+
+static void op_side_conn(const drv_call *c)
+{
+    approve_and_send(c, is_expirer(c->iteration, c->worker, c->nworkers), true, c->conn2);
+}
+
+static void op_expire_side_conn(const drv_call *c)
+{
+    bool expiry = is_expirer(c->iteration, c->worker, c->nworkers);
+    approve_and_send(c, expiry, true, expiry ? c->conn2 : c->conn);
+}
 
 /* The outbound's status and its inbound rows. Returns 0 (sent, n, ids
  * filled) or -1 with x->err. */
@@ -202,19 +272,127 @@ static int inv_sent_iff_inbound(inv_ctx *x)
     return violated(x, sent, n, ids);
 }
 
+/* Whether any call of the iteration had a fault injected (or was
+ * cancelled): then nobody's ok is a valid end. */
+static bool any_faulted(const inv_ctx *x)
+{
+    for (int i = 0; i < x->ncalls; i++)
+        if (x->calls[i].faults)
+            return true;
+    return false;
+}
+
+static void call_line(const call_record *c, const char *why, json_t *list)
+{
+    char line[400];
+    snprintf(line, sizeof line, "worker %d%s: %s %d %s%s%s (%s)", c->worker + 1, c->attempt ? " (retry)" : "",
+             outcome_name(c->out.kind), c->out.status, c->out.sqlstate, c->out.sqlstate[0] ? " " : "",
+             c->out.kind == OUT_OK ? c->result : c->out.message, why);
+    json_array_append_new(list, json_string(line));
+}
+
+/* What each caller was told matches the rows: exactly one caller gets ok
+ * (none only when a fault hit someone); an ok caller's inbound exists, was
+ * written by it, and is the one the sent outbound names; a caller that was
+ * refused found the message sent; a caller that failed, unless its COMMIT's
+ * outcome is unknown, delivered nothing. */
+static int inv_outcome(inv_ctx *x)
+{
+    char id[24];
+    message_id(x->iteration, id, sizeof id);
+    const char *p[] = { id };
+    PGresult *o = pqx_ctl_query(x->ctl,
+        "SELECT status = 'sent', coalesce(provider_message_id, '') FROM messages "
+        "WHERE id = $1 AND direction = 'outbound'", 1, p, x->err, x->errlen);
+    if (!o)
+        return -1;
+    if (PQntuples(o) != 1) {
+        PQclear(o);
+        snprintf(x->err, x->errlen, "outbound message %s vanished", id);
+        return -1;
+    }
+    bool sent = PQgetvalue(o, 0, 0)[0] == 't';
+    char provider[64];
+    snprintf(provider, sizeof provider, "%s", PQgetvalue(o, 0, 1));
+    PQclear(o);
+    PGresult *r = pqx_ctl_query(x->ctl,
+        "SELECT id::text, coalesce(delivered_by, '') FROM messages WHERE direction = 'inbound' AND loopback_of = $1",
+        1, p, x->err, x->errlen);
+    if (!r)
+        return -1;
+    json_t *bad = inv_list(x, r);
+    if (!bad)
+        return -1;
+    int oks = 0;
+    bool maybe = false;
+    for (int i = 0; i < x->ncalls; i++) {
+        const call_record *c = &x->calls[i];
+        char token[48];
+        call_token(x->iteration, c->worker, c->attempt, token, sizeof token);
+        int mine = -1;
+        for (int row = 0; row < PQntuples(r); row++)
+            if (strcmp(PQgetvalue(r, row, 1), token) == 0)
+                mine = row;
+        maybe |= call_maybe_committed(c);
+        if (c->out.kind == OUT_OK) {
+            oks++;
+            char want[96];
+            snprintf(want, sizeof want, "loopback-%s", c->result);
+            if (!sent)
+                call_line(c, "got ok, but the outbound is not sent", bad);
+            else if (mine < 0 || strcmp(PQgetvalue(r, mine, 0), c->result) != 0)
+                call_line(c, "got ok, but its inbound is not there", bad);
+            else if (strcmp(provider, want) != 0)
+                call_line(c, "got ok, but the outbound names another delivery", bad);
+        } else if (c->out.kind == OUT_CONFLICT) {
+            if (!sent)
+                call_line(c, "refused, but the outbound is not sent", bad);
+        } else if (!call_maybe_committed(c) && mine >= 0) {
+            call_line(c, "failed, but its inbound was delivered", bad);
+        }
+    }
+    PQclear(r);
+    char found[200];
+    if (oks > 1) {
+        snprintf(found, sizeof found, "%d callers got ok for one message", oks);
+        return inv_violated(x, found, "calls_wrong", bad);
+    }
+    if (oks == 0 && !any_faulted(x)) {
+        snprintf(found, sizeof found, "no caller got ok, and no fault was injected");
+        return inv_violated(x, found, "calls_wrong", bad);
+    }
+    if (oks == 0 && sent && !maybe) {
+        snprintf(found, sizeof found, "the outbound is sent, but no caller got ok or may have committed");
+        return inv_violated(x, found, "calls_wrong", bad);
+    }
+    size_t nbad = json_array_size(bad);
+    if (nbad == 0) {
+        json_decref(bad);
+        return 1;
+    }
+    snprintf(found, sizeof found, "%zu %s told something the rows contradict", nbad, nbad == 1 ? "caller" : "callers");
+    return inv_violated(x, found, "calls_wrong", bad);
+}
+
 #define ONE_INBOUND "exactly one inbound per approved outbound"
 #define SENT_IFF_INBOUND "outbound sent <=> its inbound exists"
+#define OUTCOME "exactly one ok; ok => sent with its inbound; refused or failed => nothing delivered"
 
 static const scenario_variant variants[] = {
     { .name = "fixed", .op = op_fixed,
-      .summary = "one tx: row lock, pending guard, inbound written by the callback in the same tx, flip, commit" },
-    { "side-conn", "the callback writes the inbound on a second connection inside the locking tx",
-      op_side_conn, { { "commit-lost", SENT_IFF_INBOUND }, { "reapprove", ONE_INBOUND } } },
+      .summary = "one tx: row lock, pending guard, inbound written by the callback in the same tx, flip, commit; "
+                 "the expiry worker alike" },
+    { "side-conn", "the callback writes the inbound on a second connection inside the locking tx (approve and expiry)",
+      op_side_conn,
+      { { "commit-lost", SENT_IFF_INBOUND }, { "reapprove", ONE_INBOUND }, { "commit-error", OUTCOME } } },
+    { "expire-side-conn", "the fix in ApproveAndSend only: the expiry worker's callback still writes on the side "
+                          "connection", op_expire_side_conn, { { "commit-error", SENT_IFF_INBOUND } } },
 };
 
 static const scenario_invariant invariants[] = {
     { ONE_INBOUND, inv_one_inbound },
     { SENT_IFF_INBOUND, inv_sent_iff_inbound },
+    { OUTCOME, inv_outcome },
 };
 
 static const char *const pause_points[] = {
@@ -223,8 +401,12 @@ static const char *const pause_points[] = {
 };
 
 static const scenario_plan plans[] = {
+    { .name = "slow-send", .summary = "1ms at after-lock: the lock is held while the callback sends",
+      .pause = "after-lock=1ms" },
     { .name = "commit-lost", .summary = "one approver; its COMMIT's connection drops (rolled back) and nobody "
       "re-approves", .fault = "commit:when=1:drop", .nworkers = 1 },
+    { .name = "commit-error", .summary = "every caller's first COMMIT fails (40001, rolled back); nobody "
+      "re-approves", .fault = "commit:when=1:error=40001" },
     { .name = "reapprove", .summary = "every approver's first COMMIT fails (08006, rolled back); the operator "
       "re-approves once", .fault = "commit:when=1:error=08006", .retries = 1 },
     { .name = "reapprove-drop", .summary = "every approver's first COMMIT loses the connection (rolled back); "
@@ -233,9 +415,21 @@ static const scenario_plan plans[] = {
       "the connection; the re-approve must be refused", .fault = "commit:when=1:ambiguous", .retries = 1 },
 };
 
+static const scenario_pin pins[] = {
+    { .name = "commit-before-ok", .plan = "commit-error",
+      .what = "the caller is told its inbound only once COMMIT succeeded" },
+    { .name = "for-update", .plan = "slow-send",
+      .what = "ApproveAndSend's SELECT ... FOR UPDATE: concurrent approvers queue, one sends" },
+    { .name = "expire-for-update", .plan = "slow-send",
+      .what = "ExpireApproveAndSend's SELECT ... FOR UPDATE: the expiry worker queues behind the approvers" },
+    { .name = "inbound-in-tx", .plan = "commit-error",
+      .what = "the send callback writes the inbound in the locking transaction (#128 case B)" },
+};
+
 const scenario scenario_approve = {
     .name = "approve",
-    .summary = "approve and send: row lock, loopback delivery callback, status flip, across COMMIT failures",
+    .summary = "approve and send: row lock, loopback delivery callback, status flip, across COMMIT failures; "
+               "the expiry worker racing the approvers",
     .seed = "004_aa1b45e8988279fd",
     .schema_sql = schema,
     .setup = setup,
@@ -244,4 +438,5 @@ const scenario scenario_approve = {
     INVARIANTS(invariants),
     PLANS(plans),
     PAUSE_POINTS(pause_points),
+    PINS(pins),
 };

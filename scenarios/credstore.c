@@ -6,8 +6,8 @@
  * A credential is a metadata row (table `metadata`, on the worker's first
  * connection) and a secret in a vault (table `vault`, on its second): two
  * stores, each statement its own autocommit transaction, so there is no
- * atomic put. The fix orders the writes so that no reader can see half a
- * put and no failure leaves a secret nobody can find:
+ * atomic put. The fix orders the writes of a new entry so that no reader can
+ * see half a put and no failure leaves a secret nobody can find:
  *   1. metadata row with pending = true (readers treat pending as absent);
  *   2. vault write;
  *   3. commit step: clear pending.
@@ -20,13 +20,33 @@
  * was lost (best effort, as in the seed). A retry of a failed put takes over
  * its own pending row, keeping any marker until its own commit step clears
  * it; its rollback never deletes a marked row (the vault may hold bytes
- * from the earlier attempt). Readers (get, and has/list/keys, which share
- * its WHERE clause) see a credential only when its row is committed.
+ * from the earlier attempt).
  *
- * Updates of an existing credential are not atomic, as the seed documents:
- * vault first, then the metadata row, so a concurrent get may return the
- * new value with the old metadata. The workload does not update (every
- * iteration's keys are new): the seed's fix is about new entries.
+ * What else the fix guarantees, and this file models:
+ *   - updates of an existing (committed) credential are best effort and not
+ *     atomic, as the seed documents: vault first, then the metadata row,
+ *     which stays visible throughout. A get during an update returns the old
+ *     value, or the new value with the old metadata (the documented
+ *     stale-metadata window), or the new one — never absent (the row is not
+ *     made pending), never the old value with the new metadata (a torn read,
+ *     which writing the metadata first would make);
+ *   - every reader (get, has, list/keys) treats a pending row as absent, and
+ *     a row without the flag (written before the fix: pending NULL) as
+ *     committed ("no migration needed"); after a committed put, a reader
+ *     returns that value exactly (the seed's reviewers tightened their test
+ *     to this: "absent" is not an acceptable answer for a committed row);
+ *   - deleteAll deletes its scope: rows whose key has the store's prefix
+ *     (the cheap check, first) and whose row names the scope's user and
+ *     project (re-asserted, as defence in depth), pending and orphaned rows
+ *     included, in both stores — and nothing else.
+ * Statuses: the seed's store throws, it has no status mapping; a failed
+ * call is the scenario's error.
+ *
+ * Commit-before-ok, for a store with no transaction: a put takes effect
+ * with its last write — the commit step that clears pending (an update: its
+ * metadata write) — so it answers ok only once that statement succeeded on
+ * the server. The invariants tie ok to the stores: an ok put is committed
+ * with its value, and a reader after it must see that value.
  *
  * The pre-fix forms:
  *   vault-first      the seed's "before": vault write, then the metadata
@@ -39,13 +59,42 @@
  *                    looks at;
  *   pending-visible  the metadata-first put with readers that do not treat
  *                    pending as absent: a get between steps 1 and 3 sees
- *                    metadata without a value (or a value never committed).
+ *                    metadata without a value (or a value never committed);
+ *   seed-rollback    the seed's fix as written: on any vault failure it
+ *                    deletes the metadata row, even when the vault write
+ *                    may have landed (a write whose connection dropped):
+ *                    the secret is then a silent orphan, the very bug the
+ *                    fix is for. The fixed form marks instead of rolling
+ *                    back when the vault's answer was lost;
+ *   row-scope        deleteAll before the tightening, as the seed's text
+ *                    implies it: the store's rows filtered by their user
+ *                    and project alone, without the key prefix, so another
+ *                    store's entries of the same user and project go too.
  *
- * Workload: worker w puts when w is even (key "cred-i-p", p = w/2, value
- * "val-i-p") and gets when w is odd (the key of putter (w/2) mod the number
- * of putters, polled until it is present, at most GET_ROUNDS reads). Set
- * conns_per_worker = 2: worker w's metadata connection is the shim's
- * connection 2w+1 and its vault connection 2w+2.
+ * Workload of iteration i, with N workers (conns_per_worker = 2: worker w's
+ * metadata connection is the shim's connection 2w+1, its vault 2w+2). Setup
+ * writes, in scope "cs:u<i>:p1:", a legacy credential (pending NULL) and a
+ * committed one that worker 0 updates (old value, label l1 -> new value,
+ * label l2); and, in scope "cs:u<i>:p2:", what deleteAll must remove (a
+ * committed row, a legacy one, an in-flight pending one, an orphaned one,
+ * with their vault entries) beside what it must leave (another store's row
+ * of the same user and project, and a row planted under the scope's prefix
+ * whose row names another project: the partial state the row re-check is
+ * for). Then:
+ *   worker 0         updates the committed credential;
+ *   worker N-1       (N >= 3) runs deleteAll on scope p2;
+ *   other even w     put a new credential "cred-<w/2-1>";
+ *   other odd w      read, each iteration another reader: get of the
+ *                    updated credential (every round, to watch the
+ *                    update), get of a putter's new credential (polled
+ *                    until present), or has(legacy) and keys() of scope p1.
+ *
+ * Pinned guarantees (t/55-pins.t removes each from the fixed form): the
+ * commit step before ok, the pending flag, the readers' two rules (pending
+ * is absent, no flag is committed), the rollback, the orphan marker (and
+ * marking rather than rolling back when the vault's answer was lost), the
+ * commit step's marker, the update's visibility and order, and deleteAll's
+ * prefix, row re-check and pending rows.
  */
 #include "harness/scenario.h"
 
@@ -53,14 +102,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GET_ROUNDS 8
+#define GET_ROUNDS 32           /* a reader's polls of a new credential */
+#define UPD_ROUNDS 16           /* a reader's reads of the updated one */
 
 static const char schema[] =
     "CREATE TABLE metadata ("
     "  key text PRIMARY KEY,"
     "  iteration bigint NOT NULL,"
-    "  worker int NOT NULL,"
-    "  pending boolean NOT NULL,"
+    "  worker int NOT NULL,"            /* who wrote it: 0 for setup's rows */
+    "  user_id text NOT NULL,"
+    "  project_id text NOT NULL,"
+    "  label text NOT NULL,"            /* the credential's metadata (label, expiry, provider in the seed) */
+    "  pending boolean,"                /* NULL: a row written before the fix, committed */
     "  orphaned_at timestamptz,"
     "  updated_at timestamptz NOT NULL DEFAULT now());"
     "CREATE INDEX ON metadata (iteration);"
@@ -74,82 +127,288 @@ static const char schema[] =
 static const char sql_pending[] =
     /* A retry takes over its own pending row (keeping any marker); a
      * committed row is left alone and returns nothing: an update. */
-    "INSERT INTO metadata (key, iteration, worker, pending) VALUES ($1, $2, $3, true) "
-    "ON CONFLICT (key) DO UPDATE SET updated_at = now() WHERE metadata.pending RETURNING key";
+    "INSERT INTO metadata (key, iteration, worker, user_id, project_id, label, pending) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7::boolean) "
+    "ON CONFLICT (key) DO UPDATE SET pending = true, updated_at = now() WHERE metadata.pending RETURNING key";
+/* The same without the WHERE: a committed row is made pending too (the
+ * loss of pin update-visible: an update goes the new-entry way). */
+static const char sql_pending_any[] =
+    "INSERT INTO metadata (key, iteration, worker, user_id, project_id, label, pending) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7::boolean) "
+    "ON CONFLICT (key) DO UPDATE SET pending = true, updated_at = now() RETURNING key";
 static const char sql_meta_committed[] =
-    "INSERT INTO metadata (key, iteration, worker, pending) VALUES ($1, $2, $3, false) "
-    "ON CONFLICT (key) DO UPDATE SET updated_at = now()";
+    "INSERT INTO metadata (key, iteration, worker, user_id, project_id, label, pending) "
+    "VALUES ($1, $2, $3, $4, $5, $6, false) "
+    "ON CONFLICT (key) DO UPDATE SET label = excluded.label, updated_at = now()";
 static const char sql_vault_put[] =
     "INSERT INTO vault (key, iteration, value) VALUES ($1, $2, $3) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 static const char sql_commit[] =
-    "UPDATE metadata SET pending = false, orphaned_at = NULL, updated_at = now() WHERE key = $1";
-static const char sql_meta_touch[] = "UPDATE metadata SET updated_at = now() WHERE key = $1";
+    "UPDATE metadata SET pending = false, label = $2, orphaned_at = NULL, updated_at = now() WHERE key = $1";
+static const char sql_meta_update[] = "UPDATE metadata SET label = $2, updated_at = now() WHERE key = $1";
 static const char sql_meta_rollback[] = "DELETE FROM metadata WHERE key = $1 AND orphaned_at IS NULL";
 static const char sql_vault_rollback[] = "DELETE FROM vault WHERE key = $1";
+/* orphaned_at first: a trace keeps a statement's start, and the invariants
+ * tell a marker from a pending insert by it. */
 static const char sql_mark[] =
-    "INSERT INTO metadata (key, iteration, worker, pending, orphaned_at) VALUES ($1, $2, $3, true, now()) "
+    "INSERT INTO metadata (orphaned_at, key, iteration, worker, user_id, project_id, label, pending) "
+    "VALUES (now(), $1, $2, $3, $4, $5, $6, true) "
     "ON CONFLICT (key) DO UPDATE SET orphaned_at = now() WHERE metadata.pending";
-static const char sql_get_committed[] = "SELECT 1 FROM metadata WHERE key = $1 AND NOT pending";
-static const char sql_get_any[] = "SELECT 1 FROM metadata WHERE key = $1";
+/* The readers read the row and decide in C, as the seed's readers do. */
+static const char sql_get_meta[] = "SELECT label, pending FROM metadata WHERE key = $1";
 static const char sql_vault_get[] = "SELECT value FROM vault WHERE key = $1";
+/* The store's getAll (which scopedIds filters in memory, in the seed); the
+ * iteration bounds it to this iteration's rows. */
+static const char sql_all[] = "SELECT key, user_id, project_id, pending FROM metadata WHERE iteration = $1";
+static const char sql_delete_vault[] = "DELETE FROM vault WHERE key = ANY($1::text[])";
+static const char sql_delete_meta[] = "DELETE FROM metadata WHERE key = ANY($1::text[])";
 
-static bool is_putter(int worker) { return worker % 2 == 0; }
-static int putters(int nworkers) { return (nworkers + 1) / 2; }
+/* ---- the workload ---- */
 
-static void key_of(long iteration, int putter, char *buf, size_t len)
+typedef enum role { UPDATER, PUTTER, READER, DELETER } role;
+
+static role role_of(int worker, int nworkers)
 {
-    snprintf(buf, len, "cred-%ld-%d", iteration, putter);
+    if (worker == 0)
+        return UPDATER;
+    if (nworkers >= 3 && worker == nworkers - 1)
+        return DELETER;
+    return worker % 2 == 0 ? PUTTER : READER;
 }
 
-static void value_of(long iteration, int putter, char *buf, size_t len)
+static int putter_index(int worker) { return worker / 2 - 1; }
+static int putter_worker(int p) { return 2 * (p + 1); }
+
+static int putters(int nworkers)
 {
-    snprintf(buf, len, "val-%ld-%d", iteration, putter);
+    int n = 0;
+    for (int w = 0; w < nworkers; w++)
+        n += role_of(w, nworkers) == PUTTER;
+    return n;
 }
 
-/* Nothing precedes a put: the calls create iteration i's rows. */
+/* What a reader reads, by reader and iteration, so that every reader
+ * worker reads everything over a run. */
+typedef enum reader_kind { READ_UPDATED, READ_NEW, READ_SCOPE } reader_kind;
+
+static reader_kind reader_kind_of(long iteration, int worker)
+{
+    return (reader_kind)(((worker - 1) / 2 + iteration) % 3);
+}
+
+/* The putter whose credential reader worker reads (READ_NEW), or -1 when
+ * there is none (it reads the legacy credential instead). */
+static int read_putter(int worker, int nworkers)
+{
+    int p = putters(nworkers);
+    return p ? ((worker - 1) / 2) % p : -1;
+}
+
+#define USER_FMT "u%ld"
+#define MAIN_PROJECT "p1"
+#define DEL_PROJECT "p2"
+
+static void scope_prefix(long iteration, const char *project, char *buf, size_t len)
+{
+    snprintf(buf, len, "cs:" USER_FMT ":%s:", iteration, project);
+}
+
+static void key_of(long iteration, const char *name, char *buf, size_t len)
+{
+    snprintf(buf, len, "cs:" USER_FMT ":" MAIN_PROJECT ":%s", iteration, name);
+}
+
+static void putter_key(long iteration, int p, char *buf, size_t len)
+{
+    char name[24];
+    snprintf(name, sizeof name, "cred-%d", p);
+    key_of(iteration, name, buf, len);
+}
+
+static void putter_value(long iteration, int p, char *buf, size_t len)
+{
+    snprintf(buf, len, "val-%ld-%d", iteration, p);
+}
+
+#define LEGACY "legacy"
+#define UPDATED "updated"
+#define LABEL_OLD "l1"
+#define LABEL_NEW "l2"
+
+static void legacy_value(long iteration, char *buf, size_t len) { snprintf(buf, len, "legacy-%ld", iteration); }
+static void old_value(long iteration, char *buf, size_t len) { snprintf(buf, len, "old-%ld", iteration); }
+static void new_value(long iteration, char *buf, size_t len) { snprintf(buf, len, "new-%ld", iteration); }
+
+/* deleteAll's scope, planted by setup: name, the project its row names,
+ * pending ("t", "f", NULL), orphaned, a vault entry, and whether deleteAll
+ * must delete it. */
+typedef struct planted {
+    const char *store, *name, *project, *pending;
+    bool orphaned, vault, in_scope;
+} planted;
+
+static const planted planted_rows[] = {
+    { "cs", "a", DEL_PROJECT, "f", false, true, true },          /* committed */
+    { "cs", "b", DEL_PROJECT, NULL, false, true, true },         /* legacy */
+    { "cs", "c", DEL_PROJECT, "t", false, false, true },         /* in flight: before its vault write */
+    { "cs", "d", DEL_PROJECT, "t", true, true, true },           /* orphaned */
+    { "other", "x", DEL_PROJECT, "f", false, true, false },      /* another store, same user and project */
+    { "cs", "z", "p3", "f", false, true, false },                /* under the prefix, the row names p3 */
+};
+
+static void planted_key(long iteration, const planted *p, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s:" USER_FMT ":" DEL_PROJECT ":%s", p->store, iteration, p->name);
+}
+
+/* One row setup writes: key, the project its row names, pending ("t", "f"
+ * or NULL), orphaned, its vault value or NULL. */
+typedef struct setup_row {
+    char key[96], value[48];
+    const char *project, *pending;
+    bool orphaned, has_value;
+} setup_row;
+
+#define SETUP_ROWS (2 + SCENARIO_COUNT(planted_rows))
+#define SETUP_COLS 5
+
+/* Iteration i's rows, in one statement (a round trip per row would cost
+ * more than the iteration's calls): the legacy and the updated credential
+ * of scope p1, and deleteAll's scope p2 with its neighbours. */
 static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
 {
-    (void)ctl, (void)iteration, (void)nworkers, (void)err, (void)errlen;
-    return 0;
+    (void)nworkers;
+    setup_row rows[SETUP_ROWS];
+    key_of(iteration, LEGACY, rows[0].key, sizeof rows[0].key);
+    legacy_value(iteration, rows[0].value, sizeof rows[0].value);
+    rows[0].project = MAIN_PROJECT, rows[0].pending = NULL, rows[0].orphaned = false, rows[0].has_value = true;
+    key_of(iteration, UPDATED, rows[1].key, sizeof rows[1].key);
+    old_value(iteration, rows[1].value, sizeof rows[1].value);
+    rows[1].project = MAIN_PROJECT, rows[1].pending = "f", rows[1].orphaned = false, rows[1].has_value = true;
+    for (int i = 0; i < SCENARIO_COUNT(planted_rows); i++) {
+        const planted *p = &planted_rows[i];
+        setup_row *r = &rows[2 + i];
+        planted_key(iteration, p, r->key, sizeof r->key);
+        snprintf(r->value, sizeof r->value, "secret-%s", p->name);
+        r->project = p->project, r->pending = p->pending, r->orphaned = p->orphaned, r->has_value = p->vault;
+    }
+    char it[24], user[24], sql[2048];
+    snprintf(it, sizeof it, "%ld", iteration);
+    snprintf(user, sizeof user, USER_FMT, iteration);
+    const char *params[2 + SETUP_ROWS * SETUP_COLS] = { it, user };
+    int n = snprintf(sql, sizeof sql, "WITH r (key, project, pending, orphaned, value) AS (VALUES ");
+    for (int i = 0; i < SETUP_ROWS; i++) {
+        int b = 3 + i * SETUP_COLS;
+        n += snprintf(sql + n, sizeof sql - (size_t)n, "%s($%d, $%d, $%d::boolean, $%d::boolean, $%d)", i ? ", " : "",
+                      b, b + 1, b + 2, b + 3, b + 4);
+        const char **q = &params[b - 1];
+        q[0] = rows[i].key, q[1] = rows[i].project, q[2] = rows[i].pending, q[3] = rows[i].orphaned ? "t" : "f";
+        q[4] = rows[i].has_value ? rows[i].value : NULL;
+    }
+    snprintf(sql + n, sizeof sql - (size_t)n,
+             "), m AS (INSERT INTO metadata (key, iteration, worker, user_id, project_id, label, pending, orphaned_at) "
+             "SELECT key, $1::bigint, 0, $2, project, 'l1', pending, CASE WHEN orphaned THEN now() END FROM r) "
+             "INSERT INTO vault (key, iteration, value) SELECT key, $1::bigint, value FROM r WHERE value IS NOT NULL");
+    PGresult *r = pqx_ctl_query(ctl, sql, 2 + SETUP_ROWS * SETUP_COLS, params, err, errlen);
+    PQclear(r);
+    return r ? 0 : -1;
 }
+
+/* ---- the operations ---- */
+
+/* How a pre-fix form differs from the fixed one (all false: fixed). */
+typedef struct form {
+    bool unmarked_commit;       /* no marker when the commit step fails */
+    bool seed_rollback;         /* roll back even when the vault's answer was lost */
+    bool pending_visible;       /* readers see pending rows */
+    bool row_scope;             /* deleteAll filters by the row's user and project only */
+} form;
+
+/* A put's identity: key, value, label, and the row's owner. */
+typedef struct put_args {
+    char key[96], value[48], label[8], it[24], worker[12], user[24];
+} put_args;
 
 /* Best effort: marks key's pending row orphaned, reconnecting the metadata
  * connection once if it was lost. Returns 0 when the marker is written. */
-static int mark_orphan(const drv_call *c, const char *const *kiw)
+static int mark_orphan(const drv_call *c, const put_args *a)
 {
     if (PQstatus(c->conn) != CONNECTION_OK)
         PQreset(c->conn);
-    return call_exec_aside(c, c->conn, NULL, NULL, sql_mark, 3, kiw);
+    const char *p[] = { a->key, a->it, a->worker, a->user, MAIN_PROJECT, a->label };
+    return call_exec_aside(c, c->conn, NULL, NULL, sql_mark, 6, p);
 }
 
-/* The metadata-first put; mark_commit = false is the PR's first commit. */
-static void put_pending_first(const drv_call *c, bool mark_commit)
+/* A put's last write, which makes it take effect (the commit step of a new
+ * entry, the metadata write of an update), then ok. There is no
+ * transaction: the statement's success is the commit, and the caller is
+ * told ok only after it ("commit-before-ok"; its loss answers ok first and
+ * runs the write without looking). Returns 0 (ok), or -1 with the failure
+ * recorded for the caller to end the call with. */
+static int last_write_ok(const drv_call *c, const char *sql, const char *const *params)
 {
-    char key[48], it[24], worker[12], value[48];
-    int p = c->worker / 2;
-    key_of(c->iteration, p, key, sizeof key);
-    value_of(c->iteration, p, value, sizeof value);
-    snprintf(it, sizeof it, "%ld", c->iteration);
-    snprintf(worker, sizeof worker, "%d", c->worker + 1);
-    const char *kiw[] = { key, it, worker };
-    const char *kiv[] = { key, it, value };
-    const char *k[] = { key };
+    if (!GUARANTEE(c, "commit-before-ok")) {
+        call_ok(c, "put");
+        call_exec_aside(c, c->conn, NULL, NULL, sql, 2, params);
+        return 0;
+    }
+    if (call_exec(c, NULL, sql, 2, params) < 0)
+        return -1;
+    call_ok(c, "put");
+    return 0;
+}
+
+/* An update of a committed credential: best effort, not atomic (see the
+ * header): vault first, then the metadata row. */
+static void update(const drv_call *c, const put_args *a)
+{
+    const char *kiv[] = { a->key, a->it, a->value };
+    const char *kl[] = { a->key, a->label };
+    if (GUARANTEE(c, "update-vault-first")) {
+        if (call_exec_on(c, c->conn2, NULL, sql_vault_put, 3, kiv) < 0) {
+            call_failed(c, "update: vault write failed");
+            return;
+        }
+        drv_pause(c, "between-stores");
+        /* A failure here leaves the new value under the old metadata, as
+         * the seed documents: it is not rolled back (the row still points
+         * at the same vault id). */
+        if (last_write_ok(c, sql_meta_update, kl) < 0)
+            call_failed(c, "update: metadata write failed");
+        return;
+    }
+    /* The loss: metadata first, so a reader can get the old value under
+     * the new metadata. */
+    if (call_exec(c, NULL, sql_meta_update, 2, kl) < 0) {
+        call_failed(c, "update: metadata write failed");
+        return;
+    }
+    drv_pause(c, "between-stores");
+    if (call_exec_on(c, c->conn2, NULL, sql_vault_put, 3, kiv) < 0) {
+        call_failed(c, "update: vault write failed");
+        return;
+    }
+    call_ok(c, "put");
+}
+
+/* The metadata-first put (fixed, unmarked-commit, pending-visible,
+ * seed-rollback). */
+static void put_pending_first(const drv_call *c, const form *f, const put_args *a)
+{
+    const char *row[] = { a->key, a->it, a->worker, a->user, MAIN_PROJECT, a->label,
+                          GUARANTEE(c, "pending-flag") ? "true" : "false" };
+    const char *kiv[] = { a->key, a->it, a->value };
+    const char *k[] = { a->key };
+    const char *kl[] = { a->key, a->label };
     PGresult *r;
-    if (call_exec(c, &r, sql_pending, 3, kiw) < 0) {
+    if (call_exec(c, &r, GUARANTEE(c, "update-visible") ? sql_pending : sql_pending_any, 7, row) < 0) {
         call_failed(c, NULL);
         return;
     }
     bool fresh = PQntuples(r) == 1;
     PQclear(r);
     if (!fresh) {
-        /* An update: vault, then metadata, not atomic (see the header). */
-        if (call_exec_on(c, c->conn2, NULL, sql_vault_put, 3, kiv) < 0 ||
-            call_exec(c, NULL, sql_meta_touch, 1, k) < 0) {
-            call_failed(c, NULL);
-            return;
-        }
-        call_ok(c, "put");
+        update(c, a);
         return;
     }
     drv_pause(c, "between-stores");
@@ -157,48 +416,51 @@ static void put_pending_first(const drv_call *c, bool mark_commit)
         /* A server error rolled the autocommit write back; a lost
          * connection may have landed it: then only a marker is safe. The
          * call keeps the vault's failure as its outcome. */
-        if (PQstatus(c->conn2) == CONNECTION_OK &&
+        bool rollback = GUARANTEE(c, "rollback");
+        bool known = PQstatus(c->conn2) == CONNECTION_OK || !GUARANTEE(c, "vault-unknown-marks");
+        if (rollback && (known || f->seed_rollback) &&
             call_exec_aside(c, c->conn, NULL, NULL, sql_meta_rollback, 1, k) == 0) {
             call_failed(c, "vault write failed, rolled back");
             return;
         }
-        call_failed(c, mark_orphan(c, kiw) == 0
+        if (!rollback) {
+            call_failed(c, "vault write failed");
+            return;
+        }
+        if (!GUARANTEE(c, "orphan-marker")) {
+            call_failed(c, "vault write failed and rollback may have orphaned the vault entry");
+            return;
+        }
+        call_failed(c, mark_orphan(c, a) == 0
                            ? "vault write failed and rollback may have orphaned the vault entry (marked orphaned)"
                            : "vault write failed and rollback may have orphaned the vault entry "
                              "(marker not written)");
         return;
     }
-    if (call_exec(c, NULL, sql_commit, 1, k) < 0) {
-        if (!mark_commit) {
+    if (last_write_ok(c, sql_commit, kl) < 0) {
+        if (f->unmarked_commit || !GUARANTEE(c, "commit-marker")) {
             call_failed(c, "commit step failed");
             return;
         }
-        call_failed(c, mark_orphan(c, kiw) == 0
+        call_failed(c, mark_orphan(c, a) == 0
                            ? "commit step failed; vault entry marked orphaned"
                            : "commit step failed; vault entry may be orphaned (marker not written)");
-        return;
     }
-    call_ok(c, "put");
 }
 
-/* The seed's "before": vault first, rollback error swallowed. */
-static void put_vault_first(const drv_call *c)
+/* The seed's "before": vault first, rollback error swallowed; an update is
+ * the same two writes. */
+static void put_vault_first(const drv_call *c, const put_args *a)
 {
-    char key[48], it[24], worker[12], value[48];
-    int p = c->worker / 2;
-    key_of(c->iteration, p, key, sizeof key);
-    value_of(c->iteration, p, value, sizeof value);
-    snprintf(it, sizeof it, "%ld", c->iteration);
-    snprintf(worker, sizeof worker, "%d", c->worker + 1);
-    const char *kiw[] = { key, it, worker };
-    const char *kiv[] = { key, it, value };
-    const char *k[] = { key };
+    const char *row[] = { a->key, a->it, a->worker, a->user, MAIN_PROJECT, a->label };
+    const char *kiv[] = { a->key, a->it, a->value };
+    const char *k[] = { a->key };
     if (call_exec_on(c, c->conn2, NULL, sql_vault_put, 3, kiv) < 0) {
         call_failed(c, NULL);
         return;
     }
     drv_pause(c, "between-stores");
-    if (call_exec(c, NULL, sql_meta_committed, 3, kiw) < 0) {
+    if (call_exec(c, NULL, sql_meta_committed, 6, row) < 0) {
         /* deleteSecret(id).catch(() => undefined) */
         (void)call_exec_aside(c, c->conn2, NULL, NULL, sql_vault_rollback, 1, k);
         call_failed(c, "metadata write failed");
@@ -207,77 +469,285 @@ static void put_vault_first(const drv_call *c)
     call_ok(c, "put");
 }
 
-/* get(key): the metadata row (committed only, unless pending_visible),
- * then the vault. The result is "absent", "torn" (metadata without a
- * value) or the value; polled until present, at most GET_ROUNDS reads. */
-static void get(const drv_call *c, bool pending_visible)
+/* Worker c's put: the updater's new value for the updated credential, or a
+ * putter's new credential. */
+static void put_args_of(const drv_call *c, put_args *a)
 {
-    char key[48];
-    int p = (c->worker / 2) % putters(c->nworkers);
-    key_of(c->iteration, p, key, sizeof key);
+    snprintf(a->it, sizeof a->it, "%ld", c->iteration);
+    snprintf(a->worker, sizeof a->worker, "%d", c->worker + 1);
+    snprintf(a->user, sizeof a->user, USER_FMT, c->iteration);
+    if (role_of(c->worker, c->nworkers) == UPDATER) {
+        key_of(c->iteration, UPDATED, a->key, sizeof a->key);
+        new_value(c->iteration, a->value, sizeof a->value);
+        snprintf(a->label, sizeof a->label, LABEL_NEW);
+    } else {
+        putter_key(c->iteration, putter_index(c->worker), a->key, sizeof a->key);
+        putter_value(c->iteration, putter_index(c->worker), a->value, sizeof a->value);
+        snprintf(a->label, sizeof a->label, LABEL_OLD);
+    }
+}
+
+/* Whether a reader may see row `row` of r, whose column col is pending:
+ * pending rows are absent (unless the form's readers see them), a row
+ * without the flag is committed. */
+static bool visible(const drv_call *c, const form *f, const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return GUARANTEE(c, "readers-legacy");  /* the loss: pending === false */
+    return PQgetvalue(r, row, col)[0] == 'f' || f->pending_visible || !GUARANTEE(c, "readers-skip-pending");
+}
+
+/* One get(key): 0 with *code 'a' (absent), 't' (metadata without a value)
+ * or 'v' and value/label filled; -1 with the call ended. */
+static int get_once(const drv_call *c, const form *f, const char *key, char *code, char *value, size_t vlen,
+                    char *label, size_t llen)
+{
     const char *k[] = { key };
-    const char *result = "absent";
-    char value[64];
+    PGresult *r;
+    if (call_exec(c, &r, sql_get_meta, 1, k) < 0) {
+        call_failed(c, NULL);
+        return -1;
+    }
+    bool present = PQntuples(r) == 1 && visible(c, f, r, 0, 1);
+    if (present)
+        snprintf(label, llen, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    *code = 'a';
+    if (!present)
+        return 0;
+    if (call_exec_on(c, c->conn2, &r, sql_vault_get, 1, k) < 0) {
+        call_failed(c, NULL);
+        return -1;
+    }
+    if (PQntuples(r) == 1) {
+        snprintf(value, vlen, "%s", PQgetvalue(r, 0, 0));
+        *code = 'v';
+    } else {
+        *code = 't';
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* get of the updated credential, round after round until it returns the
+ * new value (nothing changes after that): the result is one letter per
+ * round: 1 old value and metadata, s new value and old metadata (stale),
+ * 2 new, x old value and new metadata (torn), a absent, t no value. */
+static void read_updated(const drv_call *c, const form *f)
+{
+    char key[96], oldv[48], newv[48], res[16 + UPD_ROUNDS] = "upd:";
+    key_of(c->iteration, UPDATED, key, sizeof key);
+    old_value(c->iteration, oldv, sizeof oldv);
+    new_value(c->iteration, newv, sizeof newv);
+    for (int round = 0; round < UPD_ROUNDS; round++) {
+        char code, value[64] = "", label[16] = "";
+        if (get_once(c, f, key, &code, value, sizeof value, label, sizeof label) < 0)
+            return;
+        bool oldl = strcmp(label, LABEL_OLD) == 0, newl = strcmp(label, LABEL_NEW) == 0;
+        if (code == 'v')
+            code = strcmp(value, oldv) == 0 ? (oldl ? '1' : newl ? 'x' : '?')
+                 : strcmp(value, newv) == 0 ? (oldl ? 's' : newl ? '2' : '?') : '?';
+        size_t n = strlen(res);
+        res[n] = code;
+        res[n + 1] = '\0';
+        if (code == '2')
+            break;
+    }
+    call_ok(c, res);
+}
+
+/* get of a putter's new credential (the legacy one when there is no
+ * putter), polled until present: "value|label", "absent" or "torn". */
+static void read_new(const drv_call *c, const form *f)
+{
+    char key[96], res[64] = "absent";
+    int p = read_putter(c->worker, c->nworkers);
+    if (p >= 0)
+        putter_key(c->iteration, p, key, sizeof key);
+    else
+        key_of(c->iteration, LEGACY, key, sizeof key);
     for (int round = 0; round < GET_ROUNDS; round++) {
-        PGresult *r;
-        if (call_exec(c, &r, pending_visible ? sql_get_any : sql_get_committed, 1, k) < 0) {
-            call_failed(c, NULL);
+        char code, value[48] = "", label[8] = "";
+        if (get_once(c, f, key, &code, value, sizeof value, label, sizeof label) < 0)
             return;
-        }
-        bool present = PQntuples(r) > 0;
-        PQclear(r);
-        if (!present)
+        if (code == 'a')
             continue;
-        if (call_exec_on(c, c->conn2, &r, sql_vault_get, 1, k) < 0) {
-            call_failed(c, NULL);
-            return;
-        }
-        if (PQntuples(r) > 0) {
-            snprintf(value, sizeof value, "%s", PQgetvalue(r, 0, 0));
-            result = value;
-        } else {
-            result = "torn";
-        }
-        PQclear(r);
+        if (code == 't')
+            snprintf(res, sizeof res, "torn");
+        else
+            snprintf(res, sizeof res, "%s|%s", value, label);
         break;
     }
-    call_ok(c, result);
+    call_ok(c, res);
 }
 
-static void op_fixed(const drv_call *c)
+/* The known keys of scope p1, as a reader's bitmap: bit 0 legacy, bit 1 the
+ * updated credential, bit 2+p putter p's. -1 for any other key. */
+static int key_bit(long iteration, const char *key, int nputters)
 {
-    if (is_putter(c->worker))
-        put_pending_first(c, true);
-    else
-        get(c, false);
+    char k[96];
+    key_of(iteration, LEGACY, k, sizeof k);
+    if (strcmp(k, key) == 0)
+        return 0;
+    key_of(iteration, UPDATED, k, sizeof k);
+    if (strcmp(k, key) == 0)
+        return 1;
+    for (int p = 0; p < nputters; p++) {
+        putter_key(iteration, p, k, sizeof k);
+        if (strcmp(k, key) == 0)
+            return 2 + p;
+    }
+    return -1;
 }
 
-static void op_vault_first(const drv_call *c)
+/* Whether row `row` of a getAll result (key, user, project, pending) is in
+ * the scope (prefix, user, project): scopedIds. The prefix first (a cheap
+ * string check), then the row's own user and project (defence in depth). */
+static bool in_scope(const drv_call *c, const form *f, const PGresult *r, int row, const char *prefix,
+                     const char *user, const char *project)
 {
-    if (is_putter(c->worker))
-        put_vault_first(c);
-    else
-        get(c, false);
+    if (!f->row_scope && GUARANTEE(c, "scope-prefix") && strncmp(PQgetvalue(r, row, 0), prefix, strlen(prefix)) != 0)
+        return false;
+    if (GUARANTEE(c, "scope-row-check") &&
+        (strcmp(PQgetvalue(r, row, 1), user) != 0 || strcmp(PQgetvalue(r, row, 2), project) != 0))
+        return false;
+    return true;
 }
 
-static void op_unmarked_commit(const drv_call *c)
+/* has(legacy), then keys() of scope p1: "has=1 keys=<hex bitmap>", with a
+ * "+" when keys() returned a key outside the known ones. */
+static void read_scope(const drv_call *c, const form *f)
 {
-    if (is_putter(c->worker))
-        put_pending_first(c, false);
-    else
-        get(c, false);
+    char key[96], it[24], user[24], prefix[64], res[64];
+    key_of(c->iteration, LEGACY, key, sizeof key);
+    const char *k[] = { key };
+    PGresult *r;
+    if (call_exec(c, &r, sql_get_meta, 1, k) < 0) {
+        call_failed(c, NULL);
+        return;
+    }
+    bool has = PQntuples(r) == 1 && visible(c, f, r, 0, 1);
+    PQclear(r);
+    snprintf(it, sizeof it, "%ld", c->iteration);
+    snprintf(user, sizeof user, USER_FMT, c->iteration);
+    scope_prefix(c->iteration, MAIN_PROJECT, prefix, sizeof prefix);
+    const char *p[] = { it };
+    if (call_exec(c, &r, sql_all, 1, p) < 0) {
+        call_failed(c, NULL);
+        return;
+    }
+    int nputters = putters(c->nworkers), nbits = 2 + nputters;
+    unsigned char bits[(2 + 256 + 3) / 4] = { 0 };
+    bool other = false;
+    for (int row = 0; row < PQntuples(r); row++) {
+        if (!in_scope(c, f, r, row, prefix, user, MAIN_PROJECT) || !visible(c, f, r, row, 3))
+            continue;
+        int b = key_bit(c->iteration, PQgetvalue(r, row, 0), nputters);
+        if (b < 0)
+            other = true;
+        else
+            bits[b / 4] |= (unsigned char)(1 << (b % 4));
+    }
+    PQclear(r);
+    int n = snprintf(res, sizeof res, "has=%d keys=", has);
+    for (int i = 0; i < (nbits + 3) / 4 && n + 2 < (int)sizeof res; i++)
+        res[n++] = "0123456789abcdef"[bits[i]];
+    res[n] = '\0';
+    if (other && n + 1 < (int)sizeof res)
+        strcat(res, "+");
+    call_ok(c, res);
 }
 
-static void op_pending_visible(const drv_call *c)
+/* deleteAll() of scope p2: scopedIds over getAll, pending and orphaned rows
+ * included, then both stores (the vault first: a failure between the two
+ * leaves metadata without a secret, never a secret without metadata). */
+static void delete_all(const drv_call *c, const form *f)
 {
-    if (is_putter(c->worker))
-        put_pending_first(c, true);
-    else
-        get(c, true);
+    char it[24], user[24], prefix[64], res[32];
+    snprintf(it, sizeof it, "%ld", c->iteration);
+    snprintf(user, sizeof user, USER_FMT, c->iteration);
+    scope_prefix(c->iteration, DEL_PROJECT, prefix, sizeof prefix);
+    const char *p[] = { it };
+    PGresult *r;
+    if (call_exec(c, &r, sql_all, 1, p) < 0) {
+        call_failed(c, NULL);
+        return;
+    }
+    json_t *ids = json_array();
+    if (!ids) {
+        PQclear(r);
+        call_fail(c, "out of memory");
+        return;
+    }
+    for (int row = 0; row < PQntuples(r); row++) {
+        if (!in_scope(c, f, r, row, prefix, user, DEL_PROJECT))
+            continue;
+        /* The loss: scopedIds through the readers, which skip pending. */
+        if (!GUARANTEE(c, "deleteall-pending") && !visible(c, f, r, row, 3))
+            continue;
+        json_array_append_new(ids, json_string(PQgetvalue(r, row, 0)));
+    }
+    PQclear(r);
+    /* A text[] literal by way of JSON: the keys hold no quote or comma. */
+    char *list = json_dumps(ids, JSON_COMPACT);
+    size_t n = json_array_size(ids);
+    json_decref(ids);
+    if (!list) {
+        call_fail(c, "out of memory");
+        return;
+    }
+    list[0] = '{';
+    list[strlen(list) - 1] = '}';
+    const char *d[] = { list };
+    if (call_exec_on(c, c->conn2, NULL, sql_delete_vault, 1, d) < 0 || call_exec(c, NULL, sql_delete_meta, 1, d) < 0) {
+        free(list);
+        call_failed(c, "deleteAll");
+        return;
+    }
+    free(list);
+    snprintf(res, sizeof res, "deleted=%zu", n);
+    call_ok(c, res);
 }
+
+static void run_role(const drv_call *c, const form *f, void (*put)(const drv_call *, const form *, const put_args *))
+{
+    put_args a;
+    switch (role_of(c->worker, c->nworkers)) {
+    case UPDATER:
+    case PUTTER:
+        put_args_of(c, &a);
+        put(c, f, &a);
+        return;
+    case DELETER:
+        delete_all(c, f);
+        return;
+    case READER:
+        switch (reader_kind_of(c->iteration, c->worker)) {
+        case READ_UPDATED: read_updated(c, f); return;
+        case READ_NEW: read_new(c, f); return;
+        case READ_SCOPE: read_scope(c, f); return;
+        }
+    }
+}
+
+static void put_vault_first_form(const drv_call *c, const form *f, const put_args *a)
+{
+    (void)f;
+    put_vault_first(c, a);
+}
+
+static void op_fixed(const drv_call *c) { run_role(c, &(form){ 0 }, put_pending_first); }
+static void op_vault_first(const drv_call *c) { run_role(c, &(form){ 0 }, put_vault_first_form); }
+static void op_unmarked_commit(const drv_call *c) { run_role(c, &(form){ .unmarked_commit = true }, put_pending_first); }
+static void op_pending_visible(const drv_call *c) { run_role(c, &(form){ .pending_visible = true }, put_pending_first); }
+static void op_seed_rollback(const drv_call *c) { run_role(c, &(form){ .seed_rollback = true }, put_pending_first); }
+static void op_row_scope(const drv_call *c) { run_role(c, &(form){ .row_scope = true }, put_pending_first); }
+
+/* ---- invariants ---- */
 
 /* The final state of the iteration's keys: key, metadata state ("none",
- * "committed", "pending", "orphaned"), vault value or NULL. */
+ * "committed" — pending false or NULL —, "pending", "orphaned"), vault
+ * value or NULL, label or NULL. */
 static PGresult *load_state(inv_ctx *x)
 {
     char it[24];
@@ -285,9 +755,9 @@ static PGresult *load_state(inv_ctx *x)
     const char *p[] = { it };
     return pqx_ctl_query(x->ctl,
         "SELECT coalesce(m.key, v.key),"
-        "       CASE WHEN m.key IS NULL THEN 'none' WHEN NOT m.pending THEN 'committed'"
+        "       CASE WHEN m.key IS NULL THEN 'none' WHEN m.pending IS NOT TRUE THEN 'committed'"
         "            WHEN m.orphaned_at IS NOT NULL THEN 'orphaned' ELSE 'pending' END,"
-        "       v.value "
+        "       v.value, m.label "
         "FROM (SELECT * FROM metadata WHERE iteration = $1) m "
         "FULL JOIN (SELECT * FROM vault WHERE iteration = $1) v ON v.key = m.key ORDER BY 1",
         1, p, x->err, x->errlen);
@@ -302,6 +772,15 @@ static int state_of(const PGresult *r, const char *key)
     return -1;
 }
 
+/* Whether key ends committed with value (and label, when not NULL). */
+static bool committed_as(const PGresult *r, const char *key, const char *value, const char *label)
+{
+    int row = state_of(r, key);
+    return row >= 0 && strcmp(PQgetvalue(r, row, 1), "committed") == 0 && !PQgetisnull(r, row, 2) &&
+           strcmp(PQgetvalue(r, row, 2), value) == 0 &&
+           (!label || (!PQgetisnull(r, row, 3) && strcmp(PQgetvalue(r, row, 3), label) == 0));
+}
+
 static int verdict(inv_ctx *x, json_t *bad)
 {
     if (json_array_size(bad) == 0) {
@@ -314,10 +793,182 @@ static int verdict(inv_ctx *x, json_t *bad)
     return inv_violated(x, found, "details", bad);
 }
 
-/* Every get returned "absent" or the value its key holds committed at the
- * end: never metadata without a value, never a value whose put did not
- * commit. */
-static int inv_no_pending_read(inv_ctx *x)
+/* The last call of worker w (its final answer), or NULL. */
+static const call_record *last_call(const inv_ctx *x, int worker)
+{
+    const call_record *last = NULL;
+    for (int i = 0; i < x->ncalls; i++)
+        if (x->calls[i].worker == worker)
+            last = &x->calls[i];
+    return last;
+}
+
+/* When worker w's put was known committed to everyone: its ok call's end,
+ * or INT64_MAX (not ok: nothing is owed to a reader). */
+static int64_t committed_at(const inv_ctx *x, int worker)
+{
+    const call_record *c = last_call(x, worker);
+    return c && c->out.kind == OUT_OK ? c->t_end : INT64_MAX;
+}
+
+/* The send times of c's statements that start with prefix, in order, into
+ * t (at most n). Returns how many. */
+static int sends(const call_record *c, const char *prefix, int64_t *t, int n)
+{
+    /* A trace keeps a statement's start only. */
+    size_t len = strlen(prefix), keep = sizeof c->trace->ev[0].sql - 1;
+    int k = 0;
+    for (size_t i = 0; c->trace && i < c->trace->n && k < n; i++)
+        if (c->trace->ev[i].conn == c->conn && strncmp(c->trace->ev[i].sql, prefix, len < keep ? len : keep) == 0)
+            t[k++] = c->trace->ev[i].t_send;
+    return k;
+}
+
+/* Whether c ran a statement starting with prefix (that failed, when
+ * failed). */
+static bool ran(const call_record *c, const char *prefix, bool failed)
+{
+    size_t len = strlen(prefix), keep = sizeof c->trace->ev[0].sql - 1;
+    for (size_t i = 0; c->trace && i < c->trace->n; i++)
+        if (strncmp(c->trace->ev[i].sql, prefix, len < keep ? len : keep) == 0 && (!failed || c->trace->ev[i].failed))
+            return true;
+    return false;
+}
+
+static void reader_line(json_t *bad, long iteration, const call_record *c, const char *what)
+{
+    static const char *const names[] = {
+        [READ_UPDATED] = "get(updated)", [READ_NEW] = "get(new)", [READ_SCOPE] = "has(legacy)+keys()",
+    };
+    char line[400];
+    snprintf(line, sizeof line, "worker %d: %s -> \"%s\": %s", c->worker + 1,
+             names[reader_kind_of(iteration, c->worker)], c->result, what);
+    json_array_append_new(bad, json_string(line));
+}
+
+/* Checks a get of the updated credential (result "upd:<codes>"). */
+static void check_read_updated(const inv_ctx *x, const call_record *c, json_t *bad)
+{
+    const char *codes = c->result + 4;
+    int64_t t[UPD_ROUNDS];
+    int n = sends(c, sql_get_meta, t, UPD_ROUNDS);
+    int64_t done = committed_at(x, 0);
+    static const char order[] = "1s2";
+    int prev = 0;
+    for (int i = 0; codes[i]; i++) {
+        const char *at = strchr(order, codes[i]);
+        char what[160];
+        if (!at) {
+            snprintf(what, sizeof what, "round %d: %s", i + 1,
+                     codes[i] == 'a' ? "absent, although committed since setup (an update made it pending)"
+                     : codes[i] == 't' ? "metadata without a value"
+                     : codes[i] == 'x' ? "the old value under the new metadata (torn: metadata written first)"
+                                       : "a value nobody wrote");
+            reader_line(bad, x->iteration, c, what);
+            return;
+        }
+        if (at - order < prev) {
+            snprintf(what, sizeof what, "round %d: the old value again after the new one", i + 1);
+            reader_line(bad, x->iteration, c, what);
+            return;
+        }
+        prev = (int)(at - order);
+        if (i < n && t[i] > done && codes[i] != '2') {
+            snprintf(what, sizeof what, "round %d: read after the update returned ok, but not the new value", i + 1);
+            reader_line(bad, x->iteration, c, what);
+            return;
+        }
+    }
+}
+
+/* Checks a get of a new credential (or of the legacy one). */
+static void check_read_new(const inv_ctx *x, const call_record *c, const PGresult *state, json_t *bad)
+{
+    char key[96], want[96];
+    int p = read_putter(c->worker, x->nworkers);
+    int64_t done = 0;                   /* the legacy credential: committed since setup */
+    if (p >= 0) {
+        putter_key(x->iteration, p, key, sizeof key);
+        char v[48];
+        putter_value(x->iteration, p, v, sizeof v);
+        snprintf(want, sizeof want, "%s|" LABEL_OLD, v);
+        done = committed_at(x, putter_worker(p));
+    } else {
+        key_of(x->iteration, LEGACY, key, sizeof key);
+        char v[48];
+        legacy_value(x->iteration, v, sizeof v);
+        snprintf(want, sizeof want, "%s|" LABEL_OLD, v);
+    }
+    int64_t t[GET_ROUNDS];
+    int n = sends(c, sql_get_meta, t, GET_ROUNDS);
+    char what[200];
+    if (strcmp(c->result, "torn") == 0) {
+        reader_line(bad, x->iteration, c, "metadata without a value");
+    } else if (strcmp(c->result, "absent") == 0) {
+        if (n > 0 && t[n - 1] > done) {
+            snprintf(what, sizeof what, "absent, but %s was committed before the last read", key);
+            reader_line(bad, x->iteration, c, what);
+        }
+    } else {
+        char value[48];
+        snprintf(value, sizeof value, "%.*s", (int)strcspn(c->result, "|"), c->result);
+        if (strcmp(c->result, want) != 0 || !committed_as(state, key, value, LABEL_OLD)) {
+            snprintf(what, sizeof what, "not the value %s ends committed with", key);
+            reader_line(bad, x->iteration, c, what);
+        }
+    }
+}
+
+/* Checks has(legacy) and keys() of scope p1. */
+static void check_read_scope(const inv_ctx *x, const call_record *c, const PGresult *state, json_t *bad)
+{
+    int has = -1, nputters = putters(x->nworkers);
+    char hex[80] = "";
+    if (sscanf(c->result, "has=%d keys=%70s", &has, hex) != 2) {
+        reader_line(bad, x->iteration, c, "unreadable result");
+        return;
+    }
+    if (has != 1) {
+        reader_line(bad, x->iteration, c, "has(legacy) false, but it is committed (a row without the pending flag)");
+        return;
+    }
+    if (strchr(hex, '+')) {
+        reader_line(bad, x->iteration, c, "keys() returned a key outside the scope");
+        return;
+    }
+    int64_t t[1];
+    int64_t scan = sends(c, sql_all, t, 1) == 1 ? t[0] : INT64_MAX;
+    for (int b = 0; b < 2 + nputters; b++) {
+        int digit = b / 4 < (int)strlen(hex) ? (int)strtol((char[]){ hex[b / 4], 0 }, NULL, 16) : 0;
+        bool listed = digit & (1 << (b % 4));
+        char key[96], what[200];
+        if (b == 0)
+            key_of(x->iteration, LEGACY, key, sizeof key);
+        else if (b == 1)
+            key_of(x->iteration, UPDATED, key, sizeof key);
+        else
+            putter_key(x->iteration, b - 2, key, sizeof key);
+        int64_t done = b < 2 ? 0 : committed_at(x, putter_worker(b - 2));
+        int row = state_of(state, key);
+        bool committed = row >= 0 && strcmp(PQgetvalue(state, row, 1), "committed") == 0;
+        if (!listed && done < scan) {
+            snprintf(what, sizeof what, "keys() misses %s, committed before it read", key);
+            reader_line(bad, x->iteration, c, what);
+            return;
+        }
+        if (listed && !committed) {
+            snprintf(what, sizeof what, "keys() lists %s, which never committed", key);
+            reader_line(bad, x->iteration, c, what);
+            return;
+        }
+    }
+}
+
+/* Every reader sees committed values exactly: never a pending row or a
+ * value without its metadata, never the old value under the new metadata;
+ * and never "absent" for a credential committed before it read — after a
+ * committed put, get returns that value (the seed's tightened test). */
+static int inv_readers(inv_ctx *x)
 {
     PGresult *r = load_state(x);
     if (!r)
@@ -327,19 +978,12 @@ static int inv_no_pending_read(inv_ctx *x)
         return -1;
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
-        if (is_putter(c->worker) || c->out.kind != OUT_OK || strcmp(c->result, "absent") == 0)
+        if (role_of(c->worker, x->nworkers) != READER || c->out.kind != OUT_OK)
             continue;
-        char key[48], line[400];
-        key_of(x->iteration, (c->worker / 2) % putters(x->nworkers), key, sizeof key);
-        int row = state_of(r, key);
-        const char *meta = row < 0 ? "none" : PQgetvalue(r, row, 1);
-        bool committed = row >= 0 && strcmp(meta, "committed") == 0 && !PQgetisnull(r, row, 2) &&
-                         strcmp(PQgetvalue(r, row, 2), c->result) == 0;
-        if (strcmp(c->result, "torn") == 0 || !committed) {
-            snprintf(line, sizeof line, "worker %d: get %s -> %s, but %s ends with metadata %s and vault %s",
-                     c->worker + 1, key, strcmp(c->result, "torn") == 0 ? "metadata without a value" : c->result,
-                     key, meta, row < 0 || PQgetisnull(r, row, 2) ? "empty" : PQgetvalue(r, row, 2));
-            json_array_append_new(bad, json_string(line));
+        switch (reader_kind_of(x->iteration, c->worker)) {
+        case READ_UPDATED: check_read_updated(x, c, bad); break;
+        case READ_NEW: check_read_new(x, c, r, bad); break;
+        case READ_SCOPE: check_read_scope(x, c, r, bad); break;
         }
     }
     PQclear(r);
@@ -368,9 +1012,19 @@ static int inv_no_silent_orphan(inv_ctx *x)
     return verdict(x, bad);
 }
 
-/* Every put's outcome matches the stores: an ok put is committed with its
- * value; a failed one is committed (a commit the client could not see),
- * rolled back (no vault entry, nothing visible) or marked orphaned. */
+/* Every put's outcome matches the stores. A new credential: ok => committed
+ * with its value; failed => committed (a commit the client could not
+ * see), rolled back (no row, no vault entry) or marked orphaned — never a
+ * vault entry without its row, and, once the put reached the vault, never
+ * a pending row without a marker (unless writing the marker failed too:
+ * it is best effort, and the error says so; the vault's side is then
+ * inv_no_silent_orphan's). A put that failed at its first write may leave
+ * its pending row: nothing is in the vault, and no reader sees it. An
+ * update:
+ * ok => the new value under the new metadata; failed => the old value, or
+ * the new one under the old metadata (the seed's documented window), or
+ * the new one; never pending, never the old value under the new
+ * metadata. */
 static int inv_put_outcome(inv_ctx *x)
 {
     PGresult *r = load_state(x);
@@ -379,53 +1033,112 @@ static int inv_put_outcome(inv_ctx *x)
     json_t *bad = inv_list(x, r);
     if (!bad)
         return -1;
-    for (int i = 0; i < x->ncalls; i++) {
-        const call_record *c = &x->calls[i];
-        if (!is_putter(c->worker))
+    for (int w = 0; w < x->nworkers; w++) {
+        role ro = role_of(w, x->nworkers);
+        const call_record *c = last_call(x, w);
+        if ((ro != PUTTER && ro != UPDATER) || !c)
             continue;
-        /* Only a worker's last attempt says how its put ended. */
-        if (i + 1 < x->ncalls && x->calls[i + 1].worker == c->worker)
-            continue;
-        char key[48], value[48], line[400];
-        key_of(x->iteration, c->worker / 2, key, sizeof key);
-        value_of(x->iteration, c->worker / 2, value, sizeof value);
-        int row = state_of(r, key);
-        const char *meta = row < 0 ? "none" : PQgetvalue(r, row, 1);
-        bool vault = row >= 0 && !PQgetisnull(r, row, 2);
-        bool committed = strcmp(meta, "committed") == 0 && vault && strcmp(PQgetvalue(r, row, 2), value) == 0;
-        bool held = c->out.kind == OUT_OK
-                        ? committed
-                        : committed || strcmp(meta, "orphaned") == 0 ||
-                              (!vault && strcmp(meta, "committed") != 0);
+        char key[96], value[48], line[400];
+        bool held;
+        if (ro == UPDATER) {
+            char oldv[48];
+            key_of(x->iteration, UPDATED, key, sizeof key);
+            new_value(x->iteration, value, sizeof value);
+            old_value(x->iteration, oldv, sizeof oldv);
+            held = committed_as(r, key, value, LABEL_NEW) ||
+                   (c->out.kind != OUT_OK &&
+                    (committed_as(r, key, oldv, LABEL_OLD) || committed_as(r, key, value, LABEL_OLD)));
+        } else {
+            putter_key(x->iteration, putter_index(w), key, sizeof key);
+            putter_value(x->iteration, putter_index(w), value, sizeof value);
+            int row = state_of(r, key);
+            const char *meta = row < 0 ? "none" : PQgetvalue(r, row, 1);
+            bool vault = row >= 0 && !PQgetisnull(r, row, 2);
+            bool reached_vault = ran(c, sql_vault_put, false), marker_failed = ran(c, sql_mark, true);
+            held = committed_as(r, key, value, LABEL_OLD) ||
+                   (c->out.kind != OUT_OK &&
+                    (strcmp(meta, "orphaned") == 0 || (!vault && strcmp(meta, "none") == 0) ||
+                     (strcmp(meta, "pending") == 0 && ((!vault && !reached_vault) || marker_failed))));
+        }
         if (held)
             continue;
-        snprintf(line, sizeof line, "worker %d: put %s %s, but it ends with metadata %s and vault %s",
-                 c->worker + 1, key, c->out.kind == OUT_OK ? "ok" : "failed", meta,
-                 vault ? PQgetvalue(r, row, 2) : "empty");
+        int row = state_of(r, key);
+        snprintf(line, sizeof line, "worker %d: %s %s %s (%s), but it ends with metadata %s%s%s and vault %s",
+                 w + 1, ro == UPDATER ? "update" : "put", key, c->out.kind == OUT_OK ? "ok" : "failed", value,
+                 row < 0 ? "none" : PQgetvalue(r, row, 1), row >= 0 && !PQgetisnull(r, row, 3) ? " " : "",
+                 row >= 0 && !PQgetisnull(r, row, 3) ? PQgetvalue(r, row, 3) : "",
+                 row >= 0 && !PQgetisnull(r, row, 2) ? PQgetvalue(r, row, 2) : "empty");
         json_array_append_new(bad, json_string(line));
     }
     PQclear(r);
     return verdict(x, bad);
 }
 
-#define NO_PENDING_READ "no reader sees a pending row or a torn value"
+/* deleteAll removes its scope — pending and orphaned rows included, in
+ * both stores — and nothing else: another store's row of the same user and
+ * project, and a row under the prefix that names another project, stay. A
+ * failed deleteAll may have removed part of its scope, never more. */
+static int inv_delete_all(inv_ctx *x)
+{
+    if (x->nworkers < 3)
+        return 1;
+    const call_record *d = last_call(x, x->nworkers - 1);
+    bool ok = d && d->out.kind == OUT_OK;
+    PGresult *r = load_state(x);
+    if (!r)
+        return -1;
+    json_t *bad = inv_list(x, r);
+    if (!bad)
+        return -1;
+    for (int i = 0; i < SCENARIO_COUNT(planted_rows); i++) {
+        const planted *p = &planted_rows[i];
+        char key[96], line[300];
+        planted_key(x->iteration, p, key, sizeof key);
+        int row = state_of(r, key);
+        bool meta = row >= 0 && strcmp(PQgetvalue(r, row, 1), "none") != 0;
+        bool vault = row >= 0 && !PQgetisnull(r, row, 2);
+        if (!p->in_scope && (!meta || vault != p->vault))
+            snprintf(line, sizeof line, "%s (user u%ld, project %s) is outside the scope, but deleteAll deleted it",
+                     key, x->iteration, p->project);
+        else if (p->in_scope && ok && (meta || vault))
+            snprintf(line, sizeof line, "%s (%s) is in the scope, but deleteAll left its %s", key,
+                     !p->pending ? "legacy" : p->orphaned ? "orphaned" : strcmp(p->pending, "t") == 0 ? "pending"
+                                                                                                   : "committed",
+                     meta && vault ? "metadata and vault entry" : meta ? "metadata" : "vault entry");
+        else
+            continue;
+        json_array_append_new(bad, json_string(line));
+    }
+    PQclear(r);
+    return verdict(x, bad);
+}
+
+#define READERS "readers see committed values exactly: no pending row, no torn value, nothing committed missed"
 #define NO_SILENT_ORPHAN "every vault entry has a committed metadata row or an orphan marker"
+#define PUT_OUTCOME "every failed put rolled back or left a marker"
+#define DELETE_ALL "deleteAll removes its scope, pending and orphaned rows included, and nothing else"
 
 static const scenario_variant variants[] = {
     { .name = "fixed", .op = op_fixed,
-      .summary = "metadata pending, vault, clear pending; rollback or orphan marker; readers skip pending" },
+      .summary = "metadata pending, vault, clear pending; rollback or orphan marker; readers skip pending; "
+                 "vault-first updates; deleteAll by prefix and row" },
     { "vault-first", "vault write, then metadata; the rollback's vault delete error swallowed",
       op_vault_first, { { "meta-and-rollback-error", NO_SILENT_ORPHAN } } },
     { "unmarked-commit", "metadata-first, but a failed commit step leaves no orphan marker",
       op_unmarked_commit, { { "commit-error", NO_SILENT_ORPHAN } } },
     { "pending-visible", "metadata-first put, readers that do not treat pending as absent",
-      op_pending_visible, { { "none", NO_PENDING_READ } } },
+      op_pending_visible, { { "none", READERS } } },
+    { "seed-rollback", "the seed's fix as written: a vault failure rolls back even when the write may have landed",
+      op_seed_rollback, { { "vault-lost", NO_SILENT_ORPHAN } } },
+    { "row-scope", "deleteAll filters the store's rows by user and project only, without the key prefix",
+      op_row_scope, { { "none", DELETE_ALL } } },
 };
 
 static const scenario_invariant invariants[] = {
-    { NO_PENDING_READ, inv_no_pending_read },
+    { READERS, inv_readers },
     { NO_SILENT_ORPHAN, inv_no_silent_orphan },
-    { "every failed put rolled back or left a marker", inv_put_outcome },
+    { PUT_OUTCOME, inv_put_outcome },
+    { DELETE_ALL, inv_delete_all },
 };
 
 static const char *const pause_points[] = {
@@ -434,9 +1147,8 @@ static const char *const pause_points[] = {
 
 static const scenario_plan plans[] = {
     { .name = "vault-error",
-      .summary = "each putter's first vault write fails (XX000); 1 retry",
-      .fault = "sql=/^INSERT INTO vault/:when=1:error=XX000",
-      .retries = 1 },
+      .summary = "each put's first vault write fails (XX000); no retry: the rollback is what is left",
+      .fault = "sql=/^INSERT INTO vault/:when=1:error=XX000" },
     { .name = "vault-and-rollback-error",
       .summary = "the first vault write and the first metadata delete fail; no retry",
       .fault = "sql=/^INSERT INTO vault/:when=1:error=XX000;sql=/^DELETE FROM metadata/:when=1:error=XX000" },
@@ -444,6 +1156,12 @@ static const scenario_plan plans[] = {
       .summary = "the first vault write lands but its connection drops; 1 retry",
       .fault = "sql=/^INSERT INTO vault/:when=1:ambiguous",
       .retries = 1 },
+    /* One putter only (worker 3's vault connection is the shim's 6th): a
+     * lost connection costs a reconnect, and one per iteration shows it. */
+    { .name = "vault-lost",
+      .summary = "the first putter's vault write lands but its connection drops; no retry: only a marker finds "
+                 "the secret",
+      .fault = "sql=/^INSERT INTO vault/:when=1:conn=6:ambiguous" },
     { .name = "meta-and-rollback-error",
       .summary = "the first metadata insert and the first vault delete fail; no retry",
       .fault = "sql=/^INSERT INTO metadata/:when=1:error=XX000;sql=/^DELETE FROM vault/:when=1:error=XX000" },
@@ -453,6 +1171,31 @@ static const scenario_plan plans[] = {
     { .name = "widen",
       .summary = "a 1ms pause between a put's two stores",
       .pause = "between-stores=1ms" },
+};
+
+static const scenario_pin pins[] = {
+    { .name = "commit-before-ok", .plan = "commit-error",
+      .what = "a put answers ok only once its commit step (clearing pending) succeeded" },
+    { .name = "pending-flag", .plan = "widen",
+      .what = "a new entry's metadata row is written pending, invisible until the vault holds the secret" },
+    { .name = "readers-skip-pending", .plan = "widen", .what = "readers treat a pending row as absent" },
+    { .name = "readers-legacy", .plan = "none",
+      .what = "readers treat a row without the flag as committed: after a committed put, get returns it" },
+    { .name = "rollback", .plan = "vault-error", .what = "a vault failure rolls the metadata row back" },
+    { .name = "orphan-marker", .plan = "vault-lost",
+      .what = "when the rollback fails or the vault write may have landed, the row is marked orphaned" },
+    { .name = "vault-unknown-marks", .plan = "vault-lost",
+      .what = "a vault write whose answer was lost is not rolled back but marked (the seed's form deletes)" },
+    { .name = "commit-marker", .plan = "commit-error",
+      .what = "a failed commit step leaves an orphan marker (the seed's review)" },
+    { .name = "update-visible", .plan = "widen",
+      .what = "an update leaves the row committed: a concurrent get returns the old or new value, never absent" },
+    { .name = "update-vault-first", .plan = "widen",
+      .what = "an update writes the vault first: never the old value under the new metadata" },
+    { .name = "scope-prefix", .plan = "none", .what = "deleteAll's scope checks the key prefix first" },
+    { .name = "scope-row-check", .plan = "none",
+      .what = "deleteAll re-asserts the row's user and project (defence in depth)" },
+    { .name = "deleteall-pending", .plan = "none", .what = "deleteAll removes pending and orphaned rows of its scope" },
 };
 
 const scenario scenario_credstore = {
@@ -466,4 +1209,5 @@ const scenario scenario_credstore = {
     INVARIANTS(invariants),
     PLANS(plans),
     PAUSE_POINTS(pause_points),
+    PINS(pins),
 };

@@ -25,22 +25,49 @@
  *              writes exactly the value it checked), so without this form
  *              the cap invariant would be one nothing can break.
  *
- * Workload of iteration i: stack "stack-<i>"; the last worker (when there
- * are two or more) tears it down while every other worker w merges
- * {"k<w>": value, "old<w>": "", "gone<w>": ""} — sets its own key, deletes
- * its own key old<w> (present since setup) and deletes gone<w> (never
- * present: a no-op the honest count must not count). Every 10th iteration
- * starts the stack close to the cap (a "fill" key) with room for about half
- * of the merges, which are then all merges (no teardown, which would refuse
- * them before they reach the cap): so the cap is reached in every run
- * whatever the plan, since a plan cannot change a workload's values.
+ * Statuses, as the seed's handler maps them (#235, #238): 404 the stack
+ * vanished (the row the FOR UPDATE looks for is gone), 409 it is being
+ * deleted, 413 the merged env is over the cap, 503 a lock timeout or any
+ * other database error (the scenario's error_status). An invariant checks
+ * every answer against what the database ends with.
+ *
+ * Workload of iteration i: stack "stack-<i>"; every worker but the last
+ * merges {"k<w>": value, "old<w>": "", "gone<w>": ""} — sets its own key,
+ * deletes its own key old<w> (present since setup) and deletes gone<w>
+ * (never present: a no-op the honest count must not count). The last
+ * worker (when there are two or more) plays the iteration's other role:
+ *   teardown  (most iterations) flips the stack to deleting;
+ *   vanish    (i % 10 = 3 or 7) deletes the stack row outright, as the end
+ *             of a teardown does: merges that lock after it get 404 (the
+ *             seed's forUpdateVanish test, as a real race);
+ *   holder    (i % 20 = 5) takes the stack's row lock and keeps it, at the
+ *             pause point "holding", for as long as the plan says: the
+ *             seed's "long-held row lock". Plan lock-holder holds it 200ms
+ *             and sets the merges' lock_timeout to 25ms (the seed's 3s,
+ *             shortened for a test): a merge queued behind the holder must
+ *             fail fast with 55P03 (503) instead of waiting it out. (One
+ *             iteration in 20: each costs the plan its hold.)
+ * Every 10th iteration (i % 10 = 0) has no other role: it starts the stack
+ * close to the cap (a "fill" key) with room for about half of the merges,
+ * so the cap is reached in every run whatever the plan, since a plan cannot
+ * change a workload's values.
  *
  * Commit order is made checkable by one sequence: every env write records
  * a change row (in the same statement as the write) with nextval taken
  * under the row lock, and teardown takes its deleting_seq under the row
  * lock too; so a change with seq > deleting_seq committed after teardown.
+ * The change rows outlive a vanished stack: an ok merge's row is the proof
+ * that it committed.
+ *
+ * Pinned guarantees (t/55-pins.t removes each from the fixed form): the
+ * COMMIT before ok, the FOR UPDATE, SET LOCAL lock_timeout, the refusal of
+ * a deleting stack under the lock, the cap check before the write, the
+ * honest count, and the handler's 404/409/413 arms.
  */
 #include "harness/scenario.h"
+
+#include "lib/clock.h"
+#include "lib/parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,20 +102,34 @@ static const char write_sql[] =
 
 static void stack_slug(long iteration, char *buf, size_t len) { snprintf(buf, len, "stack-%ld", iteration); }
 
-/* Every 10th iteration starts near the cap and has no teardown: a teardown
- * that refuses the merges would hide the cap from them. */
+/* Every 10th iteration starts near the cap and has no other role: a
+ * teardown that refuses the merges would hide the cap from them. */
 static bool near_cap(long iteration) { return iteration % 10 == 0; }
 
-/* In the other iterations the last worker tears the stack down, when there
- * is someone else to merge. */
-static bool is_teardown(long iteration, int worker, int nworkers)
+/* What a worker does in an iteration. */
+typedef enum role { MERGE, TEARDOWN, VANISH, HOLDER } role;
+
+/* The last worker's role in iteration i (when there is someone else to
+ * merge). */
+static role other_role(long iteration)
 {
-    return !near_cap(iteration) && nworkers >= 2 && worker == nworkers - 1;
+    if (iteration % 20 == 5)
+        return HOLDER;
+    switch (iteration % 10) {
+    case 0: return MERGE;
+    case 3: case 7: return VANISH;
+    default: return TEARDOWN;
+    }
+}
+
+static role role_of(long iteration, int worker, int nworkers)
+{
+    return nworkers >= 2 && worker == nworkers - 1 ? other_role(iteration) : MERGE;
 }
 
 static int mergers(long iteration, int nworkers)
 {
-    return is_teardown(iteration, nworkers - 1, nworkers) ? nworkers - 1 : nworkers;
+    return role_of(iteration, nworkers - 1, nworkers) == MERGE ? nworkers : nworkers - 1;
 }
 
 /* A near-cap iteration's value size: small enough that half the merges fit
@@ -234,6 +275,90 @@ static void teardown(const drv_call *c)
     call_commit_ok(c, res);
 }
 
+/* The merges' lock_timeout in milliseconds: the seed's 3s, or the plan's
+ * parameter lock_timeout (a test need not wait 3s). Returns 0, or -1 with
+ * the call ended (a plan with a bad value). */
+static int lock_timeout_ms(const drv_call *c, long long *ms)
+{
+    const char *text = call_param(c, "lock_timeout", "3s");
+    int64_t ns;
+    if (parse_duration(text, 3600LL * 1000000000, &ns) < 0 || ns < 1000000) {
+        char why[160];
+        snprintf(why, sizeof why, "plan parameter lock_timeout=%s is not a duration of 1ms to 1h", text);
+        call_fail(c, why);
+        return -1;
+    }
+    *ms = (long long)(ns / 1000000);
+    return 0;
+}
+
+/* The vanish role (the same in every variant; not under test): the end of
+ * a teardown deletes the stack row. Merges that lock after it find no row. */
+static void vanish(const drv_call *c)
+{
+    char slug[32];
+    stack_slug(c->iteration, slug, sizeof slug);
+    const char *p[] = { slug };
+    PGresult *r;
+    if (call_exec(c, &r, "DELETE FROM stacks WHERE slug = $1", 1, p) < 0) {
+        call_failed(c, NULL);
+        return;
+    }
+    bool deleted = strcmp(PQcmdTuples(r), "1") == 0;
+    PQclear(r);
+    if (!deleted) {
+        call_refuse(c, STATUS_NOT_FOUND, "stack not found");
+        return;
+    }
+    call_ok(c, "deleted");
+}
+
+/* The holder role (the same in every variant; not under test): takes the
+ * stack's row lock and keeps it for the pause point "holding" — a long
+ * transaction on the stack, as a redeploy or a teardown makes. It reports
+ * how long it held the lock and the lock_timeout the merges run with, for
+ * the invariant that bounds their waits. */
+static void hold_lock(const drv_call *c)
+{
+    char slug[32], res[64];
+    stack_slug(c->iteration, slug, sizeof slug);
+    long long lt;
+    if (lock_timeout_ms(c, &lt) < 0)
+        return;
+    /* BEGIN and the lock in one round trip (the slug is ours, no quoting
+     * needed): the holder takes the lock before most merges reach it, so
+     * that they queue behind it. */
+    char sql[96];
+    snprintf(sql, sizeof sql, "BEGIN; SELECT 1 FROM stacks WHERE slug = '%s' FOR UPDATE", slug);
+    PGresult *r;
+    if (call_exec(c, &r, sql, 0, NULL) < 0) {
+        call_failed(c, NULL);
+        return;
+    }
+    bool found = PQntuples(r) == 1;
+    PQclear(r);
+    if (!found) {
+        call_refuse(c, STATUS_NOT_FOUND, "stack not found");
+        return;
+    }
+    int64_t t0 = clock_now_ns();
+    drv_pause(c, "holding");
+    snprintf(res, sizeof res, "held=%lldms lock_timeout=%lldms", (long long)((clock_now_ns() - t0) / 1000000), lt);
+    call_commit_ok(c, res);
+}
+
+/* The role a worker plays other than merging; true when it played one. */
+static bool other_roles(const drv_call *c)
+{
+    switch (role_of(c->iteration, c->worker, c->nworkers)) {
+    case TEARDOWN: teardown(c); return true;
+    case VANISH: vanish(c); return true;
+    case HOLDER: hold_lock(c); return true;
+    case MERGE: break;
+    }
+    return false;
+}
+
 typedef struct counts {
     int set, deleted;
 } counts;
@@ -261,6 +386,29 @@ static int apply_delta(json_t *env, json_t *delta, counts *n)
     return 0;
 }
 
+/* What the merge can refuse with (the seed's model errors). */
+typedef enum refusal { NOT_FOUND, DELETING, TOO_LARGE } refusal;
+
+/* The handler's mapping of a refusal to its status: ErrStackNotFound 404,
+ * ErrStackDeleting 409 (#238), ErrStackEnvVarsTooLarge 413, anything else
+ * 503. Shared by every form, as the handler is. Each arm is pinned: its
+ * loss is the arm missing, so that the refusal falls to the 503 arm. */
+static void refuse(const drv_call *c, refusal why)
+{
+    static const struct {
+        const char *pin, *text;
+        int status;
+    } arm[] = {
+        [NOT_FOUND] = { "status-404", "stack not found", STATUS_NOT_FOUND },
+        [DELETING] = { "status-409", "stack is being deleted", STATUS_CONFLICT },
+        [TOO_LARGE] = { "status-413", "env too large", STATUS_TOO_LARGE },
+    };
+    if (GUARANTEE(c, arm[why].pin))
+        call_refuse(c, arm[why].status, arm[why].text);
+    else
+        call_fail(c, arm[why].text);
+}
+
 /* The steps below return 0 to go on, or 1 once they have ended the call
  * (refused or failed). */
 
@@ -277,9 +425,9 @@ static int preread_status(const drv_call *c, const char *slug)
     bool found = PQntuples(r) == 1, deleting = found && strcmp(PQgetvalue(r, 0, 0), "deleting") == 0;
     PQclear(r);
     if (!found)
-        call_refuse(c, STATUS_NOT_FOUND, "stack not found");
+        refuse(c, NOT_FOUND);
     else if (deleting)
-        call_refuse(c, STATUS_CONFLICT, "stack is being deleted");
+        refuse(c, DELETING);
     return !found || deleting;
 }
 
@@ -296,12 +444,12 @@ static int read_env(const drv_call *c, const char *sql, const char *slug, bool c
     }
     if (PQntuples(r) != 1) {
         PQclear(r);
-        call_refuse(c, STATUS_NOT_FOUND, "stack not found");
+        refuse(c, NOT_FOUND);
         return 1;
     }
     if (check_status && strcmp(PQgetvalue(r, 0, 0), "deleting") == 0) {
         PQclear(r);
-        call_refuse(c, STATUS_CONFLICT, "stack is being deleted");
+        refuse(c, DELETING);
         return 1;
     }
     json_error_t jerr;
@@ -316,10 +464,10 @@ static int read_env(const drv_call *c, const char *sql, const char *slug, bool c
     return 0;
 }
 
-/* Merges c's delta into env and checks the cap on the result (413 when
- * too large: nothing written). With honest false, the audit count is the
- * old len(delta) - deletes. Fills *text (the merged env) and *n. */
-static int merge_checked(const drv_call *c, json_t *env, bool honest, counts *n, char **text)
+/* Merges c's delta into env and, when cap, checks the cap on the result
+ * (413 when too large: nothing written). With honest false, the audit count
+ * is the old len(delta) - deletes. Fills *text (the merged env) and *n. */
+static int merge_checked(const drv_call *c, json_t *env, bool honest, bool cap, counts *n, char **text)
 {
     *text = NULL;
     json_t *delta = merge_delta(c->iteration, c->worker, c->nworkers);
@@ -331,8 +479,8 @@ static int merge_checked(const drv_call *c, json_t *env, bool honest, counts *n,
     if (!honest)
         n->set = (int)json_object_size(delta) - n->deleted;
     json_decref(delta);
-    if (env_size(env) > ENV_CAP) {
-        call_refuse(c, STATUS_TOO_LARGE, "env too large");
+    if (cap && env_size(env) > ENV_CAP) {
+        refuse(c, TOO_LARGE);
         return 1;
     }
     *text = json_dumps(env, JSON_FLAGS);
@@ -359,7 +507,7 @@ static int write_env(const drv_call *c, const char *slug, const char *text)
     bool written = strcmp(PQcmdTuples(r), "1") == 0;
     PQclear(r);
     if (!written) {
-        call_refuse(c, STATUS_NOT_FOUND, "stack not found");
+        refuse(c, NOT_FOUND);
         return 1;
     }
     return 0;
@@ -370,14 +518,18 @@ static void counts_text(const counts *n, char *buf, size_t len)
     snprintf(buf, len, "set=%d deleted=%d", n->set, n->deleted);
 }
 
-/* The locking forms: fixed (status checked under the lock, lock_timeout,
- * honest count) and precheck (the #235 merge behind the pre-read). */
+/* The locking forms: fixed (#235 + #238: lock_timeout, status checked
+ * under the lock, honest count) and precheck (#235 alone: the merge behind
+ * the handler's pre-read, no lock_timeout, the old count). */
 static void merge_locked(const drv_call *c, bool fixed)
 {
     char slug[32], *text = NULL, res[64];
     stack_slug(c->iteration, slug, sizeof slug);
     json_t *env = NULL;
     counts n;
+    long long lt = 0;
+    if (fixed && lock_timeout_ms(c, &lt) < 0)
+        goto end;
     if (!fixed && preread_status(c, slug))
         goto end;
     if (call_exec(c, NULL, "BEGIN", 0, NULL) < 0) {
@@ -385,18 +537,28 @@ static void merge_locked(const drv_call *c, bool fixed)
         goto end;
     }
     /* First in the transaction: a merge queued behind a long-held row lock
-     * gives up after 3s with 55P03 (retryable) instead of hanging. */
-    if (fixed && call_exec(c, NULL, "SET LOCAL lock_timeout = '3s'", 0, NULL) < 0) {
-        call_failed(c, NULL);
-        goto end;
+     * gives up after lock_timeout with 55P03 (503, retryable) instead of
+     * hanging. */
+    if (fixed && GUARANTEE(c, "lock-timeout")) {
+        char set[64];
+        snprintf(set, sizeof set, "SET LOCAL lock_timeout = '%lldms'", lt);
+        if (call_exec(c, NULL, set, 0, NULL) < 0) {
+            call_failed(c, NULL);
+            goto end;
+        }
     }
     drv_pause(c, "before-read");
-    if (read_env(c, "SELECT status, env::text FROM stacks WHERE slug = $1 FOR UPDATE", slug, fixed, &env))
+    if (read_env(c, !fixed || GUARANTEE(c, "for-update")
+                        ? "SELECT status, env::text FROM stacks WHERE slug = $1 FOR UPDATE"
+                        : "SELECT status, env::text FROM stacks WHERE slug = $1",
+                 slug, fixed && GUARANTEE(c, "teardown-refusal"), &env))
         goto end;
     drv_pause(c, "after-read");
-    if (merge_checked(c, env, fixed, &n, &text) || write_env(c, slug, text))
+    if (merge_checked(c, env, fixed && GUARANTEE(c, "honest-count"), !fixed || GUARANTEE(c, "cap"), &n, &text) ||
+        write_env(c, slug, text))
         goto end;
     counts_text(&n, res, sizeof res);
+    /* The caller learns its counts only once the merge is committed. */
     call_commit_ok(c, res);
 end:
     json_decref(env);
@@ -405,17 +567,13 @@ end:
 
 static void op_fixed(const drv_call *c)
 {
-    if (is_teardown(c->iteration, c->worker, c->nworkers))
-        teardown(c);
-    else
+    if (!other_roles(c))
         merge_locked(c, true);
 }
 
 static void op_precheck(const drv_call *c)
 {
-    if (is_teardown(c->iteration, c->worker, c->nworkers))
-        teardown(c);
-    else
+    if (!other_roles(c))
         merge_locked(c, false);
 }
 
@@ -423,10 +581,8 @@ static void op_precheck(const drv_call *c)
  * autocommit statements with nothing held between them. */
 static void op_rmw(const drv_call *c)
 {
-    if (is_teardown(c->iteration, c->worker, c->nworkers)) {
-        teardown(c);
+    if (other_roles(c))
         return;
-    }
     char slug[32], *text = NULL, res[64];
     stack_slug(c->iteration, slug, sizeof slug);
     json_t *env = NULL;
@@ -437,7 +593,7 @@ static void op_rmw(const drv_call *c)
     if (read_env(c, "SELECT status, env::text FROM stacks WHERE slug = $1", slug, false, &env))
         goto end;
     drv_pause(c, "after-read");
-    if (merge_checked(c, env, false, &n, &text) || write_env(c, slug, text))
+    if (merge_checked(c, env, false, true, &n, &text) || write_env(c, slug, text))
         goto end;
     counts_text(&n, res, sizeof res);
     call_ok(c, res);
@@ -479,10 +635,8 @@ static int split_delta(const drv_call *c, char **sets_text, char **dels_text)
  * cap was checked on the unlocked snapshot, not on what the UPDATE makes. */
 static void op_sql_merge(const drv_call *c)
 {
-    if (is_teardown(c->iteration, c->worker, c->nworkers)) {
-        teardown(c);
+    if (other_roles(c))
         return;
-    }
     char slug[32], *text = NULL, *sets_text = NULL, *dels_text = NULL, res[64];
     stack_slug(c->iteration, slug, sizeof slug);
     json_t *env = NULL;
@@ -492,7 +646,7 @@ static void op_sql_merge(const drv_call *c)
         goto end;
     drv_pause(c, "after-read");
     /* The cap check and the counts, on the snapshot. */
-    if (merge_checked(c, env, true, &n, &text) || split_delta(c, &sets_text, &dels_text))
+    if (merge_checked(c, env, true, true, &n, &text) || split_delta(c, &sets_text, &dels_text))
         goto end;
     char worker[16], attempt[16];
     snprintf(worker, sizeof worker, "%d", c->worker);
@@ -512,7 +666,10 @@ static void op_sql_merge(const drv_call *c)
     bool written = strcmp(PQcmdTuples(r), "1") == 0;
     PQclear(r);
     if (!written) {
-        call_refuse(c, STATUS_CONFLICT, "stack is being deleted");
+        /* Deleting, or vanished: the UPDATE cannot tell which, so a stack
+         * deleted since the snapshot is answered 409 where the seed
+         * answers 404. */
+        refuse(c, DELETING);
         goto end;
     }
     counts_text(&n, res, sizeof res);
@@ -526,30 +683,40 @@ end:
 
 /* ---- invariants ---- */
 
-/* The stack's env after the iteration. Returns a new object or NULL with
- * x->err filled. */
-static json_t *final_env(inv_ctx *x, const char *slug)
+/* The stack's env after the iteration into *env, or NULL when the stack
+ * is gone (a vanish iteration). Returns 0, or -1 with x->err filled. */
+static int final_env(inv_ctx *x, const char *slug, json_t **env)
 {
+    *env = NULL;
     const char *p[] = { slug };
     PGresult *r = pqx_ctl_query(x->ctl, "SELECT env::text FROM stacks WHERE slug = $1", 1, p, x->err, x->errlen);
     if (!r)
-        return NULL;
+        return -1;
     if (PQntuples(r) != 1) {
         PQclear(r);
+        if (other_role(x->iteration) == VANISH && x->nworkers >= 2)
+            return 0;
         snprintf(x->err, x->errlen, "stack %s vanished", slug);
-        return NULL;
+        return -1;
     }
     json_error_t jerr;
-    json_t *env = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
+    *env = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
     PQclear(r);
-    if (!env)
+    if (!*env) {
         snprintf(x->err, x->errlen, "stack %s: env does not parse: %s", slug, jerr.text);
-    return env;
+        return -1;
+    }
+    return 0;
+}
+
+static bool is_merge(const call_record *c, long iteration, int nworkers)
+{
+    return role_of(iteration, c->worker, nworkers) == MERGE;
 }
 
 static bool merged_ok(const call_record *c, long iteration, int nworkers)
 {
-    return c->out.kind == OUT_OK && !is_teardown(iteration, c->worker, nworkers);
+    return c->out.kind == OUT_OK && is_merge(c, iteration, nworkers);
 }
 
 /* Records a violation of iteration x's stack: what was found, and under
@@ -561,16 +728,34 @@ static int stack_violated(inv_ctx *x, const char *slug, const char *found, const
     return 0;
 }
 
-/* Every merge that returned ok left its key with its value and its delete
- * deleted: nothing a concurrent merge wrote took it away. */
+/* Whether the change row of worker w's attempt a is in r (worker, attempt). */
+static bool has_change(const PGresult *r, int worker, int attempt)
+{
+    for (int i = 0; i < PQntuples(r); i++)
+        if (atoi(PQgetvalue(r, i, 0)) == worker && atoi(PQgetvalue(r, i, 1)) == attempt)
+            return true;
+    return false;
+}
+
+/* Every merge that returned ok committed (its change row is there) and
+ * left its key with its value and its delete deleted: nothing a concurrent
+ * merge wrote took it away. When the stack vanished, the change row is
+ * what is left to check. */
 static int inv_no_lost_keys(inv_ctx *x)
 {
     char slug[32];
     stack_slug(x->iteration, slug, sizeof slug);
-    json_t *env = final_env(x, slug);
-    if (!env)
+    json_t *env;
+    if (final_env(x, slug, &env) < 0)
         return -1;
-    json_t *lost = inv_list(x, NULL);
+    const char *p[] = { slug };
+    PGresult *r = pqx_ctl_query(x->ctl, "SELECT worker, attempt FROM env_changes WHERE slug = $1", 1, p, x->err,
+                                x->errlen);
+    if (!r) {
+        json_decref(env);
+        return -1;
+    }
+    json_t *lost = inv_list(x, r);
     if (!lost) {
         json_decref(env);
         return -1;
@@ -588,15 +773,19 @@ static int inv_no_lost_keys(inv_ctx *x)
         if (!want) {
             json_decref(env);
             json_decref(lost);
+            PQclear(r);
             snprintf(x->err, x->errlen, "out of memory");
             return -1;
         }
-        const char *got = json_string_value(json_object_get(env, k));
-        if (!got)
+        const char *got = env ? json_string_value(json_object_get(env, k)) : want;
+        if (!has_change(r, c->worker, c->attempt))
+            snprintf(line, sizeof line, "worker %d%s: got ok, but its write is not committed", c->worker + 1,
+                     c->attempt ? " (retry)" : "");
+        else if (!got)
             snprintf(line, sizeof line, "worker %d: %s missing", c->worker + 1, k);
         else if (strcmp(got, want) != 0)
             snprintf(line, sizeof line, "worker %d: %s has another value (%zu bytes)", c->worker + 1, k, strlen(got));
-        else if (json_object_get(env, old))
+        else if (env && json_object_get(env, old))
             snprintf(line, sizeof line, "worker %d: deleted %s is back", c->worker + 1, old);
         else
             line[0] = '\0';
@@ -604,6 +793,7 @@ static int inv_no_lost_keys(inv_ctx *x)
         if (line[0])
             json_array_append_new(lost, json_string(line));
     }
+    PQclear(r);
     size_t nlost = json_array_size(lost);
     if (nlost == 0) {
         json_decref(env);
@@ -611,8 +801,11 @@ static int inv_no_lost_keys(inv_ctx *x)
         return 1;
     }
     char found[200];
-    snprintf(found, sizeof found, "%zu of %d ok merges lost a key; env has %zu keys", nlost, oks,
-             json_object_size(env));
+    if (env)
+        snprintf(found, sizeof found, "%zu of %d ok merges lost a key; env has %zu keys", nlost, oks,
+                 json_object_size(env));
+    else
+        snprintf(found, sizeof found, "%zu of %d ok merges lost a key; the stack is gone", nlost, oks);
     json_decref(env);
     return stack_violated(x, slug, found, "lost", lost);
 }
@@ -622,9 +815,11 @@ static int inv_cap(inv_ctx *x)
 {
     char slug[32];
     stack_slug(x->iteration, slug, sizeof slug);
-    json_t *env = final_env(x, slug);
-    if (!env)
+    json_t *env;
+    if (final_env(x, slug, &env) < 0)
         return -1;
+    if (!env)
+        return 1;
     size_t size = env_size(env), keys = json_object_size(env);
     json_decref(env);
     if (size <= ENV_CAP)
@@ -719,19 +914,193 @@ static int inv_honest_count(inv_ctx *x)
     return stack_violated(x, slug, found, "counts", bad);
 }
 
+/* Whether worker w's merge cannot fit in env, the stack's final env: the
+ * env only grows in a near-cap iteration (each merge adds a big value and
+ * drops a short one), so a merge refused for the cap under the lock does
+ * not fit the final env either. Returns 1, 0, or -1 out of memory. */
+static int over_cap(const json_t *env, long iteration, int worker, int nworkers)
+{
+    json_t *copy = json_deep_copy(env), *delta = merge_delta(iteration, worker, nworkers);
+    counts n;
+    int rc = copy && delta && apply_delta(copy, delta, &n) == 0 ? env_size(copy) > ENV_CAP : -1;
+    json_decref(copy);
+    json_decref(delta);
+    return rc;
+}
+
+/* Why a merge's answer is not the seed's status for what the database
+ * ends with, or NULL when it is. status: 200 ok; 404 only for a stack that
+ * is gone; 409 only for one being deleted; 413 only for a merge that does
+ * not fit (near-cap iterations); a failure is 503 with a database cause (a
+ * SQLSTATE, such as 55P03 for a lock timeout, or an injected fault). */
+static const char *status_wrong(const call_record *c, const json_t *env, bool deleting, long iteration,
+                                int nworkers, int *oom)
+{
+    const outcome *o = &c->out;
+    switch (o->kind) {
+    case OUT_OK:
+        return o->status == STATUS_OK ? NULL : "ok, but not 200";
+    case OUT_CONFLICT:
+        if (o->status == STATUS_NOT_FOUND)
+            return env ? "404, but the stack exists" : NULL;
+        if (o->status == STATUS_CONFLICT)
+            return !env ? "409, but the stack is gone (the seed: 404)"
+                        : !deleting ? "409, but the stack is not being deleted" : NULL;
+        if (o->status == STATUS_TOO_LARGE) {
+            if (!env || !near_cap(iteration))
+                return "413, but the merge is far from the cap";
+            int over = over_cap(env, iteration, c->worker, nworkers);
+            if (over < 0)
+                *oom = 1;
+            return over == 0 ? "413, but the merge fits under the cap" : NULL;
+        }
+        return "refused with a status the seed does not answer";
+    case OUT_RETRYABLE:
+    case OUT_ERROR:
+        if (o->status != STATUS_UNAVAILABLE)
+            return "failed, but not 503";
+        if (!o->sqlstate[0] && !c->faults) {
+            if (strcmp(o->message, "stack not found") == 0)
+                return "503 for a stack that is gone (the seed: 404)";
+            if (strcmp(o->message, "stack is being deleted") == 0)
+                return "503 for a stack being deleted (the seed: 409)";
+            if (strcmp(o->message, "env too large") == 0)
+                return "503 for an env over the cap (the seed: 413)";
+            return "503 without a database error or lock timeout";
+        }
+        return NULL;
+    }
+    return "unknown outcome";
+}
+
+/* Every merge's answer carries the seed's status for what happened. */
+static int inv_status(inv_ctx *x)
+{
+    char slug[32];
+    stack_slug(x->iteration, slug, sizeof slug);
+    json_t *env;
+    if (final_env(x, slug, &env) < 0)
+        return -1;
+    const char *p[] = { slug };
+    long long deleting = 0;
+    if (env && pqx_ctl_int(x->ctl, "SELECT count(*) FROM stacks WHERE slug = $1 AND status = 'deleting'", 1, p,
+                           &deleting, x->err, x->errlen) < 0) {
+        json_decref(env);
+        return -1;
+    }
+    json_t *bad = inv_list(x, NULL);
+    if (!bad) {
+        json_decref(env);
+        return -1;
+    }
+    int oom = 0;
+    for (int i = 0; i < x->ncalls; i++) {
+        const call_record *c = &x->calls[i];
+        if (!is_merge(c, x->iteration, x->nworkers))
+            continue;
+        const char *why = status_wrong(c, env, deleting > 0, x->iteration, x->nworkers, &oom);
+        if (!why)
+            continue;
+        char line[400];
+        snprintf(line, sizeof line, "worker %d%s: %s %d %s%s%s: %s", c->worker + 1, c->attempt ? " (retry)" : "",
+                 outcome_name(c->out.kind), c->out.status, c->out.sqlstate, c->out.sqlstate[0] ? " " : "",
+                 c->out.message, why);
+        json_array_append_new(bad, json_string(line));
+    }
+    json_decref(env);
+    if (oom) {
+        json_decref(bad);
+        snprintf(x->err, x->errlen, "out of memory");
+        return -1;
+    }
+    size_t nbad = json_array_size(bad);
+    if (nbad == 0) {
+        json_decref(bad);
+        return 1;
+    }
+    char found[120];
+    snprintf(found, sizeof found, "%zu %s answered with the wrong status", nbad, nbad == 1 ? "merge" : "merges");
+    return stack_violated(x, slug, found, "statuses", bad);
+}
+
+/* The holder's report: how long it held the row lock and the merges'
+ * lock_timeout (ms). Returns true when an ok holder call reported both. */
+static bool holder_report(const inv_ctx *x, long long *held, long long *lt)
+{
+    for (int i = 0; i < x->ncalls; i++) {
+        const call_record *c = &x->calls[i];
+        if (role_of(x->iteration, c->worker, x->nworkers) == HOLDER && c->out.kind == OUT_OK &&
+            sscanf(c->result, "held=%lldms lock_timeout=%lldms", held, lt) == 2)
+            return true;
+    }
+    return false;
+}
+
+/* The statement every form reads the env with (FOR UPDATE in the locking
+ * forms): where a merge waits for the row lock. */
+#define ENV_READ "SELECT status, env::text FROM stacks"
+
+/* No merge waits for the row lock past lock_timeout: when the holder kept
+ * the lock well past the merges' lock_timeout, a merge queued behind it
+ * fails fast with 55P03 (503) instead of waiting it out. lock_timeout
+ * bounds each lock wait, and taking a row lock can be two (the tuple lock
+ * behind another waiter, then the holder's transaction): a merge that
+ * honours it waits at most about 2 x lock_timeout. A wait is past the
+ * bound halfway from there to the hold: far above what the server's timer
+ * allows, far below a merge that waited the holder out. */
+static int inv_lock_wait(inv_ctx *x)
+{
+    long long held, lt;
+    if (!holder_report(x, &held, &lt) || held <= 2 * lt)
+        return 1;
+    int64_t bound = (2 * lt + held) / 2 * 1000000;
+    json_t *late = inv_list(x, NULL);
+    if (!late)
+        return -1;
+    for (int i = 0; i < x->ncalls; i++) {
+        const call_record *c = &x->calls[i];
+        if (!is_merge(c, x->iteration, x->nworkers) || !c->trace)
+            continue;
+        for (size_t k = 0; k < c->trace->n; k++) {
+            const pqx_event *e = &c->trace->ev[k];
+            if (e->conn != c->conn || strncmp(e->sql, ENV_READ, strlen(ENV_READ)) != 0 ||
+                e->t_done - e->t_send <= bound)
+                continue;
+            char line[300];
+            snprintf(line, sizeof line, "worker %d%s: waited %.0fms for the row lock, then %s %s", c->worker + 1,
+                     c->attempt ? " (retry)" : "", (double)(e->t_done - e->t_send) / 1e6, outcome_name(c->out.kind),
+                     c->out.kind == OUT_OK ? c->result : c->out.sqlstate);
+            json_array_append_new(late, json_string(line));
+        }
+    }
+    size_t n = json_array_size(late);
+    if (n == 0) {
+        json_decref(late);
+        return 1;
+    }
+    char slug[32], found[200];
+    stack_slug(x->iteration, slug, sizeof slug);
+    snprintf(found, sizeof found, "%zu %s waited out a row lock held %lldms, past lock_timeout %lldms", n,
+             n == 1 ? "merge" : "merges", held, lt);
+    return stack_violated(x, slug, found, "waits", late);
+}
+
 #define NO_LOST_KEYS "no lost keys: every ok merge's keys set and deleted"
 #define CAP "env never exceeds the 64 KiB cap"
 #define NONE_AFTER_TEARDOWN "no env change committed after teardown began"
+#define STATUS "every answer has the seed's status: 404 gone, 409 deleting, 413 too large, 503 database"
+#define LOCK_WAIT "no merge waits for the row lock past lock_timeout"
 
 static const scenario_variant variants[] = {
     { .name = "fixed", .summary = "one tx: SET LOCAL lock_timeout, SELECT status, env FOR UPDATE, refuse deleting, merge, "
                "cap before the write, write, commit; honest keys_set", .op = op_fixed },
     { "rmw", "teardown pre-read, unlocked env read, merge in C, blind overwrite; keys_set = len(delta) - deletes",
       op_rmw, { { "none", NO_LOST_KEYS } } },
-    { "precheck", "teardown pre-read before the tx, then the locked merge; keys_set = len(delta) - deletes",
-      op_precheck, { { "none", NONE_AFTER_TEARDOWN } } },
+    { "precheck", "#235 alone: teardown pre-read before the tx, then the locked merge without lock_timeout; "
+                  "keys_set = len(delta) - deletes",
+      op_precheck, { { "none", NONE_AFTER_TEARDOWN }, { "lock-holder", LOCK_WAIT } } },
     { "sql-merge", "one UPDATE env || set - deletes (refused when deleting), cap checked on an unlocked snapshot",
-      op_sql_merge, { { "none", CAP } } },
+      op_sql_merge, { { "none", CAP }, { "slow-read", STATUS } } },
 };
 
 static const scenario_invariant invariants[] = {
@@ -739,11 +1108,14 @@ static const scenario_invariant invariants[] = {
     { CAP, inv_cap },
     { NONE_AFTER_TEARDOWN, inv_none_after_teardown },
     { "keys_set/deleted count honest", inv_honest_count },
+    { STATUS, inv_status },
+    { LOCK_WAIT, inv_lock_wait },
 };
 
 static const char *const pause_points[] = {
     "before-read: just before the env read (after the teardown pre-read where a form has one)",
     "after-read: after the env read (under the row lock in the locking forms), before the write",
+    "holding: the holder role, holding the stack's row lock",
 };
 
 static const scenario_plan plans[] = {
@@ -751,10 +1123,30 @@ static const scenario_plan plans[] = {
       .pause = "after-read=2ms" },
     { .name = "lock-timeout", .summary = "every worker's first FOR UPDATE times out (55P03); the client retries once",
       .fault = "sql=/FOR UPDATE/:when=1:error=55P03", .retries = 1 },
+    { .name = "lock-holder", .summary = "the holder keeps the row lock 200ms; the merges' lock_timeout is 25ms "
+      "(the seed's 3s, shortened): they must fail fast (55P03, 503)",
+      .pause = "holding=200ms", .params = "lock_timeout=25ms" },
     { .name = "commit-ambiguous", .summary = "every worker's first COMMIT takes effect but the client loses the "
       "connection; it retries once", .fault = "commit:when=1:ambiguous", .retries = 1 },
     { .name = "commit-fails", .summary = "every worker's first COMMIT fails (40001) and is rolled back; it retries once",
       .fault = "commit:when=1:error=40001", .retries = 1 },
+};
+
+static const scenario_pin pins[] = {
+    { .name = "commit-before-ok", .plan = "commit-fails",
+      .what = "the caller is told its counts only once COMMIT succeeded" },
+    { .name = "for-update", .plan = "slow-read",
+      .what = "SELECT status, env ... FOR UPDATE: concurrent merges serialize on the row lock (#235)" },
+    { .name = "lock-timeout", .plan = "lock-holder",
+      .what = "SET LOCAL lock_timeout first: a merge behind a long-held lock fails fast, 503 (#238)" },
+    { .name = "teardown-refusal", .plan = "none",
+      .what = "a deleting stack is refused under the row lock, 409 (#238)" },
+    { .name = "cap", .plan = "none", .what = "the 64 KiB cap is checked on the merged env before the write, 413" },
+    { .name = "honest-count", .plan = "none",
+      .what = "keys_set counts the upserts only, keys deleted the keys present (#238)" },
+    { .name = "status-404", .plan = "none", .what = "the handler answers a vanished stack 404 (#235)" },
+    { .name = "status-409", .plan = "none", .what = "the handler answers a deleting stack 409 (#238)" },
+    { .name = "status-413", .plan = "none", .what = "the handler answers an env over the cap 413 (#235)" },
 };
 
 const scenario scenario_envmerge = {
@@ -768,4 +1160,5 @@ const scenario scenario_envmerge = {
     INVARIANTS(invariants),
     PLANS(plans),
     PAUSE_POINTS(pause_points),
+    PINS(pins),
 };

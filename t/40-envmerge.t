@@ -19,6 +19,12 @@ check_scenario(
                              found => qr/^  found: "\d+ env changes? committed after teardown began \(deleting_seq \d+\)"$/m },
         'sql-merge/none' => { record => $stack,
                               found => qr/^  found: "env is \d+ bytes \(\d+ keys\), cap 65536; \d+ merges got ok"$/m },
+        # #235 had no lock_timeout: its merges wait out the holder.
+        'precheck/lock-holder' => { record => $stack,
+                                    found => qr/^  found: "\d+ merges? waited out a row lock held \d+ms, past lock_timeout 25ms"$/m },
+        # The one UPDATE cannot tell a vanished stack from a deleting one.
+        'sql-merge/slow-read' => { record => $stack,
+                                   found => qr/^  found: "\d+ merges? answered with the wrong status"$/m },
     },
     n64_iterations => 10,
 );
