@@ -222,9 +222,28 @@ typedef struct exploration {
 
 /* One drive of item under bound (dfs) or pct. Fills *res (its verdicts,
  * first violation annotated) and adds to *e. Returns 0 or -1 (err). */
-static int workloads(const plan_item *item)
+static int period(const plan_item *item)
 {
-    return item->scenario->workloads > 1 ? item->scenario->workloads : 1;
+    return item->scenario->workload_period > 1 ? item->scenario->workload_period : 1;
+}
+
+/* The residues to explore: the first residue of each workload. Fills
+ * residues (at most period of them); returns how many. */
+static int workload_residues(const plan_item *item, int *residues)
+{
+    const scenario *s = item->scenario;
+    int n = 0, kinds[256];
+    for (int r = 0; r < period(item) && n < 256; r++) {
+        int k = s->workload ? s->workload(r) : r;
+        bool seen = false;
+        for (int i = 0; i < n; i++)
+            seen |= kinds[i] == k;
+        if (!seen) {
+            kinds[n] = k;
+            residues[n++] = r;
+        }
+    }
+    return n;
 }
 
 static int drive_workload(const explore_opts *o, target *t, sched *sc, const plan_item *item,
@@ -237,11 +256,11 @@ static int drive_workload(const explore_opts *o, target *t, sched *sc, const pla
         return -1;
     }
     drv_control control = { on_round, on_worker_done, x };
-    /* Iterations k*K + workload, so that every round of this drive runs
+    /* Iterations residue + k*P, so that every round of this drive runs
      * the same workload on fresh rows. */
-    int K = workloads(item);
+    int P = period(item);
     drive_args a = { .target = t, .item = item, .settings = st, .seed = o->run.seed, .iterations = LONG_MAX,
-                     .first_iteration = K + workload, .iteration_step = K, .rep = rep, .before = before_round,
+                     .first_iteration = P + workload, .iteration_step = P, .rep = rep, .before = before_round,
                      .after = after_round, .annotate = annotate, .hook_arg = x, .control = &control };
     int64_t t0 = clock_now_ns();
     int rc = run_drive(&a, res, err, errlen);
@@ -290,9 +309,11 @@ static int drive(const explore_opts *o, target *t, sched *sc, const plan_item *i
                  int bound, report *rep, drv_result *res, exploration *e, explorer *x, char *err, size_t errlen)
 {
     bool exhausted = true;
-    for (int w = 0; w < workloads(item); w++) {
+    int residues[256], n = workload_residues(item, residues);
+    for (int w = 0; w < n; w++) {
         drv_result one;
-        if (drive_workload(o, t, sc, item, st, bound, w, w ? NULL : rep, w ? &one : res, e, x, err, errlen) < 0) {
+        if (drive_workload(o, t, sc, item, st, bound, residues[w], w ? NULL : rep, w ? &one : res, e, x, err,
+                           errlen) < 0) {
             if (w)
                 drv_result_free(res);
             return -1;

@@ -151,6 +151,7 @@ int sched_arrive(sched *s, int worker, PGconn *conn, const char *sql)
     w->go = false;
     w->state = W_RUNNING;
     pthread_mutex_unlock(&s->mu);
+    faultctl_mark_sent();
     return action;
 }
 

@@ -109,7 +109,7 @@ static void attempt(worker *w, int a)
     pthread_mutex_lock(&r->mu);
     w->call_start = clock_now_ns();
     pthread_mutex_unlock(&r->mu);
-    faultctl_enter_call(rec);
+    faultctl_enter_call(rec, &w->traces[a]);
     rec->t_start = clock_now_ns();
     r->variant->op(&c);
     rec->t_end = clock_now_ns();

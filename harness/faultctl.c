@@ -2,6 +2,7 @@
 #include "harness/faultctl.h"
 
 #include "faults/pgfault.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 
 #include <dlfcn.h>
@@ -23,6 +24,7 @@ static struct {
 } shim;
 
 static __thread call_record *current;
+static __thread pqx_trace *current_trace;
 static char installed[1024];    /* written by the driver's thread only */
 
 static void observe(const pgf_event *ev, void *arg)
@@ -137,8 +139,23 @@ void faultctl_reset_ordinals(void)
 
 unsigned long faultctl_fired(void) { return shim.fired ? shim.fired() : 0; }
 
-void faultctl_enter_call(call_record *rec) { current = rec; }
-void faultctl_leave_call(void) { current = NULL; }
+void faultctl_enter_call(call_record *rec, pqx_trace *trace)
+{
+    current = rec;
+    current_trace = trace;
+}
+
+void faultctl_leave_call(void)
+{
+    current = NULL;
+    current_trace = NULL;
+}
+
+void faultctl_mark_sent(void)
+{
+    if (current_trace && current_trace->n > 0)
+        current_trace->ev[current_trace->n - 1].t_send = clock_now_ns();
+}
 
 void faultctl_interrupt(PGconn *conn)
 {

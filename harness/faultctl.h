@@ -50,9 +50,14 @@ const char *faultctl_spec(void);
 unsigned long faultctl_fired(void);
 
 /* Brackets one call on a worker thread: faults fired in between are
- * credited to rec. */
-void faultctl_enter_call(call_record *rec);
+ * credited to rec; trace is its statements' (writable). */
+void faultctl_enter_call(call_record *rec, pqx_trace *trace);
 void faultctl_leave_call(void);
+
+/* On a worker thread, when a gate lets the statement it held go: the
+ * statement's trace event is stamped as sent now (it was stamped when the
+ * worker reached the gate, which under the explorer is long before). */
+void faultctl_mark_sent(void);
 
 /* Installs fn as the shim's gate (faults/pgfault.h: pgf_set_gate), or
  * removes it (NULL). */

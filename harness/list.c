@@ -71,8 +71,20 @@ static void list_scenario(const scenario *s)
         printf("    - %s\n", drv_invariant_name(s, k));
     if (s->nplans) {
         printf("  fault plans (--plan NAME):\n");
-        for (int p = 0; p < s->nplans; p++)
-            printf("    %-24s %s\n", s->plans[p].name, s->plans[p].summary);
+        for (int p = 0; p < s->nplans; p++) {
+            const scenario_plan *pl = &s->plans[p];
+            printf("    %-24s %s\n", pl->name, pl->summary);
+            /* What it sets, for a reader and for the tests that pick
+             * plans by what they do. */
+            if (pl->sweep)
+                printf("    %-24s sweep: one iteration per statement position and action\n", "");
+            if (pl->fault)
+                printf("    %-24s fault: %s\n", "", pl->fault);
+            if (pl->params)
+                printf("    %-24s params: %s\n", "", pl->params);
+            if (pl->pause)
+                printf("    %-24s pause: %s\n", "", pl->pause);
+        }
     }
     if (s->npause_points) {
         printf("  pause points (--pause POINT=DURATION):\n");

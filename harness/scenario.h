@@ -276,11 +276,14 @@ typedef struct scenario {
     int (*setup)(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen);
     int conns_per_worker;       /* 1 (also when 0) or 2: worker i is then the shim's
                                  * connections 2i+1 and 2i+2 */
-    int workloads;              /* 0 or 1: every iteration runs the same workload; K: iteration
-                                 * i runs workload i % K (a near-cap stack every other
-                                 * iteration, racers or retriers...), and the explorer
-                                 * explores each of the K apart, so that every workload gets
-                                 * every schedule. Select workloads by iteration % K only. */
+    /* Workloads. Iterations may differ in what their workers do (a near-cap
+     * stack, a teardown, racers or retriers...): then that must depend on
+     * iteration % workload_period only (0 or 1: every iteration alike), and
+     * workload(i) says which workload iteration i runs (NULL: i % period,
+     * each residue its own). The explorer explores one residue of each
+     * workload apart, so that every workload gets every schedule. */
+    int workload_period;
+    int (*workload)(long iteration);
     int error_status;           /* a failed call's status (0: STATUS_ERROR) */
     /* The tables, set with the macros below. */
     const scenario_variant *variants;

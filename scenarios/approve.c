@@ -434,6 +434,7 @@ const scenario scenario_approve = {
     .schema_sql = schema,
     .setup = setup,
     .conns_per_worker = 2,
+    .workload_period = 2,           /* expired() */
     VARIANTS(variants),
     INVARIANTS(invariants),
     PLANS(plans),

@@ -779,6 +779,7 @@ const scenario scenario_attestation = {
     .seed = "000_6b20be3a958a2a5e",
     .schema_sql = schema,
     .setup = setup,
+    .workload_period = 2,           /* the planted state alternates by iteration */
     VARIANTS(variants),
     INVARIANTS(invariants),
     PLANS(plans),

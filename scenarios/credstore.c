@@ -82,7 +82,8 @@
  * whose row names another project: the partial state the row re-check is
  * for). Then:
  *   worker 0         updates the committed credential;
- *   worker N-1       (N >= 3) runs deleteAll on scope p2;
+ *   worker N-1       (N >= 3) runs deleteAll on scope p2; with two workers,
+ *                    worker 1 runs it every third iteration instead of reading;
  *   other even w     put a new credential "cred-<w/2-1>";
  *   other odd w      read, each iteration another reader: get of the
  *                    updated credential (every round, to watch the
@@ -167,17 +168,51 @@ static const char sql_delete_meta[] = "DELETE FROM metadata WHERE key = ANY($1::
 
 typedef enum role { UPDATER, PUTTER, READER, DELETER } role;
 
+/* Worker 0 updates (from 3 workers on; with fewer it puts, so that two
+ * workers — the explorer's — are a putter and a reader), the last deletes
+ * (from 3 on), the others alternate reader and putter. */
 static role role_of(int worker, int nworkers)
 {
     if (worker == 0)
-        return UPDATER;
+        return nworkers >= 3 ? UPDATER : PUTTER;
     if (nworkers >= 3 && worker == nworkers - 1)
         return DELETER;
     return worker % 2 == 0 ? PUTTER : READER;
 }
 
-static int putter_index(int worker) { return worker / 2 - 1; }
-static int putter_worker(int p) { return 2 * (p + 1); }
+/* Worker's role in iteration i: role_of, but with two workers (the
+ * explorer's) the reader deletes instead every third iteration, so that
+ * two workers also meet deleteAll. */
+static role role_in(long iteration, int worker, int nworkers)
+{
+    return nworkers < 3 && worker == 1 && iteration % 3 == 0 ? DELETER : role_of(worker, nworkers);
+}
+
+/* The worker that runs deleteAll in iteration i, or -1. */
+static int deleter_of(long iteration, int nworkers)
+{
+    for (int w = 0; w < nworkers; w++)
+        if (role_in(iteration, w, nworkers) == DELETER)
+            return w;
+    return -1;
+}
+
+/* Putter worker's index among the putters, and the worker of putter p. */
+static int putter_index(int worker, int nworkers)
+{
+    int p = 0;
+    for (int w = 0; w < worker; w++)
+        p += role_of(w, nworkers) == PUTTER;
+    return p;
+}
+
+static int putter_worker(int p, int nworkers)
+{
+    for (int w = 0; w < nworkers; w++)
+        if (role_of(w, nworkers) == PUTTER && p-- == 0)
+            return w;
+    return -1;
+}
 
 static int putters(int nworkers)
 {
@@ -191,9 +226,11 @@ static int putters(int nworkers)
  * worker reads everything over a run. */
 typedef enum reader_kind { READ_UPDATED, READ_NEW, READ_SCOPE } reader_kind;
 
-static reader_kind reader_kind_of(long iteration, int worker)
+static reader_kind reader_kind_of(long iteration, int worker, int nworkers)
 {
-    return (reader_kind)(((worker - 1) / 2 + iteration) % 3);
+    reader_kind k = (reader_kind)(((worker - 1) / 2 + iteration) % 3);
+    /* Without an updater (fewer than 3 workers) there is no update to read. */
+    return k == READ_UPDATED && nworkers < 3 ? READ_NEW : k;
 }
 
 /* The putter whose credential reader worker reads (READ_NEW), or -1 when
@@ -481,8 +518,8 @@ static void put_args_of(const drv_call *c, put_args *a)
         new_value(c->iteration, a->value, sizeof a->value);
         snprintf(a->label, sizeof a->label, LABEL_NEW);
     } else {
-        putter_key(c->iteration, putter_index(c->worker), a->key, sizeof a->key);
-        putter_value(c->iteration, putter_index(c->worker), a->value, sizeof a->value);
+        putter_key(c->iteration, putter_index(c->worker, c->nworkers), a->key, sizeof a->key);
+        putter_value(c->iteration, putter_index(c->worker, c->nworkers), a->value, sizeof a->value);
         snprintf(a->label, sizeof a->label, LABEL_OLD);
     }
 }
@@ -712,7 +749,7 @@ static void delete_all(const drv_call *c, const form *f)
 static void run_role(const drv_call *c, const form *f, void (*put)(const drv_call *, const form *, const put_args *))
 {
     put_args a;
-    switch (role_of(c->worker, c->nworkers)) {
+    switch (role_in(c->iteration, c->worker, c->nworkers)) {
     case UPDATER:
     case PUTTER:
         put_args_of(c, &a);
@@ -722,7 +759,7 @@ static void run_role(const drv_call *c, const form *f, void (*put)(const drv_cal
         delete_all(c, f);
         return;
     case READER:
-        switch (reader_kind_of(c->iteration, c->worker)) {
+        switch (reader_kind_of(c->iteration, c->worker, c->nworkers)) {
         case READ_UPDATED: read_updated(c, f); return;
         case READ_NEW: read_new(c, f); return;
         case READ_SCOPE: read_scope(c, f); return;
@@ -835,14 +872,14 @@ static bool ran(const call_record *c, const char *prefix, bool failed)
     return false;
 }
 
-static void reader_line(json_t *bad, long iteration, const call_record *c, const char *what)
+static void reader_line(json_t *bad, const inv_ctx *x, const call_record *c, const char *what)
 {
     static const char *const names[] = {
         [READ_UPDATED] = "get(updated)", [READ_NEW] = "get(new)", [READ_SCOPE] = "has(legacy)+keys()",
     };
     char line[400];
     snprintf(line, sizeof line, "worker %d: %s -> \"%s\": %s", c->worker + 1,
-             names[reader_kind_of(iteration, c->worker)], c->result, what);
+             names[reader_kind_of(x->iteration, c->worker, x->nworkers)], c->result, what);
     json_array_append_new(bad, json_string(line));
 }
 
@@ -864,18 +901,18 @@ static void check_read_updated(const inv_ctx *x, const call_record *c, json_t *b
                      : codes[i] == 't' ? "metadata without a value"
                      : codes[i] == 'x' ? "the old value under the new metadata (torn: metadata written first)"
                                        : "a value nobody wrote");
-            reader_line(bad, x->iteration, c, what);
+            reader_line(bad, x, c, what);
             return;
         }
         if (at - order < prev) {
             snprintf(what, sizeof what, "round %d: the old value again after the new one", i + 1);
-            reader_line(bad, x->iteration, c, what);
+            reader_line(bad, x, c, what);
             return;
         }
         prev = (int)(at - order);
         if (i < n && t[i] > done && codes[i] != '2') {
             snprintf(what, sizeof what, "round %d: read after the update returned ok, but not the new value", i + 1);
-            reader_line(bad, x->iteration, c, what);
+            reader_line(bad, x, c, what);
             return;
         }
     }
@@ -892,7 +929,7 @@ static void check_read_new(const inv_ctx *x, const call_record *c, const PGresul
         char v[48];
         putter_value(x->iteration, p, v, sizeof v);
         snprintf(want, sizeof want, "%s|" LABEL_OLD, v);
-        done = committed_at(x, putter_worker(p));
+        done = committed_at(x, putter_worker(p, x->nworkers));
     } else {
         key_of(x->iteration, LEGACY, key, sizeof key);
         char v[48];
@@ -903,18 +940,18 @@ static void check_read_new(const inv_ctx *x, const call_record *c, const PGresul
     int n = sends(c, sql_get_meta, t, GET_ROUNDS);
     char what[200];
     if (strcmp(c->result, "torn") == 0) {
-        reader_line(bad, x->iteration, c, "metadata without a value");
+        reader_line(bad, x, c, "metadata without a value");
     } else if (strcmp(c->result, "absent") == 0) {
         if (n > 0 && t[n - 1] > done) {
             snprintf(what, sizeof what, "absent, but %s was committed before the last read", key);
-            reader_line(bad, x->iteration, c, what);
+            reader_line(bad, x, c, what);
         }
     } else {
         char value[48];
         snprintf(value, sizeof value, "%.*s", (int)strcspn(c->result, "|"), c->result);
         if (strcmp(c->result, want) != 0 || !committed_as(state, key, value, LABEL_OLD)) {
             snprintf(what, sizeof what, "not the value %s ends committed with", key);
-            reader_line(bad, x->iteration, c, what);
+            reader_line(bad, x, c, what);
         }
     }
 }
@@ -925,15 +962,15 @@ static void check_read_scope(const inv_ctx *x, const call_record *c, const PGres
     int has = -1, nputters = putters(x->nworkers);
     char hex[80] = "";
     if (sscanf(c->result, "has=%d keys=%70s", &has, hex) != 2) {
-        reader_line(bad, x->iteration, c, "unreadable result");
+        reader_line(bad, x, c, "unreadable result");
         return;
     }
     if (has != 1) {
-        reader_line(bad, x->iteration, c, "has(legacy) false, but it is committed (a row without the pending flag)");
+        reader_line(bad, x, c, "has(legacy) false, but it is committed (a row without the pending flag)");
         return;
     }
     if (strchr(hex, '+')) {
-        reader_line(bad, x->iteration, c, "keys() returned a key outside the scope");
+        reader_line(bad, x, c, "keys() returned a key outside the scope");
         return;
     }
     int64_t t[1];
@@ -948,17 +985,17 @@ static void check_read_scope(const inv_ctx *x, const call_record *c, const PGres
             key_of(x->iteration, UPDATED, key, sizeof key);
         else
             putter_key(x->iteration, b - 2, key, sizeof key);
-        int64_t done = b < 2 ? 0 : committed_at(x, putter_worker(b - 2));
+        int64_t done = b < 2 ? 0 : committed_at(x, putter_worker(b - 2, x->nworkers));
         int row = state_of(state, key);
         bool committed = row >= 0 && strcmp(PQgetvalue(state, row, 1), "committed") == 0;
         if (!listed && done < scan) {
             snprintf(what, sizeof what, "keys() misses %s, committed before it read", key);
-            reader_line(bad, x->iteration, c, what);
+            reader_line(bad, x, c, what);
             return;
         }
         if (listed && !committed) {
             snprintf(what, sizeof what, "keys() lists %s, which never committed", key);
-            reader_line(bad, x->iteration, c, what);
+            reader_line(bad, x, c, what);
             return;
         }
     }
@@ -978,9 +1015,9 @@ static int inv_readers(inv_ctx *x)
         return -1;
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
-        if (role_of(c->worker, x->nworkers) != READER || c->out.kind != OUT_OK)
+        if (role_in(x->iteration, c->worker, x->nworkers) != READER || c->out.kind != OUT_OK)
             continue;
-        switch (reader_kind_of(x->iteration, c->worker)) {
+        switch (reader_kind_of(x->iteration, c->worker, x->nworkers)) {
         case READ_UPDATED: check_read_updated(x, c, bad); break;
         case READ_NEW: check_read_new(x, c, r, bad); break;
         case READ_SCOPE: check_read_scope(x, c, r, bad); break;
@@ -1049,8 +1086,8 @@ static int inv_put_outcome(inv_ctx *x)
                    (c->out.kind != OUT_OK &&
                     (committed_as(r, key, oldv, LABEL_OLD) || committed_as(r, key, value, LABEL_OLD)));
         } else {
-            putter_key(x->iteration, putter_index(w), key, sizeof key);
-            putter_value(x->iteration, putter_index(w), value, sizeof value);
+            putter_key(x->iteration, putter_index(w, x->nworkers), key, sizeof key);
+            putter_value(x->iteration, putter_index(w, x->nworkers), value, sizeof value);
             int row = state_of(r, key);
             const char *meta = row < 0 ? "none" : PQgetvalue(r, row, 1);
             bool vault = row >= 0 && !PQgetisnull(r, row, 2);
@@ -1080,9 +1117,10 @@ static int inv_put_outcome(inv_ctx *x)
  * failed deleteAll may have removed part of its scope, never more. */
 static int inv_delete_all(inv_ctx *x)
 {
-    if (x->nworkers < 3)
+    int deleter = deleter_of(x->iteration, x->nworkers);
+    if (deleter < 0)
         return 1;
-    const call_record *d = last_call(x, x->nworkers - 1);
+    const call_record *d = last_call(x, deleter);
     bool ok = d && d->out.kind == OUT_OK;
     PGresult *r = load_state(x);
     if (!r)
@@ -1205,6 +1243,7 @@ const scenario scenario_credstore = {
     .schema_sql = schema,
     .setup = setup,
     .conns_per_worker = 2,
+    .workload_period = 3,           /* reader kinds rotate by iteration */
     VARIANTS(variants),
     INVARIANTS(invariants),
     PLANS(plans),

@@ -122,6 +122,10 @@ static role other_role(long iteration)
     }
 }
 
+/* The workload of iteration i: the role its last worker plays (a merge in
+ * a near-cap iteration), so the explorer explores each once. */
+static int workload_of(long iteration) { return (int)other_role(iteration); }
+
 static role role_of(long iteration, int worker, int nworkers)
 {
     return nworkers >= 2 && worker == nworkers - 1 ? other_role(iteration) : MERGE;
@@ -1156,6 +1160,8 @@ const scenario scenario_envmerge = {
     .schema_sql = schema,
     .setup = setup,
     .error_status = STATUS_UNAVAILABLE,     /* the seed: a database error or lock timeout is a 503 */
+    .workload_period = 20,          /* other_role() */
+    .workload = workload_of,
     VARIANTS(variants),
     INVARIANTS(invariants),
     PLANS(plans),

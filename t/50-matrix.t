@@ -38,7 +38,9 @@ for my $s (@scenarios) {
     # Fixed at N=64: holding is what is checked, so fewer iterations.
     my @n = sanitized() ? ('-n', 16, '-i', 5) : ('-n', 64, '-i', 20);
     for my $plan ('none', @{ $s->{plans} }) {
-        push @cmds, [ pgrace(), 'run', "$S/fixed", @n, plan_args($plan) ];
+        # A sweep numbers and counts its own iterations: only -n applies.
+        my @size = $s->{plan}{$plan}{sweep} ? @n[0, 1] : @n;
+        push @cmds, [ pgrace(), 'run', "$S/fixed", @size, plan_args($plan) ];
         push @what, { s => $s, fixed => 1, plan => $plan, n => $n[1] };
     }
     for my $v (@{ $s->{variants} }) {

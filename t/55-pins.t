@@ -31,7 +31,8 @@ for my $line (split /\n/, $list) {
         if $in_pins && $line =~ /^    (\S+)\s+(.*) \[plan (\S+)\]$/;
 }
 my %pinned = map { $_->{scenario} => 1 } @pins;
-for my $s (scenarios()) {
+my %scenario = map { $_->{name} => $_ } scenarios();
+for my $s (values %scenario) {
     ok($pinned{ $s->{name} }, "$s->{name} pins its guarantees");
     ok(scalar(grep { $_->{scenario} eq $s->{name} && $_->{name} eq 'commit-before-ok' } @pins),
        "$s->{name} pins commit-before-ok");
@@ -44,8 +45,9 @@ is(scalar(grep { $_->[0] == 0 } @unmutated), scalar(keys %pinned), 'unmutated, e
 # Each mutant, under its plan.
 sub plan_args { my ($plan) = @_; $plan eq 'none' ? () : ('--plan', $plan) }
 my @res = run_all(map {
-    [ 'env', "PGRACE_MUTANT=$_->{scenario}/$_->{name}", $mutant, 'run', "$_->{scenario}/fixed", '-i', 60,
-      plan_args($_->{plan}) ]
+    # A sweep counts its own iterations (-i does not apply to it).
+    [ 'env', "PGRACE_MUTANT=$_->{scenario}/$_->{name}", $mutant, 'run', "$_->{scenario}/fixed",
+      ($scenario{ $_->{scenario} }{plan}{ $_->{plan} }{sweep} ? () : ('-i', 60)), plan_args($_->{plan}) ]
 } @pins);
 my $killed = 0;
 for my $k (0 .. $#pins) {

@@ -21,19 +21,21 @@ use ScenarioTest qw(run_all);
 
 under_cluster();
 
-# Variants whose bug needs more than one fault at once: explored with the
-# plan that catches them (its faults on every schedule) instead of --faults.
-my %with_plan = ('credstore/vault-first' => 'meta-and-rollback-error');
-
+# How a pre-fix form is explored: with no option when concurrency alone
+# catches it; with --faults when the plan that catches it injects one fault
+# (the explorer puts one at every position); with that plan otherwise — a
+# plan that changes the workload (a deactivation, planted state) or injects
+# two faults at once.
 my (@variants, @fixed);
 for my $s (scenarios()) {
     push @fixed, $s->{name};
     for my $v (@{ $s->{variants} }) {
         next unless %{ $v->{caught} };
         my $key = "$s->{name}/$v->{name}";
-        my @args = $with_plan{$key} ? ('--plan', $with_plan{$key})
-                 : exists $v->{caught}{none} ? ()
-                 : ('--faults');
+        my ($plan) = sort keys %{ $v->{caught} };
+        my $p = $s->{plan}{$plan} // {};
+        my $one_fault = $p->{fault} && $p->{fault} !~ /;/ && !$p->{params} && !$p->{pause};
+        my @args = exists $v->{caught}{none} ? () : $one_fault || $p->{sweep} ? ('--faults') : ('--plan', $plan);
         push @variants, [ $key, @args ];
     }
 }

@@ -10,14 +10,15 @@ use Pgrace qw(pgrace run_cmd);
 our @EXPORT_OK = qw(scenarios);
 
 # Returns a list of { name, variants => [{ name, caught => { PLAN => INVARIANT } }],
-# invariants => [..], plans => [..] } in list order.
+# invariants => [..], plans => [..] (names), plan => { NAME => { sweep, fault,
+# params, pause } } } in list order.
 sub scenarios {
     my ($st, $out, $err) = run_cmd(pgrace(), 'list');
     die "pgrace list: $err" if $st;
     my @s;
     for my $block (split /\n\n/, $out) {
         my ($name) = $block =~ /^(\S+) — / or next;
-        my %sc = (name => $name, variants => [], invariants => [], plans => []);
+        my %sc = (name => $name, variants => [], invariants => [], plans => [], plan => {});
         my $part = '';
         for my $line (split /\n/, $block) {
             if ($line =~ /^  (variants|invariants|fault plans|pause points|pinned guarantees)/) { $part = $1; next }
@@ -27,8 +28,11 @@ sub scenarios {
                 push @{ $sc{variants} }, { name => $1, caught => {} };
             } elsif ($part eq 'invariants' && $line =~ /^    - (.*)$/) {
                 push @{ $sc{invariants} }, $1;
+            } elsif ($part eq 'fault plans' && $line =~ /^\s+(sweep|fault|params|pause): ?(.*)$/) {
+                $sc{plan}{ $sc{plans}[-1] }{$1} = $1 eq 'sweep' ? 1 : $2;
             } elsif ($part eq 'fault plans' && $line =~ /^    (\S+)/) {
                 push @{ $sc{plans} }, $1;
+                $sc{plan}{$1} = {};
             }
         }
         push @s, \%sc;
