@@ -113,7 +113,7 @@ $(BUILD)/t/%: t/unit/%.c $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The explorer's enumerations are tested on their own, with simulated workers.
-EXPLORE_PURE := $(addprefix $(BUILD)/obj/explore/,dfs.o pct.o schedule.o)
+EXPLORE_PURE := $(addprefix $(BUILD)/obj/explore/,dfs.o equiv.o pct.o schedule.o)
 $(BUILD)/t/explore_%: t/unit/explore_%.c $(EXPLORE_PURE) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -6,12 +6,14 @@
  * rows, chosen by a strategy (strategy.h). With --faults, every new
  * position of the schedule tree (a prefix and the statement it lets go)
  * also gets one fault of each kind, the schedule continuing by default.
+ * Faults after equivalent prefixes (explore/equiv.h) run once.
  * The first violating schedule is shrunk — explored again under lower
  * preemption bounds until none violates — and printed with its token, its
  * steps in reading order and the command that replays it.
  */
 #include "explore/explore.h"
 
+#include "explore/equiv.h"
 #include "explore/sched.h"
 #include "explore/strategy.h"
 #include "faults/pgfault.h"
@@ -38,6 +40,7 @@ typedef struct explore_opts {
     run_opts run;               /* targets, impl, seed, dsn, reports, deadline, plan, retries */
     int bound;                  /* --preemptions */
     bool faults;                /* --faults */
+    bool every_prefix;          /* --every-prefix: no reduction of the fault positions */
     long max_schedules;         /* --max-schedules (0: none; pct: a default) */
     bool pct;                   /* --strategy pct */
     int depth;                  /* --depth (pct) */
@@ -57,10 +60,11 @@ typedef struct explorer {
     /* --faults: the positions found so far, run after the schedules */
     schedule *queue;
     long nqueue, capq, next_fault;
+    equiv_set *seen;            /* the (prefix class, fault) keys queued */
     bool in_faults;
     schedule current;
     /* counts */
-    long schedules, fault_runs, diverged, stuck, positions, max_steps;
+    long schedules, fault_runs, diverged, stuck, positions, equivalent, max_steps;
     int max_points, last_end;
     /* the violation */
     bool violated;
@@ -91,8 +95,25 @@ static bool ambiguous_differs(const sched_step *st)
     return !st->in_tx && strncasecmp(sql, "SELECT", 6) != 0 && strncasecmp(sql, "BEGIN", 5) != 0;
 }
 
+/* Queues the fault action at step k, unless a prefix equivalent to
+ * steps[0..k-1] already has it. Returns 0, or -1 past the queue's limit. */
 static int enqueue(explorer *x, const sched_step *steps, int k, int action)
 {
+    if (x->seen) {
+        int workers[SCHED_MAX_STEPS];
+        bool quiet[SCHED_MAX_STEPS];
+        for (int i = 0; i < k; i++) {
+            workers[i] = steps[i].worker;
+            quiet[i] = steps[i].quiet;
+        }
+        int fresh = equiv_add(x->seen, workers, quiet, k, steps[k].worker, action);
+        if (fresh < 0)
+            return -1;
+        if (fresh == 0) {
+            x->equivalent++;
+            return 0;
+        }
+    }
     if (x->nqueue == x->capq) {
         long cap = x->capq ? 2 * x->capq : 64;
         if (cap > FAULT_QUEUE_MAX)
@@ -213,7 +234,7 @@ static void annotate(void *arg, json_t *found)
 /* ---- one item ---- */
 
 typedef struct exploration {
-    long schedules, fault_runs, diverged, stuck, positions, pruned;
+    long schedules, fault_runs, diverged, stuck, positions, equivalent, pruned;
     int workloads;              /* drives: one per workload explored */
     bool exhausted;
     int max_points;
@@ -251,7 +272,9 @@ static int drive_workload(const explore_opts *o, target *t, sched *sc, const pla
                           exploration *e, explorer *x, char *err, size_t errlen)
 {
     *x = (explorer){ .o = o, .item = item, .st = st, .sc = sc, .bound = bound, .pct = o->pct };
-    if (o->pct ? !(x->p = pct_new(st->nworkers, o->depth, o->run.seed)) : !(x->d = dfs_new(bound))) {
+    if (o->pct ? !(x->p = pct_new(st->nworkers, o->depth, o->run.seed)) : !(x->d = dfs_new(bound)) ||
+        (o->faults && !o->every_prefix && !(x->seen = equiv_new()))) {
+        dfs_free(x->d);
         err_set(err, errlen, "out of memory");
         return -1;
     }
@@ -270,6 +293,7 @@ static int drive_workload(const explore_opts *o, target *t, sched *sc, const pla
     e->diverged += x->diverged;
     e->stuck += x->stuck;
     e->positions += x->positions;
+    e->equivalent += x->equivalent;
     e->max_points = x->max_points > e->max_points ? x->max_points : e->max_points;
     if (x->d) {
         e->pruned += dfs_counts_of(x->d).pruned;
@@ -279,6 +303,9 @@ static int drive_workload(const explore_opts *o, target *t, sched *sc, const pla
     dfs_free(x->d);
     pct_free(x->p);
     free(x->queue);
+    equiv_free(x->seen);
+    x->queue = NULL;
+    x->seen = NULL;
     return rc;
 }
 
@@ -345,8 +372,9 @@ static void comment_counts(const explore_opts *o, const char *label, const item_
                     e->exhausted ? "" : "not ", o->max_schedules && !e->exhausted ? " (--max-schedules)" : "");
     if (o->faults)
         tap_comment("%s: one fault (error=40001, drop, and ambiguous where it differs from drop: at COMMIT and "
-                    "outside a transaction block) at each of %ld positions of the schedule tree", label,
-                    e->positions);
+                    "outside a transaction block) at each of %ld positions of the schedule tree; %ld of those "
+                    "faults not run, their prefix equivalent to one run (%s)", label, e->positions, e->equivalent,
+                    o->every_prefix ? "--every-prefix: none" : "quiet statements commute");
     if (o->pct) {
         int n = st->nworkers, k = e->max_points > 0 ? e->max_points : 1;
         double p = 1.0 / n;
@@ -407,9 +435,9 @@ static int explore_item(const explore_opts *o, target *t, sched *sc, const plan_
                     e.schedules + e.fault_runs - before);
     }
     char repeat[1024];
-    snprintf(repeat, sizeof repeat, "%s explore %s/%s -n %d --preemptions %d%s --seed %" PRIu64, o->run.argv0,
+    snprintf(repeat, sizeof repeat, "%s explore %s/%s -n %d --preemptions %d%s%s --seed %" PRIu64, o->run.argv0,
              item->scenario->name, item->variant->name, st.nworkers, o->bound, o->faults ? " --faults" : "",
-             o->run.seed);
+             o->every_prefix ? " --every-prefix" : "", o->run.seed);
     *held = run_tap_item(&o->run, item, &st, &res, "schedules", repeat);
     if (rep)
         report_item_end(rep, &res, repeat);
@@ -424,7 +452,9 @@ static const char explore_usage[] =
     "  -n N               workers, default 2 (3 at most with dfs; more with --strategy pct)\n"
     "  --impl V           fixed (default), a pre-fix variant, or all\n"
     "  --preemptions K    at most K preemptive switches per schedule (dfs; default 2)\n"
-    "  --faults           also one fault (error=40001, drop, ambiguous) at every position of the schedule tree\n"
+    "  --faults           also one fault (error=40001, drop, ambiguous) at every position of the schedule tree,\n"
+    "                     once per class of equivalent prefixes (quiet statements commute)\n"
+    "  --every-prefix     with --faults: at every prefix, equivalent or not\n"
     "  --max-schedules M  stop after M schedules (and fault runs)\n"
     "  --strategy S       dfs (default: every schedule under the bound) or pct (randomized, seeded)\n"
     "  --depth D          pct's bug depth d (default 2)\n"
@@ -432,13 +462,14 @@ static const char explore_usage[] =
 
 static int parse_explore(int argc, char **argv, explore_opts *o)
 {
-    enum { O_PREEMPT = CLI_FIRST_OWN, O_FAULTS, O_MAX, O_STRATEGY, O_DEPTH };
+    enum { O_PREEMPT = CLI_FIRST_OWN, O_FAULTS, O_EVERY, O_MAX, O_STRATEGY, O_DEPTH };
     static const struct option longopts[] = {
         CLI_RUN_OPTIONS,
         { "plan", required_argument, NULL, CLI_PLAN },
         { "retries", required_argument, NULL, CLI_RETRIES },
         { "preemptions", required_argument, NULL, O_PREEMPT },
         { "faults", no_argument, NULL, O_FAULTS },
+        { "every-prefix", no_argument, NULL, O_EVERY },
         { "max-schedules", required_argument, NULL, O_MAX },
         { "strategy", required_argument, NULL, O_STRATEGY },
         { "depth", required_argument, NULL, O_DEPTH },
@@ -462,6 +493,7 @@ static int parse_explore(int argc, char **argv, explore_opts *o)
             bound_given = true;
             break;
         case O_FAULTS: o->faults = true; break;
+        case O_EVERY: o->every_prefix = true; break;
         case O_MAX:
             if (cli_long("--max-schedules", optarg, 1, 100000000, &o->max_schedules) < 0)
                 return -1;
@@ -497,6 +529,8 @@ static int parse_explore(int argc, char **argv, explore_opts *o)
         why = "--preemptions is dfs's; pct bounds nothing (--depth sets its change points)";
     else if (o->pct && o->faults)
         why = "--faults walks dfs's schedule tree; with pct, use a --plan's faults";
+    else if (o->every_prefix && !o->faults)
+        why = "--every-prefix is --faults's";
     if (why) {
         fprintf(stderr, "pgrace: %s\n", why);
         return -1;

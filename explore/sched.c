@@ -1,6 +1,7 @@
 /* sched.c — one round, one statement at a time (see sched.h). */
 #include "explore/sched.h"
 
+#include "explore/equiv.h"
 #include "faults/pgfault.h"
 #include "harness/faultctl.h"
 #include "lib/clock.h"
@@ -30,6 +31,7 @@ typedef struct sworker {
     int step;                   /* its statement in flight: index into steps, or -1 */
     int stmts;                  /* statements granted this round */
     char sql[64];
+    bool quiet;                 /* its statement is quiet (equiv.h) */
     pthread_cond_t cv;          /* it waits at the gate on this */
 } sworker;
 
@@ -142,6 +144,7 @@ int sched_arrive(sched *s, int worker, PGconn *conn, const char *sql)
     w->go = false;
     snprintf(w->sql, sizeof w->sql, "%s", sql);
     err_one_line(w->sql);
+    w->quiet = equiv_quiet(sql);        /* the whole statement: the copy is cut short */
     pthread_cond_broadcast(&s->changed);
     /* The scheduler's own waits are bounded, and it either lets this
      * statement go or opens every gate: this wait ends. */
@@ -326,7 +329,7 @@ static void grant(sched *s, int c, uint32_t runnable, char *err, size_t errlen)
     if (s->nsteps < SCHED_MAX_STEPS) {
         sched_step *st = &s->steps[s->nsteps];
         *st = (sched_step){ .worker = c, .runnable = runnable, .fault = fault,
-                            .in_tx = ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR };
+                            .in_tx = ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR, .quiet = w->quiet };
         memcpy(st->sql, w->sql, sizeof st->sql);
         w->step = s->nsteps++;
     }

@@ -55,6 +55,7 @@ typedef struct sched_step {
     char sql[64];
     char blocked_by[64];        /* "w1" when the statement then waited on w1, else "" */
     bool in_tx;                 /* sent inside a transaction block */
+    bool quiet;                 /* commutes with the others' quiet statements (equiv.h) */
     bool fault;                 /* the round's fault was injected here */
 } sched_step;
 

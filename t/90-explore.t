@@ -71,6 +71,25 @@ for my $v (@variants) {
 }
 
 {
+    # The fault reduction runs one fault per class of equivalent prefixes:
+    # what it skips plus what it runs is what --every-prefix runs, and the
+    # verdicts agree.
+    my %runs;
+    for my $mode ([], ['--every-prefix']) {
+        my ($st, $out) = run_cmd(pgrace(), qw(explore nullifier --faults), @$mode);
+        my ($sched, $faults) = $out =~ /: (\d+) schedules \+ (\d+) fault runs in /;
+        my ($skipped) = $out =~ /; (\d+) of those faults not run/;
+        $runs{ @$mode ? 'every' : 'reduced' } = [ $st, $sched, $faults, $skipped ];
+    }
+    my ($r, $e) = @runs{qw(reduced every)};
+    note("nullifier --faults: $r->[2] fault runs, $r->[3] skipped; --every-prefix: $e->[2] runs");
+    ok($r->[0] == 0 && $e->[0] == 0, 'nullifier/fixed holds both ways');
+    ok($r->[3] > 0 && $e->[3] == 0, 'the reduction skips faults; --every-prefix skips none');
+    is($r->[1], $e->[1], 'the same schedules both ways');
+    is($r->[2] + $r->[3], $e->[2], 'faults run + faults skipped = the faults --every-prefix runs');
+}
+
+{
     # The printed replay command reproduces the violation every time.
     my ($st, $out) = run_cmd(pgrace(), qw(explore attestation/no-tx --faults));
     my ($replay) = $out =~ /^  replay: "(.*)"$/m;
@@ -121,6 +140,20 @@ for my $v (@variants) {
     ($st, $out) = run_cmd(pgrace(), qw(soak attestation/no-lock --strategy pct -i 40 --seed 3));
     is($st, 1, 'soak --strategy pct finds it too') or diag $out;
     like($out, qr/^  schedule: "s=\d+"$/m, 'with the schedule it ran under');
+}
+
+{
+    # Options that contradict each other: one line, exit 2, nothing run.
+    for my $case ([ ['--every-prefix'], qr/^pgrace: --every-prefix is --faults's$/ ],
+                  [ ['--depth', 3], qr/^pgrace: --depth is pct's/ ],
+                  [ ['--strategy', 'pct', '--faults'], qr/^pgrace: --faults walks dfs's schedule tree/ ],
+                  [ ['-n', 4], qr/^pgrace: dfs explores 2 or 3 workers/ ],
+                  [ ['--strategy', 'bogus'], qr/^pgrace: bad --strategy 'bogus'/ ]) {
+        my ($args, $want) = @$case;
+        my ($st, $out, $err) = run_cmd(pgrace(), 'explore', 'attestation', @$args);
+        ok($st == 2 && $err =~ $want && ($err =~ tr/\n//) == 1 && $out eq '', "explore @$args: one line, exit 2")
+            or diag $err;
+    }
 }
 
 done_testing();
