@@ -17,6 +17,11 @@
  * (and at least WAIT_MIN_NS) is drawn as a probable lock wait; the others
  * are shaded darker the longer they took. Injected faults, and each
  * transaction's end (commit, rollback, lost), are marked.
+ *
+ * A violation the explorer found also gets its schedule as a grid: one
+ * column per worker, one row per statement in the order the scheduler let
+ * them go, a switch of worker while the last one could go on marked, a
+ * statement that blocked or took the fault flagged, and the replay command.
  */
 #include "reports/rep.h"
 
@@ -63,7 +68,10 @@ static const char css[] =
     ".end-commit{fill:#17693a}.end-rollback{fill:#8a8f98}.end-lost{stroke:#000;stroke-width:2.5}"
     ".hbar{fill:#2f6fb3}.hbar.o-conflict{fill:#6b7280}.hbar.o-retryable{fill:#b7791f}"
     ".hbar.o-error{fill:#b3261e}.qline{stroke:#b3261e;stroke-dasharray:3 2}"
-    ".grid{stroke:#e5e7eb}.hists{display:flex;flex-wrap:wrap;gap:12px}";
+    ".grid{stroke:#e5e7eb}.hists{display:flex;flex-wrap:wrap;gap:12px}"
+    "table.schedule td{font:12px/1.35 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:nowrap}"
+    "table.schedule td.n{color:#6b7280;text-align:right}table.schedule tr.switch td{border-top:2px solid #2f6fb3}"
+    "table.schedule td.blocked{background:#fde9d4}table.schedule td.faulted{background:#f9d6d3}";
 
 static void text(FILE *f, const char *s) { rep_xml_text(f, s); }
 
@@ -506,14 +514,66 @@ static void item_timeline(FILE *f, const rep_item *it)
     timeline(f, it, x);
 }
 
+/* The explorer's schedule of a violation (its "steps": "wN: SQL  (notes)")
+ * as a grid, one column per worker; nothing when d has none. */
+static void schedule_grid(FILE *f, json_t *d, int nworkers)
+{
+    json_t *steps = json_object_get(d, "steps");
+    if (!json_is_array(steps) || json_array_size(steps) == 0 || nworkers < 1)
+        return;
+    fputs("<h3>The schedule that violated it</h3>\n<p>Token <code>", f);
+    text(f, json_string_value(json_object_get(d, "schedule")) ? json_string_value(json_object_get(d, "schedule")) : "");
+    fprintf(f, "</code>, %" JSON_INTEGER_FORMAT " preemption(s); a blue rule marks a change of worker.</p>\n",
+            json_integer_value(json_object_get(d, "preemptions")));
+    fputs("<table class=\"schedule\"><tr><th>#</th>", f);
+    for (int w = 1; w <= nworkers; w++)
+        fprintf(f, "<th>worker %d</th>", w);
+    fputs("</tr>\n", f);
+    int last = -1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(steps, i, v) {
+        const char *line = json_string_value(v);
+        int w;
+        int off = 0;
+        if (!line || sscanf(line, "w%d: %n", &w, &off) != 1 || off == 0 || w < 1 || w > nworkers)
+            continue;
+        const char *sql = line + off;
+        const char *cls = strstr(sql, "(fault injected") ? " class=\"faulted\""
+                          : strstr(sql, "(blocked by ")   ? " class=\"blocked\""
+                                                          : "";
+        fprintf(f, "<tr%s><td class=\"n\">%zu</td>", last >= 0 && last != w ? " class=\"switch\"" : "", i + 1);
+        for (int c = 1; c <= nworkers; c++) {
+            if (c != w) {
+                fputs("<td></td>", f);
+                continue;
+            }
+            fprintf(f, "<td%s>", cls);
+            text(f, sql);
+            fputs("</td>", f);
+        }
+        fputs("</tr>\n", f);
+        last = w;
+    }
+    fputs("</table>\n", f);
+    const char *replay = json_string_value(json_object_get(d, "replay"));
+    if (replay) {
+        fputs("<p>Replay it: <code>", f);
+        text(f, replay);
+        fputs("</code></p>\n", f);
+    }
+}
+
 /* The TAP YAML block of each violated invariant's first violation, the
- * first one unfolded. */
+ * first one unfolded; the first one's schedule when the explorer found it. */
 static void diagnostics(FILE *f, const report *r, const rep_item *it)
 {
     int shown = 0;
     for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
         json_t *d = rep_diagnostics(r, it, k);
         char *yaml = rep_yaml(d);
+        if (yaml && !shown)
+            schedule_grid(f, d, it->nworkers);
         if (yaml) {
             fputs(shown++ ? "<details>" : "<details open>", f);
             fputs("<summary>Diagnostics of the first violation: <b class=\"violated\">", f);

@@ -15,6 +15,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
+use File::Temp qw(tempdir);
 use Pgrace qw(pgrace run_cmd under_cluster repeat_count sanitized tap_of);
 use PgraceList qw(scenarios);
 use ScenarioTest qw(run_all);
@@ -111,8 +112,10 @@ for my $v (@variants) {
 {
     # Blocking observed from the server: in no-lock's violation, the worker
     # that waits on the identity row is marked blocked by the other, and
-    # does not go on before the other's COMMIT.
-    my ($st, $out) = run_cmd(pgrace(), qw(explore attestation/no-lock));
+    # does not go on before the other's COMMIT. The HTML report draws the
+    # same steps as a grid, one row each, the blocked one flagged.
+    my $html = tempdir(CLEANUP => 1) . '/explore.html';
+    my ($st, $out) = run_cmd(pgrace(), qw(explore attestation/no-lock --html), $html);
     my ($steps) = $out =~ /^  steps:\n((?:    - ".*"\n)+)/m;
     my @steps = ($steps // '') =~ /^    - "(.*)"$/mg;
     my ($b) = grep { $steps[$_] =~ /\(blocked by w(\d)\)$/ } 0 .. $#steps;
@@ -124,6 +127,11 @@ for my $v (@variants) {
     my ($next) = grep { $steps[$_] =~ /^w$blocked: / } $b + 1 .. $#steps;
     ok(defined $commit && defined $next && $next > $commit,
        "the blocked worker w$blocked goes on only after w$holder\'s COMMIT (step " . ($commit // '?') . ' < ' . ($next // '?') . ')');
+    my $page = do { local $/; open my $fh, '<', $html or die "$html: $!"; <$fh> };
+    my ($grid) = $page =~ m{<table class="schedule">(.*?)</table>}s;
+    my @rows = ($grid // '') =~ m{<tr(?: class="switch")?><td class="n">\d+</td>(.*?)</tr>}g;
+    is(scalar(@rows), scalar(@steps), 'the HTML report draws the schedule: one row per step (' . scalar(@steps) . ')');
+    is(scalar(() = ($grid // '') =~ /class="blocked"/g), 1, 'and flags the blocked step');
 
     # A schedule that lets a blocked worker go is refused by the server's
     # account: fixed's second FOR UPDATE waits on the first.
