@@ -41,22 +41,8 @@
 #define TL_AXIS 28
 #define TL_LANE 34
 
+/* The page's own style, after the house style (out.h). */
 static const char css[] =
-    "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:24px;"
-    "color:#1d2330;background:#fafbfc}"
-    "h1{font-size:22px;margin:0 0 12px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d6dae1;"
-    "padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}"
-    "code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}"
-    "pre{background:#f0f2f5;border:1px solid #d6dae1;padding:8px;overflow:auto;max-height:360px}"
-    "table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #d6dae1;padding:3px 8px;"
-    "text-align:left;vertical-align:top}th{background:#eef1f5}"
-    ".held{color:#17693a;font-weight:600}.violated{color:#b3261e;font-weight:600}"
-    ".error{color:#8a5a00;font-weight:600}"
-    ".badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;color:#fff;"
-    "margin-left:8px;vertical-align:middle}"
-    ".badge.held{background:#17693a}.badge.violated{background:#b3261e}.badge.error{background:#8a5a00}"
-    "section.item{background:#fff;border:1px solid #d6dae1;border-radius:6px;padding:4px 16px 16px;"
-    "margin:18px 0}"
     ".legend{font-size:12px;color:#444;margin:6px 0}.legend span.k{display:inline-block;width:14px;"
     "height:10px;margin:0 4px 0 12px;vertical-align:middle;border:1px solid #555}"
     "svg{background:#fff;border:1px solid #e1e4e8;display:block;margin:4px 0}"
@@ -600,20 +586,15 @@ static void item_section(FILE *f, const report *r, const rep_item *it, int idx)
     fputs("</div>\n</section>\n", f);
 }
 
-/* The page's head, its title and the run's summary: seed, command, server,
- * when and where. */
-static void page_head(FILE *f, const report *r, const char *verdict)
+/* The run's summary under the page's title: seed, command, server, when
+ * and where. */
+static void page_head(FILE *f, const report *r)
 {
     char buf[64], stamp[64];
     struct tm tm;
     gmtime_r(&r->started, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-               "<title>pgrace report: %s</title>\n<style>%s</style></head>\n<body data-verdict=\"%s\">\n",
-            verdict, css, verdict);
-    fprintf(f, "<h1>pgrace report <span class=\"badge %s\">%s</span></h1>\n<table class=\"summary\">\n", verdict,
-            verdict);
+    fputs("<table class=\"summary\">\n", f);
     fputs("<tr><th>seed</th><td><code>", f);
     snprintf(buf, sizeof buf, "%" PRIu64, r->seed);
     text(f, buf);
@@ -658,10 +639,11 @@ static void items_table(FILE *f, const report *r)
 
 int report_write_html(const report *r, const char *path, char *err, size_t errlen)
 {
-    FILE *f = rep_open(path, err, errlen);
+    const char *verdict = rep_run_verdict(r);
+    FILE *f = rep_html_open(path, "pgrace report", verdict, css, err, errlen);
     if (!f)
         return -1;
-    page_head(f, r, rep_run_verdict(r));
+    page_head(f, r);
     items_table(f, r);
     for (int i = 0; i < r->nitems; i++)
         item_section(f, r, &r->items[i], i);

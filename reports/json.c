@@ -185,16 +185,8 @@ static json_t *item_json(const report *r, const rep_item *it)
 
 int report_write_json(const report *r, const char *path, char *err, size_t errlen)
 {
-    json_t *doc = json_object(), *items = json_array();
+    json_t *doc = rep_json_begin("format", "pgrace-report", r->seed, r->command, r->started), *items = json_array();
     char buf[64];
-    struct tm tm;
-    gmtime_r(&r->started, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_object_set_new(doc, "format", json_string("pgrace-report"));
-    json_object_set_new(doc, "version", json_integer(1));
-    json_object_set_new(doc, "seed", rep_seed_json(r->seed));
-    json_object_set_new(doc, "command", json_string(r->command));
-    json_object_set_new(doc, "started", json_string(buf));
     json_object_set_new(doc, "hostname", json_string(r->hostname));
     rep_server_text(r->server_version, buf, sizeof buf);
     json_object_set_new(doc, "server", json_pack("{s:i,s:s,s:b,s:s}", "version_num", r->server_version, "version",
@@ -207,19 +199,7 @@ int report_write_json(const report *r, const char *path, char *err, size_t errle
     json_object_set_new(doc, "verdict", json_string(rep_run_verdict(r)));
     json_object_set_new(doc, "items", items);
 
-    FILE *f = rep_open(path, err, errlen);
-    if (!f) {
-        json_decref(doc);
-        return -1;
-    }
-    int rc = json_dumpf(doc, f, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    fputc('\n', f);
+    int rc = rep_write_json(doc, path, err, errlen);
     json_decref(doc);
-    if (rep_close(f, path, err, errlen) < 0)
-        return -1;
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot write %s: JSON encoding failed", path);
-        return -1;
-    }
-    return 0;
+    return rc;
 }

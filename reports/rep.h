@@ -5,11 +5,13 @@
  * Every string in the record is valid UTF-8 (invalid bytes become '?'), so
  * a writer never has to check again; repeated strings (messages, fault
  * specs, results) are interned once per report, so that a long run's calls
- * cost a few pointers each.
+ * cost a few pointers each. What writers elsewhere share too (the file,
+ * escaping, the page's style) is in out.h.
  */
 #ifndef PGRACE_REP_H
 #define PGRACE_REP_H
 
+#include "reports/out.h"
 #include "reports/report.h"
 
 #include <jansson.h>
@@ -129,19 +131,5 @@ json_t *rep_diagnostics(const report *r, const rep_item *it, int k);
 
 /* The diagnostics rendered as the TAP YAML block (malloc'd), or NULL. */
 char *rep_yaml(json_t *diag);
-
-/* A JSON value for the seed: an integer when it fits, else a string. */
-json_t *rep_seed_json(uint64_t seed);
-
-/* "15.18" for 150018. */
-void rep_server_text(int version, char *buf, size_t len);
-
-/* Writes s with &, <, >, " and ' escaped, dropping characters XML 1.0
- * forbids (most C0 controls); s must be valid UTF-8. */
-void rep_xml_text(FILE *f, const char *s);
-
-/* Opens path for writing, and closes it reporting any write error. */
-FILE *rep_open(const char *path, char *err, size_t errlen);
-int rep_close(FILE *f, const char *path, char *err, size_t errlen);
 
 #endif

@@ -403,23 +403,6 @@ void rep_item_label(const rep_item *it, char *buf, size_t len)
         snprintf(buf, len, "%s/%s [%s]", it->scenario->name, it->variant->name, it->plan);
 }
 
-json_t *rep_seed_json(uint64_t seed)
-{
-    if (seed <= (uint64_t)INT64_MAX)
-        return json_integer((json_int_t)seed);
-    char buf[32];
-    snprintf(buf, sizeof buf, "%" PRIu64, seed);
-    return json_string(buf);
-}
-
-void rep_server_text(int v, char *buf, size_t len)
-{
-    if (v >= 100000)
-        snprintf(buf, len, "%d.%d", v / 10000, v % 100);
-    else
-        snprintf(buf, len, "%d.%d.%d", v / 10000, v / 100 % 100, v % 100);
-}
-
 json_t *rep_diagnostics(const report *r, const rep_item *it, int k)
 {
     if (rep_item_held(it, k))
@@ -462,44 +445,4 @@ char *rep_yaml(json_t *diag)
         return NULL;
     }
     return buf;
-}
-
-void rep_xml_text(FILE *f, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-        switch (*p) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default:
-            if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
-                break;          /* not allowed in XML 1.0 */
-            fputc(*p, f);
-        }
-    }
-}
-
-FILE *rep_open(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        err_sys(err, errlen, errno, "cannot write %s", path);
-    return f;
-}
-
-int rep_close(FILE *f, const char *path, char *err, size_t errlen)
-{
-    int bad = ferror(f);
-    int saved = errno;
-    if (fclose(f) != 0 && !bad) {
-        bad = 1;
-        saved = errno;
-    }
-    if (bad) {
-        err_sys(err, errlen, saved, "cannot write %s", path);
-        return -1;
-    }
-    return 0;
 }
