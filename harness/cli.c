@@ -167,3 +167,19 @@ int cli_targets(int argc, char **argv, run_opts *o)
         }
     return 0;
 }
+
+/* The command line as typed, words quoted where a shell would need it. */
+void cli_command_line(char *const *argv, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; argv && argv[i] && n < len; i++) {
+        const char *a = argv[i];
+        bool plain = *a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
+                               == strlen(a);
+        int w = snprintf(buf + n, len - n, plain ? "%s%s" : "%s'%s'", i ? " " : "", a);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+}

@@ -60,4 +60,8 @@ int cli_bad_option(char **argv);
  * like an option; the seed is drawn when none was given. Returns 0 or -1. */
 int cli_targets(int argc, char **argv, run_opts *o);
 
+/* The command line as typed (argv up to its NULL), words quoted where a
+ * shell would need it; cut at len. */
+void cli_command_line(char *const *argv, char *buf, size_t len);
+
 #endif

@@ -1,6 +1,7 @@
 /* session.c — setting up and ending a command's run (see session.h). */
 #include "harness/session.h"
 
+#include "harness/cli.h"
 #include "harness/faultctl.h"
 #include "lib/cleanup.h"
 #include "lib/err.h"
@@ -23,22 +24,6 @@ static int needs_shim(const run_opts *o, const plan_item *items, int n, char *er
         need |= st.fault != NULL || st.sweep;
     }
     return need;
-}
-
-/* The command line as typed, words quoted where a shell would need it. */
-static void command_line(const run_opts *o, char *buf, size_t len)
-{
-    size_t n = 0;
-    buf[0] = '\0';
-    for (int i = 0; o->argv && o->argv[i] && n < len; i++) {
-        const char *a = o->argv[i];
-        bool plain = *a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
-                               == strlen(a);
-        int w = snprintf(buf + n, len - n, plain ? "%s%s" : "%s'%s'", i ? " " : "", a);
-        if (w < 0)
-            break;
-        n += (size_t)w;
-    }
 }
 
 /* Writes the report files the options ask for. Returns 0 or -1 (reason on
@@ -80,7 +65,7 @@ int session_open(const run_opts *o, enum session_shim shim, const char *command,
         goto fail;
     if (o->junit || o->json || o->html) {
         char line[4096];
-        command_line(o, line, sizeof line);
+        cli_command_line(o->argv, line, sizeof line);
         report_meta meta = {
             .seed = o->seed, .command = command ? command : line, .server_version = s->t.server_version,
             .embedded = s->t.cluster != NULL, .dsn = o->dsn, .iterations = o->iterations, .keep_iterations = 100000,
