@@ -10,7 +10,10 @@
  * it (harness/target.c): --dsn, else the PG* environment, else an embedded
  * cluster, which gets the settings the specs name; on a user's server the
  * settings are checked and everything lives in the run's own schema,
- * emptied before each file and dropped at the end.
+ * emptied before each file and dropped at the end. --junit, --json and
+ * --html write the points kept (spec/points.h) as report files at the end
+ * (spec/junit.h, json.h, html.h), as far as the run went; not after a
+ * signal.
  *
  * Exit status: 0 every point ok, 1 some point not ok, 2 usage, setup or
  * environment error (one line on stderr; a TAP "Bail out!" once the stream
@@ -18,6 +21,8 @@
  */
 #include "spec/cmd.h"
 
+#include "spec/html.h"
+#include "spec/json.h"
 #include "spec/junit.h"
 #include "spec/permute.h"
 #include "spec/run.h"
@@ -41,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define MAX_INTERLEAVINGS 10000     /* a spec without permutations runs them all: up to this many */
 #define DEFAULT_TIMEOUT_S 300       /* isolationtester's step timeout */
@@ -55,6 +61,8 @@ static const char usage[] =
     "  --fault SPEC       the fault shim with this spec on every session's statements (README: Fault specs)\n"
     "  --dsn DSN          use this server (else PG* variables, else an embedded cluster)\n"
     "  --junit F          also write JUnit XML to F (TAP stays on stdout)\n"
+    "  --json F           also write the run as JSON to F\n"
+    "  --html F           also write the run as one self-contained HTML page to F\n"
     "  --seed S           the run's seed (printed; nothing in a spec run is random yet)\n"
     "  --call-timeout D   cancel a step after D (30s, 500ms), give up after twice D\n"
     "                     (default: PGISOLATIONTIMEOUT seconds, else 300s)\n"
@@ -63,7 +71,7 @@ static const char usage[] =
 
 typedef struct spec_opts {
     const char *dsn;
-    const char *junit;
+    const char *junit, *json, *html;    /* report files, written at the end */
     const char *fault;          /* --fault: a shim spec for the sessions' statements */
     uint64_t seed;
     int64_t timeout_ns;
@@ -88,20 +96,25 @@ typedef struct spec_run {
     spec_file *f;               /* the file running */
     int file;
     spec_runner *r;
-    spec_points points;         /* for --junit */
+    spec_points points;         /* for --junit, --json, --html */
     bool failed;
     FILE *sink;                 /* where a runner prints between permutations: nowhere */
 } spec_run;
 
 static int parse(int argc, char **argv, spec_opts *o)
 {
-    enum { OPT_DSN = 256, OPT_JUNIT, OPT_SEED, OPT_FAULT, OPT_TIMEOUT, OPT_HELP, OPT_EXPLORE, OPT_PREEMPT, OPT_FAULTS };
+    enum {
+        OPT_DSN = 256, OPT_JUNIT, OPT_JSON, OPT_HTML, OPT_SEED, OPT_FAULT, OPT_TIMEOUT, OPT_HELP, OPT_EXPLORE,
+        OPT_PREEMPT, OPT_FAULTS,
+    };
     static const struct option longopts[] = {
         { "explore", no_argument, NULL, OPT_EXPLORE },
         { "preemptions", required_argument, NULL, OPT_PREEMPT },
         { "faults", no_argument, NULL, OPT_FAULTS },
         { "dsn", required_argument, NULL, OPT_DSN },
         { "junit", required_argument, NULL, OPT_JUNIT },
+        { "json", required_argument, NULL, OPT_JSON },
+        { "html", required_argument, NULL, OPT_HTML },
         { "seed", required_argument, NULL, OPT_SEED },
         { "fault", required_argument, NULL, OPT_FAULT },
         { "call-timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -120,6 +133,8 @@ static int parse(int argc, char **argv, spec_opts *o)
         switch (ch) {
         case OPT_DSN: o->dsn = optarg; break;
         case OPT_JUNIT: o->junit = optarg; break;
+        case OPT_JSON: o->json = optarg; break;
+        case OPT_HTML: o->html = optarg; break;
         case OPT_SEED:
             if (cli_seed("--seed", optarg, &o->seed) < 0)
                 return -1;
@@ -439,11 +454,11 @@ static int run_point(void *arg, const spec_pstep *steps, int nsteps)
                 break;
         }
     }
+    char reason[ERRLEN + 16];
     if (infeasible) {
         /* An explored interleaving that cannot run: its session waits on a
          * lock the steps before it hold. Skipped, not failed. */
         ok = true;
-        char reason[ERRLEN + 16];
         snprintf(reason, sizeof reason, "infeasible: %s", err);
         tap_skip(reason, "%s: %s", run->f->path, name);
     } else {
@@ -451,7 +466,8 @@ static int run_point(void *arg, const spec_pstep *steps, int nsteps)
     }
     if (!ok)
         run->failed = true;
-    int stop = spec_points_add(&run->points, run->file, name, ok, rc < 0 ? err : why[0] ? why + 2 : NULL, d, seconds);
+    int stop = spec_points_add(&run->points, run->file, name, ok, infeasible,
+                               infeasible ? reason : rc < 0 ? err : why[0] ? why + 2 : NULL, d, seconds);
     json_decref(d);
     json_decref(res.violations);
     free(name);
@@ -514,13 +530,50 @@ static int run_file(spec_run *run)
     return rc;
 }
 
+/* Writes the report files the options ask for, each as far as the run
+ * went, as `pgrace run` writes its own (harness/session.c): in turn,
+ * stopping at the first that cannot be written. Returns 0 or -1 after one
+ * line on stderr. */
+static int write_reports(const spec_opts *o, const spec_run *run, const spec_file *files, time_t started,
+                         int server_version)
+{
+    if (!o->junit && !o->json && !o->html)
+        return 0;
+    char err[ERRLEN], command[4096];
+    const char **paths = calloc((size_t)o->nfiles, sizeof *paths);
+    if (!paths) {
+        fprintf(stderr, "pgrace: out of memory\n");
+        return -1;
+    }
+    long planned = 0;
+    for (int i = 0; i < o->nfiles; i++) {
+        paths[i] = files[i].path;
+        planned += files[i].npoints;
+    }
+    cli_command_line(o->argv, command, sizeof command);
+    spec_report r = {
+        .points = &run->points, .files = paths, .nfiles = o->nfiles, .planned = planned, .seed = o->seed,
+        .command = command, .started = started, .server_version = server_version,
+    };
+    int rc = 0;
+    if ((o->junit && spec_junit_write(&r, o->junit, err, sizeof err) < 0) ||
+        (o->json && spec_json_write(&r, o->json, err, sizeof err) < 0) ||
+        (o->html && spec_html_write(&r, o->html, err, sizeof err) < 0)) {
+        fprintf(stderr, "pgrace: %s\n", err);
+        rc = -1;
+    }
+    free(paths);
+    return rc;
+}
+
 int spec_main(int argc, char **argv)
 {
     spec_opts o;
     if (parse(argc, argv, &o) < 0)
         return EXIT_USAGE;
     spec_run run = { .o = &o };
-    int status = EXIT_USAGE, nsettings = 0;
+    int status = EXIT_USAGE, nsettings = 0, server_version = 0;
+    time_t started = 0;
     char **settings = NULL, err[ERRLEN];
     spec_file *files = calloc((size_t)(o.nfiles > 0 ? o.nfiles : 1), sizeof *files);
     if (!files) {
@@ -556,6 +609,8 @@ int spec_main(int argc, char **argv)
         target_close(&run.t);
         goto done;
     }
+    started = time(NULL);
+    server_version = run.t.server_version;
     tap_begin(stdout);
     tap_plan((int)points);
     tap_comment("pgrace: seed %" PRIu64 ", server %d.%d%s", o.seed, run.t.server_version / 10000,
@@ -572,16 +627,10 @@ int spec_main(int argc, char **argv)
     target_close(&run.t);
     if (status == EXIT_HELD && run.failed)
         status = EXIT_VIOLATED;
-    if (o.junit && !cleanup_signal_seen()) {
-        const char **paths = calloc((size_t)o.nfiles, sizeof *paths);
-        for (int i = 0; paths && i < o.nfiles; i++)
-            paths[i] = files[i].path;
-        if (!paths || spec_junit_write(o.junit, &run.points, paths, o.nfiles, o.seed, err, sizeof err) < 0) {
-            fprintf(stderr, "pgrace: %s\n", paths ? err : "out of memory");
-            status = EXIT_USAGE;
-        }
-        free(paths);
-    }
+    /* The report files, whatever the points' verdicts, and after a run
+     * that stopped on an error; not after a signal. */
+    if (!cleanup_signal_seen() && write_reports(&o, &run, files, started, server_version) < 0)
+        status = EXIT_USAGE;
 done:
     fclose(run.sink);
     spec_points_free(&run.points);

@@ -9,6 +9,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use File::Temp qw(tempdir);
+use JSON::PP ();
 use Pgrace qw(pgrace run_cmd under_cluster dsn_from_env psql_value tap_of);
 
 under_cluster();
@@ -200,6 +201,83 @@ SKIP: {
     is($x, 0, 'the JUnit file is valid against the strict Ant schema') or diag($xe);
 }
 
+# ---- --json and --html: the race (ok, violated) and the stuck spec (error)
+# in one run, written although permutations failed
+{
+    my ($json, $html) = ("$dir/spec.json", "$dir/spec.html");
+    my ($st, $out, $err) = spec_embedded('--seed', '42', '--call-timeout', '300ms', '--json', $json, '--html', $html,
+                                         $race, $stuck);
+    is($st, 1, '--json --html: exit 1 (permutations failed)') or diag $err;
+    my $j = eval { JSON::PP->new->decode(do { local $/; open my $f, '<', $json or die "$json: $!"; <$f> }) };
+    ok(ref $j eq 'HASH', '--json writes a JSON object') or diag $@;
+    $j ||= {};
+    is_deeply([sort keys %$j], [sort qw(tool version seed command started server_version complete verdict files summary)],
+              '  with the documented members');
+    is($j->{tool}, 'pgrace spec', '  tool');
+    is($j->{version}, 1, '  version 1');
+    is($j->{seed}, 42, '  the seed, a number');
+    like($j->{command}, qr{/pgrace spec --seed 42 --call-timeout 300ms --json \S+spec\.json --html \S+spec\.html \S+race\.spec \S+stuck\.spec$},
+         '  the command line');
+    like($j->{started}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, '  started: ISO 8601, UTC');
+    like($j->{server_version}, qr/^1\d\.\d+$/, '  the server\'s version');
+    ok(JSON::PP::is_bool($j->{complete}) && $j->{complete}, '  complete: true');
+    is($j->{verdict}, 'error', '  the run\'s verdict: error (one permutation could not complete)');
+    is_deeply([map { $_->{path} } @{ $j->{files} || [] }], [$race, $stuck], '  a file entry per spec, in order');
+    my @perms = map { @{ $_->{permutations} || [] } } @{ $j->{files} || [] };
+    my $shape_ok = 1;
+    for my $pm (@perms) {
+        my $keys = join ',', sort keys %$pm;
+        if ($keys ne 'diagnostics,name,reason,seconds,verdict'
+            || $pm->{verdict} !~ /^(ok|violated|error|skipped)$/
+            || !(defined $pm->{reason} xor $pm->{verdict} eq 'ok')
+            || ref \$pm->{seconds} ne 'SCALAR' || $pm->{seconds} !~ /^\d+(\.\d+)?([eE]-?\d+)?$/ || $pm->{seconds} >= 60
+            || ref $pm->{diagnostics} ne 'HASH' || $pm->{diagnostics}{permutation} ne $pm->{name}
+            || ref $pm->{diagnostics}{output} ne 'ARRAY') {
+            $shape_ok = 0;
+            diag "bad permutation: " . JSON::PP->new->canonical->encode($pm);
+        }
+    }
+    ok(@perms == 6 && $shape_ok, '  each permutation: name, verdict, reason (null only when ok), seconds, diagnostics');
+    is_deeply([map { $_->{name} } @{ $j->{files}[0]{permutations} }],
+              ['r1 w1 c1 r2 c2', 'r1 r2 w1 c1 w2 c2', 'r1 r2 w1 w2 c1 c2'], '  the race\'s permutations, in order');
+    is_deeply([map { $_->{verdict} } @perms], [qw(ok violated violated error ok ok)], '  their verdicts');
+    is($perms[1]{reason}, 'invariant "balance never negative" violated (1 row)', '  a violation\'s reason');
+    like($perms[3]{reason} // '', qr/mutually-blocking steps$/, '  an error\'s reason');
+    is_deeply($perms[1]{diagnostics}{violations},
+              [ { invariant => 'balance never negative', count => 1, rows => [ { id => '1', balance => '-60' } ] } ],
+              '  the violated invariant\'s rows, as JSON');
+    is($perms[1]{diagnostics}{output}[0], 'starting permutation: r1 r2 w1 c1 w2 c2', '  and the output, a string per line');
+    ok(!exists $perms[0]{diagnostics}{violations}, '  an ok permutation has no violations');
+    like($perms[3]{diagnostics}{error} // '', qr/mutually-blocking steps$/, '  an error is in its diagnostics');
+    is_deeply($j->{summary}, { permutations => 6, ok => 3, violated => 2, error => 1, skipped => 0 }, '  the summary\'s counts');
+
+    my $page = do { local $/; open my $f, '<', $html or die "$html: $!"; <$f> };
+    my @rows = $page =~ /<tr class="perm" data-verdict="(\w+)">/g;
+    is_deeply(\@rows, [qw(ok violated violated error ok ok)], '--html: a row per permutation, with its verdict');
+    like($page, qr{<td class="name"><a href="#diag-1">r1 r2 w1 c1 w2 c2</a></td><td class="violated">violated</td><td class="reason">invariant &quot;balance never negative&quot; violated \(1 row\)</td><td class="secs">\d+\.\d{3}</td>},
+         '  the row: name, verdict coloured, reason, seconds');
+    my @details = $page =~ /<details class="diag" id="(diag-\d+)" data-verdict="(\w+)"/g;
+    is_deeply(\@details, [qw(diag-1 violated diag-2 violated diag-3 error)], '  a details block per permutation not ok');
+    like($page, qr{<details class="diag" id="diag-1"[^>]*><summary>.*?r1 r2 w1 c1 w2 c2</summary><pre>---\nspec: &quot;\S+race\.spec&quot;\n(?:.*\n)*?\s+balance: &quot;-60&quot;\n(?:.*\n)*?\.\.\.\n</pre></details>},
+         '  holding its YAML diagnostics with the invariant\'s rows');
+    like($page, qr{<body data-verdict="error">\n<h1>pgrace spec report <span class="badge error">error</span></h1>}, '  the run\'s verdict badge');
+    like($page, qr{<th>seed</th><td><code>42</code>}, '  the seed');
+    like($page, qr{<th>permutations</th><td>6 permutations: <span class="ok">3 ok</span>, <span class="violated">2 violated</span>, <span class="error">1 error</span></td>},
+         '  the counts');
+    like($page, qr/<style>[^<]*\.violated\{color:#b3261e;/, '  the house style, inline');
+    my @href = $page =~ /href="([^"]*)"/g;
+    ok(@href && !grep(!/^#diag-\d+$/, @href), '  self-contained: every link is to the page itself') or diag "@href";
+    unlike($page, qr/\bsrc=|<script|<link|\@import|url\(/i, '  no script, nothing to fetch');
+}
+
+# ---- an unwritable report file: one line, exit 2, after the run (as --junit)
+for my $opt (qw(--json --html --junit)) {
+    my ($st, $out, $err) = run_cmd(pgrace(), 'spec', $opt, "$dir/no/such/dir/r.out", $race);
+    ok($st == 2 && $err =~ m{\Apgrace: cannot write \S+/no/such/dir/r\.out: No such file or directory\n\z},
+       "$opt to an unwritable path: exit 2, one line on stderr") or diag "status $st, stderr '$err'";
+    is(scalar(points($out)), 3, '  the TAP stream is whole');
+}
+
 # ---- an isolationtester spec, unchanged: the points print its expected output
 SKIP: {
     my $suite = $ENV{PG15_ISOLATION} // '../shared/anchors/pg15-isolation';
@@ -239,11 +317,16 @@ SPEC
     ($st, $out) = run_cmd(pgrace(), 'spec', '--explore', '--preemptions', '0', $free);
     is(scalar(points($out)), 2, '--explore --preemptions 0: 2 (each session runs to its end)');
     like($out, qr/^# \S+free\.spec: at most 0 preemptions: \d+ interleavings left out$/m, 'and says how many it left out');
-    ($st, $out) = run_cmd(pgrace(), 'spec', '--explore', $race);
+    ($st, $out) = run_cmd(pgrace(), 'spec', '--explore', '--json', "$dir/explore.json", $race);
     is(scalar(points($out)), 20, '--explore ignores the listed permutation: C(6,3) = 20 interleavings');
     ok($st == 1 && grep({ !$_->[0] } points($out)), '... among them the race the listed one does not show');
     my $skipped = () = $out =~ /^ok \d+ - .* # SKIP infeasible: step \w+: its session still waits for step \w+$/mg;
     ok($skipped > 0, "interleavings whose session waits on a lock are skipped at once, not run to a timeout ($skipped)");
+    my $j = JSON::PP->new->decode(do { local $/; open my $f, '<', "$dir/explore.json" or die $!; <$f> });
+    my @sk = grep { $_->{verdict} eq 'skipped' } @{ $j->{files}[0]{permutations} };
+    ok($j->{summary}{skipped} == $skipped && $j->{summary}{permutations} == 20 && @sk == $skipped
+       && !grep({ $_->{reason} !~ /^infeasible: step \w+: its session still waits for step \w+$/ } @sk),
+       '--json: a skipped interleaving is "skipped", with its reason') or diag explain $j->{summary};
 }
 
 # ---- --faults finds what no listed permutation shows: a client that retries
