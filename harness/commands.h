@@ -2,7 +2,7 @@
 #ifndef PGRACE_COMMANDS_H
 #define PGRACE_COMMANDS_H
 
-/* pgrace list [--matrix]: scenarios, variants, invariants, plans, pause
+/* pgrace list [--matrix | --guarantees]: scenarios, variants, invariants, plans, pause
  * points and pinned guarantees; or the README's detection matrix. */
 int list_main(int argc, char **argv);
 

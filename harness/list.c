@@ -118,18 +118,33 @@ static void print_matrix(void)
     }
 }
 
+/* The README's guarantee table, as Markdown rows: each pinned guarantee
+ * of each fixed form, and the plan that catches its removal (t/55-pins.t
+ * removes each one; t/55 checks the README holds exactly this text). */
+static void print_guarantees(void)
+{
+    printf("| scenario | guarantee of the fix | pin | its removal is caught by |\n|---|---|---|---|\n");
+    for (int i = 0; scenario_registry[i]; i++) {
+        const scenario *s = scenario_registry[i];
+        for (int p = 0; p < s->npins; p++)
+            printf("| `%s` | %s | `%s` | plan `%s` |\n", s->name, s->pins[p].what, s->pins[p].name,
+                   s->pins[p].plan);
+    }
+}
+
 int list_main(int argc, char **argv)
 {
     bool matrix = argc == 3 && strcmp(argv[2], "--matrix") == 0;
-    if (argc > 2 && !matrix) {
-        fprintf(stderr, "pgrace: bad option '%s' for list (only --matrix); pgrace --help\n", argv[2]);
+    bool guarantees = argc == 3 && strcmp(argv[2], "--guarantees") == 0;
+    if (argc > 2 && !matrix && !guarantees) {
+        fprintf(stderr, "pgrace: bad option '%s' for list (--matrix or --guarantees); pgrace --help\n", argv[2]);
         return EXIT_USAGE;
     }
     for (int i = 0; scenario_registry[i]; i++)
         if (check_tables(scenario_registry[i]) < 0)
             return EXIT_USAGE;
-    if (matrix) {
-        print_matrix();
+    if (matrix || guarantees) {
+        (matrix ? print_matrix : print_guarantees)();
         return EXIT_HELD;
     }
     for (int i = 0; scenario_registry[i]; i++)

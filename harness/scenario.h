@@ -10,10 +10,12 @@
  *      plans, pause points and pinned guarantees — see `scenario` below);
  *   2. one line, SCENARIO(NAME), in scenarios/list.h.
  *
- * Nothing else: `pgrace list` shows it, `pgrace run NAME` runs it, the
- * README's detection matrix is generated from it (`pgrace list --matrix`,
- * which t/50-matrix.t compares with the README; paste the new rows in), and
- * the suite's matrix test runs every plan of it.
+ * Nothing else: `pgrace list` shows it, `pgrace run NAME` runs it and
+ * `pgrace explore NAME` enumerates its schedules, the README's detection
+ * matrix and guarantee table are generated from it (`pgrace list --matrix`
+ * and `--guarantees`, which t/50-matrix.t compares with the README; paste
+ * the new rows in), the suite's matrix test runs every plan of it and
+ * t/55-pins.t removes each pinned guarantee in turn.
  *
  * How a run calls it. Iterations are independent: setup creates iteration
  * i's rows (keyed by i), then N workers — each a thread with its own
