@@ -67,6 +67,7 @@ int cli_run_option(int code, const char *arg, run_opts *o, const char *usage)
         return cli_duration("--call-timeout", arg, 24 * 3600LL * 1000000000, &o->call_timeout_ns) < 0 ? -1 : 1;
     case CLI_FAULT: o->fault = arg; return 1;
     case CLI_SCHEDULE: o->schedule = arg; return 1;
+    case CLI_FAILFAST: o->failfast = true; return 1;
     case CLI_PLAN: o->plan = arg; return 1;
     case CLI_PARAMS:
         /* Words NAME=VALUE, as a plan's params (call_param reads them). */

@@ -15,7 +15,7 @@
 /* getopt_long codes of the shared long options. */
 enum cli_code {
     CLI_IMPL = 256, CLI_SEED, CLI_DSN, CLI_FAULT, CLI_PAUSE, CLI_RETRIES, CLI_PLAN, CLI_SWEEP, CLI_FROM,
-    CLI_JUNIT, CLI_JSON, CLI_HTML, CLI_CALL_TIMEOUT, CLI_HELP, CLI_SCHEDULE, CLI_PARAMS,
+    CLI_JUNIT, CLI_JSON, CLI_HTML, CLI_CALL_TIMEOUT, CLI_HELP, CLI_SCHEDULE, CLI_PARAMS, CLI_FAILFAST,
     CLI_FIRST_OWN = 512,        /* a command's own options start here */
 };
 
@@ -39,7 +39,8 @@ enum cli_code {
     { "fault-sweep", no_argument, NULL, CLI_SWEEP },                                      \
     { "params", required_argument, NULL, CLI_PARAMS },                                    \
     { "from-iteration", required_argument, NULL, CLI_FROM },                              \
-    { "schedule", required_argument, NULL, CLI_SCHEDULE }
+    { "schedule", required_argument, NULL, CLI_SCHEDULE },                                \
+    { "failfast", no_argument, NULL, CLI_FAILFAST }
 
 /* Each reads text as option what wants it, prints the one-line error
  * ("pgrace: bad -n 'x': expected ...") and returns -1 when it is not. */

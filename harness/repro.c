@@ -67,6 +67,8 @@ void repro_repeat_command(const run_opts *o, const plan_item *item, const item_s
         add(buf, len, " --params '%s'", o->params);
     if (o->first_iteration > 1)
         add(buf, len, " --from-iteration %ld", o->first_iteration);
+    if (o->failfast)
+        add(buf, len, " --failfast");
     add_common(buf, len, o);
 }
 

@@ -85,11 +85,15 @@ bool run_tap_item(const run_opts *o, const plan_item *item, const item_settings 
  * with each iteration), the report fed, and the caller's own hooks. */
 typedef struct drive_hooks {
     const drive_args *a;
+    bool violated;              /* an iteration so far violated an invariant */
 } drive_hooks;
 
 static int before_each(void *arg, long iteration, char *err, size_t errlen)
 {
-    const drive_args *a = ((drive_hooks *)arg)->a;
+    const drive_hooks *h = arg;
+    const drive_args *a = h->a;
+    if (a->failfast && h->violated)
+        return 1;
     if (a->settings->fault && faultctl_configure(a->settings->fault, err, errlen) < 0)
         return -1;
     return a->before ? a->before(a->hook_arg, iteration, err, errlen) : 0;
@@ -97,7 +101,10 @@ static int before_each(void *arg, long iteration, char *err, size_t errlen)
 
 static void after_each(void *arg, long iteration, const call_record *calls, int ncalls, const int *verdicts)
 {
-    const drive_args *a = ((drive_hooks *)arg)->a;
+    drive_hooks *h = arg;
+    const drive_args *a = h->a;
+    for (int k = 0; k < drv_ninvariants(a->item->scenario); k++)
+        h->violated |= verdicts[k] == 0;
     if (a->rep)
         report_iteration(a->rep, iteration, calls, ncalls, verdicts, faultctl_spec());
     if (a->after)
@@ -115,7 +122,7 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
     const char *unpin = mutant_unpin_sql(item->scenario);
     if (unpin && pqx_ctl_exec(a->target->ctl, unpin, err, errlen) < 0)
         return -1;
-    drive_hooks hooks = { a };
+    drive_hooks hooks = { .a = a };
     drv_config cfg = {
         .conninfo = a->target->conninfo, .schema = a->target->schema, .appname = a->target->appname,
         .nworkers = st->nworkers, .iterations = a->iterations, .first_iteration = a->first_iteration,
@@ -123,11 +130,11 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
         .seed = a->seed, .retries = st->retries, .pauses = st->pauses, .call_timeout_ns = st->call_timeout_ns,
         .params = st->params, .control = a->control, .annotate = a->annotate, .annotate_arg = a->hook_arg,
     };
-    if (st->fault || a->before) {
+    if (st->fault || a->before || a->failfast) {
         cfg.before = before_each;
         cfg.before_arg = &hooks;
     }
-    if (a->rep || a->after) {
+    if (a->rep || a->after || a->failfast) {
         cfg.on_iteration = after_each;
         cfg.iteration_arg = &hooks;
     }
@@ -154,10 +161,18 @@ static int run_item(const run_opts *o, target *t, const plan_item *item, report 
     if (plan_settings(o, item, &st, err, errlen) < 0)
         return -1;
     drive_args a = { .target = t, .item = item, .settings = &st, .seed = o->seed,
-                     .first_iteration = o->first_iteration, .iterations = o->iterations, .rep = rep };
+                     .first_iteration = o->first_iteration, .iterations = o->iterations, .rep = rep,
+                     .failfast = o->failfast };
     drv_result r;
     if (run_drive(&a, &r, err, errlen) < 0)
         return -1;
+    long first_bad = -1;
+    for (int k = 0; k < r.nverdicts; k++)
+        if (r.verdicts[k].failures && (first_bad < 0 || r.verdicts[k].first_iteration < first_bad))
+            first_bad = r.verdicts[k].first_iteration;
+    if (o->failfast && first_bad >= 0)
+        tap_comment("%s/%s: --failfast: stopped at iteration %ld, the first that violated an invariant",
+                    item->scenario->name, item->variant->name, first_bad);
     char repeat[2048];
     repro_repeat_command(o, item, &st, repeat, sizeof repeat);
     *held = run_tap_item(o, item, &st, &r, "iterations", repeat);

@@ -36,6 +36,7 @@ typedef struct run_opts {
     long first_iteration;       /* --from-iteration: the first iteration's number (0: 1) */
     int times;                  /* each item runs this many times (replay; 1 otherwise) */
     const char *schedule;       /* --schedule TOKEN: replay this schedule (explore/) */
+    bool failfast;              /* --failfast: an item stops at its first violating iteration */
     const char *argv0;          /* for the repeat command */
     char **argv;                /* the whole command line, to re-execute with the shim */
 } run_opts;
@@ -52,6 +53,7 @@ typedef struct drive_args {
     long first_iteration;       /* 0: from 1 */
     long iteration_step;        /* 0: 1 */
     long iterations;            /* ignored by a sweep, which counts its own */
+    bool failfast;              /* stop after the first iteration that violates an invariant */
     struct report *rep;         /* begun here, ended by the caller; or NULL */
     /* The caller's hooks (the explorer's), all optional: before each
      * iteration (after the item's fault spec is installed; > 0 ends the

@@ -13,6 +13,8 @@ static const char *const actions[] = { "error=40001", "drop", "ambiguous" };
 typedef struct sweep {
     int per_conn[2];            /* statements of a clean call on connection 1 and 2 */
     long first;                 /* the first sweep iteration */
+    drv_before_fn next;         /* the caller's own hook (it may end the sweep), or NULL */
+    void *next_arg;
 } sweep;
 
 /* The probe's iteration: count worker 1's statements per connection. */
@@ -39,6 +41,9 @@ static int no_faults(void *arg, long iteration, char *err, size_t errlen)
 static int aim(void *arg, long iteration, char *err, size_t errlen)
 {
     const sweep *sw = arg;
+    int rc = sw->next ? sw->next(sw->next_arg, iteration, err, errlen) : 0;
+    if (rc != 0)
+        return rc;
     long k = iteration - sw->first;
     int positions = sw->per_conn[0] + sw->per_conn[1];
     const char *action = actions[k / positions];
@@ -74,6 +79,8 @@ int sweep_run(const drv_config *cfg, const scenario *s, const scenario_variant *
     drv_config run = *cfg;
     run.iterations = (long)NACTIONS * *positions;
     run.first_iteration = sw.first;
+    sw.next = cfg->before;
+    sw.next_arg = cfg->before_arg;
     run.before = aim;
     run.before_arg = &sw;
     int rc = drv_run(&run, s, v, ctl, res, err, errlen);

@@ -36,8 +36,8 @@ my @bad = (
     [ [qw(run attestation --dsn), "host='unterminated"], qr/bad DSN/ ],
     [ [qw(cluster -- /nonexistent/program)],    qr/command not found|cannot start/ ],
     # Accepted-but-ignored and silently clamped inputs are errors instead.
-    [ [qw(run attestation --pause nosuch=5ms)],  qr/scenario attestation has no pause point 'nosuch' \(its points: after-guard\)/ ],
-    [ [qw(run envmerge --pause after-guard=5ms)], qr/envmerge has no pause point 'after-guard' \(its points: before-read, after-read\)/ ],
+    [ [qw(run attestation --pause nosuch=5ms)],  qr/scenario attestation has no pause point 'nosuch' \(its points: before-tx, after-guard\)/ ],
+    [ [qw(run envmerge --pause after-guard=5ms)], qr/envmerge has no pause point 'after-guard' \(its points: before-read, after-read, holding\)/ ],
     [ [qw(run attestation --pause after-guard=5)], qr/'5' is not a duration/ ],
     [ [qw(run attestation --pause after-guard=2h)], qr/not a duration of at most 1h/ ],
     [ [qw(run attestation --call-timeout 10)],   qr/bad --call-timeout '10': expected a duration/ ],
