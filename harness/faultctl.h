@@ -7,7 +7,7 @@
  * from faults, the spec can be replaced between iterations (fault sweeps),
  * and every fault that fires is credited to the call it hit, so a failing
  * iteration's diagnostics say which fault fired where. Without the shim
- * every function here is a no-op and faultctl_loaded() is false.
+ * every function here is a no-op (faultctl_configure of a spec is an error).
  */
 #ifndef PGRACE_FAULTCTL_H
 #define PGRACE_FAULTCTL_H
