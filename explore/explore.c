@@ -214,8 +214,11 @@ static void replay_command(const explorer *x, const char *token, long iteration,
                      x->st->retries, o->seed);
     if (n > 0 && (size_t)n < len && o->plan)
         n += snprintf(buf + n, len - (size_t)n, " --plan %s", o->plan);
-    if (n > 0 && (size_t)n < len && o->dsn)
-        snprintf(buf + n, len - (size_t)n, " --dsn '%s'", o->dsn);
+    if (n > 0 && (size_t)n < len && o->dsn) {
+        char q[1024];
+        cli_shell_quote(o->dsn, q, sizeof q);
+        snprintf(buf + n, len - (size_t)n, " --dsn %s", q);
+    }
 }
 
 /* drv_annotate_fn: the violating round's schedule, its steps, its replay. */

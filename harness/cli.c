@@ -67,7 +67,14 @@ int cli_run_option(int code, const char *arg, run_opts *o, const char *usage)
         return cli_duration("--call-timeout", arg, 24 * 3600LL * 1000000000, &o->call_timeout_ns) < 0 ? -1 : 1;
     case CLI_FAULT: o->fault = arg; return 1;
     case CLI_SCHEDULE: o->schedule = arg; return 1;
-    case CLI_FAILFAST: o->failfast = true; return 1;
+    case CLI_FAILFAST:
+        if (arg && !*arg) {
+            fprintf(stderr, "pgrace: bad --failfast=: name an invariant (pgrace list shows them), or give none\n");
+            return -1;
+        }
+        o->failfast = true;
+        o->failfast_on = arg;
+        return 1;
     case CLI_PLAN: o->plan = arg; return 1;
     case CLI_PARAMS:
         /* Words NAME=VALUE, as a plan's params (call_param reads them). */
@@ -169,18 +176,46 @@ int cli_targets(int argc, char **argv, run_opts *o)
     return 0;
 }
 
-/* The command line as typed, words quoted where a shell would need it. */
+void cli_shell_word(const char *word, char *buf, size_t len)
+{
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%";
+    if (len && *word && strspn(word, safe) == strlen(word))
+        snprintf(buf, len, "%s", word);
+    else
+        cli_shell_quote(word, buf, len);
+}
+
+void cli_shell_quote(const char *word, char *buf, size_t len)
+{
+    size_t n = 0;
+    if (len == 0)
+        return;
+    /* '...', each ' written as '\'' (close, an escaped quote, reopen). */
+    for (const char *p = word; n + 5 < len; p++) {
+        if (p == word)
+            buf[n++] = '\'';
+        if (!*p) {
+            buf[n++] = '\'';
+            break;
+        }
+        if (*p == '\'') {
+            memcpy(buf + n, "'\\''", 4);
+            n += 4;
+        } else {
+            buf[n++] = *p;
+        }
+    }
+    buf[n] = '\0';
+}
+
 void cli_command_line(char *const *argv, char *buf, size_t len)
 {
     size_t n = 0;
     buf[0] = '\0';
-    for (int i = 0; argv && argv[i] && n < len; i++) {
-        const char *a = argv[i];
-        bool plain = *a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
-                               == strlen(a);
-        int w = snprintf(buf + n, len - n, plain ? "%s%s" : "%s'%s'", i ? " " : "", a);
-        if (w < 0)
-            break;
-        n += (size_t)w;
+    for (int i = 0; argv && argv[i] && n + 1 < len; i++) {
+        if (i)
+            buf[n++] = ' ';
+        cli_shell_word(argv[i], buf + n, len - n);
+        n += strlen(buf + n);
     }
 }

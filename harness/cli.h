@@ -40,7 +40,7 @@ enum cli_code {
     { "params", required_argument, NULL, CLI_PARAMS },                                    \
     { "from-iteration", required_argument, NULL, CLI_FROM },                              \
     { "schedule", required_argument, NULL, CLI_SCHEDULE },                                \
-    { "failfast", no_argument, NULL, CLI_FAILFAST }
+    { "failfast", optional_argument, NULL, CLI_FAILFAST }
 
 /* Each reads text as option what wants it, prints the one-line error
  * ("pgrace: bad -n 'x': expected ...") and returns -1 when it is not. */
@@ -64,5 +64,12 @@ int cli_targets(int argc, char **argv, run_opts *o);
 /* The command line as typed (argv up to its NULL), words quoted where a
  * shell would need it; cut at len. */
 void cli_command_line(char *const *argv, char *buf, size_t len);
+
+/* word as one shell word: as is when nothing in it is special to a shell,
+ * else quoted as cli_shell_quote does. Cut to fit len. */
+void cli_shell_word(const char *word, char *buf, size_t len);
+
+/* word in single quotes, a quote inside written '\''. Cut to fit len. */
+void cli_shell_quote(const char *word, char *buf, size_t len);
 
 #endif

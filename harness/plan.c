@@ -70,6 +70,26 @@ static int check_pauses(const scenario *s, const drv_pauses *p, char *err, size_
     return 0;
 }
 
+/* What every item's settings end with: its pauses checked, and the
+ * invariant --failfast names found among s's. */
+static int finish(const run_opts *o, const scenario *s, item_settings *st, char *err, size_t errlen)
+{
+    if (check_pauses(s, &st->pauses, err, errlen) < 0)
+        return -1;
+    st->failfast_on = -1;
+    if (!o->failfast_on)
+        return 0;
+    for (int k = 0; k < drv_ninvariants(s); k++)
+        if (strcmp(drv_invariant_name(s, k), o->failfast_on) == 0)
+            st->failfast_on = k;
+    if (st->failfast_on < 0) {
+        err_set(err, errlen, "scenario %s has no invariant '%s' (--failfast=INVARIANT; pgrace list shows them)",
+                s->name, o->failfast_on);
+        return -1;
+    }
+    return 0;
+}
+
 void plan_label(const plan_item *item, const item_settings *st, char *buf, size_t len)
 {
     if (strcmp(st->plan, "none") == 0)
@@ -134,7 +154,7 @@ int plan_settings(const run_opts *o, const plan_item *item, item_settings *st, c
     }
     const scenario *s = item->scenario;
     if (!o->plan || strcmp(o->plan, "none") == 0)
-        return check_pauses(s, &st->pauses, err, errlen);
+        return finish(o, s, st, err, errlen);
     for (int i = 0; i < s->nplans; i++) {
         const scenario_plan *p = &s->plans[i];
         if (strcmp(p->name, o->plan) != 0)
@@ -168,7 +188,7 @@ int plan_settings(const run_opts *o, const plan_item *item, item_settings *st, c
             err_set(err, errlen, "scenario %s: plan %s: bad call_timeout '%s'", s->name, p->name, p->call_timeout);
             return -1;
         }
-        return check_pauses(s, &st->pauses, err, errlen);
+        return finish(o, s, st, err, errlen);
     }
     err_set(err, errlen, "scenario %s has no plan '%s' (pgrace list shows them)", s->name, o->plan);
     return -1;

@@ -1,6 +1,7 @@
 /* repro.c — the repeat and replay commands (see repro.h). */
 #include "harness/repro.h"
 
+#include "harness/cli.h"
 #include "harness/run.h"
 #include "lib/parse.h"
 
@@ -21,6 +22,14 @@ __attribute__((format(printf, 3, 4))) static void add(char *buf, size_t len, con
     va_end(ap);
 }
 
+/* Appends option and its value, quoted for a shell. */
+static void add_quoted(char *buf, size_t len, const char *option, const char *value)
+{
+    char q[2048];
+    cli_shell_quote(value, q, sizeof q);
+    add(buf, len, "%s%s", option, q);
+}
+
 static void add_pauses(char *buf, size_t len, const drv_pauses *p)
 {
     for (int i = 0; i < p->n; i++) {
@@ -38,7 +47,7 @@ static void add_common(char *buf, size_t len, const run_opts *o)
     if (o->call_timeout_ns)
         add(buf, len, " --call-timeout %s", d);
     if (o->dsn)
-        add(buf, len, " --dsn '%s'", o->dsn);
+        add_quoted(buf, len, " --dsn ", o->dsn);
 }
 
 void repro_repeat_command(const run_opts *o, const plan_item *item, const item_settings *st, char *buf,
@@ -58,17 +67,17 @@ void repro_repeat_command(const run_opts *o, const plan_item *item, const item_s
     if (o->fault_sweep)
         add(buf, len, " --fault-sweep");
     if (o->fault)
-        add(buf, len, " --fault '%s'", o->fault);
+        add_quoted(buf, len, " --fault ", o->fault);
     /* Only what the plan did not set: the plan brings its own. */
     add_pauses(buf, len, &o->pauses);
     if (o->retries_given)
         add(buf, len, " --retries %d", st->retries);
     if (o->params)
-        add(buf, len, " --params '%s'", o->params);
+        add_quoted(buf, len, " --params ", o->params);
     if (o->first_iteration > 1)
         add(buf, len, " --from-iteration %ld", o->first_iteration);
     if (o->failfast)
-        add(buf, len, " --failfast");
+        o->failfast_on ? add_quoted(buf, len, " --failfast=", o->failfast_on) : add(buf, len, " --failfast");
     add_common(buf, len, o);
 }
 
@@ -82,8 +91,8 @@ void repro_replay_command(const run_opts *o, const plan_item *item, const item_s
     /* The plan's settings of the operation (its side roles, a shorter
      * lock_timeout): without them the iteration is another one. */
     if (st->params)
-        add(buf, len, " --params '%s'", st->params);
+        add_quoted(buf, len, " --params ", st->params);
     if (fault_spec && *fault_spec)
-        add(buf, len, " --fault '%s'", fault_spec);
+        add_quoted(buf, len, " --fault ", fault_spec);
     add_common(buf, len, o);
 }

@@ -104,7 +104,7 @@ static void after_each(void *arg, long iteration, const call_record *calls, int 
     drive_hooks *h = arg;
     const drive_args *a = h->a;
     for (int k = 0; k < drv_ninvariants(a->item->scenario); k++)
-        h->violated |= verdicts[k] == 0;
+        h->violated |= verdicts[k] == 0 && (a->failfast_on < 0 || a->failfast_on == k);
     if (a->rep)
         report_iteration(a->rep, iteration, calls, ncalls, verdicts, faultctl_spec());
     if (a->after)
@@ -160,19 +160,21 @@ static int run_item(const run_opts *o, target *t, const plan_item *item, report 
     item_settings st;
     if (plan_settings(o, item, &st, err, errlen) < 0)
         return -1;
+    int stop_on = st.failfast_on;
     drive_args a = { .target = t, .item = item, .settings = &st, .seed = o->seed,
                      .first_iteration = o->first_iteration, .iterations = o->iterations, .rep = rep,
-                     .failfast = o->failfast };
+                     .failfast = o->failfast, .failfast_on = stop_on };
     drv_result r;
     if (run_drive(&a, &r, err, errlen) < 0)
         return -1;
     long first_bad = -1;
     for (int k = 0; k < r.nverdicts; k++)
-        if (r.verdicts[k].failures && (first_bad < 0 || r.verdicts[k].first_iteration < first_bad))
+        if (r.verdicts[k].failures && (stop_on < 0 || stop_on == k) &&
+            (first_bad < 0 || r.verdicts[k].first_iteration < first_bad))
             first_bad = r.verdicts[k].first_iteration;
     if (o->failfast && first_bad >= 0)
-        tap_comment("%s/%s: --failfast: stopped at iteration %ld, the first that violated an invariant",
-                    item->scenario->name, item->variant->name, first_bad);
+        tap_comment("%s/%s: --failfast: stopped at iteration %ld, the first that violated %s", item->scenario->name,
+                    item->variant->name, first_bad, o->failfast_on ? o->failfast_on : "an invariant");
     char repeat[2048];
     repro_repeat_command(o, item, &st, repeat, sizeof repeat);
     *held = run_tap_item(o, item, &st, &r, "iterations", repeat);

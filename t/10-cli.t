@@ -47,6 +47,8 @@ my @bad = (
     [ [qw(run attestation --plan sweep --from-iteration 4)], qr/plan sweep is a fault sweep/ ],
     [ [qw(run attestation --plan commit-error --fault stmt)], qr/plan commit-error brings its own faults/ ],
     [ [qw(run attestation --plan nosuch)],       qr/scenario attestation has no plan 'nosuch'/ ],
+    [ [qw(run attestation --failfast=nosuch)],   qr/scenario attestation has no invariant 'nosuch' \(--failfast=INVARIANT/ ],
+    [ [qw(run attestation --failfast=)],         qr/bad --failfast=: name an invariant/ ],
     [ [qw(run attestation --retries 11)],        qr/bad --retries '11'/ ],
     [ [qw(run attestation --seed 18446744073709551616)], qr/bad --seed '18446744073709551616'/ ],
     [ [qw(run attestation --fault), 'stmt:delay=5'], qr/expected a duration/ ],

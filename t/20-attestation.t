@@ -42,8 +42,10 @@ my %caught_by = (
 );
 for my $variant (sort keys %caught_by) {
     my $runs = repeat_count(20);
-    # Default settings but --failfast: each run ends at its first violation.
-    my @r = run_all(map { [ pgrace(), 'run', 'attestation', '--impl', $variant, '--failfast' ] } 1 .. $runs);
+    # Default settings but --failfast=INVARIANT: each run ends at its first
+    # violation of the claimed invariant.
+    my @r = run_all(map { [ pgrace(), 'run', 'attestation', '--impl', $variant,
+                            '--failfast=exactly one credential per record' ] } 1 .. $runs);
     my $caught = grep { $_->[0] == 1 && $_->[1] =~ $caught_by{$variant} } @r;
     my $last = $r[-1][1];
     is($caught, $runs, "$variant caught in each of $runs consecutive runs (default settings)")
@@ -64,7 +66,7 @@ for my $variant (sort keys %caught_by) {
     like($yaml, qr/^  found: "\d+ credentials; \d+ callers got ok \(workers \d+, \d+/m,
          "$variant: says what was found and which workers got ok");
     like($yaml, qr/^  seed: \d+$/m, "$variant: names the seed");
-    like($yaml, qr/^  repeat: ".*pgrace run attestation\/$variant -i 100 --seed \d+ --failfast"$/m,
+    like($yaml, qr/^  repeat: ".*pgrace run attestation\/$variant -i 100 --seed \d+ --failfast='exactly one credential per record'"$/m,
          "$variant: gives the command that repeats the run");
 }
 
@@ -89,8 +91,8 @@ for my $variant (sort keys %caught_by) {
     for my $key (sort keys %caught) {
         my ($variant, $plan) = split m{/}, $key;
         my $runs = repeat_count(20);
-        my @r = run_all(map { [ pgrace(), 'run', "attestation/$variant", '-i', 25, '--plan', $plan, '--failfast' ] }
-                        1 .. $runs);
+        my @r = run_all(map { [ pgrace(), 'run', "attestation/$variant", '-i', 25, '--plan', $plan,
+                                "--failfast=$caught{$key}" ] } 1 .. $runs);
         my $want = qr/^not ok \d+ - attestation\/\Q$variant [$plan]: $caught{$key}\E$/m;
         is(scalar(grep { $_->[0] == 1 && $_->[1] =~ $want } @r), $runs,
            "$variant caught under plan $plan ($caught{$key}) in each of $runs consecutive runs") or diag $r[-1][1];
