@@ -140,7 +140,11 @@ test: $(BUILD)/.deps-test all mutant
 mutant:
 	$(MAKE) MUTANTS=1 BUILD=build/mutant build/mutant/pgrace build/mutant/libpgfault.so
 
-check: test check-asan check-tsan
+# The two sanitizer passes run side by side after the normal one: the
+# TSan pass is mostly its one long file (the explorer's), which leaves the
+# CPU to the ASan pass. -O keeps each pass's output in one piece.
+check: test
+	$(MAKE) --no-print-directory -j2 -O check-asan check-tsan
 
 # The sanitizer passes run what their sanitizer can find something in, not
 # everything again. AddressSanitizer+UBSan: every test that drives pgrace's C
