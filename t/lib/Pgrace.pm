@@ -37,6 +37,9 @@ sub run_cmd {
     local $/;
     open my $o, '<', $ofile or die; my $out = <$o>;
     open my $e, '<', $efile or die; my $err = <$e>;
+    # Removed now, not at exit: a run_all child leaves by _exit, which
+    # skips File::Temp's cleanup.
+    unlink $ofile, $efile;
     return ($status, $out // '', $err // '');
 }
 
@@ -50,6 +53,7 @@ sub run_cmd_stdin {
     open my $saved, '<&', \*STDIN or die "dup stdin: $!";
     open STDIN, '<', $ifile or die "open $ifile: $!";
     my @r = run_cmd(@cmd);
+    unlink $ifile;
     open STDIN, '<&', $saved or die "restore stdin: $!";
     return @r;
 }

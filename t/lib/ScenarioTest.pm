@@ -45,6 +45,7 @@ sub run_all {
         open my $in, '<', $file or die "$file: $!";
         local $/;
         my ($st, $out) = (<$in> // '') =~ /\A(\d+)\n(.*)\z/s;
+        unlink $file;
         $res[$i] = [ $st // -1, $out // '' ];
     }
     return @res;
