@@ -3,6 +3,8 @@
  */
 #include "explore/equiv.h"
 
+#include "lib/hash.h"
+
 #include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -81,14 +83,6 @@ void equiv_free(equiv_set *s)
     free(s);
 }
 
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
 static entry *slot_of(entry *slots, size_t cap, uint64_t hash, const unsigned char *key, size_t len)
 {
     for (size_t i = hash & (cap - 1);; i = (i + 1) & (cap - 1))
@@ -150,7 +144,7 @@ int equiv_add(equiv_set *s, const int *workers, const bool *quiet, int n, int fa
     key[len++] = (unsigned char)action;
     if (2 * (s->count + 1) > s->cap && grow(s) < 0)
         return -1;
-    uint64_t h = fnv1a(key, len);
+    uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, key, len);
     entry *e = slot_of(s->slots, s->cap, h, key, len);
     if (e->key)
         return 0;

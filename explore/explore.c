@@ -501,13 +501,13 @@ static int parse_explore(int argc, char **argv, explore_opts *o)
             if (cli_long("--max-schedules", optarg, 1, 100000000, &o->max_schedules) < 0)
                 return -1;
             break;
-        case O_STRATEGY:
-            if (strcmp(optarg, "dfs") != 0 && strcmp(optarg, "pct") != 0) {
-                fprintf(stderr, "pgrace: bad --strategy '%s': dfs or pct\n", optarg);
+        case O_STRATEGY: {
+            int pct = cli_choice("--strategy", optarg, "dfs", "pct");
+            if (pct < 0)
                 return -1;
-            }
-            o->pct = strcmp(optarg, "pct") == 0;
+            o->pct = pct;
             break;
+        }
         case O_DEPTH:
             if (cli_long("--depth", optarg, 1, 8, &v) < 0)
                 return -1;

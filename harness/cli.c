@@ -11,6 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
+int cli_choice(const char *what, const char *text, const char *first, const char *second)
+{
+    if (strcmp(text, first) == 0 || strcmp(text, second) == 0)
+        return strcmp(text, second) == 0;
+    fprintf(stderr, "pgrace: bad %s '%s': %s or %s\n", what, text, first, second);
+    return -1;
+}
+
 int cli_long(const char *what, const char *text, long lo, long hi, long *out)
 {
     if (parse_long(text, lo, hi, out) == 0)

@@ -45,6 +45,10 @@ enum cli_code {
 /* Each reads text as option what wants it, prints the one-line error
  * ("pgrace: bad -n 'x': expected ...") and returns -1 when it is not. */
 int cli_long(const char *what, const char *text, long lo, long hi, long *out);
+
+/* text is first (0) or second (1); else -1, printed ("bad --strategy 'x':
+ * dfs or pct"). */
+int cli_choice(const char *what, const char *text, const char *first, const char *second);
 int cli_seed(const char *what, const char *text, uint64_t *out);
 int cli_duration(const char *what, const char *text, int64_t max_ns, int64_t *out);
 

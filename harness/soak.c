@@ -344,13 +344,13 @@ static int parse_soak(int argc, char **argv, soak_opts *o)
                 return -1;
             break;
         case O_KEEP: o->keep_going = true; break;
-        case O_STRATEGY:
-            if (strcmp(optarg, "os") != 0 && strcmp(optarg, "pct") != 0) {
-                fprintf(stderr, "pgrace: bad --strategy '%s': os or pct\n", optarg);
+        case O_STRATEGY: {
+            int pct = cli_choice("--strategy", optarg, "os", "pct");
+            if (pct < 0)
                 return -1;
-            }
-            o->pct = strcmp(optarg, "pct") == 0;
+            o->pct = pct;
             break;
+        }
         case O_DEPTH:
             if (cli_long("--depth", optarg, 1, 8, &v) < 0)
                 return -1;

@@ -225,3 +225,12 @@ int pqx_ctl_int(PGconn *conn, const char *sql, int nparams, const char *const *p
     PQclear(r);
     return 0;
 }
+
+int pqx_find_row(const PGresult *r, int col, const char *value)
+{
+    int found = -1;
+    for (int row = 0; row < PQntuples(r); row++)
+        if (strcmp(PQgetvalue(r, row, col), value) == 0)
+            found = row;
+    return found;
+}

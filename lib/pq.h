@@ -83,6 +83,9 @@ PGresult *pqx_ctl_query(PGconn *conn, const char *sql, int nparams, const char *
 int pqx_ctl_int(PGconn *conn, const char *sql, int nparams, const char *const *params,
                 long long *value, char *err, size_t errlen);
 
+/* The last row of r whose column col reads value, or -1. */
+int pqx_find_row(const PGresult *r, int col, const char *value);
+
 /* Fills o from a failed result (res may be NULL when libpq returned none). */
 void pqx_classify(PGconn *conn, const PGresult *res, outcome *o);
 

@@ -3,6 +3,7 @@
 
 #include "lib/err.h"
 #include "lib/fstree.h"
+#include "lib/hash.h"
 #include "lib/rng.h"
 
 #include <errno.h>
@@ -18,16 +19,8 @@
 #define MARKER "PGRACE_TEMPLATE"        /* written last: its presence means complete */
 #define FORMAT "1"                      /* bump when the layout changes */
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
-}
-
 /* Adds a program's identity to the key: an upgrade changes size or time. */
-static uint64_t fnv_program(uint64_t h, const char *bindir, const char *name)
+static uint64_t key_program(uint64_t h, const char *bindir, const char *name)
 {
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/%s", bindir, name);
@@ -35,9 +28,9 @@ static uint64_t fnv_program(uint64_t h, const char *bindir, const char *name)
     if (stat(p, &st) == 0) {
         int64_t v[] = { (int64_t)st.st_size, (int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec,
                         (int64_t)st.st_ino };
-        h = fnv(h, v, sizeof v);
+        h = hash_fnv1a(h, v, sizeof v);
     }
-    return fnv(h, p, strlen(p) + 1);
+    return hash_fnv1a(h, p, strlen(p) + 1);
 }
 
 /* mkdir -p with mode 0700 for what it creates. Returns 0 or -1. */
@@ -80,10 +73,10 @@ int template_locate(const char *bindir, const char *initdb_options, char *path, 
     char dir[PATH_MAX - 64];
     if (!cache_dir(dir, sizeof dir))
         return 0;
-    uint64_t h = fnv(0xcbf29ce484222325ULL, FORMAT, sizeof FORMAT);
-    h = fnv_program(h, bindir, "initdb");
-    h = fnv_program(h, bindir, "postgres");
-    h = fnv(h, initdb_options, strlen(initdb_options) + 1);
+    uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, FORMAT, sizeof FORMAT);
+    h = key_program(h, bindir, "initdb");
+    h = key_program(h, bindir, "postgres");
+    h = hash_fnv1a(h, initdb_options, strlen(initdb_options) + 1);
     snprintf(path, len, "%s/template-%016" PRIx64, dir, h);
     return 1;
 }

@@ -5,6 +5,7 @@
 #include "reports/rep.h"
 
 #include "lib/err.h"
+#include "lib/hash.h"
 #include "lib/tap.h"
 
 #include <errno.h>
@@ -43,13 +44,7 @@ static void fix_utf8(char *s)
     }
 }
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;                /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
+static uint64_t hash_str(const char *s) { return hash_fnv1a(HASH_FNV1A_INIT, s, strlen(s)); }
 
 /* The interned copy of s (valid UTF-8), or NULL for NULL/"" (or when out
  * of memory: r->oom is set). */

@@ -329,10 +329,7 @@ static int inv_outcome(inv_ctx *x)
         const call_record *c = &x->calls[i];
         char token[48];
         call_token(x->iteration, c->worker, c->attempt, token, sizeof token);
-        int mine = -1;
-        for (int row = 0; row < PQntuples(r); row++)
-            if (strcmp(PQgetvalue(r, row, 1), token) == 0)
-                mine = row;
+        int mine = pqx_find_row(r, 1, token);
         maybe |= call_maybe_committed(c);
         if (c->out.kind == OUT_OK) {
             oks++;

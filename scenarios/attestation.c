@@ -591,12 +591,8 @@ static int inv_outcome_consistent(inv_ctx *x)
             continue;
         char token[48];
         call_token(x->iteration, c->worker, c->attempt, token, sizeof token);
-        int present = 0, linked = 0;
-        for (int row = 0; row < PQntuples(r); row++)
-            if (strcmp(PQgetvalue(r, row, 0), token) == 0) {
-                present = 1;
-                linked = PQgetvalue(r, row, 1)[0] == 't';
-            }
+        int row = pqx_find_row(r, 0, token);
+        int present = row >= 0, linked = row >= 0 && PQgetvalue(r, row, 1)[0] == 't';
         const char *why = NULL;
         if (c->out.kind == OUT_OK && !(present && linked))
             why = present ? "got ok, but its credential is not the record's" : "got ok, but its credential is absent";
@@ -686,9 +682,7 @@ static int inv_deactivated(inv_ctx *x)
             continue;
         char token[48];
         call_token(x->iteration, c->worker, c->attempt, token, sizeof token);
-        bool minted = false;
-        for (int row = 0; row < PQntuples(r); row++)
-            minted = minted || strcmp(PQgetvalue(r, row, 0), token) == 0;
+        bool minted = pqx_find_row(r, 0, token) >= 0;
         int64_t began = tx_began(c);
         if (!minted || began < 0 || began < deactivated)
             continue;

@@ -18,21 +18,8 @@
 #include <libpq-fe.h>
 
 #include "faults/pgfault.h"
+#include "t/unit/tap_bare.h"
 
-static int test_no;
-static int failures;
-
-static void ok(int cond, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%sok %d - ", cond ? "" : "not ", ++test_no);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    if (!cond) failures++;
-    fflush(stdout);
-}
 
 static void bail(const char *what, PGconn *c)
 {
@@ -398,6 +385,5 @@ int main(void)
     test_actions(ctl);
     test_threads(getenv("PGF_THREADS") ? atoi(getenv("PGF_THREADS")) : 8);
     PQfinish(ctl);
-    printf("1..%d\n", test_no);
-    return failures ? 1 : 0;
+    return tap_bare_done();
 }

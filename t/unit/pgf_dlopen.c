@@ -29,22 +29,10 @@
 #include <unistd.h>
 #include <libpq-fe.h> /* types and constants only: nothing is linked */
 
+#include "t/unit/tap_bare.h"
+
 #define SONAME "libpq.so.5"
 
-static int test_no;
-static int failures;
-
-static void ok(int cond, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%sok %d - ", cond ? "" : "not ", ++test_no);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    if (!cond) failures++;
-    fflush(stdout);
-}
 
 static void bail(const char *fmt, ...)
 {
@@ -267,6 +255,5 @@ int main(void)
     ok(atomic_load(&thread_bad) == 0, "%d threads x %d dlopen/dlsym/dlclose of libpq and libm: %d wrong",
        THREADS, ROUNDS, atomic_load(&thread_bad));
 
-    printf("1..%d\n", test_no);
-    return failures ? 1 : 0;
+    return tap_bare_done();
 }
