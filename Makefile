@@ -24,7 +24,7 @@ PG_LIBDIR     := $(shell pg_config --libdir 2>/dev/null || echo /usr/lib)
 CFLAGS_SAN_asan := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 CFLAGS_SAN_tsan := -fsanitize=thread -fno-omit-frame-pointer
 CFLAGS_SAN      := $(CFLAGS_SAN_$(SAN))
-# make MUTANTS=1 BUILD=build/mutant: the mutation build (harness/mutant.h),
+# make MUTANTS=1 BUILD=build/mutant: the mutation build (engine/mutant.h),
 # whose fixed forms drop the guarantee $PGRACE_MUTANT names (t/55-pins.t).
 CFLAGS_MUTANTS  := $(if $(MUTANTS),-DPGRACE_MUTANTS)
 
@@ -35,11 +35,14 @@ LDFLAGS += -pthread $(CFLAGS_SAN) -L$(PG_LIBDIR)
 LDLIBS  += -lpq -ljansson -lm
 
 LIB_SRCS      := $(wildcard lib/*.c)
-# spec/ (the isolation spec language) reuses two of the shim's parts: its
-# statement classifier and its error= rule, which builds the RAISE a step
-# fault sends (both plain C with no libpq interposition).
-PGRACE_SRCS   := $(LIB_SRCS) $(wildcard harness/*.c) $(wildcard scenarios/*.c) $(wildcard reports/*.c) \
-                 $(wildcard explore/*.c) $(wildcard spec/*.c) faults/classify.c faults/spec.c
+# The layers, top down (LAYERS.md; t/02-layers.t checks that no include or
+# call points up): cli/ -> modes/ -> scenarios/ -> isolation/ -> sched/ ->
+# engine/ -> reports/ -> lib/. pgrace shares the fault grammar with the shim
+# (faults/grammar.h: the parser, the matcher and the statement classifier;
+# plain C with no libpq interposition).
+LAYER_DIRS    := cli modes scenarios isolation sched engine reports lib
+GRAMMAR_SRCS  := faults/grammar.c faults/match.c faults/classify.c
+PGRACE_SRCS   := $(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.c)) $(GRAMMAR_SRCS)
 PGRACE_OBJS   := $(PGRACE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS     := $(wildcard t/unit/*.c)
 UNIT_BINS     := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
@@ -113,13 +116,13 @@ $(BUILD)/t/%: t/unit/%.c $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The explorer's enumerations are tested on their own, with simulated workers.
-EXPLORE_PURE := $(addprefix $(BUILD)/obj/explore/,dfs.o equiv.o pct.o schedule.o)
+EXPLORE_PURE := $(addprefix $(BUILD)/obj/sched/,dfs.o equiv.o pct.o schedule.o)
 $(BUILD)/t/explore_%: t/unit/explore_%.c $(EXPLORE_PURE) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The soak planner's tests also link it.
-$(BUILD)/t/soak_%: t/unit/soak_%.c $(BUILD)/obj/harness/soakplan.o $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+$(BUILD)/t/soak_%: t/unit/soak_%.c $(BUILD)/obj/modes/soakplan.o $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -136,7 +139,7 @@ PROVE      := prove -f -j$(PROVE_JOBS)
 test: $(BUILD)/.deps-test all mutant
 	PGRACE_BUILD=$(BUILD) $(PROVE) t/*.t $(UNIT_BINS)
 
-# The mutation build t/55-pins.t runs (harness/mutant.h).
+# The mutation build t/55-pins.t runs (engine/mutant.h).
 mutant:
 	$(MAKE) MUTANTS=1 BUILD=build/mutant build/mutant/pgrace build/mutant/libpgfault.so
 

@@ -12,9 +12,10 @@
  * Runs on every statement while rules are active: no allocation.
  */
 #include <ctype.h>
+#include <string.h>
 #include <strings.h>
 
-#include "faults/pgf_int.h"
+#include "faults/grammar.h"
 
 /* Skip blanks, -- comments and (nested) block comments. */
 static const char *skip_ws(const char *s)
@@ -74,4 +75,56 @@ enum pgf_kind pgf_classify(const char *sql)
     default:
         return PGF_K_OTHER;
     }
+}
+
+/* The end of a dollar quote's opening tag at s ('$' [tag] '$'), or NULL
+ * when s is not one (a positional parameter $1 is not). */
+static const char *dollar_tag_end(const char *s)
+{
+    const char *t = s + 1;
+    if (isdigit((unsigned char)*t)) return NULL;
+    while (isalnum((unsigned char)*t) || *t == '_' || (unsigned char)*t >= 0x80) t++;
+    return *t == '$' ? t + 1 : NULL;
+}
+
+const char *pgf_next_statement(const char *sql)
+{
+    const char *s = sql;
+    int parens = 0;
+    while (*s) {
+        if (s[0] == '-' && s[1] == '-') {
+            while (*s && *s != '\n') s++;
+        } else if (s[0] == '/' && s[1] == '*') {
+            s = skip_ws(s);
+        } else if (*s == '\'' || *s == '"') {
+            /* 'it''s', E'\'' (a backslash escapes in an E string), "a""b" */
+            char q = *s;
+            int backslash = q == '\'' && s > sql && (s[-1] == 'E' || s[-1] == 'e');
+            for (s++; *s; s++) {
+                if (backslash && *s == '\\' && s[1]) { s++; continue; }
+                if (*s == q) {
+                    if (s[1] == q) { s++; continue; }
+                    break;
+                }
+            }
+            if (*s) s++;
+        } else if (*s == '$' && dollar_tag_end(s)) {
+            const char *body = dollar_tag_end(s);
+            size_t taglen = (size_t)(body - s);
+            const char *close = body;
+            while (*close && !(*close == '$' && strncmp(close, s, taglen) == 0)) close++;
+            s = *close ? close + taglen : close;
+        } else if (*s == '(') {
+            parens++, s++;
+        } else if (*s == ')') {
+            parens -= parens > 0, s++;
+        } else if (*s == ';' && parens == 0) {
+            const char *next = skip_ws(s + 1);
+            while (*next == ';') next = skip_ws(next + 1);
+            return *next ? next : NULL;
+        } else {
+            s++;
+        }
+    }
+    return NULL;
 }

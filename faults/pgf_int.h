@@ -11,61 +11,16 @@
 #define PGF_INT_H
 
 #include <dlfcn.h>
-#include <regex.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <libpq-fe.h>
 
+#include "faults/grammar.h"
 #include "faults/pgfault.h"
 
-#define PGF_MAX_RULES 32
-#define PGF_ERRLEN 256
-
-enum pgf_target { PGF_T_STMT, PGF_T_COMMIT, PGF_T_ROLLBACK, PGF_T_BEGIN, PGF_T_SQL };
-enum pgf_kind { PGF_K_OTHER, PGF_K_COMMIT, PGF_K_ROLLBACK, PGF_K_BEGIN };
-enum pgf_action { PGF_A_NONE, PGF_A_ERROR, PGF_A_DROP, PGF_A_AMBIGUOUS, PGF_A_DELAY };
-
-/* One parsed rule; immutable once parsed except the per-process counter. */
-struct pgf_rule {
-    int index;                 /* 1-based position in the spec */
-    char *text;                /* the rule as written */
-    enum pgf_target target;
-    regex_t re;                /* PGF_T_SQL only */
-    char lit[64];              /* literal the regex starts with (anchored) or is (whole) */
-    size_t lit_len;
-    int lit_anchored;          /* "^lit...": a statement not starting with lit cannot match */
-    int lit_whole;             /* the regex is [^]lit: no regexec needed */
-    long when_from, when_to;   /* when_to < 0: no upper bound */
-    long when_step;            /* 0: every count in [from, to] */
-    int has_prob;
-    double prob;
-    uint64_t seed;
-    int scope_proc;
-    int conn;                  /* 0: any connection */
-    enum pgf_action action;
-    char sqlstate[6];
-    char *raise_sql;           /* PGF_A_ERROR: DO block raising the error */
-    long delay_us;
-    int delay_after;
-    char action_text[48];
-    atomic_long proc_count;    /* matches in this process (scope=proc) */
-};
-
-struct pgf_ruleset {
-    int nrules;
-    int any_after;             /* a rule delays :after: PQgetResult must look */
-    unsigned long gen;         /* per-connection counters are reset when it changes */
-    struct pgf_rule rules[PGF_MAX_RULES];
-};
-
-/* spec.c */
-struct pgf_ruleset *pgf_spec_parse(const char *spec, char *err, size_t errlen, int *status);
-void pgf_ruleset_free(struct pgf_ruleset *rs);
-const char *pgf_default_message(const char *sqlstate);
-
-/* classify.c */
-enum pgf_kind pgf_classify(const char *sql);
+/* grammar.c (pgf_rules_parse), match.c (pgf_match), classify.c
+ * (pgf_classify): the public contract in grammar.h. */
 
 /* Per-connection state; used only by the thread that uses the PGconn
  * (libpq forbids concurrent use of one connection). */
@@ -76,9 +31,7 @@ struct pgf_prep {
 struct pgf_conn {
     int ordinal;               /* 0: exempt */
     int exempt;
-    long stmts;
-    unsigned long gen;
-    long count[PGF_MAX_RULES];
+    pgf_counters counters;     /* pgf_match's: statements and matches per rule */
     long delay_after_us;       /* async :after delay owed by the next PQgetResult */
     atomic_ulong interrupt_gen;/* pgf_interrupt under ruleset generation N: delays of
                                 * that generation are cut short (any thread writes it) */

@@ -13,8 +13,8 @@
 #ifndef PGRACE_REPORT_H
 #define PGRACE_REPORT_H
 
-#include "harness/driver.h"
-#include "harness/plan.h"
+#include "engine/driver.h"
+#include "engine/plan.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -38,7 +38,7 @@
  * COMMIT before ok, the approver's and the expiry worker's FOR UPDATE, and
  * the callback's write in the locking transaction.
  */
-#include "harness/scenario.h"
+#include "engine/scenario.h"
 
 #include <stdio.h>
 #include <stdlib.h>

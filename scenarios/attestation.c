@@ -55,7 +55,7 @@
  * TestAttestationVerifyGuardCatchesPartialFailureRetry does by hand, and
  * "deactivate" deactivates the record's identity, the seed's W2.
  */
-#include "harness/scenario.h"
+#include "engine/scenario.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -97,7 +97,7 @@
  * commit step's marker, the update's visibility and order, and deleteAll's
  * prefix, row re-check and pending rows.
  */
-#include "harness/scenario.h"
+#include "engine/scenario.h"
 
 #include <stdio.h>
 #include <stdlib.h>

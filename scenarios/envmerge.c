@@ -64,7 +64,7 @@
  * a deleting stack under the lock, the cap check before the write, the
  * honest count, and the handler's 404/409/413 arms.
  */
-#include "harness/scenario.h"
+#include "engine/scenario.h"
 
 #include "lib/clock.h"
 #include "lib/parse.h"

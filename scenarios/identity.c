@@ -68,7 +68,7 @@
  * seed's first test). Alternating by iteration covers both roles with one
  * worker, and each meets itself at any -n (the explorer's two workers).
  */
-#include "harness/scenario.h"
+#include "engine/scenario.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -70,7 +70,7 @@
  * 200, as the seed's key-first lookup answers). A retry after a failure
  * (the plans with retries) is the seed's sequential network retry.
  */
-#include "harness/scenario.h"
+#include "engine/scenario.h"
 
 #include <stdio.h>
 #include <stdlib.h>

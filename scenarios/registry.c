@@ -1,5 +1,5 @@
-/* registry.c — the registry of scenario.h, made from scenarios/list.h. */
-#include "harness/scenario.h"
+/* registry.c — the registry (registry.h), made from scenarios/list.h. */
+#include "scenarios/registry.h"
 
 #define SCENARIO(name) extern const scenario scenario_##name;
 #include "scenarios/list.h"

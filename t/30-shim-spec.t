@@ -51,7 +51,7 @@ SKIP: {
         my ($spec, $tok) = @$b;
         my ($s, $o, $e) = run_cmd({LD_PRELOAD => $so, PGFAULT => $spec}, '/bin/true');
         is($s, 2, "PGFAULT='$spec': exit status 2");
-        like($e, qr/\Apgfault: bad spec at "\Q$tok\E"(\.\.\.)?: [^\n]+\n\z/, "... one line naming \"$tok\"");
+        like($e, qr/\Apgfault: bad fault rule at "\Q$tok\E"(\.\.\.)?: [^\n]+\n\z/, "... one line naming \"$tok\"");
     }
     for my $spec (undef, '', 'commit:when=2+3:ambiguous;sql=/^UPDATE/:delay=30ms:after') {
         my ($s, $o, $e) = run_cmd({LD_PRELOAD => $so, PGFAULT => $spec}, '/bin/true');
@@ -69,7 +69,7 @@ SKIP: {
         my ($s, $o, $e) = run_cmd({LD_PRELOAD => $so, PGFAULT => $spec}, '/bin/true');
         $ran++;
         if ($s == 0) { $silent++ if $e ne '' }
-        elsif ($s == 2) { $silent++ unless $e =~ /\Apgfault: bad spec at "[^\n]*\n\z/ }
+        elsif ($s == 2) { $silent++ unless $e =~ /\Apgfault: bad fault rule at "[^\n]*\n\z/ }
         else { $crash++; diag "PGFAULT='$spec' -> status $s: $e" }
     }
     ok($crash == 0 && $silent == 0, "$ran random specs: each runs cleanly or exits 2 with one line");

@@ -62,7 +62,7 @@ for my $bad ('commit:when=x:error=40001', 'frobnicate', 'commit:error=4000', 'st
     ($st, $out, $err) = run_cmd(pgrace(), qw(run attestation -i 1 --fault), $bad);
     is($st, 2, "--fault '$bad': exit 2");
     is(($err =~ tr/\n//), 1, "--fault '$bad': one line") or diag $err;
-    like($err, qr/bad --fault: bad spec at "[^"]+"/, "--fault '$bad': names the bad token");
+    like($err, qr/bad --fault: bad fault rule at "[^"]+"/, "--fault '$bad': names the bad token");
     unlike($out, qr/^ok/m, "--fault '$bad': ran nothing");
 }
 is(psql_value(q{SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgrace\_%'}), $schemas_before,

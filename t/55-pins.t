@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # Every guarantee of every fixed form is pinned: the mutation build
-# (make MUTANTS=1, harness/mutant.h) removes one at a time from the real
+# (make MUTANTS=1, engine/mutant.h) removes one at a time from the real
 # fixed form — PGRACE_MUTANT=SCENARIO/PIN turns its GUARANTEE() false or
 # runs its unpin_sql — and the plan the pin names must report a violation.
 # A guarantee whose removal nothing notices is a hole in pgrace's verdicts.

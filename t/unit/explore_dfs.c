@@ -10,7 +10,7 @@
  */
 #include "t/unit/check.h"
 
-#include "explore/strategy.h"
+#include "sched/strategy.h"
 #include "faults/pgfault.h"
 
 #include <stdio.h>

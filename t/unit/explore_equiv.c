@@ -1,12 +1,12 @@
 /*
  * explore_equiv.c — the prefix classes behind explore --faults' reduction
- * (explore/equiv.h): which statements are quiet, and which prefixes are
+ * (sched/equiv.h): which statements are quiet, and which prefixes are
  * one class. A wrong "quiet" skips a fault that could differ; a wrong
  * class merges prefixes that leave different states.
  */
 #include "t/unit/check.h"
 
-#include "explore/equiv.h"
+#include "sched/equiv.h"
 
 #include <stdbool.h>
 

@@ -95,10 +95,10 @@ static void mutate(char *s, size_t cap)
     }
 }
 
-/* Undo the C-style quoting of the token in `bad spec at "TOKEN"`. */
+/* Undo the C-style quoting of the token in `bad fault rule at "TOKEN"`. */
 static int token_of(const char *err, char *tok, size_t cap)
 {
-    const char *pre = "bad spec at \"";
+    const char *pre = "bad fault rule at \"";
     if (strncmp(err, pre, strlen(pre)) != 0) return -1;
     const char *p = err + strlen(pre);
     size_t n = 0;
@@ -126,7 +126,7 @@ static int check(const char *spec, int must_accept, int *bad_msg)
 {
     char err[PGF_ERRLEN];
     int status;
-    struct pgf_ruleset *rs = pgf_spec_parse(spec, err, sizeof err, &status);
+    struct pgf_ruleset *rs = pgf_rules_parse(spec, err, sizeof err, &status);
     pgf_ruleset_free(rs);
     if (status == 0) {
         if (must_accept) return 1;
@@ -170,7 +170,7 @@ int main(void)
     for (size_t i = 0; i < sizeof badv / sizeof badv[0]; i++) {
         char err[PGF_ERRLEN], tok[200];
         int status;
-        pgf_ruleset_free(pgf_spec_parse(badv[i].spec, err, sizeof err, &status));
+        pgf_ruleset_free(pgf_rules_parse(badv[i].spec, err, sizeof err, &status));
         int good = status < 0 && !strchr(err, '\n') && token_of(err, tok, sizeof tok) == 0 && strcmp(tok, badv[i].token) == 0;
         char what[300];
         snprintf(what, sizeof what, "rejects '%s' naming \"%s\"", badv[i].spec, badv[i].token);
@@ -183,7 +183,7 @@ int main(void)
     for (size_t i = 0; i < sizeof goodv / sizeof goodv[0]; i++) {
         char err[PGF_ERRLEN], what[300];
         int status;
-        pgf_ruleset_free(pgf_spec_parse(goodv[i], err, sizeof err, &status));
+        pgf_ruleset_free(pgf_rules_parse(goodv[i], err, sizeof err, &status));
         snprintf(what, sizeof what, "accepts '%s'", goodv[i]);
         ok(status == 0, what, goodv[i], err);
     }

@@ -1,8 +1,8 @@
-/* soak_plan.c — unit tests of harness/soakplan: rounds drawn from the seed
+/* soak_plan.c — unit tests of modes/soakplan: rounds drawn from the seed
  * are repeatable and varied; every shrink candidate is smaller. */
 #include "t/unit/check.h"
 
-#include "harness/soakplan.h"
+#include "modes/soakplan.h"
 
 #include <stdio.h>
 #include <stdlib.h>

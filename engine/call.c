@@ -1,0 +1,261 @@
+/*
+ * call.c — the call_* functions of scenario.h: how an operation runs its
+ * statements and says what a call came to, and the helpers its invariants
+ * share. The driver sets a call up and reads it back (call_int.h).
+ */
+#include "engine/call_int.h"
+
+#include "engine/mutant.h"
+
+#include "lib/clock.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- wakeable sleeps ---- */
+
+int drv_wake_init(drv_wake *w)
+{
+    pthread_condattr_t a;
+    if (pthread_condattr_init(&a) != 0)
+        return -1;
+    int rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&w->cv, &a) == 0 ? 0 : -1;
+    pthread_condattr_destroy(&a);
+    if (rc < 0)
+        return -1;
+    if (pthread_mutex_init(&w->mu, NULL) != 0) {
+        pthread_cond_destroy(&w->cv);
+        return -1;
+    }
+    w->woken = false;
+    return 0;
+}
+
+void drv_wake_destroy(drv_wake *w)
+{
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+}
+
+void drv_wake_reset(drv_wake *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->woken = false;
+    pthread_mutex_unlock(&w->mu);
+}
+
+void drv_wake_up(drv_wake *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->woken = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+bool drv_wake_sleep(drv_wake *w, int64_t ns)
+{
+    int64_t end = clock_now_ns() + ns;
+    struct timespec ts = { .tv_sec = end / 1000000000, .tv_nsec = end % 1000000000 };
+    pthread_mutex_lock(&w->mu);
+    while (!w->woken && clock_now_ns() < end)
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
+            break;
+    bool woken = w->woken;
+    pthread_mutex_unlock(&w->mu);
+    return woken;
+}
+
+/* ---- setting up and closing a call (driver side) ---- */
+
+void call_begin(drv_call *c, call_state *st, call_record *rec, pqx_trace *trace, const scenario *s,
+                const drv_config *cfg, drv_wake *wake)
+{
+    pqx_trace_reset(trace);
+    *rec = (call_record){ .worker = c->worker, .attempt = c->attempt, .trace = trace, .conn = c->conn };
+    *st = (call_state){ .rec = rec, .trace = trace, .scenario = s, .pauses = &cfg->pauses, .params = cfg->params,
+                        .wake = wake };
+    c->state = st;
+}
+
+static int error_status(const call_state *st)
+{
+    return st->scenario->error_status ? st->scenario->error_status : STATUS_ERROR;
+}
+
+void call_finish(drv_call *c)
+{
+    call_state *st = c->state;
+    if (st->endings == 1)
+        return;
+    outcome *o = &st->rec->out;
+    const char *why = st->endings == 0 ? "the operation returned without ending the call (call_ok, call_refuse, "
+                                         "call_failed or call_fail)"
+                                       : "the operation ended the call more than once";
+    *o = (outcome){ .kind = OUT_ERROR, .status = error_status(st) };
+    snprintf(o->message, sizeof o->message, "%s", why);
+}
+
+/* ---- statements ---- */
+
+int call_exec_aside(const drv_call *c, PGconn *conn, outcome *o, PGresult **res, const char *sql, int nparams,
+                    const char *const *params)
+{
+    outcome scratch = { 0 };
+    int rc = pqx_exec(conn, c->state->trace, &scratch, res, sql, nparams, params);
+    if (o)
+        *o = scratch;
+    return rc;
+}
+
+int call_exec_on(const drv_call *c, PGconn *conn, PGresult **res, const char *sql, int nparams,
+                 const char *const *params)
+{
+    outcome o;
+    int rc = call_exec_aside(c, conn, &o, res, sql, nparams, params);
+    if (rc < 0)
+        c->state->rec->out = o;
+    return rc;
+}
+
+int call_exec(const drv_call *c, PGresult **res, const char *sql, int nparams, const char *const *params)
+{
+    return call_exec_on(c, c->conn, res, sql, nparams, params);
+}
+
+const char *call_sqlstate(const drv_call *c) { return c->state->rec->out.sqlstate; }
+
+void call_rollback(const drv_call *c)
+{
+    if (PQstatus(c->conn) == CONNECTION_OK)
+        pqx_rollback_quiet(c->conn, c->state->trace);
+    if (c->conn2 && PQstatus(c->conn2) == CONNECTION_OK)
+        pqx_rollback_quiet(c->conn2, c->state->trace);
+}
+
+/* ---- endings ---- */
+
+void call_ok(const drv_call *c, const char *result)
+{
+    call_state *st = c->state;
+    st->endings++;
+    st->rec->out = (outcome){ .kind = OUT_OK, .status = STATUS_OK };
+    snprintf(st->rec->result, sizeof st->rec->result, "%s", result ? result : "");
+}
+
+void call_commit_ok(const drv_call *c, const char *result)
+{
+    if (!GUARANTEE(c, "commit-before-ok")) {
+        /* The mutant: the caller is told ok, and COMMIT's outcome is
+         * never looked at. */
+        call_ok(c, result);
+        call_exec_aside(c, c->conn, NULL, NULL, "COMMIT", 0, NULL);
+        return;
+    }
+    if (call_exec(c, NULL, "COMMIT", 0, NULL) < 0) {
+        call_failed(c, NULL);
+        return;
+    }
+    call_ok(c, result);
+}
+
+void call_refuse(const drv_call *c, int status, const char *why)
+{
+    call_state *st = c->state;
+    call_rollback(c);
+    st->endings++;
+    st->rec->out = (outcome){ .kind = OUT_CONFLICT, .status = status };
+    snprintf(st->rec->out.message, sizeof st->rec->out.message, "%s", why);
+}
+
+void call_failed(const drv_call *c, const char *context)
+{
+    call_state *st = c->state;
+    outcome *o = &st->rec->out;
+    call_rollback(c);
+    st->endings++;
+    if (o->kind == OUT_OK || o->kind == OUT_CONFLICT) {
+        /* Nothing failed: a scenario bug, reported as one. */
+        *o = (outcome){ .kind = OUT_ERROR };
+        snprintf(o->message, sizeof o->message, "call_failed with no failed statement%s%s", context ? ": " : "",
+                 context ? context : "");
+    } else if (context) {
+        char msg[2 * sizeof o->message];
+        snprintf(msg, sizeof msg, "%s: %s", context, o->message);
+        memcpy(o->message, msg, sizeof o->message - 1);
+        o->message[sizeof o->message - 1] = '\0';
+    }
+    o->status = error_status(st);
+}
+
+void call_fail(const drv_call *c, const char *why)
+{
+    call_state *st = c->state;
+    call_rollback(c);
+    st->endings++;
+    st->rec->out = (outcome){ .kind = OUT_ERROR, .status = error_status(st) };
+    snprintf(st->rec->out.message, sizeof st->rec->out.message, "%s", why);
+}
+
+/* ---- pause points, parameters and guarantees ---- */
+
+const char *call_param(const drv_call *c, const char *name, const char *dflt)
+{
+    /* A parameter's value lives in the plan's static text; it is copied
+     * into a per-thread buffer so that the caller gets a plain string. */
+    static __thread char value[128];
+    const char *p = c->state->params;
+    size_t n = strlen(name);
+    while (p && *p) {
+        p += strspn(p, " ");
+        size_t len = strcspn(p, " ");
+        if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+            snprintf(value, sizeof value, "%.*s", (int)(len - n - 1), p + n + 1);
+            return value;
+        }
+        p += len;
+    }
+    return dflt;
+}
+
+void drv_pause(const drv_call *c, const char *point)
+{
+    const drv_pauses *p = c->state->pauses;
+    for (int i = 0; p && i < p->n; i++)
+        if (strcmp(p->p[i].name, point) == 0)
+            drv_wake_sleep(c->state->wake, p->p[i].ns);
+}
+
+#ifdef PGRACE_MUTANTS
+bool call_guarantee(const drv_call *c, const char *name)
+{
+    return !mutant_removes(c->state->scenario, name);
+}
+#endif
+
+/* ---- for invariants ---- */
+
+bool call_maybe_committed(const call_record *c) { return c->out.indeterminate; }
+
+int inv_violated(inv_ctx *x, const char *found, const char *key, json_t *details)
+{
+    json_object_set_new(x->found, "record", json_integer(x->iteration));
+    json_object_set_new(x->found, "found", json_string(found));
+    if (key && json_array_size(details))
+        json_object_set_new(x->found, key, details);
+    else
+        json_decref(details);
+    return 0;
+}
+
+json_t *inv_list(inv_ctx *x, PGresult *r)
+{
+    json_t *list = json_array();
+    if (!list) {
+        PQclear(r);
+        snprintf(x->err, x->errlen, "out of memory in an invariant check");
+    }
+    return list;
+}

@@ -1,0 +1,63 @@
+/* mutant.c — the mutation build's switch (see mutant.h). */
+#include "engine/mutant.h"
+
+#include "lib/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool mutant_build(void)
+{
+#ifdef PGRACE_MUTANTS
+    return true;
+#else
+    return false;
+#endif
+}
+
+/* The mutant's pin when it belongs to s, else NULL. */
+static const scenario_pin *mutant_pin(const scenario *s)
+{
+    const char *m = mutant_build() ? getenv("PGRACE_MUTANT") : NULL;
+    size_t n = strlen(s->name);
+    if (!m || strncmp(m, s->name, n) != 0 || m[n] != '/')
+        return NULL;
+    for (int i = 0; i < s->npins; i++)
+        if (strcmp(s->pins[i].name, m + n + 1) == 0)
+            return &s->pins[i];
+    return NULL;
+}
+
+int mutant_check(const scenario *const *registry, char *err, size_t errlen)
+{
+    const char *m = mutant_build() ? getenv("PGRACE_MUTANT") : NULL;
+    if (!m || !*m)
+        return 0;
+    for (int i = 0; registry[i]; i++)
+        if (mutant_pin(registry[i]))
+            return 0;
+    err_set(err, errlen, "PGRACE_MUTANT=%s names no pinned guarantee (pgrace list shows them as SCENARIO/PIN)", m);
+    return -1;
+}
+
+bool mutant_removes(const scenario *s, const char *pin)
+{
+    bool declared = false;
+    for (int i = 0; i < s->npins && !declared; i++)
+        declared = strcmp(s->pins[i].name, pin) == 0;
+    if (!declared) {
+        /* A GUARANTEE the scenario does not list: t/55-pins.t would never
+         * remove it, so it must not exist. */
+        fprintf(stderr, "pgrace: scenario %s uses GUARANTEE(\"%s\") but lists no such pin\n", s->name, pin);
+        abort();
+    }
+    const scenario_pin *p = mutant_pin(s);
+    return p && strcmp(p->name, pin) == 0;
+}
+
+const char *mutant_unpin_sql(const scenario *s)
+{
+    const scenario_pin *p = mutant_pin(s);
+    return p ? p->unpin_sql : NULL;
+}

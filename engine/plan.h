@@ -1,0 +1,48 @@
+/*
+ * plan.h — what a run runs: (scenario, variant) pairs expanded from the
+ * command line, and the settings each runs with once its fault plan is
+ * applied. The reports read these; nothing here runs anything.
+ */
+#ifndef PGRACE_PLAN_H
+#define PGRACE_PLAN_H
+
+#include "engine/driver.h"
+
+#include <stdbool.h>
+
+struct run_opts;
+
+/* One (scenario, variant) pair of a plan. */
+typedef struct plan_item {
+    const scenario *scenario;
+    const scenario_variant *variant;
+} plan_item;
+
+/* What one plan item runs with: the options, with its fault plan applied. */
+typedef struct item_settings {
+    const char *plan;           /* "none", a scenario plan's name, or "fault-sweep" */
+    const char *fault;          /* shim spec for every iteration, or NULL */
+    bool sweep;
+    int retries;
+    int nworkers;
+    drv_pauses pauses;
+    int64_t call_timeout_ns;
+    const char *params;         /* the plan's, for call_param, or NULL */
+    int failfast_on;            /* --failfast=INVARIANT: its index (drv_invariant_name); else -1 */
+} item_settings;
+
+/* Expands the options' targets and --impl into a plan. Returns the number
+ * of items (at least 1) with *items allocated, or -1 with a reason (unknown
+ * scenario or variant). */
+int plan_build(const struct run_opts *o, plan_item **items, char *err, size_t errlen);
+
+/* Resolves the settings of item under o (--plan, --fault-sweep, --fault,
+ * -n, --retries, --pause, --call-timeout). Returns 0 or -1 with a reason
+ * (no such plan; a pause point the scenario does not have). */
+int plan_settings(const struct run_opts *o, const plan_item *item, item_settings *out, char *err, size_t errlen);
+
+/* The label of an item in every report: "attestation/no-tx" or
+ * "attestation/no-tx [sweep]". */
+void plan_label(const plan_item *item, const item_settings *st, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,98 @@
+/* repro.c — the repeat and replay commands (see repro.h). */
+#include "engine/repro.h"
+
+#include "lib/shell.h"
+#include "engine/drive.h"
+#include "lib/parse.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Appends to the command in buf; a command too long for buf is cut. */
+__attribute__((format(printf, 3, 4))) static void add(char *buf, size_t len, const char *fmt, ...)
+{
+    size_t used = strlen(buf);
+    if (used + 1 >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + used, len - used, fmt, ap);
+    va_end(ap);
+}
+
+/* Appends option and its value, quoted for a shell. */
+static void add_quoted(char *buf, size_t len, const char *option, const char *value)
+{
+    char q[2048];
+    shell_quote(value, q, sizeof q);
+    add(buf, len, "%s%s", option, q);
+}
+
+static void add_pauses(char *buf, size_t len, const drv_pauses *p)
+{
+    for (int i = 0; i < p->n; i++) {
+        char d[24];
+        format_duration(p->p[i].ns, d, sizeof d);
+        add(buf, len, " --pause %s=%s", p->p[i].name, d);
+    }
+}
+
+/* What every reproduction shares: the server and the deadline. */
+static void add_common(char *buf, size_t len, const run_opts *o)
+{
+    char d[24];
+    format_duration(o->call_timeout_ns, d, sizeof d);
+    if (o->call_timeout_ns)
+        add(buf, len, " --call-timeout %s", d);
+    if (o->dsn)
+        add_quoted(buf, len, " --dsn ", o->dsn);
+}
+
+void repro_repeat_command(const run_opts *o, const plan_item *item, const item_settings *st, char *buf,
+                          size_t len)
+{
+    buf[0] = '\0';
+    add(buf, len, "%s run %s/%s", o->argv0, item->scenario->name, item->variant->name);
+    /* A sweep counts its own iterations. */
+    if (!st->sweep)
+        add(buf, len, " -i %ld", o->iterations);
+    add(buf, len, " --seed %" PRIu64, o->seed);
+    /* -n only when given: a plan or a sweep picks its own otherwise. */
+    if (o->nworkers_given)
+        add(buf, len, " -n %d", o->nworkers);
+    if (o->plan)
+        add(buf, len, " --plan %s", o->plan);
+    if (o->fault_sweep)
+        add(buf, len, " --fault-sweep");
+    if (o->fault)
+        add_quoted(buf, len, " --fault ", o->fault);
+    /* Only what the plan did not set: the plan brings its own. */
+    add_pauses(buf, len, &o->pauses);
+    if (o->retries_given)
+        add(buf, len, " --retries %d", st->retries);
+    if (o->params)
+        add_quoted(buf, len, " --params ", o->params);
+    if (o->first_iteration > 1)
+        add(buf, len, " --from-iteration %ld", o->first_iteration);
+    if (o->failfast)
+        o->failfast_on ? add_quoted(buf, len, " --failfast=", o->failfast_on) : add(buf, len, " --failfast");
+    add_common(buf, len, o);
+}
+
+void repro_replay_command(const run_opts *o, const plan_item *item, const item_settings *st, long first,
+                          long count, const char *fault_spec, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    add(buf, len, "%s run %s/%s --from-iteration %ld -i %ld -n %d --retries %d --seed %" PRIu64, o->argv0,
+        item->scenario->name, item->variant->name, first, count, st->nworkers, st->retries, o->seed);
+    add_pauses(buf, len, &st->pauses);
+    /* The plan's settings of the operation (its side roles, a shorter
+     * lock_timeout): without them the iteration is another one. */
+    if (st->params)
+        add_quoted(buf, len, " --params ", st->params);
+    if (fault_spec && *fault_spec)
+        add_quoted(buf, len, " --fault ", fault_spec);
+    add_common(buf, len, o);
+}

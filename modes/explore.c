@@ -1,0 +1,548 @@
+/*
+ * explore.c — `pgrace explore`, and `pgrace run ... --schedule TOKEN`.
+ *
+ * explore runs each (scenario, variant) through the driver with the
+ * scheduler of sched.h in control: one round per schedule, each on fresh
+ * rows, chosen by a strategy (strategy.h). With --faults, every new
+ * position of the schedule tree (a prefix and the statement it lets go)
+ * also gets one fault of each kind, the schedule continuing by default.
+ * Faults after equivalent prefixes (explore/equiv.h) run once.
+ * The first violating schedule is shrunk — explored again under lower
+ * preemption bounds until none violates — and printed with its token, its
+ * steps in reading order and the command that replays it.
+ */
+#include "modes/modes.h"
+
+#include "sched/equiv.h"
+#include "sched/sched.h"
+#include "sched/strategy.h"
+#include "faults/pgfault.h"
+#include "lib/shell.h"
+#include "engine/session.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/parse.h"
+#include "lib/tap.h"
+#include "reports/report.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define FAULT_QUEUE_MAX 200000
+
+
+/* One item's exploration (one drive of it). */
+typedef struct explorer {
+    const explore_opts *o;
+    const plan_item *item;
+    const item_settings *st;
+    sched *sc;
+    dfs *d;
+    pct *p;
+    bool pct;                   /* the strategy: pct, else dfs */
+    int bound;
+    bool exhausted;
+    /* --faults: the positions found so far, run after the schedules */
+    schedule *queue;
+    long nqueue, capq, next_fault;
+    equiv_set *seen;            /* the (prefix class, fault) keys queued */
+    bool in_faults;
+    schedule current;
+    /* counts */
+    long schedules, fault_runs, diverged, stuck, positions, equivalent, max_steps;
+    int max_points, last_end;
+    /* the violation */
+    bool violated;
+    int preemptions;
+    char token[8 * SCHED_MAX_STEPS / 4];
+} explorer;
+
+/* ---- the hooks the driver calls ---- */
+
+static int on_round(void *arg, char *err, size_t errlen)
+{
+    explorer *x = arg;
+    x->last_end = sched_round(x->sc, err, errlen);
+    return x->last_end < 0 ? -1 : 0;
+}
+
+static void on_worker_done(void *arg, int worker) { sched_worker_done(((explorer *)arg)->sc, worker); }
+
+/* Is a fault of this kind at this step different from the others there?
+ * ambiguous only where it can differ from drop: at COMMIT, or at a
+ * statement outside a transaction block that may write (inside a block,
+ * a lost connection rolls the statement back whether it ran or not). */
+static bool ambiguous_differs(const sched_step *st)
+{
+    const char *sql = st->sql + strspn(st->sql, " \t");
+    if (strncasecmp(sql, "COMMIT", 6) == 0 || strncasecmp(sql, "END", 3) == 0)
+        return true;
+    return !st->in_tx && strncasecmp(sql, "SELECT", 6) != 0 && strncasecmp(sql, "BEGIN", 5) != 0;
+}
+
+/* Queues the fault action at step k, unless a prefix equivalent to
+ * steps[0..k-1] already has it. Returns 0, or -1 past the queue's limit. */
+static int enqueue(explorer *x, const sched_step *steps, int k, int action)
+{
+    if (x->seen) {
+        int workers[SCHED_MAX_STEPS];
+        bool quiet[SCHED_MAX_STEPS];
+        for (int i = 0; i < k; i++) {
+            workers[i] = steps[i].worker;
+            quiet[i] = steps[i].quiet;
+        }
+        int fresh = equiv_add(x->seen, workers, quiet, k, steps[k].worker, action);
+        if (fresh < 0)
+            return -1;
+        if (fresh == 0) {
+            x->equivalent++;
+            return 0;
+        }
+    }
+    if (x->nqueue == x->capq) {
+        long cap = x->capq ? 2 * x->capq : 64;
+        if (cap > FAULT_QUEUE_MAX)
+            return -1;
+        schedule *q = realloc(x->queue, (size_t)cap * sizeof *q);
+        if (!q)
+            return -1;
+        x->queue = q;
+        x->capq = cap;
+    }
+    schedule *s = &x->queue[x->nqueue++];
+    s->n = k + 1;
+    int nth = 0;
+    for (int i = 0; i <= k; i++) {
+        s->choices[i] = steps[i].worker;
+        nth += steps[i].worker == steps[k].worker;
+    }
+    s->fault = (sched_fault){ .worker = steps[k].worker, .nth = nth, .action = action };
+    return 0;
+}
+
+/* The new positions of the last round's schedule, each with its faults. */
+static void queue_faults(explorer *x)
+{
+    int n;
+    const sched_step *steps = sched_steps(x->sc, &n);
+    for (int k = dfs_fresh(x->d); k < n; k++) {
+        x->positions++;
+        if (enqueue(x, steps, k, PGF_GATE_ERROR) < 0 || enqueue(x, steps, k, PGF_GATE_DROP) < 0 ||
+            (ambiguous_differs(&steps[k]) && enqueue(x, steps, k, PGF_GATE_AMBIGUOUS) < 0))
+            return;     /* past the queue's limit: the faults of the rest are not run (counted below) */
+    }
+}
+
+static int before_round(void *arg, long iteration, char *err, size_t errlen)
+{
+    (void)iteration, (void)err, (void)errlen;
+    explorer *x = arg;
+    long ran = x->schedules + x->fault_runs;
+    if (x->violated || (x->o->max_schedules && ran >= x->o->max_schedules))
+        return 1;
+    if (x->pct) {
+        pct_begin(x->p, x->schedules, x->max_points);
+        sched_prepare(x->sc, x->st->nworkers, pct_choose, x->p, NULL);
+        return 0;
+    }
+    if (x->exhausted && !x->in_faults) {
+        if (!x->o->faults || x->next_fault == x->nqueue)
+            return 1;
+        x->in_faults = true;
+    }
+    if (x->in_faults) {
+        if (x->next_fault == x->nqueue)
+            return 1;
+        x->current = x->queue[x->next_fault++];
+        sched_prepare(x->sc, x->st->nworkers, schedule_choose, &x->current, &x->current.fault);
+        return 0;
+    }
+    sched_prepare(x->sc, x->st->nworkers, dfs_choose, x->d, NULL);
+    return 0;
+}
+
+static void after_round(void *arg, long iteration, const call_record *calls, int ncalls, const int *verdicts)
+{
+    (void)iteration, (void)calls, (void)ncalls;
+    explorer *x = arg;
+    int points = sched_choice_points(x->sc);
+    x->max_points = points > x->max_points ? points : x->max_points;
+    x->stuck += x->last_end == SCHED_STUCK;
+    x->diverged += x->last_end == SCHED_GAVE_UP;
+    for (int k = 0; k < drv_ninvariants(x->item->scenario); k++)
+        if (verdicts[k] == 0 && !x->violated) {
+            x->violated = true;
+            x->preemptions = sched_preemptions(x->sc);
+            sched_token(x->sc, x->token, sizeof x->token);
+        }
+    if (x->in_faults) {
+        x->fault_runs++;
+        return;
+    }
+    x->schedules++;
+    if (x->pct)
+        return;
+    if (x->last_end == SCHED_GAVE_UP)
+        dfs_note_divergence(x->d);
+    if (x->o->faults)
+        queue_faults(x);
+    x->exhausted = !dfs_next(x->d);
+}
+
+/* The replay command of the current round's schedule (its iteration number
+ * chooses its workload). */
+static void replay_command(const explorer *x, const char *token, long iteration, char *buf, size_t len)
+{
+    const run_opts *o = &x->o->run;
+    int n = snprintf(buf, len, "%s run %s/%s --schedule '%s' --from-iteration %ld -n %d --retries %d --seed %" PRIu64,
+                     o->argv0, x->item->scenario->name, x->item->variant->name, token, iteration, x->st->nworkers,
+                     x->st->retries, o->seed);
+    if (n > 0 && (size_t)n < len && o->plan)
+        n += snprintf(buf + n, len - (size_t)n, " --plan %s", o->plan);
+    if (n > 0 && (size_t)n < len && o->dsn) {
+        char q[1024];
+        shell_quote(o->dsn, q, sizeof q);
+        snprintf(buf + n, len - (size_t)n, " --dsn %s", q);
+    }
+}
+
+/* drv_annotate_fn: the violating round's schedule, its steps, its replay. */
+static void annotate(void *arg, json_t *found)
+{
+    explorer *x = arg;
+    char token[sizeof x->token], replay[sizeof x->token + 512];
+    sched_token(x->sc, token, sizeof token);
+    replay_command(x, token, json_integer_value(json_object_get(found, "record")), replay, sizeof replay);
+    json_object_set_new(found, "schedule", json_string(token));
+    json_object_set_new(found, "preemptions", json_integer(sched_preemptions(x->sc)));
+    json_object_set_new(found, "steps", sched_describe(x->sc));
+    json_object_set_new(found, "replay", json_string(replay));
+}
+
+/* ---- one item ---- */
+
+typedef struct exploration {
+    long schedules, fault_runs, diverged, stuck, positions, equivalent, pruned;
+    int workloads;              /* drives: one per workload explored */
+    bool exhausted;
+    int max_points;
+    double seconds;
+} exploration;
+
+/* One drive of item under bound (dfs) or pct. Fills *res (its verdicts,
+ * first violation annotated) and adds to *e. Returns 0 or -1 (err). */
+static int period(const plan_item *item)
+{
+    return item->scenario->workload_period > 1 ? item->scenario->workload_period : 1;
+}
+
+/* The residues to explore: the first residue of each workload. Fills
+ * residues (at most period of them); returns how many. */
+static int workload_residues(const plan_item *item, int *residues)
+{
+    const scenario *s = item->scenario;
+    int n = 0, kinds[256];
+    for (int r = 0; r < period(item) && n < 256; r++) {
+        int k = s->workload ? s->workload(r) : r;
+        bool seen = false;
+        for (int i = 0; i < n; i++)
+            seen |= kinds[i] == k;
+        if (!seen) {
+            kinds[n] = k;
+            residues[n++] = r;
+        }
+    }
+    return n;
+}
+
+static int drive_workload(const explore_opts *o, target *t, sched *sc, const plan_item *item,
+                          const item_settings *st, int bound, int workload, report *rep, drv_result *res,
+                          exploration *e, explorer *x, char *err, size_t errlen)
+{
+    *x = (explorer){ .o = o, .item = item, .st = st, .sc = sc, .bound = bound, .pct = o->pct };
+    if (o->pct ? !(x->p = pct_new(st->nworkers, o->depth, o->run.seed)) : !(x->d = dfs_new(bound)) ||
+        (o->faults && !o->every_prefix && !(x->seen = equiv_new()))) {
+        dfs_free(x->d);
+        err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    drv_control control = { on_round, on_worker_done, x };
+    /* Iterations residue + k*P, so that every round of this drive runs
+     * the same workload on fresh rows. */
+    int P = period(item);
+    drive_args a = { .target = t, .item = item, .settings = st, .seed = o->run.seed, .iterations = LONG_MAX,
+                     .first_iteration = P + workload, .iteration_step = P, .rep = rep, .before = before_round,
+                     .after = after_round, .annotate = annotate, .hook_arg = x, .control = &control };
+    int64_t t0 = clock_now_ns();
+    int rc = run_drive(&a, res, err, errlen);
+    e->seconds += (double)(clock_now_ns() - t0) / 1e9;
+    e->schedules += x->schedules;
+    e->fault_runs += x->fault_runs;
+    e->diverged += x->diverged;
+    e->stuck += x->stuck;
+    e->positions += x->positions;
+    e->equivalent += x->equivalent;
+    e->max_points = x->max_points > e->max_points ? x->max_points : e->max_points;
+    if (x->d) {
+        e->pruned += dfs_counts_of(x->d).pruned;
+        e->exhausted = x->exhausted && (!o->faults || x->next_fault == x->nqueue);
+    }
+    e->workloads++;
+    dfs_free(x->d);
+    pct_free(x->p);
+    free(x->queue);
+    equiv_free(x->seen);
+    x->queue = NULL;
+    x->seen = NULL;
+    return rc;
+}
+
+/* Adds what src counted to dst (which keeps its first violations). */
+static void merge_result(drv_result *dst, drv_result *src)
+{
+    dst->iterations += src->iterations;
+    dst->seconds += src->seconds;
+    for (int k = 0; k < 4; k++) {
+        dst->outcomes[k] += src->outcomes[k];
+        hist_merge(&dst->latency[k], &src->latency[k]);
+    }
+    for (int k = 0; k < dst->nverdicts && k < src->nverdicts; k++) {
+        drv_verdict *d = &dst->verdicts[k], *v = &src->verdicts[k];
+        if (v->failures && !d->failures) {
+            d->first_iteration = v->first_iteration;
+            d->first_found = v->first_found;
+            v->first_found = NULL;
+        }
+        d->failures += v->failures;
+    }
+    drv_result_free(src);
+}
+
+/* One drive per workload (until one violates): the result of them all,
+ * with the violating drive's explorer state in *x. */
+static int drive(const explore_opts *o, target *t, sched *sc, const plan_item *item, const item_settings *st,
+                 int bound, report *rep, drv_result *res, exploration *e, explorer *x, char *err, size_t errlen)
+{
+    bool exhausted = true;
+    int residues[256], n = workload_residues(item, residues);
+    for (int w = 0; w < n; w++) {
+        drv_result one;
+        if (drive_workload(o, t, sc, item, st, bound, residues[w], w ? NULL : rep, w ? &one : res, e, x, err,
+                           errlen) < 0) {
+            if (w)
+                drv_result_free(res);
+            return -1;
+        }
+        exhausted &= e->exhausted;
+        if (w)
+            merge_result(res, &one);
+        if (x->violated)
+            break;
+    }
+    e->exhausted = exhausted;
+    return 0;
+}
+
+static void comment_counts(const explore_opts *o, const char *label, const item_settings *st, const exploration *e)
+{
+    char what[96], faults[64] = "";
+    if (o->pct)
+        snprintf(what, sizeof what, "pct, depth %d", o->depth);
+    else
+        snprintf(what, sizeof what, "dfs, at most %d preemption%s", o->bound, o->bound == 1 ? "" : "s");
+    if (o->faults)
+        snprintf(faults, sizeof faults, " + %ld fault runs", e->fault_runs);
+    double rate = e->seconds > 0 ? (double)(e->schedules + e->fault_runs) / e->seconds : 0.0;
+    tap_comment("%s: %s, %d workers, %d retr%s: %ld schedules%s in %.2fs (%.1f schedules/s)", label, what,
+                st->nworkers, st->retries, st->retries == 1 ? "y" : "ies", e->schedules, faults, e->seconds, rate);
+    if (!o->pct)
+        tap_comment("%s: %ld alternatives pruned by the bound; the space was %sexhausted%s", label, e->pruned,
+                    e->exhausted ? "" : "not ", o->max_schedules && !e->exhausted ? " (--max-schedules)" : "");
+    if (o->faults)
+        tap_comment("%s: one fault (error=40001, drop, and ambiguous where it differs from drop: at COMMIT and "
+                    "outside a transaction block) at each of %ld positions of the schedule tree; %ld of those "
+                    "faults not run, their prefix equivalent to one run (%s)", label, e->positions, e->equivalent,
+                    o->every_prefix ? "--every-prefix: none" : "quiet statements commute");
+    if (o->pct) {
+        int n = st->nworkers, k = e->max_points > 0 ? e->max_points : 1;
+        double p = 1.0 / n;
+        for (int i = 1; i < o->depth; i++)
+            p /= k;
+        tap_comment("%s: each pct round hits a bug of depth %d with probability >= 1/(n*k^(d-1)) = %.3g "
+                    "(n = %d workers, k = %d choice points: the longest schedule seen)", label, o->depth, p, n, k);
+    }
+    if (e->diverged || e->stuck)
+        tap_comment("%s: %ld schedule%s could not be replayed as recorded (the server answered differently), %ld "
+                    "stuck past the deadline", label, e->diverged, e->diverged == 1 ? "" : "s", e->stuck);
+}
+
+/* Explores item; the first violation is shrunk to the fewest preemptions
+ * that still violate. Returns 0 (held set) or -1 (err). */
+static int explore_item(const explore_opts *o, target *t, sched *sc, const plan_item *item, report *rep,
+                        bool *held, char *err, size_t errlen)
+{
+    item_settings st;
+    if (plan_settings(&o->run, item, &st, err, errlen) < 0)
+        return -1;
+    st.plan = "explore";
+    exploration e = { 0 };
+    explorer x;
+    drv_result res;
+    if (drive(o, t, sc, item, &st, o->bound, rep, &res, &e, &x, err, errlen) < 0)
+        return -1;
+    char label[128], first[sizeof x.token];
+    plan_label(item, &st, label, sizeof label);
+    comment_counts(o, label, &st, &e);
+    if (x.violated && !o->pct) {
+        snprintf(first, sizeof first, "%s", x.token);
+        int p = x.preemptions, p0 = p;
+        long before = e.schedules + e.fault_runs;
+        /* Shrink: the same space under lower bounds, until none violates. */
+        for (int b = p - 1; b >= 0; b = p - 1) {
+            drv_result r2;
+            exploration e2 = { 0 };
+            explorer x2;
+            if (drive(o, t, sc, item, &st, b, NULL, &r2, &e2, &x2, err, errlen) < 0) {
+                drv_result_free(&res);
+                return -1;
+            }
+            e.schedules += e2.schedules;
+            e.fault_runs += e2.fault_runs;
+            if (!x2.violated) {
+                drv_result_free(&r2);
+                break;
+            }
+            drv_result_free(&res);
+            res = r2;
+            x = x2;
+            p = x2.preemptions;
+        }
+        tap_comment("%s: first violation after %ld schedule%s: %s (%d preemption%s); shrunk to %s "
+                    "(%d preemption%s) in %ld more", label, before, before == 1 ? "" : "s", first, p0,
+                    p0 == 1 ? "" : "s", x.token, p, p == 1 ? "" : "s",
+                    e.schedules + e.fault_runs - before);
+    }
+    char repeat[1024];
+    snprintf(repeat, sizeof repeat, "%s explore %s/%s -n %d --preemptions %d%s%s --seed %" PRIu64, o->run.argv0,
+             item->scenario->name, item->variant->name, st.nworkers, o->bound, o->faults ? " --faults" : "",
+             o->every_prefix ? " --every-prefix" : "", o->run.seed);
+    *held = run_tap_item(&o->run, item, &st, &res, "schedules", repeat);
+    if (rep)
+        report_item_end(rep, &res, repeat);
+    drv_result_free(&res);
+    return 0;
+}
+
+/* ---- the commands ---- */
+
+/* The explorer's session: the shared one, with the scheduler installed as
+ * the shim's gate. Returns the scheduler, or NULL (printed, exit 2). */
+static sched *open_explorer(const run_opts *o, const char *command, session *s)
+{
+    char err[ERRLEN];
+    if (session_open(o, SESSION_SHIM_ALWAYS, command, s) < 0)
+        return NULL;
+    int64_t bound = o->call_timeout_ns ? o->call_timeout_ns : DRV_DEFAULT_CALL_TIMEOUT_NS;
+    sched *sc = sched_new(o->nworkers, s->t.ctl, bound, err, sizeof err);
+    if (!sc) {
+        fprintf(stderr, "pgrace: %s\n", err);
+        session_close(o, s, EXIT_USAGE);
+        return NULL;
+    }
+    sched_install(sc);
+    return sc;
+}
+
+static int close_explorer(const run_opts *o, session *s, sched *sc, int status)
+{
+    sched_install(NULL);
+    sched_free(sc);
+    return session_close(o, s, status);
+}
+
+int explore_main(const explore_opts *o)
+{
+    session s;
+    sched *sc = open_explorer(&o->run, "pgrace explore", &s);
+    if (!sc)
+        return EXIT_USAGE;
+    session_header(&o->run, &s, 1);
+    int status = EXIT_HELD;
+    for (int i = 0; i < s.n; i++) {
+        char err[ERRLEN];
+        bool held = true;
+        if (explore_item(o, &s.t, sc, &s.items[i], s.rep, &held, err, sizeof err) < 0) {
+            tap_bail("%s/%s: %s", s.items[i].scenario->name, s.items[i].variant->name, err);
+            fprintf(stderr, "pgrace: %s\n", err);
+            status = EXIT_USAGE;
+            break;
+        }
+        if (!held)
+            status = EXIT_VIOLATED;
+    }
+    return close_explorer(&o->run, &s, sc, status);
+}
+
+int explore_replay_main(const run_opts *o)
+{
+    schedule sch;
+    char err[ERRLEN];
+    if (schedule_parse(o->schedule, o->nworkers, &sch, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s (with -n %d)\n", err, o->nworkers);
+        return EXIT_USAGE;
+    }
+    session s;
+    sched *sc = open_explorer(o, NULL, &s);
+    if (!sc)
+        return EXIT_USAGE;
+    session_header(o, &s, o->times);
+    tap_comment("replaying schedule %s", o->schedule);
+    int status = EXIT_HELD;
+    for (int i = 0; i < s.n * o->times && status != EXIT_USAGE; i++) {
+        const plan_item *item = &s.items[i / o->times];
+        item_settings st;
+        explorer x = { .sc = sc };
+        drv_control control = { on_round, on_worker_done, &x };
+        drv_result res;
+        if (plan_settings(o, item, &st, err, sizeof err) < 0) {
+            fprintf(stderr, "pgrace: %s\n", err);
+            status = EXIT_USAGE;
+            break;
+        }
+        explore_opts eo = { .run = *o };
+        x.o = &eo;
+        x.item = item;
+        x.st = &st;
+        /* One round: the schedule, then the drive ends. */
+        x.current = sch;
+        x.in_faults = true;
+        x.queue = &x.current;
+        x.nqueue = 1;
+        x.next_fault = 0;
+        drive_args a = { .target = &s.t, .item = item, .settings = &st, .seed = o->seed, .iterations = 1,
+                         .first_iteration = o->first_iteration, .rep = s.rep, .before = before_round,
+                         .after = after_round, .annotate = annotate, .hook_arg = &x, .control = &control };
+        if (run_drive(&a, &res, err, sizeof err) < 0) {
+            fprintf(stderr, "pgrace: %s\n", err);
+            status = EXIT_USAGE;
+            break;
+        }
+        if (x.last_end == SCHED_GAVE_UP)
+            tap_comment("the schedule could not be replayed as written (a worker it names was not runnable); "
+                        "the round ran free from there");
+        char repeat[1024];
+        snprintf(repeat, sizeof repeat, "%s run %s/%s --schedule '%s' --from-iteration %ld -n %d --seed %" PRIu64,
+                 o->argv0, item->scenario->name, item->variant->name, o->schedule,
+                 o->first_iteration ? o->first_iteration : 1, st.nworkers, o->seed);
+        if (!run_tap_item(o, item, &st, &res, "iterations", repeat))
+            status = EXIT_VIOLATED;
+        if (s.rep)
+            report_item_end(s.rep, &res, repeat);
+        drv_result_free(&res);
+    }
+    return close_explorer(o, &s, sc, status);
+}

@@ -1,0 +1,133 @@
+/*
+ * modes.h — pgrace's modes, each given its options already parsed (cli/
+ * reads the command line; a mode never sees argv but to re-execute itself
+ * under the fault shim). Each returns the process's exit status (lib/exit.h).
+ */
+#ifndef PGRACE_MODES_H
+#define PGRACE_MODES_H
+
+#include "engine/drive.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- run ---------------------------------------------------------- */
+
+/* pgrace run [SCENARIO[/VARIANT]...]: each item driven, TAP on stdout. */
+int run_main(const run_opts *o);
+
+/* One TAP point per invariant of item: ok, or not ok with the first
+ * violation's diagnostics, how many of the r->iterations `unit`
+ * ("iterations", "schedules") failed, the repeat command, and the replay
+ * command (the violation's own when it carries one). Returns whether every
+ * invariant held. */
+bool run_tap_item(const run_opts *o, const plan_item *item, const item_settings *st, const drv_result *r,
+                  const char *unit, const char *repeat);
+
+/* ---- soak --------------------------------------------------------- */
+
+typedef struct soak_opts {
+    run_opts run;               /* targets, impl, seed, dsn, reports */
+    int64_t duration_ns;        /* 0: bounded by iterations */
+    long max_iterations;        /* 0: bounded by duration */
+    int max_workers;
+    long round_iterations;
+    bool keep_going;
+    bool pct;                   /* --strategy pct: every iteration under the explorer's PCT */
+    int depth;                  /* --depth */
+} soak_opts;
+
+/* pgrace soak: randomized rounds until a violation (or the end), then
+ * shrink it. */
+int soak_main(const soak_opts *o);
+
+/* ---- explore ------------------------------------------------------ */
+
+#define EXPLORE_DEFAULT_BOUND 2
+#define EXPLORE_DEFAULT_PCT_SCHEDULES 200
+
+typedef struct explore_opts {
+    run_opts run;               /* targets, impl, seed, dsn, reports, deadline, plan, retries */
+    int bound;                  /* --preemptions */
+    bool faults;                /* --faults */
+    bool every_prefix;          /* --every-prefix: no reduction of the fault positions */
+    long max_schedules;         /* --max-schedules (0: none; pct: a default) */
+    bool pct;                   /* --strategy pct */
+    int depth;                  /* --depth (pct) */
+} explore_opts;
+
+/* pgrace explore: every interleaving of 2-3 workers under a preemption
+ * bound (or PCT), optionally with a fault at every position. */
+int explore_main(const explore_opts *o);
+
+/* pgrace run with --schedule (o->schedule): replays it on each target. */
+int explore_replay_main(const run_opts *o);
+
+/* ---- replay ------------------------------------------------------- */
+
+typedef struct replay_opts {
+    const char *report;         /* REPORT.json */
+    int times;
+    const char *dsn;
+    int64_t call_timeout_ns;
+    const char *argv0;
+    char **argv;
+} replay_opts;
+
+/* pgrace replay REPORT.json: rerun the report's first failing iteration;
+ * 1 when it fails again. */
+int replay_main(const replay_opts *o);
+
+/* ---- list and cluster --------------------------------------------- */
+
+enum list_what { LIST_SCENARIOS, LIST_MATRIX, LIST_GUARANTEES };
+
+/* pgrace list [--matrix | --guarantees]: scenarios, variants, invariants,
+ * plans, pause points and pinned guarantees; or the README's tables. */
+int list_main(enum list_what what);
+
+/* pgrace cluster -- CMD [ARG...]: CMD against a throwaway embedded cluster
+ * (PGHOST, PGPORT, PGUSER, PGDATABASE set); exits with CMD's status. */
+int cluster_main(char *const cmd[]);
+
+/* ---- isolation specs ---------------------------------------------- */
+
+#define SPEC_DEFAULT_TIMEOUT_S 300      /* isolationtester's step timeout */
+#define SPEC_MAX_TIMEOUT_NS (24 * 3600LL * 1000000000)
+
+typedef struct isolation_opts {
+    const char *conninfo;       /* default "dbname = postgres" */
+    int64_t timeout_ns;         /* PGISOLATIONTIMEOUT */
+} isolation_opts;
+
+/* pgrace isolation [CONNINFO] < FILE.spec, or pgrace run under the name
+ * isolationtester: PostgreSQL 15's isolationtester. Returns its exit
+ * status (0, or 1 on a spec, connection, setup or timeout error). */
+int isolation_main(const isolation_opts *o);
+
+/* What `isolationtester -V` prints: the installed PostgreSQL's own line. */
+void isolation_print_version(FILE *out);
+
+typedef struct spec_opts {
+    const char *dsn;
+    const char *junit, *json, *html;    /* report files, written at the end */
+    const char *fault;          /* --fault: fault rules for the sessions' statements */
+    uint64_t seed;
+    int64_t timeout_ns;
+    bool explore, faults;
+    int bound;                  /* --preemptions with --explore; -1: none */
+    char **files;
+    int nfiles;
+    char **argv;                /* the whole command line, to re-execute with the shim */
+} spec_opts;
+
+/* pgrace spec FILE.spec...: 0 every permutation ok, 1 one was not, 2 usage
+ * or setup error. */
+int spec_main(const spec_opts *o);
+
+/* All of f, NUL-terminated (*len without it); NULL with errno on failure. */
+char *spec_read_all(FILE *f, size_t *len);
+
+#endif

@@ -1,0 +1,535 @@
+/*
+ * command.c — `pgrace spec FILE.spec... [options]`: isolation spec files
+ * as TAP, one point per permutation, with pgrace's additions.
+ *
+ * Each permutation runs as isolationtester runs it (spec/run.c); its point
+ * is ok when it ran to the end and every invariant of the spec returned no
+ * rows. The YAML under the point holds the permutation and what it printed
+ * (isolationtester's output for it), the faults carried out, and the rows
+ * of each violated invariant. The server is chosen as `pgrace run` chooses
+ * it (harness/target.c): --dsn, else the PG* environment, else an embedded
+ * cluster, which gets the settings the specs name; on a user's server the
+ * settings are checked and everything lives in the run's own schema,
+ * emptied before each file and dropped at the end. --junit, --json and
+ * --html write the points kept (spec/points.h) as report files at the end
+ * (spec/junit.h, json.h, html.h), as far as the run went; not after a
+ * signal.
+ *
+ * Exit status: 0 every point ok, 1 some point not ok, 2 usage, setup or
+ * environment error (one line on stderr; a TAP "Bail out!" once the stream
+ * has begun).
+ */
+#include "modes/modes.h"
+
+#include "reports/spec_html.h"
+#include "reports/spec_json.h"
+#include "reports/spec_junit.h"
+#include "isolation/permute.h"
+#include "isolation/run.h"
+#include "isolation/spec.h"
+
+#include "lib/shell.h"
+#include "engine/faultctl.h"
+#include "engine/target.h"
+
+#include "lib/cleanup.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/pq.h"
+#include "lib/rng.h"
+#include "lib/tap.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define MAX_INTERLEAVINGS 10000     /* a spec without permutations runs them all: up to this many */
+#define DEFAULT_TIMEOUT_S 300       /* isolationtester's step timeout */
+#define MAX_TIMEOUT_NS (24 * 3600LL * 1000000000)
+
+typedef struct spec_file {
+    const char *path;
+    spec *s;
+    spec_perm_set set;          /* what runs */
+    long npoints;
+} spec_file;
+
+/* The run: what every permutation callback needs. */
+typedef struct spec_run {
+    const spec_opts *o;
+    target t;
+    spec_file *f;               /* the file running */
+    int file;
+    spec_runner *r;
+    spec_points points;         /* for --junit, --json, --html */
+    bool failed;
+    FILE *sink;                 /* where a runner prints between permutations: nowhere */
+} spec_run;
+
+
+/* Reads, parses and checks one file (the extended dialect), and lists what
+ * runs of it. */
+static int load(spec_file *f, const char *path, const spec_opts *o)
+{
+    char err[ERRLEN];
+    FILE *in = fopen(path, "r");
+    if (!in) {
+        fprintf(stderr, "pgrace: cannot read %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t len;
+    char *text = spec_read_all(in, &len);
+    int saved = errno;
+    fclose(in);
+    if (!text) {
+        fprintf(stderr, "pgrace: cannot read %s: %s\n", path, strerror(saved));
+        return -1;
+    }
+    f->path = path;
+    int rc = spec_parse(text, len, SPEC_EXTENDED, &f->s, err, sizeof err);
+    free(text);
+    if (rc < 0 || spec_check(f->s, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s: %s\n", path, err);
+        return -1;
+    }
+    if (!f->s->nperms && spec_count_all(f->s, MAX_INTERLEAVINGS + 1) > MAX_INTERLEAVINGS && !o->explore) {
+        fprintf(stderr, "pgrace: %s: more than %d interleavings of its steps; list the permutations to run\n", path,
+                MAX_INTERLEAVINGS);
+        return -1;
+    }
+    if (spec_perm_set_build(f->s, o->explore, o->bound, o->faults, MAX_INTERLEAVINGS, &f->set, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s: %s\n", path, err);
+        return -1;
+    }
+    f->npoints = f->set.n;
+    return 0;
+}
+
+static bool is_number(const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    return *s && !*end && !errno;
+}
+
+/* The settings every file names, merged: a number asked for twice keeps the
+ * larger (a setting is a minimum), a text must agree. Returns the number
+ * of "name=value" strings in *out, or -1. */
+static int merge_settings(spec_file *files, int nfiles, char ***out)
+{
+    int n = 0, cap = 0;
+    char **all = NULL;
+    const spec_setting **from = NULL;   /* which file's setting each entry is */
+    const char **owner = NULL;
+    for (int i = 0; i < nfiles; i++)
+        cap += files[i].s->nsettings;
+    all = calloc((size_t)cap + 1, sizeof *all);
+    from = calloc((size_t)cap + 1, sizeof *from);
+    owner = calloc((size_t)cap + 1, sizeof *owner);
+    if (!all || !from || !owner)
+        goto oom;
+    for (int i = 0; i < nfiles; i++)
+        for (int k = 0; k < files[i].s->nsettings; k++) {
+            const spec_setting *st = &files[i].s->settings[k];
+            int j = 0;
+            while (j < n && strcmp(from[j]->name, st->name) != 0)
+                j++;
+            double a, b;
+            if (j < n) {
+                if (strcasecmp(from[j]->value, st->value) == 0)
+                    continue;
+                if (!is_number(from[j]->value, &a) || !is_number(st->value, &b)) {
+                    fprintf(stderr, "pgrace: %s: setting %s \"%s\" conflicts with %s's \"%s\"\n", files[i].path,
+                            st->name, st->value, owner[j], from[j]->value);
+                    goto fail;
+                }
+                if (b <= a)
+                    continue;
+                free(all[j]);
+            } else {
+                n++;
+            }
+            from[j] = st;
+            owner[j] = files[i].path;
+            size_t need = strlen(st->name) + strlen(st->value) + 2;
+            if (!(all[j] = malloc(need)))
+                goto oom;
+            snprintf(all[j], need, "%s=%s", st->name, st->value);
+        }
+    free(from);
+    free(owner);
+    *out = all;
+    return n;
+oom:
+    fprintf(stderr, "pgrace: out of memory\n");
+fail:
+    for (int j = 0; all && j < n; j++)
+        free(all[j]);
+    free(all);
+    free(from);
+    free(owner);
+    return -1;
+}
+
+/* Each setting a file names, against the server: a number is a minimum,
+ * anything else must be equal (case aside). Returns 0, or -1 after one
+ * line naming the first that is missing. */
+static int check_settings(spec_run *run)
+{
+    char err[ERRLEN];
+    for (int i = 0; i < run->o->nfiles; i++) {
+        const spec_file *f = &run->f[i];
+        for (int k = 0; k < f->s->nsettings; k++) {
+            const spec_setting *st = &f->s->settings[k];
+            const char *p[] = { st->name };
+            PGresult *res = pqx_ctl_query(run->t.ctl, "SELECT current_setting($1, true)", 1, p, err, sizeof err);
+            if (!res) {
+                fprintf(stderr, "pgrace: %s: checking setting %s: %s\n", f->path, st->name, err);
+                return -1;
+            }
+            bool missing = PQgetisnull(res, 0, 0);
+            const char *have = missing ? "" : PQgetvalue(res, 0, 0);
+            double a, b;
+            bool ok = !missing && (is_number(have, &a) && is_number(st->value, &b) ? a >= b
+                                                                                   : strcasecmp(have, st->value) == 0);
+            if (!ok) {
+                if (missing)
+                    fprintf(stderr, "pgrace: %s: the server has no setting %s (the spec needs %s \"%s\")\n", f->path,
+                            st->name, st->name, st->value);
+                else
+                    fprintf(stderr, "pgrace: %s: the server's %s is \"%s\"; the spec needs \"%s\" (setting %s)\n",
+                            f->path, st->name, have, st->value, st->name);
+                PQclear(res);
+                return -1;
+            }
+            PQclear(res);
+        }
+    }
+    return 0;
+}
+
+/* Makes s valid UTF-8 in place (a bad byte becomes '?'): JSON and XML
+ * need it, and a step may print anything. */
+static void utf8_clean(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
+        bool ok = n >= 0;
+        for (int i = 1; ok && i <= n; i++)
+            ok = (p[i] & 0xC0) == 0x80;
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n + 1;
+    }
+}
+
+/* What a permutation printed, one string per line (the blank line that
+ * opens every permutation left out): a list reads better in YAML than one
+ * long string with escaped newlines. */
+static json_t *output_lines(const char *text)
+{
+    json_t *a = json_array();
+    const char *p = text;
+    if (*p == '\n')
+        p++;
+    while (a && *p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        json_array_append_new(a, json_stringn(p, n));
+        p += n + (nl ? 1 : 0);
+    }
+    return a;
+}
+
+/* The permutation as a spec writes it: "s1a s2a(s1c, *) s1c[drop]". */
+static char *perm_text(const spec_pstep *steps, int nsteps)
+{
+    char *t = NULL, f[32];
+    size_t len = 0;
+    FILE *m = open_memstream(&t, &len);
+    if (!m)
+        return NULL;
+    for (int i = 0; i < nsteps; i++) {
+        fprintf(m, "%s%s", i ? " " : "", steps[i].name);
+        for (int k = 0; k < steps[i].nmarkers; k++) {
+            const spec_marker *mk = &steps[i].markers[k];
+            fputs(k ? ", " : "(", m);
+            if (mk->kind == SPEC_MARK_ONCE)
+                fputs("*", m);
+            else if (mk->kind == SPEC_MARK_STEP)
+                fputs(mk->step_name, m);
+            else
+                fprintf(m, "%s notices %d", mk->step_name, mk->notices);
+        }
+        if (steps[i].nmarkers)
+            fputs(")", m);
+        spec_fault_text(&steps[i].fault, f, sizeof f);
+        fputs(f, m);
+    }
+    return fclose(m) == 0 ? t : (free(t), NULL);
+}
+
+/* Runs one permutation and reports its point. Returns 0, or -1 when the run
+ * must stop (out of memory, a connection that cannot be made again). */
+static int run_point(void *arg, const spec_pstep *steps, int nsteps)
+{
+    spec_run *run = arg;
+    char err[ERRLEN] = "";
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    char *name = perm_text(steps, nsteps);
+    if (!mem || !name) {
+        if (mem)
+            fclose(mem);
+        free(buf);
+        free(name);
+        tap_bail("out of memory");
+        return -1;
+    }
+    spec_runner_set_output(run->r, mem, mem);
+    spec_perm_result res;
+    int64_t t0 = clock_now_ns();
+    int rc = spec_run_permutation(run->r, steps, nsteps, &res, err, sizeof err);
+    double seconds = (double)(clock_now_ns() - t0) / 1e9;
+    bool infeasible = rc > 0;
+    if (infeasible)
+        rc = -1;
+    /* A permutation that could not finish left its sessions in an unknown
+     * state: new connections (the server rolls the old ones back), and the
+     * spec's teardown, whose words belong to this permutation's output. */
+    char reset_err[ERRLEN] = "";
+    bool lost = rc < 0 && !cleanup_signal_seen() && spec_runner_reset(run->r, reset_err, sizeof reset_err) < 0;
+    spec_runner_set_output(run->r, run->sink, run->sink);
+    fclose(mem);
+    utf8_clean(buf);
+    utf8_clean(err);
+
+    bool ok = rc == 0 && !res.violations;
+    json_t *d = json_object();
+    json_object_set_new(d, "spec", json_string(run->f->path));
+    json_object_set_new(d, "permutation", json_string(name));
+    if (rc < 0)
+        json_object_set_new(d, "error", json_string(err));
+    if (res.faults)
+        json_object_set_new(d, "faults", json_integer(res.faults));
+    if (res.violations)
+        json_object_set(d, "violations", res.violations);
+    json_object_set_new(d, "output", output_lines(buf));
+
+    char why[ERRLEN] = "";
+    if (rc < 0) {
+        snprintf(why, sizeof why, ": %s", err);
+    } else if (res.violations) {
+        size_t i;
+        json_t *v;
+        size_t used = 0;
+        json_array_foreach(res.violations, i, v) {
+            const char *inv = json_string_value(json_object_get(v, "invariant"));
+            json_t *count = json_object_get(v, "count");
+            used += (size_t)snprintf(why + used, sizeof why - used, "%s invariant \"%s\" %s", i ? ";" : ":", inv,
+                                     count ? "violated" : "failed");
+            if (used >= sizeof why)
+                break;
+            if (count)
+                used += (size_t)snprintf(why + used, sizeof why - used, " (%" JSON_INTEGER_FORMAT " row%s)",
+                                         json_integer_value(count), json_integer_value(count) == 1 ? "" : "s");
+            if (used >= sizeof why)
+                break;
+        }
+    }
+    char reason[ERRLEN + 16];
+    if (infeasible) {
+        /* An explored interleaving that cannot run: its session waits on a
+         * lock the steps before it hold. Skipped, not failed. */
+        ok = true;
+        snprintf(reason, sizeof reason, "infeasible: %s", err);
+        tap_skip(reason, "%s: %s", run->f->path, name);
+    } else {
+        tap_point(ok, d, "%s: %s%s", run->f->path, name, why);
+    }
+    if (!ok)
+        run->failed = true;
+    int stop = spec_points_add(&run->points, run->file, name, ok, infeasible,
+                               infeasible ? reason : rc < 0 ? err : why[0] ? why + 2 : NULL, d, seconds);
+    json_decref(d);
+    json_decref(res.violations);
+    free(name);
+    free(buf);
+    if (stop < 0) {
+        tap_bail("out of memory");
+        return -1;
+    }
+    if (lost) {
+        tap_bail("%s: %s", run->f->path, reset_err);
+        fprintf(stderr, "pgrace: %s: %s\n", run->f->path, reset_err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs every permutation of one file. Returns 0, or -1 when the run must
+ * stop (reported). */
+static int run_file(spec_run *run)
+{
+    char err[ERRLEN];
+    spec_file *f = run->f;
+    if (target_reset_schema(&run->t, "SELECT 1", err, sizeof err) < 0) {
+        tap_bail("%s: %s", f->path, err);
+        fprintf(stderr, "pgrace: %s: %s\n", f->path, err);
+        return -1;
+    }
+    if (f->s->nperms) {
+        const spec_step **unused;
+        int n = spec_unused_steps(f->s, &unused);
+        for (int i = 0; i < n; i++)
+            tap_comment("%s: unused step name: %s", f->path, unused[i]->name);
+        if (n >= 0)
+            free((void *)unused);
+    }
+    spec_runner_opts ro = {
+        .conninfo = run->t.conninfo, .schema = run->t.schema, .appname = run->t.appname,
+        .out = stdout, .err = stderr, .step_timeout_ns = run->o->timeout_ns, .reconnect = true,
+        .infeasible_fails = run->o->explore,
+    };
+    if (!(run->r = spec_runner_open(f->s, &ro, err, sizeof err))) {
+        err_one_line(err);
+        tap_bail("%s: %s", f->path, err);
+        fprintf(stderr, "pgrace: %s: %s\n", f->path, err);
+        return -1;
+    }
+    if (run->o->explore)
+        tap_comment("%s: --explore: %d interleavings of its sessions' steps", f->path, f->set.base);
+    if (run->o->explore && run->o->bound >= 0)
+        tap_comment("%s: at most %d preemption%s: %ld interleavings left out", f->path, run->o->bound,
+                    run->o->bound == 1 ? "" : "s", f->set.pruned);
+    if (run->o->faults)
+        tap_comment("%s: --faults: %d permutations with one fault each (error=40001, drop, ambiguous at each step)",
+                    f->path, f->set.n - f->set.base);
+    int rc = 0;
+    for (int i = 0; i < f->set.n && rc == 0 && !cleanup_signal_seen(); i++)
+        rc = run_point(run, f->set.perms[i].steps, f->set.perms[i].nsteps);
+    spec_runner_close(run->r);
+    run->r = NULL;
+    return rc;
+}
+
+/* Writes the report files the options ask for, each as far as the run
+ * went, as `pgrace run` writes its own (harness/session.c): in turn,
+ * stopping at the first that cannot be written. Returns 0 or -1 after one
+ * line on stderr. */
+static int write_reports(const spec_opts *o, const spec_run *run, const spec_file *files, time_t started,
+                         int server_version)
+{
+    if (!o->junit && !o->json && !o->html)
+        return 0;
+    char err[ERRLEN], command[4096];
+    const char **paths = calloc((size_t)o->nfiles, sizeof *paths);
+    if (!paths) {
+        fprintf(stderr, "pgrace: out of memory\n");
+        return -1;
+    }
+    long planned = 0;
+    for (int i = 0; i < o->nfiles; i++) {
+        paths[i] = files[i].path;
+        planned += files[i].npoints;
+    }
+    shell_command_line(o->argv, command, sizeof command);
+    spec_report r = {
+        .points = &run->points, .files = paths, .nfiles = o->nfiles, .planned = planned, .seed = o->seed,
+        .command = command, .started = started, .server_version = server_version,
+    };
+    int rc = 0;
+    if ((o->junit && spec_junit_write(&r, o->junit, err, sizeof err) < 0) ||
+        (o->json && spec_json_write(&r, o->json, err, sizeof err) < 0) ||
+        (o->html && spec_html_write(&r, o->html, err, sizeof err) < 0)) {
+        fprintf(stderr, "pgrace: %s\n", err);
+        rc = -1;
+    }
+    free(paths);
+    return rc;
+}
+
+int spec_main(const spec_opts *o)
+{
+    spec_run run = { .o = o };
+    int status = EXIT_USAGE, nsettings = 0, server_version = 0;
+    time_t started = 0;
+    char **settings = NULL, err[ERRLEN];
+    spec_file *files = calloc((size_t)(o->nfiles > 0 ? o->nfiles : 1), sizeof *files);
+    if (!files) {
+        fprintf(stderr, "pgrace: out of memory\n");
+        return EXIT_USAGE;
+    }
+    run.f = files;
+    if (!(run.sink = fopen("/dev/null", "w"))) {
+        fprintf(stderr, "pgrace: cannot open /dev/null: %s\n", strerror(errno));
+        free(files);
+        return EXIT_USAGE;
+    }
+    long points = 0;
+    for (int i = 0; i < o->nfiles; i++) {
+        if (load(&files[i], o->files[i], o) < 0)
+            goto done;
+        points += files[i].npoints;
+    }
+    if ((nsettings = merge_settings(files, o->nfiles, &settings)) < 0)
+        goto done;
+    /* --fault: re-executes with the shim preloaded, then installs the spec
+     * for the whole run: the sessions' connections are faulted, the control
+     * connection never (spec/run.c opens it exempt). */
+    if (o->fault && (faultctl_preload(o->argv, err, sizeof err) < 0 || faultctl_configure(o->fault, err, sizeof err) < 0)) {
+        fprintf(stderr, "pgrace: %s%s\n", strncmp(err, "fault shim", 10) ? "bad --fault: " : "", err);
+        goto done;
+    }
+    if (target_open_with(&run.t, o->dsn, (const char *const *)settings, nsettings, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s\n", err);
+        goto done;
+    }
+    if (check_settings(&run) < 0) {
+        target_close(&run.t);
+        goto done;
+    }
+    started = time(NULL);
+    server_version = run.t.server_version;
+    tap_begin(stdout);
+    tap_plan((int)points);
+    tap_comment("pgrace: seed %" PRIu64 ", server %d.%d%s", o->seed, run.t.server_version / 10000,
+                run.t.server_version % 100, run.t.cluster ? " (embedded)" : "");
+    status = EXIT_HELD;
+    for (int i = 0; i < o->nfiles && !cleanup_signal_seen(); i++) {
+        run.f = &files[i];
+        run.file = i;
+        if (run_file(&run) < 0) {
+            status = EXIT_USAGE;
+            break;
+        }
+    }
+    target_close(&run.t);
+    if (status == EXIT_HELD && run.failed)
+        status = EXIT_VIOLATED;
+    /* The report files, whatever the points' verdicts, and after a run
+     * that stopped on an error; not after a signal. */
+    if (!cleanup_signal_seen() && write_reports(o, &run, files, started, server_version) < 0)
+        status = EXIT_USAGE;
+done:
+    fclose(run.sink);
+    spec_points_free(&run.points);
+    for (int i = 0; i < nsettings; i++)
+        free(settings[i]);
+    free(settings);
+    for (int i = 0; i < o->nfiles; i++) {
+        spec_perm_set_free(&files[i].set);
+        spec_free(files[i].s);
+    }
+    free(files);
+    return status;
+}
