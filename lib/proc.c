@@ -1,11 +1,13 @@
 /* proc.c — spawning helper programs and removing trees (see proc.h). */
 #include "lib/proc.h"
 
+#include "lib/clock.h"
 #include "lib/err.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,4 +153,58 @@ int proc_stop(pid_t pid, int sig, int64_t grace_ns)
     kill(pid, SIGKILL);
     st = wait_bounded(pid, grace_ns);
     return st == -2 ? -1 : st;
+}
+
+int proc_server_identity(proc_opts *o, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    if (geteuid() != 0)
+        return 0;
+    const char *names[] = { getenv("PGRACE_CLUSTER_USER"), "postgres", "nobody" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!names[i] || !*names[i])
+            continue;
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+        if (getpwnam_r(names[i], &pw, buf, sizeof buf, &res) == 0 && res && pw.pw_uid != 0) {
+            o->drop_identity = true;
+            o->uid = pw.pw_uid;
+            o->gid = pw.pw_gid;
+            return 0;
+        }
+    }
+    err_set(err, errlen, "running as root and no unprivileged user (postgres, nobody) to run the server as");
+    return -1;
+}
+
+int proc_await_ready(pid_t pid, bool (*ready)(void *arg), void *arg, int64_t timeout_ns)
+{
+    int64_t deadline = clock_now_ns() + timeout_ns;
+    int64_t pause = 1000000;
+    for (;;) {
+        if (ready(arg))
+            return 0;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return 1;
+        if (clock_now_ns() > deadline)
+            return -1;
+        clock_sleep_ns(pause);
+        if (pause < 16 * 1000000)
+            pause *= 2;
+    }
+}
+
+void proc_log_tail(const char *path, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[512], last[512] = "";
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "FATAL") || strstr(line, "ERROR") || strstr(line, "error"))
+            snprintf(last, sizeof last, "%s", line);
+    fclose(f);
+    snprintf(out, outlen, "%s", err_one_line(last));
 }

@@ -43,4 +43,21 @@ int proc_stop(pid_t pid, int sig, int64_t grace_ns);
  * naming the program and its status. */
 int proc_run(char *const argv[], const proc_opts *o, char *err, size_t errlen);
 
+/* The identity a server program runs under (PostgreSQL and pgbouncer both
+ * refuse root): nothing to change when pgrace is not root; as root,
+ * $PGRACE_CLUSTER_USER, else "postgres", else "nobody" (o->drop_identity,
+ * uid, gid set; the rest of o zeroed). Returns 0, or -1 when root has no
+ * such user. */
+int proc_server_identity(proc_opts *o, char *err, size_t errlen);
+
+/* Waits until ready(arg) says a started server answers, at most timeout_ns,
+ * asking at intervals that double from 1ms to 16ms (a server offers no
+ * notification to wait on: pg_ctl -w polls too). Returns 0 when ready, 1
+ * when pid exited first (reaped), -1 when the time ran out. */
+int proc_await_ready(pid_t pid, bool (*ready)(void *arg), void *arg, int64_t timeout_ns);
+
+/* The last line of the log file path that reads as an error (FATAL, ERROR,
+ * error), one line, into out ("" when none). */
+void proc_log_tail(const char *path, char *out, size_t outlen);
+
 #endif
