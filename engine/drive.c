@@ -59,7 +59,8 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
         return -1;
     drive_hooks hooks = { .a = a };
     drv_config cfg = {
-        .conninfo = a->target->conninfo, .schema = a->target->schema, .appname = a->target->appname,
+        .conninfo = a->target->client_conninfo, .pooled = a->target->pooler != NULL,
+        .schema = a->target->schema, .appname = a->target->appname,
         .nworkers = st->nworkers, .iterations = a->iterations, .first_iteration = a->first_iteration,
         .iteration_step = a->iteration_step,
         .seed = a->seed, .retries = st->retries, .pauses = st->pauses, .call_timeout_ns = st->call_timeout_ns,

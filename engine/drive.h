@@ -9,6 +9,7 @@
 
 #include "lib/exit.h"
 #include "engine/plan.h"
+#include "lib/pooler.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@ typedef struct run_opts {
     uint64_t seed;
     bool seed_given;
     const char *dsn;
+    pooler_mode pooler;         /* --pooler: the workers through pgbouncer (POOLER_NONE: directly) */
     const char *fault;
     const char *impl;           /* fixed (default), a variant name, or all */
     int retries;

@@ -213,6 +213,13 @@ static void release_round(run *r)
     pthread_mutex_unlock(&r->mu);
 }
 
+/* The application_name of worker i's connection (its second with b):
+ * what names it on the server, through a pooler too. */
+static void worker_app(const drv_config *cfg, int i, bool b, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/w%d%s", cfg->appname, i + 1, b ? "b" : "");
+}
+
 /* At the first deadline of an iteration: what the server says about every
  * worker's backends, kept for the deadline invariant's diagnostics. */
 static void diagnose(run *r)
@@ -220,24 +227,22 @@ static void diagnose(run *r)
     if (r->diagnosis)
         return;
     int n = 0, pids[2 * DRV_MAX_WORKERS];
-    char names[2 * DRV_MAX_WORKERS][32];
-    const char *name_of[2 * DRV_MAX_WORKERS];
+    char names[2 * DRV_MAX_WORKERS][32], apps[2 * DRV_MAX_WORKERS][96];
+    const char *name_of[2 * DRV_MAX_WORKERS], *app_of[2 * DRV_MAX_WORKERS];
     for (int i = 0; i < r->cfg->nworkers; i++) {
         const worker *w = &r->workers[i];
-        snprintf(names[n], sizeof names[n], "worker %d", i + 1);
-        pids[n] = w->pid;
-        name_of[n] = names[n];
-        n++;
-        if (w->conn2) {
-            snprintf(names[n], sizeof names[n], "worker %d (store 2)", i + 1);
-            pids[n] = w->pid2;
+        for (int b = 0; b < 1 + (w->conn2 != NULL); b++) {
+            snprintf(names[n], sizeof names[n], b ? "worker %d (store 2)" : "worker %d", i + 1);
+            worker_app(r->cfg, i, b, apps[n], sizeof apps[n]);
+            pids[n] = b ? w->pid2 : w->pid;
             name_of[n] = names[n];
+            app_of[n] = apps[n];
             n++;
         }
     }
     char err[ERRLEN];
     json_t *lines = NULL;
-    if (blk_set_sessions(r->watch, pids, name_of, n, err, sizeof err) == 0)
+    if (blk_set_pooled_sessions(r->watch, pids, r->cfg->pooled ? app_of : NULL, name_of, n, err, sizeof err) == 0)
         lines = blk_describe(r->watch, err, sizeof err);
     if (!lines && (lines = json_array()))
         json_array_append_new(lines, json_string(err));
@@ -434,12 +439,12 @@ static int open_worker(run *r, int i, char *err, size_t errlen)
             err_set(err, errlen, "out of memory");
             return -1;
         }
-    char app[64];
-    snprintf(app, sizeof app, "%s/w%d", cfg->appname, i + 1);
+    char app[96];
+    worker_app(cfg, i, false, app, sizeof app);
     faultctl_exempt_thread(false);
     w->conn = pqx_connect(cfg->conninfo, cfg->schema, app, err, errlen);
     if (w->conn && r->s->conns_per_worker == 2) {
-        snprintf(app, sizeof app, "%s/w%db", cfg->appname, i + 1);
+        worker_app(cfg, i, true, app, sizeof app);
         w->conn2 = pqx_connect(cfg->conninfo, cfg->schema, app, err, errlen);
     }
     faultctl_exempt_thread(true);

@@ -24,6 +24,7 @@
 #include "lib/hist.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define DRV_MAX_WORKERS 256
@@ -67,6 +68,8 @@ typedef struct drv_control {
 
 typedef struct drv_config {
     const char *conninfo;
+    bool pooled;                /* conninfo is a pooler's: a worker's backend is found by its
+                                 * application_name (appname/wN), not its PQbackendPID */
     const char *schema;
     const char *appname;
     int nworkers;

@@ -39,7 +39,7 @@ static void add_pauses(char *buf, size_t len, const drv_pauses *p)
     }
 }
 
-/* What every reproduction shares: the server and the deadline. */
+/* What every reproduction shares: the server, the pooler and the deadline. */
 static void add_common(char *buf, size_t len, const run_opts *o)
 {
     char d[24];
@@ -48,6 +48,8 @@ static void add_common(char *buf, size_t len, const run_opts *o)
         add(buf, len, " --call-timeout %s", d);
     if (o->dsn)
         add_quoted(buf, len, " --dsn ", o->dsn);
+    if (o->pooler)
+        add(buf, len, " --pooler %s", pooler_name(o->pooler));
 }
 
 void repro_repeat_command(const run_opts *o, const plan_item *item, const item_settings *st, char *buf,

@@ -61,7 +61,8 @@ int session_open(const run_opts *o, enum session_shim shim, const char *command,
     }
     if (need)
         faultctl_configure(NULL, err, sizeof err);
-    if (target_open(&s->t, o->dsn, err, sizeof err) < 0)
+    target_opts to = { .dsn = o->dsn, .pooler = o->pooler };
+    if (target_open(&s->t, &to, err, sizeof err) < 0)
         goto fail;
     if (o->junit || o->json || o->html) {
         char line[4096];
@@ -91,8 +92,9 @@ void session_header(const run_opts *o, const session *s, int times)
         points += drv_ninvariants(s->items[i].scenario) * times;
     tap_begin(stdout);
     tap_plan(points);
-    tap_comment("pgrace: seed %" PRIu64 ", server %d.%d%s%s", o->seed, s->t.server_version / 10000,
-                s->t.server_version % 100, s->t.cluster ? " (embedded)" : "", o->fault ? ", with faults" : "");
+    tap_comment("pgrace: seed %" PRIu64 ", server %d.%d%s%s%s%s", o->seed, s->t.server_version / 10000,
+                s->t.server_version % 100, s->t.cluster ? " (embedded)" : "", o->fault ? ", with faults" : "",
+                o->pooler ? ", workers through " : "", pooler_name(o->pooler));
 }
 
 int session_close(const run_opts *o, session *s, int status)

@@ -3,6 +3,7 @@
 
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/pq.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -80,33 +81,6 @@ int blk_set_sessions(blk_watch *w, const int *pids, const char *const *names, in
     return blk_set_pooled_sessions(w, pids, NULL, names, n, err, errlen);
 }
 
-/* apps as a text[] literal, each element double-quoted ('{"a","b"}'), in
- * a new string; NULL when out of memory. */
-static char *text_array(const char *const *apps, int n)
-{
-    size_t cap = 3;
-    for (int i = 0; i < n; i++)
-        cap += 2 * strlen(apps[i]) + 3;
-    char *buf = malloc(cap), *o = buf;
-    if (!buf)
-        return NULL;
-    *o++ = '{';
-    for (int i = 0; i < n; i++) {
-        if (i)
-            *o++ = ',';
-        *o++ = '"';
-        for (const char *c = apps[i]; *c; c++) {
-            if (*c == '"' || *c == '\\')
-                *o++ = '\\';
-            *o++ = *c;
-        }
-        *o++ = '"';
-    }
-    *o++ = '}';
-    *o = '\0';
-    return buf;
-}
-
 int blk_set_pooled_sessions(blk_watch *w, const int *keys, const char *const *apps, const char *const *names, int n,
                             char *err, size_t errlen)
 {
@@ -121,7 +95,7 @@ int blk_set_pooled_sessions(blk_watch *w, const int *keys, const char *const *ap
     w->pid_array = malloc(cap);
     if (!w->pids || !w->names || !w->pid_array)
         goto oom;
-    if (apps && (!(w->apps = calloc((size_t)n + 1, sizeof *w->apps)) || !(w->app_array = text_array(apps, n))))
+    if (apps && (!(w->apps = calloc((size_t)n + 1, sizeof *w->apps)) || !(w->app_array = pqx_text_array(apps, n))))
         goto oom;
     size_t used = (size_t)snprintf(w->pid_array, cap, "{");
     for (int i = 0; i < n; i++) {

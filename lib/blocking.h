@@ -51,7 +51,8 @@ int blk_set_sessions(blk_watch *w, const int *pids, const char *const *names, in
  * for a diagnosis, the idle one it used last. A backend bearing a
  * session's name blocks in that session's name (a session-level lock a
  * transaction left on its pooled connection is the session's doing). The
- * pid arguments below are then keys. Returns 0 or -1. */
+ * pid arguments below are then keys. apps NULL: by pid, as
+ * blk_set_sessions. Returns 0 or -1. */
 int blk_set_pooled_sessions(blk_watch *w, const int *keys, const char *const *apps, const char *const *names, int n,
                             char *err, size_t errlen);
 

@@ -113,14 +113,17 @@ static void put_quoted(FILE *f, const char *value)
     fputc('\'', f);
 }
 
-/* The statements that give a server connection the run's schema. Inside a
- * connection string's quotes: an identifier's double quotes pass as they
- * are, a single quote is doubled there by put_quoted. */
+/* The statement that gives a server connection the run's schema, and
+ * nothing else: the clients' own startup options never reach the server
+ * through pgbouncer, so a server connection otherwise has the server's
+ * defaults (a spec session's NOTICEs arrive, as isolationtester expects).
+ * Inside a connection string's quotes: an identifier's double quotes pass
+ * as they are, a single quote is doubled there by put_quoted. */
 static int schema_sql(const char *schema, char *out, size_t len)
 {
     if (strchr(schema, '"') || strchr(schema, '\n'))
         return -1;
-    int n = snprintf(out, len, "SET search_path = \"%s\"; SET client_min_messages = warning", schema);
+    int n = snprintf(out, len, "SET search_path = \"%s\"", schema);
     return n > 0 && (size_t)n < len ? 0 : -1;
 }
 

@@ -14,11 +14,11 @@
  * there is one no server view can see).
  *
  * Every server connection it hands out has the run's schema: its
- * connect_query sets search_path (and client_min_messages), and in session
- * pooling its reset query does what DISCARD ALL does and then sets them
- * again. Clients' startup options are ignored (pgbouncer refuses unknown
- * startup parameters otherwise), so a client's `-c search_path` is harmless
- * and never needed.
+ * connect_query sets search_path, and in session pooling its reset query
+ * does what DISCARD ALL does and then sets it again. Clients' startup
+ * options are ignored (pgbouncer refuses unknown startup parameters
+ * otherwise): a client's `-c search_path` is harmless and never needed,
+ * and every other setting is the server's default.
  *
  * Which server backend serves a client: pgbouncer keeps each client's
  * application_name on the server connection it links to it (SET before the

@@ -327,13 +327,14 @@ int soak_main(const soak_opts *o)
     bool oom = tally_new(&s) < 0;
     if (oom)
         err_set(err, sizeof err, "out of memory");
-    if (oom || target_open(&s.t, o->run.dsn, err, sizeof err) < 0) {
+    target_opts to = { .dsn = o->run.dsn, .pooler = o->run.pooler };
+    if (oom || target_open(&s.t, &to, err, sizeof err) < 0) {
         fprintf(stderr, "pgrace: %s\n", err);
         tally_free(&s);
         free(s.items);
         return EXIT_USAGE;
     }
-    if (o->pct && !(s.pct = pct_rounds_new(s.t.ctl, o->max_workers, o->depth, o->run.seed,
+    if (o->pct && !(s.pct = pct_rounds_new(s.t.ctl, s.t.pooler != NULL, o->max_workers, o->depth, o->run.seed,
                                              o->run.call_timeout_ns ? o->run.call_timeout_ns
                                                                    : DRV_DEFAULT_CALL_TIMEOUT_NS,
                                              err, sizeof err))) {
@@ -348,9 +349,10 @@ int soak_main(const soak_opts *o)
         points += drv_ninvariants(s.items[p].scenario);
     tap_begin(stdout);
     tap_plan(points);
-    tap_comment("pgrace soak: seed %" PRIu64 ", up to %d workers, %ld iterations a round, server %d.%d%s",
+    tap_comment("pgrace soak: seed %" PRIu64 ", up to %d workers, %ld iterations a round, server %d.%d%s%s%s",
                 o->run.seed, o->max_workers, o->round_iterations, s.t.server_version / 10000,
-                s.t.server_version % 100, s.t.cluster ? " (embedded)" : "");
+                s.t.server_version % 100, s.t.cluster ? " (embedded)" : "",
+                o->run.pooler ? ", workers through " : "", pooler_name(o->run.pooler));
     cleanup_graceful(&s.stop);
     s.started = s.last_progress = clock_now_ns();
     int status = EXIT_HELD;

@@ -25,6 +25,7 @@
 #include "reports/spec_json.h"
 #include "reports/spec_junit.h"
 #include "isolation/permute.h"
+#include "isolation/pooling.h"
 #include "isolation/run.h"
 #include "isolation/spec.h"
 
@@ -376,6 +377,29 @@ static int run_point(void *arg, const spec_pstep *steps, int nsteps)
     return 0;
 }
 
+/* A file that cannot run through a transaction pooler: each of its points
+ * skipped, saying why, rather than a verdict on what pgbouncer did to its
+ * sessions' state. Returns 0, or -1 when out of memory (reported). */
+static int skip_file(spec_run *run, const char *why)
+{
+    char reason[ERRLEN + 96];
+    snprintf(reason, sizeof reason, "under transaction pooling %s; --pooler pgbouncer:session runs it", why);
+    for (int i = 0; i < run->f->set.n; i++) {
+        char *name = perm_text(run->f->set.perms[i].steps, run->f->set.perms[i].nsteps);
+        json_t *d = json_pack("{s:s, s:s*, s:s}", "spec", run->f->path, "permutation", name, "skipped", reason);
+        if (!name || !d || spec_points_add(&run->points, run->file, name, true, true, reason, d, 0) < 0) {
+            free(name);
+            json_decref(d);
+            tap_bail("out of memory");
+            return -1;
+        }
+        tap_skip(reason, "%s: %s", run->f->path, name);
+        free(name);
+        json_decref(d);
+    }
+    return 0;
+}
+
 /* Runs every permutation of one file. Returns 0, or -1 when the run must
  * stop (reported). */
 static int run_file(spec_run *run)
@@ -395,8 +419,12 @@ static int run_file(spec_run *run)
         if (n >= 0)
             free((void *)unused);
     }
+    char why[ERRLEN];
+    if (run->o->pooler == POOLER_TRANSACTION && spec_needs_session(f->s, why, sizeof why))
+        return skip_file(run, why);
     spec_runner_opts ro = {
-        .conninfo = run->t.conninfo, .schema = run->t.schema, .appname = run->t.appname,
+        .conninfo = run->t.client_conninfo, .ctl_conninfo = run->t.pooler ? run->t.conninfo : NULL,
+        .schema = run->t.schema, .appname = run->t.appname,
         .out = stdout, .err = stderr, .step_timeout_ns = run->o->timeout_ns, .reconnect = true,
         .infeasible_fails = run->o->explore,
     };
@@ -490,7 +518,9 @@ int spec_main(const spec_opts *o)
         fprintf(stderr, "pgrace: %s%s\n", strncmp(err, "fault shim", 10) ? "bad --fault: " : "", err);
         goto done;
     }
-    if (target_open_with(&run.t, o->dsn, (const char *const *)settings, nsettings, err, sizeof err) < 0) {
+    target_opts to = { .dsn = o->dsn, .settings = (const char *const *)settings, .nsettings = nsettings,
+                       .pooler = o->pooler };
+    if (target_open(&run.t, &to, err, sizeof err) < 0) {
         fprintf(stderr, "pgrace: %s\n", err);
         goto done;
     }
@@ -502,8 +532,9 @@ int spec_main(const spec_opts *o)
     server_version = run.t.server_version;
     tap_begin(stdout);
     tap_plan((int)points);
-    tap_comment("pgrace: seed %" PRIu64 ", server %d.%d%s", o->seed, run.t.server_version / 10000,
-                run.t.server_version % 100, run.t.cluster ? " (embedded)" : "");
+    tap_comment("pgrace: seed %" PRIu64 ", server %d.%d%s%s%s", o->seed, run.t.server_version / 10000,
+                run.t.server_version % 100, run.t.cluster ? " (embedded)" : "",
+                o->pooler ? ", sessions through " : "", pooler_name(o->pooler));
     status = EXIT_HELD;
     for (int i = 0; i < o->nfiles && !cleanup_signal_seen(); i++) {
         run.f = &files[i];
