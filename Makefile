@@ -158,7 +158,10 @@ check: test
 # workers and deadlines (t/20, t/24, t/44 with two connections per worker),
 # the shim's counters and gate under concurrent workers (t/31, t/30-shim-count
 # which runs pgf_count and the dlopen path with 8 threads),
-# soak (t/70) and the explorer's scheduler (t/90).
+# soak (t/70) and the explorer's scheduler (t/90). The pooler's test (t/25)
+# runs in the normal and the ASan pass: its threads are the driver's and the
+# scheduler's, which TSan sees in t/20 and t/90, with a socket more between
+# them and the server.
 ASAN_TESTS := $(filter-out t/05-deps.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t,$(wildcard t/*.t))
 TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/44-credstore.t \
               t/70-soak-replay.t $(wildcard t/90-explore.t)

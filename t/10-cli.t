@@ -59,6 +59,11 @@ my @bad = (
     [ [qw(soak attestation --duration 30)],      qr/bad --duration '30': expected a duration/ ],
     [ [qw(soak attestation -i 5 --max-workers 0)], qr/bad --max-workers '0'/ ],
     [ [qw(soak attestation -i 5 -n 4)],          qr/bad option '-n'/ ],
+    [ [qw(run attestation --pooler pgpool)],     qr/bad --pooler 'pgpool': pgbouncer \(transaction pooling\), pgbouncer:transaction or pgbouncer:session/ ],
+    [ [qw(run attestation --pooler pgbouncer:statement)], qr/bad --pooler 'pgbouncer:statement'/ ],
+    [ [qw(explore attestation --pooler session)], qr/bad --pooler 'session'/ ],
+    [ [qw(soak attestation -i 5 --pooler PGBOUNCER)], qr/bad --pooler 'PGBOUNCER'/ ],
+    [ [qw(spec /nonexistent.spec --pooler pgbouncer:)], qr/bad --pooler 'pgbouncer:'/ ],
     [ [qw(replay)],                              qr/usage: pgrace replay REPORT.json/ ],
     [ [qw(replay /nonexistent.json --times 0)],  qr/bad --times '0'/ ],
     [ [qw(replay /nonexistent.json)],            qr/cannot read report/ ],
@@ -71,6 +76,16 @@ for my $case (@bad) {
     like($err, $want, "'$name' says why");
     is(($err =~ tr/\n//), 1, "'$name' is one line on stderr");
     unlike($out, qr/^ok /m, "'$name' runs nothing");
+}
+
+# --pooler without pgbouncer: one line naming the Debian package, before
+# anything starts ($PGRACE_PGBOUNCER is where pgrace looks first).
+for my $cmd ([qw(run attestation)], [qw(spec /nonexistent.spec)]) {
+    local $ENV{PGRACE_PGBOUNCER} = '/nonexistent/pgbouncer';
+    my ($st, $out, $err) = run_cmd(pgrace(), @$cmd, qw(--pooler pgbouncer));
+    is($st, 2, "$cmd->[0] --pooler without pgbouncer: exit 2");
+    like($err, qr/^pgrace: PGRACE_PGBOUNCER=\/nonexistent\/pgbouncer is not an executable; install the Debian package pgbouncer\n\z/,
+         '  one line naming the package');
 }
 
 done_testing();
