@@ -80,19 +80,11 @@ int cluster_find_bindir(char *out, size_t outlen, char *err, size_t errlen)
         err_set(err, errlen, "PGRACE_PGBIN=%s holds no initdb and postgres", env);
         return -1;
     }
-    const char *path = getenv("PATH");
-    if (path) {
-        char *copy = strdup(path), *save = NULL;
-        if (!copy) {
+    int in_path = proc_search_path(try_dir, out, outlen);
+    if (in_path != 0) {
+        if (in_path < 0)
             err_set(err, errlen, "out of memory");
-            return -1;
-        }
-        for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save))
-            if (try_dir(d, out, outlen)) {
-                free(copy);
-                return 0;
-            }
-        free(copy);
+        return in_path < 0 ? -1 : 0;
     }
     glob_t g;
     if (glob("/usr/lib/postgresql/*/bin", 0, NULL, &g) == 0) {
@@ -171,15 +163,9 @@ static bool answers(void *arg) { return PQping(((cluster *)arg)->conninfo) == PQ
 
 static int wait_ready(cluster *c, char *err, size_t errlen)
 {
-    int r = proc_await_ready(c->postmaster, answers, c, READY_TIMEOUT_NS);
-    if (r == 1) {
+    int r = proc_await_ready(c->postmaster, answers, c, READY_TIMEOUT_NS, "embedded server", c->logfile, err, errlen);
+    if (r == 1)
         c->postmaster = 0;
-        char tail[512];
-        proc_log_tail(c->logfile, tail, sizeof tail);
-        err_set(err, errlen, "embedded server exited during start-up%s%s", tail[0] ? ": " : "", tail);
-    } else if (r < 0) {
-        err_set(err, errlen, "embedded server not ready after 60s (log: %s)", c->logfile);
-    }
     return r == 0 ? 0 : -1;
 }
 
@@ -325,15 +311,7 @@ int cluster_start_with(cluster **out, const char *const *settings, int nsettings
         free(c);
         return -1;
     }
-    const char *tmp = fstree_run_root();
-    if (strlen(tmp) > 80) {
-        err_set(err, errlen, "TMPDIR is too long for a Unix socket path: %s", tmp);
-        free(c);
-        return -1;
-    }
-    snprintf(c->dir, sizeof c->dir, "%s/pgrace.XXXXXX", tmp);
-    if (!mkdtemp(c->dir)) {
-        err_sys(err, errlen, errno, "mkdtemp(%s)", c->dir);
+    if (fstree_make_run_dir("pgrace", c->dir, sizeof c->dir, err, errlen) < 0) {
         free(c);
         return -1;
     }

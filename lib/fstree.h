@@ -18,12 +18,14 @@
  * it). */
 int fstree_copy(const char *src, const char *dst, bool set_owner, uid_t uid, gid_t gid, char *err, size_t errlen);
 
-/* Where a run's private directories go (the embedded cluster's, the
- * pooler's): $TMPDIR when set, else /dev/shm when it is a writable tmpfs (a
- * throwaway server's files belong in memory: copying the cluster template
- * there takes a tenth of the time it takes on a disk file system), else
- * /tmp. */
-const char *fstree_run_root(void);
+/* Makes a run's private directory for a server's files (the embedded
+ * cluster's, the pooler's), named prefix.XXXXXX, into dir: under $TMPDIR
+ * when set, else /dev/shm when it is a writable tmpfs (a throwaway server's
+ * files belong in memory: copying the cluster template there takes a tenth
+ * of the time it takes on a disk file system), else /tmp; refused when that
+ * leaves too little room for a Unix socket's path inside. Returns 0 or -1
+ * with a reason. */
+int fstree_make_run_dir(const char *prefix, char *dir, size_t len, char *err, size_t errlen);
 
 /* Removes path and everything under it, not following symlinks. Returns 0
  * or -1 (best effort: it goes on after a failure). A missing path is 0. */

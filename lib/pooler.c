@@ -82,18 +82,12 @@ int pooler_find_binary(char *out, size_t outlen, char *err, size_t errlen)
         err_set(err, errlen, "PGRACE_PGBOUNCER=%s is not an executable; install the Debian package pgbouncer", env);
         return -1;
     }
-    const char *path = getenv("PATH");
-    char *copy = strdup(path ? path : "");
-    if (!copy) {
+    int in_path = proc_search_path(try_binary, out, outlen);
+    if (in_path < 0) {
         err_set(err, errlen, "out of memory");
         return -1;
     }
-    bool found = false;
-    char *save = NULL;
-    for (char *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save))
-        found = try_binary(d, out, outlen);
-    free(copy);
-    if (found || try_binary("/usr/sbin", out, outlen))
+    if (in_path || try_binary("/usr/sbin", out, outlen))
         return 0;
     err_set(err, errlen, "--pooler: cannot find pgbouncer (tried $PGRACE_PGBOUNCER, PATH, /usr/sbin); install the "
                          "Debian package pgbouncer");
@@ -217,16 +211,9 @@ static int spawn(pooler *p, const char *bin, char *err, size_t errlen)
     o.death_signal = SIGTERM;       /* pgbouncer's fast exit */
     if (proc_spawn(argv, &o, &p->pid, err, errlen) < 0)
         return -1;
-    int r = proc_await_ready(p->pid, listening, p, READY_TIMEOUT_NS);
-    if (r == 1) {
+    int r = proc_await_ready(p->pid, listening, p, READY_TIMEOUT_NS, "pgbouncer", p->logfile, err, errlen);
+    if (r == 1)
         p->pid = 0;
-        char tail[512];
-        proc_log_tail(p->logfile, tail, sizeof tail);
-        err_set(err, errlen, "pgbouncer exited during start-up%s%s", tail[0] ? ": " : "", tail);
-    } else if (r < 0) {
-        err_set(err, errlen, "pgbouncer not listening after %llds (log: %s)", READY_TIMEOUT_NS / 1000000000,
-                p->logfile);
-    }
     return r == 0 ? 0 : -1;
 }
 
@@ -293,15 +280,7 @@ int pooler_start(pooler **out, pooler_mode mode, const pooler_server *srv, char 
         free(p);
         return -1;
     }
-    const char *tmp = fstree_run_root();
-    if (strlen(tmp) > 80) {
-        err_set(err, errlen, "TMPDIR is too long for a Unix socket path: %s", tmp);
-        free(p);
-        return -1;
-    }
-    snprintf(p->dir, sizeof p->dir, "%s/pgrace-pool.XXXXXX", tmp);
-    if (!mkdtemp(p->dir)) {
-        err_sys(err, errlen, errno, "mkdtemp(%s)", p->dir);
+    if (fstree_make_run_dir("pgrace-pool", p->dir, sizeof p->dir, err, errlen) < 0) {
         free(p);
         return -1;
     }

@@ -155,6 +155,19 @@ int proc_stop(pid_t pid, int sig, int64_t grace_ns)
     return st == -2 ? -1 : st;
 }
 
+int proc_search_path(bool (*try_dir)(const char *dir, char *out, size_t outlen), char *out, size_t outlen)
+{
+    const char *path = getenv("PATH");
+    char *copy = strdup(path ? path : ""), *save = NULL;
+    if (!copy)
+        return -1;
+    bool found = false;
+    for (char *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save))
+        found = try_dir(d, out, outlen);
+    free(copy);
+    return found;
+}
+
 int proc_server_identity(proc_opts *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
@@ -177,7 +190,8 @@ int proc_server_identity(proc_opts *o, char *err, size_t errlen)
     return -1;
 }
 
-int proc_await_ready(pid_t pid, bool (*ready)(void *arg), void *arg, int64_t timeout_ns)
+int proc_await_ready(pid_t pid, bool (*ready)(void *arg), void *arg, int64_t timeout_ns, const char *what,
+                     const char *log, char *err, size_t errlen)
 {
     int64_t deadline = clock_now_ns() + timeout_ns;
     int64_t pause = 1000000;
@@ -185,10 +199,17 @@ int proc_await_ready(pid_t pid, bool (*ready)(void *arg), void *arg, int64_t tim
         if (ready(arg))
             return 0;
         int status;
-        if (waitpid(pid, &status, WNOHANG) == pid)
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            char tail[512];
+            proc_log_tail(log, tail, sizeof tail);
+            err_set(err, errlen, "%s exited during start-up%s%s", what, tail[0] ? ": " : "", tail);
             return 1;
-        if (clock_now_ns() > deadline)
+        }
+        if (clock_now_ns() > deadline) {
+            err_set(err, errlen, "%s not ready after %llds (log: %s)", what, (long long)(timeout_ns / 1000000000),
+                    log);
             return -1;
+        }
         clock_sleep_ns(pause);
         if (pause < 16 * 1000000)
             pause *= 2;
