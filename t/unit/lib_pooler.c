@@ -115,7 +115,9 @@ static void blocking(pooler *p, PGconn *ctl)
     json_decref(d);
     pqx_ctl_exec(s1, "COMMIT", err, sizeof err);
     PQfinish(s3);
-    PQcancel(PQgetCancel(s2), err, sizeof err);
+    PGcancel *cancel = PQgetCancel(s2);
+    PQcancel(cancel, err, sizeof err);
+    PQfreeCancel(cancel);
     finish(s2);
     pqx_ctl_exec(ctl, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'", err, sizeof err);
     blk_free(w);
