@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "lib/rng.h"
 
 static const char usage[] =
@@ -16,6 +17,7 @@ static const char usage[] =
     "  --preemptions K    with --explore: at most K switches away from a session that could go on\n"
     "                     (default: no bound, the set isolationtester runs for a spec without permutations)\n"
     "  --faults           each permutation again with one fault (error=40001, drop, ambiguous) at each step\n"
+    "  --permutation 'STEPS'  run only this permutation (the spec's syntax, step faults included)\n"
     "  --fault SPEC       the fault shim with this spec on every session's statements (README: Fault specs)\n"
     "  --dsn DSN          use this server (else PG* variables, else an embedded cluster)\n"
     "  --junit F          also write JUnit XML to F (TAP stays on stdout)\n"
@@ -31,12 +33,13 @@ int cli_parse_spec(int argc, char **argv, spec_opts *o)
 {
     enum {
         OPT_DSN = 256, OPT_JUNIT, OPT_JSON, OPT_HTML, OPT_SEED, OPT_FAULT, OPT_TIMEOUT, OPT_HELP, OPT_EXPLORE,
-        OPT_PREEMPT, OPT_FAULTS,
+        OPT_PREEMPT, OPT_FAULTS, OPT_PERMUTATION,
     };
     static const struct option longopts[] = {
         { "explore", no_argument, NULL, OPT_EXPLORE },
         { "preemptions", required_argument, NULL, OPT_PREEMPT },
         { "faults", no_argument, NULL, OPT_FAULTS },
+        { "permutation", required_argument, NULL, OPT_PERMUTATION },
         { "dsn", required_argument, NULL, OPT_DSN },
         { "junit", required_argument, NULL, OPT_JUNIT },
         { "json", required_argument, NULL, OPT_JSON },
@@ -73,6 +76,7 @@ int cli_parse_spec(int argc, char **argv, spec_opts *o)
         case OPT_FAULT: o->fault = optarg; break;
         case OPT_EXPLORE: o->explore = true; break;
         case OPT_FAULTS: o->faults = true; break;
+        case OPT_PERMUTATION: o->permutation = optarg; break;
         case OPT_PREEMPT:
             if (cli_long("--preemptions", optarg, 0, 64, &v) < 0)
                 return -1;
@@ -84,6 +88,10 @@ int cli_parse_spec(int argc, char **argv, spec_opts *o)
         default:
             return cli_bad_option(argv);
         }
+    }
+    if (o->permutation && (o->explore || o->faults)) {
+        fprintf(stderr, "pgrace: --permutation runs one permutation: --explore and --faults do not apply\n");
+        return -1;
     }
     if (o->bound >= 0 && !o->explore) {
         fprintf(stderr, "pgrace: --preemptions bounds --explore's interleavings: it needs --explore\n");

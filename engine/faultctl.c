@@ -129,7 +129,7 @@ int faultctl_configure(const char *spec, char *err, size_t errlen)
     return 0;
 }
 
-const char *faultctl_spec(void) { return installed; }
+const char *faultctl_rules(void) { return installed; }
 
 void faultctl_reset_ordinals(void)
 {

@@ -40,11 +40,11 @@ void faultctl_exempt_thread(bool exempt);
 
 /* Replaces the rule set (NULL or "" clears it) and resets the shim's
  * counters. Returns 0 or -1 with the shim's one-line reason. */
-int faultctl_configure(const char *spec, char *err, size_t errlen);
+int faultctl_configure(const char *rules, char *err, size_t errlen);
 
-/* The spec installed last ("" when none): what the current iteration runs
+/* The fault rules installed last ("" when none): what the current iteration runs
  * with, for the reports and for replay. */
-const char *faultctl_spec(void);
+const char *faultctl_rules(void);
 
 /* Faults injected so far in the process. */
 unsigned long faultctl_fired(void);

@@ -211,23 +211,26 @@ SKIP: {
     my $j = eval { JSON::PP->new->decode(do { local $/; open my $f, '<', $json or die "$json: $!"; <$f> }) };
     ok(ref $j eq 'HASH', '--json writes a JSON object') or diag $@;
     $j ||= {};
-    is_deeply([sort keys %$j], [sort qw(tool version seed command started server_version complete verdict files summary)],
-              '  with the documented members');
-    is($j->{tool}, 'pgrace spec', '  tool');
-    is($j->{version}, 1, '  version 1');
+    is_deeply([sort keys %$j], [sort qw(format version seed command started mode hostname server keep_iterations
+                                        complete verdict bail notes summary items)],
+              '  with the members every mode\'s report has');
+    is($j->{format}, 'pgrace-report', '  format: the one report');
+    is($j->{mode}, 'spec', '  mode: spec');
+    is($j->{version}, 2, '  version 2');
     is($j->{seed}, 42, '  the seed, a number');
     like($j->{command}, qr{/pgrace spec --seed 42 --call-timeout 300ms --json \S+spec\.json --html \S+spec\.html \S+race\.spec \S+stuck\.spec$},
          '  the command line');
     like($j->{started}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, '  started: ISO 8601, UTC');
-    like($j->{server_version}, qr/^1\d\.\d+$/, '  the server\'s version');
+    like($j->{server}{version}, qr/^1\d\.\d+$/, '  the server\'s version');
     ok(JSON::PP::is_bool($j->{complete}) && $j->{complete}, '  complete: true');
     is($j->{verdict}, 'error', '  the run\'s verdict: error (one permutation could not complete)');
-    is_deeply([map { $_->{path} } @{ $j->{files} || [] }], [$race, $stuck], '  a file entry per spec, in order');
-    my @perms = map { @{ $_->{permutations} || [] } } @{ $j->{files} || [] };
+    is_deeply([map { $_->{name} } @{ $j->{items} || [] }], [$race, $stuck], '  an item per spec, in order');
+    ok(!grep({ $_->{kind} ne 'spec' } @{ $j->{items} || [] }), '  each of kind spec');
+    my @perms = map { @{ $_->{points} || [] } } @{ $j->{items} || [] };
     my $shape_ok = 1;
     for my $pm (@perms) {
         my $keys = join ',', sort keys %$pm;
-        if ($keys ne 'diagnostics,name,reason,seconds,verdict'
+        if ($keys ne 'diagnostics,failures,first_iteration,id,name,reason,runs,seconds,unit,verdict'
             || $pm->{verdict} !~ /^(ok|violated|error|skipped)$/
             || !(defined $pm->{reason} xor $pm->{verdict} eq 'ok')
             || ref \$pm->{seconds} ne 'SCALAR' || $pm->{seconds} !~ /^\d+(\.\d+)?([eE]-?\d+)?$/ || $pm->{seconds} >= 60
@@ -237,8 +240,8 @@ SKIP: {
             diag "bad permutation: " . JSON::PP->new->canonical->encode($pm);
         }
     }
-    ok(@perms == 6 && $shape_ok, '  each permutation: name, verdict, reason (null only when ok), seconds, diagnostics');
-    is_deeply([map { $_->{name} } @{ $j->{files}[0]{permutations} }],
+    ok(@perms == 6 && $shape_ok, '  each permutation a point: name, verdict, reason (null only when ok), seconds, diagnostics');
+    is_deeply([map { $_->{name} } @{ $j->{items}[0]{points} }],
               ['r1 w1 c1 r2 c2', 'r1 r2 w1 c1 w2 c2', 'r1 r2 w1 w2 c1 c2'], '  the race\'s permutations, in order');
     is_deeply([map { $_->{verdict} } @perms], [qw(ok violated violated error ok ok)], '  their verdicts');
     is($perms[1]{reason}, 'invariant "balance never negative" violated (1 row)', '  a violation\'s reason');
@@ -248,26 +251,30 @@ SKIP: {
               '  the violated invariant\'s rows, as JSON');
     is($perms[1]{diagnostics}{output}[0], 'starting permutation: r1 r2 w1 c1 w2 c2', '  and the output, a string per line');
     ok(!exists $perms[0]{diagnostics}{violations}, '  an ok permutation has no violations');
+    is_deeply($j->{items}[0]{replay}, { spec => $race, permutation => 'r1 r2 w1 c1 w2 c2' },
+              '  replay names the first permutation not ok');
     like($perms[3]{diagnostics}{error} // '', qr/mutually-blocking steps$/, '  an error is in its diagnostics');
-    is_deeply($j->{summary}, { permutations => 6, ok => 3, violated => 2, error => 1, skipped => 0 }, '  the summary\'s counts');
+    my %sum = %{ $j->{summary} };
+    is_deeply({ map { $_ => $sum{$_} } qw(points ok violated error skipped) },
+              { points => 6, ok => 3, violated => 2, error => 1, skipped => 0 }, '  the summary\'s counts');
 
     my $page = do { local $/; open my $f, '<', $html or die "$html: $!"; <$f> };
-    my @rows = $page =~ /<tr class="perm" data-verdict="(\w+)">/g;
+    my @rows = $page =~ /<tr class="point" data-verdict="(\w+)">/g;
     is_deeply(\@rows, [qw(ok violated violated error ok ok)], '--html: a row per permutation, with its verdict');
-    like($page, qr{<td class="name"><a href="#diag-1">r1 r2 w1 c1 w2 c2</a></td><td class="violated">violated</td><td class="reason">invariant &quot;balance never negative&quot; violated \(1 row\)</td><td class="secs">\d+\.\d{3}</td>},
-         '  the row: name, verdict coloured, reason, seconds');
-    my @details = $page =~ /<details class="diag" id="(diag-\d+)" data-verdict="(\w+)"/g;
-    is_deeply(\@details, [qw(diag-1 violated diag-2 violated diag-3 error)], '  a details block per permutation not ok');
-    like($page, qr{<details class="diag" id="diag-1"[^>]*><summary>.*?r1 r2 w1 c1 w2 c2</summary><pre>---\nspec: &quot;\S+race\.spec&quot;\n(?:.*\n)*?\s+balance: &quot;-60&quot;\n(?:.*\n)*?\.\.\.\n</pre></details>},
+    like($page, qr{<td class="name"><a href="#diag-0-1">r1 r2 w1 c1 w2 c2</a></td><td class="violated">violated</td><td class="reason">invariant &quot;balance never negative&quot; violated \(1 row\)</td>},
+         '  the row: name, verdict coloured, reason');
+    my @details = $page =~ /<details class="diag" id="(diag-\d+-\d+)" data-verdict="(\w+)"/g;
+    is_deeply(\@details, [qw(diag-0-1 violated diag-0-2 violated diag-1-0 error)], '  a details block per permutation not ok');
+    like($page, qr{<details class="diag" id="diag-0-1"[^>]*><summary>.*?r1 r2 w1 c1 w2 c2</summary>\n<pre>---\nspec: &quot;\S+race\.spec&quot;\n(?:.*\n)*?\s+balance: &quot;-60&quot;\n(?:.*\n)*?\.\.\.\n</pre></details>}s,
          '  holding its YAML diagnostics with the invariant\'s rows');
-    like($page, qr{<body data-verdict="error">\n<h1>pgrace spec report <span class="badge error">error</span></h1>}, '  the run\'s verdict badge');
+    like($page, qr{<body data-verdict="error">\n<h1>pgrace report <span class="badge error">error</span></h1>}, '  the run\'s verdict badge');
     like($page, qr{<th>seed</th><td><code>42</code>}, '  the seed');
-    like($page, qr{<th>permutations</th><td>6 permutations: <span class="ok">3 ok</span>, <span class="violated">2 violated</span>, <span class="error">1 error</span></td>},
-         '  the counts');
+    like($page, qr{<p>3 points: <span class="ok">1 ok</span>, <span class="violated">2 violated</span></p>},
+         '  the counts of each file');
     like($page, qr/<style>[^<]*\.violated\{color:#b3261e;/, '  the house style, inline');
     my @href = $page =~ /href="([^"]*)"/g;
-    ok(@href && !grep(!/^#diag-\d+$/, @href), '  self-contained: every link is to the page itself') or diag "@href";
-    unlike($page, qr/\bsrc=|<script|<link|\@import|url\(/i, '  no script, nothing to fetch');
+    ok(@href && !grep(!/^#(diag|item)-\d+(-\d+)?$/, @href), '  self-contained: every link is to the page itself') or diag "@href";
+    unlike($page, qr/\bsrc=|<link|\@import|url\(/i, '  nothing to fetch');
 }
 
 # ---- an unwritable report file: one line, exit 2, after the run (as --junit)
@@ -323,8 +330,8 @@ SPEC
     my $skipped = () = $out =~ /^ok \d+ - .* # SKIP infeasible: step \w+: its session still waits for step \w+$/mg;
     ok($skipped > 0, "interleavings whose session waits on a lock are skipped at once, not run to a timeout ($skipped)");
     my $j = JSON::PP->new->decode(do { local $/; open my $f, '<', "$dir/explore.json" or die $!; <$f> });
-    my @sk = grep { $_->{verdict} eq 'skipped' } @{ $j->{files}[0]{permutations} };
-    ok($j->{summary}{skipped} == $skipped && $j->{summary}{permutations} == 20 && @sk == $skipped
+    my @sk = grep { $_->{verdict} eq 'skipped' } @{ $j->{items}[0]{points} };
+    ok($j->{summary}{skipped} == $skipped && $j->{summary}{points} == 20 && @sk == $skipped
        && !grep({ $_->{reason} !~ /^infeasible: step \w+: its session still waits for step \w+$/ } @sk),
        '--json: a skipped interleaving is "skipped", with its reason') or diag explain $j->{summary};
 }
