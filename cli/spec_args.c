@@ -18,7 +18,7 @@ static const char usage[] =
     "                     (default: no bound, the set isolationtester runs for a spec without permutations)\n"
     "  --faults           each permutation again with one fault (error=40001, drop, ambiguous) at each step\n"
     "  --permutation 'STEPS'  run only this permutation (the spec's syntax, step faults included)\n"
-    "  --fault SPEC       the fault shim with this spec on every session's statements (README: Fault specs)\n"
+    "  --fault RULES      the fault shim with these fault rules on every session's statements (README)\n"
     "  --dsn DSN          use this server (else PG* variables, else an embedded cluster)\n"
     "  --junit F          also write JUnit XML to F (TAP stays on stdout)\n"
     "  --json F           also write the run as JSON to F\n"

@@ -14,7 +14,7 @@
 
 #include <stdio.h>
 
-/* What every iteration of a drive runs with: the item's fault spec
+/* What every iteration of a drive runs with: the item's fault rules
  * installed afresh (so that a rule's counts, "the first COMMIT", restart
  * with each iteration), the report fed, and the caller's own hooks. */
 typedef struct drive_hooks {

@@ -114,18 +114,18 @@ void faultctl_exempt_thread(bool exempt)
         shim.exempt(exempt);
 }
 
-int faultctl_configure(const char *spec, char *err, size_t errlen)
+int faultctl_configure(const char *rules, char *err, size_t errlen)
 {
     if (!shim.configure) {
-        if (spec && *spec) {
+        if (rules && *rules) {
             err_set(err, errlen, "the fault shim is not loaded");
             return -1;
         }
         return 0;
     }
-    if (shim.configure(spec, err, errlen) != 0)
+    if (shim.configure(rules, err, errlen) != 0)
         return -1;
-    snprintf(installed, sizeof installed, "%s", spec ? spec : "");
+    snprintf(installed, sizeof installed, "%s", rules ? rules : "");
     return 0;
 }
 

@@ -1,13 +1,13 @@
 /*
  * faultctl.h — pgrace's side of the fault shim (faults/pgfault.h).
  *
- * `pgrace run --fault SPEC` re-executes pgrace with build/libpgfault.so
+ * `pgrace run --fault RULES` re-executes pgrace with build/libpgfault.so
  * preloaded (the user never types LD_PRELOAD). Inside, the shim's control
  * API is found with dlsym: the driver's own control connection is exempted
- * from faults, the spec can be replaced between iterations (fault sweeps),
+ * from faults, the rules can be replaced between iterations (fault sweeps),
  * and every fault that fires is credited to the call it hit, so a failing
  * iteration's diagnostics say which fault fired where. Without the shim
- * every function here is a no-op (faultctl_configure of a spec is an error).
+ * every function here is a no-op (faultctl_configure of rules is an error).
  */
 #ifndef PGRACE_FAULTCTL_H
 #define PGRACE_FAULTCTL_H

@@ -3,7 +3,7 @@
  *
  * Rounds cycle through the scenarios and variants named (every fixed form
  * by default). Each round draws, from (seed, round), a number of workers,
- * retries and a fault spec of up to three rules (harness/soakplan.c), and
+ * retries and fault rules, up to three (modes/soakplan.c), and
  * runs a few iterations with them. The soak stops at the first violation
  * (or goes on with --keep-going), then shrinks the failing round — fewer
  * rules, delays first, one fault instead of many, fewer workers, no
@@ -66,11 +66,11 @@ typedef struct soak {
     pct_rounds *pct;            /* with --strategy pct */
 } soak;
 
-/* The settings of round k of pair p (spec written into spec). */
-static void round_settings(const soak *s, const soak_round *r, item_settings *st, char *spec, size_t len)
+/* The settings of round k of pair p (its fault rules written into rules). */
+static void round_settings(const soak *s, const soak_round *r, item_settings *st, char *rules, size_t len)
 {
-    soak_spec(r, spec, len);
-    *st = (item_settings){ .plan = "soak", .fault = spec[0] ? spec : NULL, .retries = r->retries,
+    soak_rules(r, rules, len);
+    *st = (item_settings){ .plan = "soak", .fault = rules[0] ? rules : NULL, .retries = r->retries,
                            .nworkers = r->nworkers, .pauses = s->o->run.pauses,
                            .call_timeout_ns = s->o->run.call_timeout_ns };
 }
@@ -83,9 +83,9 @@ static void round_settings(const soak *s, const soak_round *r, item_settings *st
 static int run_round(soak *s, int pair, const soak_round *r, long first, long iterations, bool record,
                      pair_tally *tally, bool *violated, char *err, size_t errlen)
 {
-    char spec[SOAK_MAX_RULES * SOAK_RULE_LEN + 8];
+    char rules[SOAK_MAX_RULES * SOAK_RULE_LEN + 8];
     item_settings st;
-    round_settings(s, r, &st, spec, sizeof spec);
+    round_settings(s, r, &st, rules, sizeof rules);
     drive_args a = { .target = &s->t, .item = &s->items[pair], .settings = &st, .seed = s->o->run.seed,
                      .first_iteration = first, .iterations = iterations, .rep = record ? s->rep : NULL,
                      .ritem = s->ritems[pair] };
@@ -228,23 +228,23 @@ static int soak_loop(soak *s, char *err, size_t errlen)
         if (o->keep_going)
             continue;
         progress(s, true);
-        char spec[SOAK_MAX_RULES * SOAK_RULE_LEN + 8];
-        soak_spec(&r, spec, sizeof spec);
+        char rules[SOAK_MAX_RULES * SOAK_RULE_LEN + 8];
+        soak_rules(&r, rules, sizeof rules);
         fprintf(stderr, "pgrace soak: round %ld violated an invariant (%s/%s, %d workers, %d retries, fault '%s'); "
                         "shrinking\n", k, s->items[pair].scenario->name, s->items[pair].variant->name, r.nworkers,
-                r.retries, spec);
+                r.retries, rules);
         if (shrink(s, pair, &r, first, o->round_iterations, err, errlen) < 0)
             return -1;
         item_settings st;
-        round_settings(s, &r, &st, spec, sizeof spec);
+        round_settings(s, &r, &st, rules, sizeof rules);
         char replay[2048];
-        repro_replay_command(&o->run, &s->items[pair], &st, first, o->round_iterations, spec, replay, sizeof replay);
+        repro_replay_command(&o->run, &s->items[pair], &st, first, o->round_iterations, rules, replay, sizeof replay);
         report_item_current(s->rep, s->ritems[pair]);
-        report_note(s->rep, "minimal failing case: %d workers, %d retries, fault '%s'", r.nworkers, r.retries, spec);
+        report_note(s->rep, "minimal failing case: %d workers, %d retries, fault '%s'", r.nworkers, r.retries, rules);
         report_note(s->rep, "replay: %s", replay);
         /* The minimal case goes into the record too, and is what replay
          * reruns (when it failed once more here). */
-        json_t *replay_obj = json_pack("{s:I,s:s,s:n,s:i,s:i}", "iteration", (json_int_t)first, "fault", spec,
+        json_t *replay_obj = json_pack("{s:I,s:s,s:n,s:i,s:i}", "iteration", (json_int_t)first, "fault", rules,
                                        "schedule", "workers", r.nworkers, "retries", r.retries);
         report_item_replay(s->rep, s->ritems[pair], replay_obj, true);
         json_decref(replay_obj);
