@@ -10,7 +10,6 @@
 
 int main(void)
 {
-    tap_begin(stdout);
     soak_round a, b;
     soak_draw(&a, 42, 7, 8, 1);
     soak_draw(&b, 42, 7, 8, 1);
@@ -61,5 +60,5 @@ int main(void)
     CHECK(strcmp(spec, "stmt:when=2+3:error=40001;commit:when=1:delay=5ms") == 0, "spec joins rules: %s", spec);
     soak_round minimal = { .nworkers = 1 };
     CHECK(soak_shrink(&minimal, c, 16) == 0, "a one-worker round without faults is as small as it gets");
-    return CHECK_DONE();
+    return check_done();
 }
