@@ -2,6 +2,7 @@
 #include "cli/args.h"
 
 #include "cli/options.h"
+#include "engine/driver.h"
 #include "lib/exit.h"
 
 #include <getopt.h>
@@ -24,8 +25,9 @@ static const char usage[] =
     "  --json F           also write the run as JSON to F\n"
     "  --html F           also write the run as one self-contained HTML page to F\n"
     "  --seed S           the run's seed (printed; nothing in a spec run is random yet)\n"
-    "  --call-timeout D   cancel a step after D (30s, 500ms), give up after twice D\n"
-    "                     (default: PGISOLATIONTIMEOUT seconds, else 300s)\n"
+    "  --call-timeout D   a step's deadline (default 10s): a step not done by then is canceled and its\n"
+    "                     permutation is an error; one the server says waits for a lock only a later\n"
+    "                     step could release is skipped at once (SKIP infeasible)\n"
     "exit status: 0 every permutation ok, 1 a permutation was not (an invariant returned\n"
     "             rows, or it could not complete), 2 usage, setup or environment error\n";
 
@@ -50,8 +52,7 @@ int cli_parse_spec(int argc, char **argv, spec_opts *o)
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
-    const char *env = getenv("PGISOLATIONTIMEOUT");
-    *o = (spec_opts){ .timeout_ns = (env ? atoi(env) : SPEC_DEFAULT_TIMEOUT_S) * 1000000000LL, .bound = -1 };
+    *o = (spec_opts){ .timeout_ns = DRV_DEFAULT_CALL_TIMEOUT_NS, .bound = -1 };
     long v;
     bool seeded = false;
     int ch;

@@ -362,8 +362,8 @@ static int run_point(void *arg, const spec_pstep *steps, int nsteps)
     rep_point_in pt = { .name = name, .verdict = ok ? REP_OK : rc < 0 ? REP_ERROR : REP_VIOLATED, .runs = 1,
                         .unit = "runs", .failures = !ok, .first_iteration = 1, .seconds = seconds, .diagnostics = d };
     if (infeasible) {
-        /* An interleaving the server cannot follow: its session waits on a
-         * lock the steps before it hold. Skipped, not failed. */
+        /* An interleaving the server cannot follow: a step waits for a
+         * lock only a later step would release. Skipped, not failed. */
         ok = true;
         snprintf(reason, sizeof reason, "infeasible: %s", err);
         pt.verdict = REP_SKIPPED;
@@ -433,7 +433,10 @@ static int run_file(spec_run *run)
     spec_runner_opts ro = {
         .conninfo = run->t.conninfo, .schema = run->t.schema, .appname = run->t.appname,
         .out = stdout, .err = stderr, .step_timeout_ns = run->o->timeout_ns, .reconnect = true,
-        .infeasible_fails = run->o->explore,
+        /* A permutation the server cannot follow is a skip, and a step
+         * canceled at --call-timeout an error, at once: never a verdict on
+         * an interleaving that did not happen. */
+        .infeasible_fails = true, .cancel_fails = true,
     };
     if (!(run->r = spec_runner_open(f->s, &ro, err, sizeof err))) {
         err_one_line(err);
