@@ -53,7 +53,8 @@ int faultctl_preload(char *const argv[], char *err, size_t errlen)
     *slash = '\0';
     snprintf(lib, sizeof lib, "%s/libpgfault.so", exe);
     if (access(lib, R_OK) != 0) {
-        err_sys(err, errlen, errno, "fault shim %s", lib);
+        int e = errno;
+        err_set(err, errlen, "fault shim %s: %s (the build makes it beside pgrace: run make)", lib, strerror(e));
         return -1;
     }
     /* An AddressSanitizer build must keep its runtime first in the list of
