@@ -165,14 +165,17 @@ check: test
 # everything again. AddressSanitizer+UBSan: every test that drives pgrace's C
 # code, but the matrix (t/50: the same code as t/4x under more plans), the
 # pins (t/55: the normal build with a switch), the dependency script (t/05),
-# the unit tests' TAP kit (t/03: a probe compiled on its own) and the
+# the unit tests' TAP kit (t/03: a probe compiled on its own), the JUnit
+# schema (t/61: xmllint on fixed documents), PGXS's pg_isolation_regress
+# running pgrace (t/83: the drop-in; t/80 runs the same code) and the
 # third-party clients (t/30-shim-clients: an instrumented shim cannot be
 # preloaded into them). ThreadSanitizer: what runs threads — the driver's
 # workers and deadlines (t/20, t/24, t/44 with two connections per worker),
 # the shim's counters and gate under concurrent workers (t/31, t/30-shim-count
 # which runs pgf_count and the dlopen path with 8 threads),
 # soak (t/70) and the explorer's scheduler (t/90).
-ASAN_TESTS := $(filter-out t/03-check-kit.t t/05-deps.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t,$(wildcard t/*.t))
+ASAN_TESTS := $(filter-out t/03-check-kit.t t/05-deps.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t \
+                t/61-junit-schema.t t/83-pgxs.t,$(wildcard t/*.t))
 TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/44-credstore.t \
               t/70-soak-replay.t $(wildcard t/90-explore.t)
 
