@@ -176,6 +176,20 @@ ok($p[4][0] && $p[4][2] =~ /"step l2: <\.\.\. completed>"/,
    'a step blocked by a session whose statement is in flight is waited for, not skipped') or diag($out);
 is($st, 1, 'exit 1');
 
+# ---- a permutation that ends with a step only a missing step could release
+my $ends = spec_file('ends', <<'SPEC');
+setup { CREATE TABLE e81 (i int); INSERT INTO e81 VALUES (1); }
+teardown { DROP TABLE e81; }
+session s1
+step l1 { BEGIN; UPDATE e81 SET i = 2; }
+session s2
+step l2 { UPDATE e81 SET i = 3; }
+permutation l1 l2
+SPEC
+($st, $out, $err) = spec_embedded($ends);
+like($out, qr/^ok 1 - \S+ends\.spec: l1 l2 # SKIP infeasible: step l2 waits for s1, and no step is left to release it$/m,
+     'a last step blocked by an idle session: skipped at once, not canceled at the timeout') or diag($out);
+
 # ---- a wait cycle is no reason to skip: the deadlock detector breaks it
 my $deadlock = spec_file('deadlock', <<'SPEC');
 setting deadlock_timeout "10ms"
