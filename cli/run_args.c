@@ -28,7 +28,7 @@ const char cli_usage[] =
     "  --dsn DSN         use this server (else PG* variables, else an embedded cluster)\n"
     "  --pooler P        the workers through Debian's pgbouncer: pgbouncer (transaction pooling),\n"
     "                    pgbouncer:session (session pooling); the control connection stays direct\n"
-    "  --fault SPEC      run with the fault shim and this spec (see README)\n"
+    "  --fault RULES     run with the fault shim and these fault rules (see README)\n"
     "  --pause P=D       sleep D at pause point P in every variant (pgrace list shows them)\n"
     "  --retries R       a failed call is retried up to R times, as a client would (default 0)\n"
     "  --plan NAME       apply the scenario's fault plan NAME (pgrace list shows them)\n"

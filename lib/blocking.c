@@ -187,37 +187,56 @@ int blk_is_blocked(blk_watch *w, int pid, char *err, size_t errlen)
     return blocked;
 }
 
-int blk_blocked_by(blk_watch *w, int pid, char *names, size_t len, char *err, size_t errlen)
+int blk_blockers(blk_watch *w, int pid, int *pids, int max, char *err, size_t errlen)
 {
     bool pooled = w->apps != NULL;
     char p[16];
     snprintf(p, sizeof p, "%d", pid);
     int i = pooled ? key_index(w, pid) : -1;
-    const char *params[] = { i >= 0 ? w->apps[i] : p, pooled ? w->app_array : NULL };
-    names[0] = '\0';
     if (pooled && i < 0)
         return 0;
-    /* Through a pooler, the blockers' names: a backend blocks in the name of
-     * the session whose name it bears. */
+    const char *params[] = { pooled ? w->apps[i] : p, pooled ? w->app_array : NULL };
+    /* What pg_isolation_test_session_is_blocked looks at: lock waits and
+     * a safe snapshot's wait. Through a pooler, the blockers' names: a
+     * backend blocks in the name of the session whose name it bears. */
     PGresult *r = PQexecParams(w->ctl,
                                pooled ? POOLED_BACKENDS
                                         "SELECT a.app FROM me CROSS JOIN LATERAL "
-                                        "unnest(pg_catalog.pg_blocking_pids(me.pid)) AS bp(pid) JOIN a ON a.pid = bp.pid"
-                                      : "SELECT unnest(pg_catalog.pg_blocking_pids($1::int))",
+                                        "(SELECT unnest(pg_catalog.pg_blocking_pids(me.pid)) UNION "
+                                        " SELECT unnest(pg_catalog.pg_safe_snapshot_blocking_pids(me.pid))) AS bp(pid) "
+                                        "JOIN a ON a.pid = bp.pid"
+                                      : "SELECT unnest(pg_catalog.pg_blocking_pids($1::int)) UNION "
+                                        "SELECT unnest(pg_catalog.pg_safe_snapshot_blocking_pids($1::int))",
                                pooled ? 2 : 1, NULL, params, NULL, NULL, 0);
     if (!result_ok(r, PGRES_TUPLES_OK, "reading pg_blocking_pids", err, errlen))
         return -1;
-    size_t used = 0;
-    for (int k = 0; k < PQntuples(r); k++) {
+    int n = 0;
+    for (int k = 0; k < PQntuples(r) && n < max; k++) {
         int s = pooled ? app_index(w, PQgetvalue(r, k, 0)) : -1;
-        const char *name = pooled ? (s >= 0 ? w->names[s] : NULL) : blk_name_of(w, atoi(PQgetvalue(r, k, 0)));
-        if (!name || strstr(names, name))
-            continue;
-        int n = snprintf(names + used, len - used, "%s%s", used ? ", " : "", name);
-        if (n > 0 && used + (size_t)n < len)
-            used += (size_t)n;
+        int b = pooled ? (s >= 0 ? w->pids[s] : 0) : atoi(PQgetvalue(r, k, 0));
+        bool seen = false;
+        for (int j = 0; j < n; j++)
+            seen |= pids[j] == b;
+        if ((pooled ? s >= 0 : blk_name_of(w, b) != NULL) && !seen)
+            pids[n++] = b;
     }
     PQclear(r);
+    return n;
+}
+
+int blk_blocked_by(blk_watch *w, int pid, char *names, size_t len, char *err, size_t errlen)
+{
+    int pids[BLK_MAX_SESSIONS];
+    int n = blk_blockers(w, pid, pids, BLK_MAX_SESSIONS, err, errlen);
+    if (n < 0)
+        return -1;
+    size_t used = 0;
+    names[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        int k = snprintf(names + used, len - used, "%s%s", used ? ", " : "", blk_name_of(w, pids[i]));
+        if (k > 0 && used + (size_t)k < len)
+            used += (size_t)k;
+    }
     return 0;
 }
 

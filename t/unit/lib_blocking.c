@@ -22,27 +22,20 @@ static PGconn *open_conn(const char *conninfo, const char *app)
     char err[ERRLEN];
     PGconn *c = pqx_connect(conninfo, "public", app, err, sizeof err);
     if (!c)
-        tap_bail("connect %s: %s", app, err);
+        check_bail("connect %s: %s", app, err);
     return c;
 }
 
 int main(void)
 {
     char err[ERRLEN];
-    tap_begin(stdout);
-    if (cleanup_signals_start(err, sizeof err) < 0) {
-        tap_bail("%s", err);
-        return 1;
-    }
+    if (cleanup_signals_start(err, sizeof err) < 0)
+        check_bail("%s", err);
     cluster *cl;
-    if (cluster_start(&cl, err, sizeof err) < 0) {
-        tap_bail("cluster_start: %s", err);
-        return 1;
-    }
+    if (cluster_start(&cl, err, sizeof err) < 0)
+        check_bail("cluster_start: %s", err);
     const char *ci = cluster_conninfo(cl);
     PGconn *ctl = open_conn(ci, "ctl"), *s1 = open_conn(ci, "s1"), *s2 = open_conn(ci, "s2");
-    if (!ctl || !s1 || !s2)
-        return 1;
     pqx_ctl_exec(ctl, "CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0)", err, sizeof err);
 
     blk_watch *w = blk_new(ctl, err, sizeof err);
@@ -104,5 +97,5 @@ int main(void)
     PQfinish(s2);
     PQfinish(ctl);
     cluster_stop(cl);
-    return CHECK_DONE();
+    return check_done();
 }

@@ -46,7 +46,7 @@ static void blocking(pooler *p, PGconn *ctl)
     PGconn *s2 = pqx_connect(pooler_conninfo(p), NULL, "unit/s2", err, sizeof err);
     blk_watch *w = blk_new(ctl, err, sizeof err);
     if (!s1 || !s2 || !w) {
-        tap_bail("%s", err);
+        check_bail("%s", err);
         return;
     }
     int keys[] = { PQbackendPID(s1), PQbackendPID(s2) };
@@ -186,9 +186,8 @@ out:;
 int main(void)
 {
     char err[ERRLEN];
-    tap_begin(stdout);
     if (cleanup_signals_start(err, sizeof err) < 0) {
-        tap_bail("%s", err);
+        check_bail("%s", err);
         return 1;
     }
     pooler_mode m;
@@ -200,18 +199,18 @@ int main(void)
           "anything else is refused, the choices listed: %s", err);
     cluster *cl;
     if (cluster_start(&cl, err, sizeof err) < 0) {
-        tap_bail("cluster_start: %s", err);
+        check_bail("cluster_start: %s", err);
         return 1;
     }
     PGconn *ctl = pqx_connect(cluster_conninfo(cl), NULL, "unit/ctl", err, sizeof err);
     if (!ctl || pqx_ctl_exec(ctl, "CREATE SCHEMA pooled; CREATE TABLE pooled.t (id int PRIMARY KEY, v int); "
                                   "INSERT INTO pooled.t VALUES (1, 0)", err, sizeof err) < 0) {
-        tap_bail("%s", err);
+        check_bail("%s", err);
         return 1;
     }
     one_mode(cl, ctl, POOLER_TRANSACTION);
     one_mode(cl, ctl, POOLER_SESSION);
     PQfinish(ctl);
     cluster_stop(cl);
-    return CHECK_DONE();
+    return check_done();
 }
