@@ -62,7 +62,7 @@ nothing_left('normal ends');
     is($st, 1, 'sweep through the pooler: no-tx caught');
     like($out, qr/^not ok \d+ - attestation\/no-tx \[sweep\]: exactly one credential per record$/m,
          '  a retry after a fault mints a second credential');
-    like($out, qr/^  fault_spec: "stmt:conn=1:when=\d:/m, '  with the fault that did it');
+    like($out, qr/^  fault_rules: "stmt:conn=1:when=\d:/m, '  with the fault that did it');
     ($st, $out) = run_cmd(pgrace(), qw(run attestation --plan sweep --pooler pgbouncer));
     is($st, 0, 'sweep through the pooler: fixed holds under every fault') or diag $out;
 }
@@ -96,7 +96,7 @@ nothing_left('normal ends');
     is($st, 1, 'explore through the pooler finds no-lock');
     like($out, qr/^not ok \d+ - attestation\/no-lock \[explore\]: exactly one credential per record$/m,
          '  by its invariant');
-    like($out, qr/^    - "w(\d): UPDATE identities SET trust_level .*\(blocked by w(?!\1)\d\)"$/m,
+    like($out, qr/^    - "w(\d)\\x3a UPDATE identities SET trust_level .*\(blocked by w(?!\1)\d\)"$/m,
          '  with the step that waited marked blocked by the other worker');
     ($st, $out) = run_cmd(pgrace(), qw(explore attestation --pooler pgbouncer));
     is($st, 0, 'explore through the pooler: fixed holds in every schedule') or diag $out;
@@ -150,7 +150,7 @@ print $fh "session s1\nstep n1 { DO \$\$BEGIN RAISE NOTICE 'from s1'; END\$\$; }
 close $fh;
 for my $mode (qw(pgbouncer pgbouncer:session)) {
     my ($st, $out) = run_cmd(pgrace(), qw(spec --pooler), $mode, $notice);
-    like($out, qr/"s1: NOTICE:  from s1"/, "spec, $mode: a session's NOTICE arrives, as isolationtester prints it")
+    like($out, qr/"s1\\x3a NOTICE:  from s1"/, "spec, $mode: a session's NOTICE arrives, as isolationtester prints it")
         or diag $out;
     ($st, $out) = run_cmd(pgrace(), qw(spec --pooler), $mode, $counter);
     is($st, 1, "spec, $mode: the counter spec has a violation") or diag $out;
