@@ -37,8 +37,11 @@ static void drop_schema(void *arg)
         return;
     }
     /* Bounded: a teardown never hangs on a lock (a backend that does not
-     * die leaves the schema, with the warning below). */
-    pqx_ctl_exec(c, "SET statement_timeout = '10s'; SET lock_timeout = '5s'", err, sizeof err);
+     * die leaves the schema, with the warning below). A backend that exits
+     * while it is ended (a pooler's, closing with it) is no news: the
+     * server's warning about it is not printed. */
+    pqx_ctl_exec(c, "SET statement_timeout = '10s'; SET lock_timeout = '5s'; SET client_min_messages = error", err,
+                 sizeof err);
     /* Workers interrupted mid-transaction hold locks DROP SCHEMA would wait
      * for: end them first (a role may signal its own backends). */
     char like[128];
