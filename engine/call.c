@@ -1,7 +1,7 @@
 /*
  * call.c — the call_* functions of scenario.h: how an operation runs its
- * statements and says what a call came to, and the helpers its invariants
- * share. The driver sets a call up and reads it back (call_int.h).
+ * statements, says what a call came to and asks for its pinned guarantees.
+ * The driver sets a call up and reads it back (call_int.h).
  */
 #include "engine/call_int.h"
 
@@ -71,12 +71,12 @@ bool drv_wake_sleep(drv_wake *w, int64_t ns)
 /* ---- setting up and closing a call (driver side) ---- */
 
 void call_begin(drv_call *c, call_state *st, call_record *rec, pqx_trace *trace, const scenario *s,
-                const drv_config *cfg, drv_wake *wake)
+                const scenario_variant *v, const drv_config *cfg, drv_wake *wake)
 {
     pqx_trace_reset(trace);
     *rec = (call_record){ .worker = c->worker, .attempt = c->attempt, .trace = trace, .conn = c->conn };
-    *st = (call_state){ .rec = rec, .trace = trace, .scenario = s, .pauses = &cfg->pauses, .params = cfg->params,
-                        .wake = wake };
+    *st = (call_state){ .rec = rec, .trace = trace, .scenario = s, .variant = v, .pauses = &cfg->pauses,
+                        .params = cfg->params, .wake = wake };
     c->state = st;
 }
 
@@ -96,6 +96,29 @@ void call_finish(drv_call *c)
                                        : "the operation ended the call more than once";
     *o = (outcome){ .kind = OUT_ERROR, .status = error_status(st) };
     snprintf(o->message, sizeof o->message, "%s", why);
+}
+
+void call_who(const call_record *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "worker %d%s", c->worker + 1, c->attempt ? " (retry)" : "");
+}
+
+void call_describe(const call_record *c, char *buf, size_t len)
+{
+    const outcome *o = &c->out;
+    char status[16] = "";
+    if (o->status)
+        snprintf(status, sizeof status, " %d", o->status);
+    if (o->kind == OUT_OK)
+        snprintf(buf, len, "%s%s%s%s", outcome_name(o->kind), status, c->result[0] ? " -> " : "", c->result);
+    else
+        snprintf(buf, len, "%s%s%s%s %s", outcome_name(o->kind), status, o->sqlstate[0] ? " " : "", o->sqlstate,
+                 o->message);
+}
+
+void call_tag(const drv_call *c, char *buf, size_t len)
+{
+    snprintf(buf, len, CALL_TAG_FMT, c->iteration, c->worker + 1, c->attempt);
 }
 
 /* ---- statements ---- */
@@ -228,34 +251,7 @@ void drv_pause(const drv_call *c, const char *point)
             drv_wake_sleep(c->state->wake, p->p[i].ns);
 }
 
-#ifdef PGRACE_MUTANTS
 bool call_guarantee(const drv_call *c, const char *name)
 {
-    return !mutant_removes(c->state->scenario, name);
-}
-#endif
-
-/* ---- for invariants ---- */
-
-bool call_maybe_committed(const call_record *c) { return c->out.indeterminate; }
-
-int inv_violated(inv_ctx *x, const char *found, const char *key, json_t *details)
-{
-    json_object_set_new(x->found, "record", json_integer(x->iteration));
-    json_object_set_new(x->found, "found", json_string(found));
-    if (key && json_array_size(details))
-        json_object_set_new(x->found, key, details);
-    else
-        json_decref(details);
-    return 0;
-}
-
-json_t *inv_list(inv_ctx *x, PGresult *r)
-{
-    json_t *list = json_array();
-    if (!list) {
-        PQclear(r);
-        snprintf(x->err, x->errlen, "out of memory in an invariant check");
-    }
-    return list;
+    return !mutant_removes(c->state->scenario, c->state->variant, name);
 }

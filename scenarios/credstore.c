@@ -353,14 +353,6 @@ static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t er
 
 /* ---- the operations ---- */
 
-/* How a pre-fix form differs from the fixed one (all false: fixed). */
-typedef struct form {
-    bool unmarked_commit;       /* no marker when the commit step fails */
-    bool seed_rollback;         /* roll back even when the vault's answer was lost */
-    bool pending_visible;       /* readers see pending rows */
-    bool row_scope;             /* deleteAll filters by the row's user and project only */
-} form;
-
 /* A put's identity: key, value, label, and the row's owner. */
 typedef struct put_args {
     char key[96], value[48], label[8], it[24], worker[12], user[24];
@@ -428,9 +420,8 @@ static void update(const drv_call *c, const put_args *a)
     call_ok(c, "put");
 }
 
-/* The metadata-first put (fixed, unmarked-commit, pending-visible,
- * seed-rollback). */
-static void put_pending_first(const drv_call *c, const form *f, const put_args *a)
+/* The metadata-first put (the fixed form's). */
+static void put_pending_first(const drv_call *c, const put_args *a)
 {
     const char *row[] = { a->key, a->it, a->worker, a->user, MAIN_PROJECT, a->label,
                           GUARANTEE(c, "pending-flag") ? "true" : "false" };
@@ -455,7 +446,7 @@ static void put_pending_first(const drv_call *c, const form *f, const put_args *
          * call keeps the vault's failure as its outcome. */
         bool rollback = GUARANTEE(c, "rollback");
         bool known = PQstatus(c->conn2) == CONNECTION_OK || !GUARANTEE(c, "vault-unknown-marks");
-        if (rollback && (known || f->seed_rollback) &&
+        if (rollback && known &&
             call_exec_aside(c, c->conn, NULL, NULL, sql_meta_rollback, 1, k) == 0) {
             call_failed(c, "vault write failed, rolled back");
             return;
@@ -475,7 +466,7 @@ static void put_pending_first(const drv_call *c, const form *f, const put_args *
         return;
     }
     if (last_write_ok(c, sql_commit, kl) < 0) {
-        if (f->unmarked_commit || !GUARANTEE(c, "commit-marker")) {
+        if (!GUARANTEE(c, "commit-marker")) {
             call_failed(c, "commit step failed");
             return;
         }
@@ -527,16 +518,16 @@ static void put_args_of(const drv_call *c, put_args *a)
 /* Whether a reader may see row `row` of r, whose column col is pending:
  * pending rows are absent (unless the form's readers see them), a row
  * without the flag is committed. */
-static bool visible(const drv_call *c, const form *f, const PGresult *r, int row, int col)
+static bool visible(const drv_call *c, const PGresult *r, int row, int col)
 {
     if (PQgetisnull(r, row, col))
         return GUARANTEE(c, "readers-legacy");  /* the loss: pending === false */
-    return PQgetvalue(r, row, col)[0] == 'f' || f->pending_visible || !GUARANTEE(c, "readers-skip-pending");
+    return !res_bool(r, row, col) || !GUARANTEE(c, "readers-skip-pending");
 }
 
 /* One get(key): 0 with *code 'a' (absent), 't' (metadata without a value)
  * or 'v' and value/label filled; -1 with the call ended. */
-static int get_once(const drv_call *c, const form *f, const char *key, char *code, char *value, size_t vlen,
+static int get_once(const drv_call *c, const char *key, char *code, char *value, size_t vlen,
                     char *label, size_t llen)
 {
     const char *k[] = { key };
@@ -545,7 +536,7 @@ static int get_once(const drv_call *c, const form *f, const char *key, char *cod
         call_failed(c, NULL);
         return -1;
     }
-    bool present = PQntuples(r) == 1 && visible(c, f, r, 0, 1);
+    bool present = PQntuples(r) == 1 && visible(c, r, 0, 1);
     if (present)
         snprintf(label, llen, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
@@ -570,7 +561,7 @@ static int get_once(const drv_call *c, const form *f, const char *key, char *cod
  * new value (nothing changes after that): the result is one letter per
  * round: 1 old value and metadata, s new value and old metadata (stale),
  * 2 new, x old value and new metadata (torn), a absent, t no value. */
-static void read_updated(const drv_call *c, const form *f)
+static void read_updated(const drv_call *c)
 {
     char key[96], oldv[48], newv[48], res[16 + UPD_ROUNDS] = "upd:";
     key_of(c->iteration, UPDATED, key, sizeof key);
@@ -578,7 +569,7 @@ static void read_updated(const drv_call *c, const form *f)
     new_value(c->iteration, newv, sizeof newv);
     for (int round = 0; round < UPD_ROUNDS; round++) {
         char code, value[64] = "", label[16] = "";
-        if (get_once(c, f, key, &code, value, sizeof value, label, sizeof label) < 0)
+        if (get_once(c, key, &code, value, sizeof value, label, sizeof label) < 0)
             return;
         bool oldl = strcmp(label, LABEL_OLD) == 0, newl = strcmp(label, LABEL_NEW) == 0;
         if (code == 'v')
@@ -595,7 +586,7 @@ static void read_updated(const drv_call *c, const form *f)
 
 /* get of a putter's new credential (the legacy one when there is no
  * putter), polled until present: "value|label", "absent" or "torn". */
-static void read_new(const drv_call *c, const form *f)
+static void read_new(const drv_call *c)
 {
     char key[96], res[64] = "absent";
     int p = read_putter(c->worker, c->nworkers);
@@ -605,7 +596,7 @@ static void read_new(const drv_call *c, const form *f)
         key_of(c->iteration, LEGACY, key, sizeof key);
     for (int round = 0; round < GET_ROUNDS; round++) {
         char code, value[48] = "", label[8] = "";
-        if (get_once(c, f, key, &code, value, sizeof value, label, sizeof label) < 0)
+        if (get_once(c, key, &code, value, sizeof value, label, sizeof label) < 0)
             return;
         if (code == 'a')
             continue;
@@ -640,10 +631,10 @@ static int key_bit(long iteration, const char *key, int nputters)
 /* Whether row `row` of a getAll result (key, user, project, pending) is in
  * the scope (prefix, user, project): scopedIds. The prefix first (a cheap
  * string check), then the row's own user and project (defence in depth). */
-static bool in_scope(const drv_call *c, const form *f, const PGresult *r, int row, const char *prefix,
-                     const char *user, const char *project)
+static bool in_scope(const drv_call *c, const PGresult *r, int row, const char *prefix, const char *user,
+                     const char *project)
 {
-    if (!f->row_scope && GUARANTEE(c, "scope-prefix") && strncmp(PQgetvalue(r, row, 0), prefix, strlen(prefix)) != 0)
+    if (GUARANTEE(c, "scope-prefix") && strncmp(PQgetvalue(r, row, 0), prefix, strlen(prefix)) != 0)
         return false;
     if (GUARANTEE(c, "scope-row-check") &&
         (strcmp(PQgetvalue(r, row, 1), user) != 0 || strcmp(PQgetvalue(r, row, 2), project) != 0))
@@ -653,7 +644,7 @@ static bool in_scope(const drv_call *c, const form *f, const PGresult *r, int ro
 
 /* has(legacy), then keys() of scope p1: "has=1 keys=<hex bitmap>", with a
  * "+" when keys() returned a key outside the known ones. */
-static void read_scope(const drv_call *c, const form *f)
+static void read_scope(const drv_call *c)
 {
     char key[96], it[24], user[24], prefix[64], res[64];
     key_of(c->iteration, LEGACY, key, sizeof key);
@@ -663,7 +654,7 @@ static void read_scope(const drv_call *c, const form *f)
         call_failed(c, NULL);
         return;
     }
-    bool has = PQntuples(r) == 1 && visible(c, f, r, 0, 1);
+    bool has = PQntuples(r) == 1 && visible(c, r, 0, 1);
     PQclear(r);
     snprintf(it, sizeof it, "%ld", c->iteration);
     snprintf(user, sizeof user, USER_FMT, c->iteration);
@@ -677,7 +668,7 @@ static void read_scope(const drv_call *c, const form *f)
     unsigned char bits[(2 + 256 + 3) / 4] = { 0 };
     bool other = false;
     for (int row = 0; row < PQntuples(r); row++) {
-        if (!in_scope(c, f, r, row, prefix, user, MAIN_PROJECT) || !visible(c, f, r, row, 3))
+        if (!in_scope(c, r, row, prefix, user, MAIN_PROJECT) || !visible(c, r, row, 3))
             continue;
         int b = key_bit(c->iteration, PQgetvalue(r, row, 0), nputters);
         if (b < 0)
@@ -698,7 +689,7 @@ static void read_scope(const drv_call *c, const form *f)
 /* deleteAll() of scope p2: scopedIds over getAll, pending and orphaned rows
  * included, then both stores (the vault first: a failure between the two
  * leaves metadata without a secret, never a secret without metadata). */
-static void delete_all(const drv_call *c, const form *f)
+static void delete_all(const drv_call *c)
 {
     char it[24], user[24], prefix[64], res[32];
     snprintf(it, sizeof it, "%ld", c->iteration);
@@ -710,31 +701,25 @@ static void delete_all(const drv_call *c, const form *f)
         call_failed(c, NULL);
         return;
     }
-    json_t *ids = json_array();
-    if (!ids) {
+    /* A text[] literal: the keys hold no quote, comma or brace. */
+    size_t cap = (size_t)PQntuples(r) * 100 + 3, used = 1, n = 0;
+    char *list = malloc(cap);
+    if (!list) {
         PQclear(r);
         call_fail(c, "out of memory");
         return;
     }
+    list[0] = '{';
     for (int row = 0; row < PQntuples(r); row++) {
-        if (!in_scope(c, f, r, row, prefix, user, DEL_PROJECT))
+        if (!in_scope(c, r, row, prefix, user, DEL_PROJECT))
             continue;
         /* The loss: scopedIds through the readers, which skip pending. */
-        if (!GUARANTEE(c, "deleteall-pending") && !visible(c, f, r, row, 3))
+        if (!GUARANTEE(c, "deleteall-pending") && !visible(c, r, row, 3))
             continue;
-        json_array_append_new(ids, json_string(PQgetvalue(r, row, 0)));
+        used += (size_t)snprintf(list + used, cap - used, "%s%.96s", n++ ? "," : "", PQgetvalue(r, row, 0));
     }
     PQclear(r);
-    /* A text[] literal by way of JSON: the keys hold no quote or comma. */
-    char *list = json_dumps(ids, JSON_COMPACT);
-    size_t n = json_array_size(ids);
-    json_decref(ids);
-    if (!list) {
-        call_fail(c, "out of memory");
-        return;
-    }
-    list[0] = '{';
-    list[strlen(list) - 1] = '}';
+    snprintf(list + used, cap - used, "}");
     const char *d[] = { list };
     if (call_exec_on(c, c->conn2, NULL, sql_delete_vault, 1, d) < 0 || call_exec(c, NULL, sql_delete_meta, 1, d) < 0) {
         free(list);
@@ -746,68 +731,47 @@ static void delete_all(const drv_call *c, const form *f)
     call_ok(c, res);
 }
 
-static void run_role(const drv_call *c, const form *f, void (*put)(const drv_call *, const form *, const put_args *))
+/* Worker c's role this iteration, with put as its put. */
+static void run_role(const drv_call *c, void (*put)(const drv_call *, const put_args *))
 {
     put_args a;
     switch (role_in(c->iteration, c->worker, c->nworkers)) {
     case UPDATER:
     case PUTTER:
         put_args_of(c, &a);
-        put(c, f, &a);
+        put(c, &a);
         return;
     case DELETER:
-        delete_all(c, f);
+        delete_all(c);
         return;
     case READER:
         switch (reader_kind_of(c->iteration, c->worker, c->nworkers)) {
-        case READ_UPDATED: read_updated(c, f); return;
-        case READ_NEW: read_new(c, f); return;
-        case READ_SCOPE: read_scope(c, f); return;
+        case READ_UPDATED: read_updated(c); return;
+        case READ_NEW: read_new(c); return;
+        case READ_SCOPE: read_scope(c); return;
         }
     }
 }
 
-static void put_vault_first_form(const drv_call *c, const form *f, const put_args *a)
-{
-    (void)f;
-    put_vault_first(c, a);
-}
-
-static void op_fixed(const drv_call *c) { run_role(c, &(form){ 0 }, put_pending_first); }
-static void op_vault_first(const drv_call *c) { run_role(c, &(form){ 0 }, put_vault_first_form); }
-static void op_unmarked_commit(const drv_call *c) { run_role(c, &(form){ .unmarked_commit = true }, put_pending_first); }
-static void op_pending_visible(const drv_call *c) { run_role(c, &(form){ .pending_visible = true }, put_pending_first); }
-static void op_seed_rollback(const drv_call *c) { run_role(c, &(form){ .seed_rollback = true }, put_pending_first); }
-static void op_row_scope(const drv_call *c) { run_role(c, &(form){ .row_scope = true }, put_pending_first); }
+/* The fixed form; every pre-fix form but vault-first is it without a pin. */
+static void op_fixed(const drv_call *c) { run_role(c, put_pending_first); }
+static void op_vault_first(const drv_call *c) { run_role(c, put_vault_first); }
 
 /* ---- invariants ---- */
 
-/* The final state of the iteration's keys: key, metadata state ("none",
- * "committed" — pending false or NULL —, "pending", "orphaned"), vault
- * value or NULL, label or NULL. */
-static PGresult *load_state(inv_ctx *x)
-{
-    char it[24];
-    snprintf(it, sizeof it, "%ld", x->iteration);
-    const char *p[] = { it };
-    return pqx_ctl_query(x->ctl,
-        "SELECT coalesce(m.key, v.key),"
-        "       CASE WHEN m.key IS NULL THEN 'none' WHEN m.pending IS NOT TRUE THEN 'committed'"
-        "            WHEN m.orphaned_at IS NOT NULL THEN 'orphaned' ELSE 'pending' END,"
-        "       v.value, m.label "
-        "FROM (SELECT * FROM metadata WHERE iteration = $1) m "
-        "FULL JOIN (SELECT * FROM vault WHERE iteration = $1) v ON v.key = m.key ORDER BY 1",
-        1, p, x->err, x->errlen);
-}
+/* What every invariant reads: the final state of the iteration's keys —
+ * key, metadata state ("none", "committed" — pending false or NULL —,
+ * "pending", "orphaned"), vault value or NULL, label or NULL. */
+#define STATE                                                                                   \
+    { "SELECT coalesce(m.key, v.key),"                                                          \
+      "       CASE WHEN m.key IS NULL THEN 'none' WHEN m.pending IS NOT TRUE THEN 'committed'"  \
+      "            WHEN m.orphaned_at IS NOT NULL THEN 'orphaned' ELSE 'pending' END,"          \
+      "       v.value, m.label "                                                                \
+      "FROM (SELECT * FROM metadata WHERE iteration = $1) m "                                   \
+      "FULL JOIN (SELECT * FROM vault WHERE iteration = $1) v ON v.key = m.key ORDER BY 1" }
 
-/* The row of key in a load_state result, or -1. */
-static int state_of(const PGresult *r, const char *key)
-{
-    for (int i = 0; i < PQntuples(r); i++)
-        if (strcmp(PQgetvalue(r, i, 0), key) == 0)
-            return i;
-    return -1;
-}
+/* The row of key in the state, or -1. */
+static int state_of(const PGresult *r, const char *key) { return res_find(r, 0, key); }
 
 /* Whether key ends committed with value (and label, when not NULL). */
 static bool committed_as(const PGresult *r, const char *key, const char *value, const char *label)
@@ -818,33 +782,14 @@ static bool committed_as(const PGresult *r, const char *key, const char *value, 
            (!label || (!PQgetisnull(r, row, 3) && strcmp(PQgetvalue(r, row, 3), label) == 0));
 }
 
-static int verdict(inv_ctx *x, json_t *bad)
-{
-    if (json_array_size(bad) == 0) {
-        json_decref(bad);
-        return 1;
-    }
-    char found[400];
-    snprintf(found, sizeof found, "%zu violation(s), first: %.300s", json_array_size(bad),
-             json_string_value(json_array_get(bad, 0)));
-    return inv_violated(x, found, "details", bad);
-}
-
-/* The last call of worker w (its final answer), or NULL. */
-static const call_record *last_call(const inv_ctx *x, int worker)
-{
-    const call_record *last = NULL;
-    for (int i = 0; i < x->ncalls; i++)
-        if (x->calls[i].worker == worker)
-            last = &x->calls[i];
-    return last;
-}
+/* The ending of every check here: held, or the violations and the first. */
+#define VERDICT(x) inv_verdict((x), "%d violation(s), first: %.300s", inv_ndetails(x), inv_first_detail(x))
 
 /* When worker w's put was known committed to everyone: its ok call's end,
  * or INT64_MAX (not ok: nothing is owed to a reader). */
 static int64_t committed_at(const inv_ctx *x, int worker)
 {
-    const call_record *c = last_call(x, worker);
+    const call_record *c = inv_last_call(x, worker);
     return c && c->out.kind == OUT_OK ? c->t_end : INT64_MAX;
 }
 
@@ -872,19 +817,17 @@ static bool ran(const call_record *c, const char *prefix, bool failed)
     return false;
 }
 
-static void reader_line(json_t *bad, const inv_ctx *x, const call_record *c, const char *what)
+static void reader_line(inv_ctx *x, const call_record *c, const char *what)
 {
     static const char *const names[] = {
         [READ_UPDATED] = "get(updated)", [READ_NEW] = "get(new)", [READ_SCOPE] = "has(legacy)+keys()",
     };
-    char line[400];
-    snprintf(line, sizeof line, "worker %d: %s -> \"%s\": %s", c->worker + 1,
-             names[reader_kind_of(x->iteration, c->worker, x->nworkers)], c->result, what);
-    json_array_append_new(bad, json_string(line));
+    inv_detail(x, "worker %d: %s -> \"%s\": %s", c->worker + 1,
+               names[reader_kind_of(x->iteration, c->worker, x->nworkers)], c->result, what);
 }
 
 /* Checks a get of the updated credential (result "upd:<codes>"). */
-static void check_read_updated(const inv_ctx *x, const call_record *c, json_t *bad)
+static void check_read_updated(inv_ctx *x, const call_record *c)
 {
     const char *codes = c->result + 4;
     int64_t t[UPD_ROUNDS];
@@ -901,25 +844,25 @@ static void check_read_updated(const inv_ctx *x, const call_record *c, json_t *b
                      : codes[i] == 't' ? "metadata without a value"
                      : codes[i] == 'x' ? "the old value under the new metadata (torn: metadata written first)"
                                        : "a value nobody wrote");
-            reader_line(bad, x, c, what);
+            reader_line(x, c, what);
             return;
         }
         if (at - order < prev) {
             snprintf(what, sizeof what, "round %d: the old value again after the new one", i + 1);
-            reader_line(bad, x, c, what);
+            reader_line(x, c, what);
             return;
         }
         prev = (int)(at - order);
         if (i < n && t[i] > done && codes[i] != '2') {
             snprintf(what, sizeof what, "round %d: read after the update returned ok, but not the new value", i + 1);
-            reader_line(bad, x, c, what);
+            reader_line(x, c, what);
             return;
         }
     }
 }
 
 /* Checks a get of a new credential (or of the legacy one). */
-static void check_read_new(const inv_ctx *x, const call_record *c, const PGresult *state, json_t *bad)
+static void check_read_new(inv_ctx *x, const call_record *c, const PGresult *state)
 {
     char key[96], want[96];
     int p = read_putter(c->worker, x->nworkers);
@@ -940,37 +883,37 @@ static void check_read_new(const inv_ctx *x, const call_record *c, const PGresul
     int n = sends(c, sql_get_meta, t, GET_ROUNDS);
     char what[200];
     if (strcmp(c->result, "torn") == 0) {
-        reader_line(bad, x, c, "metadata without a value");
+        reader_line(x, c, "metadata without a value");
     } else if (strcmp(c->result, "absent") == 0) {
         if (n > 0 && t[n - 1] > done) {
             snprintf(what, sizeof what, "absent, but %s was committed before the last read", key);
-            reader_line(bad, x, c, what);
+            reader_line(x, c, what);
         }
     } else {
         char value[48];
         snprintf(value, sizeof value, "%.*s", (int)strcspn(c->result, "|"), c->result);
         if (strcmp(c->result, want) != 0 || !committed_as(state, key, value, LABEL_OLD)) {
             snprintf(what, sizeof what, "not the value %s ends committed with", key);
-            reader_line(bad, x, c, what);
+            reader_line(x, c, what);
         }
     }
 }
 
 /* Checks has(legacy) and keys() of scope p1. */
-static void check_read_scope(const inv_ctx *x, const call_record *c, const PGresult *state, json_t *bad)
+static void check_read_scope(inv_ctx *x, const call_record *c, const PGresult *state)
 {
     int has = -1, nputters = putters(x->nworkers);
     char hex[80] = "";
     if (sscanf(c->result, "has=%d keys=%70s", &has, hex) != 2) {
-        reader_line(bad, x, c, "unreadable result");
+        reader_line(x, c, "unreadable result");
         return;
     }
     if (has != 1) {
-        reader_line(bad, x, c, "has(legacy) false, but it is committed (a row without the pending flag)");
+        reader_line(x, c, "has(legacy) false, but it is committed (a row without the pending flag)");
         return;
     }
     if (strchr(hex, '+')) {
-        reader_line(bad, x, c, "keys() returned a key outside the scope");
+        reader_line(x, c, "keys() returned a key outside the scope");
         return;
     }
     int64_t t[1];
@@ -990,12 +933,12 @@ static void check_read_scope(const inv_ctx *x, const call_record *c, const PGres
         bool committed = row >= 0 && strcmp(PQgetvalue(state, row, 1), "committed") == 0;
         if (!listed && done < scan) {
             snprintf(what, sizeof what, "keys() misses %s, committed before it read", key);
-            reader_line(bad, x, c, what);
+            reader_line(x, c, what);
             return;
         }
         if (listed && !committed) {
             snprintf(what, sizeof what, "keys() lists %s, which never committed", key);
-            reader_line(bad, x, c, what);
+            reader_line(x, c, what);
             return;
         }
     }
@@ -1007,46 +950,30 @@ static void check_read_scope(const inv_ctx *x, const call_record *c, const PGres
  * committed put, get returns that value (the seed's tightened test). */
 static int inv_readers(inv_ctx *x)
 {
-    PGresult *r = load_state(x);
-    if (!r)
-        return -1;
-    json_t *bad = inv_list(x, r);
-    if (!bad)
-        return -1;
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
         if (role_in(x->iteration, c->worker, x->nworkers) != READER || c->out.kind != OUT_OK)
             continue;
         switch (reader_kind_of(x->iteration, c->worker, x->nworkers)) {
-        case READ_UPDATED: check_read_updated(x, c, bad); break;
-        case READ_NEW: check_read_new(x, c, r, bad); break;
-        case READ_SCOPE: check_read_scope(x, c, r, bad); break;
+        case READ_UPDATED: check_read_updated(x, c); break;
+        case READ_NEW: check_read_new(x, c, x->rows[0]); break;
+        case READ_SCOPE: check_read_scope(x, c, x->rows[0]); break;
         }
     }
-    PQclear(r);
-    return verdict(x, bad);
+    return VERDICT(x);
 }
 
 /* Every vault entry has a committed metadata row or an orphan marker. */
 static int inv_no_silent_orphan(inv_ctx *x)
 {
-    PGresult *r = load_state(x);
-    if (!r)
-        return -1;
-    json_t *bad = inv_list(x, r);
-    if (!bad)
-        return -1;
+    const PGresult *r = x->rows[0];
     for (int i = 0; i < PQntuples(r); i++) {
         const char *meta = PQgetvalue(r, i, 1);
-        if (PQgetisnull(r, i, 2) || strcmp(meta, "committed") == 0 || strcmp(meta, "orphaned") == 0)
-            continue;
-        char line[300];
-        snprintf(line, sizeof line, "vault holds %s but its metadata is %s, with no orphan marker",
-                 PQgetvalue(r, i, 0), strcmp(meta, "none") == 0 ? "absent" : "pending");
-        json_array_append_new(bad, json_string(line));
+        if (!PQgetisnull(r, i, 2) && strcmp(meta, "committed") != 0 && strcmp(meta, "orphaned") != 0)
+            inv_detail(x, "vault holds %s but its metadata is %s, with no orphan marker", PQgetvalue(r, i, 0),
+                       strcmp(meta, "none") == 0 ? "absent" : "pending");
     }
-    PQclear(r);
-    return verdict(x, bad);
+    return VERDICT(x);
 }
 
 /* Every put's outcome matches the stores. A new credential: ok => committed
@@ -1064,18 +991,13 @@ static int inv_no_silent_orphan(inv_ctx *x)
  * metadata. */
 static int inv_put_outcome(inv_ctx *x)
 {
-    PGresult *r = load_state(x);
-    if (!r)
-        return -1;
-    json_t *bad = inv_list(x, r);
-    if (!bad)
-        return -1;
+    const PGresult *r = x->rows[0];
     for (int w = 0; w < x->nworkers; w++) {
         role ro = role_of(w, x->nworkers);
-        const call_record *c = last_call(x, w);
+        const call_record *c = inv_last_call(x, w);
         if ((ro != PUTTER && ro != UPDATER) || !c)
             continue;
-        char key[96], value[48], line[400];
+        char key[96], value[48];
         bool held;
         if (ro == UPDATER) {
             char oldv[48];
@@ -1100,15 +1022,13 @@ static int inv_put_outcome(inv_ctx *x)
         if (held)
             continue;
         int row = state_of(r, key);
-        snprintf(line, sizeof line, "worker %d: %s %s %s (%s), but it ends with metadata %s%s%s and vault %s",
-                 w + 1, ro == UPDATER ? "update" : "put", key, c->out.kind == OUT_OK ? "ok" : "failed", value,
-                 row < 0 ? "none" : PQgetvalue(r, row, 1), row >= 0 && !PQgetisnull(r, row, 3) ? " " : "",
-                 row >= 0 && !PQgetisnull(r, row, 3) ? PQgetvalue(r, row, 3) : "",
-                 row >= 0 && !PQgetisnull(r, row, 2) ? PQgetvalue(r, row, 2) : "empty");
-        json_array_append_new(bad, json_string(line));
+        inv_detail(x, "worker %d: %s %s %s (%s), but it ends with metadata %s%s%s and vault %s", w + 1,
+                   ro == UPDATER ? "update" : "put", key, c->out.kind == OUT_OK ? "ok" : "failed", value,
+                   row < 0 ? "none" : PQgetvalue(r, row, 1), row >= 0 && !PQgetisnull(r, row, 3) ? " " : "",
+                   row >= 0 && !PQgetisnull(r, row, 3) ? PQgetvalue(r, row, 3) : "",
+                   row >= 0 && !PQgetisnull(r, row, 2) ? PQgetvalue(r, row, 2) : "empty");
     }
-    PQclear(r);
-    return verdict(x, bad);
+    return VERDICT(x);
 }
 
 /* deleteAll removes its scope — pending and orphaned rows included, in
@@ -1120,63 +1040,57 @@ static int inv_delete_all(inv_ctx *x)
     int deleter = deleter_of(x->iteration, x->nworkers);
     if (deleter < 0)
         return 1;
-    const call_record *d = last_call(x, deleter);
+    const call_record *d = inv_last_call(x, deleter);
     bool ok = d && d->out.kind == OUT_OK;
-    PGresult *r = load_state(x);
-    if (!r)
-        return -1;
-    json_t *bad = inv_list(x, r);
-    if (!bad)
-        return -1;
+    const PGresult *r = x->rows[0];
     for (int i = 0; i < SCENARIO_COUNT(planted_rows); i++) {
         const planted *p = &planted_rows[i];
-        char key[96], line[300];
+        char key[96];
         planted_key(x->iteration, p, key, sizeof key);
         int row = state_of(r, key);
         bool meta = row >= 0 && strcmp(PQgetvalue(r, row, 1), "none") != 0;
         bool vault = row >= 0 && !PQgetisnull(r, row, 2);
         if (!p->in_scope && (!meta || vault != p->vault))
-            snprintf(line, sizeof line, "%s (user u%ld, project %s) is outside the scope, but deleteAll deleted it",
-                     key, x->iteration, p->project);
+            inv_detail(x, "%s (user u%ld, project %s) is outside the scope, but deleteAll deleted it", key,
+                       x->iteration, p->project);
         else if (p->in_scope && ok && (meta || vault))
-            snprintf(line, sizeof line, "%s (%s) is in the scope, but deleteAll left its %s", key,
-                     !p->pending ? "legacy" : p->orphaned ? "orphaned" : strcmp(p->pending, "t") == 0 ? "pending"
-                                                                                                   : "committed",
-                     meta && vault ? "metadata and vault entry" : meta ? "metadata" : "vault entry");
-        else
-            continue;
-        json_array_append_new(bad, json_string(line));
+            inv_detail(x, "%s (%s) is in the scope, but deleteAll left its %s", key,
+                       !p->pending ? "legacy" : p->orphaned ? "orphaned" : strcmp(p->pending, "t") == 0 ? "pending"
+                                                                                                 : "committed",
+                       meta && vault ? "metadata and vault entry" : meta ? "metadata" : "vault entry");
     }
-    PQclear(r);
-    return verdict(x, bad);
+    return VERDICT(x);
 }
-
-#define READERS "readers see committed values exactly: no pending row, no torn value, nothing committed missed"
-#define NO_SILENT_ORPHAN "every vault entry has a committed metadata row or an orphan marker"
-#define PUT_OUTCOME "every failed put rolled back or left a marker"
-#define DELETE_ALL "deleteAll removes its scope, pending and orphaned rows included, and nothing else"
 
 static const scenario_variant variants[] = {
     { .name = "fixed", .op = op_fixed,
       .summary = "metadata pending, vault, clear pending; rollback or orphan marker; readers skip pending; "
                  "vault-first updates; deleteAll by prefix and row" },
-    { "vault-first", "vault write, then metadata; the rollback's vault delete error swallowed",
-      op_vault_first, { { "meta-and-rollback-error", NO_SILENT_ORPHAN } } },
-    { "unmarked-commit", "metadata-first, but a failed commit step leaves no orphan marker",
-      op_unmarked_commit, { { "commit-error", NO_SILENT_ORPHAN } } },
-    { "pending-visible", "metadata-first put, readers that do not treat pending as absent",
-      op_pending_visible, { { "none", READERS } } },
-    { "seed-rollback", "the seed's fix as written: a vault failure rolls back even when the write may have landed",
-      op_seed_rollback, { { "vault-lost", NO_SILENT_ORPHAN } } },
-    { "row-scope", "deleteAll filters the store's rows by user and project only, without the key prefix",
-      op_row_scope, { { "none", DELETE_ALL } } },
+    { .name = "vault-first", .op = op_vault_first,
+      .summary = "vault write, then metadata; the rollback's vault delete error swallowed",
+      .caught = { { "meta-and-rollback-error", "no-silent-orphan" } } },
+    { .name = "unmarked-commit", .minus = { "commit-marker" },
+      .summary = "metadata-first, but a failed commit step leaves no orphan marker",
+      .caught = { { "commit-error", "no-silent-orphan" } } },
+    { .name = "pending-visible", .minus = { "readers-skip-pending" },
+      .summary = "metadata-first put, readers that do not treat pending as absent",
+      .caught = { { "none", "readers" } } },
+    { .name = "seed-rollback", .minus = { "vault-unknown-marks" },
+      .summary = "the seed's fix as written: a vault failure rolls back even when the write may have landed",
+      .caught = { { "vault-lost", "no-silent-orphan" } } },
+    { .name = "row-scope", .minus = { "scope-prefix" },
+      .summary = "deleteAll filters the store's rows by user and project only, without the key prefix",
+      .caught = { { "none", "delete-all" } } },
 };
 
 static const scenario_invariant invariants[] = {
-    { READERS, inv_readers },
-    { NO_SILENT_ORPHAN, inv_no_silent_orphan },
-    { PUT_OUTCOME, inv_put_outcome },
-    { DELETE_ALL, inv_delete_all },
+    { "readers", "readers see committed values exactly: no pending row, no torn value, nothing committed missed",
+      inv_readers, STATE },
+    { "no-silent-orphan", "every vault entry has a committed metadata row or an orphan marker", inv_no_silent_orphan,
+      STATE },
+    { "put-outcome", "every failed put rolled back or left a marker", inv_put_outcome, STATE },
+    { "delete-all", "deleteAll removes its scope, pending and orphaned rows included, and nothing else",
+      inv_delete_all, STATE },
 };
 
 static const char *const pause_points[] = {
