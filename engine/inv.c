@@ -30,6 +30,23 @@ bool res_bool(const PGresult *r, int row, int col) { return PQgetvalue(r, row, c
 
 int res_find(const PGresult *r, int col, const char *value) { return pqx_find_row(r, col, value); }
 
+int res_rows(const PGresult *r, int col, const char *value, int list_col, char *buf, size_t len)
+{
+    int n = 0;
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < PQntuples(r); i++) {
+        if (col >= 0 && strcmp(PQgetvalue(r, i, col), value) != 0)
+            continue;
+        if (used < len) {
+            int w = snprintf(buf + used, len - used, "%s%s", n ? ", " : "", PQgetvalue(r, i, list_col));
+            used = w > 0 && used + (size_t)w < len ? used + (size_t)w : len;
+        }
+        n++;
+    }
+    return n;
+}
+
 void inv_tag(const inv_ctx *x, const call_record *c, char *buf, size_t len)
 {
     snprintf(buf, len, CALL_TAG_FMT, x->iteration, c->worker + 1, c->attempt);
@@ -71,6 +88,15 @@ const call_record *inv_last_call(const inv_ctx *x, int worker)
         if (x->calls[i].worker == worker)
             last = &x->calls[i];
     return last;
+}
+
+const pqx_event *inv_statement(const call_record *c, const char *prefix, const pqx_event *after)
+{
+    size_t len = strlen(prefix), keep = sizeof c->trace->ev[0].sql - 1;
+    for (size_t i = after ? (size_t)(after - c->trace->ev) + 1 : 0; i < c->trace->n; i++)
+        if (strncmp(c->trace->ev[i].sql, prefix, len < keep ? len : keep) == 0)
+            return &c->trace->ev[i];
+    return NULL;
 }
 
 /* ---- saying what was found ---- */

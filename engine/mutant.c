@@ -75,7 +75,8 @@ int mutant_unpin(const scenario *s, const scenario_variant *v, PGconn *ctl, char
     const scenario_pin *mutant = mutant_pin(s);
     for (int i = 0; i < s->npins; i++) {
         const scenario_pin *p = &s->pins[i];
-        if (p->unpin_sql && (p == mutant || minus_names(v, p->name)) && pqx_ctl_exec(ctl, p->unpin_sql, err, errlen) < 0)
+        bool removed = p == mutant || minus_names(v, p->name);
+        if (removed && p->unpin_sql && pqx_ctl_exec(ctl, p->unpin_sql, err, errlen) < 0)
             return -1;
     }
     return 0;

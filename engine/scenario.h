@@ -283,9 +283,12 @@ PGresult *inv_query(inv_ctx *x, const char *sql, int nparams, const char *const 
 int inv_int(inv_ctx *x, long long *value, const char *sql, int nparams, const char *const *params);
 
 /* Reading results (declared or not): whether the value at (row, col) is
- * boolean true ('t'); the last row whose column col reads value, or -1. */
+ * boolean true ('t'); the last row whose column col reads value, or -1;
+ * the rows whose column col reads value (col < 0: every row), counted, and
+ * their column list_col joined with ", " into buf ("3, 7"; cut to fit). */
 bool res_bool(const PGresult *r, int row, int col);
 int res_find(const PGresult *r, int col, const char *value);
+int res_rows(const PGresult *r, int col, const char *value, int list_col, char *buf, size_t len);
 
 /* The tag call_tag gave call c of this iteration, into buf. */
 void inv_tag(const inv_ctx *x, const call_record *c, char *buf, size_t len);
@@ -307,6 +310,12 @@ bool inv_any_faulted(const inv_ctx *x, inv_skip_fn skip);
 /* The last attempt of worker w (its final answer), or NULL when it made
  * none. */
 const call_record *inv_last_call(const inv_ctx *x, int worker);
+
+/* The statement of c's trace after `after` (NULL: from the first) whose
+ * text starts with prefix — as far as the trace keeps it, 63 bytes — or
+ * NULL: `for (e = NULL; (e = inv_statement(c, "COMMIT", e));)` visits
+ * each in the order sent. */
+const pqx_event *inv_statement(const call_record *c, const char *prefix, const pqx_event *after);
 
 /* ---- what a check says ---- */
 

@@ -200,11 +200,7 @@ static int read_state(inv_ctx *x, bool *sent, int *n, char *ids, size_t len)
     if (PQntuples(o) != 1)
         return inv_error(x, "outbound message %ld vanished", x->iteration);
     *sent = res_bool(o, 0, 0);
-    *n = PQntuples(in);
-    size_t used = 0;
-    ids[0] = '\0';
-    for (int i = 0; i < *n && used < len; i++)
-        used += (size_t)snprintf(ids + used, len - used, "%s%s", i ? ", " : "", PQgetvalue(in, i, 0));
+    *n = res_rows(in, -1, NULL, 0, ids, len);
     return 0;
 }
 

@@ -393,8 +393,8 @@ static int inv_one_credential(inv_ctx *x)
     int oks = inv_count(x, OUT_OK, is_side, who, sizeof who);
     if (st.credentials == 1 || (st.credentials == 0 && oks == 0))
         return 1;
-    return inv_violated(x, "%d credentials; %d %s ok%s%s%s", st.credentials, oks, oks == 1 ? "caller got" : "callers got",
-                        oks ? " (workers " : "", oks ? who : "", oks ? ")" : "");
+    return inv_violated(x, "%d credentials; %d %s ok%s%s%s", st.credentials, oks,
+                        oks == 1 ? "caller got" : "callers got", oks ? " (workers " : "", oks ? who : "", oks ? ")" : "");
 }
 
 /* The seed's N=8 test with its statuses: exactly one verify gets 200 and
@@ -503,11 +503,8 @@ static int inv_no_reverify(inv_ctx *x)
  * form without one, its first write. -1 when it got to neither. */
 static int64_t tx_began(const call_record *c)
 {
-    for (size_t k = 0; k < c->trace->n; k++)
-        if (strncmp(c->trace->ev[k].sql, "BEGIN", 5) == 0 ||
-            strncmp(c->trace->ev[k].sql, "INSERT INTO issued_credentials", 30) == 0)
-            return c->trace->ev[k].t_send;
-    return -1;
+    const pqx_event *e = inv_statement(c, "BEGIN", NULL);
+    return (e = e ? e : inv_statement(c, "INSERT INTO issued_credentials", NULL)) ? e->t_send : -1;
 }
 
 /* The seed's W2, as much as READ COMMITTED gives it: the identity read
@@ -521,9 +518,9 @@ static int inv_deactivated(inv_ctx *x)
     int64_t deactivated = -1;
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
-        for (size_t k = 0; is_side(x, c) && c->out.kind == OUT_OK && k < c->trace->n; k++)
-            if (strstr(c->trace->ev[k].sql, "SET active = false") && !c->trace->ev[k].failed)
-                deactivated = c->trace->ev[k].t_done;
+        const pqx_event *e = inv_statement(c, SIDE "UPDATE identities SET active = false", NULL);
+        if (c->out.kind == OUT_OK && e && !e->failed)
+            deactivated = e->t_done;
     }
     for (int i = 0; deactivated >= 0 && i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
@@ -539,7 +536,8 @@ static int inv_deactivated(inv_ctx *x)
 }
 
 static const scenario_variant variants[] = {
-    { .name = "fixed", .summary = "one transaction; record row lock first; in-tx guard on is_verified OR credential_id", .op = op_fixed },
+    { .name = "fixed", .op = op_fixed,
+      .summary = "one transaction; record row lock first; in-tx guard on is_verified OR credential_id" },
     { .name = "no-lock", .summary = "the transaction without SELECT ... FOR UPDATE", .minus = { "for-update" },
       .caught = { { "none", "one-credential" } } },
     { .name = "no-tx", .summary = "three autocommit writes behind an is_verified-only guard", .op = op_no_tx,

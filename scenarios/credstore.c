@@ -99,6 +99,7 @@
  */
 #include "engine/scenario.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +123,41 @@ static const char schema[] =
     "  key text PRIMARY KEY,"
     "  iteration bigint NOT NULL,"
     "  value text NOT NULL);"
-    "CREATE INDEX ON vault (iteration);";
+    "CREATE INDEX ON vault (iteration);"
+    /* The harness's, not the seed's: the rows setup writes in and around
+     * deleteAll's scope, for inv_delete_all. */
+    "CREATE TABLE planted ("
+    "  iteration bigint NOT NULL,"
+    "  key text NOT NULL,"
+    "  project text NOT NULL,"
+    "  kind text NOT NULL,"             /* legacy, committed, pending (in flight), orphaned */
+    "  vault boolean NOT NULL,"         /* with a vault entry */
+    "  in_scope boolean NOT NULL);"     /* deleteAll must delete it */
+    "CREATE INDEX ON planted (iteration);";
+
+/* Iteration i's rows, in one statement: in scope "cs:u<i>:p1:" the legacy
+ * credential ("legacy-<i>", legacy_value) and the one worker 0 updates
+ * ("old-<i>", old_value); in scope "cs:u<i>:p2:" deleteAll's rows, and
+ * beside them another store's row of the same user and project and a row
+ * under the prefix whose row names project p3 (the partial state the row
+ * re-check is for). */
+static const char setup_sql[] =
+    "WITH r (key, project, kind, value, in_scope) AS (VALUES "
+    "  ('cs:u' || $1 || ':p1:legacy', 'p1', 'legacy', 'legacy-' || $1, NULL::boolean),"
+    "  ('cs:u' || $1 || ':p1:updated', 'p1', 'committed', 'old-' || $1, NULL),"
+    "  ('cs:u' || $1 || ':p2:a', 'p2', 'committed', 'secret-a', true),"
+    "  ('cs:u' || $1 || ':p2:b', 'p2', 'legacy', 'secret-b', true),"
+    "  ('cs:u' || $1 || ':p2:c', 'p2', 'pending', NULL, true),"          /* in flight: before its vault write */
+    "  ('cs:u' || $1 || ':p2:d', 'p2', 'orphaned', 'secret-d', true),"
+    "  ('other:u' || $1 || ':p2:x', 'p2', 'committed', 'secret-x', false),"
+    "  ('cs:u' || $1 || ':p2:z', 'p3', 'committed', 'secret-z', false)), "
+    "m AS (INSERT INTO metadata (key, iteration, worker, user_id, project_id, label, pending, orphaned_at) "
+    "      SELECT key, $1, 0, 'u' || $1, project, 'l1', "
+    "             CASE kind WHEN 'legacy' THEN NULL WHEN 'committed' THEN false ELSE true END, "
+    "             CASE kind WHEN 'orphaned' THEN now() END FROM r), "
+    "p AS (INSERT INTO planted SELECT $1, key, project, kind, value IS NOT NULL, in_scope FROM r "
+    "      WHERE in_scope IS NOT NULL) "
+    "INSERT INTO vault (key, iteration, value) SELECT key, $1, value FROM r WHERE value IS NOT NULL";
 
 /* The statements. The fault plans' regexes aim at their first words. */
 static const char sql_pending[] =
@@ -275,81 +310,6 @@ static void putter_value(long iteration, int p, char *buf, size_t len)
 static void legacy_value(long iteration, char *buf, size_t len) { snprintf(buf, len, "legacy-%ld", iteration); }
 static void old_value(long iteration, char *buf, size_t len) { snprintf(buf, len, "old-%ld", iteration); }
 static void new_value(long iteration, char *buf, size_t len) { snprintf(buf, len, "new-%ld", iteration); }
-
-/* deleteAll's scope, planted by setup: name, the project its row names,
- * pending ("t", "f", NULL), orphaned, a vault entry, and whether deleteAll
- * must delete it. */
-typedef struct planted {
-    const char *store, *name, *project, *pending;
-    bool orphaned, vault, in_scope;
-} planted;
-
-static const planted planted_rows[] = {
-    { "cs", "a", DEL_PROJECT, "f", false, true, true },          /* committed */
-    { "cs", "b", DEL_PROJECT, NULL, false, true, true },         /* legacy */
-    { "cs", "c", DEL_PROJECT, "t", false, false, true },         /* in flight: before its vault write */
-    { "cs", "d", DEL_PROJECT, "t", true, true, true },           /* orphaned */
-    { "other", "x", DEL_PROJECT, "f", false, true, false },      /* another store, same user and project */
-    { "cs", "z", "p3", "f", false, true, false },                /* under the prefix, the row names p3 */
-};
-
-static void planted_key(long iteration, const planted *p, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s:" USER_FMT ":" DEL_PROJECT ":%s", p->store, iteration, p->name);
-}
-
-/* One row setup writes: key, the project its row names, pending ("t", "f"
- * or NULL), orphaned, its vault value or NULL. */
-typedef struct setup_row {
-    char key[96], value[48];
-    const char *project, *pending;
-    bool orphaned, has_value;
-} setup_row;
-
-#define SETUP_ROWS (2 + SCENARIO_COUNT(planted_rows))
-#define SETUP_COLS 5
-
-/* Iteration i's rows, in one statement (a round trip per row would cost
- * more than the iteration's calls): the legacy and the updated credential
- * of scope p1, and deleteAll's scope p2 with its neighbours. */
-static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
-{
-    (void)nworkers;
-    setup_row rows[SETUP_ROWS];
-    key_of(iteration, LEGACY, rows[0].key, sizeof rows[0].key);
-    legacy_value(iteration, rows[0].value, sizeof rows[0].value);
-    rows[0].project = MAIN_PROJECT, rows[0].pending = NULL, rows[0].orphaned = false, rows[0].has_value = true;
-    key_of(iteration, UPDATED, rows[1].key, sizeof rows[1].key);
-    old_value(iteration, rows[1].value, sizeof rows[1].value);
-    rows[1].project = MAIN_PROJECT, rows[1].pending = "f", rows[1].orphaned = false, rows[1].has_value = true;
-    for (int i = 0; i < SCENARIO_COUNT(planted_rows); i++) {
-        const planted *p = &planted_rows[i];
-        setup_row *r = &rows[2 + i];
-        planted_key(iteration, p, r->key, sizeof r->key);
-        snprintf(r->value, sizeof r->value, "secret-%s", p->name);
-        r->project = p->project, r->pending = p->pending, r->orphaned = p->orphaned, r->has_value = p->vault;
-    }
-    char it[24], user[24], sql[2048];
-    snprintf(it, sizeof it, "%ld", iteration);
-    snprintf(user, sizeof user, USER_FMT, iteration);
-    const char *params[2 + SETUP_ROWS * SETUP_COLS] = { it, user };
-    int n = snprintf(sql, sizeof sql, "WITH r (key, project, pending, orphaned, value) AS (VALUES ");
-    for (int i = 0; i < SETUP_ROWS; i++) {
-        int b = 3 + i * SETUP_COLS;
-        n += snprintf(sql + n, sizeof sql - (size_t)n, "%s($%d, $%d, $%d::boolean, $%d::boolean, $%d)", i ? ", " : "",
-                      b, b + 1, b + 2, b + 3, b + 4);
-        const char **q = &params[b - 1];
-        q[0] = rows[i].key, q[1] = rows[i].project, q[2] = rows[i].pending, q[3] = rows[i].orphaned ? "t" : "f";
-        q[4] = rows[i].has_value ? rows[i].value : NULL;
-    }
-    snprintf(sql + n, sizeof sql - (size_t)n,
-             "), m AS (INSERT INTO metadata (key, iteration, worker, user_id, project_id, label, pending, orphaned_at) "
-             "SELECT key, $1::bigint, 0, $2, project, 'l1', pending, CASE WHEN orphaned THEN now() END FROM r) "
-             "INSERT INTO vault (key, iteration, value) SELECT key, $1::bigint, value FROM r WHERE value IS NOT NULL");
-    PGresult *r = pqx_ctl_query(ctl, sql, 2 + SETUP_ROWS * SETUP_COLS, params, err, errlen);
-    PQclear(r);
-    return r ? 0 : -1;
-}
 
 /* ---- the operations ---- */
 
@@ -763,12 +723,12 @@ static void op_vault_first(const drv_call *c) { run_role(c, put_vault_first); }
  * key, metadata state ("none", "committed" — pending false or NULL —,
  * "pending", "orphaned"), vault value or NULL, label or NULL. */
 #define STATE                                                                                   \
-    { "SELECT coalesce(m.key, v.key),"                                                          \
-      "       CASE WHEN m.key IS NULL THEN 'none' WHEN m.pending IS NOT TRUE THEN 'committed'"  \
-      "            WHEN m.orphaned_at IS NOT NULL THEN 'orphaned' ELSE 'pending' END,"          \
-      "       v.value, m.label "                                                                \
-      "FROM (SELECT * FROM metadata WHERE iteration = $1) m "                                   \
-      "FULL JOIN (SELECT * FROM vault WHERE iteration = $1) v ON v.key = m.key ORDER BY 1" }
+    "SELECT coalesce(m.key, v.key),"                                                            \
+    "       CASE WHEN m.key IS NULL THEN 'none' WHEN m.pending IS NOT TRUE THEN 'committed'"    \
+    "            WHEN m.orphaned_at IS NOT NULL THEN 'orphaned' ELSE 'pending' END,"            \
+    "       v.value, m.label "                                                                  \
+    "FROM (SELECT * FROM metadata WHERE iteration = $1) m "                                     \
+    "FULL JOIN (SELECT * FROM vault WHERE iteration = $1) v ON v.key = m.key ORDER BY 1"
 
 /* The row of key in the state, or -1. */
 static int state_of(const PGresult *r, const char *key) { return res_find(r, 0, key); }
@@ -797,12 +757,10 @@ static int64_t committed_at(const inv_ctx *x, int worker)
  * t (at most n). Returns how many. */
 static int sends(const call_record *c, const char *prefix, int64_t *t, int n)
 {
-    /* A trace keeps a statement's start only. */
-    size_t len = strlen(prefix), keep = sizeof c->trace->ev[0].sql - 1;
     int k = 0;
-    for (size_t i = 0; c->trace && i < c->trace->n && k < n; i++)
-        if (c->trace->ev[i].conn == c->conn && strncmp(c->trace->ev[i].sql, prefix, len < keep ? len : keep) == 0)
-            t[k++] = c->trace->ev[i].t_send;
+    for (const pqx_event *e = NULL; k < n && (e = inv_statement(c, prefix, e));)
+        if (e->conn == c->conn)
+            t[k++] = e->t_send;
     return k;
 }
 
@@ -810,18 +768,26 @@ static int sends(const call_record *c, const char *prefix, int64_t *t, int n)
  * failed). */
 static bool ran(const call_record *c, const char *prefix, bool failed)
 {
-    size_t len = strlen(prefix), keep = sizeof c->trace->ev[0].sql - 1;
-    for (size_t i = 0; c->trace && i < c->trace->n; i++)
-        if (strncmp(c->trace->ev[i].sql, prefix, len < keep ? len : keep) == 0 && (!failed || c->trace->ev[i].failed))
+    for (const pqx_event *e = NULL; (e = inv_statement(c, prefix, e));)
+        if (!failed || e->failed)
             return true;
     return false;
 }
 
-static void reader_line(inv_ctx *x, const call_record *c, const char *what)
+/* A detail about reader c: what it read, what it got, and what is wrong. */
+static void reader_line(inv_ctx *x, const call_record *c, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void reader_line(inv_ctx *x, const call_record *c, const char *fmt, ...)
 {
     static const char *const names[] = {
         [READ_UPDATED] = "get(updated)", [READ_NEW] = "get(new)", [READ_SCOPE] = "has(legacy)+keys()",
     };
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
     inv_detail(x, "worker %d: %s -> \"%s\": %s", c->worker + 1,
                names[reader_kind_of(x->iteration, c->worker, x->nworkers)], c->result, what);
 }
@@ -837,25 +803,21 @@ static void check_read_updated(inv_ctx *x, const call_record *c)
     int prev = 0;
     for (int i = 0; codes[i]; i++) {
         const char *at = strchr(order, codes[i]);
-        char what[160];
         if (!at) {
-            snprintf(what, sizeof what, "round %d: %s", i + 1,
-                     codes[i] == 'a' ? "absent, although committed since setup (an update made it pending)"
-                     : codes[i] == 't' ? "metadata without a value"
-                     : codes[i] == 'x' ? "the old value under the new metadata (torn: metadata written first)"
-                                       : "a value nobody wrote");
-            reader_line(x, c, what);
+            reader_line(x, c, "round %d: %s", i + 1,
+                        codes[i] == 'a' ? "absent, although committed since setup (an update made it pending)"
+                        : codes[i] == 't' ? "metadata without a value"
+                        : codes[i] == 'x' ? "the old value under the new metadata (torn: metadata written first)"
+                                          : "a value nobody wrote");
             return;
         }
         if (at - order < prev) {
-            snprintf(what, sizeof what, "round %d: the old value again after the new one", i + 1);
-            reader_line(x, c, what);
+            reader_line(x, c, "round %d: the old value again after the new one", i + 1);
             return;
         }
         prev = (int)(at - order);
         if (i < n && t[i] > done && codes[i] != '2') {
-            snprintf(what, sizeof what, "round %d: read after the update returned ok, but not the new value", i + 1);
-            reader_line(x, c, what);
+            reader_line(x, c, "round %d: read after the update returned ok, but not the new value", i + 1);
             return;
         }
     }
@@ -881,22 +843,15 @@ static void check_read_new(inv_ctx *x, const call_record *c, const PGresult *sta
     }
     int64_t t[GET_ROUNDS];
     int n = sends(c, sql_get_meta, t, GET_ROUNDS);
-    char what[200];
-    if (strcmp(c->result, "torn") == 0) {
+    char value[48];
+    snprintf(value, sizeof value, "%.*s", (int)strcspn(c->result, "|"), c->result);
+    if (strcmp(c->result, "torn") == 0)
         reader_line(x, c, "metadata without a value");
-    } else if (strcmp(c->result, "absent") == 0) {
-        if (n > 0 && t[n - 1] > done) {
-            snprintf(what, sizeof what, "absent, but %s was committed before the last read", key);
-            reader_line(x, c, what);
-        }
-    } else {
-        char value[48];
-        snprintf(value, sizeof value, "%.*s", (int)strcspn(c->result, "|"), c->result);
-        if (strcmp(c->result, want) != 0 || !committed_as(state, key, value, LABEL_OLD)) {
-            snprintf(what, sizeof what, "not the value %s ends committed with", key);
-            reader_line(x, c, what);
-        }
-    }
+    else if (strcmp(c->result, "absent") == 0 && n > 0 && t[n - 1] > done)
+        reader_line(x, c, "absent, but %s was committed before the last read", key);
+    else if (strcmp(c->result, "absent") != 0 &&
+             (strcmp(c->result, want) != 0 || !committed_as(state, key, value, LABEL_OLD)))
+        reader_line(x, c, "not the value %s ends committed with", key);
 }
 
 /* Checks has(legacy) and keys() of scope p1. */
@@ -921,7 +876,7 @@ static void check_read_scope(inv_ctx *x, const call_record *c, const PGresult *s
     for (int b = 0; b < 2 + nputters; b++) {
         int digit = b / 4 < (int)strlen(hex) ? (int)strtol((char[]){ hex[b / 4], 0 }, NULL, 16) : 0;
         bool listed = digit & (1 << (b % 4));
-        char key[96], what[200];
+        char key[96];
         if (b == 0)
             key_of(x->iteration, LEGACY, key, sizeof key);
         else if (b == 1)
@@ -932,13 +887,11 @@ static void check_read_scope(inv_ctx *x, const call_record *c, const PGresult *s
         int row = state_of(state, key);
         bool committed = row >= 0 && strcmp(PQgetvalue(state, row, 1), "committed") == 0;
         if (!listed && done < scan) {
-            snprintf(what, sizeof what, "keys() misses %s, committed before it read", key);
-            reader_line(x, c, what);
+            reader_line(x, c, "keys() misses %s, committed before it read", key);
             return;
         }
         if (listed && !committed) {
-            snprintf(what, sizeof what, "keys() lists %s, which never committed", key);
-            reader_line(x, c, what);
+            reader_line(x, c, "keys() lists %s, which never committed", key);
             return;
         }
     }
@@ -1042,21 +995,18 @@ static int inv_delete_all(inv_ctx *x)
         return 1;
     const call_record *d = inv_last_call(x, deleter);
     bool ok = d && d->out.kind == OUT_OK;
-    const PGresult *r = x->rows[0];
-    for (int i = 0; i < SCENARIO_COUNT(planted_rows); i++) {
-        const planted *p = &planted_rows[i];
-        char key[96];
-        planted_key(x->iteration, p, key, sizeof key);
+    const PGresult *r = x->rows[0], *planted = x->rows[1];
+    for (int i = 0; i < PQntuples(planted); i++) {
+        const char *key = PQgetvalue(planted, i, 0);
+        bool in_scope = res_bool(planted, i, 4), had_vault = res_bool(planted, i, 3);
         int row = state_of(r, key);
         bool meta = row >= 0 && strcmp(PQgetvalue(r, row, 1), "none") != 0;
         bool vault = row >= 0 && !PQgetisnull(r, row, 2);
-        if (!p->in_scope && (!meta || vault != p->vault))
+        if (!in_scope && (!meta || vault != had_vault))
             inv_detail(x, "%s (user u%ld, project %s) is outside the scope, but deleteAll deleted it", key,
-                       x->iteration, p->project);
-        else if (p->in_scope && ok && (meta || vault))
-            inv_detail(x, "%s (%s) is in the scope, but deleteAll left its %s", key,
-                       !p->pending ? "legacy" : p->orphaned ? "orphaned" : strcmp(p->pending, "t") == 0 ? "pending"
-                                                                                                 : "committed",
+                       x->iteration, PQgetvalue(planted, i, 1));
+        else if (in_scope && ok && (meta || vault))
+            inv_detail(x, "%s (%s) is in the scope, but deleteAll left its %s", key, PQgetvalue(planted, i, 2),
                        meta && vault ? "metadata and vault entry" : meta ? "metadata" : "vault entry");
     }
     return VERDICT(x);
@@ -1085,12 +1035,13 @@ static const scenario_variant variants[] = {
 
 static const scenario_invariant invariants[] = {
     { "readers", "readers see committed values exactly: no pending row, no torn value, nothing committed missed",
-      inv_readers, STATE },
+      inv_readers, { STATE } },
     { "no-silent-orphan", "every vault entry has a committed metadata row or an orphan marker", inv_no_silent_orphan,
-      STATE },
-    { "put-outcome", "every failed put rolled back or left a marker", inv_put_outcome, STATE },
+      { STATE } },
+    { "put-outcome", "every failed put rolled back or left a marker", inv_put_outcome, { STATE } },
     { "delete-all", "deleteAll removes its scope, pending and orphaned rows included, and nothing else",
-      inv_delete_all, STATE },
+      inv_delete_all,
+      { STATE, "SELECT key, project, kind, vault, in_scope FROM planted WHERE iteration = $1 ORDER BY key" } },
 };
 
 static const char *const pause_points[] = {
@@ -1155,7 +1106,7 @@ const scenario scenario_credstore = {
     .summary = "credential store over a metadata table and a vault that share no transaction",
     .seed = "001_0e85350fa4e43a4e",
     .schema_sql = schema,
-    .setup = setup,
+    .setup_sql = setup_sql,
     .conns_per_worker = 2,
     .workload_period = 3,           /* reader kinds rotate by iteration */
     VARIANTS(variants),

@@ -966,12 +966,9 @@ static int inv_lock_wait(inv_ctx *x)
     int64_t bound = (2 * lt + held) / 2 * 1000000;
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
-        for (size_t k = 0; is_merge(c, x->iteration, x->nworkers) && k < c->trace->n; k++) {
-            const pqx_event *e = &c->trace->ev[k];
-            if (e->conn == c->conn && strncmp(e->sql, ENV_READ, strlen(ENV_READ)) == 0 &&
-                e->t_done - e->t_send > bound && strcmp(e->sqlstate, "55P03") != 0)
+        for (const pqx_event *e = NULL; is_merge(c, x->iteration, x->nworkers) && (e = inv_statement(c, ENV_READ, e));)
+            if (e->conn == c->conn && e->t_done - e->t_send > bound && strcmp(e->sqlstate, "55P03") != 0)
                 inv_call_detail(x, c, "waited %.0fms for the row lock", (double)(e->t_done - e->t_send) / 1e6);
-        }
     }
     int n = inv_ndetails(x);
     if (n == 0)

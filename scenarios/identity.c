@@ -329,10 +329,10 @@ static int audits_of(const inv_ctx *x, const char *outcome, long user, const cal
 static int64_t committed_by(const call_record *c)
 {
     int64_t t = -1;
-    for (size_t k = 0; k < c->trace->n; k++)
-        if (strncmp(c->trace->ev[k].sql, "COMMIT", 6) == 0 ||
-            (strncmp(c->trace->ev[k].sql, "INSERT INTO verification_audit", 30) == 0 && !c->trace->ev[k].failed))
-            t = c->trace->ev[k].t_done;
+    for (const pqx_event *e = NULL; (e = inv_statement(c, "COMMIT", e));)
+        t = e->t_done;
+    for (const pqx_event *e = NULL; (e = inv_statement(c, "INSERT INTO verification_audit", e));)
+        t = !e->failed && e->t_done > t ? e->t_done : t;
     return t;
 }
 
@@ -450,7 +450,8 @@ static int inv_set_once(inv_ctx *x)
 static const scenario_variant variants[] = {
     { .name = "fixed", .op = op_fixed,
       .summary = "one tx: check, claim of an unverified row, success audit; unique constraint; refusals audited and 409" },
-    { .name = "no-tx", .op = op_no_tx, .summary = "check, claim and audit in autocommit statements, no unique constraint",
+    { .name = "no-tx", .op = op_no_tx,
+      .summary = "check, claim and audit in autocommit statements, no unique constraint",
       .caught = { { "none", "one-user" }, { "audit-error", "audited" } } },
     { .name = "seed-tx", .op = op_seed_tx,
       .summary = "the seed's fix as written: the holder claims again, refusal audit rolled back with the 409, "

@@ -280,24 +280,6 @@ static void op_no_constraint(const drv_call *c) { submit(c, &form_no_constraint)
 #define SUBMISSIONS "SELECT id, nullifier, coalesce(idempotency_key, ''), worker FROM every_submission " \
                     "WHERE iteration = $1 ORDER BY id"
 
-/* The rows of r whose column col equals value: their count, and their ids
- * into ids ("3, 7"). */
-static int rows_with(const PGresult *r, int col, const char *value, char *ids, size_t len)
-{
-    int n = 0;
-    size_t used = 0;
-    ids[0] = '\0';
-    for (int i = 0; i < PQntuples(r); i++) {
-        if (strcmp(PQgetvalue(r, i, col), value) != 0)
-            continue;
-        n++;
-        int w = snprintf(ids + used, len - used, "%s%s", used ? ", " : "", PQgetvalue(r, i, 0));
-        if (w > 0 && used + (size_t)w < len)
-            used += (size_t)w;
-    }
-    return n;
-}
-
 /* No nullifier has more than one submission. */
 static int inv_one_per_nullifier(inv_ctx *x)
 {
@@ -320,7 +302,7 @@ static int inv_one_id_per_key(inv_ctx *x)
         const call_record *c = &x->calls[i];
         char nullifier[48], key[48], ids[256];
         request_of(x->iteration, c->worker, nullifier, sizeof nullifier, key, sizeof key);
-        int n = rows_with(x->rows[0], 2, key, ids, sizeof ids);
+        int n = res_rows(x->rows[0], 2, key, 0, ids, sizeof ids);
         if (n > 1 && !found[0])
             snprintf(found, sizeof found, "key %s has %d submissions (ids %.200s)", key, n, ids);
         else if (n <= 1 && c->out.kind == OUT_OK &&
@@ -352,7 +334,7 @@ static int inv_one_accepted(inv_ctx *x)
             char nullifier[48], key[48], ids[256];
             request_of(x->iteration, c->worker, nullifier, sizeof nullifier, key, sizeof key);
             const char *what = role == REUSER ? "key" : "nullifier", *shared = role == REUSER ? key : nullifier;
-            int rows = rows_with(x->rows[0], role == REUSER ? 2 : 1, shared, ids, sizeof ids);
+            int rows = res_rows(x->rows[0], role == REUSER ? 2 : 1, shared, 0, ids, sizeof ids);
             calls++;
             faulted += c->faults > 0;
             if (c->out.kind == OUT_OK) {
