@@ -252,8 +252,10 @@ bool call_maybe_committed(const call_record *c);
 
 typedef struct inv_state inv_state;     /* the driver's record of the check */
 
-/* What an invariant check sees after an iteration. Everything is the
- * driver's and lives until the check returns. */
+/* What an invariant check sees after an iteration: it runs on the
+ * driver's thread once every call of the iteration has ended, once per
+ * iteration. Everything is the driver's and lives until the check
+ * returns. */
 typedef struct inv_ctx {
     PGconn *ctl;                /* the control connection, search_path set */
     long iteration;
@@ -322,14 +324,18 @@ const pqx_event *inv_statement(const call_record *c, const char *prefix, const p
 /*
  * A check returns 1 (held), 0 (violated) or -1 (it could not run). What it
  * found goes into the reports through these functions, printf-style (each
- * line is cut at 400 bytes); nothing is built by hand. The record of a
- * violation holds: "record", the iteration; "found", one sentence;
- * "details", the lines added, in order; and any field set with inv_field.
- * The driver adds what every call got and the faults that fired.
+ * text is formatted into the kit's own buffer and cut at 399 bytes);
+ * nothing is built by hand. The record of a violation holds: "record", the
+ * iteration; "found", one sentence; the fields set with inv_field;
+ * "details", the lines added, in order (absent when none was). The driver
+ * adds what every call got ("calls") and the faults that fired
+ * ("faults").
  */
 
-/* The violation: found is what was found, one sentence. Returns 0 (so
- * `return inv_violated(x, ...)`). */
+/* The violation: found is what was found, one sentence (the last call
+ * wins). Returns 0 (so `return inv_violated(x, ...)`). A check that
+ * returns 0 without saying anything is reported as "(the check said
+ * nothing)". */
 int inv_violated(inv_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Adds a line to the violation's details: one wrong thing (a row, a
@@ -338,7 +344,7 @@ void inv_detail(inv_ctx *x, const char *fmt, ...) __attribute__((format(printf, 
 
 /* The same for a call: "worker W[ (retry)]: OUTCOME: " and then the text,
  * OUTCOME being what it got ("conflict 409 already verified", "ok 200 ->
- * 6", "error 500 XX000 ..."). */
+ * 6", "error 500 XX000 ..."; cut at 150 bytes, the text at 200). */
 void inv_call_detail(inv_ctx *x, const call_record *c, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The details added so far: how many, and the first ("" when none; valid
@@ -393,7 +399,8 @@ typedef struct scenario_variant {
     const char *minus[SCENARIO_MAX_MINUS];
 } scenario_variant;
 
-/* The invariants' own id for the driver's deadline invariant. */
+/* The id of the driver's own invariant, "every call finishes within the
+ * deadline", which every scenario has after its own. */
 #define SCENARIO_DEADLINE_ID "deadline"
 
 typedef struct scenario_invariant {
