@@ -8,6 +8,7 @@
 #include "engine/mutant.h"
 
 #include "lib/clock.h"
+#include "lib/parse.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -241,6 +242,17 @@ const char *call_param(const drv_call *c, const char *name, const char *dflt)
         p += len;
     }
     return dflt;
+}
+
+int call_param_duration(const drv_call *c, const char *name, const char *dflt, int64_t *ns)
+{
+    const char *text = call_param(c, name, dflt);
+    if (parse_duration(text, 3600LL * 1000000000, ns) == 0 && *ns >= 1000000)
+        return 0;
+    char why[200];
+    snprintf(why, sizeof why, "plan parameter %s=%.60s is not a duration of 1ms to 1h", name, text);
+    call_fail(c, why);
+    return -1;
 }
 
 void drv_pause(const drv_call *c, const char *point)

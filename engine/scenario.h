@@ -53,6 +53,7 @@
 #ifndef PGRACE_SCENARIO_H
 #define PGRACE_SCENARIO_H
 
+#include "lib/clock.h"
 #include "lib/pq.h"
 #include "lib/rng.h"
 
@@ -82,6 +83,9 @@
  * worker's connections), t_send and t_done (clock_now_ns, CLOCK_MONOTONIC,
  * around the statement), sql (its first 63 bytes, on one line), sqlstate,
  * failed.
+ *
+ * clock_now_ns() (lib/clock.h): CLOCK_MONOTONIC in nanoseconds, the clock
+ * of every time the kit records.
  *
  * pqx_ctl_query(ctl, sql, nparams, params, err, errlen), for a setup
  * function: runs sql with text params; returns the result (PQclear it),
@@ -200,6 +204,11 @@ void call_fail(const drv_call *c, const char *why);
  * copy of the code. The value is copied into a buffer of the calling
  * thread (at most 127 bytes), valid until its next call_param. */
 const char *call_param(const drv_call *c, const char *name, const char *dflt);
+
+/* The plan's parameter name as a duration ("25ms"; dflt when the plan sets
+ * none), into *ns: 0, or -1 when it is not a duration of 1ms to 1h — the
+ * call is then ended as failed, saying so (a plan's mistake). */
+int call_param_duration(const drv_call *c, const char *name, const char *dflt, int64_t *ns);
 
 /* Sleeps at a named pause point when the run configured one (--pause
  * NAME=DURATION, or a plan's pause); the same point sits at the same place
