@@ -209,27 +209,21 @@ static void check_inv_int(PGconn *ctl)
 int main(void)
 {
     char err[ERRLEN];
-    tap_begin(stdout);
     check_counts_and_records();
     check_guarantee();
-    if (cleanup_signals_start(err, sizeof err) < 0) {
-        tap_bail("%s", err);
-        return 1;
-    }
+    if (cleanup_signals_start(err, sizeof err) < 0)
+        check_bail("%s", err);
     cluster *cl;
-    if (cluster_start(&cl, err, sizeof err) < 0) {
-        tap_bail("cluster_start: %s", err);
-        return 1;
-    }
+    if (cluster_start(&cl, err, sizeof err) < 0)
+        check_bail("cluster_start: %s", err);
     PGconn *ctl = pqx_connect(cluster_conninfo(cl), "public", "kit", err, sizeof err);
     if (!ctl) {
-        tap_bail("connect: %s", err);
         cluster_stop(cl);
-        return 1;
+        check_bail("connect: %s", err);
     }
     check_batch(ctl);
     check_inv_int(ctl);
     PQfinish(ctl);
     cluster_stop(cl);
-    return CHECK_DONE();
+    return check_done();
 }
