@@ -89,7 +89,8 @@ int cli_run_option(int code, const char *arg, run_opts *o, const char *usage)
     case CLI_SCHEDULE: o->schedule = arg; return 1;
     case CLI_FAILFAST:
         if (arg && !*arg) {
-            fprintf(stderr, "pgrace: bad --failfast=: name an invariant (pgrace list shows them), or give none\n");
+            fprintf(stderr, "pgrace: bad --failfast=: name an invariant by its id (pgrace list shows them), "
+                    "or give none\n");
             return -1;
         }
         o->failfast = true;

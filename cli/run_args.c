@@ -37,7 +37,7 @@ const char cli_usage[] =
     "  --from-iteration K  number iterations from K (with -i 1: rerun iteration K alone)\n"
     "  --call-timeout D  each call's deadline, then a diagnosis from the server (default 10s)\n"
     "  --schedule TOKEN  replay one schedule the explorer printed (s=1212[;f=W:K:ACTION]), with -n\n"
-    "  --failfast[=INV]  stop each item at its first iteration that violates an invariant (or INV, by name)\n"
+    "  --failfast[=ID]   stop each item at its first iteration that violates an invariant (or the one with this id)\n"
     "  --junit F         also write JUnit XML to F (TAP stays on stdout)\n"
     "  --json F          also write the whole run as JSON to F (reports/README.md)\n"
     "  --html F          also write a self-contained HTML report to F\n"

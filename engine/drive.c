@@ -52,8 +52,7 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
     const plan_item *item = a->item;
     if (target_reset_schema(a->target, item->scenario->schema_sql, err, errlen) < 0)
         return -1;
-    const char *unpin = mutant_unpin_sql(item->scenario);
-    if (unpin && pqx_ctl_exec(a->target->ctl, unpin, err, errlen) < 0)
+    if (mutant_unpin(item->scenario, item->variant, a->target->ctl, err, errlen) < 0)
         return -1;
     drive_hooks hooks = { .a = a };
     drv_config cfg = {
