@@ -177,8 +177,8 @@ static bool emit_points(const soak *s)
         report_note(s->rep, "%s/%s [soak]: %ld iterations in %ld rounds", it->scenario->name, it->variant->name,
                     t->iterations, t->rounds);
         for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
-            rep_point_in pt = { .name = drv_invariant_name(it->scenario, k), .verdict = REP_OK, .runs = t->rounds,
-                                .unit = "rounds", .first_iteration = -1 };
+            rep_point_in pt = { .name = drv_invariant_name(it->scenario, k), .id = drv_invariant_id(it->scenario, k),
+                                .verdict = REP_OK, .runs = t->rounds, .unit = "rounds", .first_iteration = -1 };
             json_t *d = NULL;
             if (t->failures[k]) {
                 all = false;

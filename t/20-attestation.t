@@ -66,7 +66,7 @@ for my $variant (sort keys %caught_by) {
     like($yaml, qr/^  found: "\d+ credentials; \d+ callers got ok \(workers \d+, \d+/m,
          "$variant: says what was found and which workers got ok");
     like($yaml, qr/^  seed: \d+$/m, "$variant: names the seed");
-    like($yaml, qr/^  repeat: ".*pgrace run attestation\/$variant -i 100 --seed \d+ --failfast='one-credential'"$/m,
+    like($yaml, qr/^  repeat: ".*pgrace run attestation\/$variant -i 100 --seed \d+ --failfast=one-credential"$/m,
          "$variant: gives the command that repeats the run");
 }
 
