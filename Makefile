@@ -4,6 +4,7 @@
 #   make run        run every fixed scenario on an embedded throwaway cluster
 #   make check      the whole test suite under prove, then the sanitizer builds
 #   make bench      benchmarks (ratios against peers measured in the same run)
+#   make examples   the seeds' operations as Go, Java, Node and Python programs
 #
 # Sanitizer builds live in their own build directories so that they never mix
 # objects with the normal build: `make SAN=asan BUILD=build/asan`.
@@ -82,7 +83,7 @@ $(BUILD)/t/pgf_%: t/unit/pgf_%.c $(SHIM_OBJS)
 DLOPEN_CLIENT := $(BUILD)/t/dlopen_client
 # --------------------------------------------------------------------------
 
-.PHONY: all run check check-asan check-tsan test bench clean mutant print-unit-tests
+.PHONY: all run check check-asan check-tsan test bench clean mutant print-unit-tests examples
 
 all: $(BUILD)/pgrace $(BUILD)/isolationtester $(BUILD)/libpgfault.so $(UNIT_BINS) $(DLOPEN_CLIENT)
 
@@ -144,6 +145,58 @@ $(BUILD)/t/kit_%: t/unit/kit_%.c $(KIT_OBJS) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 run: all
 	$(BUILD)/pgrace run
 
+# --- examples (examples/README.md) ----------------------------------------
+# The seeds' operations as real programs in four stacks, for pgrace exec and
+# t/85-examples.t; each is build/examples/OP-STACK FORM, and every stack's
+# programs share examples/worker/ (the worker contract's plumbing). Go over
+# Debian's pgx in GOPATH mode (GO111MODULE=off: nothing is downloaded; a
+# GOPATH of ours holds examples/ under the import path "examples", and the
+# build cache is ours too), Java over Debian's JDBC driver with plain javac
+# (a wrapper script runs the class), Node over pg from the npm registry (npm
+# ci, the versions examples/package-lock.json pins), Python over Debian's
+# asyncpg (the scripts run as they are: the Node and Python entries are
+# links). Each is remade only when its sources change.
+EX_OPS          := attestation envmerge nullifier
+EX_OUT          := build/examples
+EX_PROGS        := $(foreach s,go java node python,$(EX_OPS:%=$(EX_OUT)/%-$(s)))
+EX_GOPATH       := $(abspath $(EX_OUT))/gopath
+EX_GOENV        := GO111MODULE=off GOPATH=$(EX_GOPATH):/usr/share/gocode GOFLAGS= GOCACHE=$(abspath $(EX_OUT))/go-cache
+EX_JDBC         := /usr/share/java/postgresql.jar
+EX_NODE_MODULES := examples/node_modules/.package-lock.json
+
+examples: $(EX_PROGS)
+
+$(EX_OUT)/%-go: | $(BUILD)/.deps-examples
+	@mkdir -p $(EX_GOPATH)/src
+	@ln -sfn $(abspath examples) $(EX_GOPATH)/src/examples
+	$(EX_GOENV) go build -o $@ examples/$*
+$(foreach op,$(EX_OPS),$(eval $(EX_OUT)/$(op)-go: examples/$(op)/$(op).go examples/worker/worker.go))
+
+$(EX_OUT)/java/.built: $(wildcard examples/*/*.java) | $(BUILD)/.deps-examples
+	@mkdir -p $(@D)
+	javac -Xlint:all,-serial -Werror -d $(@D) -cp $(EX_JDBC) $^
+	@touch $@
+
+# The JVM flags are the usual ones for a short-lived command: one GC thread,
+# the quick compiler only, no perf-data file (a third less CPU for a
+# one-call run, and nothing left in /tmp by a JVM that is killed).
+$(EX_OUT)/%-java: $(EX_OUT)/java/.built
+	printf '#!/bin/sh\n# made by make examples: examples/$*/ in Java (examples/README.md)\nexec java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -cp "$$(dirname "$$0")/java:$(EX_JDBC)" %s "$$@"\n' \
+	    $(basename $(notdir $(wildcard examples/$*/*.java))) > $@
+	chmod +x $@
+
+$(EX_NODE_MODULES): examples/package.json examples/package-lock.json | $(BUILD)/.deps-examples
+	cd examples && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(EX_OUT)/%-node: | $(EX_NODE_MODULES)
+	@mkdir -p $(@D)
+	ln -sfn $(abspath examples/$*/$*.js) $@
+
+$(EX_OUT)/%-python: | $(BUILD)/.deps-examples
+	@mkdir -p $(@D)
+	ln -sfn $(abspath examples/$*/$*.py) $@
+
 # prove runs t/*.t (Perl, Test::More) and the compiled unit tests.
 # The suite runs its files in parallel (PROVE_JOBS): each file that needs a
 # server starts its own throwaway cluster, so none shares state with another,
@@ -151,7 +204,7 @@ run: all
 PROVE_JOBS ?= 4
 PROVE      := prove -f -j$(PROVE_JOBS)
 
-test: $(BUILD)/.deps-test all mutant
+test: $(BUILD)/.deps-test all mutant examples
 	PGRACE_BUILD=$(BUILD) $(PROVE) t/*.t $(UNIT_TESTS)
 
 # The unit tests prove runs bare (t/03-check-kit.t reads the list).
@@ -174,9 +227,10 @@ check: test
 # pins (t/55: the normal build with a switch), the dependency script (t/05),
 # the unit tests' TAP kit (t/03: a probe compiled on its own), the JUnit
 # schema (t/61: xmllint on fixed documents), PGXS's pg_isolation_regress
-# running pgrace (t/83: the drop-in; t/80 runs the same code) and the
+# running pgrace (t/83: the drop-in; t/80 runs the same code), the
 # third-party clients (t/30-shim-clients: an instrumented shim cannot be
-# preloaded into them). ThreadSanitizer: what runs threads — the driver's
+# preloaded into them) and the example programs (t/85: they run no C of
+# pgrace's but `pgrace cluster`). ThreadSanitizer: what runs threads — the driver's
 # workers and deadlines (t/20, t/24, t/44 with two connections per worker),
 # the shim's counters and gate under concurrent workers (t/31, t/30-shim-count
 # which runs pgf_count and the dlopen path with 8 threads),
@@ -185,7 +239,7 @@ check: test
 # scheduler's, which TSan sees in t/20 and t/90, with a socket more between
 # them and the server.
 ASAN_TESTS := $(filter-out t/03-check-kit.t t/05-deps.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t \
-                t/61-junit-schema.t t/83-pgxs.t,$(wildcard t/*.t))
+                t/61-junit-schema.t t/83-pgxs.t t/85-examples.t,$(wildcard t/*.t))
 TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/44-credstore.t \
               t/70-soak-replay.t $(wildcard t/90-explore.t)
 
@@ -201,6 +255,6 @@ bench: all
 	bench/run $(BUILD)
 
 clean:
-	rm -rf build
+	rm -rf build examples/node_modules
 
 -include $(shell find build -name '*.d' 2>/dev/null)
