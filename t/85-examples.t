@@ -20,9 +20,10 @@
 # search_path reaches every driver the same way: ALTER DATABASE ... SET
 # search_path before the workers connect (PGOPTIONS is libpq's alone).
 #
-# Fixed forms run PGRACE_EXAMPLES_ITERATIONS iterations (default: 20 for Go,
-# one workload period for the slower-starting stacks, so that the file fits
-# make check; 20 for every stack with PGRACE_EXAMPLES_ITERATIONS=20). The
+# Fixed forms run iterations 1..20 in Go; in the stacks that start slower
+# (a JVM is a quarter of a CPU-second, eight of them an iteration), one
+# iteration of each kind of the operation's workload, so that the file fits
+# make check; PGRACE_EXAMPLES_FULL=1 runs 1..20 in every stack. The
 # wall time of every run is printed.
 use strict;
 use warnings;
@@ -39,7 +40,7 @@ use Pgrace qw(build under_cluster);
 
 under_cluster();
 
-my $N = 8;
+our $N = 8;    # workers; `local`ized for the dropped-connection runs
 my $MAX = 20;
 my $BOUND = 30;    # seconds: a rendezvous, or a worker, past it is a failure
 my $EX = build() . '/examples';
@@ -47,13 +48,14 @@ my @STACKS = split ' ', $ENV{PGRACE_EXAMPLES_STACKS} // 'go java node python';
 my $RENDEZVOUS = $ENV{PGRACE_EXAMPLES_RENDEZVOUS} // 1;
 
 # Each operation: its pre-fix forms and the check each must be caught by,
-# and how many iterations make its workload's period (its kinds of
-# iteration: attestation's inactive identity every 4th, nullifier's three
-# roles, envmerge's near-cap, deleting and vanished stacks in five).
+# and an iteration of each kind its workload has (attestation: an active
+# and an inactive identity; envmerge: plain merges, a deleting stack, a
+# gone stack, near the cap; nullifier: racers, retriers, reusers).
 my %OPS = (
-    attestation => { period => 4, prefix => { 'no-lock' => 'one-credential', 'no-tx' => 'one-credential' } },
-    envmerge => { period => 5, prefix => { rmw => 'no-lost-keys' } },
-    nullifier => { period => 3, prefix => { 'no-constraint' => 'one-per-nullifier', 'unmapped-23505' => 'answers' } },
+    attestation => { kinds => [ 1, 4 ], prefix => { 'no-lock' => 'one-credential', 'no-tx' => 'one-credential' } },
+    envmerge => { kinds => [ 1, 3, 4, 5 ], prefix => { rmw => 'no-lost-keys' } },
+    nullifier => { kinds => [ 1, 2, 3 ],
+                   prefix => { 'no-constraint' => 'one-per-nullifier', 'unmapped-23505' => 'answers' } },
 );
 
 for my $op (sort keys %OPS) {
@@ -108,6 +110,7 @@ sub start_bridge {
         }
         POSIX::_exit(0);
     }
+    setpgrp($pid, $pid);    # as the child does: whichever runs first, the group exists before any kill
     $bridge = $pid;
     return $listen->sockport;
 }
@@ -117,7 +120,7 @@ my $port = start_bridge();
 my %worker_env = (
     PGHOST => '127.0.0.1', PGPORT => $port, PGUSER => $ENV{PGUSER}, PGDATABASE => $ENV{PGDATABASE},
     DATABASE_URL => "postgresql://$ENV{PGUSER}\@127.0.0.1:$port/$ENV{PGDATABASE}",
-    PGRACE_WORKERS => $N, PGRACE_SEED => 1,
+    PGRACE_SEED => 1,
 );
 
 # ---- one iteration ----
@@ -143,7 +146,7 @@ sub spawn {
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         @ENV{ keys %worker_env } = values %worker_env;
-        @ENV{qw(PGRACE_WORKER PGRACE_ITERATION)} = ($w, $i);
+        @ENV{qw(PGRACE_WORKER PGRACE_WORKERS PGRACE_ITERATION)} = ($w, $N, $i);
         delete @ENV{qw(PGOPTIONS PGSERVICE PGHOSTADDR)};
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', "$tmp/$w.out";
@@ -197,6 +200,35 @@ sub rendezvous {
 }
 
 my $schemas = 0;
+my $ANSWERS = 'CREATE TABLE pgrace_answers (worker int PRIMARY KEY, exit_code int NOT NULL, status int, '
+              . 'body text, faulted boolean NOT NULL DEFAULT false)';
+
+# A fresh schema with op's setup for form, run as exec runs it: search_path
+# on the schema, the iteration's settings set. Returns its name; this
+# session stays on it.
+sub fresh_schema {
+    my ($op, $form, $i) = @_;
+    my $schema = 'ex_' . ++$schemas;
+    $dbh->do("CREATE SCHEMA $schema");
+    $dbh->do("SET search_path = $schema");
+    $dbh->do("SELECT set_config('pgrace.iteration', ?, false), set_config('pgrace.workers', ?, false),"
+             . " set_config('pgrace.seed', '1', false)", undef, $i, $N);
+    $dbh->do(slurp(setup_file($op, $form)));
+    return $schema;
+}
+
+# Every check of op on the current schema: { check => [its rows, as text] }
+# for each that returned rows.
+sub run_checks {
+    my ($op) = @_;
+    my %violations;
+    for my $check (sort glob "examples/$op/check-*.sql") {
+        my ($name) = $check =~ m{check-(.+)\.sql$};
+        my $rows = $dbh->selectall_arrayref(slurp($check), { pg_placeholder_dollaronly => 1 });
+        $violations{$name} = [ map { join(' | ', map { $_ // 'NULL' } @$_) } @$rows ] if @$rows;
+    }
+    return \%violations;
+}
 
 # Ends the bridge's relays: every client connection drops at once, as a
 # network would (no message from the server).
@@ -212,13 +244,8 @@ sub drop_connections {
 # rendezvous.
 sub iteration {
     my ($op, $stack, $form, $i, %opt) = @_;
-    my $schema = 'ex_' . ++$schemas;
     my %r = (violations => {}, answers => [], failures => []);
-    $dbh->do("CREATE SCHEMA $schema");
-    $dbh->do("SET search_path = $schema");
-    $dbh->do("SELECT set_config('pgrace.iteration', ?, false), set_config('pgrace.workers', ?, false),"
-             . " set_config('pgrace.seed', '1', false)", undef, $i, $N);
-    $dbh->do(slurp(setup_file($op, $form)));
+    my $schema = fresh_schema($op, $form, $i);
     $dbh->do('ALTER DATABASE ' . $dbh->quote_identifier($ENV{PGDATABASE}) . " SET search_path = $schema");
 
     $dbh->begin_work;
@@ -237,8 +264,7 @@ sub iteration {
     push @{ $r{failures} }, "$hung worker(s) still running after ${BOUND}s, ended" if $hung;
 
     # What exec does before the checks: every worker's answer, as a row.
-    $dbh->do('CREATE TABLE pgrace_answers (worker int PRIMARY KEY, exit_code int NOT NULL, status int, '
-             . 'body text, faulted boolean NOT NULL DEFAULT false)');
+    $dbh->do($ANSWERS);
     for my $w (1 .. $N) {
         my $exit = $done{ $pids[ $w - 1 ] };
         my ($last) = grep { /\S/ } reverse split /\n/, slurp("$tmp/$w.out");
@@ -250,11 +276,7 @@ sub iteration {
         push @{ $r{failures} }, "worker $w exited $exit: " . (slurp("$tmp/$w.err") =~ s/\s+$//r) if $exit;
         push @{ $r{failures} }, "worker $w answered no status line" if !$exit && !defined $status;
     }
-    for my $check (sort glob "examples/$op/check-*.sql") {
-        my ($name) = $check =~ m{check-(.+)\.sql$};
-        my $rows = $dbh->selectall_arrayref(slurp($check), { pg_placeholder_dollaronly => 1 });
-        $r{violations}{$name} = [ map { join(' | ', map { $_ // 'NULL' } @$_) } @$rows ] if @$rows;
-    }
+    $r{violations} = run_checks($op);
     $dbh->do("DROP SCHEMA $schema CASCADE");
     return \%r;
 }
@@ -263,23 +285,25 @@ sub iteration {
 
 my @figures;
 
-# Runs op's form on stack for up to $iterations; with $until, stops at the
-# first iteration that violates check $until. Returns the last iteration's
-# result, the number of iterations run and the iteration $until was caught
-# in (or 0).
+# Runs op's form on stack for the iterations listed; with $until, stops at
+# the first iteration that violates check $until. Returns the last
+# iteration's result and number, and the iteration $until was caught in
+# (or 0).
 sub run_form {
     my ($op, $stack, $form, $iterations, $until) = @_;
     my $t0 = time;
-    my ($r, $caught, $i) = (undef, 0, 0);
-    while ($i < $iterations) {
-        $r = iteration($op, $stack, $form, ++$i);
+    my ($r, $caught, $i, %statuses) = (undef, 0, 0);
+    for my $k (@$iterations) {
+        $r = iteration($op, $stack, $form, $i = $k);
+        $statuses{$_}++ for @{ $r->{statuses} };
         last if @{ $r->{failures} } || (!$until && %{ $r->{violations} });
         if ($until && $r->{violations}{$until}) {
             $caught = $i;
             last;
         }
     }
-    push @figures, sprintf('%-11s %-6s %-14s %2d iteration(s) %6.2fs%s', $op, $stack, $form, $i, time - $t0,
+    push @figures, sprintf('%-11s %-6s %-14s to %2d: %6.2fs %-28s%s', $op, $stack, $form, $i, time - $t0,
+                           join(' ', map { "${_}x$statuses{$_}" } sort keys %statuses),
                            $until ? ($caught ? " caught by $until in iteration $caught" : ' NOT caught') : '');
     return ($r, $i, $caught);
 }
@@ -295,17 +319,63 @@ sub why_failed {
 
 for my $stack (@STACKS) {
     for my $op (sort keys %OPS) {
-        my $n = $ENV{PGRACE_EXAMPLES_ITERATIONS} // ($stack eq 'go' ? $MAX : $OPS{$op}{period});
-        my ($r, $i) = run_form($op, $stack, 'fixed', $n);
-        ok(!@{ $r->{failures} } && !%{ $r->{violations} }, "$op/$stack fixed: holds over $n iterations at N=$N")
+        my $full = $stack eq 'go' || $ENV{PGRACE_EXAMPLES_FULL};
+        my $its = $full ? [ 1 .. $MAX ] : $OPS{$op}{kinds};
+        my ($r, $i) = run_form($op, $stack, 'fixed', $its);
+        ok(!@{ $r->{failures} } && !%{ $r->{violations} },
+           "$op/$stack fixed: holds over iterations " . ($full ? "1..$MAX" : "@$its") . " at N=$N")
             or do { diag("iteration $i:"); why_failed($r) };
         for my $form (sort keys %{ $OPS{$op}{prefix} }) {
             my $check = $OPS{$op}{prefix}{$form};
-            my ($p, $j, $caught) = run_form($op, $stack, $form, $MAX, $check);
+            my ($p, $j, $caught) = run_form($op, $stack, $form, [ 1 .. $MAX ], $check);
             ok($caught && !@{ $p->{failures} }, "$op/$stack $form: caught by check-$check.sql within $MAX iterations")
                 or do { diag("iteration $j:"); why_failed($p) };
         }
     }
+}
+
+# Every check can fail: a state planted by hand that breaks its invariant
+# (some no pre-fix form here breaks: a torn write needs a fault, the cap the
+# sql-merge form of the C scenario), after the setup of iteration 1 and with
+# the answers given, makes it return rows.
+my @PLANTS = (
+    [ attestation => 'one-credential', 'fixed', [ '200 credential=2', '409 already verified' ],
+      q{INSERT INTO issued_credentials (identity_id, record_id, token) VALUES (1, 1, 'a'), (1, 1, 'b');
+        UPDATE identities SET trust_level = 2;
+        UPDATE attestation_records SET is_verified = true, credential_id = 2} ],
+    [ attestation => 'all-or-nothing', 'fixed', [ '500 08006 lost', '500 08006 lost' ],
+      q{INSERT INTO issued_credentials (identity_id, record_id, token) VALUES (1, 1, 'a')} ],
+    [ attestation => 'answers', 'fixed', [ '200 credential=1', '200 credential=1' ],
+      q{INSERT INTO issued_credentials (identity_id, record_id, token) VALUES (1, 1, 'a');
+        UPDATE identities SET trust_level = 2;
+        UPDATE attestation_records SET is_verified = true, credential_id = 1} ],
+    [ envmerge => 'no-lost-keys', 'fixed', [ '200 set=1 deleted=1', '200 set=1 deleted=1' ],
+      q{UPDATE stacks SET env = env - 'old1' - 'old2' || '{"k2": "v2-"}'} ],
+    [ envmerge => 'cap', 'fixed', [],
+      q{UPDATE stacks SET env = env || jsonb_build_object('big', repeat('x', 65536))} ],
+    [ envmerge => 'answers', 'fixed', [ '409 stack is being deleted', '404 stack not found' ], '' ],
+    [ nullifier => 'one-per-nullifier', 'no-constraint', [ '200 id=1', '409 duplicate nullifier' ],
+      q{INSERT INTO submissions (nullifier, idempotency_key) VALUES ('nf-retry', 'key-retry'), ('nf-retry', NULL)} ],
+    [ nullifier => 'one-per-key', 'no-constraint', [ '200 id=1', '200 id=1' ],
+      q{INSERT INTO submissions (nullifier, idempotency_key) VALUES ('nf-retry', 'key-retry'), ('nf-2', 'key-retry')} ],
+    [ nullifier => 'answers', 'fixed', [ '200 id=1', '500 23505 duplicate key value' ],
+      q{INSERT INTO submissions (nullifier, idempotency_key) VALUES ('nf-retry', 'key-retry')} ],
+);
+for my $op (sort keys %OPS) {
+    my @checks = sort map { m{check-(.+)\.sql$} } glob "examples/$op/check-*.sql";
+    is_deeply([ sort map { $_->[1] } grep { $_->[0] eq $op } @PLANTS ], \@checks, "$op: every check has its planted state");
+}
+for my $plant (@PLANTS) {
+    my ($op, $check, $form, $answers, $sql) = @$plant;
+    my $schema = fresh_schema($op, $form, 1);
+    $dbh->do($ANSWERS);
+    my $w = 0;
+    $dbh->do('INSERT INTO pgrace_answers (worker, exit_code, status, body) VALUES (?, 0, ?, ?)', undef, ++$w,
+             /^(\d{3}) (.*)$/) for @$answers;
+    $dbh->do($sql) if $sql;
+    my $v = run_checks($op);
+    ok($v->{$check}, "$op: check-$check.sql fails on a state that breaks it") or diag(explain($v));
+    $dbh->do("DROP SCHEMA $schema CASCADE");
 }
 
 # A program that cannot reach the server answers nothing and exits
@@ -337,6 +407,7 @@ for my $stack (@STACKS) {
 # every connection while the workers wait at the rendezvous.
 %worker_env = (%worker_env, PGPORT => $port, DATABASE_URL => "postgresql://$ENV{PGUSER}\@127.0.0.1:$port/$ENV{PGDATABASE}");
 for my $stack (@STACKS) {
+    local $N = 2;
     my $r = iteration('attestation', $stack, 'fixed', 1, drop => 1);
     my @not500 = grep { $_ ne '500' } @{ $r->{statuses} };
     ok(!@{ $r->{failures} } && !@not500, "attestation/$stack: a dropped connection is answered 500, exit 0")
