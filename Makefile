@@ -178,8 +178,8 @@ $(EX_OUT)/java/.built: $(wildcard examples/*/*.java) | $(BUILD)/.deps-examples
 	@touch $@
 
 # The JVM flags are the usual ones for a short-lived command: one GC thread,
-# the quick compiler only, no perf-data file (a third less CPU for a
-# one-call run, and nothing left in /tmp by a JVM that is killed).
+# the quick compiler only (less CPU for a one-call run), no perf-data file
+# (nothing left in /tmp by a JVM that is killed).
 $(EX_OUT)/%-java: $(EX_OUT)/java/.built
 	printf '#!/bin/sh\n# made by make examples: examples/$*/ in Java (examples/README.md)\nexec java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -cp "$$(dirname "$$0")/java:$(EX_JDBC)" %s "$$@"\n' \
 	    $(basename $(notdir $(wildcard examples/$*/*.java))) > $@
@@ -255,6 +255,6 @@ bench: all
 	bench/run $(BUILD)
 
 clean:
-	rm -rf build examples/node_modules
+	rm -rf build examples/node_modules examples/worker/__pycache__
 
 -include $(shell find build -name '*.d' 2>/dev/null)
