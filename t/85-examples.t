@@ -6,8 +6,10 @@
 # the program started at once, their last lines of stdout stored in
 # pgrace_answers, then every check-NAME.sql, whose rows are violations
 # (examples/README.md has the contract). Every pre-fix form must be caught
-# by its check within 20 iterations; every fixed form must hold; a program
-# that cannot connect must exit non-zero with no answer.
+# by its check within 20 iterations; every fixed form must hold; every
+# check must fail on a state planted to break it; a program that cannot
+# connect must exit non-zero with no answer, and one whose connection
+# drops mid-call must answer (500) and exit 0.
 #
 # Two stand-ins for what exec's proxy will do:
 #   - a TCP bridge in front of the cluster's Unix socket (JDBC cannot reach
