@@ -41,7 +41,7 @@ LIB_SRCS      := $(wildcard lib/*.c)
 # (faults/grammar.h: the parser, the matcher and the statement classifier;
 # plain C with no libpq interposition).
 LAYER_DIRS    := cli modes scenarios isolation sched engine reports lib
-GRAMMAR_SRCS  := faults/grammar.c faults/match.c faults/classify.c
+GRAMMAR_SRCS  := faults/grammar.c faults/match.c faults/classify.c faults/logline.c
 PGRACE_SRCS   := $(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.c)) $(GRAMMAR_SRCS)
 PGRACE_OBJS   := $(PGRACE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS     := $(wildcard t/unit/*.c)
