@@ -37,10 +37,10 @@ LDLIBS  += -lpq -ljansson -lm
 LIB_SRCS      := $(wildcard lib/*.c)
 # The layers, top down (LAYERS.md; t/02-layers.t checks that no include or
 # call points up): cli/ -> modes/ -> scenarios/ -> isolation/ -> sched/ ->
-# engine/ -> reports/ -> lib/. pgrace shares the fault grammar with the shim
+# proxy/ -> engine/ -> reports/ -> lib/. pgrace shares the fault grammar with the shim
 # (faults/grammar.h: the parser, the matcher and the statement classifier;
 # plain C with no libpq interposition).
-LAYER_DIRS    := cli modes scenarios isolation sched engine reports lib
+LAYER_DIRS    := cli modes scenarios isolation sched proxy engine reports lib
 GRAMMAR_SRCS  := faults/grammar.c faults/match.c faults/classify.c faults/logline.c
 PGRACE_SRCS   := $(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.c)) $(GRAMMAR_SRCS)
 PGRACE_OBJS   := $(PGRACE_SRCS:%.c=$(BUILD)/obj/%.o)
