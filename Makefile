@@ -76,7 +76,7 @@ $(BUILD)/t/pgf_%: t/unit/pgf_%.c $(SHIM_OBJS)
 DLOPEN_CLIENT := $(BUILD)/t/dlopen_client
 # --------------------------------------------------------------------------
 
-.PHONY: all run check check-asan check-tsan test bench clean mutant
+.PHONY: all run check check-asan check-tsan test bench clean mutant clients fuzz
 
 all: $(BUILD)/pgrace $(BUILD)/isolationtester $(BUILD)/libpgfault.so $(UNIT_BINS) $(DLOPEN_CLIENT)
 
@@ -126,6 +126,28 @@ $(BUILD)/t/soak_%: t/unit/soak_%.c $(BUILD)/obj/modes/soakplan.o $(LIB_SRCS:%.c=
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The wire proxy's real drivers (t/32-proxy-drivers.t, t/clients/): built
+# once under build/t/clients whichever BUILD runs the tests. pgx from
+# Debian's Go sources in GOPATH mode (no module download), its build cache
+# under build/; node's pg as package-lock.json pins it (npm ci).
+CLIENTS_DIR   := build/t/clients
+PROXY_CLIENTS := $(CLIENTS_DIR)/JdbcCases.class $(CLIENTS_DIR)/pgx_cases $(CLIENTS_DIR)/node/node_modules/.package-lock.json
+
+$(CLIENTS_DIR)/JdbcCases.class: t/clients/JdbcCases.java | $(BUILD)/.deps-test
+	@mkdir -p $(dir $@)
+	javac -d $(CLIENTS_DIR) -cp /usr/share/java/postgresql.jar $<
+
+$(CLIENTS_DIR)/pgx_cases: t/clients/pgx_cases.go | $(BUILD)/.deps-test
+	@mkdir -p $(dir $@)
+	GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(CURDIR)/build/t/go-cache go build -o $@ $<
+
+$(CLIENTS_DIR)/node/node_modules/.package-lock.json: t/clients/node/package.json t/clients/node/package-lock.json | $(BUILD)/.deps-test
+	@mkdir -p $(CLIENTS_DIR)/node
+	cp t/clients/node/package.json t/clients/node/package-lock.json $(CLIENTS_DIR)/node/
+	cd $(CLIENTS_DIR)/node && npm ci --no-audit --no-fund --loglevel=error
+
+clients: $(PROXY_CLIENTS)
+
 run: all
 	$(BUILD)/pgrace run
 
@@ -136,7 +158,7 @@ run: all
 PROVE_JOBS ?= 4
 PROVE      := prove -f -j$(PROVE_JOBS)
 
-test: $(BUILD)/.deps-test all mutant
+test: $(BUILD)/.deps-test all mutant clients
 	PGRACE_BUILD=$(BUILD) $(PROVE) t/*.t $(UNIT_BINS)
 
 # The mutation build t/55-pins.t runs (engine/mutant.h).
