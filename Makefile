@@ -148,6 +148,19 @@ $(CLIENTS_DIR)/node/node_modules/.package-lock.json: t/clients/node/package.json
 
 clients: $(PROXY_CLIENTS)
 
+# The proxy's own tests link the proxy, the fault grammar and lib/:
+# proxy_fuzz (its protocol side on the corpus t/corpus/proxy and mutations)
+# and proxy_gate (the gate and the backend pids, against a real server).
+PROXY_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard proxy/*.c) $(GRAMMAR_SRCS) $(LIB_SRCS))
+$(BUILD)/t/proxy_%: t/unit/proxy_%.c $(PROXY_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# A longer fuzz run of the proxy's protocol side (make check runs 3000).
+fuzz:
+	$(MAKE) SAN=asan BUILD=build/asan build/asan/t/proxy_fuzz
+	PROXY_FUZZ_N=$${PROXY_FUZZ_N:-300000} build/asan/t/proxy_fuzz
+
 run: all
 	$(BUILD)/pgrace run
 
