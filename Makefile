@@ -189,22 +189,26 @@ check: test
 # code, but the matrix (t/50: the same code as t/4x under more plans), the
 # pins (t/55: the normal build with a switch), the dependency script (t/05)
 # and the third-party clients (t/30-shim-clients: an instrumented shim cannot
-# be preloaded into them). ThreadSanitizer: what runs threads — the driver's
+# be preloaded into them). The wire proxy's tests run there too (t/32-proxy,
+# t/32-proxy-drivers: the proxy is pgrace itself, the drivers talk to it
+# over a socket; proxy_fuzz's mutated conversations, proxy_gate).
+# ThreadSanitizer: what runs threads — the driver's
 # workers and deadlines (t/20, t/24, t/44 with two connections per worker),
 # the shim's counters and gate under concurrent workers (t/31, t/30-shim-count
 # which runs pgf_count and the dlopen path with 8 threads),
-# soak (t/70) and the explorer's scheduler (t/90).
+# soak (t/70), the explorer's scheduler (t/90), and the proxy's connection
+# threads, cancel routing, gate and stop (t/32-proxy, proxy_gate).
 ASAN_TESTS := $(filter-out t/05-deps.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t,$(wildcard t/*.t))
-TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/44-credstore.t \
+TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/32-proxy.t t/44-credstore.t \
               t/70-soak-replay.t $(wildcard t/90-explore.t)
 
-check-asan:
+check-asan: clients
 	$(MAKE) SAN=asan BUILD=build/asan all
 	PGRACE_BUILD=build/asan $(PROVE) $(ASAN_TESTS) $(patsubst build/%,build/asan/%,$(UNIT_BINS))
 
 check-tsan:
 	$(MAKE) SAN=tsan BUILD=build/tsan all
-	PGRACE_BUILD=build/tsan PGRACE_TSAN=1 $(PROVE) $(TSAN_TESTS) build/tsan/t/explore_dfs
+	PGRACE_BUILD=build/tsan PGRACE_TSAN=1 $(PROVE) $(TSAN_TESTS) build/tsan/t/explore_dfs build/tsan/t/proxy_gate
 
 bench: all
 	bench/run $(BUILD)

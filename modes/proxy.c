@@ -24,18 +24,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static pid_t child;
-
-/* On a signal, the command goes before the proxy it talks through. */
-static void stop_child(void *arg)
-{
-    (void)arg;
-    if (child > 0) {
-        proc_stop(child, SIGTERM, 10LL * 1000000000);
-        child = 0;
-    }
-}
-
 static void stop_proxy(void *arg) { proxy_stop(arg); }
 
 /* s percent-encoded for a URI, keeping the characters in keep. */
@@ -70,28 +58,6 @@ static void database_url(const proxy *p, char *buf, size_t len)
     }
 }
 
-/* Finds cmd on PATH (execv takes a path). */
-static int resolve(const char *cmd, char *out, size_t len)
-{
-    if (strchr(cmd, '/')) {
-        snprintf(out, len, "%s", cmd);
-        return access(out, X_OK);
-    }
-    const char *path = getenv("PATH");
-    char *copy = strdup(path ? path : "/usr/bin:/bin"), *save = NULL;
-    if (!copy)
-        return -1;
-    for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        snprintf(out, len, "%s/%s", d, cmd);
-        if (access(out, X_OK) == 0) {
-            free(copy);
-            return 0;
-        }
-    }
-    free(copy);
-    return -1;
-}
-
 /* The command, through the proxy; its exit status. */
 static int run_command(const proxy *p, char *const cmd[], const char *path)
 {
@@ -107,20 +73,15 @@ static int run_command(const proxy *p, char *const cmd[], const char *path)
     setenv("DATABASE_URL", url, 1);
     unsetenv("PGHOSTADDR");
     unsetenv("PGSERVICE");
-    int h = cleanup_push(stop_child, NULL);
     char **argv = (char **)cmd;
     char *saved = argv[0];
     argv[0] = (char *)path;
-    int status;
-    if (proc_spawn(argv, NULL, &child, err, sizeof err) < 0) {
+    int status = proc_run_foreground(argv, err, sizeof err);
+    if (status < 0) {
         fprintf(stderr, "pgrace: %s\n", err);
         status = EXIT_USAGE;
-    } else {
-        status = proc_wait(child);
-        child = 0;
     }
     argv[0] = saved;
-    cleanup_pop(h, false);
     return status;
 }
 
@@ -131,7 +92,7 @@ int proxy_main(const proxy_opts *o)
         fprintf(stderr, "pgrace: proxy -- needs a command: pgrace proxy [options] -- CMD [ARG...]\n");
         return EXIT_USAGE;
     }
-    if (o->cmd && resolve(o->cmd[0], path, sizeof path) < 0) {
+    if (o->cmd && proc_which(o->cmd[0], path, sizeof path) < 0) {
         fprintf(stderr, "pgrace: command not found: %s\n", o->cmd[0]);
         return EXIT_USAGE;
     }

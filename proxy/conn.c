@@ -88,19 +88,25 @@ static int flush_some(side *s)
     return 0;
 }
 
+/* Waits until fd is ready for events; 0 when the deadline (clock_now_ns
+ * time) passed or the proxy stopped first. */
+static int wait_ready(int fd, short events, int stopfd, int64_t deadline)
+{
+    int64_t left = (deadline - clock_now_ns()) / 1000000;
+    if (left <= 0)
+        return 0;
+    struct pollfd pf[2] = { { fd, events, 0 }, { stopfd, POLLIN, 0 } };
+    return poll(pf, 2, (int)left) > 0 && !(pf[1].revents & POLLIN);
+}
+
 /* Writes what is queued for s, waiting at most FLUSH_TIMEOUT_MS: before
  * a side closes, it gets what was already its. */
 static void flush_all(side *s, int stopfd)
 {
     int64_t end = clock_now_ns() + FLUSH_TIMEOUT_MS * 1000000LL;
-    while (s->fd >= 0 && wire_buf_pending(&s->out) && flush_some(s) == 0 && wire_buf_pending(&s->out)) {
-        int64_t left = (end - clock_now_ns()) / 1000000;
-        if (left <= 0)
+    while (s->fd >= 0 && wire_buf_pending(&s->out) && flush_some(s) == 0 && wire_buf_pending(&s->out))
+        if (!wait_ready(s->fd, POLLOUT, stopfd, end))
             return;
-        struct pollfd pf[2] = { { s->fd, POLLOUT, 0 }, { stopfd, POLLIN, 0 } };
-        if (poll(pf, 2, (int)left) <= 0 || (pf[1].revents & POLLIN))
-            return;
-    }
 }
 
 static void close_side(side *s)
@@ -155,11 +161,7 @@ static int read_startup(relay *r, size_t *len, uint32_t *code, char *err, size_t
             return -1;
         if (rc > 0 && have >= *len)
             return 1;
-        int64_t left = (end - clock_now_ns()) / 1000000;
-        if (left <= 0)
-            return 0;
-        struct pollfd pf[2] = { { s->fd, POLLIN, 0 }, { r->c->p->stop[0], POLLIN, 0 } };
-        if (poll(pf, 2, (int)left) <= 0 || (pf[1].revents & POLLIN))
+        if (!wait_ready(s->fd, POLLIN, r->c->p->stop[0], end))
             return 0;
         if (fill(s) < 0 && wire_buf_pending(&s->in) == have)
             return 0;

@@ -29,7 +29,7 @@ my @CASES = (
     [commit => 'a failed COMMIT'], [commit_rows => '... rows committed (a clean connection counts)'],
     [drop => 'drop'], [ambiguous => 'an ambiguous COMMIT'], [ambiguous_rows => '... rows committed'],
     [pipeline => '40001 on the 2nd of 3 Executes before one Sync'], [pipeline_rows => '... rows committed'],
-    [multi => 'the COMMIT of `BEGIN; INSERT ...; COMMIT` in one Query'], [multi_rows => '... rows committed'],
+    [multi => 'the COMMIT of `BEGIN; INSERT ...; COMMIT` sent as one string'], [multi_rows => '... rows committed'],
 );
 
 my $java = "java -cp $CLIENTS:/usr/share/java/postgresql.jar JdbcCases";
@@ -40,32 +40,34 @@ my @DRIVERS = (
                 uv => 'UniqueViolationError/23505', intx => 'SerializationError/40001',
                 next => 'InFailedSQLTransactionError/25P02', commit => 'SerializationError/40001',
                 drop => 'ConnectionDoesNotExistError/08003', ambiguous => 'ConnectionDoesNotExistError/08003',
-                pipeline => 'SerializationError/40001' } },
+                pipeline => 'SerializationError/40001', multi => 'SerializationError/40001' } },
     { name => 'pgJDBC', cmd => ['java', '-cp', "$CLIENTS:/usr/share/java/postgresql.jar", 'JdbcCases'],
       need => "$CLIENTS/JdbcCases.class",
       want => { ser => 'PSQLException/40001', dl => 'PSQLException/40P01', uv => 'PSQLException/23505',
                 intx => 'PSQLException/40001', next => 'PSQLException/25P02', commit => 'PSQLException/40001',
                 drop => 'PSQLException/08006', ambiguous => 'PSQLException/08006',
-                pipeline => 'BatchUpdateException/40001(PSQLException/40001)' } },
+                pipeline => 'BatchUpdateException/40001(PSQLException/40001)', multi => 'PSQLException/40001' } },
     { name => 'pgx', cmd => ["$CLIENTS/pgx_cases"], need => "$CLIENTS/pgx_cases",
       want => { ser => '*pgconn.PgError/40001', dl => '*pgconn.PgError/40P01', uv => '*pgconn.PgError/23505',
                 intx => '*pgconn.PgError/40001', next => '*pgconn.PgError/25P02',
                 commit => '*pgconn.PgError/40001', drop => '*errors.errorString(unexpected EOF)',
-                ambiguous => '*errors.errorString(unexpected EOF)', pipeline => '*pgconn.PgError/40001' } },
+                ambiguous => '*errors.errorString(unexpected EOF)', pipeline => '*pgconn.PgError/40001',
+                multi => '*pgconn.PgError/40001' } },
     { name => 'node-postgres', cmd => ['env', "NODE_PATH=$CLIENTS/node/node_modules", 'node', 't/clients/node/cases.js'],
       need => "$CLIENTS/node/node_modules/pg",
       want => { ser => 'DatabaseError/40001', dl => 'DatabaseError/40P01', uv => 'DatabaseError/23505',
                 intx => 'DatabaseError/40001', next => 'DatabaseError/25P02', commit => 'DatabaseError/40001',
                 drop => 'Error(Connection terminated unexpectedly)',
-                ambiguous => 'Error(Connection terminated unexpectedly)', pipeline => 'DatabaseError/40001' } },
+                ambiguous => 'Error(Connection terminated unexpectedly)', pipeline => 'DatabaseError/40001',
+                multi => 'DatabaseError/40001' } },
     { name => 'psql, pgbench', cmd => ['t/clients/psql_cases.sh'], need => '/usr/bin/psql',
       want => { ser => 'ERROR 40001', dl => 'ERROR 40P01', uv => 'ERROR 23505', intx => 'ERROR 40001',
                 next => 'ERROR 25P02', commit => 'ERROR 40001', drop => 'lost', ambiguous => 'lost',
-                pipeline => 'serialization failure', multi => 'ERROR 40001', multi_rows => 0 } },
+                pipeline => 'serialization failure', multi => 'ERROR 40001' } },
 );
 # Every driver: nothing committed by a failed COMMIT or a failed pipeline;
 # the ambiguous COMMIT's row is there.
-for my $d (@DRIVERS) { $d->{want}{$_->[0]} //= $_->[1] for [commit_rows => 0], [ambiguous_rows => 1], [pipeline_rows => 0] }
+for my $d (@DRIVERS) { $d->{want}{$_->[0]} //= $_->[1] for [commit_rows => 0], [ambiguous_rows => 1], [pipeline_rows => 0], [multi_rows => 0] }
 
 my %got;
 for my $d (@DRIVERS) {

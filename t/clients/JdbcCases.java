@@ -33,6 +33,13 @@ public class JdbcCases {
         }
     }
 
+    /** Runs sql on c for its effect (and its error). */
+    static void run(Connection c, String sql) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute(sql);
+        }
+    }
+
     static long count(Connection c, String where) throws SQLException {
         try (Statement s = c.createStatement(); ResultSet r = s.executeQuery("SELECT count(*) FROM pgf_rows WHERE " + where)) {
             r.next();
@@ -44,25 +51,16 @@ public class JdbcCases {
         Connection k = DriverManager.getConnection(url());
         k.setAutoCommit(false);
         return outcome(() -> {
-            try (Statement s = k.createStatement()) {
-                s.executeUpdate("INSERT INTO pgf_rows VALUES (" + row + ")");
-            }
+            run(k, "INSERT INTO pgf_rows VALUES (" + row + ")");
             k.commit();
         });
     }
 
     public static void main(String[] args) throws Exception {
         Connection c = DriverManager.getConnection(url());                      // connection 1
-        try (Statement s = c.createStatement()) {
-            s.execute("CREATE TABLE IF NOT EXISTS pgf_rows (id int PRIMARY KEY)");
-        }
-        for (String tag : new String[] { "ser", "dl", "uv" }) {
-            System.out.println(tag + "=" + outcome(() -> {
-                try (Statement s = c.createStatement()) {
-                    s.executeQuery("SELECT 1 /* pgf-" + tag + " */").close();
-                }
-            }));
-        }
+        run(c, "CREATE TABLE IF NOT EXISTS pgf_rows (id int PRIMARY KEY)");
+        for (String tag : new String[] { "ser", "dl", "uv" })
+            System.out.println(tag + "=" + outcome(() -> run(c, "SELECT 1 /* pgf-" + tag + " */")));
         c.setAutoCommit(false);
         try (Statement s = c.createStatement()) {
             s.executeQuery("SELECT 1").close();
@@ -86,13 +84,14 @@ public class JdbcCases {
         Connection v = DriverManager.getConnection(url());                      // connection 3
         System.out.println("commit_rows=" + count(v, "id = 20"));
         Connection d = DriverManager.getConnection(url());                      // connection 4
-        System.out.println("drop=" + outcome(() -> {
-            try (Statement s = d.createStatement()) {
-                s.executeQuery("SELECT 1 /* pgf-drop */").close();
-            }
-        }));
+        System.out.println("drop=" + outcome(() -> run(d, "SELECT 1 /* pgf-drop */")));
         System.out.println("ambiguous=" + commit(30));                          // connection 5
         Connection w = DriverManager.getConnection(url());                      // connection 6
         System.out.println("ambiguous_rows=" + count(w, "id = 30"));
+        Connection m = DriverManager.getConnection(url());                      // connection 7
+        // pgJDBC splits the string: three Parse/Bind/Execute before one Sync.
+        System.out.println("multi=" + outcome(() -> run(m, "BEGIN; INSERT INTO pgf_rows VALUES (40); COMMIT")));
+        Connection x = DriverManager.getConnection(url());                      // connection 8
+        System.out.println("multi_rows=" + count(x, "id = 40"));
     }
 }

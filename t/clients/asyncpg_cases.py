@@ -57,6 +57,11 @@ async def main():
     print("ambiguous=" + await commit(30))                      # connection 5
     v = await connect()                                         # connection 6
     print("ambiguous_rows=%d" % await v.fetchval("SELECT count(*) FROM pgf_rows WHERE id = 30"))
+    m = await connect()                                         # connection 7
+    # execute() without arguments: one simple Query of three statements.
+    print("multi=" + await outcome(m.execute("BEGIN; INSERT INTO pgf_rows VALUES (40); COMMIT")))
+    v = await connect()                                         # connection 8
+    print("multi_rows=%d" % await v.fetchval("SELECT count(*) FROM pgf_rows WHERE id = 40"))
 
 
 asyncio.run(main())

@@ -113,4 +113,9 @@ func main() {
 	fmt.Printf("ambiguous=%s\n", commit(30)) // connection 5
 	w := connect()                           // connection 6
 	fmt.Printf("ambiguous_rows=%d\n", count(w, "id = 30"))
+	m := connect() // connection 7
+	// Exec without arguments: one simple Query of three statements.
+	fmt.Printf("multi=%s\n", raised(exec(m, "BEGIN; INSERT INTO pgf_rows VALUES (40); COMMIT")))
+	x := connect() // connection 8
+	fmt.Printf("multi_rows=%d\n", count(x, "id = 40"))
 }

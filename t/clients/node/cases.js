@@ -80,9 +80,14 @@ function pipeline(c) {
   console.log('ambiguous=' + await commit(30));                 // connection 5
   const w = await connect();                                    // connection 6
   console.log('ambiguous_rows=' + await count(w, 'id = 30'));
+  const m = await connect();                                    // connection 7
+  // query() without values: one simple Query of three statements.
+  console.log('multi=' + await outcome(m.query('BEGIN; INSERT INTO pgf_rows VALUES (40); COMMIT')));
+  const x = await connect();                                    // connection 8
+  console.log('multi_rows=' + await count(x, 'id = 40'));
   // Last on connection 1: pg takes an error it did not ask for as the end
   // of the client.
   console.log('pipeline=' + await pipeline(c));
-  console.log('pipeline_rows=' + await count(w, 'id BETWEEN 10 AND 12'));
+  console.log('pipeline_rows=' + await count(x, 'id BETWEEN 10 AND 12'));
   process.exit(0);
 })().catch((e) => { console.error(e); process.exit(1); });
