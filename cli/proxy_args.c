@@ -27,6 +27,18 @@ static const char usage[] =
 /* Every --fault, joined into one rule list. */
 static char rules_buf[65536];
 
+/* Appends one --fault's rules to the list. Returns 0 or -1 (said). */
+static int add_rules(const char *rules)
+{
+    size_t n = strlen(rules_buf);
+    if (n + strlen(rules) + 2 >= sizeof rules_buf) {
+        fprintf(stderr, "pgrace: --fault: the rules are too long\n");
+        return -1;
+    }
+    snprintf(rules_buf + n, sizeof rules_buf - n, "%s%s", n ? ";" : "", rules);
+    return 0;
+}
+
 int cli_parse_proxy(int argc, char **argv, proxy_opts *o)
 {
     enum { OPT_LISTEN = 256, OPT_DSN, OPT_FAULT, OPT_LOG, OPT_HELP };
@@ -47,22 +59,17 @@ int cli_parse_proxy(int argc, char **argv, proxy_opts *o)
      * options are CMD's). */
     while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
         switch (ch) {
-        case OPT_LISTEN: o->listen = optarg; break;
-        case OPT_DSN: o->dsn = optarg; break;
-        case OPT_LOG: o->log = optarg; break;
-        case OPT_FAULT: {
-            size_t n = strlen(rules_buf);
-            if (n + strlen(optarg) + 2 >= sizeof rules_buf) {
-                fprintf(stderr, "pgrace: --fault: the rules are too long\n");
-                return -1;
-            }
-            snprintf(rules_buf + n, sizeof rules_buf - n, "%s%s", n ? ";" : "", optarg);
-            o->rules = rules_buf;
-            break;
-        }
         case OPT_HELP:
             fputs(usage, stdout);
             exit(EXIT_HELD);
+        case OPT_LISTEN: o->listen = optarg; break;
+        case OPT_DSN: o->dsn = optarg; break;
+        case OPT_LOG: o->log = optarg; break;
+        case OPT_FAULT:
+            if (add_rules(optarg) < 0)
+                return -1;
+            o->rules = rules_buf;
+            break;
         default:
             return cli_bad_option(argv);
         }

@@ -69,21 +69,30 @@ static void note(const pxc *c, int ordinal, const char *fmt, ...)
         fprintf(stderr, "pgrace proxy: %s\n", msg);
 }
 
+/* What a send or recv that returned n means. */
+enum { IO_MOVED, IO_RETRY, IO_BLOCKED, IO_GONE };
+static int io_status(ssize_t n)
+{
+    if (n > 0)
+        return IO_MOVED;
+    if (n < 0 && errno == EINTR)
+        return IO_RETRY;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return IO_BLOCKED;
+    return IO_GONE;     /* the end of the stream, or an error */
+}
+
 /* Writes as much of s->out as the socket takes now. Returns -1 when the
  * peer is gone. */
 static int flush_some(side *s)
 {
     while (wire_buf_pending(&s->out)) {
         ssize_t n = send(s->fd, s->out.p + s->out.off, wire_buf_pending(&s->out), MSG_NOSIGNAL);
-        if (n > 0) {
-            wire_buf_consume(&s->out, (size_t)n);
-            continue;
+        switch (io_status(n)) {
+        case IO_MOVED: wire_buf_consume(&s->out, (size_t)n); break;
+        case IO_BLOCKED: return 0;
+        case IO_GONE: return -1;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return 0;
-        return -1;
     }
     return 0;
 }
@@ -126,17 +135,15 @@ static int fill(side *s)
         if (!p)
             return -1;
         ssize_t n = recv(s->fd, p, READ_CHUNK, 0);
-        if (n > 0) {
+        switch (io_status(n)) {
+        case IO_MOVED:
             s->in.len += (size_t)n;
             if ((size_t)n < READ_CHUNK)
                 return 0;
-            continue;
+            break;
+        case IO_BLOCKED: return 0;
+        case IO_GONE: return -1;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return 0;
-        return -1;
     }
 }
 

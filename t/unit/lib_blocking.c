@@ -5,7 +5,7 @@
  * but blocked by no test session is stuck at the bound, and a blocked one
  * completes once its blocker commits.
  */
-#include "t/unit/check.h"
+#include "t/unit/check_cluster.h"
 
 #include "lib/blocking.h"
 #include "lib/cleanup.h"
@@ -64,16 +64,9 @@ static PGconn *open_conn(const char *conninfo, const char *app)
 int main(void)
 {
     char err[ERRLEN];
-    tap_begin(stdout);
-    if (cleanup_signals_start(err, sizeof err) < 0) {
-        tap_bail("%s", err);
+    cluster *cl = check_cluster_start();
+    if (!cl)
         return 1;
-    }
-    cluster *cl;
-    if (cluster_start(&cl, err, sizeof err) < 0) {
-        tap_bail("cluster_start: %s", err);
-        return 1;
-    }
     const char *ci = cluster_conninfo(cl);
     PGconn *ctl = open_conn(ci, "ctl"), *s1 = open_conn(ci, "s1"), *s2 = open_conn(ci, "s2");
     if (!ctl || !s1 || !s2)

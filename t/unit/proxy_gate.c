@@ -15,7 +15,7 @@
  *    ends a delay of an hour and leaves no socket behind.
  * Runs in every pass (TSan: the gate's callers are the connection threads).
  */
-#include "t/unit/check.h"
+#include "t/unit/check_cluster.h"
 
 #include "proxy/proxy.h"
 #include "faults/pgfault.h"
@@ -127,16 +127,9 @@ static PGconn *through(const proxy *p, const char *app)
 int main(void)
 {
     char err[ERRLEN], buf[64];
-    tap_begin(stdout);
-    if (cleanup_signals_start(err, sizeof err) < 0) {
-        tap_bail("%s", err);
+    cluster *cl = check_cluster_start();
+    if (!cl)
         return 1;
-    }
-    cluster *cl;
-    if (cluster_start(&cl, err, sizeof err) < 0) {
-        tap_bail("cluster_start: %s", err);
-        return 1;
-    }
     PGconn *direct = pqx_connect(cluster_conninfo(cl), "public", "ctl", err, sizeof err);
     if (!direct)
         tap_bail("%s", err);
