@@ -141,6 +141,13 @@ if (@ARGV && $ARGV[0] eq '--inside') {
             print $s $bind->("n$name", '2') . $exec . $bind->('', '4') . $exec . msg('S', '');
             print "$name after: ", $types->(raw_read($s)), "\n";
         }
+        # Delays of an Execute (held by the proxy) and of its answer: the
+        # same answers, in the same order.
+        for my $slow ('slow', 'slow-after') {
+            print $s msg('P', "\0SELECT 30 + \$1::int /* pgf-$slow */\0" . pack('n', 0)) . $bind->('', '0') . $exec
+                . $bind->('', '0') . $exec . msg('S', '');
+            print "$slow: ", $types->(raw_read($s)), "\n";
+        }
         print $s msg('Q', "SELECT string_agg(name, ',' ORDER BY name) FROM pg_prepared_statements\0");
         my ($row) = grep { $_->[0] eq 'D' } raw_read($s);
         print "statements: ", ($row ? substr($row->[1], 6) : ''), "\n";
@@ -327,7 +334,8 @@ EOF
 {
     # The 5th execution of the marked statements: the real run executes
     # them three times, the faulted run's 2nd is the 5th.
-    ($st, $out, $err) = run_cmd(pgrace(), 'proxy', '--fault', 'sql=/pgf-ext/:when=5:error=22012', '--',
+    ($st, $out, $err) = run_cmd(pgrace(), 'proxy', '--fault', 'sql=/pgf-ext/:when=5:error=22012',
+                                '--fault', 'sql=/pgf-slow /:when=1+:delay=1ms', '--fault', 'sql=/pgf-slow-after/:when=1+:delay=1ms:after', '--',
                                 $^X, '-It/lib', $0, '--inside', 'extended');
     is($st, 0, 'the pipeline client ran') or diag "$out$err";
     my ($real) = $out =~ /^real: (.*)$/m;
@@ -337,6 +345,8 @@ EOF
     is($faulted, $real, 'error= on the 2nd of 3 Executes: exactly the same messages, in the same order');
     like($out, qr/^faulted after: 2 D C 2 D C Z$/m, "the client's named and unnamed statements are still its own");
     like($out, qr/^statements: nfaulted,nreal$/m, "the proxy's own statement is gone (pg_prepared_statements)");
+    like($out, qr/^slow: 1 2 D C 2 D C Z$/m, 'delay= on Executes: held, then answered as without it');
+    like($out, qr/^slow-after: 1 2 D C 2 D C Z$/m, 'delay=:after on Executes: the answers held, then the same');
 }
 
 # -- bad input ends that connection only ----------------------------------------------
