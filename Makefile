@@ -156,10 +156,10 @@ $(BUILD)/t/proxy_%: t/unit/proxy_%.c $(PROXY_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# A longer fuzz run of the proxy's protocol side (make check runs 3000).
+# A longer fuzz run of the proxy's protocol side (make check runs 20000).
 fuzz:
 	$(MAKE) SAN=asan BUILD=build/asan build/asan/t/proxy_fuzz
-	PROXY_FUZZ_N=$${PROXY_FUZZ_N:-300000} build/asan/t/proxy_fuzz
+	PROXY_FUZZ_N=$${PROXY_FUZZ_N:-2000000} build/asan/t/proxy_fuzz
 
 run: all
 	$(BUILD)/pgrace run

@@ -16,7 +16,7 @@
  *    bounds or leaks (the AddressSanitizer pass runs this), and every
  *    conversation ends.
  * Deterministic: PROXY_FUZZ_SEED (default 1) and PROXY_FUZZ_N (default
- * 3000; `make fuzz` runs far more).
+ * 20000; `make fuzz` runs far more).
  */
 #include "proxy/flow.h"
 #include "proxy/wire.h"
@@ -278,7 +278,7 @@ int main(void)
 {
     const char *dir = getenv("PROXY_CORPUS") ? getenv("PROXY_CORPUS") : "t/corpus/proxy";
     const char *n_env = getenv("PROXY_FUZZ_N"), *seed_env = getenv("PROXY_FUZZ_SEED");
-    long n = n_env ? atol(n_env) : 3000;
+    long n = n_env ? atol(n_env) : 20000;
     rs = seed_env ? strtoull(seed_env, NULL, 10) : 1;
     static pair pairs[128];
     int np = load(dir, pairs, 128);
