@@ -35,6 +35,7 @@
 #define STOP_GRACE_S 10
 #define TICKET_WAIT_S 15
 #define CANCEL_TIMEOUT_MS 2000
+#define ACCEPT_BACKOFF_MS 100
 
 /* Waits on p->cv until deadline (monotonic); returns 0 when it passed. */
 static int wait_until(proxy *p, const struct timespec *deadline)
@@ -145,8 +146,13 @@ static void *acceptor(void *arg)
         if (!(pf[0].revents & POLLIN))
             continue;
         int fd = accept4(p->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            continue;           /* EMFILE and the like: the client sees a refusal */
+        if (fd < 0) {
+            /* Out of descriptors or memory: the connection waits in the
+             * backlog; accepting again at once would only spin. */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                poll(&pf[1], 1, ACCEPT_BACKOFF_MS);
+            continue;
+        }
         pxc *c = calloc(1, sizeof *c);
         if (!c || pipe2(c->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
             free(c);
