@@ -55,9 +55,8 @@ typedef struct relay {
 } relay;
 
 /* One line on stderr about a connection that ended abnormally. */
-static void note(const pxc *c, int ordinal, const char *fmt, ...)
+static void note(int ordinal, const char *fmt, ...)
 {
-    (void)c;
     char msg[300];
     va_list ap;
     va_start(ap, fmt);
@@ -193,7 +192,7 @@ static int startup(relay *r, size_t *len)
         int rc = read_startup(r, len, &code, err, sizeof err);
         if (rc <= 0) {
             if (rc < 0) {
-                note(r->c, 0, "a client's startup: %s", err);
+                note(0, "a client's startup: %s", err);
                 wire_buf pkt = { 0 };
                 wire_put_error(&pkt, "FATAL", "08P01", err);
                 answer(r, pkt.p, pkt.len);
@@ -275,7 +274,7 @@ static int pump(relay *r, side *from, side *to, enum wire_side who)
         wire_msg m;
         int rc = wire_frame(who, p, have, &m, err, sizeof err);
         if (rc < 0) {
-            note(r->c, flow_conn(r->f)->ordinal, "%s", err);
+            note(flow_conn(r->f)->ordinal, "%s", err);
             if (who == WIRE_FRONTEND)
                 wire_put_error(&r->cli.out, "FATAL", "08P01", err);
             r->ending = FLOW_ERROR;
@@ -333,12 +332,12 @@ static int pump(relay *r, side *from, side *to, enum wire_side who)
             r->ending = FLOW_CLOSE;
             return -1;
         case FLOW_ERROR:
-            note(r->c, flow_conn(r->f)->ordinal, "%s", flow_error(r->f));
+            note(flow_conn(r->f)->ordinal, "%s", flow_error(r->f));
             r->ending = FLOW_ERROR;
             return -1;
         }
         if (to->out.oom || r->cli.out.oom) {
-            note(r->c, flow_conn(r->f)->ordinal, "out of memory");
+            note(flow_conn(r->f)->ordinal, "out of memory");
             r->ending = FLOW_ERROR;
             return -1;
         }
@@ -392,7 +391,7 @@ static void relay_loop(relay *r)
             return;             /* the server is gone: the client gets what it sent */
         if (r->cli.fd < 0 ? 0 : r->cli.eof) {
             if (wire_buf_pending(&r->cli.in) && !r->cli.held_until)
-                note(r->c, flow_conn(r->f)->ordinal, "the client closed the connection in the middle of a message");
+                note(flow_conn(r->f)->ordinal, "the client closed the connection in the middle of a message");
             flush_all(&r->srv, p->stop[0]);
             return;             /* the server rolls back what it left open */
         }
@@ -459,7 +458,7 @@ void *pxc_main(void *arg)
                  && strcmp(repl, "0") != 0;
     r.f = flow_new(&p->sh, ordinal, opaque);
     if (!r.f) {
-        note(c, ordinal, "out of memory");
+        note(ordinal, "out of memory");
         goto out;
     }
     r.srv.fd = pxa_connect(&p->upstream, CONNECT_TIMEOUT_MS, p->stop[0], err, sizeof err);
@@ -470,7 +469,7 @@ void *pxc_main(void *arg)
         wire_put_error(&out, "FATAL", "08006", msg);
         answer(&r, out.p, out.len);
         wire_buf_free(&out);
-        note(c, ordinal, "%s", msg + 14);
+        note(ordinal, "cannot reach the server: %s", err);
         goto out;
     }
     /* The startup packet goes as it came (the password exchange too). */

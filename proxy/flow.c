@@ -80,7 +80,6 @@ struct flow {
     size_t keylen;
     /* the client's message held by a delay */
     int held, interrupted;
-    const struct pgf_rule *held_rule;
     int s2c_released;           /* the held answer may go */
     int64_t hold_until;
     /* statements of the proxy's own to close after the next Sync */
@@ -434,7 +433,6 @@ static enum flow_verdict on_query(flow *f, const uint8_t *m, size_t len, wire_bu
         /* Alone in its Query: the proxy holds it, or its answer. */
         if (!sp[0].rule->delay_after) {
             f->held = 1;
-            f->held_rule = sp[0].rule;
             f->hold_until = clock_now_ns() + sp[0].rule->delay_us * 1000LL;
             v = FLOW_HOLD;
         } else {
@@ -540,7 +538,6 @@ static enum flow_verdict on_execute(flow *f, const uint8_t *m, size_t len, wire_
             return push(f, (entry){ .type = 'E', .fault = F_AFTER, .delay_us = rule->delay_us }) < 0
                        ? oom(f, to_client) : FLOW_PASS;
         f->held = 1;
-        f->held_rule = rule;
         f->hold_until = clock_now_ns() + rule->delay_us * 1000LL;
         return FLOW_HOLD;
     default:
