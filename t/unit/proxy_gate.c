@@ -11,8 +11,9 @@
  *  - each fault a gate can answer is the server's: ERROR (40001, then
  *    25P02 in the block), CANCEL (57014), DROP (a lost connection, the
  *    block rolled back), AMBIGUOUS at COMMIT (lost, but committed);
- *  - a CancelRequest cuts a delay short (57014), and the proxy's stop
- *    ends a delay of an hour and leaves no socket behind.
+ *  - a CancelRequest cuts a delay short (57014), one for a running
+ *    statement reaches its backend, and the proxy's stop ends a delay of
+ *    an hour and leaves no socket behind.
  * Runs in every pass (TSan: the gate's callers are the connection threads).
  */
 #include "t/unit/check_cluster.h"
@@ -255,6 +256,26 @@ int main(void)
     r = PQgetResult(k3);
     const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     CHECK(code && strcmp(code, "57014") == 0, "a CancelRequest for a delayed statement: the server raises 57014 (%s)",
+          code ? code : PQresultErrorMessage(r));
+    PQclear(r);
+    drain(k3);
+    PQfreeCancel(cancel);
+
+    /* A CancelRequest for a statement the server runs reaches its backend. */
+    PQsendQuery(k3, "SELECT pg_sleep(60)");
+    cancel = PQgetCancel(k3);
+    snprintf(q, sizeof q, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d AND state = 'active'", PQbackendPID(k3));
+    for (int i = 0; i < 1000; i++) {         /* until the server runs it: asked, never guessed */
+        r = PQexec(direct, q);
+        int running = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "1") == 0;
+        PQclear(r);
+        if (running)
+            break;
+    }
+    CHECK(PQcancel(cancel, err, sizeof err) == 1, "PQcancel through the proxy is sent (%s)", err);
+    r = PQgetResult(k3);
+    code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    CHECK(code && strcmp(code, "57014") == 0, "the proxy routes it to the right backend: pg_sleep(60) is cancelled (%s)",
           code ? code : PQresultErrorMessage(r));
     PQclear(r);
     drain(k3);
