@@ -46,6 +46,12 @@ PGRACE_SRCS   := $(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.c)) $(GRAMMAR_SRCS)
 PGRACE_OBJS   := $(PGRACE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS     := $(wildcard t/unit/*.c)
 UNIT_BINS     := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
+# What prove runs bare: every unit test but those that need a server and the
+# shim's settings, which their .t files run under a throwaway cluster
+# (pgf_count and pgf_dlopen: t/30-shim-count.t, t/30-shim-clients.t). Run
+# bare, those bail out: nothing in this list can only skip.
+UNIT_SERVER   := pgf_count pgf_dlopen
+UNIT_TESTS    := $(filter-out $(UNIT_SERVER:%=$(BUILD)/t/%),$(UNIT_BINS))
 
 # --- fault shim (faults/) -------------------------------------------------
 # Every faults/*.c goes into the preload library, with lib/parse.c (the one
@@ -76,7 +82,7 @@ $(BUILD)/t/pgf_%: t/unit/pgf_%.c $(SHIM_OBJS)
 DLOPEN_CLIENT := $(BUILD)/t/dlopen_client
 # --------------------------------------------------------------------------
 
-.PHONY: all run check check-asan check-tsan test bench clean mutant clients fuzz
+.PHONY: all run check check-asan check-tsan test bench clean mutant print-unit-tests clients fuzz
 
 all: $(BUILD)/pgrace $(BUILD)/isolationtester $(BUILD)/libpgfault.so $(UNIT_BINS) $(DLOPEN_CLIENT)
 
@@ -87,8 +93,10 @@ $(BUILD)/.deps-%: tools/deps $(DPKG_STATUS)
 	@mkdir -p $(dir $@)
 	@touch $@
 
-$(BUILD)/pgrace: $(PGRACE_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# pgrace re-executes itself with the shim beside it for explore, --fault and
+# fault plans: `make build/pgrace` alone builds both.
+$(BUILD)/pgrace: $(PGRACE_OBJS) | $(BUILD)/libpgfault.so
+	$(CC) $(LDFLAGS) -o $@ $(PGRACE_OBJS) $(LDLIBS)
 
 # pgrace under the name isolationtester is PostgreSQL 15's isolationtester
 # (for pg_isolation_regress and run-suite).
@@ -172,7 +180,11 @@ PROVE_JOBS ?= 4
 PROVE      := prove -f -j$(PROVE_JOBS)
 
 test: $(BUILD)/.deps-test all mutant clients
-	PGRACE_BUILD=$(BUILD) $(PROVE) t/*.t $(UNIT_BINS)
+	PGRACE_BUILD=$(BUILD) $(PROVE) t/*.t $(UNIT_TESTS)
+
+# The unit tests prove runs bare (t/03-check-kit.t reads the list).
+print-unit-tests:
+	@echo $(UNIT_TESTS)
 
 # The mutation build t/55-pins.t runs (engine/mutant.h).
 mutant:
@@ -187,24 +199,28 @@ check: test
 # The sanitizer passes run what their sanitizer can find something in, not
 # everything again. AddressSanitizer+UBSan: every test that drives pgrace's C
 # code, but the matrix (t/50: the same code as t/4x under more plans), the
-# pins (t/55: the normal build with a switch), the dependency script (t/05)
-# and the third-party clients (t/30-shim-clients: an instrumented shim cannot
-# be preloaded into them). The wire proxy's tests run there too (t/32-proxy,
+# pins (t/55: the normal build with a switch), the dependency script (t/05),
+# the unit tests' TAP kit (t/03: a probe compiled on its own), the JUnit
+# schema (t/61: xmllint on fixed documents), PGXS's pg_isolation_regress
+# running pgrace (t/83: the drop-in; t/80 runs the same code) and the
+# third-party clients (t/30-shim-clients: an instrumented shim cannot be
+# preloaded into them). The wire proxy's tests run there too (t/32-proxy,
 # t/32-proxy-drivers: the proxy is pgrace itself, the drivers talk to it
 # over a socket; proxy_fuzz's mutated conversations, proxy_gate).
 # ThreadSanitizer: what runs threads — the driver's
 # workers and deadlines (t/20, t/24, t/44 with two connections per worker),
 # the shim's counters and gate under concurrent workers (t/31, t/30-shim-count
 # which runs pgf_count and the dlopen path with 8 threads),
-# soak (t/70), the explorer's scheduler (t/90), and the proxy's connection
-# threads, cancel routing, gate and stop (t/32-proxy, proxy_gate).
-ASAN_TESTS := $(filter-out t/05-deps.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t,$(wildcard t/*.t))
+# soak (t/70), the explorer's scheduler (t/90), and the wire proxy's
+# connection threads, cancel routing, gate and stop (t/32-proxy, proxy_gate).
+ASAN_TESTS := $(filter-out t/03-check-kit.t t/05-deps.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t \
+                t/61-junit-schema.t t/83-pgxs.t,$(wildcard t/*.t))
 TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/32-proxy.t t/44-credstore.t \
               t/70-soak-replay.t $(wildcard t/90-explore.t)
 
 check-asan: clients
 	$(MAKE) SAN=asan BUILD=build/asan all
-	PGRACE_BUILD=build/asan $(PROVE) $(ASAN_TESTS) $(patsubst build/%,build/asan/%,$(UNIT_BINS))
+	PGRACE_BUILD=build/asan $(PROVE) $(ASAN_TESTS) $(patsubst build/%,build/asan/%,$(UNIT_TESTS))
 
 check-tsan:
 	$(MAKE) SAN=tsan BUILD=build/tsan all

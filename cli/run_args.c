@@ -27,7 +27,7 @@ const char cli_usage[] =
     "  --impl V          fixed (default), a pre-fix variant, or all\n"
     "  --seed S          seed for everything random (default: fresh, printed)\n"
     "  --dsn DSN         use this server (else PG* variables, else an embedded cluster)\n"
-    "  --fault SPEC      run with the fault shim and this spec (see README)\n"
+    "  --fault RULES     run with the fault shim and these fault rules (see README)\n"
     "  --pause P=D       sleep D at pause point P in every variant (pgrace list shows them)\n"
     "  --retries R       a failed call is retried up to R times, as a client would (default 0)\n"
     "  --plan NAME       apply the scenario's fault plan NAME (pgrace list shows them)\n"

@@ -2,12 +2,14 @@
 #include "cli/args.h"
 
 #include "cli/options.h"
+#include "engine/driver.h"
 #include "lib/exit.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "lib/rng.h"
 
 static const char usage[] =
@@ -16,14 +18,16 @@ static const char usage[] =
     "  --preemptions K    with --explore: at most K switches away from a session that could go on\n"
     "                     (default: no bound, the set isolationtester runs for a spec without permutations)\n"
     "  --faults           each permutation again with one fault (error=40001, drop, ambiguous) at each step\n"
-    "  --fault SPEC       the fault shim with this spec on every session's statements (README: Fault specs)\n"
+    "  --permutation 'STEPS'  run only this permutation (the spec's syntax, step faults included)\n"
+    "  --fault RULES      the fault shim with these fault rules on every session's statements (README)\n"
     "  --dsn DSN          use this server (else PG* variables, else an embedded cluster)\n"
     "  --junit F          also write JUnit XML to F (TAP stays on stdout)\n"
     "  --json F           also write the run as JSON to F\n"
     "  --html F           also write the run as one self-contained HTML page to F\n"
     "  --seed S           the run's seed (printed; nothing in a spec run is random yet)\n"
-    "  --call-timeout D   cancel a step after D (30s, 500ms), give up after twice D\n"
-    "                     (default: PGISOLATIONTIMEOUT seconds, else 300s)\n"
+    "  --call-timeout D   a step's deadline (default 10s): a step not done by then is canceled and its\n"
+    "                     permutation is an error; one the server says waits for a lock only a later\n"
+    "                     step could release is skipped at once (SKIP infeasible)\n"
     "exit status: 0 every permutation ok, 1 a permutation was not (an invariant returned\n"
     "             rows, or it could not complete), 2 usage, setup or environment error\n";
 
@@ -31,12 +35,13 @@ int cli_parse_spec(int argc, char **argv, spec_opts *o)
 {
     enum {
         OPT_DSN = 256, OPT_JUNIT, OPT_JSON, OPT_HTML, OPT_SEED, OPT_FAULT, OPT_TIMEOUT, OPT_HELP, OPT_EXPLORE,
-        OPT_PREEMPT, OPT_FAULTS,
+        OPT_PREEMPT, OPT_FAULTS, OPT_PERMUTATION,
     };
     static const struct option longopts[] = {
         { "explore", no_argument, NULL, OPT_EXPLORE },
         { "preemptions", required_argument, NULL, OPT_PREEMPT },
         { "faults", no_argument, NULL, OPT_FAULTS },
+        { "permutation", required_argument, NULL, OPT_PERMUTATION },
         { "dsn", required_argument, NULL, OPT_DSN },
         { "junit", required_argument, NULL, OPT_JUNIT },
         { "json", required_argument, NULL, OPT_JSON },
@@ -47,8 +52,7 @@ int cli_parse_spec(int argc, char **argv, spec_opts *o)
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
-    const char *env = getenv("PGISOLATIONTIMEOUT");
-    *o = (spec_opts){ .timeout_ns = (env ? atoi(env) : SPEC_DEFAULT_TIMEOUT_S) * 1000000000LL, .bound = -1 };
+    *o = (spec_opts){ .timeout_ns = DRV_DEFAULT_CALL_TIMEOUT_NS, .bound = -1 };
     long v;
     bool seeded = false;
     int ch;
@@ -73,6 +77,7 @@ int cli_parse_spec(int argc, char **argv, spec_opts *o)
         case OPT_FAULT: o->fault = optarg; break;
         case OPT_EXPLORE: o->explore = true; break;
         case OPT_FAULTS: o->faults = true; break;
+        case OPT_PERMUTATION: o->permutation = optarg; break;
         case OPT_PREEMPT:
             if (cli_long("--preemptions", optarg, 0, 64, &v) < 0)
                 return -1;
@@ -84,6 +89,10 @@ int cli_parse_spec(int argc, char **argv, spec_opts *o)
         default:
             return cli_bad_option(argv);
         }
+    }
+    if (o->permutation && (o->explore || o->faults)) {
+        fprintf(stderr, "pgrace: --permutation runs one permutation: --explore and --faults do not apply\n");
+        return -1;
     }
     if (o->bound >= 0 && !o->explore) {
         fprintf(stderr, "pgrace: --preemptions bounds --explore's interleavings: it needs --explore\n");

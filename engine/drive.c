@@ -10,12 +10,11 @@
 #include "engine/sweep.h"
 #include "engine/target.h"
 #include "lib/err.h"
-#include "lib/tap.h"
-#include "reports/report.h"
+#include "engine/record.h"
 
 #include <stdio.h>
 
-/* What every iteration of a drive runs with: the item's fault spec
+/* What every iteration of a drive runs with: the item's fault rules
  * installed afresh (so that a rule's counts, "the first COMMIT", restart
  * with each iteration), the report fed, and the caller's own hooks. */
 typedef struct drive_hooks {
@@ -41,7 +40,8 @@ static void after_each(void *arg, long iteration, const call_record *calls, int 
     for (int k = 0; k < drv_ninvariants(a->item->scenario); k++)
         h->violated |= verdicts[k] == 0 && (a->failfast_on < 0 || a->failfast_on == k);
     if (a->rep)
-        report_iteration(a->rep, iteration, calls, ncalls, verdicts, faultctl_spec());
+        record_iteration(a->rep, a->ritem, a->item, a->settings, iteration, calls, ncalls, verdicts,
+                         faultctl_rules(), a->schedule ? a->schedule(a->hook_arg) : NULL);
     if (a->after)
         a->after(a->hook_arg, iteration, calls, ncalls, verdicts);
 }
@@ -50,8 +50,6 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
 {
     const item_settings *st = a->settings;
     const plan_item *item = a->item;
-    if (a->rep)
-        report_item_begin(a->rep, item, st);
     if (target_reset_schema(a->target, item->scenario->schema_sql, err, errlen) < 0)
         return -1;
     const char *unpin = mutant_unpin_sql(item->scenario);
@@ -78,7 +76,7 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
         int positions = 0;
         rc = sweep_run(&cfg, item->scenario, item->variant, a->target->ctl, res, &positions, err, errlen);
         if (rc == 0)
-            tap_comment("%s/%s: fault sweep over %d statement positions x 3 actions (error=40001, drop, "
+            report_note(a->rep, "%s/%s: fault sweep over %d statement positions x 3 actions (error=40001, drop, "
                         "ambiguous), %d worker(s), %d retr%s", item->scenario->name, item->variant->name,
                         positions, st->nworkers, st->retries, st->retries == 1 ? "y" : "ies");
     } else {

@@ -41,6 +41,7 @@ typedef struct run_opts {
     const char *schedule;       /* --schedule TOKEN: replay this schedule (explore/) */
     bool failfast;              /* --failfast: an item stops at its first violating iteration */
     const char *failfast_on;    /* --failfast=INVARIANT: ... that violates this one (NULL: any) */
+    const char *mode;           /* the record's mode (NULL: "run"; replay runs as "replay") */
     const char *argv0;          /* for the repeat command */
     char **argv;                /* the whole command line, to re-execute with the shim */
 } run_opts;
@@ -59,20 +60,24 @@ typedef struct drive_args {
     long iterations;            /* ignored by a sweep, which counts its own */
     bool failfast;              /* stop after the first iteration that violates an invariant */
     int failfast_on;            /* ... this one (an index of drv_invariant_name), or -1: any */
-    struct report *rep;         /* begun here, ended by the caller; or NULL */
+    struct report *rep;         /* the record every iteration goes into (engine/record.h), or NULL */
+    struct rep_item *ritem;     /* ... its item, begun and ended by the caller */
     /* The caller's hooks (the explorer's), all optional: before each
-     * iteration (after the item's fault spec is installed; > 0 ends the
-     * drive), after it, a violation's annotation, and who runs a round. */
+     * iteration (after the item's fault rules are installed; > 0 ends the
+     * drive), after it, a violation's annotation, who runs a round, and
+     * the schedule the round followed (for the record: NULL, the OS's). */
     drv_before_fn before;
     drv_iteration_fn after;
     drv_annotate_fn annotate;
+    const char *(*schedule)(void *arg);
     void *hook_arg;
     const drv_control *control;
 } drive_args;
 
 /* Recreates the item's schema and runs its iterations with its settings
- * (its fault spec installed before every iteration, or a sweep). Returns 0
- * with res filled (drv_result_free it), or -1 with a reason. */
+ * (its fault rules installed before every iteration, or a sweep), each
+ * recorded in a->ritem. Returns 0 with res filled (drv_result_free it), or
+ * -1 with a reason. */
 int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen);
 
 #endif

@@ -399,8 +399,8 @@ static int check_iteration(run *r, PGconn *ctl, call_record *all, drv_result *re
             d->first_found = found;
             describe_calls(found, all, n);
             /* The rules this iteration ran with: what replays it. */
-            if (faultctl_spec()[0])
-                json_object_set_new(found, "fault_spec", json_string(faultctl_spec()));
+            if (faultctl_rules()[0])
+                json_object_set_new(found, "fault_rules", json_string(faultctl_rules()));
             if (cfg->annotate)
                 cfg->annotate(cfg->annotate_arg, found);
         } else {

@@ -53,7 +53,8 @@ int faultctl_preload(char *const argv[], char *err, size_t errlen)
     *slash = '\0';
     snprintf(lib, sizeof lib, "%s/libpgfault.so", exe);
     if (access(lib, R_OK) != 0) {
-        err_sys(err, errlen, errno, "fault shim %s", lib);
+        int e = errno;
+        err_set(err, errlen, "fault shim %s: %s (the build makes it beside pgrace: run make)", lib, strerror(e));
         return -1;
     }
     /* An AddressSanitizer build must keep its runtime first in the list of
@@ -114,22 +115,22 @@ void faultctl_exempt_thread(bool exempt)
         shim.exempt(exempt);
 }
 
-int faultctl_configure(const char *spec, char *err, size_t errlen)
+int faultctl_configure(const char *rules, char *err, size_t errlen)
 {
     if (!shim.configure) {
-        if (spec && *spec) {
+        if (rules && *rules) {
             err_set(err, errlen, "the fault shim is not loaded");
             return -1;
         }
         return 0;
     }
-    if (shim.configure(spec, err, errlen) != 0)
+    if (shim.configure(rules, err, errlen) != 0)
         return -1;
-    snprintf(installed, sizeof installed, "%s", spec ? spec : "");
+    snprintf(installed, sizeof installed, "%s", rules ? rules : "");
     return 0;
 }
 
-const char *faultctl_spec(void) { return installed; }
+const char *faultctl_rules(void) { return installed; }
 
 void faultctl_reset_ordinals(void)
 {

@@ -1,13 +1,13 @@
 /*
  * faultctl.h — pgrace's side of the fault shim (faults/pgfault.h).
  *
- * `pgrace run --fault SPEC` re-executes pgrace with build/libpgfault.so
+ * `pgrace run --fault RULES` re-executes pgrace with build/libpgfault.so
  * preloaded (the user never types LD_PRELOAD). Inside, the shim's control
  * API is found with dlsym: the driver's own control connection is exempted
- * from faults, the spec can be replaced between iterations (fault sweeps),
+ * from faults, the rules can be replaced between iterations (fault sweeps),
  * and every fault that fires is credited to the call it hit, so a failing
  * iteration's diagnostics say which fault fired where. Without the shim
- * every function here is a no-op (faultctl_configure of a spec is an error).
+ * every function here is a no-op (faultctl_configure of rules is an error).
  */
 #ifndef PGRACE_FAULTCTL_H
 #define PGRACE_FAULTCTL_H
@@ -40,11 +40,11 @@ void faultctl_exempt_thread(bool exempt);
 
 /* Replaces the rule set (NULL or "" clears it) and resets the shim's
  * counters. Returns 0 or -1 with the shim's one-line reason. */
-int faultctl_configure(const char *spec, char *err, size_t errlen);
+int faultctl_configure(const char *rules, char *err, size_t errlen);
 
-/* The spec installed last ("" when none): what the current iteration runs
+/* The fault rules installed last ("" when none): what the current iteration runs
  * with, for the reports and for replay. */
-const char *faultctl_spec(void);
+const char *faultctl_rules(void);
 
 /* Faults injected so far in the process. */
 unsigned long faultctl_fired(void);

@@ -21,7 +21,7 @@ typedef struct plan_item {
 /* What one plan item runs with: the options, with its fault plan applied. */
 typedef struct item_settings {
     const char *plan;           /* "none", a scenario plan's name, or "fault-sweep" */
-    const char *fault;          /* shim spec for every iteration, or NULL */
+    const char *fault;          /* fault rules for every iteration, or NULL */
     bool sweep;
     int retries;
     int nworkers;

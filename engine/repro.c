@@ -82,7 +82,7 @@ void repro_repeat_command(const run_opts *o, const plan_item *item, const item_s
 }
 
 void repro_replay_command(const run_opts *o, const plan_item *item, const item_settings *st, long first,
-                          long count, const char *fault_spec, char *buf, size_t len)
+                          long count, const char *fault_rules, char *buf, size_t len)
 {
     buf[0] = '\0';
     add(buf, len, "%s run %s/%s --from-iteration %ld -i %ld -n %d --retries %d --seed %" PRIu64, o->argv0,
@@ -92,7 +92,7 @@ void repro_replay_command(const run_opts *o, const plan_item *item, const item_s
      * lock_timeout): without them the iteration is another one. */
     if (st->params)
         add_quoted(buf, len, " --params ", st->params);
-    if (fault_spec && *fault_spec)
-        add_quoted(buf, len, " --fault ", fault_spec);
+    if (fault_rules && *fault_rules)
+        add_quoted(buf, len, " --fault ", fault_rules);
     add_common(buf, len, o);
 }

@@ -2,7 +2,7 @@
  * repro.h — the commands that reproduce what a run found, printed in every
  * violation's diagnostics and stored in the reports: `repeat` reruns an
  * item's whole run with its seed; `replay` reruns chosen iterations alone,
- * with the same numbers, workers, retries, pauses, seed and fault spec.
+ * with the same numbers, workers, retries, pauses, seed and fault rules.
  */
 #ifndef PGRACE_REPRO_H
 #define PGRACE_REPRO_H
@@ -18,8 +18,8 @@ void repro_repeat_command(const struct run_opts *o, const plan_item *item, const
                           size_t len);
 
 /* The command that reruns iterations first..first+count-1 of item alone,
- * with fault_spec (NULL or "": none), into buf. */
+ * with fault_rules (NULL or "": none), into buf. */
 void repro_replay_command(const struct run_opts *o, const plan_item *item, const item_settings *st, long first,
-                          long count, const char *fault_spec, char *buf, size_t len);
+                          long count, const char *fault_rules, char *buf, size_t len);
 
 #endif

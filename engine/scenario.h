@@ -245,7 +245,7 @@ typedef struct scenario_invariant {
 typedef struct scenario_plan {
     const char *name;
     const char *summary;
-    const char *fault;          /* a shim spec installed afresh for every iteration, or NULL */
+    const char *fault;          /* fault rules installed afresh for every iteration, or NULL */
     bool sweep;                 /* instead: one iteration per statement position of
                                  * a clean call, for each action (error, drop,
                                  * ambiguous), aimed at worker 1's connection */

@@ -5,7 +5,6 @@
 #include "engine/faultctl.h"
 #include "lib/cleanup.h"
 #include "lib/err.h"
-#include "lib/tap.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,21 +25,7 @@ static int needs_shim(const run_opts *o, const plan_item *items, int n, char *er
     return need;
 }
 
-/* Writes the report files the options ask for. Returns 0 or -1 (reason on
- * stderr). */
-static int write_reports(const run_opts *o, const report *rep)
-{
-    char err[ERRLEN];
-    if ((o->junit && report_write_junit(rep, o->junit, err, sizeof err) < 0) ||
-        (o->json && report_write_json(rep, o->json, err, sizeof err) < 0) ||
-        (o->html && report_write_html(rep, o->html, err, sizeof err) < 0)) {
-        fprintf(stderr, "pgrace: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
-int session_open(const run_opts *o, enum session_shim shim, const char *command, session *s)
+int session_open(const run_opts *o, enum session_shim shim, const char *mode, session *s)
 {
     char err[ERRLEN];
     memset(s, 0, sizeof *s);
@@ -63,18 +48,16 @@ int session_open(const run_opts *o, enum session_shim shim, const char *command,
         faultctl_configure(NULL, err, sizeof err);
     if (target_open(&s->t, o->dsn, err, sizeof err) < 0)
         goto fail;
-    if (o->junit || o->json || o->html) {
-        char line[4096];
-        shell_command_line(o->argv, line, sizeof line);
-        report_meta meta = {
-            .seed = o->seed, .command = command ? command : line, .server_version = s->t.server_version,
-            .embedded = s->t.cluster != NULL, .dsn = o->dsn, .iterations = o->iterations, .keep_iterations = 100000,
-        };
-        if (!(s->rep = report_new(&meta))) {
-            err_set(err, sizeof err, "out of memory for the report");
-            target_close(&s->t);
-            goto fail;
-        }
+    char line[4096];
+    shell_command_line(o->argv, line, sizeof line);
+    report_meta meta = {
+        .mode = mode, .seed = o->seed, .command = line, .server_version = s->t.server_version,
+        .embedded = s->t.cluster != NULL, .dsn = o->dsn, .keep_iterations = 100000, .tap = stdout,
+    };
+    if (!(s->rep = report_new(&meta))) {
+        err_set(err, sizeof err, "out of memory for the report");
+        target_close(&s->t);
+        goto fail;
     }
     return 0;
 fail:
@@ -89,17 +72,19 @@ void session_header(const run_opts *o, const session *s, int times)
     int points = 0;
     for (int i = 0; i < s->n; i++)
         points += drv_ninvariants(s->items[i].scenario) * times;
-    tap_begin(stdout);
-    tap_plan(points);
-    tap_comment("pgrace: seed %" PRIu64 ", server %d.%d%s%s", o->seed, s->t.server_version / 10000,
+    report_plan(s->rep, points);
+    report_note(s->rep, "pgrace: seed %" PRIu64 ", server %d.%d%s%s", o->seed, s->t.server_version / 10000,
                 s->t.server_version % 100, s->t.cluster ? " (embedded)" : "", o->fault ? ", with faults" : "");
 }
 
 int session_close(const run_opts *o, session *s, int status)
 {
     target_close(&s->t);
-    if (s->rep && !cleanup_signal_seen() && write_reports(o, s->rep) < 0)
+    char err[ERRLEN];
+    if (!cleanup_signal_seen() && report_write_files(s->rep, o->junit, o->json, o->html, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s\n", err);
         status = EXIT_USAGE;
+    }
     report_free(s->rep);
     free(s->items);
     return status;

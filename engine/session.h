@@ -17,19 +17,20 @@ typedef struct session {
     plan_item *items;
     int n;
     target t;
-    report *rep;                /* when the options ask for report files, else NULL */
+    report *rep;                /* the run's record: TAP as it goes, the report files at the end */
 } session;
 
 enum session_shim {
-    SESSION_SHIM_IF_NEEDED,     /* when a fault spec, a plan's faults or a sweep needs it */
+    SESSION_SHIM_IF_NEEDED,     /* when --fault, a plan's faults or a sweep needs it */
     SESSION_SHIM_ALWAYS,        /* the explorer's gate lives in the shim */
 };
 
 /* Builds the plan from o, re-executes with the shim preloaded when needed
- * (this call then does not return), checks --fault, opens the target and,
- * when o asks for report files, the record (command names it). Returns 0,
- * or -1 after printing the one-line reason (exit status 2). */
-int session_open(const run_opts *o, enum session_shim shim, const char *command, session *s);
+ * (this call then does not return), checks --fault, opens the target and
+ * the run's record (mode: "run", "explore", "replay"), whose TAP goes to
+ * stdout. Returns 0, or -1 after printing the one-line reason (exit
+ * status 2). */
+int session_open(const run_opts *o, enum session_shim shim, const char *mode, session *s);
 
 /* The TAP plan (every item's invariants, each item run `times` times) and
  * the header comment (seed and server). */

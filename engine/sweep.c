@@ -50,9 +50,9 @@ static int aim(void *arg, long iteration, char *err, size_t errlen)
     int p = (int)(k % positions);
     int conn = p < sw->per_conn[0] ? 1 : 2;
     int when = conn == 1 ? p + 1 : p - sw->per_conn[0] + 1;
-    char spec[96];
-    snprintf(spec, sizeof spec, "stmt:conn=%d:when=%d:%s", conn, when, action);
-    return faultctl_configure(spec, err, errlen);
+    char rule[96];
+    snprintf(rule, sizeof rule, "stmt:conn=%d:when=%d:%s", conn, when, action);
+    return faultctl_configure(rule, err, errlen);
 }
 
 int sweep_run(const drv_config *cfg, const scenario *s, const scenario_variant *v, PGconn *ctl,

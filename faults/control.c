@@ -2,8 +2,8 @@
  * control.c — loading the shim and the control API for pgrace.
  *
  * The constructor resolves libpq, reads PGFAULT once and refuses to run the
- * program on a bad spec: one line on stderr naming the token, exit status 2.
- * A shim that silently ignored its spec would let a test pass that injected
+ * program on bad rules: one line on stderr naming the token, exit status 2.
+ * A shim that silently ignored its rules would let a test pass that injected
  * nothing.
  */
 #include <pthread.h>
@@ -28,16 +28,16 @@ __attribute__((constructor)) static void pgf_load(void)
     pgf_dl_init();
     pgf_log_init();
     pthread_atfork(NULL, NULL, atfork_child);
-    const char *spec = getenv("PGFAULT");
-    if (pgf_install(spec, err, sizeof err) < 0) {
+    const char *rules = getenv("PGFAULT");
+    if (pgf_install(rules, err, sizeof err) < 0) {
         fprintf(stderr, "pgfault: %s\n", err);
         _exit(2);
     }
 }
 
-PGF_API int pgf_configure(const char *spec, char *err, size_t errlen)
+PGF_API int pgf_configure(const char *rules, char *err, size_t errlen)
 {
-    return pgf_install(spec, err, errlen);
+    return pgf_install(rules, err, errlen);
 }
 
 PGF_API void pgf_thread_exempt(int on)

@@ -77,7 +77,7 @@ extern struct pgf_ruleset *_Atomic pgf_active;
 extern pgf_gate_fn _Atomic pgf_gate;
 void pgf_gate_install(pgf_gate_fn fn, void *arg);
 int pgf_decide(const struct pgf_call *c, struct pgf_decision *d);
-int pgf_install(const char *spec, char *err, size_t errlen);
+int pgf_install(const char *rules, char *err, size_t errlen);
 void pgf_rules_atfork_child(void);
 
 /* inject.c */

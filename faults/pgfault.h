@@ -18,8 +18,8 @@
 typedef struct pgf_event {
     int conn_ordinal;      /* 1 = first non-exempt connection the process opened; 0 = untracked */
     long stmt_ordinal;     /* statements sent on that connection, this one included, from 1 */
-    int rule_index;        /* 1 = first rule of the spec */
-    const char *rule_text; /* the rule as written in the spec */
+    int rule_index;        /* 1 = first rule */
+    const char *rule_text; /* the rule as written */
     const char *action;    /* "error=40001", "drop", "ambiguous", "delay=30000us[:after]" */
     const char *sql;       /* the statement's text (prepared text for PQexecPrepared) */
 } pgf_event;
@@ -27,13 +27,13 @@ typedef struct pgf_event {
 typedef void (*pgf_observer_fn)(const pgf_event *ev, void *arg);
 
 /*
- * Replace the rule set (spec syntax as PGFAULT) and reset every statement
+ * Replace the rule set (the fault rules, as PGFAULT) and reset every statement
  * counter; connection ordinals are kept.  NULL or "" means no rules.
  * Returns 0, or -1 with a one-line reason in err (the old rules stay).
  * Contract: no thread may be inside a libpq call while this runs (pgrace calls
  * it between iterations); the old rule set is freed at once.
  */
-PGF_API int pgf_configure(const char *spec, char *err, size_t errlen);
+PGF_API int pgf_configure(const char *rules, char *err, size_t errlen);
 
 /* on != 0: statements and connections of the calling thread are neither
  * counted nor faulted, and its new connections get no ordinal (and stay

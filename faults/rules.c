@@ -38,7 +38,7 @@ static int ask_gate(pgf_gate_fn gate, const struct pgf_call *c, struct pgf_conn 
 
 /*
  * Count the statement described by c against every rule; return 1 and fill d
- * if one fires (the first in spec order wins; every matching rule still
+ * if one fires (the first in rule order wins; every matching rule still
  * counts the statement), else 0.
  */
 int pgf_decide(const struct pgf_call *c, struct pgf_decision *d)
@@ -61,11 +61,11 @@ int pgf_decide(const struct pgf_call *c, struct pgf_decision *d)
     return 1;
 }
 
-/* Parse spec and make it the active ruleset (see pgf_configure). */
-int pgf_install(const char *spec, char *err, size_t errlen)
+/* Parses rules and makes them the active rule set (see pgf_configure). */
+int pgf_install(const char *rules, char *err, size_t errlen)
 {
     int status;
-    struct pgf_ruleset *rs = pgf_rules_parse(spec, err, errlen, &status);
+    struct pgf_ruleset *rs = pgf_rules_parse(rules, err, errlen, &status);
     if (status < 0) return -1;
     if (rs) {
         rs->gen = atomic_fetch_add(&generation, 1) + 1;

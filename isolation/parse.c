@@ -270,6 +270,27 @@ int spec_parse(const char *text, size_t len, spec_dialect dialect, spec **out, c
     return 0;
 }
 
+static void free_permutation(spec_permutation *p)
+{
+    for (int j = 0; j < p->nsteps; j++) {
+        for (int k = 0; k < p->steps[j].nmarkers; k++)
+            free(p->steps[j].markers[k].step_name);
+        free(p->steps[j].markers);
+        free(p->steps[j].name);
+    }
+    free(p->steps);
+}
+
+void spec_keep_last_permutation(spec *s)
+{
+    if (s->nperms < 2)
+        return;
+    for (int i = 0; i < s->nperms - 1; i++)
+        free_permutation(&s->perms[i]);
+    s->perms[0] = s->perms[s->nperms - 1];
+    s->nperms = 1;
+}
+
 void spec_free(spec *s)
 {
     if (!s)
@@ -293,16 +314,8 @@ void spec_free(spec *s)
         free(se->teardown);
     }
     free(s->sessions);
-    for (int i = 0; i < s->nperms; i++) {
-        spec_permutation *p = &s->perms[i];
-        for (int j = 0; j < p->nsteps; j++) {
-            for (int k = 0; k < p->steps[j].nmarkers; k++)
-                free(p->steps[j].markers[k].step_name);
-            free(p->steps[j].markers);
-            free(p->steps[j].name);
-        }
-        free(p->steps);
-    }
+    for (int i = 0; i < s->nperms; i++)
+        free_permutation(&s->perms[i]);
     free(s->perms);
     for (int i = 0; i < s->ninvariants; i++) {
         free(s->invariants[i].name);

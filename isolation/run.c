@@ -31,6 +31,7 @@
 #include "lib/blocking.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/parse.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -748,6 +749,13 @@ static int try_complete(spec_runner *r, rstep *rs, int flags, char *err, size_t 
             if (cancel(r, c->conn))
                 out(r, "isolationtester: canceling step %s after %d seconds\n", st->name, (int)(waited / 1000000000));
             canceled = true;
+            if (r->o.cancel_fails) {
+                char d[32];
+                format_duration(t, d, sizeof d);
+                err_set(err, errlen, "step %s did not complete within %s (the step timeout) and was canceled",
+                        st->name, d);
+                return -1;
+            }
         }
         if (waited >= 2 * t) {
             say(r, "step %s timed out after %d seconds\n", st->name, (int)(waited / 1000000000));
@@ -988,11 +996,65 @@ static bool is_waiting(rstep *const *waiting, int nwaiting, const rstep *rs)
     return false;
 }
 
-/* Runs the steps; 0, 1 (infeasible_fails: a step's session still waits) or
- * -1. */
+/* Whether only a step not yet sent can move session c: it has no
+ * statement in flight, or the server says its statement waits for
+ * sessions that only a step not yet sent can move. A wait cycle can move:
+ * the server's deadlock detector breaks it. seen marks the sessions on
+ * the path from the first. Returns 1, 0, or -1 (err). */
+static int needs_new_step(spec_runner *r, sconn *c, bool *seen, char *err, size_t errlen)
+{
+    int self = (int)(c - r->c);
+    if (!c->active)
+        return 1;
+    if (seen[self])
+        return 0;
+    int *pids = calloc((size_t)r->nconns, sizeof *pids);
+    if (!pids) {
+        err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    int n = blk_blockers(r->watch, c->pid, pids, r->nconns, err, errlen), rc = n > 0;
+    seen[self] = true;
+    for (int i = 0; i < n && rc == 1; i++) {
+        sconn *b = NULL;
+        for (int j = 1; j < r->nconns && !b; j++)
+            if (r->c[j].pid == pids[i])
+                b = &r->c[j];
+        rc = b ? needs_new_step(r, b, seen, err, errlen) : 0;
+    }
+    seen[self] = false;
+    free(pids);
+    return n < 0 ? -1 : rc;
+}
+
+/* infeasible_fails: whether rs, a step still waiting, can never complete
+ * before a step not yet sent (after it, in the permutation) runs: the
+ * server says it waits for sessions that only such a step can move. Fills
+ * why with the sessions it waits for. Returns 1, 0, or -1 (err). */
+static int stuck(spec_runner *r, const rstep *rs, char *why, size_t whylen, char *err, size_t errlen)
+{
+    sconn *c = session_conn(r, rs->p->step->session);
+    bool *seen = calloc((size_t)r->nconns, sizeof *seen);
+    if (!seen) {
+        err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = needs_new_step(r, c, seen, err, errlen);
+    free(seen);
+    if (rc == 1 && blk_blocked_by(r->watch, c->pid, why, whylen, err, errlen) < 0)
+        return -1;
+    return rc;
+}
+
+/* Runs the steps; 0, 1 (infeasible_fails: a step waits for what only a
+ * later step could release) or -1. */
 static int run_steps(spec_runner *r, rstep *rs, int nsteps, rstep **waiting, char *err, size_t errlen)
 {
     int nwaiting = 0;
+    /* isolationtester waits twice the step timeout for a session to be
+     * free, and never cancels there; cancel_fails bounds it by one. */
+    int64_t bound = r->o.cancel_fails ? r->o.step_timeout_ns : 2 * r->o.step_timeout_ns;
+    char why[ERRLEN];
     for (int i = 0; i < nsteps; i++) {
         sconn *c = session_conn(r, rs[i].p->step->session);
         /* A session still busy with an earlier step: wait for that one,
@@ -1000,9 +1062,14 @@ static int run_steps(spec_runner *r, rstep *rs, int nsteps, rstep **waiting, cha
          * what it waits for). */
         int64_t start = clock_now_ns();
         if (c->active && r->o.infeasible_fails && is_waiting(waiting, nwaiting, c->active)) {
-            err_set(err, errlen, "step %s: its session still waits for step %s", rs[i].p->step->name,
-                    c->active->p->step->name);
-            return 1;
+            int st = stuck(r, c->active, why, sizeof why, err, errlen);
+            if (st < 0)
+                return -1;
+            if (st) {
+                err_set(err, errlen, "step %s: its session still waits for step %s, which waits for %s",
+                        rs[i].p->step->name, c->active->p->step->name, why);
+                return 1;
+            }
         }
         while (c->active) {
             rstep *old = c->active;
@@ -1016,9 +1083,9 @@ static int run_steps(spec_runner *r, rstep *rs, int nsteps, rstep **waiting, cha
             if ((nwaiting = try_complete_waiting(r, waiting, nwaiting, STEP_NONBLOCK | STEP_RETRY, err, errlen)) < 0)
                 return -1;
             if (rc == 1 && nwaiting == before && total_notices(r) == notices)
-                await_input(r, start + 2 * r->o.step_timeout_ns);
+                await_input(r, start + bound);
             int64_t waited = clock_now_ns() - start;
-            if (c->active && waited > 2 * r->o.step_timeout_ns) {
+            if (c->active && waited > bound) {
                 say(r, "step %s timed out after %d seconds\n", c->active->p->step->name, (int)(waited / 1000000000));
                 say(r, "active steps are:");
                 for (int j = 1; j < r->nconns; j++)
@@ -1038,6 +1105,17 @@ static int run_steps(spec_runner *r, rstep *rs, int nsteps, rstep **waiting, cha
             return -1;
         if (mustwait)
             waiting[nwaiting++] = &rs[i];
+    }
+    /* No step is left to release a step that waits for idle sessions. */
+    for (int w = 0; w < nwaiting && r->o.infeasible_fails; w++) {
+        int st = stuck(r, waiting[w], why, sizeof why, err, errlen);
+        if (st < 0)
+            return -1;
+        if (st) {
+            err_set(err, errlen, "step %s waits for %s, and no step is left to release it",
+                    waiting[w]->p->step->name, why);
+            return 1;
+        }
     }
     if ((nwaiting = try_complete_waiting(r, waiting, nwaiting, STEP_RETRY, err, errlen)) < 0)
         return -1;

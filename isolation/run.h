@@ -35,9 +35,19 @@ typedef struct spec_runner_opts {
     FILE *err;                  /* ... and on stderr (the same stream is fine) */
     int64_t step_timeout_ns;    /* a step is canceled after this, abandoned after twice it */
     bool reconnect;             /* a session whose connection was lost (a fault) gets a new one */
-    bool infeasible_fails;      /* a step whose session still waits on a lock ends the permutation at once
-                                 * (spec_run_permutation returns 1): an explored interleaving that cannot
-                                 * run, where isolationtester would wait for its timeout */
+    /* pgrace spec's two departures from isolationtester, which waits out
+     * its timeout on a permutation the server cannot follow, cancels the
+     * step and prints the rest as if the permutation had run: */
+    bool infeasible_fails;      /* a step due on a session whose statement the server says waits for
+                                 * sessions that only a later step could release (they are idle, or
+                                 * wait in turn on idle ones; not a wait cycle, which the deadlock
+                                 * detector breaks), or a permutation whose last steps wait so, ends
+                                 * at once: spec_run_permutation returns 1 */
+    bool cancel_fails;          /* a step not complete within step_timeout_ns (nor released by another
+                                 * within it, when its session's next step is due) is canceled and ends
+                                 * the permutation at once (-1, err says so): what would follow did
+                                 * not run as written. isolationtester goes on after the cancel, and
+                                 * gives up only at twice its timeout */
 } spec_runner_opts;
 
 /* Opens the connections. Returns the runner, or NULL with isolationtester's
@@ -53,13 +63,13 @@ typedef struct spec_perm_result {
 
 /* Runs one permutation (steps[0..nsteps), each linked to its spec step).
  * Returns 0 when it ran to the end (a failing step is an ordinary outcome),
- * 1 when it is infeasible (infeasible_fails: err says which step's session
- * was waiting), or -1 when it could not (setup failed, a step timed out,
- * steps blocked each other): the reason is printed on the err stream as
- * isolationtester prints it, and summarised in err (one line). After 1 or -1
- * the runner is in an
- * unknown state: spec_runner_reset it before another permutation. res may
- * be NULL; when not, free res->violations. */
+ * 1 when it is infeasible (infeasible_fails: err says which step waits on
+ * which session), or -1 when it could not (setup failed, a step timed out
+ * or was canceled, steps blocked each other): the reason is printed on the
+ * err stream as isolationtester prints it, and summarised in err (one
+ * line). After 1 or -1 the runner is in an unknown state: spec_runner_reset
+ * it before another permutation. res may be NULL; when not, free
+ * res->violations. */
 int spec_run_permutation(spec_runner *r, const spec_pstep *steps, int nsteps, spec_perm_result *res, char *err,
                          size_t errlen);
 

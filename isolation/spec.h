@@ -138,6 +138,10 @@ int spec_each_permutation(const spec *s, spec_perm_fn fn, void *arg);
 /* "[error=40001]", "[drop]", "[ambiguous]" or "" for none. */
 void spec_fault_text(const spec_fault *f, char *out, size_t len);
 
+/* Drops every permutation but the last (`pgrace spec --permutation`
+ * appends the one to run to the spec's text). */
+void spec_keep_last_permutation(spec *s);
+
 void spec_free(spec *s);
 
 #endif

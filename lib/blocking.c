@@ -125,26 +125,42 @@ int blk_is_blocked(blk_watch *w, int pid, char *err, size_t errlen)
     return blocked;
 }
 
-int blk_blocked_by(blk_watch *w, int pid, char *names, size_t len, char *err, size_t errlen)
+int blk_blockers(blk_watch *w, int pid, int *pids, int max, char *err, size_t errlen)
 {
     char p[16];
     snprintf(p, sizeof p, "%d", pid);
     const char *params[] = { p };
-    PGresult *r = PQexecParams(w->ctl, "SELECT unnest(pg_catalog.pg_blocking_pids($1::int))", 1, NULL, params,
-                               NULL, NULL, 0);
+    /* What pg_isolation_test_session_is_blocked looks at: lock waits and
+     * a safe snapshot's wait. */
+    PGresult *r = PQexecParams(w->ctl,
+                               "SELECT unnest(pg_catalog.pg_blocking_pids($1::int)) UNION "
+                               "SELECT unnest(pg_catalog.pg_safe_snapshot_blocking_pids($1::int))",
+                               1, NULL, params, NULL, NULL, 0);
     if (!result_ok(r, PGRES_TUPLES_OK, "reading pg_blocking_pids", err, errlen))
+        return -1;
+    int n = 0;
+    for (int i = 0; i < PQntuples(r) && n < max; i++) {
+        int b = atoi(PQgetvalue(r, i, 0));
+        if (blk_name_of(w, b))
+            pids[n++] = b;
+    }
+    PQclear(r);
+    return n;
+}
+
+int blk_blocked_by(blk_watch *w, int pid, char *names, size_t len, char *err, size_t errlen)
+{
+    int pids[BLK_MAX_SESSIONS];
+    int n = blk_blockers(w, pid, pids, BLK_MAX_SESSIONS, err, errlen);
+    if (n < 0)
         return -1;
     size_t used = 0;
     names[0] = '\0';
-    for (int i = 0; i < PQntuples(r); i++) {
-        const char *name = blk_name_of(w, atoi(PQgetvalue(r, i, 0)));
-        if (!name)
-            continue;
-        int n = snprintf(names + used, len - used, "%s%s", used ? ", " : "", name);
-        if (n > 0 && used + (size_t)n < len)
-            used += (size_t)n;
+    for (int i = 0; i < n; i++) {
+        int k = snprintf(names + used, len - used, "%s%s", used ? ", " : "", blk_name_of(w, pids[i]));
+        if (k > 0 && used + (size_t)k < len)
+            used += (size_t)k;
     }
-    PQclear(r);
     return 0;
 }
 

@@ -66,8 +66,13 @@ enum blk_state {
 int blk_await(blk_watch *w, int pid, blk_done_fn done, void *arg, int64_t bound_ns, char *err,
               size_t errlen);
 
-/* The declared sessions whose locks the backend pid waits for, by name,
- * comma-separated, into names ("" when none). Returns 0 or -1 (err). */
+/* The declared sessions whose locks (or whose transactions, for a safe
+ * snapshot) the backend pid waits for: their pids into pids[0..max), each
+ * once. Returns how many (0: none), or -1 (err). */
+int blk_blockers(blk_watch *w, int pid, int *pids, int max, char *err, size_t errlen);
+
+/* The same by name, comma-separated, into names ("" when none). Returns 0
+ * or -1 (err). */
 int blk_blocked_by(blk_watch *w, int pid, char *names, size_t len, char *err, size_t errlen);
 
 /* What the server says about each declared session, one line each, in

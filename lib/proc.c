@@ -2,6 +2,7 @@
 #include "lib/proc.h"
 
 #include "lib/cleanup.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 
 #include <errno.h>
@@ -61,6 +62,11 @@ int proc_spawn(char *const argv[], const proc_opts *o, pid_t *pidp, char *err, s
                 dup2(nul, 0);
                 close(nul);
             }
+        } else if (o->stdout_fd > 0) {
+            int nul = open("/dev/null", O_RDWR);
+            if (nul == -1 || dup2(o->stdout_fd, 1) == -1 || dup2(nul, 0) == -1 || dup2(nul, 2) == -1)
+                child_fail(fds[1], errno);
+            close(nul);
         }
         if (o->drop_identity) {
             if (setgroups(0, NULL) == -1 || setgid(o->gid) == -1 || setuid(o->uid) == -1)
@@ -199,4 +205,56 @@ int proc_run_foreground(char *const argv[], char *err, size_t errlen)
     atomic_store(&foreground, 0);
     cleanup_pop(h, false);
     return status;
+}
+
+int proc_output(char *const argv[], char *out, size_t outlen, int64_t bound_ns, char *err, size_t errlen)
+{
+    int fds[2];
+    if (outlen == 0) {
+        err_set(err, errlen, "proc_output: no room for %s's output", argv[0]);
+        return -1;
+    }
+    if (pipe2(fds, O_CLOEXEC) == -1) {
+        err_sys(err, errlen, errno, "pipe");
+        return -1;
+    }
+    proc_opts o = { .stdout_fd = fds[1] };
+    pid_t pid;
+    int rc = proc_spawn(argv, &o, &pid, err, errlen);
+    close(fds[1]);
+    if (rc < 0) {
+        close(fds[0]);
+        return -1;
+    }
+    int64_t deadline = clock_now_ns() + bound_ns;
+    size_t used = 0;
+    for (;;) {
+        int64_t left = deadline - clock_now_ns();
+        struct pollfd p = { .fd = fds[0], .events = POLLIN };
+        int n = left > 0 ? poll(&p, 1, (int)(left / 1000000) + 1) : 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        char buf[512];
+        ssize_t k = read(fds[0], buf, sizeof buf);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        size_t keep = used + (size_t)k < outlen ? (size_t)k : outlen - 1 - used;
+        memcpy(out + used, buf, keep);
+        used += keep;
+    }
+    close(fds[0]);
+    out[used] = '\0';
+    int64_t left = deadline - clock_now_ns();
+    int st = wait_bounded(pid, left > 0 ? left : 0);
+    if (st == -2)
+        st = proc_stop(pid, SIGKILL, 1000000000);
+    if (st < 0)
+        err_set(err, errlen, "%s did not end within its bound", argv[0]);
+    else if (st > 0)
+        err_set(err, errlen, "%s exited with status %d", argv[0], st);
+    return st == 0 ? 0 : -1;
 }

@@ -19,6 +19,8 @@
 typedef struct proc_opts {
     const char *cwd;          /* chdir here first, or NULL */
     const char *output;       /* append stdout+stderr to this file, or NULL */
+    int stdout_fd;            /* without output: this fd as stdout, stdin and stderr
+                               * /dev/null (0: all three inherited) */
     bool drop_identity;       /* switch to uid/gid below before exec */
     uid_t uid;
     gid_t gid;
@@ -53,5 +55,11 @@ int proc_run_foreground(char *const argv[], char *err, size_t errlen);
 /* Runs argv to completion; 0 when it exited 0, else -1 with a message
  * naming the program and its status. */
 int proc_run(char *const argv[], const proc_opts *o, char *err, size_t errlen);
+
+/* Runs argv (stdin and stderr /dev/null) and reads its stdout into out,
+ * NUL-terminated and cut at outlen - 1 bytes. The program is killed at
+ * bound_ns if it has not ended. Returns 0 when it exited 0, else -1 with a
+ * message. */
+int proc_output(char *const argv[], char *out, size_t outlen, int64_t bound_ns, char *err, size_t errlen);
 
 #endif

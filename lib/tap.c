@@ -46,6 +46,29 @@ static void scalar(FILE *o, json_t *v)
     free(s);
 }
 
+/* A sequence item that is a string. Test::Harness's YAMLish reader takes
+ * "- TOKEN: rest" for a mapping even when it is quoted ("- \"w1: BEGIN\""
+ * becomes the key "\"w1"), and then cannot parse the block: the colon of
+ * such a string is written as the escape \x3a, which YAML and YAMLish
+ * both read back as ':'. */
+static void item_scalar(FILE *o, json_t *v)
+{
+    char *s = json_dumps(v, JSON_ENCODE_ANY);
+    if (!s) {
+        fputs("null", o);
+        return;
+    }
+    size_t token = json_is_string(v) ? strcspn(s + 1, " \t:") + 1 : 0;
+    if (token > 1 && s[token] == ':' && (s[token + 1] == ' ' || s[token + 1] == '"')) {
+        fwrite(s, 1, token, o);
+        fputs("\\x3a", o);
+        fputs(s + token + 1, o);
+    } else {
+        fputs(s, o);
+    }
+    free(s);
+}
+
 void tap_yaml(FILE *o, json_t *v, int indent)
 {
     const char *key;
@@ -77,7 +100,7 @@ void tap_yaml(FILE *o, json_t *v, int indent)
                 tap_yaml(o, item, indent + 2);
             } else {
                 fprintf(o, "%*s- ", indent, "");
-                scalar(o, item);
+                item_scalar(o, item);
                 fputc('\n', o);
             }
         }

@@ -13,6 +13,8 @@
  */
 #include "modes/modes.h"
 
+#include "engine/record.h"
+
 #include "sched/equiv.h"
 #include "sched/sched.h"
 #include "sched/strategy.h"
@@ -22,7 +24,6 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/parse.h"
-#include "lib/tap.h"
 #include "reports/report.h"
 
 #include <inttypes.h>
@@ -59,6 +60,7 @@ typedef struct explorer {
     bool violated;
     int preemptions;
     char token[8 * SCHED_MAX_STEPS / 4];
+    char round_token[8 * SCHED_MAX_STEPS / 4];
 } explorer;
 
 /* ---- the hooks the driver calls ---- */
@@ -223,6 +225,14 @@ static void annotate(void *arg, json_t *found)
     json_object_set_new(found, "replay", json_string(replay));
 }
 
+/* The schedule the round followed, for the record. */
+static const char *round_schedule(void *arg)
+{
+    explorer *x = arg;
+    sched_token(x->sc, x->round_token, sizeof x->round_token);
+    return x->round_token;
+}
+
 /* ---- one item ---- */
 
 typedef struct exploration {
@@ -260,8 +270,8 @@ static int workload_residues(const plan_item *item, int *residues)
 }
 
 static int drive_workload(const explore_opts *o, target *t, sched *sc, const plan_item *item,
-                          const item_settings *st, int bound, int workload, report *rep, drv_result *res,
-                          exploration *e, explorer *x, char *err, size_t errlen)
+                          const item_settings *st, int bound, int workload, report *rep, rep_item *ri,
+                          drv_result *res, exploration *e, explorer *x, char *err, size_t errlen)
 {
     *x = (explorer){ .o = o, .item = item, .st = st, .sc = sc, .bound = bound, .pct = o->pct };
     if (o->pct ? !(x->p = pct_new(st->nworkers, o->depth, o->run.seed)) : !(x->d = dfs_new(bound)) ||
@@ -275,8 +285,9 @@ static int drive_workload(const explore_opts *o, target *t, sched *sc, const pla
      * the same workload on fresh rows. */
     int P = period(item);
     drive_args a = { .target = t, .item = item, .settings = st, .seed = o->run.seed, .iterations = LONG_MAX,
-                     .first_iteration = P + workload, .iteration_step = P, .rep = rep, .before = before_round,
-                     .after = after_round, .annotate = annotate, .hook_arg = x, .control = &control };
+                     .first_iteration = P + workload, .iteration_step = P, .rep = ri ? rep : NULL, .ritem = ri,
+                     .before = before_round, .after = after_round, .annotate = annotate,
+                     .schedule = round_schedule, .hook_arg = x, .control = &control };
     int64_t t0 = clock_now_ns();
     int rc = run_drive(&a, res, err, errlen);
     e->seconds += (double)(clock_now_ns() - t0) / 1e9;
@@ -325,13 +336,14 @@ static void merge_result(drv_result *dst, drv_result *src)
 /* One drive per workload (until one violates): the result of them all,
  * with the violating drive's explorer state in *x. */
 static int drive(const explore_opts *o, target *t, sched *sc, const plan_item *item, const item_settings *st,
-                 int bound, report *rep, drv_result *res, exploration *e, explorer *x, char *err, size_t errlen)
+                 int bound, report *rep, rep_item *ri, drv_result *res, exploration *e, explorer *x, char *err,
+                 size_t errlen)
 {
     bool exhausted = true;
     int residues[256], n = workload_residues(item, residues);
     for (int w = 0; w < n; w++) {
         drv_result one;
-        if (drive_workload(o, t, sc, item, st, bound, residues[w], w ? NULL : rep, w ? &one : res, e, x, err,
+        if (drive_workload(o, t, sc, item, st, bound, residues[w], rep, ri, w ? &one : res, e, x, err,
                            errlen) < 0) {
             if (w)
                 drv_result_free(res);
@@ -347,7 +359,8 @@ static int drive(const explore_opts *o, target *t, sched *sc, const plan_item *i
     return 0;
 }
 
-static void comment_counts(const explore_opts *o, const char *label, const item_settings *st, const exploration *e)
+static void comment_counts(report *rep, const explore_opts *o, const char *label, const item_settings *st,
+                           const exploration *e)
 {
     char what[96], faults[64] = "";
     if (o->pct)
@@ -357,13 +370,13 @@ static void comment_counts(const explore_opts *o, const char *label, const item_
     if (o->faults)
         snprintf(faults, sizeof faults, " + %ld fault runs", e->fault_runs);
     double rate = e->seconds > 0 ? (double)(e->schedules + e->fault_runs) / e->seconds : 0.0;
-    tap_comment("%s: %s, %d workers, %d retr%s: %ld schedules%s in %.2fs (%.1f schedules/s)", label, what,
+    report_note(rep, "%s: %s, %d workers, %d retr%s: %ld schedules%s in %.2fs (%.1f schedules/s)", label, what,
                 st->nworkers, st->retries, st->retries == 1 ? "y" : "ies", e->schedules, faults, e->seconds, rate);
     if (!o->pct)
-        tap_comment("%s: %ld alternatives pruned by the bound; the space was %sexhausted%s", label, e->pruned,
+        report_note(rep, "%s: %ld alternatives pruned by the bound; the space was %sexhausted%s", label, e->pruned,
                     e->exhausted ? "" : "not ", o->max_schedules && !e->exhausted ? " (--max-schedules)" : "");
     if (o->faults)
-        tap_comment("%s: one fault (error=40001, drop, and ambiguous where it differs from drop: at COMMIT and "
+        report_note(rep, "%s: one fault (error=40001, drop, and ambiguous where it differs from drop: at COMMIT and "
                     "outside a transaction block) at each of %ld positions of the schedule tree; %ld of those "
                     "faults not run, their prefix equivalent to one run (%s)", label, e->positions, e->equivalent,
                     o->every_prefix ? "--every-prefix: none" : "quiet statements commute");
@@ -372,11 +385,11 @@ static void comment_counts(const explore_opts *o, const char *label, const item_
         double p = 1.0 / n;
         for (int i = 1; i < o->depth; i++)
             p /= k;
-        tap_comment("%s: each pct round hits a bug of depth %d with probability >= 1/(n*k^(d-1)) = %.3g "
+        report_note(rep, "%s: each pct round hits a bug of depth %d with probability >= 1/(n*k^(d-1)) = %.3g "
                     "(n = %d workers, k = %d choice points: the longest schedule seen)", label, o->depth, p, n, k);
     }
     if (e->diverged || e->stuck)
-        tap_comment("%s: %ld schedule%s could not be replayed as recorded (the server answered differently), %ld "
+        report_note(rep, "%s: %ld schedule%s could not be replayed as recorded (the server answered differently), %ld "
                     "stuck past the deadline", label, e->diverged, e->diverged == 1 ? "" : "s", e->stuck);
 }
 
@@ -392,11 +405,14 @@ static int explore_item(const explore_opts *o, target *t, sched *sc, const plan_
     exploration e = { 0 };
     explorer x;
     drv_result res;
-    if (drive(o, t, sc, item, &st, o->bound, rep, &res, &e, &x, err, errlen) < 0)
+    rep_item *ri = record_item_begin(rep, &o->run, item, &st);
+    if (drive(o, t, sc, item, &st, o->bound, rep, ri, &res, &e, &x, err, errlen) < 0) {
+        record_item_error(rep, ri, err);
         return -1;
+    }
     char label[128], first[sizeof x.token];
     plan_label(item, &st, label, sizeof label);
-    comment_counts(o, label, &st, &e);
+    comment_counts(rep, o, label, &st, &e);
     if (x.violated && !o->pct) {
         snprintf(first, sizeof first, "%s", x.token);
         int p = x.preemptions, p0 = p;
@@ -406,8 +422,9 @@ static int explore_item(const explore_opts *o, target *t, sched *sc, const plan_
             drv_result r2;
             exploration e2 = { 0 };
             explorer x2;
-            if (drive(o, t, sc, item, &st, b, NULL, &r2, &e2, &x2, err, errlen) < 0) {
+            if (drive(o, t, sc, item, &st, b, rep, NULL, &r2, &e2, &x2, err, errlen) < 0) {
                 drv_result_free(&res);
+                record_item_error(rep, ri, err);
                 return -1;
             }
             e.schedules += e2.schedules;
@@ -421,18 +438,25 @@ static int explore_item(const explore_opts *o, target *t, sched *sc, const plan_
             x = x2;
             p = x2.preemptions;
         }
-        tap_comment("%s: first violation after %ld schedule%s: %s (%d preemption%s); shrunk to %s "
+        report_note(rep, "%s: first violation after %ld schedule%s: %s (%d preemption%s); shrunk to %s "
                     "(%d preemption%s) in %ld more", label, before, before == 1 ? "" : "s", first, p0,
                     p0 == 1 ? "" : "s", x.token, p, p == 1 ? "" : "s",
                     e.schedules + e.fault_runs - before);
+        /* What `pgrace replay` reruns is the shrunk schedule. */
+        long iteration = -1;
+        for (int k = 0; k < res.nverdicts; k++)
+            if (res.verdicts[k].failures && (iteration < 0 || res.verdicts[k].first_iteration < iteration))
+                iteration = res.verdicts[k].first_iteration;
+        json_t *replay = json_pack("{s:I,s:s,s:s,s:i,s:i}", "iteration", (json_int_t)iteration, "fault", "",
+                                   "schedule", x.token, "workers", st.nworkers, "retries", st.retries);
+        report_item_replay(rep, ri, replay, true);
+        json_decref(replay);
     }
     char repeat[1024];
     snprintf(repeat, sizeof repeat, "%s explore %s/%s -n %d --preemptions %d%s%s --seed %" PRIu64, o->run.argv0,
              item->scenario->name, item->variant->name, st.nworkers, o->bound, o->faults ? " --faults" : "",
              o->every_prefix ? " --every-prefix" : "", o->run.seed);
-    *held = run_tap_item(&o->run, item, &st, &res, "schedules", repeat);
-    if (rep)
-        report_item_end(rep, &res, repeat);
+    *held = record_item_end(rep, ri, &o->run, item, &st, &res, "schedules", repeat);
     drv_result_free(&res);
     return 0;
 }
@@ -441,10 +465,10 @@ static int explore_item(const explore_opts *o, target *t, sched *sc, const plan_
 
 /* The explorer's session: the shared one, with the scheduler installed as
  * the shim's gate. Returns the scheduler, or NULL (printed, exit 2). */
-static sched *open_explorer(const run_opts *o, const char *command, session *s)
+static sched *open_explorer(const run_opts *o, const char *mode, session *s)
 {
     char err[ERRLEN];
-    if (session_open(o, SESSION_SHIM_ALWAYS, command, s) < 0)
+    if (session_open(o, SESSION_SHIM_ALWAYS, mode, s) < 0)
         return NULL;
     int64_t bound = o->call_timeout_ns ? o->call_timeout_ns : DRV_DEFAULT_CALL_TIMEOUT_NS;
     sched *sc = sched_new(o->nworkers, s->t.ctl, bound, err, sizeof err);
@@ -467,7 +491,7 @@ static int close_explorer(const run_opts *o, session *s, sched *sc, int status)
 int explore_main(const explore_opts *o)
 {
     session s;
-    sched *sc = open_explorer(&o->run, "pgrace explore", &s);
+    sched *sc = open_explorer(&o->run, "explore", &s);
     if (!sc)
         return EXIT_USAGE;
     session_header(&o->run, &s, 1);
@@ -476,7 +500,7 @@ int explore_main(const explore_opts *o)
         char err[ERRLEN];
         bool held = true;
         if (explore_item(o, &s.t, sc, &s.items[i], s.rep, &held, err, sizeof err) < 0) {
-            tap_bail("%s/%s: %s", s.items[i].scenario->name, s.items[i].variant->name, err);
+            report_bail(s.rep, "%s/%s: %s", s.items[i].scenario->name, s.items[i].variant->name, err);
             fprintf(stderr, "pgrace: %s\n", err);
             status = EXIT_USAGE;
             break;
@@ -496,11 +520,11 @@ int explore_replay_main(const run_opts *o)
         return EXIT_USAGE;
     }
     session s;
-    sched *sc = open_explorer(o, NULL, &s);
+    sched *sc = open_explorer(o, o->mode ? o->mode : "run", &s);
     if (!sc)
         return EXIT_USAGE;
     session_header(o, &s, o->times);
-    tap_comment("replaying schedule %s", o->schedule);
+    report_note(s.rep, "replaying schedule %s", o->schedule);
     int status = EXIT_HELD;
     for (int i = 0; i < s.n * o->times && status != EXIT_USAGE; i++) {
         const plan_item *item = &s.items[i / o->times];
@@ -523,25 +547,27 @@ int explore_replay_main(const run_opts *o)
         x.queue = &x.current;
         x.nqueue = 1;
         x.next_fault = 0;
+        rep_item *ri = record_item_begin(s.rep, o, item, &st);
         drive_args a = { .target = &s.t, .item = item, .settings = &st, .seed = o->seed, .iterations = 1,
-                         .first_iteration = o->first_iteration, .rep = s.rep, .before = before_round,
-                         .after = after_round, .annotate = annotate, .hook_arg = &x, .control = &control };
+                         .first_iteration = o->first_iteration, .rep = s.rep, .ritem = ri, .before = before_round,
+                         .after = after_round, .annotate = annotate, .schedule = round_schedule, .hook_arg = &x,
+                         .control = &control };
         if (run_drive(&a, &res, err, sizeof err) < 0) {
+            record_item_error(s.rep, ri, err);
+            report_bail(s.rep, "%s/%s: %s", item->scenario->name, item->variant->name, err);
             fprintf(stderr, "pgrace: %s\n", err);
             status = EXIT_USAGE;
             break;
         }
         if (x.last_end == SCHED_GAVE_UP)
-            tap_comment("the schedule could not be replayed as written (a worker it names was not runnable); "
+            report_note(s.rep, "the schedule could not be replayed as written (a worker it names was not runnable); "
                         "the round ran free from there");
         char repeat[1024];
         snprintf(repeat, sizeof repeat, "%s run %s/%s --schedule '%s' --from-iteration %ld -n %d --seed %" PRIu64,
                  o->argv0, item->scenario->name, item->variant->name, o->schedule,
                  o->first_iteration ? o->first_iteration : 1, st.nworkers, o->seed);
-        if (!run_tap_item(o, item, &st, &res, "iterations", repeat))
+        if (!record_item_end(s.rep, ri, o, item, &st, &res, "iterations", repeat))
             status = EXIT_VIOLATED;
-        if (s.rep)
-            report_item_end(s.rep, &res, repeat);
         drv_result_free(&res);
     }
     return close_explorer(o, &s, sc, status);

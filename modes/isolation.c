@@ -6,8 +6,10 @@
  *
  *   - the spec comes on stdin; CONNINFO (default "dbname = postgres", the
  *     rest from the PG* environment) names the server;
- *   - -V prints "isolationtester (PostgreSQL) 15.N" (libpq's version; so
- *     does --version, which isolationtester itself rejects);
+ *   - -V prints the installed PostgreSQL's version line, as its own
+ *     isolationtester does ("isolationtester (PostgreSQL) 15.18 (Debian
+ *     15.18-0+deb12u1)"), so does --version (which isolationtester itself
+ *     rejects);
  *   - PGISOLATIONTIMEOUT (seconds, default 300) cancels a step after that
  *     long and gives up at twice it;
  *   - exit status 0 when every permutation ran (failing steps are part of
@@ -21,9 +23,12 @@
 #include "isolation/run.h"
 #include "isolation/spec.h"
 
+#include "lib/cluster.h"
 #include "lib/err.h"
+#include "lib/proc.h"
 
 #include <libpq-fe.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +62,8 @@ char *spec_read_all(FILE *f, size_t *len)
     return buf;
 }
 
+#define VERSION_BOUND_NS (5LL * 1000000000)   /* postgres -V answers at once */
+
 typedef struct perm_ctx {
     spec_runner *r;
 } perm_ctx;
@@ -78,8 +85,23 @@ static void print_error(const char *msg)
         fputc('\n', stderr);
 }
 
+/* pg_isolation_regress takes an isolationtester only when its -V is, to
+ * the byte, the line its own PostgreSQL would print ("isolationtester
+ * (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)": a packager's suffix
+ * included), so the line is the installed server's: its postgres -V, the
+ * program's name replaced. Without a server, libpq's version. */
 void isolation_print_version(FILE *out)
 {
+    char bindir[PATH_MAX], prog[PATH_MAX + 16], line[256], err[ERRLEN];
+    if (cluster_find_bindir(bindir, sizeof bindir, err, sizeof err) == 0) {
+        snprintf(prog, sizeof prog, "%s/postgres", bindir);
+        char *argv[] = { prog, "-V", NULL };
+        if (proc_output(argv, line, sizeof line, VERSION_BOUND_NS, err, sizeof err) == 0 &&
+            strncmp(line, "postgres ", 9) == 0 && strchr(line, '\n')) {
+            fprintf(out, "isolationtester %s", line + 9);
+            return;
+        }
+    }
     int v = PQlibVersion();
     fprintf(out, "isolationtester (PostgreSQL) %d.%d\n", v / 10000, v % 100);
 }

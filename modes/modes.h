@@ -18,14 +18,6 @@
 /* pgrace run [SCENARIO[/VARIANT]...]: each item driven, TAP on stdout. */
 int run_main(const run_opts *o);
 
-/* One TAP point per invariant of item: ok, or not ok with the first
- * violation's diagnostics, how many of the r->iterations `unit`
- * ("iterations", "schedules") failed, the repeat command, and the replay
- * command (the violation's own when it carries one). Returns whether every
- * invariant held. */
-bool run_tap_item(const run_opts *o, const plan_item *item, const item_settings *st, const drv_result *r,
-                  const char *unit, const char *repeat);
-
 /* ---- soak --------------------------------------------------------- */
 
 typedef struct soak_opts {
@@ -132,6 +124,8 @@ typedef struct spec_opts {
     int64_t timeout_ns;
     bool explore, faults;
     int bound;                  /* --preemptions with --explore; -1: none */
+    const char *permutation;    /* --permutation: run only this one (the spec's syntax), or NULL */
+    int times;                  /* each permutation this many times (replay; 0 or 1: once) */
     char **files;
     int nfiles;
     char **argv;                /* the whole command line, to re-execute with the shim */

@@ -1,13 +1,17 @@
 /*
- * replay.c — `pgrace replay REPORT.json`: rerun the first failing iteration
- * of a JSON report (from `run --json` or `soak --json`).
+ * replay.c — `pgrace replay REPORT.json`: rerun what a report's first
+ * violated item says to rerun, whatever mode wrote it (run, soak, explore,
+ * replay, spec).
  *
- * The report's item carries everything the iteration ran with: scenario,
- * variant, workers, retries, pauses, params, seed, the iteration's number and the
- * fault spec installed for it. Replay turns that into a run of that one
- * iteration — the same number, so a workload that depends on it is the
- * same — repeated --times N times on a fresh schema each time; the verdicts
- * are TAP as for run, and the exit status is 1 when it reproduced.
+ * The item carries everything it ran with (settings) and what to rerun
+ * (replay). A scenario's item: the iteration — its number, so a workload
+ * that depends on it is the same — with its workers, retries, pauses,
+ * params, the run's seed, and the fault rules or the explored schedule it
+ * ran with; it is rerun as that one iteration (`run --from-iteration K -i
+ * 1`, or `run --schedule TOKEN`), --times N times on a fresh schema each
+ * time. A spec's item: the permutation, rerun alone (`spec FILE
+ * --permutation STEPS`) N times. The verdicts are TAP as for the mode, and
+ * the exit status is 1 when it failed again.
  */
 #include "modes/modes.h"
 #include "scenarios/registry.h"
@@ -15,36 +19,56 @@
 #include "lib/err.h"
 #include "lib/parse.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The first item of doc with a violation, or NULL. */
+/* The first item of doc that was violated and says what to rerun, or
+ * NULL. */
 static json_t *failing_item(json_t *doc)
 {
     size_t i;
     json_t *item;
-    json_array_foreach(json_object_get(doc, "items"), i, item)
-        if (json_is_object(json_object_get(item, "replay")))
+    json_array_foreach(json_object_get(doc, "items"), i, item) {
+        const char *verdict = json_string_value(json_object_get(item, "verdict"));
+        if (verdict && strcmp(verdict, "violated") == 0 && json_is_object(json_object_get(item, "replay")))
             return item;
+    }
     return NULL;
 }
 
-/* Fills o from item; strings point into doc (alive as long as it is).
- * Returns 0 or -1 with a reason. */
-static int opts_from(json_t *doc, json_t *item, run_opts *o, char *target, size_t tlen, char *err, size_t errlen)
+/* The run's seed from doc. Returns 0 or -1. */
+static int seed_of(json_t *doc, uint64_t *seed)
+{
+    json_t *s = json_object_get(doc, "seed");
+    if (json_is_integer(s)) {
+        *seed = (uint64_t)json_integer_value(s);
+        return 0;
+    }
+    return json_is_string(s) ? parse_seed(json_string_value(s), seed) : -1;
+}
+
+/* An integer member of a (replay) or, when null or absent there, of b
+ * (settings). */
+static json_t *int_of(json_t *a, json_t *b, const char *key)
+{
+    json_t *v = json_object_get(a, key);
+    return json_is_integer(v) ? v : json_object_get(b, key);
+}
+
+/* Fills o from a scenario item; strings point into doc (alive as long as
+ * it is). Returns 0 or -1 with a reason. */
+static int scenario_opts(json_t *item, run_opts *o, char *target, size_t tlen, char *err, size_t errlen)
 {
     json_t *st = json_object_get(item, "settings"), *rp = json_object_get(item, "replay");
     const char *scenario = json_string_value(json_object_get(st, "scenario"));
     const char *variant = json_string_value(json_object_get(st, "variant"));
-    json_t *workers = json_object_get(st, "workers"), *retries = json_object_get(st, "retries");
-    json_t *iteration = json_object_get(rp, "iteration"), *seed = json_object_get(st, "seed");
+    json_t *workers = int_of(rp, st, "workers"), *retries = int_of(rp, st, "retries");
+    json_t *iteration = json_object_get(rp, "iteration"), *timeout = json_object_get(st, "call_timeout_ns");
     if (!scenario || !variant || !json_is_integer(workers) || !json_is_integer(retries) ||
-        !json_is_integer(iteration) || !(json_is_integer(seed) || json_is_string(seed)) ||
-        (json_is_string(seed) && parse_seed(json_string_value(seed), &o->seed) < 0)) {
-        err_set(err, errlen, "the report's failing item lacks scenario, variant, workers, retries, seed or iteration");
+        !json_is_integer(iteration)) {
+        err_set(err, errlen, "the report's failing item lacks scenario, variant, workers, retries or iteration");
         return -1;
     }
     snprintf(target, tlen, "%s/%s", scenario, variant);
@@ -54,12 +78,13 @@ static int opts_from(json_t *doc, json_t *item, run_opts *o, char *target, size_
     o->retries_given = true;
     o->first_iteration = (long)json_integer_value(iteration);
     o->iterations = 1;
-    if (json_is_integer(seed))
-        o->seed = (uint64_t)json_integer_value(seed);
     o->seed_given = true;
-    const char *spec = json_string_value(json_object_get(rp, "fault_spec"));
-    o->fault = spec && *spec ? spec : NULL;
+    const char *fault = json_string_value(json_object_get(rp, "fault"));
+    o->fault = fault && *fault ? fault : NULL;
+    o->schedule = json_string_value(json_object_get(rp, "schedule"));
     o->params = json_string_value(json_object_get(st, "params"));
+    if (!o->call_timeout_ns && json_is_integer(timeout))
+        o->call_timeout_ns = json_integer_value(timeout);
     const char *dsn = json_string_value(json_object_get(st, "dsn"));
     if (dsn && !o->dsn)
         o->dsn = dsn;
@@ -75,15 +100,49 @@ static int opts_from(json_t *doc, json_t *item, run_opts *o, char *target, size_
         snprintf(o->pauses.p[o->pauses.n].name, sizeof o->pauses.p[0].name, "%s", name);
         o->pauses.p[o->pauses.n++].ns = json_integer_value(ns);
     }
-    (void)doc;
     return 0;
+}
+
+static int replay_scenario(const replay_opts *ro, json_t *doc, json_t *item)
+{
+    run_opts o = { .times = ro->times, .dsn = ro->dsn, .call_timeout_ns = ro->call_timeout_ns, .mode = "replay",
+                   .argv0 = ro->argv0, .argv = ro->argv, .registry = scenario_registry };
+    char target[160], err[ERRLEN];
+    char *targets[] = { target };
+    if (seed_of(doc, &o.seed) < 0 || scenario_opts(item, &o, target, sizeof target, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s: %s\n", ro->report, seed_of(doc, &o.seed) < 0 ? "the report has no seed" : err);
+        return EXIT_USAGE;
+    }
+    o.targets = targets;
+    o.ntargets = 1;
+    return o.schedule ? explore_replay_main(&o) : run_main(&o);
+}
+
+/* A spec item: its permutation alone, ro->times times in one run. */
+static int replay_spec(const replay_opts *ro, json_t *doc, json_t *item)
+{
+    json_t *st = json_object_get(item, "settings"), *rp = json_object_get(item, "replay");
+    const char *file = json_string_value(json_object_get(rp, "spec"));
+    const char *permutation = json_string_value(json_object_get(rp, "permutation"));
+    json_t *timeout = json_object_get(st, "call_timeout_ns");
+    spec_opts o = { .dsn = ro->dsn, .fault = json_string_value(json_object_get(st, "fault")),
+                    .timeout_ns = ro->call_timeout_ns ? ro->call_timeout_ns
+                                  : json_is_integer(timeout) ? json_integer_value(timeout)
+                                                             : SPEC_DEFAULT_TIMEOUT_S * 1000000000LL,
+                    .bound = -1, .permutation = permutation, .argv = ro->argv };
+    char *files[] = { (char *)file };
+    if (!file || !permutation || seed_of(doc, &o.seed) < 0) {
+        fprintf(stderr, "pgrace: %s: the report's failing item lacks its spec, permutation or seed\n", ro->report);
+        return EXIT_USAGE;
+    }
+    o.files = files;
+    o.nfiles = 1;
+    o.times = ro->times;
+    return spec_main(&o);
 }
 
 int replay_main(const replay_opts *ro)
 {
-    run_opts o = { .times = ro->times, .dsn = ro->dsn, .call_timeout_ns = ro->call_timeout_ns,
-                   .argv0 = ro->argv0, .argv = ro->argv,
-                   .registry = scenario_registry };
     json_error_t jerr;
     json_t *doc = json_load_file(ro->report, 0, &jerr);
     if (!doc) {
@@ -91,21 +150,19 @@ int replay_main(const replay_opts *ro)
         return EXIT_USAGE;
     }
     json_t *item = failing_item(doc);
+    const char *kind = json_string_value(json_object_get(item, "kind"));
+    int status;
     if (!item) {
-        fprintf(stderr, "pgrace: report %s has no failing iteration to replay\n", ro->report);
-        json_decref(doc);
-        return EXIT_USAGE;
+        fprintf(stderr, "pgrace: report %s has no violated item to replay\n", ro->report);
+        status = EXIT_USAGE;
+    } else if (kind && strcmp(kind, "spec") == 0) {
+        status = replay_spec(ro, doc, item);
+    } else if (kind && strcmp(kind, "scenario") == 0) {
+        status = replay_scenario(ro, doc, item);
+    } else {
+        fprintf(stderr, "pgrace: report %s: an item of unknown kind '%s'\n", ro->report, kind ? kind : "");
+        status = EXIT_USAGE;
     }
-    char target[160], err[ERRLEN];
-    char *targets[] = { target };
-    if (opts_from(doc, item, &o, target, sizeof target, err, sizeof err) < 0) {
-        fprintf(stderr, "pgrace: %s: %s\n", ro->report, err);
-        json_decref(doc);
-        return EXIT_USAGE;
-    }
-    o.targets = targets;
-    o.ntargets = 1;
-    int status = run_main(&o);
     json_decref(doc);
     return status;
 }

@@ -3,18 +3,21 @@
  *
  * Rounds cycle through the scenarios and variants named (every fixed form
  * by default). Each round draws, from (seed, round), a number of workers,
- * retries and a fault spec of up to three rules (harness/soakplan.c), and
+ * retries and fault rules, up to three (modes/soakplan.c), and
  * runs a few iterations with them. The soak stops at the first violation
  * (or goes on with --keep-going), then shrinks the failing round — fewer
  * rules, delays first, one fault instead of many, fewer workers, no
  * retries — keeping each smaller round that still fails, and prints the
  * smallest as a `pgrace run` command that replays it.
  *
- * Memory stays flat: a round's driver state and report record are freed
- * when the round ends; only the record of the first violating round (or of
- * the last round, while none violated) is kept for --junit/--json/--html.
- * SIGINT stops the soak at the end of the current round, with the reports
- * so far written; a second SIGINT stops it at once.
+ * The record (reports/report.h) has an item per pair, each round's
+ * iterations in it with the workers, retries and fault rules they ran
+ * with, a point per invariant at the end (how many rounds violated it),
+ * and the minimal failing round as what `pgrace replay` reruns. Memory
+ * stays flat: a round's driver state is freed when the round ends, and
+ * the record keeps every iteration only up to a cap (then violating ones,
+ * up to the cap again). SIGINT stops the soak at the end of the current
+ * round, with the reports so far written; a second SIGINT stops it at once.
  */
 #include "sched/pct_rounds.h"
 #include "sched/sched.h"
@@ -26,8 +29,8 @@
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/err.h"
-#include "lib/tap.h"
-#include "reports/report.h"
+#include "lib/shell.h"
+#include "engine/record.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -38,6 +41,7 @@
 
 #define SHRINK_TRIES 3          /* runs of a candidate before it is judged not failing */
 #define SHRINK_BUDGET 60        /* candidates tried in all */
+#define KEEP_ITERATIONS 1000    /* per pair: kept with their calls, then only violating ones */
 
 
 /* Per (scenario, variant): what every round of it came to. */
@@ -53,8 +57,8 @@ typedef struct soak {
     plan_item *items;
     int nitems;
     pair_tally *tally;
-    report *kept;               /* the first violating round's record, or the last round's */
-    bool kept_violating;
+    report *rep;                /* the record: an item per pair */
+    rep_item **ritems;          /* ... the items */
     long iterations, violations;
     int64_t started, last_progress;
     bool tty;
@@ -62,37 +66,29 @@ typedef struct soak {
     pct_rounds *pct;            /* with --strategy pct */
 } soak;
 
-/* The settings of round k of pair p (spec written into spec). */
-static void round_settings(const soak *s, const soak_round *r, item_settings *st, char *spec, size_t len)
+/* The settings of round k of pair p (its fault rules written into rules). */
+static void round_settings(const soak *s, const soak_round *r, item_settings *st, char *rules, size_t len)
 {
-    soak_spec(r, spec, len);
-    *st = (item_settings){ .plan = "soak", .fault = spec[0] ? spec : NULL, .retries = r->retries,
+    soak_rules(r, rules, len);
+    *st = (item_settings){ .plan = "soak", .fault = rules[0] ? rules : NULL, .retries = r->retries,
                            .nworkers = r->nworkers, .pauses = s->o->run.pauses,
                            .call_timeout_ns = s->o->run.call_timeout_ns };
 }
 
-static report *new_report(const soak *s)
-{
-    const run_opts *o = &s->o->run;
-    if (!o->junit && !o->json && !o->html)
-        return NULL;
-    report_meta meta = { .seed = o->seed, .command = "pgrace soak", .server_version = s->t.server_version,
-                         .embedded = s->t.cluster != NULL, .dsn = o->dsn, .iterations = s->o->round_iterations,
-                         .keep_iterations = s->o->round_iterations };
-    return report_new(&meta);
-}
-
 /* Runs one round of item with r over iterations first..; *violated says
- * whether an invariant failed. With rep, the round is recorded there. With
- * tally, verdicts are added to it. Returns 0 or -1 (err). */
-static int run_round(soak *s, int pair, const soak_round *r, long first, long iterations, report *rep,
+ * whether an invariant failed. With record, the round's iterations go into
+ * the pair's item (and its first violating iteration becomes what replay
+ * reruns when replay_it). With tally, verdicts are added to it. Returns 0
+ * or -1 (err). */
+static int run_round(soak *s, int pair, const soak_round *r, long first, long iterations, bool record,
                      pair_tally *tally, bool *violated, char *err, size_t errlen)
 {
-    char spec[SOAK_MAX_RULES * SOAK_RULE_LEN + 8];
+    char rules[SOAK_MAX_RULES * SOAK_RULE_LEN + 8];
     item_settings st;
-    round_settings(s, r, &st, spec, sizeof spec);
+    round_settings(s, r, &st, rules, sizeof rules);
     drive_args a = { .target = &s->t, .item = &s->items[pair], .settings = &st, .seed = s->o->run.seed,
-                     .first_iteration = first, .iterations = iterations, .rep = rep };
+                     .first_iteration = first, .iterations = iterations, .rep = record ? s->rep : NULL,
+                     .ritem = s->ritems[pair] };
     if (s->pct)
         pct_rounds_attach(s->pct, &a);
     drv_result res;
@@ -114,11 +110,8 @@ static int run_round(soak *s, int pair, const soak_round *r, long first, long it
         tally->iterations += res.iterations;
         tally->rounds++;
     }
-    if (rep) {
-        char replay[2048];
-        repro_replay_command(&s->o->run, a.item, &st, first, iterations, spec, replay, sizeof replay);
-        report_item_end(rep, &res, replay);
-    }
+    if (record)
+        report_item_add(s->rep, s->ritems[pair], res.iterations, res.outcomes, res.latency, res.seconds);
     s->iterations += res.iterations;
     drv_result_free(&res);
     return 0;
@@ -159,7 +152,7 @@ static int shrink(soak *s, int pair, soak_round *r, long first, long iterations,
         for (int c = 0; c < n && budget > 0 && !smaller && !atomic_load(&s->stop); c++, budget--) {
             for (int t = 0; t < SHRINK_TRIES; t++) {
                 bool violated;
-                if (run_round(s, pair, &cand[c], first, iterations, NULL, NULL, &violated, err, errlen) < 0)
+                if (run_round(s, pair, &cand[c], first, iterations, false, NULL, &violated, err, errlen) < 0)
                     return -1;
                 if (violated) {
                     *r = cand[c];
@@ -172,61 +165,41 @@ static int shrink(soak *s, int pair, soak_round *r, long first, long iterations,
     return 0;
 }
 
-static void keep_report(soak *s, report *rep, bool violating)
-{
-    if (!rep)
-        return;
-    if (s->kept_violating) {           /* the first violation's record stays */
-        report_free(rep);
-        return;
-    }
-    report_free(s->kept);
-    s->kept = rep;
-    s->kept_violating = violating;
-}
-
-static int write_reports(const soak *s)
-{
-    const run_opts *o = &s->o->run;
-    char err[ERRLEN];
-    if (!s->kept)
-        return 0;
-    if ((o->junit && report_write_junit(s->kept, o->junit, err, sizeof err) < 0) ||
-        (o->json && report_write_json(s->kept, o->json, err, sizeof err) < 0) ||
-        (o->html && report_write_html(s->kept, o->html, err, sizeof err) < 0)) {
-        fprintf(stderr, "pgrace: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
-/* One TAP point per invariant of each pair. Returns whether all held. */
-static bool emit_tap(const soak *s)
+/* One point per invariant of each pair, each item ended. Returns whether
+ * all held. */
+static bool emit_points(const soak *s)
 {
     bool all = true;
     for (int p = 0; p < s->nitems; p++) {
         const plan_item *it = &s->items[p];
         const pair_tally *t = &s->tally[p];
+        report_item_current(s->rep, s->ritems[p]);
+        report_note(s->rep, "%s/%s [soak]: %ld iterations in %ld rounds", it->scenario->name, it->variant->name,
+                    t->iterations, t->rounds);
         for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
-            if (!t->failures[k]) {
-                tap_point(true, NULL, "%s/%s [soak]: %s (%ld iterations, %ld rounds)", it->scenario->name,
-                          it->variant->name, drv_invariant_name(it->scenario, k), t->iterations, t->rounds);
-                continue;
+            rep_point_in pt = { .name = drv_invariant_name(it->scenario, k), .verdict = REP_OK, .runs = t->rounds,
+                                .unit = "rounds", .first_iteration = -1 };
+            json_t *d = NULL;
+            if (t->failures[k]) {
+                all = false;
+                d = json_object();
+                json_object_set_new(d, "scenario", json_string(it->scenario->name));
+                json_object_set_new(d, "variant", json_string(it->variant->name));
+                json_object_set_new(d, "invariant", json_string(drv_invariant_name(it->scenario, k)));
+                json_object_update(d, t->found[k]);
+                char buf[64];
+                snprintf(buf, sizeof buf, "%ld of %ld rounds", t->failures[k], t->rounds);
+                json_object_set_new(d, "failing_rounds", json_string(buf));
+                json_object_set_new(d, "seed", json_integer((json_int_t)s->o->run.seed));
+                pt.verdict = REP_VIOLATED;
+                pt.failures = t->failures[k];
+                pt.first_iteration = json_integer_value(json_object_get(t->found[k], "iteration"));
+                pt.diagnostics = d;
             }
-            all = false;
-            json_t *d = json_object();
-            json_object_set_new(d, "scenario", json_string(it->scenario->name));
-            json_object_set_new(d, "variant", json_string(it->variant->name));
-            json_object_set_new(d, "invariant", json_string(drv_invariant_name(it->scenario, k)));
-            json_object_update(d, t->found[k]);
-            char buf[64];
-            snprintf(buf, sizeof buf, "%ld of %ld rounds", t->failures[k], t->rounds);
-            json_object_set_new(d, "failing_rounds", json_string(buf));
-            json_object_set_new(d, "seed", json_integer((json_int_t)s->o->run.seed));
-            tap_point(false, d, "%s/%s [soak]: %s", it->scenario->name, it->variant->name,
-                      drv_invariant_name(it->scenario, k));
+            report_point(s->rep, s->ritems[p], &pt);
             json_decref(d);
         }
+        report_item_end(s->rep, s->ritems[p], NULL, NULL);
     }
     return all;
 }
@@ -245,13 +218,9 @@ static int soak_loop(soak *s, char *err, size_t errlen)
         soak_draw(&r, o->run.seed, k, o->max_workers, s->items[pair].scenario->conns_per_worker);
         long first = next_iteration;
         next_iteration += o->round_iterations;
-        report *rep = new_report(s);
         bool violated;
-        if (run_round(s, pair, &r, first, o->round_iterations, rep, &s->tally[pair], &violated, err, errlen) < 0) {
-            report_free(rep);
+        if (run_round(s, pair, &r, first, o->round_iterations, true, &s->tally[pair], &violated, err, errlen) < 0)
             return -1;
-        }
-        keep_report(s, rep, violated);
         progress(s, false);
         if (!violated)
             continue;
@@ -259,26 +228,29 @@ static int soak_loop(soak *s, char *err, size_t errlen)
         if (o->keep_going)
             continue;
         progress(s, true);
-        char spec[SOAK_MAX_RULES * SOAK_RULE_LEN + 8];
-        soak_spec(&r, spec, sizeof spec);
+        char rules[SOAK_MAX_RULES * SOAK_RULE_LEN + 8];
+        soak_rules(&r, rules, sizeof rules);
         fprintf(stderr, "pgrace soak: round %ld violated an invariant (%s/%s, %d workers, %d retries, fault '%s'); "
                         "shrinking\n", k, s->items[pair].scenario->name, s->items[pair].variant->name, r.nworkers,
-                r.retries, spec);
+                r.retries, rules);
         if (shrink(s, pair, &r, first, o->round_iterations, err, errlen) < 0)
             return -1;
         item_settings st;
-        round_settings(s, &r, &st, spec, sizeof spec);
+        round_settings(s, &r, &st, rules, sizeof rules);
         char replay[2048];
-        repro_replay_command(&o->run, &s->items[pair], &st, first, o->round_iterations, spec, replay, sizeof replay);
-        tap_comment("minimal failing case: %d workers, %d retries, fault '%s'", r.nworkers, r.retries, spec);
-        tap_comment("replay: %s", replay);
-        if (s->kept) {
-            /* The minimal case goes into the reports too, as a second item. */
-            bool again;
-            report *mini = s->kept;
-            if (run_round(s, pair, &r, first, o->round_iterations, mini, NULL, &again, err, errlen) < 0)
-                return -1;
-        }
+        repro_replay_command(&o->run, &s->items[pair], &st, first, o->round_iterations, rules, replay, sizeof replay);
+        report_item_current(s->rep, s->ritems[pair]);
+        report_note(s->rep, "minimal failing case: %d workers, %d retries, fault '%s'", r.nworkers, r.retries, rules);
+        report_note(s->rep, "replay: %s", replay);
+        /* The minimal case goes into the record too, and is what replay
+         * reruns (when it failed once more here). */
+        json_t *replay_obj = json_pack("{s:I,s:s,s:n,s:i,s:i}", "iteration", (json_int_t)first, "fault", rules,
+                                       "schedule", "workers", r.nworkers, "retries", r.retries);
+        report_item_replay(s->rep, s->ritems[pair], replay_obj, true);
+        json_decref(replay_obj);
+        bool again;
+        if (run_round(s, pair, &r, first, o->round_iterations, true, NULL, &again, err, errlen) < 0)
+            return -1;
         return 0;
     }
 }
@@ -308,6 +280,34 @@ static void tally_free(soak *s)
     }
     free(s->tally);
     s->tally = NULL;
+}
+
+/* The record, with an item per pair, its plan and its header note.
+ * Returns 0 or -1 (out of memory). */
+static int open_record(soak *s)
+{
+    const soak_opts *o = s->o;
+    char line[4096];
+    shell_command_line(o->run.argv, line, sizeof line);
+    report_meta meta = { .mode = "soak", .seed = o->run.seed, .command = line, .server_version = s->t.server_version,
+                         .embedded = s->t.cluster != NULL, .dsn = o->run.dsn, .keep_iterations = KEEP_ITERATIONS,
+                         .tap = stdout };
+    if (!(s->rep = report_new(&meta)) || !(s->ritems = calloc((size_t)s->nitems, sizeof *s->ritems)))
+        return -1;
+    int points = 0;
+    for (int p = 0; p < s->nitems; p++)
+        points += drv_ninvariants(s->items[p].scenario);
+    report_plan(s->rep, points);
+    report_note(s->rep, "pgrace soak: seed %" PRIu64 ", up to %d workers, %ld iterations a round, server %d.%d%s",
+                o->run.seed, o->max_workers, o->round_iterations, s->t.server_version / 10000,
+                s->t.server_version % 100, s->t.cluster ? " (embedded)" : "");
+    for (int p = 0; p < s->nitems; p++) {
+        item_settings st = { .plan = "soak", .nworkers = o->max_workers, .pauses = o->run.pauses,
+                             .call_timeout_ns = o->run.call_timeout_ns };
+        if (!(s->ritems[p] = record_item_begin(s->rep, &o->run, &s->items[p], &st)))
+            return -1;
+    }
+    return 0;
 }
 
 int soak_main(const soak_opts *o)
@@ -343,41 +343,44 @@ int soak_main(const soak_opts *o)
         free(s.items);
         return EXIT_USAGE;
     }
-    int points = 0;
-    for (int p = 0; p < s.nitems; p++)
-        points += drv_ninvariants(s.items[p].scenario);
-    tap_begin(stdout);
-    tap_plan(points);
-    tap_comment("pgrace soak: seed %" PRIu64 ", up to %d workers, %ld iterations a round, server %d.%d%s",
-                o->run.seed, o->max_workers, o->round_iterations, s.t.server_version / 10000,
-                s.t.server_version % 100, s.t.cluster ? " (embedded)" : "");
+    if (open_record(&s) < 0) {
+        fprintf(stderr, "pgrace: out of memory for the report\n");
+        pct_rounds_free(s.pct);
+        target_close(&s.t);
+        tally_free(&s);
+        free(s.items);
+        return EXIT_USAGE;
+    }
     cleanup_graceful(&s.stop);
     s.started = s.last_progress = clock_now_ns();
     int status = EXIT_HELD;
     if (soak_loop(&s, err, sizeof err) < 0) {
         if (cleanup_signal_seen())
             return EXIT_USAGE;    /* never reached: the signal thread exits */
-        tap_bail("soak: %s", err);
+        report_bail(s.rep, "soak: %s", err);
         fprintf(stderr, "pgrace: %s\n", err);
         status = EXIT_USAGE;
     }
     progress(&s, true);
     cleanup_graceful(NULL);
     if (s.pct)
-        tap_comment("pgrace soak: %ld iterations under pct (depth %d, k = %d choice points at most)",
+        report_note(s.rep, "pgrace soak: %ld iterations under pct (depth %d, k = %d choice points at most)",
                     pct_rounds_count(s.pct), o->depth, pct_rounds_k(s.pct));
     pct_rounds_free(s.pct);
-    if (status != EXIT_USAGE && !emit_tap(&s))
+    if (status != EXIT_USAGE && !emit_points(&s))
         status = EXIT_VIOLATED;
     target_close(&s.t);
-    if (write_reports(&s) < 0)
+    if (report_write_files(s.rep, o->run.junit, o->run.json, o->run.html, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s\n", err);
         status = EXIT_USAGE;
+    }
     int sig = atomic_load(&s.stop);
     if (sig) {
         fprintf(stderr, "pgrace: soak interrupted by SIG%s; reports written, cleaned up\n", sigabbrev_np(sig));
         status = 128 + sig;
     }
-    report_free(s.kept);
+    report_free(s.rep);
+    free(s.ritems);
     tally_free(&s);
     free(s.items);
     return status;

@@ -47,7 +47,7 @@ void soak_draw(soak_round *r, unsigned long long seed, long k, int max_workers, 
         draw_rule(&g, r->rules[i], sizeof r->rules[i], conns);
 }
 
-void soak_spec(const soak_round *r, char *buf, size_t len)
+void soak_rules(const soak_round *r, char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = '\0';

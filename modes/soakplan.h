@@ -3,7 +3,7 @@
  * a failing round is made smaller.
  *
  * A round is a short run of one (scenario, variant) with a random number of
- * workers, a random number of retries and a random fault spec of one to
+ * workers, a random number of retries and random fault rules, one to
  * three rules (every action, COMMIT faults included). Everything comes from
  * (seed, round number), so any round can be drawn again by itself. The
  * shrinker proposes smaller variants of a failing round — fewer rules,
@@ -32,8 +32,8 @@ typedef struct soak_round {
  * workers, 0..2 retries, 0..3 rules over connections 1..conns. */
 void soak_draw(soak_round *r, unsigned long long seed, long k, int max_workers, int conns_per_worker);
 
-/* The round's fault spec ("" for no rules) into buf. */
-void soak_spec(const soak_round *r, char *buf, size_t len);
+/* The round's fault rules ("" for none) into buf. */
+void soak_rules(const soak_round *r, char *buf, size_t len);
 
 /* Fills out with up to max smaller rounds than r, the most promising first
  * (removing a delay rule, removing any rule, one fault instead of many,

@@ -1,19 +1,19 @@
 /*
- * command.c — `pgrace spec FILE.spec... [options]`: isolation spec files
- * as TAP, one point per permutation, with pgrace's additions.
+ * spec.c — `pgrace spec FILE.spec... [options]`: isolation spec files as
+ * test points, one per permutation, with pgrace's additions.
  *
- * Each permutation runs as isolationtester runs it (spec/run.c); its point
- * is ok when it ran to the end and every invariant of the spec returned no
- * rows. The YAML under the point holds the permutation and what it printed
- * (isolationtester's output for it), the faults carried out, and the rows
- * of each violated invariant. The server is chosen as `pgrace run` chooses
- * it (harness/target.c): --dsn, else the PG* environment, else an embedded
- * cluster, which gets the settings the specs name; on a user's server the
- * settings are checked and everything lives in the run's own schema,
- * emptied before each file and dropped at the end. --junit, --json and
- * --html write the points kept (spec/points.h) as report files at the end
- * (spec/junit.h, json.h, html.h), as far as the run went; not after a
- * signal.
+ * Each permutation runs as isolationtester runs it (isolation/run.c); its
+ * point is ok when it ran to the end and every invariant of the spec
+ * returned no rows. Its diagnostics hold the permutation and what it
+ * printed (isolationtester's output for it), the faults carried out, and
+ * the rows of each violated invariant. The server is chosen as `pgrace
+ * run` chooses it (engine/target.c): --dsn, else the PG* environment, else
+ * an embedded cluster, which gets the settings the specs name; on a user's
+ * server the settings are checked and everything lives in the run's own
+ * schema, emptied before each file and dropped at the end. The record is
+ * the one every mode fills (reports/report.h): an item per file, a point
+ * per permutation, TAP as it goes; --junit, --json and --html are written
+ * from it at the end, as far as the run went; not after a signal.
  *
  * Exit status: 0 every point ok, 1 some point not ok, 2 usage, setup or
  * environment error (one line on stderr; a TAP "Bail out!" once the stream
@@ -21,14 +21,11 @@
  */
 #include "modes/modes.h"
 
-#include "reports/spec_html.h"
-#include "reports/spec_json.h"
-#include "reports/spec_junit.h"
+#include "reports/report.h"
 #include "isolation/permute.h"
 #include "isolation/run.h"
 #include "isolation/spec.h"
 
-#include "lib/shell.h"
 #include "engine/faultctl.h"
 #include "engine/target.h"
 
@@ -37,7 +34,7 @@
 #include "lib/err.h"
 #include "lib/pq.h"
 #include "lib/rng.h"
-#include "lib/tap.h"
+#include "lib/shell.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -65,7 +62,8 @@ typedef struct spec_run {
     spec_file *f;               /* the file running */
     int file;
     spec_runner *r;
-    spec_points points;         /* for --junit, --json, --html */
+    report *rep;                /* the record: an item per file */
+    rep_item *ri;               /* the file's */
     bool failed;
     FILE *sink;                 /* where a runner prints between permutations: nowhere */
 } spec_run;
@@ -90,12 +88,26 @@ static int load(spec_file *f, const char *path, const spec_opts *o)
         return -1;
     }
     f->path = path;
+    if (o->permutation) {
+        /* The one permutation, parsed and checked as the spec's own. */
+        char *all = NULL;
+        if (asprintf(&all, "%s\npermutation %s\n", text, o->permutation) < 0)
+            all = NULL;
+        free(text);
+        if (!(text = all)) {
+            fprintf(stderr, "pgrace: out of memory\n");
+            return -1;
+        }
+        len = strlen(text);
+    }
     int rc = spec_parse(text, len, SPEC_EXTENDED, &f->s, err, sizeof err);
     free(text);
     if (rc < 0 || spec_check(f->s, err, sizeof err) < 0) {
         fprintf(stderr, "pgrace: %s: %s\n", path, err);
         return -1;
     }
+    if (o->permutation)
+        spec_keep_last_permutation(f->s);
     if (!f->s->nperms && spec_count_all(f->s, MAX_INTERLEAVINGS + 1) > MAX_INTERLEAVINGS && !o->explore) {
         fprintf(stderr, "pgrace: %s: more than %d interleavings of its steps; list the permutations to run\n", path,
                 MAX_INTERLEAVINGS);
@@ -292,7 +304,7 @@ static int run_point(void *arg, const spec_pstep *steps, int nsteps)
             fclose(mem);
         free(buf);
         free(name);
-        tap_bail("out of memory");
+        report_bail(run->rep, "out of memory");
         return -1;
     }
     spec_runner_set_output(run->r, mem, mem);
@@ -346,34 +358,55 @@ static int run_point(void *arg, const spec_pstep *steps, int nsteps)
                 break;
         }
     }
-    char reason[ERRLEN + 16];
+    char reason[ERRLEN + 16] = "";
+    rep_point_in pt = { .name = name, .verdict = ok ? REP_OK : rc < 0 ? REP_ERROR : REP_VIOLATED, .runs = 1,
+                        .unit = "runs", .failures = !ok, .first_iteration = 1, .seconds = seconds, .diagnostics = d };
     if (infeasible) {
-        /* An explored interleaving that cannot run: its session waits on a
-         * lock the steps before it hold. Skipped, not failed. */
+        /* An interleaving the server cannot follow: a step waits for a
+         * lock only a later step would release. Skipped, not failed. */
         ok = true;
         snprintf(reason, sizeof reason, "infeasible: %s", err);
-        tap_skip(reason, "%s: %s", run->f->path, name);
-    } else {
-        tap_point(ok, d, "%s: %s%s", run->f->path, name, why);
+        pt.verdict = REP_SKIPPED;
+        pt.failures = 0;
+        pt.reason = reason;
+    } else if (!ok) {
+        pt.reason = rc < 0 ? err : why + 2;
+        /* What `pgrace replay` reruns: the first permutation not ok. */
+        json_t *replay = json_pack("{s:s,s:s}", "spec", run->f->path, "permutation", name);
+        report_item_replay(run->rep, run->ri, replay, false);
+        json_decref(replay);
     }
+    report_point(run->rep, run->ri, &pt);
     if (!ok)
         run->failed = true;
-    int stop = spec_points_add(&run->points, run->file, name, ok, infeasible,
-                               infeasible ? reason : rc < 0 ? err : why[0] ? why + 2 : NULL, d, seconds);
     json_decref(d);
     json_decref(res.violations);
     free(name);
     free(buf);
-    if (stop < 0) {
-        tap_bail("out of memory");
-        return -1;
-    }
     if (lost) {
-        tap_bail("%s: %s", run->f->path, reset_err);
+        report_bail(run->rep, "%s: %s", run->f->path, reset_err);
         fprintf(stderr, "pgrace: %s: %s\n", run->f->path, reset_err);
         return -1;
     }
     return 0;
+}
+
+/* The file's item in the record: what it runs with. */
+static rep_item *begin_item(spec_run *run)
+{
+    const spec_opts *o = run->o;
+    const char *base = strrchr(run->f->path, '/');
+    char classname[512];
+    snprintf(classname, sizeof classname, "pgrace.spec.%s", base ? base + 1 : run->f->path);
+    json_t *settings = json_pack("{s:s,s:b,s:o,s:b,s:s?,s:I,s:i}", "spec", run->f->path, "explore", o->explore,
+                                 "preemptions", o->bound >= 0 ? json_integer(o->bound) : json_null(), "faults",
+                                 o->faults, "fault", o->fault, "call_timeout_ns", (json_int_t)o->timeout_ns,
+                                 "permutations", run->f->set.n);
+    rep_item_desc d = { .kind = "spec", .name = run->f->path, .settings = settings, .group = "pgrace.spec",
+                        .classname = classname };
+    rep_item *it = report_item_begin(run->rep, &d);
+    json_decref(settings);
+    return it;
 }
 
 /* Runs every permutation of one file. Returns 0, or -1 when the run must
@@ -382,8 +415,10 @@ static int run_file(spec_run *run)
 {
     char err[ERRLEN];
     spec_file *f = run->f;
+    run->ri = begin_item(run);
     if (target_reset_schema(&run->t, "SELECT 1", err, sizeof err) < 0) {
-        tap_bail("%s: %s", f->path, err);
+        report_item_end(run->rep, run->ri, NULL, err);
+        report_bail(run->rep, "%s: %s", f->path, err);
         fprintf(stderr, "pgrace: %s: %s\n", f->path, err);
         return -1;
     }
@@ -391,78 +426,49 @@ static int run_file(spec_run *run)
         const spec_step **unused;
         int n = spec_unused_steps(f->s, &unused);
         for (int i = 0; i < n; i++)
-            tap_comment("%s: unused step name: %s", f->path, unused[i]->name);
+            report_note(run->rep, "%s: unused step name: %s", f->path, unused[i]->name);
         if (n >= 0)
             free((void *)unused);
     }
     spec_runner_opts ro = {
         .conninfo = run->t.conninfo, .schema = run->t.schema, .appname = run->t.appname,
         .out = stdout, .err = stderr, .step_timeout_ns = run->o->timeout_ns, .reconnect = true,
-        .infeasible_fails = run->o->explore,
+        /* A permutation the server cannot follow is a skip, and a step
+         * canceled at --call-timeout an error, at once: never a verdict on
+         * an interleaving that did not happen. */
+        .infeasible_fails = true, .cancel_fails = true,
     };
     if (!(run->r = spec_runner_open(f->s, &ro, err, sizeof err))) {
         err_one_line(err);
-        tap_bail("%s: %s", f->path, err);
+        report_item_end(run->rep, run->ri, NULL, err);
+        report_bail(run->rep, "%s: %s", f->path, err);
         fprintf(stderr, "pgrace: %s: %s\n", f->path, err);
         return -1;
     }
     if (run->o->explore)
-        tap_comment("%s: --explore: %d interleavings of its sessions' steps", f->path, f->set.base);
+        report_note(run->rep, "%s: --explore: %d interleavings of its sessions' steps", f->path, f->set.base);
     if (run->o->explore && run->o->bound >= 0)
-        tap_comment("%s: at most %d preemption%s: %ld interleavings left out", f->path, run->o->bound,
+        report_note(run->rep, "%s: at most %d preemption%s: %ld interleavings left out", f->path, run->o->bound,
                     run->o->bound == 1 ? "" : "s", f->set.pruned);
     if (run->o->faults)
-        tap_comment("%s: --faults: %d permutations with one fault each (error=40001, drop, ambiguous at each step)",
+        report_note(run->rep, "%s: --faults: %d permutations with one fault each (error=40001, drop, ambiguous at each step)",
                     f->path, f->set.n - f->set.base);
     int rc = 0;
-    for (int i = 0; i < f->set.n && rc == 0 && !cleanup_signal_seen(); i++)
-        rc = run_point(run, f->set.perms[i].steps, f->set.perms[i].nsteps);
+    int times = run->o->times > 1 ? run->o->times : 1;
+    for (int i = 0; i < f->set.n * times && rc == 0 && !cleanup_signal_seen(); i++)
+        rc = run_point(run, f->set.perms[i % f->set.n].steps, f->set.perms[i % f->set.n].nsteps);
     spec_runner_close(run->r);
     run->r = NULL;
-    return rc;
-}
-
-/* Writes the report files the options ask for, each as far as the run
- * went, as `pgrace run` writes its own (harness/session.c): in turn,
- * stopping at the first that cannot be written. Returns 0 or -1 after one
- * line on stderr. */
-static int write_reports(const spec_opts *o, const spec_run *run, const spec_file *files, time_t started,
-                         int server_version)
-{
-    if (!o->junit && !o->json && !o->html)
-        return 0;
-    char err[ERRLEN], command[4096];
-    const char **paths = calloc((size_t)o->nfiles, sizeof *paths);
-    if (!paths) {
-        fprintf(stderr, "pgrace: out of memory\n");
-        return -1;
-    }
-    long planned = 0;
-    for (int i = 0; i < o->nfiles; i++) {
-        paths[i] = files[i].path;
-        planned += files[i].npoints;
-    }
-    shell_command_line(o->argv, command, sizeof command);
-    spec_report r = {
-        .points = &run->points, .files = paths, .nfiles = o->nfiles, .planned = planned, .seed = o->seed,
-        .command = command, .started = started, .server_version = server_version,
-    };
-    int rc = 0;
-    if ((o->junit && spec_junit_write(&r, o->junit, err, sizeof err) < 0) ||
-        (o->json && spec_json_write(&r, o->json, err, sizeof err) < 0) ||
-        (o->html && spec_html_write(&r, o->html, err, sizeof err) < 0)) {
-        fprintf(stderr, "pgrace: %s\n", err);
-        rc = -1;
-    }
-    free(paths);
+    char repeat[4096];
+    shell_command_line(run->o->argv, repeat, sizeof repeat);
+    report_item_end(run->rep, run->ri, repeat, rc < 0 ? "the run stopped (see the bail out)" : NULL);
     return rc;
 }
 
 int spec_main(const spec_opts *o)
 {
     spec_run run = { .o = o };
-    int status = EXIT_USAGE, nsettings = 0, server_version = 0;
-    time_t started = 0;
+    int status = EXIT_USAGE, nsettings = 0;
     char **settings = NULL, err[ERRLEN];
     spec_file *files = calloc((size_t)(o->nfiles > 0 ? o->nfiles : 1), sizeof *files);
     if (!files) {
@@ -479,7 +485,7 @@ int spec_main(const spec_opts *o)
     for (int i = 0; i < o->nfiles; i++) {
         if (load(&files[i], o->files[i], o) < 0)
             goto done;
-        points += files[i].npoints;
+        points += files[i].npoints * (o->times > 1 ? o->times : 1);
     }
     if ((nsettings = merge_settings(files, o->nfiles, &settings)) < 0)
         goto done;
@@ -498,11 +504,17 @@ int spec_main(const spec_opts *o)
         target_close(&run.t);
         goto done;
     }
-    started = time(NULL);
-    server_version = run.t.server_version;
-    tap_begin(stdout);
-    tap_plan((int)points);
-    tap_comment("pgrace: seed %" PRIu64 ", server %d.%d%s", o->seed, run.t.server_version / 10000,
+    char line[4096];
+    shell_command_line(o->argv, line, sizeof line);
+    report_meta meta = { .mode = "spec", .seed = o->seed, .command = line, .server_version = run.t.server_version,
+                         .embedded = run.t.cluster != NULL, .dsn = o->dsn, .tap = stdout };
+    if (!(run.rep = report_new(&meta))) {
+        fprintf(stderr, "pgrace: out of memory for the report\n");
+        target_close(&run.t);
+        goto done;
+    }
+    report_plan(run.rep, (int)points);
+    report_note(run.rep, "pgrace: seed %" PRIu64 ", server %d.%d%s", o->seed, run.t.server_version / 10000,
                 run.t.server_version % 100, run.t.cluster ? " (embedded)" : "");
     status = EXIT_HELD;
     for (int i = 0; i < o->nfiles && !cleanup_signal_seen(); i++) {
@@ -518,11 +530,13 @@ int spec_main(const spec_opts *o)
         status = EXIT_VIOLATED;
     /* The report files, whatever the points' verdicts, and after a run
      * that stopped on an error; not after a signal. */
-    if (!cleanup_signal_seen() && write_reports(o, &run, files, started, server_version) < 0)
+    if (!cleanup_signal_seen() && report_write_files(run.rep, o->junit, o->json, o->html, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s\n", err);
         status = EXIT_USAGE;
+    }
 done:
     fclose(run.sink);
-    spec_points_free(&run.points);
+    report_free(run.rep);
     for (int i = 0; i < nsettings; i++)
         free(settings[i]);
     free(settings);

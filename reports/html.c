@@ -4,11 +4,13 @@
  * external font), and a few lines of script that only count what was
  * drawn (body data attributes, for tests and tools).
  *
- * The page: the run's summary (seed, command, server, each item's verdict
- * and latency percentiles); per item, its invariants with the diagnostics
- * of the first violation (the TAP YAML block), a timeline of one iteration
- * (the first violating one, else the slowest), and latency histograms per
- * outcome.
+ * The page, for any mode: the run's summary (mode, seed, command, server,
+ * each item's verdict, points and latency percentiles); per item (a drive
+ * or a spec file), its points (invariants or permutations) with the
+ * diagnostics of each that is not ok (the TAP YAML block: a spec's output
+ * and rows, a violation's calls and faults), and, when the item has them,
+ * a timeline of one iteration (the first violating one, else the slowest)
+ * and latency histograms per outcome.
  *
  * The timeline has one lane per worker. An attempt is a pale box from the
  * call's start to its end; inside it each statement is a bar from send to
@@ -57,7 +59,10 @@ static const char css[] =
     ".grid{stroke:#e5e7eb}.hists{display:flex;flex-wrap:wrap;gap:12px}"
     "table.schedule td{font:12px/1.35 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:nowrap}"
     "table.schedule td.n{color:#6b7280;text-align:right}table.schedule tr.switch td{border-top:2px solid #2f6fb3}"
-    "table.schedule td.blocked{background:#fde9d4}table.schedule td.faulted{background:#f9d6d3}";
+    "table.schedule td.blocked{background:#fde9d4}table.schedule td.faulted{background:#f9d6d3}"
+    "table.points td.name{font:12px/1.35 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}"
+    "table.points td.n{text-align:right;color:#6b7280}details.diag{margin:8px 0}details.diag summary{cursor:pointer}"
+    "pre.notes{font-size:12px;color:#444;white-space:pre-wrap}";
 
 static void text(FILE *f, const char *s) { rep_xml_text(f, s); }
 
@@ -438,46 +443,93 @@ static void percentiles_row(FILE *f, const rep_item *it)
     }
 }
 
+/* "3 points: 1 ok, 2 violated" (the verdicts with none left out). */
+static void counts_text(FILE *f, const int c[4], int n)
+{
+    fprintf(f, "%d point%s", n, n == 1 ? "" : "s");
+    for (int k = 0, first = 1; k < 4; k++)
+        if (c[k]) {
+            fprintf(f, "%s<span class=\"%s\">%d %s</span>", first ? ": " : ", ", rep_verdict_name(k), c[k],
+                    rep_verdict_name(k));
+            first = 0;
+        }
+}
+
+/* What the item ran with: its settings, one "key value" each. */
+static void settings_text(FILE *f, json_t *settings)
+{
+    const char *key;
+    json_t *v;
+    int n = 0;
+    json_object_foreach(settings, key, v) {
+        if (json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0) || json_is_false(v))
+            continue;
+        char *val = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        fputs(n++ ? ", " : "", f);
+        text(f, key);
+        fputs(" <code>", f);
+        text(f, json_is_string(v) ? json_string_value(v) : val ? val : "");
+        fputs("</code>", f);
+        free(val);
+    }
+}
+
 /* Opens item idx's section: its heading with the verdict, what it ran
- * with and the command that repeats it, and why it stopped if it did. */
+ * with, its notes, the command that repeats it, and why it stopped if it
+ * did. */
 static void item_intro(FILE *f, const rep_item *it, int idx)
 {
-    char label[160];
-    rep_item_label(it, label, sizeof label);
-    const char *verdict = rep_item_verdict(it);
-    fprintf(f, "<section class=\"item\" id=\"item-%d\" data-verdict=\"%s\">\n<h2>", idx, verdict);
-    text(f, label);
-    fprintf(f, "<span class=\"badge %s\">%s</span></h2>\n", verdict, verdict);
-    fprintf(f, "<p>%d worker%s, %ld iterations in %.2f s, retries %d", it->nworkers, it->nworkers == 1 ? "" : "s",
-            it->iterations, it->seconds, it->retries);
-    if (it->fault) {
-        fputs(", fault <code>", f);
-        text(f, it->fault);
+    const char *verdict = rep_verdict_name(rep_item_verdict(it));
+    fprintf(f, "<section class=\"item\" id=\"item-%d\" data-kind=\"%s\" data-verdict=\"%s\">\n<h2>", idx,
+            it->kind, verdict);
+    text(f, it->name);
+    fprintf(f, "<span class=\"badge %s\">%s</span></h2>\n<p>", verdict, verdict);
+    settings_text(f, it->settings);
+    if (it->iterations)
+        fprintf(f, ".<br>%ld iterations in %.2f s", it->iterations, it->seconds);
+    if (it->repeat) {
+        fputs(".<br>Repeat: <code>", f);
+        text(f, it->repeat);
         fputs("</code>", f);
     }
-    for (int i = 0; i < it->pauses.n; i++)
-        fprintf(f, ", pause %s=%.3f ms", it->pauses.p[i].name, (double)it->pauses.p[i].ns / 1e6);
-    fputs(".<br>Repeat: <code>", f);
-    text(f, it->repeat ? it->repeat : "");
-    fputs("</code></p>\n", f);
-    if (rep_item_error(it)) {
+    fputs("</p>\n", f);
+    if (it->nnotes) {
+        fputs("<pre class=\"notes\">", f);
+        for (int k = 0; k < it->nnotes; k++) {
+            text(f, it->notes[k]);
+            fputc('\n', f);
+        }
+        fputs("</pre>\n", f);
+    }
+    const char *stopped = it->error ? it->error : it->ended ? NULL : "did not finish";
+    if (stopped) {
         fputs("<p class=\"error\">Stopped: ", f);
-        text(f, rep_item_error(it));
+        text(f, stopped);
         fputs("</p>\n", f);
     }
 }
 
-static void invariants_table(FILE *f, const rep_item *it)
+/* Every point of the item: its verdict and why, linked to its diagnostics. */
+static void points_table(FILE *f, const rep_item *it, int idx)
 {
-    fputs("<h3>Invariants</h3>\n<table><tr><th>invariant</th><th>verdict</th><th>failing iterations</th></tr>\n", f);
-    for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
-        bool held = rep_item_held(it, k);
-        fputs("<tr><td>", f);
-        text(f, drv_invariant_name(it->scenario, k));
-        fprintf(f, "</td><td class=\"%s\">%s</td><td>%ld of %ld", held ? "held" : "violated",
-                held ? "held" : "violated", it->failures[k], it->iterations);
-        if (!held)
-            fprintf(f, " (first: %ld)", it->first_failure[k]);
+    int c[4];
+    int n = rep_item_counts(it, c);
+    fputs("<h3>Points</h3>\n<p>", f);
+    counts_text(f, c, n);
+    fputs("</p>\n<table class=\"points\"><tr><th>#</th><th>point</th><th>verdict</th><th>why</th></tr>\n", f);
+    for (int k = 0; k < n; k++) {
+        const rep_point *p = &it->points[k];
+        const char *v = rep_verdict_name(p->verdict);
+        bool diag = p->verdict != REP_OK && p->diag;
+        char why[512] = "";
+        if (p->verdict != REP_OK)
+            rep_point_summary(p, why, sizeof why);
+        fprintf(f, "<tr class=\"point\" data-verdict=\"%s\"><td class=\"n\">%d</td><td class=\"name\">", v, k + 1);
+        if (diag)
+            fprintf(f, "<a href=\"#diag-%d-%d\">", idx, k);
+        text(f, p->name);
+        fprintf(f, "%s</td><td class=\"%s\">%s</td><td class=\"reason\">", diag ? "</a>" : "", v, v);
+        text(f, why);
         fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);
@@ -492,22 +544,22 @@ static void item_timeline(FILE *f, const rep_item *it)
         return;
     fprintf(f, "<h3>Timeline of iteration %ld (%s)</h3>\n", x->iteration,
             x == &it->first_bad ? "the first that violated an invariant" : "the slowest; every invariant held");
-    if (x->fault_spec[0]) {
-        fputs("<p>Fault spec of this iteration: <code>", f);
-        text(f, x->fault_spec);
+    if (x->fault[0]) {
+        fputs("<p>Fault rules of this iteration: <code>", f);
+        text(f, x->fault);
         fputs("</code></p>\n", f);
     }
     timeline(f, it, x);
 }
 
-/* The explorer's schedule of a violation (its "steps": "wN: SQL  (notes)")
- * as a grid, one column per worker; nothing when d has none. */
+/* An explored schedule (a violation's "steps": "wN: SQL  (notes)") as a
+ * grid, one column per worker; nothing when d has none. */
 static void schedule_grid(FILE *f, json_t *d, int nworkers)
 {
     json_t *steps = json_object_get(d, "steps");
     if (!json_is_array(steps) || json_array_size(steps) == 0 || nworkers < 1)
         return;
-    fputs("<h3>The schedule that violated it</h3>\n<p>Token <code>", f);
+    fputs("<p>The schedule that violated it: token <code>", f);
     text(f, json_string_value(json_object_get(d, "schedule")) ? json_string_value(json_object_get(d, "schedule")) : "");
     fprintf(f, "</code>, %" JSON_INTEGER_FORMAT " preemption(s); a blue rule marks a change of worker.</p>\n",
             json_integer_value(json_object_get(d, "preemptions")));
@@ -550,84 +602,108 @@ static void schedule_grid(FILE *f, json_t *d, int nworkers)
     }
 }
 
-/* The TAP YAML block of each violated invariant's first violation, the
- * first one unfolded; the first one's schedule when the explorer found it. */
-static void diagnostics(FILE *f, const report *r, const rep_item *it)
+/* The diagnostics of every point that is not ok, as the TAP YAML block,
+ * the first one unfolded, with its schedule when the explorer found it. */
+static void diagnostics(FILE *f, const rep_item *it, int idx)
 {
     int shown = 0;
-    for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
-        json_t *d = rep_diagnostics(r, it, k);
-        char *yaml = rep_yaml(d);
-        if (yaml && !shown)
-            schedule_grid(f, d, it->nworkers);
-        if (yaml) {
-            fputs(shown++ ? "<details>" : "<details open>", f);
-            fputs("<summary>Diagnostics of the first violation: <b class=\"violated\">", f);
-            text(f, drv_invariant_name(it->scenario, k));
-            fputs("</b></summary><pre>", f);
-            text(f, yaml);
-            fputs("</pre></details>\n", f);
-        }
+    for (int k = 0; k < it->npoints; k++) {
+        const rep_point *p = &it->points[k];
+        char *yaml = p->verdict == REP_OK ? NULL : rep_yaml(p->diag);
+        if (!yaml)
+            continue;
+        const char *v = rep_verdict_name(p->verdict);
+        fprintf(f, "<details class=\"diag\" id=\"diag-%d-%d\" data-verdict=\"%s\"%s><summary><b class=\"%s\">%s</b> ",
+                idx, k, v, shown++ ? "" : " open", v, v);
+        text(f, p->name);
+        fputs("</summary>\n", f);
+        schedule_grid(f, p->diag, it->nworkers);
+        fputs("<pre>", f);
+        text(f, yaml);
+        fputs("</pre></details>\n", f);
         free(yaml);
-        json_decref(d);
     }
 }
 
-static void item_section(FILE *f, const report *r, const rep_item *it, int idx)
+static void item_section(FILE *f, const rep_item *it, int idx)
 {
     item_intro(f, it, idx);
-    invariants_table(f, it);
+    points_table(f, it, idx);
+    diagnostics(f, it, idx);
     item_timeline(f, it);
-    diagnostics(f, r, it);
-    fputs("<h3>Latency by outcome</h3>\n<div class=\"hists\">\n", f);
+    bool any = false;
     for (int k = 0; k < 4; k++)
-        if (it->latency[k].count)
-            histogram(f, &it->latency[k], k, it->outcomes[k]);
-    fputs("</div>\n</section>\n", f);
+        any |= it->latency[k].count > 0;
+    if (any) {
+        fputs("<h3>Latency by outcome</h3>\n<div class=\"hists\">\n", f);
+        for (int k = 0; k < 4; k++)
+            if (it->latency[k].count)
+                histogram(f, &it->latency[k], k, it->outcomes[k]);
+        fputs("</div>\n", f);
+    }
+    fputs("</section>\n", f);
 }
 
-/* The run's summary under the page's title: seed, command, server, when
- * and where. */
+/* The run's summary under the page's title: mode, seed, command, server,
+ * when and where, its notes. */
 static void page_head(FILE *f, const report *r)
 {
     char buf[64], stamp[64];
     struct tm tm;
     gmtime_r(&r->started, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    fputs("<table class=\"summary\">\n", f);
-    fputs("<tr><th>seed</th><td><code>", f);
+    fputs("<table class=\"summary\">\n<tr><th>mode</th><td>", f);
+    text(f, r->mode);
+    fputs("</td></tr>\n<tr><th>seed</th><td><code>", f);
     snprintf(buf, sizeof buf, "%" PRIu64, r->seed);
     text(f, buf);
     fputs("</code></td></tr>\n<tr><th>command</th><td><code>", f);
     text(f, r->command);
-    rep_server_text(r->server_version, buf, sizeof buf);
-    fprintf(f, "</code></td></tr>\n<tr><th>server</th><td>PostgreSQL %s (%s)</td></tr>\n", buf,
-            r->dsn ? "--dsn" : r->embedded ? "embedded cluster" : "PG* environment");
+    fputs("</code></td></tr>\n", f);
+    if (r->server_version) {
+        rep_server_text(r->server_version, buf, sizeof buf);
+        fprintf(f, "<tr><th>server</th><td>PostgreSQL %s (%s)</td></tr>\n", buf,
+                r->dsn ? "--dsn" : r->embedded ? "embedded cluster" : "PG* environment");
+    }
     fprintf(f, "<tr><th>started</th><td>%s on ", stamp);
     text(f, r->hostname);
     fputs("</td></tr>\n</table>\n", f);
+    if (r->nnotes) {
+        fputs("<pre class=\"notes\">", f);
+        for (int k = 0; k < r->nnotes; k++) {
+            text(f, r->notes[k]);
+            fputc('\n', f);
+        }
+        fputs("</pre>\n", f);
+    }
+    if (r->bail) {
+        fputs("<p class=\"error\">The run stopped: ", f);
+        text(f, r->bail);
+        fputs("</p>\n", f);
+    }
     if (r->oom)
         fputs("<p class=\"error\">Out of memory while recording: this report is incomplete.</p>\n", f);
 }
 
-/* One row per item, linking to its section: verdict, size, the invariants
- * it violated, its calls and latency by outcome. */
+/* One row per item, linking to its section: verdict, points, the points
+ * not ok, its calls and latency by outcome. */
 static void items_table(FILE *f, const report *r)
 {
-    fputs("<h2>Items</h2>\n<table class=\"items\"><tr><th>item</th><th>verdict</th><th>workers</th>"
-          "<th>iterations</th><th>violated invariants</th><th>calls and latency</th></tr>\n", f);
+    fputs("<h2>Items</h2>\n<table class=\"items\"><tr><th>item</th><th>verdict</th><th>points</th>"
+          "<th>iterations</th><th>not ok</th><th>calls and latency</th></tr>\n", f);
     for (int i = 0; i < r->nitems; i++) {
-        const rep_item *it = &r->items[i];
-        char label[160];
-        rep_item_label(it, label, sizeof label);
-        const char *v = rep_item_verdict(it);
+        const rep_item *it = r->items[i];
+        const char *v = rep_verdict_name(rep_item_verdict(it));
+        int c[4];
+        int n = rep_item_counts(it, c);
         fprintf(f, "<tr><td><a href=\"#item-%d\">", i);
-        text(f, label);
-        fprintf(f, "</a></td><td class=\"%s\">%s</td><td>%d</td><td>%ld</td><td>", v, v, it->nworkers,
-                it->iterations);
-        for (int k = 0; k < drv_ninvariants(it->scenario); k++)
-            if (!rep_item_held(it, k)) {
-                text(f, drv_invariant_name(it->scenario, k));
+        text(f, it->name);
+        fprintf(f, "</a></td><td class=\"%s\">%s</td><td>", v, v);
+        counts_text(f, c, n);
+        fprintf(f, "</td><td>%ld</td><td>", it->iterations);
+        for (int k = 0; k < n; k++)
+            if (it->points[k].verdict == REP_VIOLATED || it->points[k].verdict == REP_ERROR) {
+                text(f, it->points[k].name);
                 fputs("<br>", f);
             }
         fputs("</td><td>", f);
@@ -639,19 +715,19 @@ static void items_table(FILE *f, const report *r)
 
 int report_write_html(const report *r, const char *path, char *err, size_t errlen)
 {
-    const char *verdict = rep_run_verdict(r);
-    FILE *f = rep_html_open(path, "pgrace report", verdict, css, err, errlen);
+    FILE *f = rep_html_open(path, "pgrace report", rep_verdict_name(report_verdict(r)), css, err, errlen);
     if (!f)
         return -1;
     page_head(f, r);
     items_table(f, r);
     for (int i = 0; i < r->nitems; i++)
-        item_section(f, r, &r->items[i], i);
+        item_section(f, r->items[i], i);
     /* Counts what was drawn, for tests and tools: nothing needs it to show. */
     fprintf(f, "<script>\n(function () {\n"
                "  var b = document.body;\n"
                "  b.setAttribute('data-lanes', document.querySelectorAll('svg.timeline g.lane').length);\n"
                "  b.setAttribute('data-faults', document.querySelectorAll('svg.timeline .fault').length);\n"
+               "  b.setAttribute('data-points', document.querySelectorAll('tr.point').length);\n"
                "  b.setAttribute('data-rendered', 'yes');\n"
                "})();\n</script>\n</body></html>\n");
     return rep_close(f, path, err, errlen);

@@ -1,6 +1,7 @@
 /*
- * json.c — the record as one JSON document; its schema is
- * reports/report.schema.json (described in reports/README.md).
+ * json.c — the record as one JSON document, whatever the mode; its schema
+ * is reports/report.schema.json (described in reports/README.md), and it
+ * is what `pgrace replay` reads.
  *
  * Times of calls and statements are nanoseconds from the start of their
  * iteration (the first call's start); latencies are nanoseconds. Each
@@ -27,6 +28,14 @@ static json_t *latency(const hist *h)
                      (json_int_t)hist_quantile(h, 0.9), "p99_ns", (json_int_t)hist_quantile(h, 0.99),
                      "max_ns", (json_int_t)h->max, "mean_ns",
                      (json_int_t)(h->count ? h->sum / (double)h->count : 0));
+}
+
+static json_t *notes_json(char *const *notes, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(a, json_string(notes[i]));
+    return a;
 }
 
 static json_t *call_json(const rep_call *c, int64_t t0)
@@ -69,10 +78,13 @@ static json_t *iter_json(const rep_item *it, const rep_iter *x)
         t0 = x->calls[i].t_start < t0 ? x->calls[i].t_start : t0;
     json_t *o = json_object(), *calls = json_array(), *violated = json_array();
     json_object_set_new(o, "iteration", json_integer(x->iteration));
-    json_object_set_new(o, "fault_spec", json_string(x->fault_spec));
-    for (int k = 0; k < drv_ninvariants(it->scenario); k++)
+    json_object_set_new(o, "fault", json_string(x->fault));
+    json_object_set_new(o, "schedule", str_or_null(x->schedule));
+    json_object_set_new(o, "workers", x->workers > 0 ? json_integer(x->workers) : json_null());
+    json_object_set_new(o, "retries", x->retries >= 0 ? json_integer(x->retries) : json_null());
+    for (int k = 0; k < x->npoints && k < it->npoints; k++)
         if (x->violated[k])
-            json_array_append_new(violated, json_string(drv_invariant_name(it->scenario, k)));
+            json_array_append_new(violated, json_string(it->points[k].name));
     json_object_set_new(o, "violated", violated);
     json_object_set_new(o, "duration_ns", json_integer(x->span));
     for (int i = 0; i < x->ncalls; i++)
@@ -81,44 +93,20 @@ static json_t *iter_json(const rep_item *it, const rep_iter *x)
     return o;
 }
 
-static json_t *settings_json(const report *r, const rep_item *it)
+static json_t *point_json(const rep_point *p)
 {
-    json_t *o = json_object(), *pauses = json_array();
-    json_object_set_new(o, "scenario", json_string(it->scenario->name));
-    json_object_set_new(o, "variant", json_string(it->variant->name));
-    json_object_set_new(o, "plan", json_string(it->plan));
-    json_object_set_new(o, "workers", json_integer(it->nworkers));
-    json_object_set_new(o, "iterations", json_integer(r->iterations));
-    json_object_set_new(o, "retries", json_integer(it->retries));
-    for (int i = 0; i < it->pauses.n; i++)
-        json_array_append_new(pauses, json_pack("{s:s,s:I}", "name", it->pauses.p[i].name, "ns",
-                                                (json_int_t)it->pauses.p[i].ns));
-    json_object_set_new(o, "pauses", pauses);
-    json_object_set_new(o, "params", str_or_null(it->params));
-    json_object_set_new(o, "fault", str_or_null(it->fault));
-    json_object_set_new(o, "sweep", json_boolean(it->sweep));
-    json_object_set_new(o, "seed", rep_seed_json(r->seed));
-    json_object_set_new(o, "target", json_string(r->dsn ? "dsn" : r->embedded ? "embedded" : "environment"));
-    json_object_set_new(o, "dsn", str_or_null(r->dsn));
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(p->name));
+    json_object_set_new(o, "id", str_or_null(p->id));
+    json_object_set_new(o, "verdict", json_string(rep_verdict_name(p->verdict)));
+    json_object_set_new(o, "reason", str_or_null(p->reason));
+    json_object_set_new(o, "failures", json_integer(p->failures));
+    json_object_set_new(o, "runs", json_integer(p->runs));
+    json_object_set_new(o, "unit", json_string(p->unit));
+    json_object_set_new(o, "first_iteration", p->failures ? json_integer(p->first_iteration) : json_null());
+    json_object_set_new(o, "seconds", json_real(p->seconds));
+    json_object_set(o, "diagnostics", p->diag ? p->diag : json_null());
     return o;
-}
-
-/* Each invariant's verdict, failures and first violation's diagnostics. */
-static json_t *invariants_json(const report *r, const rep_item *it)
-{
-    json_t *inv = json_array();
-    for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
-        bool held = rep_item_held(it, k);
-        json_t *v = json_object();
-        json_object_set_new(v, "name", json_string(drv_invariant_name(it->scenario, k)));
-        json_object_set_new(v, "verdict", json_string(rep_item_error(it) ? "error" : held ? "held" : "violated"));
-        json_object_set_new(v, "failures", json_integer(it->failures[k]));
-        json_object_set_new(v, "first_iteration", held ? json_null() : json_integer(it->first_failure[k]));
-        json_t *d = rep_diagnostics(r, it, k);
-        json_object_set_new(v, "diagnostics", d ? d : json_null());
-        json_array_append_new(inv, v);
-    }
-    return inv;
 }
 
 /* The kept iterations in order, each from its traced copy (with the
@@ -137,21 +125,18 @@ static json_t *history_json(const rep_item *it)
     return iters;
 }
 
-static json_t *item_json(const report *r, const rep_item *it)
+static json_t *item_json(const rep_item *it)
 {
     json_t *o = json_object();
-    char label[160], stamp[32];
+    char stamp[32];
     struct tm tm;
-    rep_item_label(it, label, sizeof label);
     gmtime_r(&it->started, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_object_set_new(o, "name", json_string(label));
-    json_object_set_new(o, "scenario", json_string(it->scenario->name));
-    json_object_set_new(o, "variant", json_string(it->variant->name));
-    json_object_set_new(o, "plan", json_string(it->plan));
-    json_object_set_new(o, "settings", settings_json(r, it));
-    json_object_set_new(o, "verdict", json_string(rep_item_verdict(it)));
-    json_object_set_new(o, "error", str_or_null(rep_item_error(it)));
+    json_object_set_new(o, "kind", json_string(it->kind));
+    json_object_set_new(o, "name", json_string(it->name));
+    json_object_set(o, "settings", it->settings);
+    json_object_set_new(o, "verdict", json_string(rep_verdict_name(rep_item_verdict(it))));
+    json_object_set_new(o, "error", str_or_null(it->error ? it->error : it->ended ? NULL : "did not finish"));
     json_object_set_new(o, "started", json_string(stamp));
     json_object_set_new(o, "seconds", json_real(it->seconds));
     json_object_set_new(o, "iterations", json_integer(it->iterations));
@@ -166,15 +151,12 @@ static json_t *item_json(const report *r, const rep_item *it)
     json_object_set_new(o, "outcomes", outcomes);
     json_object_set_new(o, "latency", lat);
 
-    json_object_set_new(o, "invariants", invariants_json(r, it));
-
-    /* What `pgrace replay` reruns: the first violating iteration. */
-    if (it->has_bad)
-        json_object_set_new(o, "replay", json_pack("{s:I,s:s}", "iteration", (json_int_t)it->first_bad.iteration,
-                                                   "fault_spec", it->first_bad.fault_spec));
-    else
-        json_object_set_new(o, "replay", json_null());
-
+    json_t *points = json_array();
+    for (int k = 0; k < it->npoints; k++)
+        json_array_append_new(points, point_json(&it->points[k]));
+    json_object_set_new(o, "points", points);
+    json_object_set_new(o, "notes", notes_json(it->notes, it->nnotes));
+    json_object_set(o, "replay", it->replay ? it->replay : json_null());
     json_object_set_new(o, "iterations_kept", json_integer((json_int_t)it->niters));
     json_object_set_new(o, "iterations_dropped", json_integer(it->dropped));
     json_object_set_new(o, "timeline_iteration",
@@ -187,16 +169,30 @@ int report_write_json(const report *r, const char *path, char *err, size_t errle
 {
     json_t *doc = rep_json_begin("format", "pgrace-report", r->seed, r->command, r->started), *items = json_array();
     char buf[64];
+    json_object_set_new(doc, "mode", json_string(r->mode));
     json_object_set_new(doc, "hostname", json_string(r->hostname));
     rep_server_text(r->server_version, buf, sizeof buf);
-    json_object_set_new(doc, "server", json_pack("{s:i,s:s,s:b,s:s}", "version_num", r->server_version, "version",
-                                                 buf, "embedded", r->embedded, "target",
-                                                 r->dsn ? "dsn" : r->embedded ? "embedded" : "environment"));
+    json_object_set_new(doc, "server",
+                        r->server_version ? json_pack("{s:i,s:s,s:b,s:s}", "version_num", r->server_version, "version",
+                                                      buf, "embedded", r->embedded, "target",
+                                                      r->dsn ? "dsn" : r->embedded ? "embedded" : "environment")
+                                          : json_null());
     json_object_set_new(doc, "keep_iterations", json_integer(r->keep_iterations));
-    json_object_set_new(doc, "complete", json_boolean(!r->oom));
-    for (int i = 0; i < r->nitems; i++)
-        json_array_append_new(items, item_json(r, &r->items[i]));
-    json_object_set_new(doc, "verdict", json_string(rep_run_verdict(r)));
+    json_object_set_new(doc, "complete", json_boolean(!r->oom && !r->bailed));
+    json_object_set_new(doc, "verdict", json_string(rep_verdict_name(report_verdict(r))));
+    json_object_set_new(doc, "bail", str_or_null(r->bail));
+    json_object_set_new(doc, "notes", notes_json(r->notes, r->nnotes));
+    int c[4] = { 0 }, npoints = 0;
+    for (int i = 0; i < r->nitems; i++) {
+        int ic[4];
+        npoints += rep_item_counts(r->items[i], ic);
+        for (int k = 0; k < 4; k++)
+            c[k] += ic[k];
+        json_array_append_new(items, item_json(r->items[i]));
+    }
+    json_object_set_new(doc, "summary", json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "items", r->nitems, "planned",
+                                                  r->planned, "points", npoints, "ok", c[REP_OK], "violated",
+                                                  c[REP_VIOLATED], "error", c[REP_ERROR], "skipped", c[REP_SKIPPED]));
     json_object_set_new(doc, "items", items);
 
     int rc = rep_write_json(doc, path, err, errlen);

@@ -47,7 +47,7 @@ json_t *rep_json_begin(const char *key, const char *name, uint64_t seed, const c
     struct tm tm;
     gmtime_r(&started, &tm);
     strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_pack("{s:s, s:i, s:o, s:s, s:s}", key, name, "version", 1, "seed", rep_seed_json(seed), "command",
+    return json_pack("{s:s, s:i, s:o, s:s, s:s}", key, name, "version", 2, "seed", rep_seed_json(seed), "command",
                      command, "started", buf);
 }
 

@@ -1,6 +1,6 @@
 /*
  * out.h — what writing a report file takes, shared by the run's writers
- * (reports/) and the spec run's (spec/junit.c, json.c, html.c): the file,
+ * (reports/): the file,
  * the seed and server as text or JSON, XML-escaped text, the JSON
  * report's head, and the HTML page's head with the house style.
  */
@@ -33,7 +33,7 @@ int rep_close(FILE *f, const char *path, char *err, size_t errlen);
 int rep_write_json(json_t *doc, const char *path, char *err, size_t errlen);
 
 /* The JSON report's first members: key (the format's name) = name,
- * version 1, seed, command and started (ISO 8601, UTC). NULL when out of
+ * version 2, seed, command and started (ISO 8601, UTC). NULL when out of
  * memory. */
 json_t *rep_json_begin(const char *key, const char *name, uint64_t seed, const char *command, time_t started);
 

@@ -1,6 +1,6 @@
 /*
- * report.c — filling a run's record (see report.h, rep.h); the writers are
- * junit.c, json.c and html.c.
+ * report.c — filling the record (report.h, rep.h); TAP is tap.c, the
+ * files junit.c, json.c and html.c.
  */
 #include "reports/rep.h"
 
@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,11 +45,24 @@ static void fix_utf8(char *s)
     }
 }
 
+/* A valid UTF-8 copy of s (NULL for NULL; r->oom when out of memory). */
+static char *dup_utf8(report *r, const char *s)
+{
+    if (!s)
+        return NULL;
+    char *copy = strdup(s);
+    if (!copy)
+        r->oom = true;
+    else
+        fix_utf8(copy);
+    return copy;
+}
+
 static uint64_t hash_str(const char *s) { return hash_fnv1a(HASH_FNV1A_INIT, s, strlen(s)); }
 
-/* The interned copy of s (valid UTF-8), or NULL for NULL/"" (or when out
- * of memory: r->oom is set). */
-static const char *intern(report *r, const char *s)
+/* The interned copy of the first max bytes of s (whole UTF-8 sequences),
+ * valid UTF-8; NULL for NULL/"" (or when out of memory: r->oom is set). */
+static const char *intern_n(report *r, const char *s, size_t max)
 {
     if (!s || !*s)
         return NULL;
@@ -71,7 +85,10 @@ static const char *intern(report *r, const char *s)
         t->slot = slot;
         t->cap = cap;
     }
-    char *copy = strdup(s);
+    size_t len = strnlen(s, max);
+    while (len < strlen(s) && len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+        len--;      /* do not cut a UTF-8 sequence */
+    char *copy = strndup(s, len);
     if (!copy) {
         r->oom = true;
         return NULL;
@@ -90,7 +107,33 @@ static const char *intern(report *r, const char *s)
     return copy;
 }
 
-/* --- the record ------------------------------------------------------- */
+static const char *intern(report *r, const char *s) { return intern_n(r, s, SIZE_MAX); }
+
+/* Appends a copy of line to a list of notes. */
+static void add_note(report *r, char ***notes, int *n, int *cap, const char *line)
+{
+    if (*n == *cap) {
+        int c = *cap ? *cap * 2 : 8;
+        char **p = realloc(*notes, (size_t)c * sizeof *p);
+        if (!p) {
+            r->oom = true;
+            return;
+        }
+        *notes = p;
+        *cap = c;
+    }
+    char *copy = dup_utf8(r, line);
+    if (copy)
+        (*notes)[(*n)++] = copy;
+}
+
+/* --- the run ---------------------------------------------------------- */
+
+const char *rep_verdict_name(rep_verdict v)
+{
+    static const char *const names[] = { "ok", "violated", "error", "skipped" };
+    return v >= REP_OK && v <= REP_SKIPPED ? names[v] : "error";
+}
 
 report *report_new(const report_meta *meta)
 {
@@ -98,72 +141,126 @@ report *report_new(const report_meta *meta)
     if (!r)
         return NULL;
     r->strings = calloc(1, sizeof *r->strings);
-    r->command = strdup(meta->command ? meta->command : "");
-    r->dsn = meta->dsn ? strdup(meta->dsn) : NULL;
-    if (!r->strings || !r->command || (meta->dsn && !r->dsn)) {
+    if (!r->strings) {
+        free(r);
+        return NULL;
+    }
+    r->mode = dup_utf8(r, meta->mode ? meta->mode : "run");
+    r->command = dup_utf8(r, meta->command ? meta->command : "");
+    r->dsn = dup_utf8(r, meta->dsn);
+    if (r->oom) {
         report_free(r);
         return NULL;
     }
-    fix_utf8(r->command);
-    if (r->dsn)
-        fix_utf8(r->dsn);
     r->seed = meta->seed;
     r->server_version = meta->server_version;
     r->embedded = meta->embedded;
-    r->iterations = meta->iterations;
     r->keep_iterations = meta->keep_iterations > 0 ? meta->keep_iterations : 100000;
     r->started = time(NULL);
+    r->planned = -1;
     if (gethostname(r->hostname, sizeof r->hostname - 1) < 0 || !r->hostname[0])
         snprintf(r->hostname, sizeof r->hostname, "localhost");
     fix_utf8(r->hostname);
+    r->tap = meta->tap;
+    rep_tap_begin(r);
     return r;
 }
 
-static rep_item *current(report *r)
-{
-    return r && r->nitems > 0 && !r->items[r->nitems - 1].ended ? &r->items[r->nitems - 1] : NULL;
-}
-
-void report_item_begin(report *r, const plan_item *item, const item_settings *st)
+void report_set_server(report *r, int server_version, bool embedded)
 {
     if (!r)
         return;
+    r->server_version = server_version;
+    r->embedded = embedded;
+}
+
+void report_plan(report *r, int points)
+{
+    if (!r)
+        return;
+    r->planned = points;
+    rep_tap_plan(r, points);
+}
+
+void report_note(report *r, const char *fmt, ...)
+{
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (!r)
+        return;
+    rep_tap_note(r, line);
+    if (r->current)
+        add_note(r, &r->current->notes, &r->current->nnotes, &r->current->capnotes, line);
+    else
+        add_note(r, &r->notes, &r->nnotes, &r->capnotes, line);
+}
+
+void report_bail(report *r, const char *fmt, ...)
+{
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (!r || r->bailed)
+        return;
+    r->bailed = true;
+    r->bail = dup_utf8(r, line);
+    rep_tap_bail(r, line);
+}
+
+/* --- items ------------------------------------------------------------ */
+
+rep_item *report_item_begin(report *r, const rep_item_desc *d)
+{
+    if (!r)
+        return NULL;
     if (r->nitems == r->capitems) {
         int cap = r->capitems ? r->capitems * 2 : 8;
-        rep_item *items = realloc(r->items, (size_t)cap * sizeof *items);
+        rep_item **items = realloc(r->items, (size_t)cap * sizeof *items);
         if (!items) {
             r->oom = true;
-            return;
+            return NULL;
         }
         r->items = items;
         r->capitems = cap;
     }
-    int n = drv_ninvariants(item->scenario);
-    rep_item *it = &r->items[r->nitems];
-    *it = (rep_item){
-        .scenario = item->scenario, .variant = item->variant, .sweep = st->sweep,
-        .retries = st->retries, .nworkers = st->nworkers, .pauses = st->pauses, .params = st->params,
-        .started = time(NULL),
-    };
-    it->plan = strdup(st->plan ? st->plan : "none");
-    it->fault = st->fault ? strdup(st->fault) : NULL;
-    it->failures = calloc((size_t)n + 1, sizeof *it->failures);
-    it->first_failure = calloc((size_t)n + 1, sizeof *it->first_failure);
-    it->found = calloc((size_t)n + 1, sizeof *it->found);
-    if (!it->plan || (st->fault && !it->fault) || !it->failures || !it->first_failure || !it->found) {
-        free(it->plan);
-        free(it->fault);
-        free(it->failures);
-        free(it->first_failure);
-        free(it->found);
+    rep_item *it = calloc(1, sizeof *it);
+    if (!it) {
         r->oom = true;
-        return;
+        return NULL;
     }
-    for (int k = 0; k < n; k++)
-        it->first_failure[k] = -1;
+    it->kind = dup_utf8(r, d->kind ? d->kind : "scenario");
+    it->name = dup_utf8(r, d->name ? d->name : "");
+    it->settings = d->settings ? json_incref(d->settings) : json_object();
+    it->group = dup_utf8(r, d->group ? d->group : "pgrace");
+    it->classname = dup_utf8(r, d->classname ? d->classname : "pgrace");
+    it->nworkers = d->nworkers;
+    it->started = time(NULL);
     for (int k = 0; k < 4; k++)
         hist_init(&it->latency[k]);
-    r->nitems++;
+    if (!it->kind || !it->name || !it->settings || !it->group || !it->classname) {
+        free(it->kind);
+        free(it->name);
+        free(it->group);
+        free(it->classname);
+        json_decref(it->settings);
+        free(it);
+        r->oom = true;
+        return NULL;
+    }
+    r->items[r->nitems++] = it;
+    r->current = it;
+    return it;
+}
+
+void report_item_current(report *r, rep_item *it)
+{
+    if (r)
+        r->current = it;
 }
 
 static void free_iter(rep_iter *x)
@@ -177,53 +274,53 @@ static void free_iter(rep_iter *x)
 
 /* Copies one iteration into x, with statements when traced. Returns 0 or
  * -1 when out of memory (x left empty). */
-static int copy_iter(report *r, rep_iter *x, int ninv, long iteration, const call_record *calls, int ncalls,
-                     const int *verdicts, const char *spec, bool traced)
+static int copy_iter(report *r, rep_iter *x, const rep_iter_in *in, bool traced)
 {
-    *x = (rep_iter){ .iteration = iteration, .fault_spec = intern(r, spec), .ncalls = ncalls };
-    if (!x->fault_spec)
-        x->fault_spec = "";
-    x->calls = calloc((size_t)ncalls + 1, sizeof *x->calls);
-    x->violated = calloc((size_t)ninv + 1, 1);
+    *x = (rep_iter){ .iteration = in->iteration, .fault = intern(r, in->fault), .schedule = intern(r, in->schedule),
+                     .workers = in->workers, .retries = in->retries, .ncalls = in->ncalls, .npoints = in->npoints };
+    if (!x->fault)
+        x->fault = "";
+    x->calls = calloc((size_t)in->ncalls + 1, sizeof *x->calls);
+    x->violated = calloc((size_t)in->npoints + 1, 1);
     if (!x->calls || !x->violated)
         goto fail;
-    for (int k = 0; k < ninv; k++)
-        x->violated[k] = verdicts[k] == 0;
+    if (in->violated)
+        memcpy(x->violated, in->violated, (size_t)in->npoints);
     int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (int i = 0; i < ncalls; i++) {
-        const call_record *c = &calls[i];
+    for (int i = 0; i < in->ncalls; i++) {
+        const rep_call_in *c = &in->calls[i];
         rep_call *d = &x->calls[i];
         *d = (rep_call){
-            .worker = c->worker, .attempt = c->attempt, .kind = c->out.kind, .status = c->out.status,
-            .conn_lost = c->out.conn_lost, .indeterminate = c->out.indeterminate, .timed_out = c->timed_out,
+            .worker = c->worker, .attempt = c->attempt, .kind = c->kind, .status = c->status,
+            .conn_lost = c->conn_lost, .indeterminate = c->indeterminate, .timed_out = c->timed_out,
             .faults = c->faults, .t_start = c->t_start, .t_end = c->t_end,
         };
-        snprintf(d->sqlstate, sizeof d->sqlstate, "%s", c->out.sqlstate);
+        snprintf(d->sqlstate, sizeof d->sqlstate, "%s", c->sqlstate ? c->sqlstate : "");
         fix_utf8(d->sqlstate);
-        d->message = intern(r, c->out.message);
+        d->message = intern(r, c->message);
         d->result = intern(r, c->result);
         d->fault = c->faults ? intern(r, c->fault) : NULL;
         lo = c->t_start < lo ? c->t_start : lo;
         hi = c->t_end > hi ? c->t_end : hi;
-        if (!traced || !c->trace || !c->trace->n)
+        if (!traced || !c->stmts || !c->nstmts)
             continue;
-        d->stmts = calloc(c->trace->n, sizeof *d->stmts);
+        d->stmts = calloc((size_t)c->nstmts, sizeof *d->stmts);
         if (!d->stmts)
             goto fail;
-        d->nstmts = (int)c->trace->n;
-        d->stmts_dropped = (long)c->trace->dropped;
-        for (size_t e = 0; e < c->trace->n; e++) {
-            const pqx_event *ev = &c->trace->ev[e];
+        d->nstmts = c->nstmts;
+        d->stmts_dropped = c->stmts_dropped;
+        for (int e = 0; e < c->nstmts; e++) {
+            const rep_stmt_in *ev = &c->stmts[e];
             rep_stmt *s = &d->stmts[e];
-            *s = (rep_stmt){ .conn = ev->conn == c->conn ? 0 : 1, .t_send = ev->t_send, .t_done = ev->t_done,
-                             .failed = ev->failed };
-            snprintf(s->sql, sizeof s->sql, "%s", ev->sql);
-            snprintf(s->sqlstate, sizeof s->sqlstate, "%s", ev->sqlstate);
-            fix_utf8(s->sql);
+            *s = (rep_stmt){ .conn = ev->conn, .t_send = ev->t_send, .t_done = ev->t_done, .failed = ev->failed,
+                             .sql = intern_n(r, ev->sql, REP_SQL_KEPT) };
+            if (!s->sql)
+                s->sql = "";
+            snprintf(s->sqlstate, sizeof s->sqlstate, "%s", ev->sqlstate ? ev->sqlstate : "");
             fix_utf8(s->sqlstate);
         }
     }
-    x->span = ncalls ? hi - lo : 0;
+    x->span = in->ncalls ? hi - lo : 0;
     return 0;
 fail:
     free_iter(x);
@@ -231,18 +328,18 @@ fail:
     return -1;
 }
 
-void report_iteration(report *r, long iteration, const call_record *calls, int ncalls, const int *verdicts,
-                      const char *fault_spec)
+void report_iteration(report *r, rep_item *it, const rep_iter_in *x)
 {
-    rep_item *it = current(r);
-    if (!it)
+    if (!r || !it)
         return;
-    int ninv = drv_ninvariants(it->scenario);
     bool bad = false;
-    for (int k = 0; k < ninv; k++)
-        bad |= verdicts[k] == 0;
+    for (int k = 0; x->violated && k < x->npoints; k++)
+        bad |= x->violated[k] != 0;
     it->seen++;
-    if (bad || it->seen <= r->keep_iterations) {
+    /* Every iteration up to the cap, then only violating ones, up to the
+     * cap again: a soak's memory stays flat whatever it finds. */
+    bool keep = it->seen <= r->keep_iterations || (bad && it->kept_bad < r->keep_iterations);
+    if (keep) {
         if (it->niters == it->cap) {
             size_t cap = it->cap ? it->cap * 2 : 64;
             rep_iter *iters = realloc(it->iters, cap * sizeof *iters);
@@ -253,96 +350,154 @@ void report_iteration(report *r, long iteration, const call_record *calls, int n
             it->iters = iters;
             it->cap = cap;
         }
-        if (copy_iter(r, &it->iters[it->niters], ninv, iteration, calls, ncalls, verdicts, fault_spec, false) == 0)
+        if (copy_iter(r, &it->iters[it->niters], x, false) == 0) {
             it->niters++;
+            it->kept_bad += bad;
+        }
     } else {
         it->dropped++;
     }
     /* The traced copies: the first violation, and the slowest iteration. */
     if (bad && !it->has_bad)
-        it->has_bad = copy_iter(r, &it->first_bad, ninv, iteration, calls, ncalls, verdicts, fault_spec, true) == 0;
+        it->has_bad = copy_iter(r, &it->first_bad, x, true) == 0;
     int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (int i = 0; i < ncalls; i++) {
-        lo = calls[i].t_start < lo ? calls[i].t_start : lo;
-        hi = calls[i].t_end > hi ? calls[i].t_end : hi;
+    for (int i = 0; i < x->ncalls; i++) {
+        lo = x->calls[i].t_start < lo ? x->calls[i].t_start : lo;
+        hi = x->calls[i].t_end > hi ? x->calls[i].t_end : hi;
     }
-    if (ncalls && (!it->has_slow || hi - lo > it->slowest.span)) {
+    if (x->ncalls && (!it->has_slow || hi - lo > it->slowest.span)) {
         if (it->has_slow)
             free_iter(&it->slowest);
-        it->has_slow = copy_iter(r, &it->slowest, ninv, iteration, calls, ncalls, verdicts, fault_spec, true) == 0;
+        it->has_slow = copy_iter(r, &it->slowest, x, true) == 0;
     }
 }
 
-void report_item_end(report *r, const drv_result *res, const char *repeat_command)
+void report_item_add(report *r, rep_item *it, long iterations, const long outcomes[4], const hist latency[4],
+                     double seconds)
 {
-    rep_item *it = current(r);
-    if (!it)
+    if (!r || !it)
         return;
-    it->iterations = res->iterations;
-    it->seconds = res->seconds;
+    it->iterations += iterations;
+    it->seconds += seconds;
     for (int k = 0; k < 4; k++) {
-        it->outcomes[k] = res->outcomes[k];
-        it->latency[k] = res->latency[k];
+        it->outcomes[k] += outcomes[k];
+        hist_merge(&it->latency[k], &latency[k]);
     }
-    for (int k = 0; k < res->nverdicts && k < drv_ninvariants(it->scenario); k++) {
-        it->failures[k] = res->verdicts[k].failures;
-        it->first_failure[k] = res->verdicts[k].failures ? res->verdicts[k].first_iteration : -1;
-        if (res->verdicts[k].failures && res->verdicts[k].first_found)
-            it->found[k] = json_deep_copy(res->verdicts[k].first_found);
-    }
-    it->repeat = strdup(repeat_command ? repeat_command : "");
-    if (it->repeat)
-        fix_utf8(it->repeat);
-    else
-        r->oom = true;
-    it->ended = true;
 }
 
-void report_item_error(report *r, const char *reason)
+void report_point(report *r, rep_item *it, const rep_point_in *p)
 {
-    rep_item *it = current(r);
-    if (!it)
+    if (!r || !it)
         return;
-    it->error = strdup(reason ? reason : "error");
-    if (it->error)
-        fix_utf8(it->error);
-    it->iterations = it->seen;
+    if (it->npoints == it->cappoints) {
+        int cap = it->cappoints ? it->cappoints * 2 : 8;
+        rep_point *pts = realloc(it->points, (size_t)cap * sizeof *pts);
+        if (!pts) {
+            r->oom = true;
+            return;
+        }
+        it->points = pts;
+        it->cappoints = cap;
+    }
+    rep_point *q = &it->points[it->npoints];
+    *q = (rep_point){
+        .name = dup_utf8(r, p->name ? p->name : ""), .id = dup_utf8(r, p->id), .verdict = p->verdict,
+        .reason = dup_utf8(r, p->reason), .failures = p->failures, .runs = p->runs,
+        .unit = p->unit ? p->unit : "iterations", .first_iteration = p->failures ? p->first_iteration : -1,
+        .seconds = p->seconds, .diag = p->diagnostics ? json_incref(p->diagnostics) : NULL,
+    };
+    if (!q->name) {
+        json_decref(q->diag);
+        free(q->id);
+        free(q->reason);
+        return;
+    }
+    it->npoints++;
+    rep_tap_point(r, it, q);
+}
+
+void report_item_replay(report *r, rep_item *it, json_t *replay, bool replace)
+{
+    if (!r || !it || !replay || (it->replay && !replace))
+        return;
+    json_decref(it->replay);
+    it->replay = json_incref(replay);
+}
+
+void report_item_end(report *r, rep_item *it, const char *repeat, const char *error)
+{
+    if (!r || !it)
+        return;
+    if (repeat && !it->repeat)
+        it->repeat = dup_utf8(r, repeat);
+    if (error && !it->error)
+        it->error = dup_utf8(r, error);
     it->ended = true;
+    if (r->current == it)
+        r->current = NULL;
+}
+
+static void free_item(rep_item *it)
+{
+    for (size_t j = 0; j < it->niters; j++)
+        free_iter(&it->iters[j]);
+    free(it->iters);
+    if (it->has_bad)
+        free_iter(&it->first_bad);
+    if (it->has_slow)
+        free_iter(&it->slowest);
+    for (int k = 0; k < it->npoints; k++) {
+        free(it->points[k].name);
+        free(it->points[k].id);
+        free(it->points[k].reason);
+        json_decref(it->points[k].diag);
+    }
+    free(it->points);
+    for (int k = 0; k < it->nnotes; k++)
+        free(it->notes[k]);
+    free(it->notes);
+    json_decref(it->settings);
+    json_decref(it->replay);
+    free(it->kind);
+    free(it->name);
+    free(it->group);
+    free(it->classname);
+    free(it->error);
+    free(it->repeat);
+    free(it);
 }
 
 void report_free(report *r)
 {
     if (!r)
         return;
-    for (int i = 0; i < r->nitems; i++) {
-        rep_item *it = &r->items[i];
-        for (size_t j = 0; j < it->niters; j++)
-            free_iter(&it->iters[j]);
-        free(it->iters);
-        if (it->has_bad)
-            free_iter(&it->first_bad);
-        if (it->has_slow)
-            free_iter(&it->slowest);
-        for (int k = 0; it->found && k < drv_ninvariants(it->scenario); k++)
-            json_decref(it->found[k]);
-        free(it->found);
-        free(it->failures);
-        free(it->first_failure);
-        free(it->plan);
-        free(it->fault);
-        free(it->error);
-        free(it->repeat);
-    }
+    for (int i = 0; i < r->nitems; i++)
+        free_item(r->items[i]);
     free(r->items);
+    for (int k = 0; k < r->nnotes; k++)
+        free(r->notes[k]);
+    free(r->notes);
     if (r->strings) {
         for (size_t i = 0; i < r->strings->cap; i++)
             free(r->strings->slot[i]);
         free(r->strings->slot);
         free(r->strings);
     }
+    free(r->mode);
     free(r->command);
     free(r->dsn);
+    free(r->bail);
     free(r);
+}
+
+int report_write_files(const report *r, const char *junit, const char *json, const char *html, char *err,
+                       size_t errlen)
+{
+    if ((junit && report_write_junit(r, junit, err, errlen) < 0) ||
+        (json && report_write_json(r, json, err, errlen) < 0) ||
+        (html && report_write_html(r, html, err, errlen) < 0))
+        return -1;
+    return 0;
 }
 
 /* --- shared by the writers -------------------------------------------- */
@@ -354,35 +509,38 @@ const char *rep_call_type(const rep_call *c)
     return c->kind == OUT_OK ? "ok" : "fail";
 }
 
-bool rep_item_held(const rep_item *it, int k)
+int rep_item_counts(const rep_item *it, int counts[4])
 {
-    return it->failures[k] == 0;
+    memset(counts, 0, 4 * sizeof *counts);
+    for (int k = 0; k < it->npoints; k++)
+        counts[it->points[k].verdict]++;
+    return it->npoints;
 }
 
-const char *rep_item_error(const rep_item *it)
+rep_verdict rep_item_verdict(const rep_item *it)
 {
-    return it->error ? it->error : !it->ended ? "did not finish" : NULL;
+    int c[4];
+    int n = rep_item_counts(it, c);
+    if (it->error || !it->ended || c[REP_ERROR])
+        return REP_ERROR;
+    if (c[REP_VIOLATED])
+        return REP_VIOLATED;
+    return n && c[REP_SKIPPED] == n ? REP_SKIPPED : REP_OK;
 }
 
-const char *rep_item_verdict(const rep_item *it)
+rep_verdict report_verdict(const report *r)
 {
-    if (rep_item_error(it))
-        return "error";
-    for (int k = 0; k < drv_ninvariants(it->scenario); k++)
-        if (!rep_item_held(it, k))
-            return "violated";
-    return "held";
-}
-
-const char *rep_run_verdict(const report *r)
-{
-    const char *verdict = "held";
+    bool violated = false, all_skipped = r->nitems > 0;
+    if (r->bailed || r->oom)
+        return REP_ERROR;
     for (int i = 0; i < r->nitems; i++) {
-        const char *v = rep_item_verdict(&r->items[i]);
-        if (strcmp(v, "error") == 0 || (strcmp(v, "violated") == 0 && strcmp(verdict, "held") == 0))
-            verdict = v;
+        rep_verdict v = rep_item_verdict(r->items[i]);
+        if (v == REP_ERROR)
+            return REP_ERROR;
+        violated |= v == REP_VIOLATED;
+        all_skipped &= v == REP_SKIPPED;
     }
-    return verdict;
+    return violated ? REP_VIOLATED : all_skipped ? REP_SKIPPED : REP_OK;
 }
 
 const rep_iter *rep_timeline_iter(const rep_item *it)
@@ -390,37 +548,15 @@ const rep_iter *rep_timeline_iter(const rep_item *it)
     return it->has_bad ? &it->first_bad : it->has_slow ? &it->slowest : NULL;
 }
 
-void rep_item_label(const rep_item *it, char *buf, size_t len)
+void rep_point_summary(const rep_point *p, char *buf, size_t len)
 {
-    if (strcmp(it->plan, "none") == 0)
-        snprintf(buf, len, "%s/%s", it->scenario->name, it->variant->name);
+    if (p->reason)
+        snprintf(buf, len, "%s", p->reason);
+    else if (p->verdict == REP_VIOLATED && p->runs > 0 && p->failures > 0)
+        snprintf(buf, len, "violated in %ld of %ld %s (first: iteration %ld)", p->failures, p->runs, p->unit,
+                 p->first_iteration);
     else
-        snprintf(buf, len, "%s/%s [%s]", it->scenario->name, it->variant->name, it->plan);
-}
-
-json_t *rep_diagnostics(const report *r, const rep_item *it, int k)
-{
-    if (rep_item_held(it, k))
-        return NULL;
-    json_t *d = json_object();
-    if (!d)
-        return NULL;
-    char buf[64];
-    json_object_set_new(d, "scenario", json_string(it->scenario->name));
-    json_object_set_new(d, "variant", json_string(it->variant->name));
-    json_object_set_new(d, "plan", json_string(it->plan));
-    json_object_set_new(d, "invariant", json_string(drv_invariant_name(it->scenario, k)));
-    json_object_set_new(d, "iteration", json_integer(it->first_failure[k]));
-    if (it->found[k])
-        json_object_update(d, it->found[k]);
-    snprintf(buf, sizeof buf, "%ld of %ld", it->failures[k], it->iterations);
-    json_object_set_new(d, "failing_iterations", json_string(buf));
-    json_object_set_new(d, "workers", json_integer(it->nworkers));
-    if (it->retries)
-        json_object_set_new(d, "retries", json_integer(it->retries));
-    json_object_set_new(d, "seed", rep_seed_json(r->seed));
-    json_object_set_new(d, "repeat", json_string(it->repeat ? it->repeat : ""));
-    return d;
+        snprintf(buf, len, "%s", rep_verdict_name(p->verdict));
 }
 
 char *rep_yaml(json_t *diag)

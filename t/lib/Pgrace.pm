@@ -7,7 +7,8 @@ use Exporter 'import';
 use File::Temp qw(tempfile);
 use POSIX qw(WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG);
 
-our @EXPORT_OK = qw(build pgrace run_cmd run_cmd_stdin under_cluster repeat_count sanitized dsn_from_env psql_value tap_of);
+our @EXPORT_OK = qw(build pgrace run_cmd run_cmd_stdin under_cluster repeat_count sanitized dsn_from_env psql_value tap_of
+                    junit_errors);
 
 # The build under test: build/ normally, build/asan or build/tsan for the
 # sanitizer passes of `make check`.
@@ -78,6 +79,20 @@ sub tap_of {
     my $p = TAP::Parser->new({ tap => $text });
     while (defined $p->next) { }
     return $p;
+}
+
+# What xmllint says is wrong with the JUnit file $file: against pgrace's
+# own schema of the strict Ant format (reports/junit.xsd), always, and
+# against the reference schema beside the project when there is one. ''
+# when it validates against each (a missing xmllint is an error, not a skip).
+sub junit_errors {
+    my ($file) = @_;
+    my $errors = '';
+    for my $xsd ('reports/junit.xsd', grep { -f } '../shared/schemas/JUnit.xsd') {
+        my ($st, $out, $err) = run_cmd('xmllint', '--noout', '--schema', $xsd, $file);
+        $errors .= "$xsd: $err" if $st != 0;
+    }
+    return $errors;
 }
 
 # One value from psql (-X: no psqlrc), dying on error.

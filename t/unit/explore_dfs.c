@@ -161,7 +161,6 @@ static long brute_bounded(const prog *progs, int n, int bound)
 
 int main(void)
 {
-    tap_begin(stdout);
     long pruned;
     int distinct;
     prog three[2] = { { 3, -1, -1 }, { 3, -1, -1 } };
@@ -245,5 +244,5 @@ int main(void)
     pct_free(q);
     CHECK(same, "pct: the same seed gives the same schedules");
     CHECK(first_w0 > 0 && first_w1 > 0, "pct: both workers go first in some rounds (%d, %d)", first_w0, first_w1);
-    return CHECK_DONE();
+    return check_done();
 }

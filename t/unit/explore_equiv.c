@@ -75,5 +75,5 @@ int main(void)
     }
     CHECK(seen == 5000, "5000 distinct ordered prefixes: 5000 classes (%d)", seen);
     equiv_free(s);
-    return CHECK_DONE();
+    return check_done();
 }

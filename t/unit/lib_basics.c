@@ -7,6 +7,7 @@
 #include "lib/hist.h"
 #include "lib/parse.h"
 #include "lib/rng.h"
+#include "lib/tap.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -126,18 +127,17 @@ static void test_tap_yaml(void)
                        "  nested:\n    flag: true\n";
     CHECK(strcmp(buf, want) == 0, "YAML diagnostics quote and nest safely");
     if (strcmp(buf, want) != 0)
-        tap_comment("got:\n%s", buf);
+        check_diag("got:\n%s", buf);
     json_decref(d);
     free(buf);
 }
 
 int main(void)
 {
-    tap_begin(stdout);
     test_err();
     test_durations();
     test_rng();
     test_hist();
     test_tap_yaml();
-    return CHECK_DONE();
+    return check_done();
 }

@@ -5,7 +5,7 @@
  * but blocked by no test session is stuck at the bound, and a blocked one
  * completes once its blocker commits.
  */
-#include "t/unit/check_cluster.h"
+#include "t/unit/check.h"
 
 #include "lib/blocking.h"
 #include "lib/cleanup.h"
@@ -57,20 +57,20 @@ static PGconn *open_conn(const char *conninfo, const char *app)
     char err[ERRLEN];
     PGconn *c = pqx_connect(conninfo, "public", app, err, sizeof err);
     if (!c)
-        tap_bail("connect %s: %s", app, err);
+        check_bail("connect %s: %s", app, err);
     return c;
 }
 
 int main(void)
 {
     char err[ERRLEN];
-    cluster *cl = check_cluster_start();
-    if (!cl)
-        return 1;
+    if (cleanup_signals_start(err, sizeof err) < 0)
+        check_bail("%s", err);
+    cluster *cl;
+    if (cluster_start(&cl, err, sizeof err) < 0)
+        check_bail("cluster_start: %s", err);
     const char *ci = cluster_conninfo(cl);
     PGconn *ctl = open_conn(ci, "ctl"), *s1 = open_conn(ci, "s1"), *s2 = open_conn(ci, "s2");
-    if (!ctl || !s1 || !s2)
-        return 1;
     pqx_ctl_exec(ctl, "CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0)", err, sizeof err);
 
     blk_watch *w = blk_new(ctl, err, sizeof err);
@@ -132,5 +132,5 @@ int main(void)
     PQfinish(s2);
     PQfinish(ctl);
     cluster_stop(cl);
-    return CHECK_DONE();
+    return check_done();
 }

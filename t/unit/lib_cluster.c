@@ -26,17 +26,12 @@ static outcome run(PGconn *c, pqx_trace *t, const char *sql)
 int main(void)
 {
     char err[ERRLEN], dir[256];
-    tap_begin(stdout);
-    if (cleanup_signals_start(err, sizeof err) < 0) {
-        tap_bail("%s", err);
-        return 1;
-    }
+    if (cleanup_signals_start(err, sizeof err) < 0)
+        check_bail("%s", err);
     CHECK(cluster_find_bindir(dir, sizeof dir, err, sizeof err) == 0, "finds initdb and postgres: %s", dir);
     cluster *cl;
-    if (cluster_start(&cl, err, sizeof err) < 0) {
-        tap_bail("cluster_start: %s", err);
-        return 1;
-    }
+    if (cluster_start(&cl, err, sizeof err) < 0)
+        check_bail("cluster_start: %s", err);
     char host[256], conninfo[512];
     snprintf(host, sizeof host, "%s", cluster_host(cl));
     snprintf(conninfo, sizeof conninfo, "%s", cluster_conninfo(cl));
@@ -45,10 +40,8 @@ int main(void)
 
     PGconn *c = pqx_connect(conninfo, "public", "unit", err, sizeof err);
     CHECK(c != NULL, "pqx_connect connects");
-    if (!c) {
-        tap_bail("%s", err);
-        return 1;
-    }
+    if (!c)
+        check_bail("%s", err);
     long long v = 0;
     CHECK(pqx_ctl_int(c, "SELECT current_setting('search_path') = 'public'", 0, NULL, &v, err, sizeof err) == 0 &&
           v == 0, "search_path comes from the connection options");
@@ -91,5 +84,5 @@ int main(void)
     CHECK(access(host, F_OK) != 0, "cluster_stop removes the directory");
     CHECK(PQping(conninfo) == PQPING_NO_RESPONSE, "and the server is gone");
     CHECK(pqx_check_conninfo("host='x", err, sizeof err) == -1 && strstr(err, "bad DSN"), "bad DSN: %s", err);
-    return CHECK_DONE();
+    return check_done();
 }

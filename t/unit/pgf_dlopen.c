@@ -11,8 +11,8 @@
  * Two builds of this file (see the Makefile): build/t/pgf_dlopen has the
  * shim's objects linked in, like pgf_count, so that the sanitizer builds run
  * it (t/30-shim-count.t); build/t/dlopen_client links neither the shim nor
- * libpq and gets the shim by LD_PRELOAD (t/30-shim-clients.t).  Run bare (as
- * prove does for t/unit) it skips.
+ * libpq and gets the shim by LD_PRELOAD (t/30-shim-clients.t).  Run bare it
+ * bails out (it is not in prove's list of unit tests).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -29,21 +29,10 @@
 #include <unistd.h>
 #include <libpq-fe.h> /* types and constants only: nothing is linked */
 
-#include "t/unit/tap_bare.h"
+#include "t/unit/check.h"
 
 #define SONAME "libpq.so.5"
 
-
-static void bail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("Bail out! ");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    exit(255);
-}
 
 /* The libpq functions this client uses, all looked up on one handle. */
 struct pq {
@@ -109,24 +98,24 @@ static void check_handle(const char *how, void *h)
     struct pq pq;
     char st[6];
     if (!h) {
-        ok(0, "%s: dlopen failed: %s", how, dlerror());
+        CHECK(0, "%s: dlopen failed: %s", how, dlerror());
         return;
     }
     if (!pq_load(h, &pq)) {
-        ok(0, "%s: dlsym failed: %s", how, dlerror());
+        CHECK(0, "%s: dlsym failed: %s", how, dlerror());
         return;
     }
-    ok(*(void **)&pq.exec == wrapper, "%s: dlsym(handle, \"PQexec\") is the shim's wrapper", how);
+    CHECK(*(void **)&pq.exec == wrapper, "%s: dlsym(handle, \"PQexec\") is the shim's wrapper", how);
     Dl_info info;
     const char *from = dladdr(*(void **)&pq.lib_version, &info) && info.dli_fname ? info.dli_fname : "?";
-    ok(strstr(from, "libpq") && pq.lib_version() > 0, "%s: PQlibVersion comes from libpq (%s)", how, from);
+    CHECK(strstr(from, "libpq") && pq.lib_version() > 0, "%s: PQlibVersion comes from libpq (%s)", how, from);
     PGconn *c = pq.connectdb("");
-    if (pq.status(c) != CONNECTION_OK) bail("%s: cannot connect", how);
-    ok(strcmp(run(&pq, c, "SELECT 1 /* pgf-dl */", st), "40001") == 0,
+    if (pq.status(c) != CONNECTION_OK) check_bail("%s: cannot connect", how);
+    CHECK(strcmp(run(&pq, c, "SELECT 1 /* pgf-dl */", st), "40001") == 0,
        "%s: PQexec through the handle gets the injected 40001 (got '%s')", how, st);
-    ok(strcmp(run_async(&pq, c, "SELECT 2 /* pgf-dl */", st), "40001") == 0,
+    CHECK(strcmp(run_async(&pq, c, "SELECT 2 /* pgf-dl */", st), "40001") == 0,
        "%s: PQsendQueryParams through the handle gets the injected 40001 (got '%s')", how, st);
-    ok(run(&pq, c, "SELECT 1", st)[0] == '\0' && run_async(&pq, c, "SELECT 2", st)[0] == '\0',
+    CHECK(run(&pq, c, "SELECT 1", st)[0] == '\0' && run_async(&pq, c, "SELECT 2", st)[0] == '\0',
        "%s: an unmatched statement runs", how);
     pq.finish(c);
 }
@@ -156,11 +145,11 @@ static int copy_file(const char *from, const char *to)
 static void check_copy(const char *real)
 {
     char dir[] = "/tmp/pgf_dlopen.XXXXXX", copy[PATH_MAX];
-    if (!mkdtemp(dir)) bail("mkdtemp: %s", strerror(errno));
+    if (!mkdtemp(dir)) check_bail("mkdtemp: %s", strerror(errno));
     snprintf(copy, sizeof copy, "%s/%s", dir, SONAME);
-    if (copy_file(real, copy) != 0) bail("copy %s to %s failed", real, copy);
+    if (copy_file(real, copy) != 0) check_bail("copy %s to %s failed", real, copy);
     void *h = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
-    ok(h && strcmp(map_name(h), copy) == 0 && dlsym(h, "PQexec") != wrapper,
+    CHECK(h && strcmp(map_name(h), copy) == 0 && dlsym(h, "PQexec") != wrapper,
        "a copy of libpq at another inode is loaded as itself, not the shim (%s)", h ? map_name(h) : dlerror());
     if (h) dlclose(h);
     unlink(copy);
@@ -185,28 +174,26 @@ static void *dlopen_worker(void *arg)
 
 int main(void)
 {
-    if (!getenv("PGHOST") && !getenv("PGDATABASE")) {
-        printf("1..0 # SKIP needs a server and PGFAULT (t/30-shim-clients.t, t/30-shim-count.t)\n");
-        return 0;
-    }
+    if (!getenv("PGHOST") && !getenv("PGDATABASE"))
+        check_bail("needs a server in PGHOST and PGFAULT: t/30-shim-clients.t and t/30-shim-count.t run this");
     wrapper = dlsym(RTLD_DEFAULT, "PQexec");
-    if (!wrapper) bail("no PQexec in the global scope: the shim is not loaded");
+    if (!wrapper) check_bail("no PQexec in the global scope: the shim is not loaded");
 
     /* ctypes' mode (psycopg 3). */
     void *h = dlopen(SONAME, RTLD_NOW | RTLD_LOCAL);
     check_handle("soname " SONAME, h);
     Dl_info info;
     void *version = h ? dlsym(h, "PQlibVersion") : NULL;
-    if (!version || !dladdr(version, &info)) bail("cannot find libpq's path");
+    if (!version || !dladdr(version, &info)) check_bail("cannot find libpq's path");
     char path[PATH_MAX], real[PATH_MAX], dir[PATH_MAX], dev[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s", info.dli_fname);
-    if (!realpath(path, real)) bail("realpath(%s): %s", path, strerror(errno));
+    if (!realpath(path, real)) check_bail("realpath(%s): %s", path, strerror(errno));
 
     void *h2 = dlopen(path, RTLD_LAZY);
     check_handle(path, h2);
     void *h3 = dlopen(real, RTLD_NOW | RTLD_GLOBAL);
     check_handle(real, h3);
-    ok(h == h2 && h2 == h3, "soname, path and real path give one handle");
+    CHECK(h == h2 && h2 == h3, "soname, path and real path give one handle");
 
     /* libpq-dev's symlink, by bare name (LuaJIT's ffi.load("pq") does this). */
     snprintf(dir, sizeof dir, "%s", real);
@@ -218,7 +205,7 @@ int main(void)
         check_handle("bare name libpq.so", h4);
         if (h4) dlclose(h4);
     } else {
-        ok(1, "# SKIP no %s", dev);
+        check_skip("bare name libpq.so: no %s", dev);
     }
 
     void *h5 = dlopen(SONAME, RTLD_LAZY | RTLD_NOLOAD);
@@ -232,28 +219,28 @@ int main(void)
     int closed = 0;
     void *all[] = {h, h2, h3, h5, h6, h7};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) closed += all[i] && dlclose(all[i]) == 0;
-    ok(closed == 6, "every handle closes (%d of 6)", closed);
+    CHECK(closed == 6, "every handle closes (%d of 6)", closed);
     h = dlopen(SONAME, RTLD_NOW | RTLD_LOCAL);
     check_handle("soname again after every dlclose", h);
     if (h) dlclose(h);
 
     /* Other libraries are what they are. */
     void *m = dlopen("libm.so.6", RTLD_NOW);
-    ok(m && strstr(map_name(m), "libm.so") && dlsym(m, "cos"), "libm.so.6 is libm (%s)", map_name(m));
-    ok(m && dlclose(m) == 0, "... and closes");
-    ok(dlopen("libpgf-no-such-library.so.1", RTLD_NOW) == NULL && strstr(dlerror(), "libpgf-no-such-library"),
+    CHECK(m && strstr(map_name(m), "libm.so") && dlsym(m, "cos"), "libm.so.6 is libm (%s)", map_name(m));
+    CHECK(m && dlclose(m) == 0, "... and closes");
+    CHECK(dlopen("libpgf-no-such-library.so.1", RTLD_NOW) == NULL && strstr(dlerror(), "libpgf-no-such-library"),
        "a missing library fails with its own name in dlerror");
     m = dlopen("libm.so.6", RTLD_NOW);
-    ok(m && dlerror() == NULL, "a successful dlopen leaves no error for dlerror");
+    CHECK(m && dlerror() == NULL, "a successful dlopen leaves no error for dlerror");
     if (m) dlclose(m);
     check_copy(real);
 
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++)
-        if (pthread_create(&th[i], NULL, dlopen_worker, NULL) != 0) bail("pthread_create");
+        if (pthread_create(&th[i], NULL, dlopen_worker, NULL) != 0) check_bail("pthread_create");
     for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
-    ok(atomic_load(&thread_bad) == 0, "%d threads x %d dlopen/dlsym/dlclose of libpq and libm: %d wrong",
+    CHECK(atomic_load(&thread_bad) == 0, "%d threads x %d dlopen/dlsym/dlclose of libpq and libm: %d wrong",
        THREADS, ROUNDS, atomic_load(&thread_bad));
 
-    return tap_bare_done();
+    return check_done();
 }

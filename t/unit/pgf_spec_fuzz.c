@@ -11,16 +11,13 @@
 #include <string.h>
 
 #include "faults/pgf_int.h"
+#include "t/unit/check.h"
 
-static int test_no, failures;
-
+/* A point; when it fails, the spec and the parser's message. */
 static void ok(int cond, const char *what, const char *spec, const char *err)
 {
-    printf("%sok %d - %s\n", cond ? "" : "not ", ++test_no, what);
-    if (!cond) {
-        failures++;
-        printf("  ---\n  spec: '%s'\n  err: '%s'\n  ...\n", spec, err);
-    }
+    if (!CHECK(cond, "%s", what))
+        check_diag("spec: '%s'\nerr: '%s'", spec, err);
 }
 
 static unsigned long long rng_state;
@@ -134,11 +131,11 @@ static int check(const char *spec, int must_accept, int *bad_msg)
     }
     char tok[200];
     if (strchr(err, '\n') || token_of(err, tok, sizeof tok) < 0 || !strstr(spec, tok)) {
-        if (*bad_msg == 0) printf("# bad message for '%s': '%s'\n", spec, err);
+        if (*bad_msg == 0) check_diag("bad message for '%s': '%s'", spec, err);
         (*bad_msg)++;
     }
     if (must_accept) {
-        printf("# valid spec rejected: '%s': %s\n", spec, err);
+        check_diag("valid spec rejected: '%s': %s", spec, err);
         *bad_msg += 1000000;
     }
     return 0;
@@ -149,7 +146,7 @@ int main(void)
     unsigned long seed = getenv("PGF_FUZZ_SEED") ? strtoul(getenv("PGF_FUZZ_SEED"), NULL, 10) : 20240601;
     int n = getenv("PGF_FUZZ_N") ? atoi(getenv("PGF_FUZZ_N")) : 20000;
     rng_state = seed;
-    printf("# seed %lu, %d specs\n", seed, n);
+    check_diag("seed %lu, %d specs", seed, n);
 
     /* Fixed cases: each names the token it must. */
     static const struct { const char *spec, *token; } badv[] = {
@@ -208,9 +205,8 @@ int main(void)
         spec[len] = '\0';
         if (!check(spec, 0, &bad_msg)) rejected++;
     }
-    printf("# %d rejected, %d accepted\n", rejected, accepted);
+    check_diag("%d rejected, %d accepted", rejected, accepted);
     ok(bad_msg == generated_bad, "every rejection is one line naming a token of the spec", "", "");
     ok(rejected > n / 10, "mutations do get rejected", "", "");
-    printf("1..%d\n", test_no);
-    return failures ? 1 : 0;
+    return check_done();
 }

@@ -284,7 +284,7 @@ int main(void)
     int np = load(dir, pairs, 128);
     CHECK(np >= 10, "the corpus %s holds real conversations (%d)", dir, np);
     if (np == 0)
-        return CHECK_DONE();
+        return check_done();
 
     pxf_shared plain = { 0 };
     int exact = 0;
@@ -301,7 +301,7 @@ int main(void)
                                    err, sizeof err, &status);
     CHECK(faulty.rules != NULL, "the fuzz rules parse (%s)", err);
     if (!faulty.rules)
-        return CHECK_DONE();
+        return check_done();
     faulty.rules->gen = 1;
     for (int i = 0; i < np; i++)
         converse(&faulty, &pairs[i].cli, &pairs[i].srv, 1, 0);
@@ -331,5 +331,5 @@ int main(void)
         free(pairs[i].cli.p);
         free(pairs[i].srv.p);
     }
-    return CHECK_DONE();
+    return check_done();
 }

@@ -16,7 +16,7 @@
  *    an hour and leaves no socket behind.
  * Runs in every pass (TSan: the gate's callers are the connection threads).
  */
-#include "t/unit/check_cluster.h"
+#include "t/unit/check.h"
 
 #include "proxy/proxy.h"
 #include "faults/pgfault.h"
@@ -121,27 +121,27 @@ static PGconn *through(const proxy *p, const char *app)
              proxy_user(p), proxy_dbname(p), app);
     PGconn *k = PQconnectdb(ci);
     if (PQstatus(k) != CONNECTION_OK)
-        tap_bail("connect through the proxy: %s", PQerrorMessage(k));
+        check_bail("connect through the proxy: %s", PQerrorMessage(k));
     return k;
 }
 
 int main(void)
 {
     char err[ERRLEN], buf[64];
-    cluster *cl = check_cluster_start();
-    if (!cl)
-        return 1;
+    if (cleanup_signals_start(err, sizeof err) < 0)
+        check_bail("%s", err);
+    cluster *cl;
+    if (cluster_start(&cl, err, sizeof err) < 0)
+        check_bail("cluster_start: %s", err);
     PGconn *direct = pqx_connect(cluster_conninfo(cl), "public", "ctl", err, sizeof err);
     if (!direct)
-        tap_bail("%s", err);
+        check_bail("%s", err);
     pqx_ctl_exec(direct, "CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0)", err, sizeof err);
 
     proxy *p;
     proxy_config cfg = { .upstream = cluster_conninfo(cl), .rules = "sql=/pgf-delay/:when=1+:delay=1h" };
-    if (proxy_start(&p, &cfg, err, sizeof err) < 0) {
-        tap_bail("proxy_start: %s", err);
-        return 1;
-    }
+    if (proxy_start(&p, &cfg, err, sizeof err) < 0)
+        check_bail("proxy_start: %s", err);
     ctl c = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
     proxy_set_gate(p, gate, &c);
 
@@ -296,5 +296,5 @@ int main(void)
     PQfinish(k3);
     PQfinish(direct);
     cluster_stop(cl);
-    return CHECK_DONE();
+    return check_done();
 }

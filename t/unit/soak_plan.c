@@ -10,7 +10,6 @@
 
 int main(void)
 {
-    tap_begin(stdout);
     soak_round a, b;
     soak_draw(&a, 42, 7, 8, 1);
     soak_draw(&b, 42, 7, 8, 1);
@@ -24,7 +23,7 @@ int main(void)
         soak_draw(&a, 1, k, 8, 2);
         workers_ok &= a.nworkers >= 1 && a.nworkers <= 8 && a.retries >= 0 && a.retries <= 2;
         seen_rules[a.nrules]++;
-        soak_spec(&a, spec, sizeof spec);
+        soak_rules(&a, spec, sizeof spec);
         distinct += memcmp(&a, &b, sizeof a) != 0;
         commit += strstr(spec, "commit:") != NULL;
         drop += strstr(spec, ":drop") != NULL;
@@ -57,9 +56,9 @@ int main(void)
     for (int i = 0; i < n; i++)
         single |= c[i].nrules == 2 && strcmp(c[i].rules[0], "stmt:when=2:error=40001") == 0;
     CHECK(single, "one fault instead of every third");
-    soak_spec(&r, spec, sizeof spec);
+    soak_rules(&r, spec, sizeof spec);
     CHECK(strcmp(spec, "stmt:when=2+3:error=40001;commit:when=1:delay=5ms") == 0, "spec joins rules: %s", spec);
     soak_round minimal = { .nworkers = 1 };
     CHECK(soak_shrink(&minimal, c, 16) == 0, "a one-worker round without faults is as small as it gets");
-    return CHECK_DONE();
+    return check_done();
 }
