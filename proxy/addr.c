@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,12 @@ out:
     return rc;
 }
 
+void pxa_nodelay(int fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);     /* a Unix socket says no: fine */
+}
+
 int pxa_connect(const pxa_addr *a, int timeout_ms, int stopfd, char *err, size_t errlen)
 {
     int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -166,6 +173,8 @@ int pxa_connect(const pxa_addr *a, int timeout_ms, int stopfd, char *err, size_t
         err_sys(err, errlen, errno, "socket");
         return -1;
     }
+    if (!a->is_unix)
+        pxa_nodelay(fd);
     if (connect(fd, (const struct sockaddr *)&a->sa, a->len) == 0)
         return fd;
     if (errno != EINPROGRESS && errno != EAGAIN) {

@@ -32,6 +32,11 @@ int pxa_listen_parse(const char *text, pxa_addr *a, char *err, size_t errlen);
 int pxa_upstream(const char *dsn, pxa_addr *a, char *user, size_t ulen, char *dbname, size_t dlen, char *err,
                  size_t errlen);
 
+/* Small messages go out at once (TCP_NODELAY), as libpq and the server
+ * send theirs: a proxy that held them for Nagle's algorithm would add a
+ * round trip's delay to a pipeline. */
+void pxa_nodelay(int fd);
+
 /* Opens a stream socket to a, waiting at most timeout_ms or until stopfd
  * (when >= 0) is readable. Returns the socket (non-blocking), or -1 with
  * a reason. */

@@ -153,6 +153,8 @@ static void *acceptor(void *arg)
                 poll(&pf[1], 1, ACCEPT_BACKOFF_MS);
             continue;
         }
+        if (!p->listen.is_unix)
+            pxa_nodelay(fd);
         pxc *c = calloc(1, sizeof *c);
         if (!c || pipe2(c->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
             free(c);

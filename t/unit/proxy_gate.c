@@ -114,6 +114,17 @@ static void drain(PGconn *k)
         PQclear(r);
 }
 
+/* k's statement ends as a cancelled one (57014): the point what says so. */
+static void expect_cancelled(PGconn *k, PGcancel *cancel, const char *what)
+{
+    PGresult *r = PQgetResult(k);
+    const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    CHECK(code && strcmp(code, "57014") == 0, "%s (%s)", what, code ? code : PQresultErrorMessage(r));
+    PQclear(r);
+    drain(k);
+    PQfreeCancel(cancel);
+}
+
 static PGconn *through(const proxy *p, const char *app)
 {
     char ci[512];
@@ -253,13 +264,7 @@ int main(void)
         struct pollfd pf = { PQsocket(k3), POLLIN, 0 };
         cancelled = poll(&pf, 1, 50) > 0;
     }
-    r = PQgetResult(k3);
-    const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    CHECK(code && strcmp(code, "57014") == 0, "a CancelRequest for a delayed statement: the server raises 57014 (%s)",
-          code ? code : PQresultErrorMessage(r));
-    PQclear(r);
-    drain(k3);
-    PQfreeCancel(cancel);
+    expect_cancelled(k3, cancel, "a CancelRequest for a delayed statement: the server raises 57014");
 
     /* A CancelRequest for a statement the server runs reaches its backend. */
     PQsendQuery(k3, "SELECT pg_sleep(60)");
@@ -273,13 +278,7 @@ int main(void)
             break;
     }
     CHECK(PQcancel(cancel, err, sizeof err) == 1, "PQcancel through the proxy is sent (%s)", err);
-    r = PQgetResult(k3);
-    code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    CHECK(code && strcmp(code, "57014") == 0, "the proxy routes it to the right backend: pg_sleep(60) is cancelled (%s)",
-          code ? code : PQresultErrorMessage(r));
-    PQclear(r);
-    drain(k3);
-    PQfreeCancel(cancel);
+    expect_cancelled(k3, cancel, "the proxy routes it to the right backend: pg_sleep(60) is cancelled");
 
     /* The stop ends an hour's delay; the socket and its directory go. */
     PQsendQuery(k3, "SELECT 2 /* pgf-delay */");
