@@ -12,6 +12,7 @@
 use strict;
 use warnings;
 use lib 't/lib';
+use Cwd ();
 use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::UNIX;
@@ -255,6 +256,27 @@ for my $how (['serve', 'INT'], ['serve', 'TERM'], ['command', 'INT'], ['command'
                        || $_->{stmt} < 1 || $_->{time} !~ /^\d{4}-\d\d-\d\dT[\d:.]+Z$/ } @ev;
     ok(@ev == 8 && !@wrong, '--log: the shim\'s JSON lines (time, pid, tid, conn, stmt, rule, rule_text, action, sql)')
         or diag @lines;
+}
+
+# The same rules through the proxy and under the shim, every query mode:
+# the same transactions fail the same way.
+{
+    my $rules = 'commit:when=5+5:error=40001;sql=/UPDATE pgbench_tellers/:when=3+7:error=40P01';
+    my $bench = 'pgbench -i -q -s 1 >/dev/null 2>&1 && for m in simple extended prepared; do '
+        . 'pgbench -n -c 4 -t 30 -M $m --failures-detailed 2>&1 | grep -E "^number of (failed|serialization|deadlock)"; done';
+    my ($pst, $pout) = run_cmd(pgrace(), 'proxy', '--fault', $rules, '--', 'sh', '-c', $bench);
+    like($pout, qr/^number of failed transactions: 36 .*\n.*serialization failures: 20 .*\n.*deadlock failures: 16 /m,
+         'pgbench through the proxy under a COMMIT rule and an UPDATE rule') or diag $pout;
+    # The uninstrumented shim (a sanitizer's cannot be preloaded into
+    # pgbench), which make builds before the sanitizer passes.
+    my $so = Cwd::abs_path('build/libpgfault.so');
+    SKIP: {
+        skip 'build/libpgfault.so is not built', 1 unless $so && -e $so;
+        my ($sst, $sout) = run_cmd(pgrace(), 'cluster', '--', 'env', "LD_PRELOAD=$so", "PGFAULT=$rules", 'sh', '-c',
+                                   $bench);
+        is($pout, $sout, 'the same failures through the proxy as under the shim, in simple, extended and prepared mode')
+            or diag "proxy:\n$pout\nshim:\n$sout";
+    }
 }
 
 # -- what passes through -------------------------------------------------------------
