@@ -169,6 +169,13 @@ fuzz:
 	$(MAKE) SAN=asan BUILD=build/asan build/asan/t/proxy_fuzz
 	PROXY_FUZZ_N=$${PROXY_FUZZ_N:-2000000} build/asan/t/proxy_fuzz
 
+# The scenario kit's tests link the kit and the driver's batch of declared
+# SQL (the normal pass and the ASan/UBSan pass run them, as every unit test).
+KIT_OBJS := $(addprefix $(BUILD)/obj/engine/,inv.o call.o mutant.o batch.o)
+$(BUILD)/t/kit_%: t/unit/kit_%.c $(KIT_OBJS) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 run: all
 	$(BUILD)/pgrace run
 
@@ -213,6 +220,10 @@ check: test
 # which runs pgf_count and the dlopen path with 8 threads),
 # soak (t/70), the explorer's scheduler (t/90), and the wire proxy's
 # connection threads, cancel routing, gate and stop (t/32-proxy, proxy_gate).
+# The pooler's test (t/25)
+# runs in the normal and the ASan pass: its threads are the driver's and the
+# scheduler's, which TSan sees in t/20 and t/90, with a socket more between
+# them and the server.
 ASAN_TESTS := $(filter-out t/03-check-kit.t t/05-deps.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t \
                 t/61-junit-schema.t t/83-pgxs.t,$(wildcard t/*.t))
 TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/32-proxy.t t/44-credstore.t \

@@ -21,7 +21,8 @@ static const char explore_usage[] =
     "  --max-schedules M  stop after M schedules (and fault runs)\n"
     "  --strategy S       dfs (default: every schedule under the bound) or pct (randomized, seeded)\n"
     "  --depth D          pct's bug depth d (default 2)\n"
-    "  --plan P --retries R --seed S --dsn DSN --call-timeout D --junit F --json F --html F   as for run\n";
+    "  --plan P --retries R --seed S --dsn DSN --pooler P --call-timeout D --junit F --json F --html F\n"
+    "                     as for run\n";
 
 int cli_parse_explore(int argc, char **argv, explore_opts *o)
 {

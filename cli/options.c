@@ -45,6 +45,16 @@ int cli_duration(const char *what, const char *text, int64_t max_ns, int64_t *ou
     return -1;
 }
 
+int cli_pooler(const char *text, pooler_mode *out)
+{
+    char err[ERRLEN], bin[4096];
+    if (pooler_parse(text, out, err, sizeof err) < 0 || pooler_find_binary(bin, sizeof bin, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_run_option(int code, const char *arg, run_opts *o, const char *usage)
 {
     long v;
@@ -69,6 +79,7 @@ int cli_run_option(int code, const char *arg, run_opts *o, const char *usage)
         o->seed_given = true;
         return 1;
     case CLI_DSN: o->dsn = arg; return 1;
+    case CLI_POOLER: return cli_pooler(arg, &o->pooler) < 0 ? -1 : 1;
     case CLI_JUNIT: o->junit = arg; return 1;
     case CLI_JSON: o->json = arg; return 1;
     case CLI_HTML: o->html = arg; return 1;
@@ -78,7 +89,8 @@ int cli_run_option(int code, const char *arg, run_opts *o, const char *usage)
     case CLI_SCHEDULE: o->schedule = arg; return 1;
     case CLI_FAILFAST:
         if (arg && !*arg) {
-            fprintf(stderr, "pgrace: bad --failfast=: name an invariant (pgrace list shows them), or give none\n");
+            fprintf(stderr, "pgrace: bad --failfast=: name an invariant by its id (pgrace list shows them), "
+                    "or give none\n");
             return -1;
         }
         o->failfast = true;

@@ -15,7 +15,7 @@
 /* getopt_long codes of the shared long options. */
 enum cli_code {
     CLI_IMPL = 256, CLI_SEED, CLI_DSN, CLI_FAULT, CLI_PAUSE, CLI_RETRIES, CLI_PLAN, CLI_SWEEP, CLI_FROM,
-    CLI_JUNIT, CLI_JSON, CLI_HTML, CLI_CALL_TIMEOUT, CLI_HELP, CLI_SCHEDULE, CLI_PARAMS, CLI_FAILFAST,
+    CLI_JUNIT, CLI_JSON, CLI_HTML, CLI_CALL_TIMEOUT, CLI_HELP, CLI_SCHEDULE, CLI_PARAMS, CLI_FAILFAST, CLI_POOLER,
     CLI_FIRST_OWN = 512,        /* a command's own options start here */
 };
 
@@ -24,6 +24,7 @@ enum cli_code {
     { "impl", required_argument, NULL, CLI_IMPL },                                        \
     { "seed", required_argument, NULL, CLI_SEED },                                        \
     { "dsn", required_argument, NULL, CLI_DSN },                                          \
+    { "pooler", required_argument, NULL, CLI_POOLER },                                    \
     { "junit", required_argument, NULL, CLI_JUNIT },                                      \
     { "json", required_argument, NULL, CLI_JSON },                                        \
     { "html", required_argument, NULL, CLI_HTML },                                        \
@@ -51,6 +52,11 @@ int cli_long(const char *what, const char *text, long lo, long hi, long *out);
 int cli_choice(const char *what, const char *text, const char *first, const char *second);
 int cli_seed(const char *what, const char *text, uint64_t *out);
 int cli_duration(const char *what, const char *text, int64_t max_ns, int64_t *out);
+
+/* --pooler's value (lib/pooler.h's grammar), with pgbouncer installed: a
+ * missing one is refused now, naming its Debian package, not once the
+ * server is up. */
+int cli_pooler(const char *text, pooler_mode *out);
 
 /* Applies a shared option (a CLI_* code, or 'n' / 'i') to o. Returns 1 when
  * it was one, 0 when it is not shared, -1 on a bad value (printed). With

@@ -19,7 +19,7 @@ static const char soak_usage[] =
     "  --keep-going      do not stop at the first violation\n"
     "  --strategy S      os (default: the workers run free) or pct (the explorer's randomized priorities)\n"
     "  --depth D         pct's bug depth d (default 2)\n"
-    "  --impl V --seed S --dsn DSN --call-timeout D --junit F --json F --html F   as for run\n";
+    "  --impl V --seed S --dsn DSN --pooler P --call-timeout D --junit F --json F --html F   as for run\n";
 
 int cli_parse_soak(int argc, char **argv, soak_opts *o)
 {

@@ -21,6 +21,9 @@ static const char usage[] =
     "  --permutation 'STEPS'  run only this permutation (the spec's syntax, step faults included)\n"
     "  --fault RULES      the fault shim with these fault rules on every session's statements (README)\n"
     "  --dsn DSN          use this server (else PG* variables, else an embedded cluster)\n"
+    "  --pooler P         the sessions through Debian's pgbouncer: pgbouncer (transaction pooling: a spec\n"
+    "                     whose sessions keep state across transactions is skipped, saying why),\n"
+    "                     pgbouncer:session (session pooling)\n"
     "  --junit F          also write JUnit XML to F (TAP stays on stdout)\n"
     "  --json F           also write the run as JSON to F\n"
     "  --html F           also write the run as one self-contained HTML page to F\n"
@@ -35,7 +38,7 @@ int cli_parse_spec(int argc, char **argv, spec_opts *o)
 {
     enum {
         OPT_DSN = 256, OPT_JUNIT, OPT_JSON, OPT_HTML, OPT_SEED, OPT_FAULT, OPT_TIMEOUT, OPT_HELP, OPT_EXPLORE,
-        OPT_PREEMPT, OPT_FAULTS, OPT_PERMUTATION,
+        OPT_PREEMPT, OPT_FAULTS, OPT_PERMUTATION, OPT_POOLER,
     };
     static const struct option longopts[] = {
         { "explore", no_argument, NULL, OPT_EXPLORE },
@@ -43,6 +46,7 @@ int cli_parse_spec(int argc, char **argv, spec_opts *o)
         { "faults", no_argument, NULL, OPT_FAULTS },
         { "permutation", required_argument, NULL, OPT_PERMUTATION },
         { "dsn", required_argument, NULL, OPT_DSN },
+        { "pooler", required_argument, NULL, OPT_POOLER },
         { "junit", required_argument, NULL, OPT_JUNIT },
         { "json", required_argument, NULL, OPT_JSON },
         { "html", required_argument, NULL, OPT_HTML },
@@ -62,6 +66,10 @@ int cli_parse_spec(int argc, char **argv, spec_opts *o)
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case OPT_DSN: o->dsn = optarg; break;
+        case OPT_POOLER:
+            if (cli_pooler(optarg, &o->pooler) < 0)
+                return -1;
+            break;
         case OPT_JUNIT: o->junit = optarg; break;
         case OPT_JSON: o->json = optarg; break;
         case OPT_HTML: o->html = optarg; break;

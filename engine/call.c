@@ -1,13 +1,14 @@
 /*
  * call.c — the call_* functions of scenario.h: how an operation runs its
- * statements and says what a call came to, and the helpers its invariants
- * share. The driver sets a call up and reads it back (call_int.h).
+ * statements, says what a call came to and asks for its pinned guarantees.
+ * The driver sets a call up and reads it back (call_int.h).
  */
 #include "engine/call_int.h"
 
 #include "engine/mutant.h"
 
 #include "lib/clock.h"
+#include "lib/parse.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -71,12 +72,12 @@ bool drv_wake_sleep(drv_wake *w, int64_t ns)
 /* ---- setting up and closing a call (driver side) ---- */
 
 void call_begin(drv_call *c, call_state *st, call_record *rec, pqx_trace *trace, const scenario *s,
-                const drv_config *cfg, drv_wake *wake)
+                const scenario_variant *v, const drv_config *cfg, drv_wake *wake)
 {
     pqx_trace_reset(trace);
     *rec = (call_record){ .worker = c->worker, .attempt = c->attempt, .trace = trace, .conn = c->conn };
-    *st = (call_state){ .rec = rec, .trace = trace, .scenario = s, .pauses = &cfg->pauses, .params = cfg->params,
-                        .wake = wake };
+    *st = (call_state){ .rec = rec, .trace = trace, .scenario = s, .variant = v, .pauses = &cfg->pauses,
+                        .params = cfg->params, .wake = wake };
     c->state = st;
 }
 
@@ -96,6 +97,29 @@ void call_finish(drv_call *c)
                                        : "the operation ended the call more than once";
     *o = (outcome){ .kind = OUT_ERROR, .status = error_status(st) };
     snprintf(o->message, sizeof o->message, "%s", why);
+}
+
+void call_who(const call_record *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "worker %d%s", c->worker + 1, c->attempt ? " (retry)" : "");
+}
+
+void call_describe(const call_record *c, char *buf, size_t len)
+{
+    const outcome *o = &c->out;
+    char status[16] = "";
+    if (o->status)
+        snprintf(status, sizeof status, " %d", o->status);
+    if (o->kind == OUT_OK)
+        snprintf(buf, len, "%s%s%s%s", outcome_name(o->kind), status, c->result[0] ? " -> " : "", c->result);
+    else
+        snprintf(buf, len, "%s%s%s%s %s", outcome_name(o->kind), status, o->sqlstate[0] ? " " : "", o->sqlstate,
+                 o->message);
+}
+
+void call_tag(const drv_call *c, char *buf, size_t len)
+{
+    snprintf(buf, len, CALL_TAG_FMT, c->iteration, c->worker + 1, c->attempt);
 }
 
 /* ---- statements ---- */
@@ -220,6 +244,17 @@ const char *call_param(const drv_call *c, const char *name, const char *dflt)
     return dflt;
 }
 
+int call_param_duration(const drv_call *c, const char *name, const char *dflt, int64_t *ns)
+{
+    const char *text = call_param(c, name, dflt);
+    if (parse_duration(text, 3600LL * 1000000000, ns) == 0 && *ns >= 1000000)
+        return 0;
+    char why[200];
+    snprintf(why, sizeof why, "plan parameter %s=%.60s is not a duration of 1ms to 1h", name, text);
+    call_fail(c, why);
+    return -1;
+}
+
 void drv_pause(const drv_call *c, const char *point)
 {
     const drv_pauses *p = c->state->pauses;
@@ -228,34 +263,7 @@ void drv_pause(const drv_call *c, const char *point)
             drv_wake_sleep(c->state->wake, p->p[i].ns);
 }
 
-#ifdef PGRACE_MUTANTS
 bool call_guarantee(const drv_call *c, const char *name)
 {
-    return !mutant_removes(c->state->scenario, name);
-}
-#endif
-
-/* ---- for invariants ---- */
-
-bool call_maybe_committed(const call_record *c) { return c->out.indeterminate; }
-
-int inv_violated(inv_ctx *x, const char *found, const char *key, json_t *details)
-{
-    json_object_set_new(x->found, "record", json_integer(x->iteration));
-    json_object_set_new(x->found, "found", json_string(found));
-    if (key && json_array_size(details))
-        json_object_set_new(x->found, key, details);
-    else
-        json_decref(details);
-    return 0;
-}
-
-json_t *inv_list(inv_ctx *x, PGresult *r)
-{
-    json_t *list = json_array();
-    if (!list) {
-        PQclear(r);
-        snprintf(x->err, x->errlen, "out of memory in an invariant check");
-    }
-    return list;
+    return !mutant_removes(c->state->scenario, c->state->variant, name);
 }

@@ -52,12 +52,12 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
     const plan_item *item = a->item;
     if (target_reset_schema(a->target, item->scenario->schema_sql, err, errlen) < 0)
         return -1;
-    const char *unpin = mutant_unpin_sql(item->scenario);
-    if (unpin && pqx_ctl_exec(a->target->ctl, unpin, err, errlen) < 0)
+    if (mutant_unpin(item->scenario, item->variant, a->target->ctl, err, errlen) < 0)
         return -1;
     drive_hooks hooks = { .a = a };
     drv_config cfg = {
-        .conninfo = a->target->conninfo, .schema = a->target->schema, .appname = a->target->appname,
+        .conninfo = a->target->client_conninfo, .pooled = a->target->pooler != NULL,
+        .schema = a->target->schema, .appname = a->target->appname,
         .nworkers = st->nworkers, .iterations = a->iterations, .first_iteration = a->first_iteration,
         .iteration_step = a->iteration_step,
         .seed = a->seed, .retries = st->retries, .pauses = st->pauses, .call_timeout_ns = st->call_timeout_ns,

@@ -9,6 +9,7 @@
 
 #include "lib/exit.h"
 #include "engine/plan.h"
+#include "lib/pooler.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@ typedef struct run_opts {
     uint64_t seed;
     bool seed_given;
     const char *dsn;
+    pooler_mode pooler;         /* --pooler: the workers through pgbouncer (POOLER_NONE: directly) */
     const char *fault;
     const char *impl;           /* fixed (default), a variant name, or all */
     int retries;
@@ -40,7 +42,7 @@ typedef struct run_opts {
     int times;                  /* each item runs this many times (replay; 1 otherwise) */
     const char *schedule;       /* --schedule TOKEN: replay this schedule (explore/) */
     bool failfast;              /* --failfast: an item stops at its first violating iteration */
-    const char *failfast_on;    /* --failfast=INVARIANT: ... that violates this one (NULL: any) */
+    const char *failfast_on;    /* --failfast=ID: ... that violates this invariant (NULL: any) */
     const char *mode;           /* the record's mode (NULL: "run"; replay runs as "replay") */
     const char *argv0;          /* for the repeat command */
     char **argv;                /* the whole command line, to re-execute with the shim */
@@ -59,7 +61,7 @@ typedef struct drive_args {
     long iteration_step;        /* 0: 1 */
     long iterations;            /* ignored by a sweep, which counts its own */
     bool failfast;              /* stop after the first iteration that violates an invariant */
-    int failfast_on;            /* ... this one (an index of drv_invariant_name), or -1: any */
+    int failfast_on;            /* ... this one (an index of drv_invariant_id), or -1: any */
     struct report *rep;         /* the record every iteration goes into (engine/record.h), or NULL */
     struct rep_item *ritem;     /* ... its item, begun and ended by the caller */
     /* The caller's hooks (the explorer's), all optional: before each

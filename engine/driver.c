@@ -1,6 +1,7 @@
 /* driver.c — workers, their release, deadlines and invariant checks (see driver.h). */
 #include "engine/driver.h"
 
+#include "engine/batch.h"
 #include "engine/call_int.h"
 #include "engine/faultctl.h"
 #include "lib/blocking.h"
@@ -41,6 +42,8 @@ typedef struct run {
     const drv_config *cfg;
     const scenario *s;
     const scenario_variant *variant;
+    void (*op)(const drv_call *c);      /* the variant's, or the fixed form's (a minus variant) */
+    batch batch;                /* the scenario's declared SQL, prepared */
     worker *workers;
     int64_t timeout_ns;
     char timeout_text[24];      /* "10s" */
@@ -60,6 +63,19 @@ int drv_ninvariants(const scenario *s) { return s->ninvariants + 1; }
 const char *drv_invariant_name(const scenario *s, int k)
 {
     return k < s->ninvariants ? s->invariants[k].name : DRV_DEADLINE_INVARIANT;
+}
+
+const char *drv_invariant_id(const scenario *s, int k)
+{
+    return k < s->ninvariants ? s->invariants[k].id : SCENARIO_DEADLINE_ID;
+}
+
+int drv_invariant_find(const scenario *s, const char *id)
+{
+    for (int k = 0; k < drv_ninvariants(s); k++)
+        if (strcmp(drv_invariant_id(s, k), id) == 0)
+            return k;
+    return -1;
 }
 
 int drv_pause_parse(drv_pauses *p, const char *text, char *err, size_t errlen)
@@ -105,13 +121,13 @@ static void attempt(worker *w, int a)
     drv_call c = { .conn = w->conn, .conn2 = w->conn2, .worker = w->index, .nworkers = r->cfg->nworkers,
                    .iteration = r->iteration, .attempt = a, .rng = &w->rng };
     call_state st;
-    call_begin(&c, &st, rec, &w->traces[a], r->s, r->cfg, &w->wake);
+    call_begin(&c, &st, rec, &w->traces[a], r->s, r->variant, r->cfg, &w->wake);
     pthread_mutex_lock(&r->mu);
     w->call_start = clock_now_ns();
     pthread_mutex_unlock(&r->mu);
     faultctl_enter_call(rec, &w->traces[a]);
     rec->t_start = clock_now_ns();
-    r->variant->op(&c);
+    r->op(&c);
     rec->t_end = clock_now_ns();
     faultctl_leave_call();
     call_finish(&c);
@@ -213,6 +229,13 @@ static void release_round(run *r)
     pthread_mutex_unlock(&r->mu);
 }
 
+/* The application_name of worker i's connection (its second with b):
+ * what names it on the server, through a pooler too. */
+static void worker_app(const drv_config *cfg, int i, bool b, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/w%d%s", cfg->appname, i + 1, b ? "b" : "");
+}
+
 /* At the first deadline of an iteration: what the server says about every
  * worker's backends, kept for the deadline invariant's diagnostics. */
 static void diagnose(run *r)
@@ -220,24 +243,22 @@ static void diagnose(run *r)
     if (r->diagnosis)
         return;
     int n = 0, pids[2 * DRV_MAX_WORKERS];
-    char names[2 * DRV_MAX_WORKERS][32];
-    const char *name_of[2 * DRV_MAX_WORKERS];
+    char names[2 * DRV_MAX_WORKERS][32], apps[2 * DRV_MAX_WORKERS][96];
+    const char *name_of[2 * DRV_MAX_WORKERS], *app_of[2 * DRV_MAX_WORKERS];
     for (int i = 0; i < r->cfg->nworkers; i++) {
         const worker *w = &r->workers[i];
-        snprintf(names[n], sizeof names[n], "worker %d", i + 1);
-        pids[n] = w->pid;
-        name_of[n] = names[n];
-        n++;
-        if (w->conn2) {
-            snprintf(names[n], sizeof names[n], "worker %d (store 2)", i + 1);
-            pids[n] = w->pid2;
+        for (int b = 0; b < 1 + (w->conn2 != NULL); b++) {
+            snprintf(names[n], sizeof names[n], b ? "worker %d (store 2)" : "worker %d", i + 1);
+            worker_app(r->cfg, i, b, apps[n], sizeof apps[n]);
+            pids[n] = b ? w->pid2 : w->pid;
             name_of[n] = names[n];
+            app_of[n] = apps[n];
             n++;
         }
     }
     char err[ERRLEN];
     json_t *lines = NULL;
-    if (blk_set_sessions(r->watch, pids, name_of, n, err, sizeof err) == 0)
+    if (blk_set_pooled_sessions(r->watch, pids, r->cfg->pooled ? app_of : NULL, name_of, n, err, sizeof err) == 0)
         lines = blk_describe(r->watch, err, sizeof err);
     if (!lines && (lines = json_array()))
         json_array_append_new(lines, json_string(err));
@@ -316,22 +337,14 @@ static void describe_calls(json_t *found, const call_record *calls, int n)
     json_t *list = json_array(), *faults = json_array();
     for (int i = 0; i < n; i++) {
         const call_record *c = &calls[i];
-        char line[400];
-        int len = snprintf(line, sizeof line, "worker %d%s: %s", c->worker + 1, c->attempt ? " (retry)" : "",
-                           outcome_name(c->out.kind));
-        if (len > 0 && (size_t)len < sizeof line && c->out.status)
-            len += snprintf(line + len, sizeof line - (size_t)len, " %d", c->out.status);
-        if (len > 0 && (size_t)len < sizeof line && c->result[0])
-            len += snprintf(line + len, sizeof line - (size_t)len, " -> %s", c->result);
-        if (len > 0 && (size_t)len < sizeof line && c->out.kind != OUT_OK)
-            len += snprintf(line + len, sizeof line - (size_t)len, "%s%s %s", c->out.sqlstate[0] ? " " : "",
-                            c->out.sqlstate, c->out.message);
-        if (len > 0 && (size_t)len < sizeof line)
-            snprintf(line + len, sizeof line - (size_t)len, " in %.2fms%s", (double)(c->t_end - c->t_start) / 1e6,
-                     c->timed_out ? " (cancelled at the deadline)" : "");
+        char who[32], what[320], line[400];
+        call_who(c, who, sizeof who);
+        call_describe(c, what, sizeof what);
+        snprintf(line, sizeof line, "%s: %s in %.2fms%s", who, what, (double)(c->t_end - c->t_start) / 1e6,
+                 c->timed_out ? " (cancelled at the deadline)" : "");
         json_array_append_new(list, json_string(line));
         if (c->faults) {
-            snprintf(line, sizeof line, "worker %d%s: %s", c->worker + 1, c->attempt ? " (retry)" : "", c->fault);
+            snprintf(line, sizeof line, "%s: %s", who, c->fault);
             json_array_append_new(faults, json_string(line));
         }
     }
@@ -343,25 +356,20 @@ static void describe_calls(json_t *found, const call_record *calls, int n)
 }
 
 /* The driver's own invariant: no call ran past the deadline. */
+static bool in_time(const inv_ctx *x, const call_record *c)
+{
+    (void)x;
+    return !c->timed_out;
+}
+
 static int check_deadline(const run *r, inv_ctx *x)
 {
-    char who[256] = "";
-    size_t used = 0;
-    int late = 0;
-    for (int i = 0; i < x->ncalls; i++) {
-        if (!x->calls[i].timed_out)
-            continue;
-        late++;
-        int n = snprintf(who + used, sizeof who - used, "%s%d", used ? ", " : "", x->calls[i].worker + 1);
-        if (n > 0 && used + (size_t)n < sizeof who)
-            used += (size_t)n;
-    }
+    char who[256];
+    int late = inv_count(x, -1, in_time, who, sizeof who);
     if (!late)
         return 1;
-    char found[400];
-    snprintf(found, sizeof found, "%d call%s did not finish within the %s deadline (worker%s %s) and %s cancelled",
-             late, late == 1 ? "" : "s", r->timeout_text, late == 1 ? "" : "s", who, late == 1 ? "was" : "were");
-    return inv_violated(x, found, "server", json_incref(r->diagnosis));
+    return inv_violated(x, "%d call%s did not finish within the %s deadline (worker%s %s) and %s cancelled", late,
+                        late == 1 ? "" : "s", r->timeout_text, late == 1 ? "" : "s", who, late == 1 ? "was" : "were");
 }
 
 static int check_iteration(run *r, PGconn *ctl, call_record *all, drv_result *res, int *verdicts, char *err,
@@ -379,33 +387,40 @@ static int check_iteration(run *r, PGconn *ctl, call_record *all, drv_result *re
             hist_add(&res->latency[c->out.kind], c->t_end - c->t_start);
         }
     }
+    /* Every invariant's declared queries: one round trip. */
+    if (batch_queries(&r->batch, r->iteration, err, errlen) < 0)
+        return -1;
+    inv_state st = { .err = err, .errlen = errlen };
     for (int k = 0; k < drv_ninvariants(s); k++) {
-        json_t *found = json_object();
-        if (!found) {
-            err_set(err, errlen, "out of memory");
-            return -1;
-        }
         inv_ctx x = { .ctl = ctl, .iteration = r->iteration, .calls = all, .ncalls = n,
-                      .nworkers = cfg->nworkers, .found = found, .err = err, .errlen = errlen };
+                      .nworkers = cfg->nworkers, .state = &st };
+        batch_rows(&r->batch, k, x.rows);
         int v = k < s->ninvariants ? s->invariants[k].check(&x) : check_deadline(r, &x);
         if (v < 0) {
-            json_decref(found);
+            inv_state_clear(&st);
             return -1;
         }
         verdicts[k] = v;
         drv_verdict *d = &res->verdicts[k];
         if (v == 0 && d->failures++ == 0) {
+            json_t *found = inv_state_record(&st, r->iteration);
+            if (!found) {
+                inv_state_clear(&st);
+                err_set(err, errlen, "out of memory");
+                return -1;
+            }
             d->first_iteration = r->iteration;
             d->first_found = found;
+            if (k == s->ninvariants && r->diagnosis)
+                json_object_set(found, "server", r->diagnosis);
             describe_calls(found, all, n);
             /* The rules this iteration ran with: what replays it. */
             if (faultctl_rules()[0])
                 json_object_set_new(found, "fault_rules", json_string(faultctl_rules()));
             if (cfg->annotate)
                 cfg->annotate(cfg->annotate_arg, found);
-        } else {
-            json_decref(found);
         }
+        inv_state_clear(&st);
     }
     if (cfg->on_iteration)
         cfg->on_iteration(cfg->iteration_arg, r->iteration, all, n, verdicts);
@@ -434,12 +449,12 @@ static int open_worker(run *r, int i, char *err, size_t errlen)
             err_set(err, errlen, "out of memory");
             return -1;
         }
-    char app[64];
-    snprintf(app, sizeof app, "%s/w%d", cfg->appname, i + 1);
+    char app[96];
+    worker_app(cfg, i, false, app, sizeof app);
     faultctl_exempt_thread(false);
     w->conn = pqx_connect(cfg->conninfo, cfg->schema, app, err, errlen);
     if (w->conn && r->s->conns_per_worker == 2) {
-        snprintf(app, sizeof app, "%s/w%db", cfg->appname, i + 1);
+        worker_app(cfg, i, true, app, sizeof app);
         w->conn2 = pqx_connect(cfg->conninfo, cfg->schema, app, err, errlen);
     }
     faultctl_exempt_thread(true);
@@ -504,7 +519,7 @@ static int iterate(run *r, PGconn *ctl, drv_result *res, call_record *all, int *
     int64_t t0 = clock_now_ns();
     for (long i = 0; i < cfg->iterations; i++) {
         r->iteration = first + i * step;
-        if (r->s->setup(ctl, r->iteration, cfg->nworkers, err, errlen) < 0)
+        if (batch_setup(&r->batch, r->iteration, cfg->nworkers, err, errlen) < 0)
             return -1;
         int before = cfg->before ? cfg->before(cfg->before_arg, r->iteration, err, errlen) : 0;
         if (before < 0)
@@ -556,6 +571,7 @@ int drv_run(const drv_config *cfg, const scenario *s, const scenario_variant *v,
     r->cfg = cfg;
     r->s = s;
     r->variant = v;
+    r->op = scenario_variant_op(s, v);
     r->workers = workers;
     r->watch = watch;
     r->timeout_ns = cfg->call_timeout_ns > 0 ? cfg->call_timeout_ns : DRV_DEFAULT_CALL_TIMEOUT_NS;
@@ -566,6 +582,8 @@ int drv_run(const drv_config *cfg, const scenario *s, const scenario_variant *v,
 
     int rc = -1, started = 0;
     bool stuck = false;
+    if (batch_prepare(&r->batch, ctl, s, err, errlen) < 0)
+        goto out;
     faultctl_reset_ordinals();
     for (int i = 0; i < cfg->nworkers; i++)
         if (open_worker(r, i, err, errlen) < 0)
@@ -592,6 +610,7 @@ out:
     for (int i = 0; i < cfg->nworkers; i++)
         close_worker(&workers[i], cfg->retries);
     json_decref(r->diagnosis);
+    batch_free(&r->batch);
     blk_free(watch);
     pthread_cond_destroy(&r->go);
     pthread_cond_destroy(&r->back);

@@ -24,6 +24,7 @@
 #include "lib/hist.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define DRV_MAX_WORKERS 256
@@ -67,6 +68,8 @@ typedef struct drv_control {
 
 typedef struct drv_config {
     const char *conninfo;
+    bool pooled;                /* conninfo is a pooler's: a worker's backend is found by its
+                                 * application_name (appname/wN), not its PQbackendPID */
     const char *schema;
     const char *appname;
     int nworkers;
@@ -90,7 +93,9 @@ typedef struct drv_config {
 typedef struct drv_verdict {
     long failures;              /* iterations where it was violated */
     long first_iteration;       /* the first of them, or -1 */
-    json_t *first_found;        /* what the check reported then (owned) */
+    json_t *first_found;        /* what the check reported then (owned): "record", "found",
+                                 * "details" (a list, when the check gave any), the
+                                 * scenario's own fields, "calls", "faults", ... */
 } drv_verdict;
 
 typedef struct drv_result {
@@ -103,9 +108,15 @@ typedef struct drv_result {
 } drv_result;
 
 /* The scenario's invariants and then the driver's own (the deadline): what
- * a run's verdicts are about. */
+ * a run's verdicts are about. Invariant k's sentence (what TAP and the
+ * reports show) and its short id (what --failfast=ID and a variant's
+ * caught[] name; the deadline's is SCENARIO_DEADLINE_ID); both are static
+ * strings. drv_invariant_find: the index of the invariant with that id, or
+ * -1. */
 int drv_ninvariants(const scenario *s);
 const char *drv_invariant_name(const scenario *s, int k);
+const char *drv_invariant_id(const scenario *s, int k);
+int drv_invariant_find(const scenario *s, const char *id);
 
 /* Runs cfg->iterations iterations of variant v of scenario s. The schema
  * must exist and hold s's tables; ctl is the control connection. Returns 0

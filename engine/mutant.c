@@ -1,7 +1,8 @@
-/* mutant.c — the mutation build's switch (see mutant.h). */
+/* mutant.c — removing pinned guarantees: minus variants and the mutation build (see mutant.h). */
 #include "engine/mutant.h"
 
 #include "lib/err.h"
+#include "lib/pq.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +42,21 @@ int mutant_check(const scenario *const *registry, char *err, size_t errlen)
     return -1;
 }
 
-bool mutant_removes(const scenario *s, const char *pin)
+/* Whether v's minus list names pin. */
+static bool minus_names(const scenario_variant *v, const char *pin)
 {
+    for (int i = 0; i < SCENARIO_MAX_MINUS && v->minus[i]; i++)
+        if (strcmp(v->minus[i], pin) == 0)
+            return true;
+    return false;
+}
+
+bool mutant_removes(const scenario *s, const scenario_variant *v, const char *pin)
+{
+    if (minus_names(v, pin))
+        return true;
+    if (!mutant_build())
+        return false;
     bool declared = false;
     for (int i = 0; i < s->npins && !declared; i++)
         declared = strcmp(s->pins[i].name, pin) == 0;
@@ -56,8 +70,14 @@ bool mutant_removes(const scenario *s, const char *pin)
     return p && strcmp(p->name, pin) == 0;
 }
 
-const char *mutant_unpin_sql(const scenario *s)
+int mutant_unpin(const scenario *s, const scenario_variant *v, PGconn *ctl, char *err, size_t errlen)
 {
-    const scenario_pin *p = mutant_pin(s);
-    return p ? p->unpin_sql : NULL;
+    const scenario_pin *mutant = mutant_pin(s);
+    for (int i = 0; i < s->npins; i++) {
+        const scenario_pin *p = &s->pins[i];
+        bool removed = p == mutant || minus_names(v, p->name);
+        if (removed && p->unpin_sql && pqx_ctl_exec(ctl, p->unpin_sql, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
 }

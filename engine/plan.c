@@ -26,6 +26,11 @@ const scenario_variant *scenario_variant_find(const scenario *s, const char *nam
     return NULL;
 }
 
+void (*scenario_variant_op(const scenario *s, const scenario_variant *v))(const drv_call *c)
+{
+    return v->op ? v->op : s->variants[0].op;
+}
+
 /* Adds s's variants selected by impl to items. Returns 0 or -1. */
 static int add(const scenario *s, const char *impl, plan_item *items, int *n, char *err, size_t errlen)
 {
@@ -71,7 +76,7 @@ static int check_pauses(const scenario *s, const drv_pauses *p, char *err, size_
 }
 
 /* What every item's settings end with: its pauses checked, and the
- * invariant --failfast names found among s's. */
+ * invariant whose id --failfast names found among s's. */
 static int finish(const run_opts *o, const scenario *s, item_settings *st, char *err, size_t errlen)
 {
     if (check_pauses(s, &st->pauses, err, errlen) < 0)
@@ -79,12 +84,13 @@ static int finish(const run_opts *o, const scenario *s, item_settings *st, char 
     st->failfast_on = -1;
     if (!o->failfast_on)
         return 0;
-    for (int k = 0; k < drv_ninvariants(s); k++)
-        if (strcmp(drv_invariant_name(s, k), o->failfast_on) == 0)
-            st->failfast_on = k;
+    st->failfast_on = drv_invariant_find(s, o->failfast_on);
     if (st->failfast_on < 0) {
-        err_set(err, errlen, "scenario %s has no invariant '%s' (--failfast=INVARIANT; pgrace list shows them)",
-                s->name, o->failfast_on);
+        char ids[512] = "";
+        for (int k = 0; k < drv_ninvariants(s); k++)
+            snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%s", k ? ", " : "", drv_invariant_id(s, k));
+        err_set(err, errlen, "scenario %s has no invariant '%s' (--failfast=ID takes one of: %s)", s->name,
+                o->failfast_on, ids);
         return -1;
     }
     return 0;

@@ -28,7 +28,7 @@ typedef struct item_settings {
     drv_pauses pauses;
     int64_t call_timeout_ns;
     const char *params;         /* the plan's, for call_param, or NULL */
-    int failfast_on;            /* --failfast=INVARIANT: its index (drv_invariant_name); else -1 */
+    int failfast_on;            /* --failfast=ID: its invariant's index (drv_invariant_find); else -1 */
 } item_settings;
 
 /* Expands the options' targets and --impl into a plan. Returns the number

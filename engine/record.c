@@ -29,6 +29,7 @@ static json_t *settings_json(const run_opts *o, const plan_item *item, const ite
     json_object_set_new(s, "sweep", json_boolean(st->sweep));
     json_object_set_new(s, "call_timeout_ns", json_integer(st->call_timeout_ns));
     json_object_set_new(s, "dsn", o->dsn ? json_string(o->dsn) : json_null());
+    json_object_set_new(s, "pooler", o->pooler != POOLER_NONE ? json_string(pooler_name(o->pooler)) : json_null());
     return s;
 }
 
@@ -161,6 +162,7 @@ static json_t *violation(const run_opts *o, const plan_item *item, const item_se
     json_object_set_new(d, "variant", json_string(item->variant->name));
     json_object_set_new(d, "plan", json_string(st->plan));
     json_object_set_new(d, "invariant", json_string(drv_invariant_name(item->scenario, k)));
+    json_object_set_new(d, "invariant_id", json_string(drv_invariant_id(item->scenario, k)));
     json_object_set_new(d, "iteration", json_integer(v->first_iteration));
     json_object_update(d, v->first_found);
     snprintf(text, sizeof text, "%ld of %ld", v->failures, res->iterations);
@@ -192,8 +194,8 @@ bool record_item_end(report *r, rep_item *it, const run_opts *o, const plan_item
     bool all = true;
     for (int k = 0; k < res->nverdicts; k++) {
         const drv_verdict *v = &res->verdicts[k];
-        rep_point_in p = { .name = drv_invariant_name(item->scenario, k), .verdict = REP_OK, .runs = res->iterations,
-                           .unit = unit, .first_iteration = -1 };
+        rep_point_in p = { .name = drv_invariant_name(item->scenario, k), .id = drv_invariant_id(item->scenario, k),
+                           .verdict = REP_OK, .runs = res->iterations, .unit = unit, .first_iteration = -1 };
         json_t *d = NULL;
         if (v->failures) {
             all = false;

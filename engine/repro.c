@@ -39,7 +39,7 @@ static void add_pauses(char *buf, size_t len, const drv_pauses *p)
     }
 }
 
-/* What every reproduction shares: the server and the deadline. */
+/* What every reproduction shares: the server, the pooler and the deadline. */
 static void add_common(char *buf, size_t len, const run_opts *o)
 {
     char d[24];
@@ -48,6 +48,8 @@ static void add_common(char *buf, size_t len, const run_opts *o)
         add(buf, len, " --call-timeout %s", d);
     if (o->dsn)
         add_quoted(buf, len, " --dsn ", o->dsn);
+    if (o->pooler)
+        add(buf, len, " --pooler %s", pooler_name(o->pooler));
 }
 
 void repro_repeat_command(const run_opts *o, const plan_item *item, const item_settings *st, char *buf,
@@ -76,8 +78,12 @@ void repro_repeat_command(const run_opts *o, const plan_item *item, const item_s
         add_quoted(buf, len, " --params ", o->params);
     if (o->first_iteration > 1)
         add(buf, len, " --from-iteration %ld", o->first_iteration);
-    if (o->failfast)
-        o->failfast_on ? add_quoted(buf, len, " --failfast=", o->failfast_on) : add(buf, len, " --failfast");
+    if (o->failfast) {
+        /* An id needs no quotes; anything else the user typed gets them. */
+        char w[256];
+        shell_word(o->failfast_on ? o->failfast_on : "", w, sizeof w);
+        o->failfast_on ? add(buf, len, " --failfast=%s", w) : add(buf, len, " --failfast");
+    }
     add_common(buf, len, o);
 }
 

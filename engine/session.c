@@ -46,7 +46,8 @@ int session_open(const run_opts *o, enum session_shim shim, const char *mode, se
     }
     if (need)
         faultctl_configure(NULL, err, sizeof err);
-    if (target_open(&s->t, o->dsn, err, sizeof err) < 0)
+    target_opts to = { .dsn = o->dsn, .pooler = o->pooler };
+    if (target_open(&s->t, &to, err, sizeof err) < 0)
         goto fail;
     char line[4096];
     shell_command_line(o->argv, line, sizeof line);
@@ -73,8 +74,9 @@ void session_header(const run_opts *o, const session *s, int times)
     for (int i = 0; i < s->n; i++)
         points += drv_ninvariants(s->items[i].scenario) * times;
     report_plan(s->rep, points);
-    report_note(s->rep, "pgrace: seed %" PRIu64 ", server %d.%d%s%s", o->seed, s->t.server_version / 10000,
-                s->t.server_version % 100, s->t.cluster ? " (embedded)" : "", o->fault ? ", with faults" : "");
+    report_note(s->rep, "pgrace: seed %" PRIu64 ", server %d.%d%s%s%s%s", o->seed, s->t.server_version / 10000,
+                s->t.server_version % 100, s->t.cluster ? " (embedded)" : "", o->fault ? ", with faults" : "",
+                o->pooler ? ", workers through " : "", pooler_name(o->pooler));
 }
 
 int session_close(const run_opts *o, session *s, int status)

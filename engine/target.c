@@ -37,8 +37,11 @@ static void drop_schema(void *arg)
         return;
     }
     /* Bounded: a teardown never hangs on a lock (a backend that does not
-     * die leaves the schema, with the warning below). */
-    pqx_ctl_exec(c, "SET statement_timeout = '10s'; SET lock_timeout = '5s'", err, sizeof err);
+     * die leaves the schema, with the warning below). A backend that exits
+     * while it is ended (a pooler's, closing with it) is no news: the
+     * server's warning about it is not printed. */
+    pqx_ctl_exec(c, "SET statement_timeout = '10s'; SET lock_timeout = '5s'; SET client_min_messages = error", err,
+                 sizeof err);
     /* Workers interrupted mid-transaction hold locks DROP SCHEMA would wait
      * for: end them first (a role may signal its own backends). */
     char like[128];
@@ -55,28 +58,42 @@ static void drop_schema(void *arg)
     PQfinish(c);
 }
 
-int target_open(target *t, const char *dsn, char *err, size_t errlen)
+/* The pooler in front of the server the control connection reached, as it
+ * reached it. */
+static int start_pooler(target *t, pooler_mode mode, char *err, size_t errlen)
 {
-    return target_open_with(t, dsn, NULL, 0, err, errlen);
+    /* The address connected to, when there is one: the pooler then skips
+     * the name lookup, and reaches the host libpq chose of a list. */
+    const char *host = PQhost(t->ctl), *addr = PQhostaddr(t->ctl);
+    if (host && host[0] != '/' && addr && *addr)
+        host = addr;
+    char app[96];
+    snprintf(app, sizeof app, "%s/pool", t->appname);
+    pooler_server srv = { .host = host, .port = PQport(t->ctl), .dbname = PQdb(t->ctl), .user = PQuser(t->ctl),
+                          .password = PQpass(t->ctl), .schema = t->schema, .appname = app };
+    if (pooler_start(&t->pooler, mode, &srv, err, errlen) < 0)
+        return -1;
+    snprintf(t->client_conninfo, sizeof t->client_conninfo, "%s", pooler_conninfo(t->pooler));
+    return 0;
 }
 
-int target_open_with(target *t, const char *dsn, const char *const *settings, int nsettings, char *err,
-                     size_t errlen)
+int target_open(target *t, const target_opts *o, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
     t->cleanup_handle = -1;
     snprintf(t->schema, sizeof t->schema, "pgrace_%d_%llu", (int)getpid(),
              (unsigned long long)(rng_fresh_seed() % 1000000));
     snprintf(t->appname, sizeof t->appname, "pgrace/%s", t->schema);
-    if (dsn) {
-        if (pqx_check_conninfo(dsn, err, errlen) < 0)
+    if (o->dsn) {
+        if (pqx_check_conninfo(o->dsn, err, errlen) < 0)
             return -1;
-        snprintf(t->conninfo, sizeof t->conninfo, "%s", dsn);
+        snprintf(t->conninfo, sizeof t->conninfo, "%s", o->dsn);
     } else if (!target_env_given()) {
-        if (cluster_start_with(&t->cluster, settings, nsettings, err, errlen) < 0)
+        if (cluster_start_with(&t->cluster, o->settings, o->nsettings, err, errlen) < 0)
             return -1;
         snprintf(t->conninfo, sizeof t->conninfo, "%s", cluster_conninfo(t->cluster));
     }
+    snprintf(t->client_conninfo, sizeof t->client_conninfo, "%s", t->conninfo);
     char app[96];
     snprintf(app, sizeof app, "%s/ctl", t->appname);
     t->ctl = pqx_connect(t->conninfo, t->schema, app, err, errlen);
@@ -93,6 +110,8 @@ int target_open_with(target *t, const char *dsn, const char *const *settings, in
     char sql[128];
     snprintf(sql, sizeof sql, "CREATE SCHEMA %s", t->schema);
     if (pqx_ctl_exec(t->ctl, sql, err, errlen) < 0)
+        goto fail;
+    if (o->pooler != POOLER_NONE && start_pooler(t, o->pooler, err, errlen) < 0)
         goto fail;
     return 0;
 fail:
@@ -111,6 +130,10 @@ int target_reset_schema(target *t, const char *ddl, char *err, size_t errlen)
 
 void target_close(target *t)
 {
+    /* First: its server connections go, and the schema's drop waits for
+     * nothing of theirs. */
+    pooler_stop(t->pooler);
+    t->pooler = NULL;
     if (t->ctl) {
         PQfinish(t->ctl);
         t->ctl = NULL;

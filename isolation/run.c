@@ -32,6 +32,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/parse.h"
+#include "lib/pq.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -282,18 +283,25 @@ static sconn *session_conn(spec_runner *r, int session)
     return &r->c[1 + session];
 }
 
+/* The application_name pgrace gives connection c. */
+static void conn_app(const spec_runner *r, const sconn *c, char *app, size_t len)
+{
+    snprintf(app, len, "%s/%s", r->o.appname, c->name);
+}
+
 /* Starts connecting c (not yet polled). Returns 0 or -1 when out of memory. */
 static int start_connect(spec_runner *r, sconn *c)
 {
     char app[256];
-    const char *keys[4] = { "dbname" }, *vals[4] = { r->o.conninfo };
+    const char *keys[4] = { "dbname" };
+    const char *vals[4] = { c == &r->c[0] && r->o.ctl_conninfo ? r->o.ctl_conninfo : r->o.conninfo };
     int k = 1;
     if (r->options) {
         keys[k] = "options";
         vals[k++] = r->options;
     }
     if (r->o.appname) {
-        snprintf(app, sizeof app, "%s/%s", r->o.appname, c->name);
+        conn_app(r, c, app, sizeof app);
         keys[k] = "application_name";
         vals[k++] = app;
     }
@@ -411,24 +419,32 @@ done:
     return rc;
 }
 
-/* Tells lib/blocking which backends are the sessions. */
+/* Tells lib/blocking which backends are the sessions (through a pooler:
+ * which application names). */
 static int declare_sessions(spec_runner *r, char *err, size_t errlen)
 {
     int n = r->nconns - 1;
     int *pids = calloc((size_t)n + 1, sizeof *pids);
     const char **names = calloc((size_t)n + 1, sizeof *names);
+    char (*apps)[256] = calloc((size_t)n + 1, sizeof *apps);
+    const char **app_of = calloc((size_t)n + 1, sizeof *app_of);
     int rc = -1;
-    if (pids && names) {
+    if (pids && names && apps && app_of) {
         for (int i = 0; i < n; i++) {
             pids[i] = r->c[1 + i].pid;
             names[i] = r->c[1 + i].name;
+            if (r->o.ctl_conninfo)
+                conn_app(r, &r->c[1 + i], apps[i], sizeof apps[i]);
+            app_of[i] = apps[i];
         }
-        rc = blk_set_sessions(r->watch, pids, names, n, err, errlen);
+        rc = blk_set_pooled_sessions(r->watch, pids, r->o.ctl_conninfo ? app_of : NULL, names, n, err, errlen);
     } else {
         err_set(err, errlen, "out of memory");
     }
     free(pids);
     free(names);
+    free(apps);
+    free(app_of);
     return rc;
 }
 
@@ -540,31 +556,72 @@ PGconn *spec_runner_control(spec_runner *r)
     return r->c[0].conn;
 }
 
+/* Ends the backends of connections idx[0..n), whose PQbackendPIDs were
+ * pids, on the control connection, the server waiting up to wait_ms for
+ * each: by pid; through a pooler a session's by its name, those still
+ * running something (an idle one is the pool's, and holds nothing of a
+ * transaction). Errors are ignored: a backend that does not go shows in
+ * what runs next. */
+static void end_backends(spec_runner *r, const int *idx, const int *pids, int n, int wait_ms)
+{
+    char *ints = calloc((size_t)n + 1, 16);
+    char (*apps)[256] = calloc((size_t)n + 1, sizeof *apps);
+    const char **app_of = calloc((size_t)n + 1, sizeof *app_of);
+    char *texts = NULL;
+    int napps = 0;
+    if (ints && apps && app_of) {
+        size_t used = (size_t)snprintf(ints, 16, "{");
+        for (int i = 0; i < n; i++) {
+            if (r->o.ctl_conninfo && idx[i] > 0) {
+                conn_app(r, &r->c[idx[i]], apps[napps], sizeof apps[napps]);
+                app_of[napps] = apps[napps];
+                napps++;
+            } else {
+                used += (size_t)snprintf(ints + used, (size_t)(n + 1) * 16 - used, "%s%d", used > 1 ? "," : "",
+                                         pids[i]);
+            }
+        }
+        snprintf(ints + used, (size_t)(n + 1) * 16 - used, "}");
+        texts = pqx_text_array(app_of, napps);
+    }
+    char ms[16];
+    snprintf(ms, sizeof ms, "%d", wait_ms);
+    const char *p[] = { ints, texts, ms };
+    if (texts)
+        PQclear(PQexecParams(r->c[0].conn,
+                             "SELECT pg_catalog.pg_terminate_backend(pid, $3::int) FROM pg_catalog.pg_stat_activity "
+                             "WHERE pid = ANY($1::int[]) OR (application_name = ANY($2::text[]) AND state <> 'idle')",
+                             3, NULL, p, NULL, NULL, 0));
+    free(ints);
+    free(apps);
+    free(app_of);
+    free(texts);
+}
+
 int spec_runner_reset(spec_runner *r, char *err, size_t errlen)
 {
     /* The old backends may be waiting on locks, where they do not notice
      * their client has gone: the new control connection ends them (and
      * the server waits for each, up to 5 s) before the teardown runs. */
-    char *pids = calloc((size_t)r->nconns, 16);
-    if (!pids) {
+    int *idx = calloc((size_t)r->nconns, sizeof *idx), *pids = calloc((size_t)r->nconns, sizeof *pids);
+    if (!idx || !pids) {
+        free(idx);
+        free(pids);
         err_set(err, errlen, "out of memory");
         return -1;
     }
-    size_t used = (size_t)snprintf(pids, 16, "{");
-    for (int i = 0; i < r->nconns; i++)
-        used += (size_t)snprintf(pids + used, (size_t)r->nconns * 16 - used, "%s%d", i ? "," : "", r->c[i].pid);
-    snprintf(pids + used, (size_t)r->nconns * 16 - used, "}");
-    close_conns(r);
-    if (open_conns(r, err, errlen) < 0) {
-        free(pids);
-        return -1;
+    for (int i = 0; i < r->nconns; i++) {
+        idx[i] = i;
+        pids[i] = r->c[i].pid;
     }
-    const char *p[] = { pids };
-    PQclear(PQexecParams(r->c[0].conn,
-                         "SELECT pg_catalog.pg_terminate_backend(pid, 5000) FROM unnest($1::int[]) AS pid "
-                         "WHERE pid IN (SELECT pid FROM pg_catalog.pg_stat_activity)",
-                         1, NULL, p, NULL, NULL, 0));
+    close_conns(r);
+    int rc = open_conns(r, err, errlen);
+    if (rc == 0)
+        end_backends(r, idx, pids, r->nconns, 5000);
+    free(idx);
     free(pids);
+    if (rc < 0)
+        return -1;
     if (r->s->teardown) {
         bool timed_out;
         PQclear(exec_bounded(r, r->c[0].conn, r->s->teardown, &timed_out));
@@ -577,14 +634,10 @@ int spec_runner_reset(spec_runner *r, char *err, size_t errlen)
  * fault, and the session gets a new connection. */
 static int replace_session(spec_runner *r, sconn *c, char *err, size_t errlen)
 {
-    char pid[16];
-    snprintf(pid, sizeof pid, "%d", c->pid);
-    const char *p[] = { pid };
-    PQclear(PQexecParams(r->c[0].conn, "SELECT pg_catalog.pg_terminate_backend($1::int, 10000)", 1, NULL, p, NULL,
-                         NULL, 0));
+    int idx = (int)(c - r->c);
+    end_backends(r, &idx, &c->pid, 1, 10000);
     PQfinish(c->conn);
     c->conn = NULL;
-    int idx = (int)(c - r->c);
     if (connect_all(r, &idx, 1, err, errlen) < 0)
         return -1;
     return declare_sessions(r, err, errlen);

@@ -28,6 +28,9 @@ typedef struct spec_runner spec_runner;
 
 typedef struct spec_runner_opts {
     const char *conninfo;       /* every connection's server (libpq defaults apply) */
+    const char *ctl_conninfo;   /* or, when conninfo is a pooler's, the control connection's (direct):
+                                 * the sessions are then known to the server by their application_name
+                                 * (appname, which must be set, "/" session), not by PQbackendPID */
     const char *schema;         /* search_path of every connection, or NULL (untouched) */
     const char *appname;        /* application_name prefix ("pgrace/<schema>"), or NULL:
                                  * isolationtester's (the current one + "/" + session) */

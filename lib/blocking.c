@@ -3,6 +3,7 @@
 
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/pq.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,12 +17,27 @@
 
 struct blk_watch {
     PGconn *ctl;
-    bool prepared;
+    bool prepared, prepared_apps;
     int n;
-    int *pids;
+    int *pids;              /* backend pids, or through a pooler the callers' keys */
     char **names;
+    char **apps;            /* through a pooler: application names, else NULL */
     char *pid_array;        /* "{p1,p2,...}": the sessions as an int[] literal */
+    char *app_array;        /* '{"a","b"}': their names as a text[] literal, or NULL */
 };
+
+/* Through a pooler a session's backend is the one bearing its name: the
+ * one not idle (running its statement or transaction; the latest to start
+ * one, should a dropped connection's backend linger), else the idle one it
+ * used last. The application names' backends, "a", and the one of $1, "me":
+ * a fragment every pooled question starts with ($2: the names as text[]). */
+#define POOLED_BACKENDS                                                                                       \
+    "WITH a AS (SELECT pid, application_name AS app, state, query_start FROM pg_catalog.pg_stat_activity "   \
+    "           WHERE application_name = ANY($2::text[])), "                                                  \
+    "     me AS (SELECT pid FROM a WHERE app = $1 AND state <> 'idle' "                                       \
+    "            ORDER BY query_start DESC NULLS LAST LIMIT 1) "
+/* The order that picks a name's backend when it has several. */
+#define SERVING_FIRST "state = 'idle', query_start DESC NULLS LAST"
 
 blk_watch *blk_new(PGconn *ctl, char *err, size_t errlen)
 {
@@ -36,14 +52,19 @@ blk_watch *blk_new(PGconn *ctl, char *err, size_t errlen)
 
 static void forget_sessions(blk_watch *w)
 {
-    for (int i = 0; i < w->n; i++)
+    for (int i = 0; i < w->n; i++) {
         free(w->names[i]);
+        if (w->apps)
+            free(w->apps[i]);
+    }
     free(w->names);
+    free(w->apps);
     free(w->pids);
     free(w->pid_array);
-    w->names = NULL;
+    free(w->app_array);
+    w->names = w->apps = NULL;
     w->pids = NULL;
-    w->pid_array = NULL;
+    w->pid_array = w->app_array = NULL;
     w->n = 0;
 }
 
@@ -57,6 +78,12 @@ void blk_free(blk_watch *w)
 
 int blk_set_sessions(blk_watch *w, const int *pids, const char *const *names, int n, char *err, size_t errlen)
 {
+    return blk_set_pooled_sessions(w, pids, NULL, names, n, err, errlen);
+}
+
+int blk_set_pooled_sessions(blk_watch *w, const int *keys, const char *const *apps, const char *const *names, int n,
+                            char *err, size_t errlen)
+{
     forget_sessions(w);
     if (n < 0 || n > BLK_MAX_SESSIONS) {
         err_set(err, errlen, "%d test sessions: at most %d", n, BLK_MAX_SESSIONS);
@@ -68,13 +95,15 @@ int blk_set_sessions(blk_watch *w, const int *pids, const char *const *names, in
     w->pid_array = malloc(cap);
     if (!w->pids || !w->names || !w->pid_array)
         goto oom;
+    if (apps && (!(w->apps = calloc((size_t)n + 1, sizeof *w->apps)) || !(w->app_array = pqx_text_array(apps, n))))
+        goto oom;
     size_t used = (size_t)snprintf(w->pid_array, cap, "{");
     for (int i = 0; i < n; i++) {
-        w->pids[i] = pids[i];
-        if (!(w->names[i] = strdup(names[i])))
+        w->pids[i] = keys[i];
+        if (!(w->names[i] = strdup(names[i])) || (apps && !(w->apps[i] = strdup(apps[i]))))
             goto oom;
         w->n = i + 1;
-        used += (size_t)snprintf(w->pid_array + used, cap - used, "%s%d", i ? "," : "", pids[i]);
+        used += (size_t)snprintf(w->pid_array + used, cap - used, "%s%d", i ? "," : "", keys[i]);
     }
     snprintf(w->pid_array + used, cap - used, "}");
     return 0;
@@ -103,21 +132,54 @@ static bool result_ok(PGresult *r, ExecStatusType want, const char *what, char *
     return false;
 }
 
+/* The session a key names (through a pooler), or -1. */
+static int key_index(const blk_watch *w, int key)
+{
+    for (int i = 0; i < w->n; i++)
+        if (w->pids[i] == key)
+            return i;
+    return -1;
+}
+
+/* The session bearing application name app (through a pooler), or -1. */
+static int app_index(const blk_watch *w, const char *app)
+{
+    for (int i = 0; w->apps && i < w->n; i++)
+        if (strcmp(w->apps[i], app) == 0)
+            return i;
+    return -1;
+}
+
 int blk_is_blocked(blk_watch *w, int pid, char *err, size_t errlen)
 {
-    if (!w->prepared) {
-        PGresult *r = PQprepare(w->ctl, "pgrace_blk_is_blocked",
-                                "SELECT pg_catalog.pg_isolation_test_session_is_blocked($1::int, $2::int[])", 2,
-                                NULL);
+    bool pooled = w->apps != NULL;
+    const char *stmt = pooled ? "pgrace_blk_is_blocked_pooled" : "pgrace_blk_is_blocked";
+    bool *prepared = pooled ? &w->prepared_apps : &w->prepared;
+    if (!*prepared) {
+        PGresult *r = PQprepare(w->ctl, stmt,
+                                pooled ? POOLED_BACKENDS
+                                         "SELECT pg_catalog.pg_isolation_test_session_is_blocked(me.pid, "
+                                         "       ARRAY(SELECT pid FROM a WHERE pid <> me.pid)) FROM me"
+                                       : "SELECT pg_catalog.pg_isolation_test_session_is_blocked($1::int, $2::int[])",
+                                2, NULL);
         if (!result_ok(r, PGRES_COMMAND_OK, "preparing the blocked-session check", err, errlen))
             return -1;
         PQclear(r);
-        w->prepared = true;
+        *prepared = true;
     }
     char p[16];
     snprintf(p, sizeof p, "%d", pid);
     const char *params[] = { p, w->pid_array ? w->pid_array : "{}" };
-    PGresult *r = PQexecPrepared(w->ctl, "pgrace_blk_is_blocked", 2, params, NULL, NULL, 0);
+    if (pooled) {
+        int i = key_index(w, pid);
+        if (i < 0)
+            return 0;
+        params[0] = w->apps[i];
+        params[1] = w->app_array;
+    }
+    /* Through a pooler no row is no backend serving the session now: it
+     * waits on nothing on the server. */
+    PGresult *r = PQexecPrepared(w->ctl, stmt, 2, params, NULL, NULL, 0);
     if (!result_ok(r, PGRES_TUPLES_OK, "the blocked-session check", err, errlen))
         return -1;
     int blocked = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
@@ -127,21 +189,35 @@ int blk_is_blocked(blk_watch *w, int pid, char *err, size_t errlen)
 
 int blk_blockers(blk_watch *w, int pid, int *pids, int max, char *err, size_t errlen)
 {
+    bool pooled = w->apps != NULL;
     char p[16];
     snprintf(p, sizeof p, "%d", pid);
-    const char *params[] = { p };
+    int i = pooled ? key_index(w, pid) : -1;
+    if (pooled && i < 0)
+        return 0;
+    const char *params[] = { pooled ? w->apps[i] : p, pooled ? w->app_array : NULL };
     /* What pg_isolation_test_session_is_blocked looks at: lock waits and
-     * a safe snapshot's wait. */
+     * a safe snapshot's wait. Through a pooler, the blockers' names: a
+     * backend blocks in the name of the session whose name it bears. */
     PGresult *r = PQexecParams(w->ctl,
-                               "SELECT unnest(pg_catalog.pg_blocking_pids($1::int)) UNION "
-                               "SELECT unnest(pg_catalog.pg_safe_snapshot_blocking_pids($1::int))",
-                               1, NULL, params, NULL, NULL, 0);
+                               pooled ? POOLED_BACKENDS
+                                        "SELECT a.app FROM me CROSS JOIN LATERAL "
+                                        "(SELECT unnest(pg_catalog.pg_blocking_pids(me.pid)) UNION "
+                                        " SELECT unnest(pg_catalog.pg_safe_snapshot_blocking_pids(me.pid))) AS bp(pid) "
+                                        "JOIN a ON a.pid = bp.pid"
+                                      : "SELECT unnest(pg_catalog.pg_blocking_pids($1::int)) UNION "
+                                        "SELECT unnest(pg_catalog.pg_safe_snapshot_blocking_pids($1::int))",
+                               pooled ? 2 : 1, NULL, params, NULL, NULL, 0);
     if (!result_ok(r, PGRES_TUPLES_OK, "reading pg_blocking_pids", err, errlen))
         return -1;
     int n = 0;
-    for (int i = 0; i < PQntuples(r) && n < max; i++) {
-        int b = atoi(PQgetvalue(r, i, 0));
-        if (blk_name_of(w, b))
+    for (int k = 0; k < PQntuples(r) && n < max; k++) {
+        int s = pooled ? app_index(w, PQgetvalue(r, k, 0)) : -1;
+        int b = pooled ? (s >= 0 ? w->pids[s] : 0) : atoi(PQgetvalue(r, k, 0));
+        bool seen = false;
+        for (int j = 0; j < n; j++)
+            seen |= pids[j] == b;
+        if ((pooled ? s >= 0 : blk_name_of(w, b) != NULL) && !seen)
             pids[n++] = b;
     }
     PQclear(r);
@@ -161,6 +237,18 @@ int blk_blocked_by(blk_watch *w, int pid, char *names, size_t len, char *err, si
         if (k > 0 && used + (size_t)k < len)
             used += (size_t)k;
     }
+    return 0;
+}
+
+int blk_backend_of(PGconn *ctl, const char *app, int *pid, char *err, size_t errlen)
+{
+    const char *params[] = { app };
+    PGresult *r = PQexecParams(ctl, "SELECT pid FROM pg_catalog.pg_stat_activity WHERE application_name = $1 "
+                                    "ORDER BY " SERVING_FIRST " LIMIT 1", 1, NULL, params, NULL, NULL, 0);
+    if (!result_ok(r, PGRES_TUPLES_OK, "reading pg_stat_activity", err, errlen))
+        return -1;
+    *pid = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
     return 0;
 }
 
@@ -197,6 +285,7 @@ typedef struct activity {
     const char *state, *wait_type, *wait_event, *query, *app;
     double seconds;             /* in its current state */
     const char *blockers;       /* pg_blocking_pids as "{1,2}" */
+    const char *serves;         /* through a pooler: the name of the session it serves now, or "" */
 } activity;
 
 static const activity *find_activity(const activity *a, int n, int pid)
@@ -205,6 +294,33 @@ static const activity *find_activity(const activity *a, int n, int pid)
         if (a[i].pid == pid)
             return &a[i];
     return NULL;
+}
+
+/* Session s's backend: its pid's, or through a pooler the one serving it. */
+static const activity *session_activity(const blk_watch *w, const activity *a, int n, int s)
+{
+    if (!w->apps)
+        return find_activity(a, n, w->pids[s]);
+    for (int i = 0; i < n; i++)
+        if (strcmp(a[i].serves, w->apps[s]) == 0)
+            return &a[i];
+    return NULL;
+}
+
+/* Who a blocking backend is: a session by name; through a pooler, a
+ * connection bearing a session's name that no longer serves it is the one
+ * it used last; else by pid and application. */
+static void blocker_name(const blk_watch *w, const activity *b, int pid, char *who, size_t len)
+{
+    int s = w->apps && b ? app_index(w, b->app) : -1;
+    const char *name = w->apps ? (s >= 0 ? w->names[s] : NULL) : blk_name_of(w, pid);
+    if (name && (!w->apps || b->serves[0]))
+        snprintf(who, len, "%s", name);
+    else if (name)
+        snprintf(who, len, "pid %d (the pooled server connection %s used last)", pid, name);
+    else
+        snprintf(who, len, "pid %d (not a test session%s%s%s)", pid, b && b->app[0] ? ": '" : "",
+                 b && b->app[0] ? b->app : "", b && b->app[0] ? "'" : "");
 }
 
 /* The statement, whitespace collapsed, cut at QUERY_SHOWN characters. */
@@ -258,13 +374,8 @@ static void describe_blockers(const blk_watch *w, const activity *all, int n, co
         while (*p >= '0' && *p <= '9')
             p++;
         const activity *b = find_activity(all, n, pid);
-        const char *name = blk_name_of(w, pid);
-        char who[96], what[QUERY_SHOWN + 96] = "";
-        if (name)
-            snprintf(who, sizeof who, "%s", name);
-        else
-            snprintf(who, sizeof who, "pid %d (not a test session%s%s%s)", pid, b && b->app[0] ? ": '" : "",
-                     b && b->app[0] ? b->app : "", b && b->app[0] ? "'" : "");
+        char who[160], what[QUERY_SHOWN + 96] = "";
+        blocker_name(w, b, pid, who, sizeof who);
         if (b)
             state_phrase(b, what, sizeof what);
         size_t used = strlen(line);
@@ -274,17 +385,25 @@ static void describe_blockers(const blk_watch *w, const activity *all, int n, co
     }
 }
 
+/* The sessions' backends, "s" (with the name each serves through a
+ * pooler), and those they wait for, "b": what a diagnosis shows. */
+#define DESCRIBED                                                                                             \
+    "     b AS (SELECT unnest(pg_catalog.pg_blocking_pids(pid)) AS pid FROM s) "                              \
+    "SELECT a.pid, coalesce(a.state, ''), coalesce(a.wait_event_type, ''), coalesce(a.wait_event, ''), "       \
+    "       coalesce(a.query, ''), coalesce(a.application_name, ''), "                                         \
+    "       coalesce(extract(epoch FROM clock_timestamp() - coalesce(a.state_change, a.backend_start)), 0), "  \
+    "       pg_catalog.pg_blocking_pids(a.pid)::text, coalesce((SELECT s.app FROM s WHERE s.pid = a.pid), '') " \
+    "FROM pg_catalog.pg_stat_activity a WHERE a.pid IN (SELECT pid FROM s UNION SELECT pid FROM b)"
+
 json_t *blk_describe(blk_watch *w, char *err, size_t errlen)
 {
-    const char *params[] = { w->pid_array ? w->pid_array : "{}" };
+    const char *params[] = { w->apps ? w->app_array : w->pid_array ? w->pid_array : "{}" };
     PGresult *r = PQexecParams(w->ctl,
-        "WITH s AS (SELECT pid FROM pg_stat_activity WHERE pid = ANY($1::int[])), "
-        "     b AS (SELECT unnest(pg_blocking_pids(pid)) AS pid FROM s) "
-        "SELECT a.pid, coalesce(a.state, ''), coalesce(a.wait_event_type, ''), coalesce(a.wait_event, ''), "
-        "       coalesce(a.query, ''), coalesce(a.application_name, ''), "
-        "       coalesce(extract(epoch FROM clock_timestamp() - coalesce(a.state_change, a.backend_start)), 0), "
-        "       pg_blocking_pids(a.pid)::text "
-        "FROM pg_stat_activity a WHERE a.pid IN (SELECT pid FROM s UNION SELECT pid FROM b)",
+        w->apps ? "WITH s AS (SELECT DISTINCT ON (application_name) pid, application_name AS app "
+                  "           FROM pg_catalog.pg_stat_activity WHERE application_name = ANY($1::text[]) "
+                  "           ORDER BY application_name, " SERVING_FIRST "), " DESCRIBED
+                : "WITH s AS (SELECT pid, NULL::text AS app FROM pg_catalog.pg_stat_activity "
+                  "           WHERE pid = ANY($1::int[])), " DESCRIBED,
         1, NULL, params, NULL, NULL, 0);
     if (!result_ok(r, PGRES_TUPLES_OK, "reading pg_stat_activity", err, errlen))
         return NULL;
@@ -302,12 +421,14 @@ json_t *blk_describe(blk_watch *w, char *err, size_t errlen)
         all[i] = (activity){
             .pid = atoi(PQgetvalue(r, i, 0)), .state = PQgetvalue(r, i, 1), .wait_type = PQgetvalue(r, i, 2),
             .wait_event = PQgetvalue(r, i, 3), .query = PQgetvalue(r, i, 4), .app = PQgetvalue(r, i, 5),
-            .seconds = atof(PQgetvalue(r, i, 6)), .blockers = PQgetvalue(r, i, 7),
+            .seconds = atof(PQgetvalue(r, i, 6)), .blockers = PQgetvalue(r, i, 7), .serves = PQgetvalue(r, i, 8),
         };
     for (int s = 0; s < w->n; s++) {
         char line[1024];
-        const activity *a = find_activity(all, n, w->pids[s]);
-        if (!a) {
+        const activity *a = session_activity(w, all, n, s);
+        if (!a && w->apps) {
+            snprintf(line, sizeof line, "%s: no server connection bears its name", w->names[s]);
+        } else if (!a) {
             snprintf(line, sizeof line, "%s: no backend (pid %d has gone)", w->names[s], w->pids[s]);
         } else {
             int used = snprintf(line, sizeof line, "%s: ", w->names[s]);

@@ -12,7 +12,9 @@
  *
  * A blk_watch holds a control connection that is not itself a test session
  * (it is never blocked by one) and the test sessions' backend pids with a
- * name for each ("worker 3", "session s1"). It is used by one thread at a
+ * name for each ("worker 3", "session s1") — or, when the sessions reach
+ * the server through a pooler, their application names, resolved to
+ * backends by the server at each question. It is used by one thread at a
  * time, like the connection it holds.
  */
 #ifndef PGRACE_BLOCKING_H
@@ -37,6 +39,29 @@ void blk_free(blk_watch *w);
  * -1 (out of memory, or too many sessions). */
 int blk_set_sessions(blk_watch *w, const int *pids, const char *const *names, int n, char *err,
                      size_t errlen);
+
+/* The same through a connection pooler (lib/pooler.h), where a client does
+ * not know its backend and, under transaction pooling, has another one for
+ * each transaction: keys[i] is what the caller names session i by in the
+ * calls below (its PQbackendPID, which through pgbouncer is pgbouncer's
+ * key, one per client connection), apps[i] its application_name (one per
+ * session), by which each question finds the backend serving the session
+ * at that moment — the one bearing its name that is not idle (the latest
+ * to start a statement, should a lost connection's backend linger) — or,
+ * for a diagnosis, the idle one it used last. A backend bearing a
+ * session's name blocks in that session's name (a session-level lock a
+ * transaction left on its pooled connection is the session's doing). The
+ * pid arguments below are then keys. apps NULL: by pid, as
+ * blk_set_sessions. Returns 0 or -1. */
+int blk_set_pooled_sessions(blk_watch *w, const int *keys, const char *const *apps, const char *const *names, int n,
+                            char *err, size_t errlen);
+
+/* The server backend that serves the client named app now (not idle), else
+ * the one that served it last (idle, still bearing its name), through a
+ * pooler or not: into *pid, 0 when no backend bears the name. What tells
+ * which server connection a call ran on, and which call a server
+ * connection last ran. Returns 0 or -1 (err). */
+int blk_backend_of(PGconn *ctl, const char *app, int *pid, char *err, size_t errlen);
 
 /* Asks the server once whether the backend pid waits on a lock (or a safe
  * snapshot) held by another of the declared sessions. Returns 1 blocked,
@@ -84,7 +109,7 @@ int blk_blocked_by(blk_watch *w, int pid, char *names, size_t len, char *err, si
  * and application. Returns the array, or NULL with a reason. */
 json_t *blk_describe(blk_watch *w, char *err, size_t errlen);
 
-/* The declared name of backend pid, or NULL. */
+/* The declared name of backend pid (of key, through a pooler), or NULL. */
 const char *blk_name_of(const blk_watch *w, int pid);
 
 #endif

@@ -2,7 +2,6 @@
 #include "lib/cluster.h"
 
 #include "lib/cleanup.h"
-#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/fstree.h"
 #include "lib/proc.h"
@@ -12,15 +11,12 @@
 #include <glob.h>
 #include <libpq-fe.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/magic.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,19 +80,11 @@ int cluster_find_bindir(char *out, size_t outlen, char *err, size_t errlen)
         err_set(err, errlen, "PGRACE_PGBIN=%s holds no initdb and postgres", env);
         return -1;
     }
-    const char *path = getenv("PATH");
-    if (path) {
-        char *copy = strdup(path), *save = NULL;
-        if (!copy) {
+    int in_path = proc_search_path(try_dir, out, outlen);
+    if (in_path != 0) {
+        if (in_path < 0)
             err_set(err, errlen, "out of memory");
-            return -1;
-        }
-        for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save))
-            if (try_dir(d, out, outlen)) {
-                free(copy);
-                return 0;
-            }
-        free(copy);
+        return in_path < 0 ? -1 : 0;
     }
     glob_t g;
     if (glob("/usr/lib/postgresql/*/bin", 0, NULL, &g) == 0) {
@@ -131,44 +119,6 @@ int cluster_find_bindir(char *out, size_t outlen, char *err, size_t errlen)
     err_set(err, errlen, "cannot find initdb and postgres (tried $PGRACE_PGBIN, PATH, "
                          "/usr/lib/postgresql/*/bin, pg_config --bindir); install postgresql");
     return -1;
-}
-
-/* As root, the server needs another identity: $PGRACE_CLUSTER_USER, else
- * "postgres", else "nobody". */
-static int pick_identity(proc_opts *o, char *err, size_t errlen)
-{
-    memset(o, 0, sizeof *o);
-    if (geteuid() != 0)
-        return 0;
-    const char *names[] = { getenv("PGRACE_CLUSTER_USER"), "postgres", "nobody" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (!names[i] || !*names[i])
-            continue;
-        struct passwd pw, *res = NULL;
-        char buf[4096];
-        if (getpwnam_r(names[i], &pw, buf, sizeof buf, &res) == 0 && res && pw.pw_uid != 0) {
-            o->drop_identity = true;
-            o->uid = pw.pw_uid;
-            o->gid = pw.pw_gid;
-            return 0;
-        }
-    }
-    err_set(err, errlen, "running as root and no unprivileged user (postgres, nobody) to run the server as");
-    return -1;
-}
-
-static void log_tail(const cluster *c, char *out, size_t outlen)
-{
-    out[0] = '\0';
-    FILE *f = fopen(c->logfile, "r");
-    if (!f)
-        return;
-    char line[512], last[512] = "";
-    while (fgets(line, sizeof line, f))
-        if (strstr(line, "FATAL") || strstr(line, "ERROR") || strstr(line, "error"))
-            snprintf(last, sizeof last, "%s", line);
-    fclose(f);
-    snprintf(out, outlen, "%s", err_one_line(last));
 }
 
 /* The parts of stop that run from the cleanup registry: kill and remove. */
@@ -209,32 +159,14 @@ static void registry_stop(void *arg)
     stop_server(arg);
 }
 
+static bool answers(void *arg) { return PQping(((cluster *)arg)->conninfo) == PQPING_OK; }
+
 static int wait_ready(cluster *c, char *err, size_t errlen)
 {
-    int64_t deadline = clock_now_ns() + READY_TIMEOUT_NS;
-    int64_t pause = 1000000;
-    for (;;) {
-        /* Polling readiness is what pg_ctl -w does too; the server offers
-         * no notification we could wait on. */
-        if (PQping(c->conninfo) == PQPING_OK)
-            return 0;
-        int status;
-        pid_t r = waitpid(c->postmaster, &status, WNOHANG);
-        if (r == c->postmaster) {
-            c->postmaster = 0;
-            char tail[512];
-            log_tail(c, tail, sizeof tail);
-            err_set(err, errlen, "embedded server exited during start-up%s%s", tail[0] ? ": " : "", tail);
-            return -1;
-        }
-        if (clock_now_ns() > deadline) {
-            err_set(err, errlen, "embedded server not ready after 60s (log: %s)", c->logfile);
-            return -1;
-        }
-        clock_sleep_ns(pause);
-        if (pause < 16 * 1000000)
-            pause *= 2;
-    }
+    int r = proc_await_ready(c->postmaster, answers, c, READY_TIMEOUT_NS, "embedded server", c->logfile, err, errlen);
+    if (r == 1)
+        c->postmaster = 0;
+    return r == 0 ? 0 : -1;
 }
 
 /* initdb's options: everything that shapes the data directory, and so part
@@ -264,7 +196,7 @@ static int run_initdb(cluster *c, char *err, size_t errlen)
     proc_opts o = server_opts(c);
     if (proc_run(argv, &o, err, errlen) == -1) {
         char tail[512];
-        log_tail(c, tail, sizeof tail);
+        proc_log_tail(c->logfile, tail, sizeof tail);
         if (tail[0])
             err_set(err, errlen, "initdb failed: %s", tail);
         return -1;
@@ -359,21 +291,6 @@ static int start_server(cluster *c, char *err, size_t errlen)
     return spawn_server(c, err, errlen);
 }
 
-/* Where a run's cluster directory goes: $TMPDIR when set, else /dev/shm
- * when it is a writable tmpfs (a throwaway cluster's data belongs in
- * memory: copying the template there takes a tenth of the time it takes on
- * a disk file system), else /tmp. */
-static const char *run_root(void)
-{
-    const char *tmp = getenv("TMPDIR");
-    if (tmp && *tmp)
-        return tmp;
-    struct statfs fs;
-    if (statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC && access("/dev/shm", W_OK | X_OK) == 0)
-        return "/dev/shm";
-    return "/tmp";
-}
-
 int cluster_start(cluster **out, char *err, size_t errlen)
 {
     return cluster_start_with(out, NULL, 0, err, errlen);
@@ -390,19 +307,11 @@ int cluster_start_with(cluster **out, const char *const *settings, int nsettings
     c->extra = settings;
     c->nextra = nsettings;
     if (cluster_find_bindir(c->bindir, sizeof c->bindir, err, errlen) == -1 ||
-        pick_identity(&c->as_server, err, errlen) == -1) {
+        proc_server_identity(&c->as_server, err, errlen) == -1) {
         free(c);
         return -1;
     }
-    const char *tmp = run_root();
-    if (strlen(tmp) > 80) {
-        err_set(err, errlen, "TMPDIR is too long for a Unix socket path: %s", tmp);
-        free(c);
-        return -1;
-    }
-    snprintf(c->dir, sizeof c->dir, "%s/pgrace.XXXXXX", tmp);
-    if (!mkdtemp(c->dir)) {
-        err_sys(err, errlen, errno, "mkdtemp(%s)", c->dir);
+    if (fstree_make_run_dir("pgrace", c->dir, sizeof c->dir, err, errlen) < 0) {
         free(c);
         return -1;
     }

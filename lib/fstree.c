@@ -8,10 +8,40 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdlib.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+static const char *run_root(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (tmp && *tmp)
+        return tmp;
+    struct statfs fs;
+    if (statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC && access("/dev/shm", W_OK | X_OK) == 0)
+        return "/dev/shm";
+    return "/tmp";
+}
+
+int fstree_make_run_dir(const char *prefix, char *dir, size_t len, char *err, size_t errlen)
+{
+    const char *tmp = run_root();
+    /* A socket path must fit in 107 bytes: the root, the name, "/.s.PGSQL.NNNN". */
+    if (strlen(tmp) > 80) {
+        err_set(err, errlen, "TMPDIR is too long for a Unix socket path: %s", tmp);
+        return -1;
+    }
+    snprintf(dir, len, "%s/%s.XXXXXX", tmp, prefix);
+    if (!mkdtemp(dir)) {
+        err_sys(err, errlen, errno, "mkdtemp(%s)", dir);
+        return -1;
+    }
+    return 0;
+}
 
 typedef struct copy_ctx {
     bool set_owner;

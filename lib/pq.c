@@ -55,6 +55,31 @@ static pqx_event *trace_start(pqx_trace *t, const PGconn *conn, const char *sql)
     return e;
 }
 
+char *pqx_text_array(const char *const *items, int n)
+{
+    size_t cap = 3;
+    for (int i = 0; i < n; i++)
+        cap += 2 * strlen(items[i]) + 3;
+    char *buf = malloc(cap), *o = buf;
+    if (!buf)
+        return NULL;
+    *o++ = '{';
+    for (int i = 0; i < n; i++) {
+        if (i)
+            *o++ = ',';
+        *o++ = '"';
+        for (const char *c = items[i]; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                *o++ = '\\';
+            *o++ = *c;
+        }
+        *o++ = '"';
+    }
+    *o++ = '}';
+    *o = '\0';
+    return buf;
+}
+
 int pqx_check_conninfo(const char *conninfo, char *err, size_t errlen)
 {
     char *msg = NULL;

@@ -83,6 +83,10 @@ PGresult *pqx_ctl_query(PGconn *conn, const char *sql, int nparams, const char *
 int pqx_ctl_int(PGconn *conn, const char *sql, int nparams, const char *const *params,
                 long long *value, char *err, size_t errlen);
 
+/* items as a text[] literal ('{"a","b"}', each element quoted), in a new
+ * string (free it); NULL when out of memory. */
+char *pqx_text_array(const char *const *items, int n);
+
 /* The last row of r whose column col reads value, or -1. */
 int pqx_find_row(const PGresult *r, int col, const char *value);
 

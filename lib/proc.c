@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +206,81 @@ int proc_run_foreground(char *const argv[], char *err, size_t errlen)
     atomic_store(&foreground, 0);
     cleanup_pop(h, false);
     return status;
+}
+
+int proc_search_path(bool (*try_dir)(const char *dir, char *out, size_t outlen), char *out, size_t outlen)
+{
+    const char *path = getenv("PATH");
+    char *copy = strdup(path ? path : ""), *save = NULL;
+    if (!copy)
+        return -1;
+    bool found = false;
+    for (char *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save))
+        found = try_dir(d, out, outlen);
+    free(copy);
+    return found;
+}
+
+int proc_server_identity(proc_opts *o, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    if (geteuid() != 0)
+        return 0;
+    const char *names[] = { getenv("PGRACE_CLUSTER_USER"), "postgres", "nobody" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!names[i] || !*names[i])
+            continue;
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+        if (getpwnam_r(names[i], &pw, buf, sizeof buf, &res) == 0 && res && pw.pw_uid != 0) {
+            o->drop_identity = true;
+            o->uid = pw.pw_uid;
+            o->gid = pw.pw_gid;
+            return 0;
+        }
+    }
+    err_set(err, errlen, "running as root and no unprivileged user (postgres, nobody) to run the server as");
+    return -1;
+}
+
+int proc_await_ready(pid_t pid, bool (*ready)(void *arg), void *arg, int64_t timeout_ns, const char *what,
+                     const char *log, char *err, size_t errlen)
+{
+    int64_t deadline = clock_now_ns() + timeout_ns;
+    int64_t pause = 1000000;
+    for (;;) {
+        if (ready(arg))
+            return 0;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            char tail[512];
+            proc_log_tail(log, tail, sizeof tail);
+            err_set(err, errlen, "%s exited during start-up%s%s", what, tail[0] ? ": " : "", tail);
+            return 1;
+        }
+        if (clock_now_ns() > deadline) {
+            err_set(err, errlen, "%s not ready after %llds (log: %s)", what, (long long)(timeout_ns / 1000000000),
+                    log);
+            return -1;
+        }
+        clock_sleep_ns(pause);
+        if (pause < 16 * 1000000)
+            pause *= 2;
+    }
+}
+
+void proc_log_tail(const char *path, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[512], last[512] = "";
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "FATAL") || strstr(line, "ERROR") || strstr(line, "error"))
+            snprintf(last, sizeof last, "%s", line);
+    fclose(f);
+    snprintf(out, outlen, "%s", err_one_line(last));
 }
 
 int proc_output(char *const argv[], char *out, size_t outlen, int64_t bound_ns, char *err, size_t errlen)

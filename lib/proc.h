@@ -56,6 +56,30 @@ int proc_run_foreground(char *const argv[], char *err, size_t errlen);
  * naming the program and its status. */
 int proc_run(char *const argv[], const proc_opts *o, char *err, size_t errlen);
 
+/* Tries each directory of $PATH, in order, with try_dir, which fills out
+ * when it accepts one. Returns 1 when one was accepted, 0 when none was,
+ * -1 when out of memory. */
+int proc_search_path(bool (*try_dir)(const char *dir, char *out, size_t outlen), char *out, size_t outlen);
+
+/* The identity a server program runs under (PostgreSQL and pgbouncer both
+ * refuse root): nothing to change when pgrace is not root; as root,
+ * $PGRACE_CLUSTER_USER, else "postgres", else "nobody" (o->drop_identity,
+ * uid, gid set; the rest of o zeroed). Returns 0, or -1 when root has no
+ * such user. */
+int proc_server_identity(proc_opts *o, char *err, size_t errlen);
+
+/* Waits until ready(arg) says the server pid, started by the caller,
+ * answers, at most timeout_ns, asking at intervals that double from 1ms to
+ * 16ms (a server offers no notification to wait on: pg_ctl -w polls too).
+ * Returns 0 when ready; 1 when pid exited first (reaped; err: "<what>
+ * exited during start-up: " and the last error line of its log); -1 when
+ * the time ran out (err names the log). */
+int proc_await_ready(pid_t pid, bool (*ready)(void *arg), void *arg, int64_t timeout_ns, const char *what,
+                     const char *log, char *err, size_t errlen);
+
+/* The last line of the log file path that reads as an error (FATAL, ERROR,
+ * error), one line, into out ("" when none). */
+void proc_log_tail(const char *path, char *out, size_t outlen);
 /* Runs argv (stdin and stderr /dev/null) and reads its stdout into out,
  * NUL-terminated and cut at outlen - 1 bytes. The program is killed at
  * bound_ns if it has not ended. Returns 0 when it exited 0, else -1 with a

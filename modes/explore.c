@@ -208,8 +208,10 @@ static void replay_command(const explorer *x, const char *token, long iteration,
     if (n > 0 && (size_t)n < len && o->dsn) {
         char q[1024];
         shell_quote(o->dsn, q, sizeof q);
-        snprintf(buf + n, len - (size_t)n, " --dsn %s", q);
+        n += snprintf(buf + n, len - (size_t)n, " --dsn %s", q);
     }
+    if (n > 0 && (size_t)n < len && o->pooler)
+        snprintf(buf + n, len - (size_t)n, " --pooler %s", pooler_name(o->pooler));
 }
 
 /* drv_annotate_fn: the violating round's schedule, its steps, its replay. */
@@ -453,9 +455,10 @@ static int explore_item(const explore_opts *o, target *t, sched *sc, const plan_
         json_decref(replay);
     }
     char repeat[1024];
-    snprintf(repeat, sizeof repeat, "%s explore %s/%s -n %d --preemptions %d%s%s --seed %" PRIu64, o->run.argv0,
-             item->scenario->name, item->variant->name, st.nworkers, o->bound, o->faults ? " --faults" : "",
-             o->every_prefix ? " --every-prefix" : "", o->run.seed);
+    snprintf(repeat, sizeof repeat, "%s explore %s/%s -n %d --preemptions %d%s%s --seed %" PRIu64 "%s%s",
+             o->run.argv0, item->scenario->name, item->variant->name, st.nworkers, o->bound,
+             o->faults ? " --faults" : "", o->every_prefix ? " --every-prefix" : "", o->run.seed,
+             o->run.pooler ? " --pooler " : "", pooler_name(o->run.pooler));
     *held = record_item_end(rep, ri, &o->run, item, &st, &res, "schedules", repeat);
     drv_result_free(&res);
     return 0;
@@ -471,7 +474,7 @@ static sched *open_explorer(const run_opts *o, const char *mode, session *s)
     if (session_open(o, SESSION_SHIM_ALWAYS, mode, s) < 0)
         return NULL;
     int64_t bound = o->call_timeout_ns ? o->call_timeout_ns : DRV_DEFAULT_CALL_TIMEOUT_NS;
-    sched *sc = sched_new(o->nworkers, s->t.ctl, bound, err, sizeof err);
+    sched *sc = sched_new(o->nworkers, s->t.ctl, s->t.pooler != NULL, bound, err, sizeof err);
     if (!sc) {
         fprintf(stderr, "pgrace: %s\n", err);
         session_close(o, s, EXIT_USAGE);
@@ -563,9 +566,10 @@ int explore_replay_main(const run_opts *o)
             report_note(s.rep, "the schedule could not be replayed as written (a worker it names was not runnable); "
                         "the round ran free from there");
         char repeat[1024];
-        snprintf(repeat, sizeof repeat, "%s run %s/%s --schedule '%s' --from-iteration %ld -n %d --seed %" PRIu64,
+        snprintf(repeat, sizeof repeat, "%s run %s/%s --schedule '%s' --from-iteration %ld -n %d --seed %" PRIu64 "%s%s",
                  o->argv0, item->scenario->name, item->variant->name, o->schedule,
-                 o->first_iteration ? o->first_iteration : 1, st.nworkers, o->seed);
+                 o->first_iteration ? o->first_iteration : 1, st.nworkers, o->seed, o->pooler ? " --pooler " : "",
+                 pooler_name(o->pooler));
         if (!record_item_end(s.rep, ri, o, item, &st, &res, "iterations", repeat))
             status = EXIT_VIOLATED;
         drv_result_free(&res);

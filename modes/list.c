@@ -7,12 +7,23 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool has_invariant(const scenario *s, const char *name)
+static bool has_pin(const scenario *s, const char *name)
 {
-    for (int k = 0; k < drv_ninvariants(s); k++)
-        if (strcmp(drv_invariant_name(s, k), name) == 0)
+    for (int p = 0; p < s->npins; p++)
+        if (strcmp(s->pins[p].name, name) == 0)
             return true;
     return false;
+}
+
+/* An invariant's id: lower-case letters, digits and '-', unique, not the
+ * driver's. */
+static bool good_id(const scenario *s, int k)
+{
+    const char *id = s->invariants[k].id;
+    if (!id || !*id || strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(id) ||
+        strcmp(id, SCENARIO_DEADLINE_ID) == 0)
+        return false;
+    return drv_invariant_find(s, id) == k;
 }
 
 static bool has_plan(const scenario *s, const char *name)
@@ -32,13 +43,38 @@ static int check_tables(const scenario *s)
         fprintf(stderr, "pgrace: scenario %s: variants[0] must be \"fixed\", caught by nothing\n", s->name);
         return -1;
     }
+    for (int k = 0; k < s->ninvariants; k++)
+        if (!good_id(s, k)) {
+            fprintf(stderr, "pgrace: scenario %s: invariant '%s' needs a short id of its own (a-z, 0-9, -)\n",
+                    s->name, s->invariants[k].name);
+            return -1;
+        }
+    if (s->setup && s->setup_sql) {
+        fprintf(stderr, "pgrace: scenario %s: setup and setup_sql are both set\n", s->name);
+        return -1;
+    }
     for (int p = 0; p < s->npins; p++)
         if (!s->pins[p].plan || !has_plan(s, s->pins[p].plan)) {
             fprintf(stderr, "pgrace: scenario %s: pin %s names no plan of the scenario\n", s->name, s->pins[p].name);
             return -1;
         }
+    if (!s->variants[0].op || s->variants[0].minus[0]) {
+        fprintf(stderr, "pgrace: scenario %s: the fixed form needs its op and no minus\n", s->name);
+        return -1;
+    }
     for (int v = 1; v < s->nvariants; v++) {
         const scenario_variant *var = &s->variants[v];
+        if (!var->op == !var->minus[0]) {
+            fprintf(stderr, "pgrace: scenario %s: pre-fix form %s needs an op or a minus list, not both\n", s->name,
+                    var->name);
+            return -1;
+        }
+        for (int m = 0; m < SCENARIO_MAX_MINUS && var->minus[m]; m++)
+            if (!has_pin(s, var->minus[m])) {
+                fprintf(stderr, "pgrace: scenario %s: %s is the fixed form minus '%s': no such pin\n", s->name,
+                        var->name, var->minus[m]);
+                return -1;
+            }
         if (!var->caught[0].plan) {
             fprintf(stderr, "pgrace: scenario %s: pre-fix form %s says no plan that catches it\n", s->name,
                     var->name);
@@ -46,7 +82,7 @@ static int check_tables(const scenario *s)
         }
         for (int c = 0; c < SCENARIO_MAX_CATCH && var->caught[c].plan; c++)
             if (!has_plan(s, var->caught[c].plan) || !var->caught[c].invariant ||
-                !has_invariant(s, var->caught[c].invariant)) {
+                drv_invariant_find(s, var->caught[c].invariant) < 0) {
                 fprintf(stderr, "pgrace: scenario %s: %s is caught by plan '%s' with invariant '%s': no such %s\n",
                         s->name, var->name, var->caught[c].plan,
                         var->caught[c].invariant ? var->caught[c].invariant : "(none)",
@@ -59,17 +95,21 @@ static int check_tables(const scenario *s)
 
 static void list_scenario(const scenario *s)
 {
-    printf("%s — %s (seed %s)\n", s->name, s->summary, s->seed);
-    printf("  variants:\n");
+    printf("%s — %s", s->name, s->summary);
+    if (s->seed)
+        printf(" (seed %s)", s->seed);
+    printf("\n  variants:\n");
     for (int v = 0; v < s->nvariants; v++) {
         const scenario_variant *var = &s->variants[v];
         printf("    %-14s %s\n", var->name, var->summary);
+        for (int m = 0; m < SCENARIO_MAX_MINUS && var->minus[m]; m++)
+            printf("    %-14s the fixed form without pin %s\n", "", var->minus[m]);
         for (int c = 0; c < SCENARIO_MAX_CATCH && var->caught[c].plan; c++)
             printf("    %-14s caught by plan %s: %s\n", "", var->caught[c].plan, var->caught[c].invariant);
     }
-    printf("  invariants:\n");
+    printf("  invariants (ID: what must hold; --failfast=ID):\n");
     for (int k = 0; k < drv_ninvariants(s); k++)
-        printf("    - %s\n", drv_invariant_name(s, k));
+        printf("    - %s: %s\n", drv_invariant_id(s, k), drv_invariant_name(s, k));
     if (s->nplans) {
         printf("  fault plans (--plan NAME):\n");
         for (int p = 0; p < s->nplans; p++) {
@@ -113,9 +153,11 @@ static void print_matrix(void)
             printf("| `%s` | `fixed` | `%s` | holds (all %d invariants) |\n", s->name,
                    p < 0 ? "none" : s->plans[p].name, drv_ninvariants(s));
         for (int v = 1; v < s->nvariants; v++)
-            for (int c = 0; c < SCENARIO_MAX_CATCH && s->variants[v].caught[c].plan; c++)
-                printf("| `%s` | `%s` | `%s` | caught: %s |\n", s->name, s->variants[v].name,
-                       s->variants[v].caught[c].plan, s->variants[v].caught[c].invariant);
+            for (int c = 0; c < SCENARIO_MAX_CATCH && s->variants[v].caught[c].plan; c++) {
+                const scenario_catch *k = &s->variants[v].caught[c];
+                printf("| `%s` | `%s` | `%s` | caught: %s (`%s`) |\n", s->name, s->variants[v].name, k->plan,
+                       drv_invariant_name(s, drv_invariant_find(s, k->invariant)), k->invariant);
+            }
     }
 }
 

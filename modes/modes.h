@@ -118,6 +118,7 @@ void isolation_print_version(FILE *out);
 
 typedef struct spec_opts {
     const char *dsn;
+    pooler_mode pooler;         /* --pooler: the sessions through pgbouncer (POOLER_NONE: directly) */
     const char *junit, *json, *html;    /* report files, written at the end */
     const char *fault;          /* --fault: fault rules for the sessions' statements */
     uint64_t seed;

@@ -57,6 +57,15 @@ static json_t *int_of(json_t *a, json_t *b, const char *key)
     return json_is_integer(v) ? v : json_object_get(b, key);
 }
 
+/* The pooler the item ran through (settings "pooler"; null: none).
+ * Returns 0 or -1 with a reason. */
+static int pooler_of(json_t *settings, pooler_mode *mode, char *err, size_t errlen)
+{
+    const char *name = json_string_value(json_object_get(settings, "pooler"));
+    *mode = POOLER_NONE;
+    return name ? pooler_parse(name, mode, err, errlen) : 0;
+}
+
 /* Fills o from a scenario item; strings point into doc (alive as long as
  * it is). Returns 0 or -1 with a reason. */
 static int scenario_opts(json_t *item, run_opts *o, char *target, size_t tlen, char *err, size_t errlen)
@@ -88,6 +97,8 @@ static int scenario_opts(json_t *item, run_opts *o, char *target, size_t tlen, c
     const char *dsn = json_string_value(json_object_get(st, "dsn"));
     if (dsn && !o->dsn)
         o->dsn = dsn;
+    if (pooler_of(st, &o->pooler, err, errlen) < 0)
+        return -1;
     size_t i;
     json_t *p;
     json_array_foreach(json_object_get(st, "pauses"), i, p) {
@@ -130,9 +141,13 @@ static int replay_spec(const replay_opts *ro, json_t *doc, json_t *item)
                                   : json_is_integer(timeout) ? json_integer_value(timeout)
                                                              : SPEC_DEFAULT_TIMEOUT_S * 1000000000LL,
                     .bound = -1, .permutation = permutation, .argv = ro->argv };
-    char *files[] = { (char *)file };
+    char *files[] = { (char *)file }, err[ERRLEN];
     if (!file || !permutation || seed_of(doc, &o.seed) < 0) {
         fprintf(stderr, "pgrace: %s: the report's failing item lacks its spec, permutation or seed\n", ro->report);
+        return EXIT_USAGE;
+    }
+    if (pooler_of(st, &o.pooler, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s: %s\n", ro->report, err);
         return EXIT_USAGE;
     }
     o.files = files;

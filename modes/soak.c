@@ -177,8 +177,8 @@ static bool emit_points(const soak *s)
         report_note(s->rep, "%s/%s [soak]: %ld iterations in %ld rounds", it->scenario->name, it->variant->name,
                     t->iterations, t->rounds);
         for (int k = 0; k < drv_ninvariants(it->scenario); k++) {
-            rep_point_in pt = { .name = drv_invariant_name(it->scenario, k), .verdict = REP_OK, .runs = t->rounds,
-                                .unit = "rounds", .first_iteration = -1 };
+            rep_point_in pt = { .name = drv_invariant_name(it->scenario, k), .id = drv_invariant_id(it->scenario, k),
+                                .verdict = REP_OK, .runs = t->rounds, .unit = "rounds", .first_iteration = -1 };
             json_t *d = NULL;
             if (t->failures[k]) {
                 all = false;
@@ -298,9 +298,10 @@ static int open_record(soak *s)
     for (int p = 0; p < s->nitems; p++)
         points += drv_ninvariants(s->items[p].scenario);
     report_plan(s->rep, points);
-    report_note(s->rep, "pgrace soak: seed %" PRIu64 ", up to %d workers, %ld iterations a round, server %d.%d%s",
+    report_note(s->rep, "pgrace soak: seed %" PRIu64 ", up to %d workers, %ld iterations a round, server %d.%d%s%s%s",
                 o->run.seed, o->max_workers, o->round_iterations, s->t.server_version / 10000,
-                s->t.server_version % 100, s->t.cluster ? " (embedded)" : "");
+                s->t.server_version % 100, s->t.cluster ? " (embedded)" : "",
+                o->run.pooler ? ", workers through " : "", pooler_name(o->run.pooler));
     for (int p = 0; p < s->nitems; p++) {
         item_settings st = { .plan = "soak", .nworkers = o->max_workers, .pauses = o->run.pauses,
                              .call_timeout_ns = o->run.call_timeout_ns };
@@ -327,13 +328,14 @@ int soak_main(const soak_opts *o)
     bool oom = tally_new(&s) < 0;
     if (oom)
         err_set(err, sizeof err, "out of memory");
-    if (oom || target_open(&s.t, o->run.dsn, err, sizeof err) < 0) {
+    target_opts to = { .dsn = o->run.dsn, .pooler = o->run.pooler };
+    if (oom || target_open(&s.t, &to, err, sizeof err) < 0) {
         fprintf(stderr, "pgrace: %s\n", err);
         tally_free(&s);
         free(s.items);
         return EXIT_USAGE;
     }
-    if (o->pct && !(s.pct = pct_rounds_new(s.t.ctl, o->max_workers, o->depth, o->run.seed,
+    if (o->pct && !(s.pct = pct_rounds_new(s.t.ctl, s.t.pooler != NULL, o->max_workers, o->depth, o->run.seed,
                                              o->run.call_timeout_ns ? o->run.call_timeout_ns
                                                                    : DRV_DEFAULT_CALL_TIMEOUT_NS,
                                              err, sizeof err))) {

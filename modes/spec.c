@@ -23,6 +23,7 @@
 
 #include "reports/report.h"
 #include "isolation/permute.h"
+#include "isolation/pooling.h"
 #include "isolation/run.h"
 #include "isolation/spec.h"
 
@@ -391,6 +392,31 @@ static int run_point(void *arg, const spec_pstep *steps, int nsteps)
     return 0;
 }
 
+/* A file that cannot run through a transaction pooler: each of its points
+ * skipped, saying why, rather than a verdict on what pgbouncer did to its
+ * sessions' state. Returns 0, or -1 when out of memory (reported). */
+static int skip_file(spec_run *run, const char *why)
+{
+    char reason[ERRLEN + 96];
+    snprintf(reason, sizeof reason, "under transaction pooling %s; --pooler pgbouncer:session runs it", why);
+    for (int i = 0; i < run->f->set.n; i++) {
+        char *name = perm_text(run->f->set.perms[i].steps, run->f->set.perms[i].nsteps);
+        json_t *d = json_pack("{s:s, s:s*, s:s}", "spec", run->f->path, "permutation", name, "skipped", reason);
+        if (!name || !d) {
+            free(name);
+            json_decref(d);
+            report_bail(run->rep, "out of memory");
+            return -1;
+        }
+        rep_point_in pt = { .name = name, .verdict = REP_SKIPPED, .runs = 1, .unit = "runs", .first_iteration = 1,
+                            .diagnostics = d, .reason = reason };
+        report_point(run->rep, run->ri, &pt);
+        free(name);
+        json_decref(d);
+    }
+    return 0;
+}
+
 /* The file's item in the record: what it runs with. */
 static rep_item *begin_item(spec_run *run)
 {
@@ -398,10 +424,11 @@ static rep_item *begin_item(spec_run *run)
     const char *base = strrchr(run->f->path, '/');
     char classname[512];
     snprintf(classname, sizeof classname, "pgrace.spec.%s", base ? base + 1 : run->f->path);
-    json_t *settings = json_pack("{s:s,s:b,s:o,s:b,s:s?,s:I,s:i}", "spec", run->f->path, "explore", o->explore,
-                                 "preemptions", o->bound >= 0 ? json_integer(o->bound) : json_null(), "faults",
-                                 o->faults, "fault", o->fault, "call_timeout_ns", (json_int_t)o->timeout_ns,
-                                 "permutations", run->f->set.n);
+    json_t *settings = json_pack("{s:s,s:b,s:o,s:b,s:s?,s:I,s:i,s:s?}", "spec", run->f->path, "explore",
+                                 o->explore, "preemptions", o->bound >= 0 ? json_integer(o->bound) : json_null(),
+                                 "faults", o->faults, "fault", o->fault, "call_timeout_ns", (json_int_t)o->timeout_ns,
+                                 "permutations", run->f->set.n, "pooler",
+                                 o->pooler != POOLER_NONE ? pooler_name(o->pooler) : NULL);
     rep_item_desc d = { .kind = "spec", .name = run->f->path, .settings = settings, .group = "pgrace.spec",
                         .classname = classname };
     rep_item *it = report_item_begin(run->rep, &d);
@@ -430,15 +457,18 @@ static int run_file(spec_run *run)
         if (n >= 0)
             free((void *)unused);
     }
+    char why[ERRLEN];
+    bool skip = run->o->pooler == POOLER_TRANSACTION && spec_needs_session(f->s, why, sizeof why);
     spec_runner_opts ro = {
-        .conninfo = run->t.conninfo, .schema = run->t.schema, .appname = run->t.appname,
+        .conninfo = run->t.client_conninfo, .ctl_conninfo = run->t.pooler ? run->t.conninfo : NULL,
+        .schema = run->t.schema, .appname = run->t.appname,
         .out = stdout, .err = stderr, .step_timeout_ns = run->o->timeout_ns, .reconnect = true,
         /* A permutation the server cannot follow is a skip, and a step
          * canceled at --call-timeout an error, at once: never a verdict on
          * an interleaving that did not happen. */
         .infeasible_fails = true, .cancel_fails = true,
     };
-    if (!(run->r = spec_runner_open(f->s, &ro, err, sizeof err))) {
+    if (!skip && !(run->r = spec_runner_open(f->s, &ro, err, sizeof err))) {
         err_one_line(err);
         report_item_end(run->rep, run->ri, NULL, err);
         report_bail(run->rep, "%s: %s", f->path, err);
@@ -453,9 +483,9 @@ static int run_file(spec_run *run)
     if (run->o->faults)
         report_note(run->rep, "%s: --faults: %d permutations with one fault each (error=40001, drop, ambiguous at each step)",
                     f->path, f->set.n - f->set.base);
-    int rc = 0;
+    int rc = skip ? skip_file(run, why) : 0;
     int times = run->o->times > 1 ? run->o->times : 1;
-    for (int i = 0; i < f->set.n * times && rc == 0 && !cleanup_signal_seen(); i++)
+    for (int i = 0; !skip && i < f->set.n * times && rc == 0 && !cleanup_signal_seen(); i++)
         rc = run_point(run, f->set.perms[i % f->set.n].steps, f->set.perms[i % f->set.n].nsteps);
     spec_runner_close(run->r);
     run->r = NULL;
@@ -496,7 +526,9 @@ int spec_main(const spec_opts *o)
         fprintf(stderr, "pgrace: %s%s\n", strncmp(err, "fault shim", 10) ? "bad --fault: " : "", err);
         goto done;
     }
-    if (target_open_with(&run.t, o->dsn, (const char *const *)settings, nsettings, err, sizeof err) < 0) {
+    target_opts to = { .dsn = o->dsn, .settings = (const char *const *)settings, .nsettings = nsettings,
+                       .pooler = o->pooler };
+    if (target_open(&run.t, &to, err, sizeof err) < 0) {
         fprintf(stderr, "pgrace: %s\n", err);
         goto done;
     }
@@ -514,8 +546,9 @@ int spec_main(const spec_opts *o)
         goto done;
     }
     report_plan(run.rep, (int)points);
-    report_note(run.rep, "pgrace: seed %" PRIu64 ", server %d.%d%s", o->seed, run.t.server_version / 10000,
-                run.t.server_version % 100, run.t.cluster ? " (embedded)" : "");
+    report_note(run.rep, "pgrace: seed %" PRIu64 ", server %d.%d%s%s%s", o->seed, run.t.server_version / 10000,
+                run.t.server_version % 100, run.t.cluster ? " (embedded)" : "",
+                o->pooler ? ", sessions through " : "", pooler_name(o->pooler));
     status = EXIT_HELD;
     for (int i = 0; i < o->nfiles && !cleanup_signal_seen(); i++) {
         run.f = &files[i];

@@ -61,8 +61,15 @@ static const char schema[] =
     "  provider_message_id text,"
     "  approval_expires_at timestamptz,"  /* outbound: when ExpireApproveAndSend may send it */
     "  sent_by text,"                   /* outbound: 'operator' or 'expiry' */
-    "  delivered_by text);"             /* inbound: the call that wrote it (call_token) */
+    "  delivered_by text);"             /* inbound: the call that wrote it (call_tag) */
     "CREATE INDEX ON messages (loopback_of);";
+
+/* Iteration i's outbound message i; its approval window has expired in
+ * every other iteration (expired()). */
+static const char setup_sql[] =
+    "INSERT INTO messages (id, direction, status, mailbox, body, approval_expires_at) "
+    "VALUES ($1, 'outbound', 'pending_approval', 'agent-' || $1 || '@loopback', 'hello ' || $1, "
+    "        now() + CASE WHEN $1 % 2 = 0 THEN interval '-1 hour' ELSE interval '1 hour' END)";
 
 static void message_id(long iteration, char *buf, size_t len) { snprintf(buf, len, "%ld", iteration); }
 
@@ -75,28 +82,6 @@ static bool is_expirer(long iteration, int worker, int nworkers)
     return expired(iteration) && nworkers >= 2 && worker == nworkers - 1;
 }
 
-/* The token an inbound row records: which iteration, worker and attempt
- * wrote it. */
-static void call_token(long iteration, int worker, int attempt, char *buf, size_t len)
-{
-    snprintf(buf, len, "w%ld-%d-%d", iteration, worker, attempt);
-}
-
-static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
-{
-    (void)nworkers;
-    char id[24];
-    message_id(iteration, id, sizeof id);
-    const char *p[] = { id, expired(iteration) ? "-1 hour" : "1 hour" };
-    PGresult *r = pqx_ctl_query(ctl,
-        "INSERT INTO messages (id, direction, status, mailbox, body, approval_expires_at) "
-        "VALUES ($1::bigint, 'outbound', 'pending_approval', 'agent-' || $1 || '@loopback', 'hello ' || $1, "
-        "        now() + $2::interval)",
-        2, p, err, errlen);
-    PQclear(r);
-    return r ? 0 : -1;
-}
-
 /* The send callback for a loopback recipient: writes the inbound row on
  * conn (the locking transaction's connection in the fixed form, the side
  * connection in the pre-fix forms). Fills inbound with its id. Returns 0,
@@ -107,8 +92,8 @@ static int deliver_loopback(const drv_call *c, PGconn *conn, const char *id, cha
         call_fail(c, "no second connection (conns_per_worker is not 2)");
         return -1;
     }
-    char token[48];
-    call_token(c->iteration, c->worker, c->attempt, token, sizeof token);
+    char token[CALL_TAG_LEN];
+    call_tag(c, token, sizeof token);
     const char *p[] = { id, token };
     PGresult *r;
     if (call_exec_on(c, conn, &r,
@@ -180,6 +165,7 @@ static void approve_and_send(const drv_call *c, bool expiry, bool locked, PGconn
     call_commit_ok(c, inbound);
 }
 
+/* The fixed form (side-conn is it without inbound-in-tx). */
 static void op_fixed(const drv_call *c)
 {
     /* The callback writes in the locking transaction (#128). */
@@ -190,58 +176,39 @@ static void op_fixed(const drv_call *c)
         approve_and_send(c, false, GUARANTEE(c, "for-update"), tx);
 }
 
-static void op_side_conn(const drv_call *c)
-{
-    approve_and_send(c, is_expirer(c->iteration, c->worker, c->nworkers), true, c->conn2);
-}
-
 static void op_expire_side_conn(const drv_call *c)
 {
     bool expiry = is_expirer(c->iteration, c->worker, c->nworkers);
     approve_and_send(c, expiry, true, expiry ? c->conn2 : c->conn);
 }
 
-/* The outbound's status and its inbound rows. Returns 0 (sent, n, ids
- * filled) or -1 with x->err. */
+/* ---- invariants ---- */
+
+/* What every invariant reads, in one round trip: the outbound (sent, the
+ * delivery it names) and its inbound rows (id, the call that wrote it). */
+#define ROWS                                                                                                     \
+    { "SELECT status = 'sent', coalesce(provider_message_id, '') FROM messages "                                  \
+      "WHERE id = $1 AND direction = 'outbound'",                                                                 \
+      "SELECT id::text, coalesce(delivered_by, '') FROM messages WHERE direction = 'inbound' AND loopback_of = $1 " \
+      "ORDER BY id" }
+
+/* Whether the outbound is sent, its inbound rows' count and their ids
+ * ("7, 9"). Returns 0, or -1 when the outbound vanished. */
 static int read_state(inv_ctx *x, bool *sent, int *n, char *ids, size_t len)
 {
-    char id[24];
-    message_id(x->iteration, id, sizeof id);
-    const char *p[] = { id };
-    PGresult *r = pqx_ctl_query(x->ctl,
-        "SELECT o.status = 'sent', count(i.id), coalesce(string_agg(i.id::text, ', ' ORDER BY i.id), '') "
-        "FROM messages o LEFT JOIN messages i ON i.direction = 'inbound' AND i.loopback_of = o.id "
-        "WHERE o.id = $1 AND o.direction = 'outbound' GROUP BY o.status", 1, p, x->err, x->errlen);
-    if (!r)
-        return -1;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        snprintf(x->err, x->errlen, "outbound message %s vanished", id);
-        return -1;
-    }
-    *sent = PQgetvalue(r, 0, 0)[0] == 't';
-    *n = atoi(PQgetvalue(r, 0, 1));
-    snprintf(ids, len, "%s", PQgetvalue(r, 0, 2));
-    PQclear(r);
+    const PGresult *o = x->rows[0], *in = x->rows[1];
+    if (PQntuples(o) != 1)
+        return inv_error(x, "outbound message %ld vanished", x->iteration);
+    *sent = res_bool(o, 0, 0);
+    *n = res_rows(in, -1, NULL, 0, ids, len);
     return 0;
-}
-
-static int count_ok(const inv_ctx *x)
-{
-    int n = 0;
-    for (int i = 0; i < x->ncalls; i++)
-        n += x->calls[i].out.kind == OUT_OK;
-    return n;
 }
 
 static int violated(inv_ctx *x, bool sent, int n, const char *ids)
 {
-    char found[300];
-    snprintf(found, sizeof found, "outbound %s, %d inbound%s%s%s; %d %s ok", sent ? "sent" : "pending_approval", n,
-             n ? " (" : "", ids, n ? ")" : "", count_ok(x), count_ok(x) == 1 ? "caller got" : "callers got");
-    inv_violated(x, found, NULL, NULL);
-    json_object_set_new(x->found, "inbound", json_integer(n));
-    return 0;
+    int oks = inv_count(x, OUT_OK, NULL, NULL, 0);
+    return inv_violated(x, "outbound %s, %d inbound%s%s%s; %d %s ok", sent ? "sent" : "pending_approval", n,
+                        n ? " (" : "", ids, n ? ")" : "", oks, oks == 1 ? "caller got" : "callers got");
 }
 
 /* An approved (sent) outbound has exactly one inbound, and no outbound ever
@@ -272,25 +239,6 @@ static int inv_sent_iff_inbound(inv_ctx *x)
     return violated(x, sent, n, ids);
 }
 
-/* Whether any call of the iteration had a fault injected (or was
- * cancelled): then nobody's ok is a valid end. */
-static bool any_faulted(const inv_ctx *x)
-{
-    for (int i = 0; i < x->ncalls; i++)
-        if (x->calls[i].faults)
-            return true;
-    return false;
-}
-
-static void call_line(const call_record *c, const char *why, json_t *list)
-{
-    char line[400];
-    snprintf(line, sizeof line, "worker %d%s: %s %d %s%s%s (%s)", c->worker + 1, c->attempt ? " (retry)" : "",
-             outcome_name(c->out.kind), c->out.status, c->out.sqlstate, c->out.sqlstate[0] ? " " : "",
-             c->out.kind == OUT_OK ? c->result : c->out.message, why);
-    json_array_append_new(list, json_string(line));
-}
-
 /* What each caller was told matches the rows: exactly one caller gets ok
  * (none only when a fault hit someone); an ok caller's inbound exists, was
  * written by it, and is the one the sent outbound names; a caller that was
@@ -298,98 +246,58 @@ static void call_line(const call_record *c, const char *why, json_t *list)
  * outcome is unknown, delivered nothing. */
 static int inv_outcome(inv_ctx *x)
 {
-    char id[24];
-    message_id(x->iteration, id, sizeof id);
-    const char *p[] = { id };
-    PGresult *o = pqx_ctl_query(x->ctl,
-        "SELECT status = 'sent', coalesce(provider_message_id, '') FROM messages "
-        "WHERE id = $1 AND direction = 'outbound'", 1, p, x->err, x->errlen);
-    if (!o)
-        return -1;
-    if (PQntuples(o) != 1) {
-        PQclear(o);
-        snprintf(x->err, x->errlen, "outbound message %s vanished", id);
-        return -1;
-    }
-    bool sent = PQgetvalue(o, 0, 0)[0] == 't';
-    char provider[64];
-    snprintf(provider, sizeof provider, "%s", PQgetvalue(o, 0, 1));
-    PQclear(o);
-    PGresult *r = pqx_ctl_query(x->ctl,
-        "SELECT id::text, coalesce(delivered_by, '') FROM messages WHERE direction = 'inbound' AND loopback_of = $1",
-        1, p, x->err, x->errlen);
-    if (!r)
-        return -1;
-    json_t *bad = inv_list(x, r);
-    if (!bad)
-        return -1;
-    int oks = 0;
-    bool maybe = false;
+    const PGresult *o = x->rows[0], *in = x->rows[1];
+    if (PQntuples(o) != 1)
+        return inv_error(x, "outbound message %ld vanished", x->iteration);
+    bool sent = res_bool(o, 0, 0), maybe = false;
+    const char *provider = PQgetvalue(o, 0, 1);
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
-        char token[48];
-        call_token(x->iteration, c->worker, c->attempt, token, sizeof token);
-        int mine = pqx_find_row(r, 1, token);
+        char token[CALL_TAG_LEN], want[96];
+        inv_tag(x, c, token, sizeof token);
+        int mine = res_find(in, 1, token);
         maybe |= call_maybe_committed(c);
-        if (c->out.kind == OUT_OK) {
-            oks++;
-            char want[96];
-            snprintf(want, sizeof want, "loopback-%s", c->result);
-            if (!sent)
-                call_line(c, "got ok, but the outbound is not sent", bad);
-            else if (mine < 0 || strcmp(PQgetvalue(r, mine, 0), c->result) != 0)
-                call_line(c, "got ok, but its inbound is not there", bad);
-            else if (strcmp(provider, want) != 0)
-                call_line(c, "got ok, but the outbound names another delivery", bad);
-        } else if (c->out.kind == OUT_CONFLICT) {
-            if (!sent)
-                call_line(c, "refused, but the outbound is not sent", bad);
-        } else if (!call_maybe_committed(c) && mine >= 0) {
-            call_line(c, "failed, but its inbound was delivered", bad);
-        }
+        snprintf(want, sizeof want, "loopback-%s", c->result);
+        if (c->out.kind == OUT_OK && !sent)
+            inv_call_detail(x, c, "got ok, but the outbound is not sent");
+        else if (c->out.kind == OUT_OK && (mine < 0 || strcmp(PQgetvalue(in, mine, 0), c->result) != 0))
+            inv_call_detail(x, c, "got ok, but its inbound is not there");
+        else if (c->out.kind == OUT_OK && strcmp(provider, want) != 0)
+            inv_call_detail(x, c, "got ok, but the outbound names another delivery");
+        else if (c->out.kind == OUT_CONFLICT && !sent)
+            inv_call_detail(x, c, "refused, but the outbound is not sent");
+        else if (c->out.kind != OUT_OK && c->out.kind != OUT_CONFLICT && !call_maybe_committed(c) && mine >= 0)
+            inv_call_detail(x, c, "failed, but its inbound was delivered");
     }
-    PQclear(r);
-    char found[200];
-    if (oks > 1) {
-        snprintf(found, sizeof found, "%d callers got ok for one message", oks);
-        return inv_violated(x, found, "calls_wrong", bad);
-    }
-    if (oks == 0 && !any_faulted(x)) {
-        snprintf(found, sizeof found, "no caller got ok, and no fault was injected");
-        return inv_violated(x, found, "calls_wrong", bad);
-    }
-    if (oks == 0 && sent && !maybe) {
-        snprintf(found, sizeof found, "the outbound is sent, but no caller got ok or may have committed");
-        return inv_violated(x, found, "calls_wrong", bad);
-    }
-    size_t nbad = json_array_size(bad);
-    if (nbad == 0) {
-        json_decref(bad);
-        return 1;
-    }
-    snprintf(found, sizeof found, "%zu %s told something the rows contradict", nbad, nbad == 1 ? "caller" : "callers");
-    return inv_violated(x, found, "calls_wrong", bad);
+    int oks = inv_count(x, OUT_OK, NULL, NULL, 0);
+    if (oks > 1)
+        return inv_violated(x, "%d callers got ok for one message", oks);
+    if (oks == 0 && !inv_any_faulted(x, NULL))
+        return inv_violated(x, "no caller got ok, and no fault was injected");
+    if (oks == 0 && sent && !maybe)
+        return inv_violated(x, "the outbound is sent, but no caller got ok or may have committed");
+    int n = inv_ndetails(x);
+    return inv_verdict(x, "%d %s told something the rows contradict", n, n == 1 ? "caller" : "callers");
 }
-
-#define ONE_INBOUND "exactly one inbound per approved outbound"
-#define SENT_IFF_INBOUND "outbound sent <=> its inbound exists"
-#define OUTCOME "exactly one ok; ok => sent with its inbound; refused or failed => nothing delivered"
 
 static const scenario_variant variants[] = {
     { .name = "fixed", .op = op_fixed,
       .summary = "one tx: row lock, pending guard, inbound written by the callback in the same tx, flip, commit; "
                  "the expiry worker alike" },
-    { "side-conn", "the callback writes the inbound on a second connection inside the locking tx (approve and expiry)",
-      op_side_conn,
-      { { "commit-lost", SENT_IFF_INBOUND }, { "reapprove", ONE_INBOUND }, { "commit-error", OUTCOME } } },
-    { "expire-side-conn", "the fix in ApproveAndSend only: the expiry worker's callback still writes on the side "
-                          "connection", op_expire_side_conn, { { "commit-error", SENT_IFF_INBOUND } } },
+    { .name = "side-conn", .minus = { "inbound-in-tx" },
+      .summary = "the callback writes the inbound on a second connection inside the locking tx (approve and expiry)",
+      .caught = { { "commit-lost", "sent-iff-inbound" }, { "reapprove", "one-inbound" },
+                  { "commit-error", "outcome" } } },
+    { .name = "expire-side-conn", .op = op_expire_side_conn,
+      .summary = "the fix in ApproveAndSend only: the expiry worker's callback still writes on the side connection",
+      .caught = { { "commit-error", "sent-iff-inbound" } } },
 };
 
 static const scenario_invariant invariants[] = {
-    { ONE_INBOUND, inv_one_inbound },
-    { SENT_IFF_INBOUND, inv_sent_iff_inbound },
-    { OUTCOME, inv_outcome },
+    { "one-inbound", "exactly one inbound per approved outbound", inv_one_inbound, ROWS },
+    { "sent-iff-inbound", "outbound sent <=> its inbound exists", inv_sent_iff_inbound, ROWS },
+    { "outcome", "exactly one ok; ok => sent with its inbound; refused or failed => nothing delivered", inv_outcome,
+      ROWS },
 };
 
 static const char *const pause_points[] = {
@@ -429,7 +337,7 @@ const scenario scenario_approve = {
                "the expiry worker racing the approvers",
     .seed = "004_aa1b45e8988279fd",
     .schema_sql = schema,
-    .setup = setup,
+    .setup_sql = setup_sql,
     .conns_per_worker = 2,
     .workload_period = 2,           /* expired() */
     VARIANTS(variants),

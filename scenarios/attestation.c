@@ -61,8 +61,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PROMOTED_TRUST 2
-
 static const char schema[] =
     "CREATE TABLE identities ("
     "  id bigint PRIMARY KEY,"
@@ -90,30 +88,14 @@ static const char schema[] =
     "  record_id bigint PRIMARY KEY,"
     "  kind text NOT NULL CHECK (kind IN ('credential', 'verified')));";
 
-/* Iteration i verifies record i of identity i. */
+/* Iteration i verifies record i of identity i. A verify's credential
+ * carries its call's tag (call_tag: "call-..."), so an invariant can tell
+ * whose writes are there; a planted credential's token is "planted-I". */
+static const char setup_sql[] =
+    "WITH i AS (INSERT INTO identities (id) VALUES ($1) RETURNING id) "
+    "INSERT INTO attestation_records (id, identity_id, proof) SELECT id, id, 'proof-' || id FROM i";
+
 static void record_id(long iteration, char *buf, size_t len) { snprintf(buf, len, "%ld", iteration); }
-
-static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
-{
-    (void)nworkers;
-    char id[24];
-    record_id(iteration, id, sizeof id);
-    const char *p[] = { id };
-    PGresult *r = pqx_ctl_query(ctl,
-        "WITH i AS (INSERT INTO identities (id) VALUES ($1) RETURNING id) "
-        "INSERT INTO attestation_records (id, identity_id, proof) "
-        "SELECT id, id, 'proof-' || id FROM i", 1, p, err, errlen);
-    PQclear(r);
-    return r ? 0 : -1;
-}
-
-/* The token a call's credential carries: which iteration, worker and
- * attempt minted it, so an invariant can tell whose writes are there. A
- * planted credential's token is "planted-I". */
-static void call_token(long iteration, int worker, int attempt, char *buf, size_t len)
-{
-    snprintf(buf, len, "tok-%ld-%d-%d", iteration, worker, attempt);
-}
 
 /* ---- side roles (plans "planted" and "deactivate") ---- */
 
@@ -122,9 +104,10 @@ static void call_token(long iteration, int worker, int attempt, char *buf, size_
  * verifies, whatever it came to. */
 #define SIDE "/* side */ "
 
-static bool is_side(const call_record *c)
+static bool is_side(const inv_ctx *x, const call_record *c)
 {
-    return c->trace && c->trace->n > 0 && strncmp(c->trace->ev[0].sql, SIDE, strlen(SIDE)) == 0;
+    (void)x;
+    return c->trace->n > 0 && strncmp(c->trace->ev[0].sql, SIDE, strlen(SIDE)) == 0;
 }
 
 /* Plants partial state as direct database manipulation, or a future code
@@ -152,7 +135,7 @@ static void plant(const drv_call *c)
         call_fail(c, "side: plant: record not found");
         return;
     }
-    bool touched = PQgetvalue(r, 0, 0)[0] == 't';
+    bool touched = res_bool(r, 0, 0);
     snprintf(identity, sizeof identity, "%s", PQgetvalue(r, 0, 1));
     PQclear(r);
     if (touched) {
@@ -228,8 +211,8 @@ static bool side_role(const drv_call *c)
  * identity, record. Fills cred_id. Returns 0 or -1 (the failure recorded). */
 static int three_writes(const drv_call *c, const char *id, const char *identity, char *cred_id, size_t len)
 {
-    char token[48];
-    call_token(c->iteration, c->worker, c->attempt, token, sizeof token);
+    char token[CALL_TAG_LEN];
+    call_tag(c, token, sizeof token);
     const char *ins[] = { identity, id, token };
     PGresult *r;
     if (call_exec(c, &r, "INSERT INTO issued_credentials (identity_id, record_id, token) "
@@ -270,8 +253,7 @@ static int read_guard(const drv_call *c, const char *sql, const char *id, guard 
         call_fail(c, why);
         return -1;
     }
-    bool verified = PQgetvalue(r, 0, 0)[0] == 't';
-    bool has_credential = PQgetvalue(r, 0, 1)[0] == 't';
+    bool verified = res_bool(r, 0, 0), has_credential = res_bool(r, 0, 1);
     snprintf(identity, len, "%s", PQgetvalue(r, 0, 2));
     PQclear(r);
     if ((g.verified && verified) || (g.credential && has_credential)) {
@@ -292,7 +274,7 @@ static int identity_inactive(const drv_call *c, const char *identity)
         call_failed(c, NULL);
         return -1;
     }
-    bool active = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    bool active = PQntuples(r) == 1 && res_bool(r, 0, 0);
     PQclear(r);
     if (!active) {
         call_refuse(c, STATUS_FORBIDDEN, "identity inactive");
@@ -303,18 +285,11 @@ static int identity_inactive(const drv_call *c, const char *identity)
 
 #define GUARD_SELECT "SELECT is_verified, credential_id IS NOT NULL, identity_id FROM attestation_records WHERE id = $1"
 
-/* The transactional forms: what each has of the fix. */
-typedef struct form {
-    bool lock;                  /* SELECT ... FOR UPDATE first */
-    bool identity_in_tx;        /* the identity read inside the transaction (W2) */
-} form;
-
-static const form form_fixed = { .lock = true, .identity_in_tx = true };
-static const form form_no_lock = { .lock = false, .identity_in_tx = true };
-static const form form_stale_identity = { .lock = true, .identity_in_tx = false };
-
-static void verify_in_tx(const drv_call *c, const form *f)
+/* The fixed form (no-lock and stale-identity are it without a pin). */
+static void op_fixed(const drv_call *c)
 {
+    if (side_role(c))
+        return;
     char id[24], identity[24], cred_id[24];
     record_id(c->iteration, id, sizeof id);
     /* Pre-transaction fast-fail: saves the transaction on a retry storm; the
@@ -324,7 +299,7 @@ static void verify_in_tx(const drv_call *c, const form *f)
         return;
     /* The identity read's place is a guarantee: its loss is the seed's
      * form before W2, which read the identity before the transaction. */
-    bool identity_in_tx = f->identity_in_tx && GUARANTEE(c, "identity-in-tx");
+    bool identity_in_tx = GUARANTEE(c, "identity-in-tx");
     if (!identity_in_tx && identity_inactive(c, identity) != 0)
         return;
     drv_pause(c, "before-tx");
@@ -333,8 +308,8 @@ static void verify_in_tx(const drv_call *c, const form *f)
         return;
     }
     guard in_tx = { GUARANTEE(c, "guard-verified"), GUARANTEE(c, "guard-credential") };
-    if (read_guard(c, f->lock && GUARANTEE(c, "for-update") ? GUARD_SELECT " FOR UPDATE" : GUARD_SELECT, id, in_tx,
-                   identity, sizeof identity) != 0)
+    if (read_guard(c, GUARANTEE(c, "for-update") ? GUARD_SELECT " FOR UPDATE" : GUARD_SELECT, id, in_tx, identity,
+                   sizeof identity) != 0)
         return;
     drv_pause(c, "after-guard");
     if (identity_in_tx && identity_inactive(c, identity) != 0)
@@ -345,24 +320,6 @@ static void verify_in_tx(const drv_call *c, const form *f)
     }
     /* The caller learns the credential only once it is committed. */
     call_commit_ok(c, cred_id);
-}
-
-static void op_fixed(const drv_call *c)
-{
-    if (!side_role(c))
-        verify_in_tx(c, &form_fixed);
-}
-
-static void op_no_lock(const drv_call *c)
-{
-    if (!side_role(c))
-        verify_in_tx(c, &form_no_lock);
-}
-
-static void op_stale_identity(const drv_call *c)
-{
-    if (!side_role(c))
-        verify_in_tx(c, &form_stale_identity);
 }
 
 static void op_no_tx(const drv_call *c)
@@ -388,88 +345,56 @@ static void op_no_tx(const drv_call *c)
 
 /* ---- invariants ---- */
 
-/* The verifies of kind kind (side roles left out): their number, and their
- * workers into who ("1, 3"). */
-static int count_calls(const inv_ctx *x, outcome_kind kind, char *who, size_t len)
-{
-    int n = 0;
-    size_t used = 0;
-    who[0] = '\0';
-    for (int i = 0; i < x->ncalls; i++) {
-        if (x->calls[i].out.kind != kind || is_side(&x->calls[i]))
-            continue;
-        n++;
-        int w = snprintf(who + used, len - used, "%s%d", used ? ", " : "", x->calls[i].worker + 1);
-        if (w > 0 && used + (size_t)w < len)
-            used += (size_t)w;
-    }
-    return n;
-}
-
-/* Whether the shim injected a fault into some verify (it may have been the
- * one that would have succeeded). */
-static bool any_faulted(const inv_ctx *x)
-{
-    for (int i = 0; i < x->ncalls; i++)
-        if (x->calls[i].faults && !is_side(&x->calls[i]))
-            return true;
-    return false;
-}
+/* What every invariant reads, in one round trip: the record, its identity
+ * and what was planted; and the record's credentials (a verify's token is
+ * its call's tag, "call-...") with whether the record links each. */
+#define ROWS                                                                                                  \
+    { "SELECT r.is_verified, r.credential_id IS NOT NULL, i.active, coalesce(p.kind, ''), i.trust_level >= 2 " \
+      "FROM attestation_records r JOIN identities i ON i.id = r.identity_id "                                 \
+      "LEFT JOIN planted p ON p.record_id = r.id WHERE r.id = $1",                                            \
+      "SELECT c.token, c.id = a.credential_id FROM issued_credentials c "                                     \
+      "JOIN attestation_records a ON a.id = c.record_id WHERE c.record_id = $1" }
 
 /* What the record and its identity hold after the iteration. */
 typedef struct record_state {
     bool verified;              /* is_verified */
     bool linked;                /* credential_id set */
     bool active;                /* the identity */
+    bool promoted;              /* the identity's trust level */
     char planted[16];           /* what the plant role committed, or "" */
-    long long minted;           /* credentials minted by verifies */
+    int credentials;            /* every credential of the record */
+    int minted;                 /* ... minted by verifies */
+    bool linked_minted;         /* the record links a verify's credential */
 } record_state;
 
 static int load_state(inv_ctx *x, record_state *st)
 {
-    char id[24];
-    record_id(x->iteration, id, sizeof id);
-    const char *p[] = { id };
-    PGresult *r = pqx_ctl_query(x->ctl,
-        "SELECT r.is_verified, r.credential_id IS NOT NULL, i.active, coalesce(p.kind, ''),"
-        "       (SELECT count(*) FROM issued_credentials c WHERE c.record_id = r.id AND c.token LIKE 'tok-%') "
-        "FROM attestation_records r JOIN identities i ON i.id = r.identity_id "
-        "LEFT JOIN planted p ON p.record_id = r.id WHERE r.id = $1", 1, p, x->err, x->errlen);
-    if (!r)
-        return -1;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        snprintf(x->err, x->errlen, "attestation record %s vanished", id);
-        return -1;
-    }
-    *st = (record_state){ .verified = PQgetvalue(r, 0, 0)[0] == 't', .linked = PQgetvalue(r, 0, 1)[0] == 't',
-                          .active = PQgetvalue(r, 0, 2)[0] == 't', .minted = atoll(PQgetvalue(r, 0, 4)) };
+    const PGresult *r = x->rows[0], *creds = x->rows[1];
+    if (PQntuples(r) != 1)
+        return inv_error(x, "attestation record %ld vanished", x->iteration);
+    *st = (record_state){ .verified = res_bool(r, 0, 0), .linked = res_bool(r, 0, 1), .active = res_bool(r, 0, 2),
+                          .promoted = res_bool(r, 0, 4), .credentials = PQntuples(creds) };
     snprintf(st->planted, sizeof st->planted, "%s", PQgetvalue(r, 0, 3));
-    PQclear(r);
+    for (int i = 0; i < st->credentials; i++)
+        if (strncmp(PQgetvalue(creds, i, 0), "call-", 5) == 0) {
+            st->minted++;
+            st->linked_minted |= res_bool(creds, i, 1);
+        }
     return 0;
 }
 
 /* At most one credential per record, and one when any verify got ok. */
 static int inv_one_credential(inv_ctx *x)
 {
-    char id[24], who[256];
-    record_id(x->iteration, id, sizeof id);
-    const char *p[] = { id };
-    long long n;
-    if (pqx_ctl_int(x->ctl, "SELECT count(*) FROM issued_credentials WHERE record_id = $1",
-                    1, p, &n, x->err, x->errlen) < 0)
+    record_state st;
+    if (load_state(x, &st) < 0)
         return -1;
-    int oks = count_calls(x, OUT_OK, who, sizeof who);
-    if (n == 1 || (n == 0 && oks == 0))
+    char who[256];
+    int oks = inv_count(x, OUT_OK, is_side, who, sizeof who);
+    if (st.credentials == 1 || (st.credentials == 0 && oks == 0))
         return 1;
-    char found[400];
-    snprintf(found, sizeof found, "%lld credentials; %d %s ok%s%s", n, oks,
-             oks == 1 ? "caller got" : "callers got", oks ? " (workers " : "", oks ? who : "");
-    if (oks)
-        strncat(found, ")", sizeof found - strlen(found) - 1);
-    inv_violated(x, found, NULL, NULL);
-    json_object_set_new(x->found, "credentials", json_integer(n));
-    return 0;
+    return inv_violated(x, "%d credentials; %d %s ok%s%s%s", st.credentials, oks,
+                        oks == 1 ? "caller got" : "callers got", oks ? " (workers " : "", oks ? who : "", oks ? ")" : "");
 }
 
 /* The seed's N=8 test with its statuses: exactly one verify gets 200 and
@@ -483,44 +408,30 @@ static int inv_one_ok(inv_ctx *x)
     record_state st;
     if (load_state(x, &st) < 0)
         return -1;
-    char oks_who[256], conf_who[256];
-    int oks = count_calls(x, OUT_OK, oks_who, sizeof oks_who);
-    int conflicts = count_calls(x, OUT_CONFLICT, conf_who, sizeof conf_who);
-    json_t *others = inv_list(x, NULL);
-    if (!others)
-        return -1;
+    char oks_who[256];
+    int oks = inv_count(x, OUT_OK, is_side, oks_who, sizeof oks_who);
+    int conflicts = inv_count(x, OUT_CONFLICT, is_side, NULL, 0);
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
-        if (is_side(c))
+        const outcome *o = &c->out;
+        if (is_side(x, c))
             continue;
-        const char *why = NULL;
-        if (c->out.kind == OUT_OK && c->out.status != STATUS_OK)
-            why = "ok, but not 200";
-        else if (c->out.kind == OUT_CONFLICT && c->out.status == STATUS_CONFLICT && !st.verified && !st.linked)
-            why = "409, but the record is neither verified nor holds a credential";
-        else if (c->out.kind == OUT_CONFLICT && c->out.status == STATUS_FORBIDDEN && st.active)
-            why = "403, but the identity is active";
-        else if (c->out.kind == OUT_CONFLICT && c->out.status != STATUS_CONFLICT && c->out.status != STATUS_FORBIDDEN)
-            why = "refused with a status the seed does not answer";
-        else if ((c->out.kind == OUT_RETRYABLE || c->out.kind == OUT_ERROR) && !c->faults)
-            why = "neither ok nor refused";
-        if (!why)
-            continue;
-        char line[400];
-        snprintf(line, sizeof line, "worker %d%s: %s %d %s %.150s (%s)", c->worker + 1, c->attempt ? " (retry)" : "",
-                 outcome_name(c->out.kind), c->out.status, c->out.sqlstate, c->out.message, why);
-        json_array_append_new(others, json_string(line));
+        if (o->kind == OUT_OK && o->status != STATUS_OK)
+            inv_call_detail(x, c, "ok, but not 200");
+        else if (o->kind == OUT_CONFLICT && o->status == STATUS_CONFLICT && !st.verified && !st.linked)
+            inv_call_detail(x, c, "409, but the record is neither verified nor holds a credential");
+        else if (o->kind == OUT_CONFLICT && o->status == STATUS_FORBIDDEN && st.active)
+            inv_call_detail(x, c, "403, but the identity is active");
+        else if (o->kind == OUT_CONFLICT && o->status != STATUS_CONFLICT && o->status != STATUS_FORBIDDEN)
+            inv_call_detail(x, c, "refused with a status the seed does not answer");
+        else if ((o->kind == OUT_RETRYABLE || o->kind == OUT_ERROR) && !c->faults)
+            inv_call_detail(x, c, "neither ok nor refused");
     }
-    bool excused = any_faulted(x) || st.planted[0] || !st.active;
-    bool held = json_array_size(others) == 0 && (oks == 1 || (oks == 0 && excused));
-    if (held) {
-        json_decref(others);
+    bool excused = inv_any_faulted(x, is_side) || st.planted[0] || !st.active;
+    if (inv_ndetails(x) == 0 && (oks == 1 || (oks == 0 && excused)))
         return 1;
-    }
-    char found[600];
-    snprintf(found, sizeof found, "%d ok (workers %s), %d refused, %zu wrong", oks, oks ? oks_who : "none",
-             conflicts, json_array_size(others));
-    return inv_violated(x, found, "failures", others);
+    return inv_violated(x, "%d ok (workers %s), %d refused, %d wrong", oks, oks ? oks_who : "none", conflicts,
+                        inv_ndetails(x));
 }
 
 /* A verify's three writes are all there or none is: a credential minted by
@@ -529,42 +440,18 @@ static int inv_one_ok(inv_ctx *x)
  * no verify's credential, the record holds exactly that. */
 static int inv_all_or_nothing(inv_ctx *x)
 {
-    char id[24];
-    record_id(x->iteration, id, sizeof id);
-    const char *p[] = { id };
-    PGresult *r = pqx_ctl_query(x->ctl,
-        "SELECT EXISTS (SELECT 1 FROM issued_credentials c WHERE c.record_id = r.id AND c.token LIKE 'tok-%'),"
-        "       r.is_verified,"
-        "       EXISTS (SELECT 1 FROM issued_credentials c WHERE c.id = r.credential_id AND c.record_id = r.id"
-        "               AND c.token LIKE 'tok-%'),"
-        "       i.trust_level >= 2, r.credential_id IS NOT NULL, coalesce(p.kind, '') "
-        "FROM attestation_records r JOIN identities i ON i.id = r.identity_id "
-        "LEFT JOIN planted p ON p.record_id = r.id WHERE r.id = $1",
-        1, p, x->err, x->errlen);
-    if (!r)
+    record_state st;
+    if (load_state(x, &st) < 0)
         return -1;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        snprintf(x->err, x->errlen, "attestation record %s vanished", id);
-        return -1;
-    }
-    bool credential = PQgetvalue(r, 0, 0)[0] == 't', verified = PQgetvalue(r, 0, 1)[0] == 't',
-         linked = PQgetvalue(r, 0, 2)[0] == 't', promoted = PQgetvalue(r, 0, 3)[0] == 't',
-         any_link = PQgetvalue(r, 0, 4)[0] == 't';
-    char planted[16];
-    snprintf(planted, sizeof planted, "%s", PQgetvalue(r, 0, 5));
-    PQclear(r);
-    bool held = credential ? verified && linked && promoted
-                           : !promoted && verified == (strcmp(planted, "verified") == 0) &&
-                                 any_link == (strcmp(planted, "credential") == 0);
+    bool held = st.minted ? st.verified && st.linked_minted && st.promoted
+                          : !st.promoted && st.verified == (strcmp(st.planted, "verified") == 0) &&
+                                st.linked == (strcmp(st.planted, "credential") == 0);
     if (held)
         return 1;
-    char found[240];
-    snprintf(found, sizeof found, "credential %s, record verified %s, credential linked %s, identity promoted %s%s%s",
-             credential ? "issued" : "absent", verified ? "yes" : "no",
-             linked ? "yes" : any_link ? "another" : "no", promoted ? "yes" : "no",
-             planted[0] ? ", planted " : "", planted);
-    return inv_violated(x, found, NULL, NULL);
+    return inv_violated(x, "credential %s, record verified %s, credential linked %s, identity promoted %s%s%s",
+                        st.minted ? "issued" : "absent", st.verified ? "yes" : "no",
+                        st.linked_minted ? "yes" : st.linked ? "another" : "no", st.promoted ? "yes" : "no",
+                        st.planted[0] ? ", planted " : "", st.planted);
 }
 
 /* What each caller was told matches what the database holds: a call that
@@ -574,45 +461,21 @@ static int inv_all_or_nothing(inv_ctx *x)
  * allowed. */
 static int inv_outcome_consistent(inv_ctx *x)
 {
-    char id[24];
-    record_id(x->iteration, id, sizeof id);
-    const char *p[] = { id };
-    PGresult *r = pqx_ctl_query(x->ctl,
-        "SELECT c.token, c.id = a.credential_id FROM issued_credentials c "
-        "JOIN attestation_records a ON a.id = c.record_id WHERE c.record_id = $1", 1, p, x->err, x->errlen);
-    if (!r)
-        return -1;
-    json_t *bad = inv_list(x, r);
-    if (!bad)
-        return -1;
+    const PGresult *creds = x->rows[1];
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
-        if (is_side(c))
+        if (is_side(x, c))
             continue;
-        char token[48];
-        call_token(x->iteration, c->worker, c->attempt, token, sizeof token);
-        int row = pqx_find_row(r, 0, token);
-        int present = row >= 0, linked = row >= 0 && PQgetvalue(r, row, 1)[0] == 't';
-        const char *why = NULL;
-        if (c->out.kind == OUT_OK && !(present && linked))
-            why = present ? "got ok, but its credential is not the record's" : "got ok, but its credential is absent";
-        else if (c->out.kind != OUT_OK && !call_maybe_committed(c) && present)
-            why = "failed, but its credential was issued";
-        if (why) {
-            char line[200];
-            snprintf(line, sizeof line, "worker %d%s: %s %s (%s)", c->worker + 1, c->attempt ? " (retry)" : "",
-                     outcome_name(c->out.kind), c->out.sqlstate, why);
-            json_array_append_new(bad, json_string(line));
-        }
+        char token[CALL_TAG_LEN];
+        inv_tag(x, c, token, sizeof token);
+        int row = res_find(creds, 0, token);
+        if (c->out.kind == OUT_OK && (row < 0 || !res_bool(creds, row, 1)))
+            inv_call_detail(x, c, row >= 0 ? "got ok, but its credential is not the record's"
+                                           : "got ok, but its credential is absent");
+        else if (c->out.kind != OUT_OK && !call_maybe_committed(c) && row >= 0)
+            inv_call_detail(x, c, "failed, but its credential was issued");
     }
-    PQclear(r);
-    if (json_array_size(bad) == 0) {
-        json_decref(bad);
-        return 1;
-    }
-    char found[64];
-    snprintf(found, sizeof found, "%zu caller(s) told something the database contradicts", json_array_size(bad));
-    return inv_violated(x, found, "contradictions", bad);
+    return inv_verdict(x, "%d caller(s) told something the database contradicts", inv_ndetails(x));
 }
 
 /* The guard, as the seed's defence in depth: a record that is verified or
@@ -627,24 +490,21 @@ static int inv_no_reverify(inv_ctx *x)
         return -1;
     if (!st.planted[0] || st.minted == 0)
         return 1;
-    char who[256], found[400];
-    int oks = count_calls(x, OUT_OK, who, sizeof who);
-    snprintf(found, sizeof found, "record planted %s (%s), yet verifies minted %lld credential(s); %d got ok%s%s%s",
-             strcmp(st.planted, "credential") == 0 ? "with a linked credential" : "verified",
-             strcmp(st.planted, "credential") == 0 ? "the seed's partial state" : "no credential", st.minted, oks,
-             oks ? " (workers " : "", oks ? who : "", oks ? ")" : "");
-    return inv_violated(x, found, NULL, NULL);
+    char who[256];
+    int oks = inv_count(x, OUT_OK, is_side, who, sizeof who);
+    bool credential = strcmp(st.planted, "credential") == 0;
+    return inv_violated(x, "record planted %s (%s), yet verifies minted %d credential(s); %d got ok%s%s%s",
+                        credential ? "with a linked credential" : "verified",
+                        credential ? "the seed's partial state" : "no credential", st.minted, oks,
+                        oks ? " (workers " : "", oks ? who : "", oks ? ")" : "");
 }
 
 /* When a verify's transaction began: the time its BEGIN was sent, or, for a
  * form without one, its first write. -1 when it got to neither. */
 static int64_t tx_began(const call_record *c)
 {
-    for (size_t k = 0; c->trace && k < c->trace->n; k++)
-        if (strncmp(c->trace->ev[k].sql, "BEGIN", 5) == 0 ||
-            strncmp(c->trace->ev[k].sql, "INSERT INTO issued_credentials", 30) == 0)
-            return c->trace->ev[k].t_send;
-    return -1;
+    const pqx_event *e = inv_statement(c, "BEGIN", NULL);
+    return (e = e ? e : inv_statement(c, "INSERT INTO issued_credentials", NULL)) ? e->t_send : -1;
 }
 
 /* The seed's W2, as much as READ COMMITTED gives it: the identity read
@@ -658,75 +518,43 @@ static int inv_deactivated(inv_ctx *x)
     int64_t deactivated = -1;
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
-        if (!is_side(c) || c->out.kind != OUT_OK)
-            continue;
-        for (size_t k = 0; k < c->trace->n; k++)
-            if (strstr(c->trace->ev[k].sql, "SET active = false") && !c->trace->ev[k].failed)
-                deactivated = c->trace->ev[k].t_done;
+        const pqx_event *e = inv_statement(c, SIDE "UPDATE identities SET active = false", NULL);
+        if (c->out.kind == OUT_OK && e && !e->failed)
+            deactivated = e->t_done;
     }
-    if (deactivated < 0)
-        return 1;
-    char id[24];
-    record_id(x->iteration, id, sizeof id);
-    const char *p[] = { id };
-    PGresult *r = pqx_ctl_query(x->ctl, "SELECT token FROM issued_credentials WHERE record_id = $1", 1, p, x->err,
-                                x->errlen);
-    if (!r)
-        return -1;
-    json_t *bad = inv_list(x, r);
-    if (!bad)
-        return -1;
-    for (int i = 0; i < x->ncalls; i++) {
+    for (int i = 0; deactivated >= 0 && i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
-        if (is_side(c))
-            continue;
-        char token[48];
-        call_token(x->iteration, c->worker, c->attempt, token, sizeof token);
-        bool minted = pqx_find_row(r, 0, token) >= 0;
+        char token[CALL_TAG_LEN];
+        inv_tag(x, c, token, sizeof token);
         int64_t began = tx_began(c);
-        if (!minted || began < 0 || began < deactivated)
-            continue;
-        char line[200];
-        snprintf(line, sizeof line, "worker %d%s: %s, credential minted; its transaction began %.2fms after the "
-                 "deactivation committed", c->worker + 1, c->attempt ? " (retry)" : "", outcome_name(c->out.kind),
-                 (double)(began - deactivated) / 1e6);
-        json_array_append_new(bad, json_string(line));
+        if (!is_side(x, c) && res_find(x->rows[1], 0, token) >= 0 && began >= deactivated)
+            inv_call_detail(x, c, "credential minted; its transaction began %.2fms after the deactivation committed",
+                            (double)(began - deactivated) / 1e6);
     }
-    PQclear(r);
-    if (json_array_size(bad) == 0) {
-        json_decref(bad);
-        return 1;
-    }
-    char found[80];
-    snprintf(found, sizeof found, "%zu credential(s) minted for an identity deactivated before the verify began",
-             json_array_size(bad));
-    return inv_violated(x, found, "credentials", bad);
+    return inv_verdict(x, "%d credential(s) minted for an identity deactivated before the verify began",
+                       inv_ndetails(x));
 }
 
-#define ONE_CREDENTIAL "exactly one credential per record"
-#define ALL_OR_NOTHING "credential <=> verified <=> identity promoted"
-#define NO_REVERIFY "a verified or credentialed record is refused, never verified again"
-#define DEACTIVATED "no credential for an identity deactivated before the verify began"
-
 static const scenario_variant variants[] = {
-    { .name = "fixed", .summary = "one transaction; record row lock first; in-tx guard on is_verified OR credential_id", .op = op_fixed },
-    { "no-lock", "the transaction without SELECT ... FOR UPDATE", op_no_lock, { { "none", ONE_CREDENTIAL } } },
-    { "no-tx", "three autocommit writes behind an is_verified-only guard", op_no_tx,
-      { { "none", ONE_CREDENTIAL }, { "sweep", ONE_CREDENTIAL }, { "sweep-no-retry", ALL_OR_NOTHING },
-        { "planted", NO_REVERIFY } } },
-    { "stale-identity", "the seed's form before W2: the identity read before the transaction", op_stale_identity,
-      { { "deactivate", DEACTIVATED } } },
+    { .name = "fixed", .op = op_fixed,
+      .summary = "one transaction; record row lock first; in-tx guard on is_verified OR credential_id" },
+    { .name = "no-lock", .summary = "the transaction without SELECT ... FOR UPDATE", .minus = { "for-update" },
+      .caught = { { "none", "one-credential" } } },
+    { .name = "no-tx", .summary = "three autocommit writes behind an is_verified-only guard", .op = op_no_tx,
+      .caught = { { "none", "one-credential" }, { "sweep", "one-credential" }, { "sweep-no-retry", "all-or-nothing" },
+                  { "planted", "no-reverify" } } },
+    { .name = "stale-identity", .summary = "the seed's form before W2: the identity read before the transaction",
+      .minus = { "identity-in-tx" }, .caught = { { "deactivate", "deactivated" } } },
 };
 
 static const scenario_invariant invariants[] = {
-    { ONE_CREDENTIAL, inv_one_credential },
-    { "exactly one verify gets 200, the rest 409 (403: identity inactive)", inv_one_ok },
-    { ALL_OR_NOTHING, inv_all_or_nothing },
-    { "client outcome consistent with the database", inv_outcome_consistent },
-    { NO_REVERIFY, inv_no_reverify },
-    { DEACTIVATED, inv_deactivated },
+    { "one-credential", "exactly one credential per record", inv_one_credential, ROWS },
+    { "one-ok", "exactly one verify gets 200, the rest 409 (403: identity inactive)", inv_one_ok, ROWS },
+    { "all-or-nothing", "credential <=> verified <=> identity promoted", inv_all_or_nothing, ROWS },
+    { "outcome", "client outcome consistent with the database", inv_outcome_consistent, ROWS },
+    { "no-reverify", "a verified or credentialed record is refused, never verified again", inv_no_reverify, ROWS },
+    { "deactivated", "no credential for an identity deactivated before the verify began", inv_deactivated, ROWS },
 };
-
 static const scenario_plan plans[] = {
     { .name = "sweep", .sweep = true, .retries = 1, .nworkers = 1,
       .summary = "every statement position x (error, drop, ambiguous) on one caller, which then retries: "
@@ -772,7 +600,7 @@ const scenario scenario_attestation = {
     .summary = "attestation verify: issue credential, promote identity, mark record verified",
     .seed = "000_6b20be3a958a2a5e",
     .schema_sql = schema,
-    .setup = setup,
+    .setup_sql = setup_sql,
     .workload_period = 2,           /* the planted state alternates by iteration */
     VARIANTS(variants),
     INVARIANTS(invariants),

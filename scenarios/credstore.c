@@ -99,6 +99,7 @@
  */
 #include "engine/scenario.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +123,41 @@ static const char schema[] =
     "  key text PRIMARY KEY,"
     "  iteration bigint NOT NULL,"
     "  value text NOT NULL);"
-    "CREATE INDEX ON vault (iteration);";
+    "CREATE INDEX ON vault (iteration);"
+    /* The harness's, not the seed's: the rows setup writes in and around
+     * deleteAll's scope, for inv_delete_all. */
+    "CREATE TABLE planted ("
+    "  iteration bigint NOT NULL,"
+    "  key text NOT NULL,"
+    "  project text NOT NULL,"
+    "  kind text NOT NULL,"             /* legacy, committed, pending (in flight), orphaned */
+    "  vault boolean NOT NULL,"         /* with a vault entry */
+    "  in_scope boolean NOT NULL);"     /* deleteAll must delete it */
+    "CREATE INDEX ON planted (iteration);";
+
+/* Iteration i's rows, in one statement: in scope "cs:u<i>:p1:" the legacy
+ * credential ("legacy-<i>", legacy_value) and the one worker 0 updates
+ * ("old-<i>", old_value); in scope "cs:u<i>:p2:" deleteAll's rows, and
+ * beside them another store's row of the same user and project and a row
+ * under the prefix whose row names project p3 (the partial state the row
+ * re-check is for). */
+static const char setup_sql[] =
+    "WITH r (key, project, kind, value, in_scope) AS (VALUES "
+    "  ('cs:u' || $1 || ':p1:legacy', 'p1', 'legacy', 'legacy-' || $1, NULL::boolean),"
+    "  ('cs:u' || $1 || ':p1:updated', 'p1', 'committed', 'old-' || $1, NULL),"
+    "  ('cs:u' || $1 || ':p2:a', 'p2', 'committed', 'secret-a', true),"
+    "  ('cs:u' || $1 || ':p2:b', 'p2', 'legacy', 'secret-b', true),"
+    "  ('cs:u' || $1 || ':p2:c', 'p2', 'pending', NULL, true),"          /* in flight: before its vault write */
+    "  ('cs:u' || $1 || ':p2:d', 'p2', 'orphaned', 'secret-d', true),"
+    "  ('other:u' || $1 || ':p2:x', 'p2', 'committed', 'secret-x', false),"
+    "  ('cs:u' || $1 || ':p2:z', 'p3', 'committed', 'secret-z', false)), "
+    "m AS (INSERT INTO metadata (key, iteration, worker, user_id, project_id, label, pending, orphaned_at) "
+    "      SELECT key, $1, 0, 'u' || $1, project, 'l1', "
+    "             CASE kind WHEN 'legacy' THEN NULL WHEN 'committed' THEN false ELSE true END, "
+    "             CASE kind WHEN 'orphaned' THEN now() END FROM r), "
+    "p AS (INSERT INTO planted SELECT $1, key, project, kind, value IS NOT NULL, in_scope FROM r "
+    "      WHERE in_scope IS NOT NULL) "
+    "INSERT INTO vault (key, iteration, value) SELECT key, $1, value FROM r WHERE value IS NOT NULL";
 
 /* The statements. The fault plans' regexes aim at their first words. */
 static const char sql_pending[] =
@@ -276,90 +311,7 @@ static void legacy_value(long iteration, char *buf, size_t len) { snprintf(buf, 
 static void old_value(long iteration, char *buf, size_t len) { snprintf(buf, len, "old-%ld", iteration); }
 static void new_value(long iteration, char *buf, size_t len) { snprintf(buf, len, "new-%ld", iteration); }
 
-/* deleteAll's scope, planted by setup: name, the project its row names,
- * pending ("t", "f", NULL), orphaned, a vault entry, and whether deleteAll
- * must delete it. */
-typedef struct planted {
-    const char *store, *name, *project, *pending;
-    bool orphaned, vault, in_scope;
-} planted;
-
-static const planted planted_rows[] = {
-    { "cs", "a", DEL_PROJECT, "f", false, true, true },          /* committed */
-    { "cs", "b", DEL_PROJECT, NULL, false, true, true },         /* legacy */
-    { "cs", "c", DEL_PROJECT, "t", false, false, true },         /* in flight: before its vault write */
-    { "cs", "d", DEL_PROJECT, "t", true, true, true },           /* orphaned */
-    { "other", "x", DEL_PROJECT, "f", false, true, false },      /* another store, same user and project */
-    { "cs", "z", "p3", "f", false, true, false },                /* under the prefix, the row names p3 */
-};
-
-static void planted_key(long iteration, const planted *p, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s:" USER_FMT ":" DEL_PROJECT ":%s", p->store, iteration, p->name);
-}
-
-/* One row setup writes: key, the project its row names, pending ("t", "f"
- * or NULL), orphaned, its vault value or NULL. */
-typedef struct setup_row {
-    char key[96], value[48];
-    const char *project, *pending;
-    bool orphaned, has_value;
-} setup_row;
-
-#define SETUP_ROWS (2 + SCENARIO_COUNT(planted_rows))
-#define SETUP_COLS 5
-
-/* Iteration i's rows, in one statement (a round trip per row would cost
- * more than the iteration's calls): the legacy and the updated credential
- * of scope p1, and deleteAll's scope p2 with its neighbours. */
-static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
-{
-    (void)nworkers;
-    setup_row rows[SETUP_ROWS];
-    key_of(iteration, LEGACY, rows[0].key, sizeof rows[0].key);
-    legacy_value(iteration, rows[0].value, sizeof rows[0].value);
-    rows[0].project = MAIN_PROJECT, rows[0].pending = NULL, rows[0].orphaned = false, rows[0].has_value = true;
-    key_of(iteration, UPDATED, rows[1].key, sizeof rows[1].key);
-    old_value(iteration, rows[1].value, sizeof rows[1].value);
-    rows[1].project = MAIN_PROJECT, rows[1].pending = "f", rows[1].orphaned = false, rows[1].has_value = true;
-    for (int i = 0; i < SCENARIO_COUNT(planted_rows); i++) {
-        const planted *p = &planted_rows[i];
-        setup_row *r = &rows[2 + i];
-        planted_key(iteration, p, r->key, sizeof r->key);
-        snprintf(r->value, sizeof r->value, "secret-%s", p->name);
-        r->project = p->project, r->pending = p->pending, r->orphaned = p->orphaned, r->has_value = p->vault;
-    }
-    char it[24], user[24], sql[2048];
-    snprintf(it, sizeof it, "%ld", iteration);
-    snprintf(user, sizeof user, USER_FMT, iteration);
-    const char *params[2 + SETUP_ROWS * SETUP_COLS] = { it, user };
-    int n = snprintf(sql, sizeof sql, "WITH r (key, project, pending, orphaned, value) AS (VALUES ");
-    for (int i = 0; i < SETUP_ROWS; i++) {
-        int b = 3 + i * SETUP_COLS;
-        n += snprintf(sql + n, sizeof sql - (size_t)n, "%s($%d, $%d, $%d::boolean, $%d::boolean, $%d)", i ? ", " : "",
-                      b, b + 1, b + 2, b + 3, b + 4);
-        const char **q = &params[b - 1];
-        q[0] = rows[i].key, q[1] = rows[i].project, q[2] = rows[i].pending, q[3] = rows[i].orphaned ? "t" : "f";
-        q[4] = rows[i].has_value ? rows[i].value : NULL;
-    }
-    snprintf(sql + n, sizeof sql - (size_t)n,
-             "), m AS (INSERT INTO metadata (key, iteration, worker, user_id, project_id, label, pending, orphaned_at) "
-             "SELECT key, $1::bigint, 0, $2, project, 'l1', pending, CASE WHEN orphaned THEN now() END FROM r) "
-             "INSERT INTO vault (key, iteration, value) SELECT key, $1::bigint, value FROM r WHERE value IS NOT NULL");
-    PGresult *r = pqx_ctl_query(ctl, sql, 2 + SETUP_ROWS * SETUP_COLS, params, err, errlen);
-    PQclear(r);
-    return r ? 0 : -1;
-}
-
 /* ---- the operations ---- */
-
-/* How a pre-fix form differs from the fixed one (all false: fixed). */
-typedef struct form {
-    bool unmarked_commit;       /* no marker when the commit step fails */
-    bool seed_rollback;         /* roll back even when the vault's answer was lost */
-    bool pending_visible;       /* readers see pending rows */
-    bool row_scope;             /* deleteAll filters by the row's user and project only */
-} form;
 
 /* A put's identity: key, value, label, and the row's owner. */
 typedef struct put_args {
@@ -428,9 +380,8 @@ static void update(const drv_call *c, const put_args *a)
     call_ok(c, "put");
 }
 
-/* The metadata-first put (fixed, unmarked-commit, pending-visible,
- * seed-rollback). */
-static void put_pending_first(const drv_call *c, const form *f, const put_args *a)
+/* The metadata-first put (the fixed form's). */
+static void put_pending_first(const drv_call *c, const put_args *a)
 {
     const char *row[] = { a->key, a->it, a->worker, a->user, MAIN_PROJECT, a->label,
                           GUARANTEE(c, "pending-flag") ? "true" : "false" };
@@ -455,7 +406,7 @@ static void put_pending_first(const drv_call *c, const form *f, const put_args *
          * call keeps the vault's failure as its outcome. */
         bool rollback = GUARANTEE(c, "rollback");
         bool known = PQstatus(c->conn2) == CONNECTION_OK || !GUARANTEE(c, "vault-unknown-marks");
-        if (rollback && (known || f->seed_rollback) &&
+        if (rollback && known &&
             call_exec_aside(c, c->conn, NULL, NULL, sql_meta_rollback, 1, k) == 0) {
             call_failed(c, "vault write failed, rolled back");
             return;
@@ -475,7 +426,7 @@ static void put_pending_first(const drv_call *c, const form *f, const put_args *
         return;
     }
     if (last_write_ok(c, sql_commit, kl) < 0) {
-        if (f->unmarked_commit || !GUARANTEE(c, "commit-marker")) {
+        if (!GUARANTEE(c, "commit-marker")) {
             call_failed(c, "commit step failed");
             return;
         }
@@ -527,16 +478,16 @@ static void put_args_of(const drv_call *c, put_args *a)
 /* Whether a reader may see row `row` of r, whose column col is pending:
  * pending rows are absent (unless the form's readers see them), a row
  * without the flag is committed. */
-static bool visible(const drv_call *c, const form *f, const PGresult *r, int row, int col)
+static bool visible(const drv_call *c, const PGresult *r, int row, int col)
 {
     if (PQgetisnull(r, row, col))
         return GUARANTEE(c, "readers-legacy");  /* the loss: pending === false */
-    return PQgetvalue(r, row, col)[0] == 'f' || f->pending_visible || !GUARANTEE(c, "readers-skip-pending");
+    return !res_bool(r, row, col) || !GUARANTEE(c, "readers-skip-pending");
 }
 
 /* One get(key): 0 with *code 'a' (absent), 't' (metadata without a value)
  * or 'v' and value/label filled; -1 with the call ended. */
-static int get_once(const drv_call *c, const form *f, const char *key, char *code, char *value, size_t vlen,
+static int get_once(const drv_call *c, const char *key, char *code, char *value, size_t vlen,
                     char *label, size_t llen)
 {
     const char *k[] = { key };
@@ -545,7 +496,7 @@ static int get_once(const drv_call *c, const form *f, const char *key, char *cod
         call_failed(c, NULL);
         return -1;
     }
-    bool present = PQntuples(r) == 1 && visible(c, f, r, 0, 1);
+    bool present = PQntuples(r) == 1 && visible(c, r, 0, 1);
     if (present)
         snprintf(label, llen, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
@@ -570,7 +521,7 @@ static int get_once(const drv_call *c, const form *f, const char *key, char *cod
  * new value (nothing changes after that): the result is one letter per
  * round: 1 old value and metadata, s new value and old metadata (stale),
  * 2 new, x old value and new metadata (torn), a absent, t no value. */
-static void read_updated(const drv_call *c, const form *f)
+static void read_updated(const drv_call *c)
 {
     char key[96], oldv[48], newv[48], res[16 + UPD_ROUNDS] = "upd:";
     key_of(c->iteration, UPDATED, key, sizeof key);
@@ -578,7 +529,7 @@ static void read_updated(const drv_call *c, const form *f)
     new_value(c->iteration, newv, sizeof newv);
     for (int round = 0; round < UPD_ROUNDS; round++) {
         char code, value[64] = "", label[16] = "";
-        if (get_once(c, f, key, &code, value, sizeof value, label, sizeof label) < 0)
+        if (get_once(c, key, &code, value, sizeof value, label, sizeof label) < 0)
             return;
         bool oldl = strcmp(label, LABEL_OLD) == 0, newl = strcmp(label, LABEL_NEW) == 0;
         if (code == 'v')
@@ -595,7 +546,7 @@ static void read_updated(const drv_call *c, const form *f)
 
 /* get of a putter's new credential (the legacy one when there is no
  * putter), polled until present: "value|label", "absent" or "torn". */
-static void read_new(const drv_call *c, const form *f)
+static void read_new(const drv_call *c)
 {
     char key[96], res[64] = "absent";
     int p = read_putter(c->worker, c->nworkers);
@@ -605,7 +556,7 @@ static void read_new(const drv_call *c, const form *f)
         key_of(c->iteration, LEGACY, key, sizeof key);
     for (int round = 0; round < GET_ROUNDS; round++) {
         char code, value[48] = "", label[8] = "";
-        if (get_once(c, f, key, &code, value, sizeof value, label, sizeof label) < 0)
+        if (get_once(c, key, &code, value, sizeof value, label, sizeof label) < 0)
             return;
         if (code == 'a')
             continue;
@@ -640,10 +591,10 @@ static int key_bit(long iteration, const char *key, int nputters)
 /* Whether row `row` of a getAll result (key, user, project, pending) is in
  * the scope (prefix, user, project): scopedIds. The prefix first (a cheap
  * string check), then the row's own user and project (defence in depth). */
-static bool in_scope(const drv_call *c, const form *f, const PGresult *r, int row, const char *prefix,
-                     const char *user, const char *project)
+static bool in_scope(const drv_call *c, const PGresult *r, int row, const char *prefix, const char *user,
+                     const char *project)
 {
-    if (!f->row_scope && GUARANTEE(c, "scope-prefix") && strncmp(PQgetvalue(r, row, 0), prefix, strlen(prefix)) != 0)
+    if (GUARANTEE(c, "scope-prefix") && strncmp(PQgetvalue(r, row, 0), prefix, strlen(prefix)) != 0)
         return false;
     if (GUARANTEE(c, "scope-row-check") &&
         (strcmp(PQgetvalue(r, row, 1), user) != 0 || strcmp(PQgetvalue(r, row, 2), project) != 0))
@@ -653,7 +604,7 @@ static bool in_scope(const drv_call *c, const form *f, const PGresult *r, int ro
 
 /* has(legacy), then keys() of scope p1: "has=1 keys=<hex bitmap>", with a
  * "+" when keys() returned a key outside the known ones. */
-static void read_scope(const drv_call *c, const form *f)
+static void read_scope(const drv_call *c)
 {
     char key[96], it[24], user[24], prefix[64], res[64];
     key_of(c->iteration, LEGACY, key, sizeof key);
@@ -663,7 +614,7 @@ static void read_scope(const drv_call *c, const form *f)
         call_failed(c, NULL);
         return;
     }
-    bool has = PQntuples(r) == 1 && visible(c, f, r, 0, 1);
+    bool has = PQntuples(r) == 1 && visible(c, r, 0, 1);
     PQclear(r);
     snprintf(it, sizeof it, "%ld", c->iteration);
     snprintf(user, sizeof user, USER_FMT, c->iteration);
@@ -677,7 +628,7 @@ static void read_scope(const drv_call *c, const form *f)
     unsigned char bits[(2 + 256 + 3) / 4] = { 0 };
     bool other = false;
     for (int row = 0; row < PQntuples(r); row++) {
-        if (!in_scope(c, f, r, row, prefix, user, MAIN_PROJECT) || !visible(c, f, r, row, 3))
+        if (!in_scope(c, r, row, prefix, user, MAIN_PROJECT) || !visible(c, r, row, 3))
             continue;
         int b = key_bit(c->iteration, PQgetvalue(r, row, 0), nputters);
         if (b < 0)
@@ -698,7 +649,7 @@ static void read_scope(const drv_call *c, const form *f)
 /* deleteAll() of scope p2: scopedIds over getAll, pending and orphaned rows
  * included, then both stores (the vault first: a failure between the two
  * leaves metadata without a secret, never a secret without metadata). */
-static void delete_all(const drv_call *c, const form *f)
+static void delete_all(const drv_call *c)
 {
     char it[24], user[24], prefix[64], res[32];
     snprintf(it, sizeof it, "%ld", c->iteration);
@@ -710,31 +661,25 @@ static void delete_all(const drv_call *c, const form *f)
         call_failed(c, NULL);
         return;
     }
-    json_t *ids = json_array();
-    if (!ids) {
+    /* A text[] literal: the keys hold no quote, comma or brace. */
+    size_t cap = (size_t)PQntuples(r) * 100 + 3, used = 1, n = 0;
+    char *list = malloc(cap);
+    if (!list) {
         PQclear(r);
         call_fail(c, "out of memory");
         return;
     }
+    list[0] = '{';
     for (int row = 0; row < PQntuples(r); row++) {
-        if (!in_scope(c, f, r, row, prefix, user, DEL_PROJECT))
+        if (!in_scope(c, r, row, prefix, user, DEL_PROJECT))
             continue;
         /* The loss: scopedIds through the readers, which skip pending. */
-        if (!GUARANTEE(c, "deleteall-pending") && !visible(c, f, r, row, 3))
+        if (!GUARANTEE(c, "deleteall-pending") && !visible(c, r, row, 3))
             continue;
-        json_array_append_new(ids, json_string(PQgetvalue(r, row, 0)));
+        used += (size_t)snprintf(list + used, cap - used, "%s%.96s", n++ ? "," : "", PQgetvalue(r, row, 0));
     }
     PQclear(r);
-    /* A text[] literal by way of JSON: the keys hold no quote or comma. */
-    char *list = json_dumps(ids, JSON_COMPACT);
-    size_t n = json_array_size(ids);
-    json_decref(ids);
-    if (!list) {
-        call_fail(c, "out of memory");
-        return;
-    }
-    list[0] = '{';
-    list[strlen(list) - 1] = '}';
+    snprintf(list + used, cap - used, "}");
     const char *d[] = { list };
     if (call_exec_on(c, c->conn2, NULL, sql_delete_vault, 1, d) < 0 || call_exec(c, NULL, sql_delete_meta, 1, d) < 0) {
         free(list);
@@ -746,68 +691,47 @@ static void delete_all(const drv_call *c, const form *f)
     call_ok(c, res);
 }
 
-static void run_role(const drv_call *c, const form *f, void (*put)(const drv_call *, const form *, const put_args *))
+/* Worker c's role this iteration, with put as its put. */
+static void run_role(const drv_call *c, void (*put)(const drv_call *, const put_args *))
 {
     put_args a;
     switch (role_in(c->iteration, c->worker, c->nworkers)) {
     case UPDATER:
     case PUTTER:
         put_args_of(c, &a);
-        put(c, f, &a);
+        put(c, &a);
         return;
     case DELETER:
-        delete_all(c, f);
+        delete_all(c);
         return;
     case READER:
         switch (reader_kind_of(c->iteration, c->worker, c->nworkers)) {
-        case READ_UPDATED: read_updated(c, f); return;
-        case READ_NEW: read_new(c, f); return;
-        case READ_SCOPE: read_scope(c, f); return;
+        case READ_UPDATED: read_updated(c); return;
+        case READ_NEW: read_new(c); return;
+        case READ_SCOPE: read_scope(c); return;
         }
     }
 }
 
-static void put_vault_first_form(const drv_call *c, const form *f, const put_args *a)
-{
-    (void)f;
-    put_vault_first(c, a);
-}
-
-static void op_fixed(const drv_call *c) { run_role(c, &(form){ 0 }, put_pending_first); }
-static void op_vault_first(const drv_call *c) { run_role(c, &(form){ 0 }, put_vault_first_form); }
-static void op_unmarked_commit(const drv_call *c) { run_role(c, &(form){ .unmarked_commit = true }, put_pending_first); }
-static void op_pending_visible(const drv_call *c) { run_role(c, &(form){ .pending_visible = true }, put_pending_first); }
-static void op_seed_rollback(const drv_call *c) { run_role(c, &(form){ .seed_rollback = true }, put_pending_first); }
-static void op_row_scope(const drv_call *c) { run_role(c, &(form){ .row_scope = true }, put_pending_first); }
+/* The fixed form; every pre-fix form but vault-first is it without a pin. */
+static void op_fixed(const drv_call *c) { run_role(c, put_pending_first); }
+static void op_vault_first(const drv_call *c) { run_role(c, put_vault_first); }
 
 /* ---- invariants ---- */
 
-/* The final state of the iteration's keys: key, metadata state ("none",
- * "committed" — pending false or NULL —, "pending", "orphaned"), vault
- * value or NULL, label or NULL. */
-static PGresult *load_state(inv_ctx *x)
-{
-    char it[24];
-    snprintf(it, sizeof it, "%ld", x->iteration);
-    const char *p[] = { it };
-    return pqx_ctl_query(x->ctl,
-        "SELECT coalesce(m.key, v.key),"
-        "       CASE WHEN m.key IS NULL THEN 'none' WHEN m.pending IS NOT TRUE THEN 'committed'"
-        "            WHEN m.orphaned_at IS NOT NULL THEN 'orphaned' ELSE 'pending' END,"
-        "       v.value, m.label "
-        "FROM (SELECT * FROM metadata WHERE iteration = $1) m "
-        "FULL JOIN (SELECT * FROM vault WHERE iteration = $1) v ON v.key = m.key ORDER BY 1",
-        1, p, x->err, x->errlen);
-}
+/* What every invariant reads: the final state of the iteration's keys —
+ * key, metadata state ("none", "committed" — pending false or NULL —,
+ * "pending", "orphaned"), vault value or NULL, label or NULL. */
+#define STATE                                                                                   \
+    "SELECT coalesce(m.key, v.key),"                                                            \
+    "       CASE WHEN m.key IS NULL THEN 'none' WHEN m.pending IS NOT TRUE THEN 'committed'"    \
+    "            WHEN m.orphaned_at IS NOT NULL THEN 'orphaned' ELSE 'pending' END,"            \
+    "       v.value, m.label "                                                                  \
+    "FROM (SELECT * FROM metadata WHERE iteration = $1) m "                                     \
+    "FULL JOIN (SELECT * FROM vault WHERE iteration = $1) v ON v.key = m.key ORDER BY 1"
 
-/* The row of key in a load_state result, or -1. */
-static int state_of(const PGresult *r, const char *key)
-{
-    for (int i = 0; i < PQntuples(r); i++)
-        if (strcmp(PQgetvalue(r, i, 0), key) == 0)
-            return i;
-    return -1;
-}
+/* The row of key in the state, or -1. */
+static int state_of(const PGresult *r, const char *key) { return res_find(r, 0, key); }
 
 /* Whether key ends committed with value (and label, when not NULL). */
 static bool committed_as(const PGresult *r, const char *key, const char *value, const char *label)
@@ -818,33 +742,14 @@ static bool committed_as(const PGresult *r, const char *key, const char *value, 
            (!label || (!PQgetisnull(r, row, 3) && strcmp(PQgetvalue(r, row, 3), label) == 0));
 }
 
-static int verdict(inv_ctx *x, json_t *bad)
-{
-    if (json_array_size(bad) == 0) {
-        json_decref(bad);
-        return 1;
-    }
-    char found[400];
-    snprintf(found, sizeof found, "%zu violation(s), first: %.300s", json_array_size(bad),
-             json_string_value(json_array_get(bad, 0)));
-    return inv_violated(x, found, "details", bad);
-}
-
-/* The last call of worker w (its final answer), or NULL. */
-static const call_record *last_call(const inv_ctx *x, int worker)
-{
-    const call_record *last = NULL;
-    for (int i = 0; i < x->ncalls; i++)
-        if (x->calls[i].worker == worker)
-            last = &x->calls[i];
-    return last;
-}
+/* The ending of every check here: held, or the violations and the first. */
+#define VERDICT(x) inv_verdict((x), "%d violation(s), first: %.300s", inv_ndetails(x), inv_first_detail(x))
 
 /* When worker w's put was known committed to everyone: its ok call's end,
  * or INT64_MAX (not ok: nothing is owed to a reader). */
 static int64_t committed_at(const inv_ctx *x, int worker)
 {
-    const call_record *c = last_call(x, worker);
+    const call_record *c = inv_last_call(x, worker);
     return c && c->out.kind == OUT_OK ? c->t_end : INT64_MAX;
 }
 
@@ -852,12 +757,10 @@ static int64_t committed_at(const inv_ctx *x, int worker)
  * t (at most n). Returns how many. */
 static int sends(const call_record *c, const char *prefix, int64_t *t, int n)
 {
-    /* A trace keeps a statement's start only. */
-    size_t len = strlen(prefix), keep = sizeof c->trace->ev[0].sql - 1;
     int k = 0;
-    for (size_t i = 0; c->trace && i < c->trace->n && k < n; i++)
-        if (c->trace->ev[i].conn == c->conn && strncmp(c->trace->ev[i].sql, prefix, len < keep ? len : keep) == 0)
-            t[k++] = c->trace->ev[i].t_send;
+    for (const pqx_event *e = NULL; k < n && (e = inv_statement(c, prefix, e));)
+        if (e->conn == c->conn)
+            t[k++] = e->t_send;
     return k;
 }
 
@@ -865,26 +768,32 @@ static int sends(const call_record *c, const char *prefix, int64_t *t, int n)
  * failed). */
 static bool ran(const call_record *c, const char *prefix, bool failed)
 {
-    size_t len = strlen(prefix), keep = sizeof c->trace->ev[0].sql - 1;
-    for (size_t i = 0; c->trace && i < c->trace->n; i++)
-        if (strncmp(c->trace->ev[i].sql, prefix, len < keep ? len : keep) == 0 && (!failed || c->trace->ev[i].failed))
+    for (const pqx_event *e = NULL; (e = inv_statement(c, prefix, e));)
+        if (!failed || e->failed)
             return true;
     return false;
 }
 
-static void reader_line(json_t *bad, const inv_ctx *x, const call_record *c, const char *what)
+/* A detail about reader c: what it read, what it got, and what is wrong. */
+static void reader_line(inv_ctx *x, const call_record *c, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void reader_line(inv_ctx *x, const call_record *c, const char *fmt, ...)
 {
     static const char *const names[] = {
         [READ_UPDATED] = "get(updated)", [READ_NEW] = "get(new)", [READ_SCOPE] = "has(legacy)+keys()",
     };
-    char line[400];
-    snprintf(line, sizeof line, "worker %d: %s -> \"%s\": %s", c->worker + 1,
-             names[reader_kind_of(x->iteration, c->worker, x->nworkers)], c->result, what);
-    json_array_append_new(bad, json_string(line));
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    inv_detail(x, "worker %d: %s -> \"%s\": %s", c->worker + 1,
+               names[reader_kind_of(x->iteration, c->worker, x->nworkers)], c->result, what);
 }
 
 /* Checks a get of the updated credential (result "upd:<codes>"). */
-static void check_read_updated(const inv_ctx *x, const call_record *c, json_t *bad)
+static void check_read_updated(inv_ctx *x, const call_record *c)
 {
     const char *codes = c->result + 4;
     int64_t t[UPD_ROUNDS];
@@ -894,32 +803,28 @@ static void check_read_updated(const inv_ctx *x, const call_record *c, json_t *b
     int prev = 0;
     for (int i = 0; codes[i]; i++) {
         const char *at = strchr(order, codes[i]);
-        char what[160];
         if (!at) {
-            snprintf(what, sizeof what, "round %d: %s", i + 1,
-                     codes[i] == 'a' ? "absent, although committed since setup (an update made it pending)"
-                     : codes[i] == 't' ? "metadata without a value"
-                     : codes[i] == 'x' ? "the old value under the new metadata (torn: metadata written first)"
-                                       : "a value nobody wrote");
-            reader_line(bad, x, c, what);
+            reader_line(x, c, "round %d: %s", i + 1,
+                        codes[i] == 'a' ? "absent, although committed since setup (an update made it pending)"
+                        : codes[i] == 't' ? "metadata without a value"
+                        : codes[i] == 'x' ? "the old value under the new metadata (torn: metadata written first)"
+                                          : "a value nobody wrote");
             return;
         }
         if (at - order < prev) {
-            snprintf(what, sizeof what, "round %d: the old value again after the new one", i + 1);
-            reader_line(bad, x, c, what);
+            reader_line(x, c, "round %d: the old value again after the new one", i + 1);
             return;
         }
         prev = (int)(at - order);
         if (i < n && t[i] > done && codes[i] != '2') {
-            snprintf(what, sizeof what, "round %d: read after the update returned ok, but not the new value", i + 1);
-            reader_line(bad, x, c, what);
+            reader_line(x, c, "round %d: read after the update returned ok, but not the new value", i + 1);
             return;
         }
     }
 }
 
 /* Checks a get of a new credential (or of the legacy one). */
-static void check_read_new(const inv_ctx *x, const call_record *c, const PGresult *state, json_t *bad)
+static void check_read_new(inv_ctx *x, const call_record *c, const PGresult *state)
 {
     char key[96], want[96];
     int p = read_putter(c->worker, x->nworkers);
@@ -938,39 +843,32 @@ static void check_read_new(const inv_ctx *x, const call_record *c, const PGresul
     }
     int64_t t[GET_ROUNDS];
     int n = sends(c, sql_get_meta, t, GET_ROUNDS);
-    char what[200];
-    if (strcmp(c->result, "torn") == 0) {
-        reader_line(bad, x, c, "metadata without a value");
-    } else if (strcmp(c->result, "absent") == 0) {
-        if (n > 0 && t[n - 1] > done) {
-            snprintf(what, sizeof what, "absent, but %s was committed before the last read", key);
-            reader_line(bad, x, c, what);
-        }
-    } else {
-        char value[48];
-        snprintf(value, sizeof value, "%.*s", (int)strcspn(c->result, "|"), c->result);
-        if (strcmp(c->result, want) != 0 || !committed_as(state, key, value, LABEL_OLD)) {
-            snprintf(what, sizeof what, "not the value %s ends committed with", key);
-            reader_line(bad, x, c, what);
-        }
-    }
+    char value[48];
+    snprintf(value, sizeof value, "%.*s", (int)strcspn(c->result, "|"), c->result);
+    if (strcmp(c->result, "torn") == 0)
+        reader_line(x, c, "metadata without a value");
+    else if (strcmp(c->result, "absent") == 0 && n > 0 && t[n - 1] > done)
+        reader_line(x, c, "absent, but %s was committed before the last read", key);
+    else if (strcmp(c->result, "absent") != 0 &&
+             (strcmp(c->result, want) != 0 || !committed_as(state, key, value, LABEL_OLD)))
+        reader_line(x, c, "not the value %s ends committed with", key);
 }
 
 /* Checks has(legacy) and keys() of scope p1. */
-static void check_read_scope(const inv_ctx *x, const call_record *c, const PGresult *state, json_t *bad)
+static void check_read_scope(inv_ctx *x, const call_record *c, const PGresult *state)
 {
     int has = -1, nputters = putters(x->nworkers);
     char hex[80] = "";
     if (sscanf(c->result, "has=%d keys=%70s", &has, hex) != 2) {
-        reader_line(bad, x, c, "unreadable result");
+        reader_line(x, c, "unreadable result");
         return;
     }
     if (has != 1) {
-        reader_line(bad, x, c, "has(legacy) false, but it is committed (a row without the pending flag)");
+        reader_line(x, c, "has(legacy) false, but it is committed (a row without the pending flag)");
         return;
     }
     if (strchr(hex, '+')) {
-        reader_line(bad, x, c, "keys() returned a key outside the scope");
+        reader_line(x, c, "keys() returned a key outside the scope");
         return;
     }
     int64_t t[1];
@@ -978,7 +876,7 @@ static void check_read_scope(const inv_ctx *x, const call_record *c, const PGres
     for (int b = 0; b < 2 + nputters; b++) {
         int digit = b / 4 < (int)strlen(hex) ? (int)strtol((char[]){ hex[b / 4], 0 }, NULL, 16) : 0;
         bool listed = digit & (1 << (b % 4));
-        char key[96], what[200];
+        char key[96];
         if (b == 0)
             key_of(x->iteration, LEGACY, key, sizeof key);
         else if (b == 1)
@@ -989,13 +887,11 @@ static void check_read_scope(const inv_ctx *x, const call_record *c, const PGres
         int row = state_of(state, key);
         bool committed = row >= 0 && strcmp(PQgetvalue(state, row, 1), "committed") == 0;
         if (!listed && done < scan) {
-            snprintf(what, sizeof what, "keys() misses %s, committed before it read", key);
-            reader_line(bad, x, c, what);
+            reader_line(x, c, "keys() misses %s, committed before it read", key);
             return;
         }
         if (listed && !committed) {
-            snprintf(what, sizeof what, "keys() lists %s, which never committed", key);
-            reader_line(bad, x, c, what);
+            reader_line(x, c, "keys() lists %s, which never committed", key);
             return;
         }
     }
@@ -1007,46 +903,30 @@ static void check_read_scope(const inv_ctx *x, const call_record *c, const PGres
  * committed put, get returns that value (the seed's tightened test). */
 static int inv_readers(inv_ctx *x)
 {
-    PGresult *r = load_state(x);
-    if (!r)
-        return -1;
-    json_t *bad = inv_list(x, r);
-    if (!bad)
-        return -1;
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
         if (role_in(x->iteration, c->worker, x->nworkers) != READER || c->out.kind != OUT_OK)
             continue;
         switch (reader_kind_of(x->iteration, c->worker, x->nworkers)) {
-        case READ_UPDATED: check_read_updated(x, c, bad); break;
-        case READ_NEW: check_read_new(x, c, r, bad); break;
-        case READ_SCOPE: check_read_scope(x, c, r, bad); break;
+        case READ_UPDATED: check_read_updated(x, c); break;
+        case READ_NEW: check_read_new(x, c, x->rows[0]); break;
+        case READ_SCOPE: check_read_scope(x, c, x->rows[0]); break;
         }
     }
-    PQclear(r);
-    return verdict(x, bad);
+    return VERDICT(x);
 }
 
 /* Every vault entry has a committed metadata row or an orphan marker. */
 static int inv_no_silent_orphan(inv_ctx *x)
 {
-    PGresult *r = load_state(x);
-    if (!r)
-        return -1;
-    json_t *bad = inv_list(x, r);
-    if (!bad)
-        return -1;
+    const PGresult *r = x->rows[0];
     for (int i = 0; i < PQntuples(r); i++) {
         const char *meta = PQgetvalue(r, i, 1);
-        if (PQgetisnull(r, i, 2) || strcmp(meta, "committed") == 0 || strcmp(meta, "orphaned") == 0)
-            continue;
-        char line[300];
-        snprintf(line, sizeof line, "vault holds %s but its metadata is %s, with no orphan marker",
-                 PQgetvalue(r, i, 0), strcmp(meta, "none") == 0 ? "absent" : "pending");
-        json_array_append_new(bad, json_string(line));
+        if (!PQgetisnull(r, i, 2) && strcmp(meta, "committed") != 0 && strcmp(meta, "orphaned") != 0)
+            inv_detail(x, "vault holds %s but its metadata is %s, with no orphan marker", PQgetvalue(r, i, 0),
+                       strcmp(meta, "none") == 0 ? "absent" : "pending");
     }
-    PQclear(r);
-    return verdict(x, bad);
+    return VERDICT(x);
 }
 
 /* Every put's outcome matches the stores. A new credential: ok => committed
@@ -1064,18 +944,13 @@ static int inv_no_silent_orphan(inv_ctx *x)
  * metadata. */
 static int inv_put_outcome(inv_ctx *x)
 {
-    PGresult *r = load_state(x);
-    if (!r)
-        return -1;
-    json_t *bad = inv_list(x, r);
-    if (!bad)
-        return -1;
+    const PGresult *r = x->rows[0];
     for (int w = 0; w < x->nworkers; w++) {
         role ro = role_of(w, x->nworkers);
-        const call_record *c = last_call(x, w);
+        const call_record *c = inv_last_call(x, w);
         if ((ro != PUTTER && ro != UPDATER) || !c)
             continue;
-        char key[96], value[48], line[400];
+        char key[96], value[48];
         bool held;
         if (ro == UPDATER) {
             char oldv[48];
@@ -1100,15 +975,13 @@ static int inv_put_outcome(inv_ctx *x)
         if (held)
             continue;
         int row = state_of(r, key);
-        snprintf(line, sizeof line, "worker %d: %s %s %s (%s), but it ends with metadata %s%s%s and vault %s",
-                 w + 1, ro == UPDATER ? "update" : "put", key, c->out.kind == OUT_OK ? "ok" : "failed", value,
-                 row < 0 ? "none" : PQgetvalue(r, row, 1), row >= 0 && !PQgetisnull(r, row, 3) ? " " : "",
-                 row >= 0 && !PQgetisnull(r, row, 3) ? PQgetvalue(r, row, 3) : "",
-                 row >= 0 && !PQgetisnull(r, row, 2) ? PQgetvalue(r, row, 2) : "empty");
-        json_array_append_new(bad, json_string(line));
+        inv_detail(x, "worker %d: %s %s %s (%s), but it ends with metadata %s%s%s and vault %s", w + 1,
+                   ro == UPDATER ? "update" : "put", key, c->out.kind == OUT_OK ? "ok" : "failed", value,
+                   row < 0 ? "none" : PQgetvalue(r, row, 1), row >= 0 && !PQgetisnull(r, row, 3) ? " " : "",
+                   row >= 0 && !PQgetisnull(r, row, 3) ? PQgetvalue(r, row, 3) : "",
+                   row >= 0 && !PQgetisnull(r, row, 2) ? PQgetvalue(r, row, 2) : "empty");
     }
-    PQclear(r);
-    return verdict(x, bad);
+    return VERDICT(x);
 }
 
 /* deleteAll removes its scope — pending and orphaned rows included, in
@@ -1120,63 +993,55 @@ static int inv_delete_all(inv_ctx *x)
     int deleter = deleter_of(x->iteration, x->nworkers);
     if (deleter < 0)
         return 1;
-    const call_record *d = last_call(x, deleter);
+    const call_record *d = inv_last_call(x, deleter);
     bool ok = d && d->out.kind == OUT_OK;
-    PGresult *r = load_state(x);
-    if (!r)
-        return -1;
-    json_t *bad = inv_list(x, r);
-    if (!bad)
-        return -1;
-    for (int i = 0; i < SCENARIO_COUNT(planted_rows); i++) {
-        const planted *p = &planted_rows[i];
-        char key[96], line[300];
-        planted_key(x->iteration, p, key, sizeof key);
+    const PGresult *r = x->rows[0], *planted = x->rows[1];
+    for (int i = 0; i < PQntuples(planted); i++) {
+        const char *key = PQgetvalue(planted, i, 0);
+        bool in_scope = res_bool(planted, i, 4), had_vault = res_bool(planted, i, 3);
         int row = state_of(r, key);
         bool meta = row >= 0 && strcmp(PQgetvalue(r, row, 1), "none") != 0;
         bool vault = row >= 0 && !PQgetisnull(r, row, 2);
-        if (!p->in_scope && (!meta || vault != p->vault))
-            snprintf(line, sizeof line, "%s (user u%ld, project %s) is outside the scope, but deleteAll deleted it",
-                     key, x->iteration, p->project);
-        else if (p->in_scope && ok && (meta || vault))
-            snprintf(line, sizeof line, "%s (%s) is in the scope, but deleteAll left its %s", key,
-                     !p->pending ? "legacy" : p->orphaned ? "orphaned" : strcmp(p->pending, "t") == 0 ? "pending"
-                                                                                                   : "committed",
-                     meta && vault ? "metadata and vault entry" : meta ? "metadata" : "vault entry");
-        else
-            continue;
-        json_array_append_new(bad, json_string(line));
+        if (!in_scope && (!meta || vault != had_vault))
+            inv_detail(x, "%s (user u%ld, project %s) is outside the scope, but deleteAll deleted it", key,
+                       x->iteration, PQgetvalue(planted, i, 1));
+        else if (in_scope && ok && (meta || vault))
+            inv_detail(x, "%s (%s) is in the scope, but deleteAll left its %s", key, PQgetvalue(planted, i, 2),
+                       meta && vault ? "metadata and vault entry" : meta ? "metadata" : "vault entry");
     }
-    PQclear(r);
-    return verdict(x, bad);
+    return VERDICT(x);
 }
-
-#define READERS "readers see committed values exactly: no pending row, no torn value, nothing committed missed"
-#define NO_SILENT_ORPHAN "every vault entry has a committed metadata row or an orphan marker"
-#define PUT_OUTCOME "every failed put rolled back or left a marker"
-#define DELETE_ALL "deleteAll removes its scope, pending and orphaned rows included, and nothing else"
 
 static const scenario_variant variants[] = {
     { .name = "fixed", .op = op_fixed,
       .summary = "metadata pending, vault, clear pending; rollback or orphan marker; readers skip pending; "
                  "vault-first updates; deleteAll by prefix and row" },
-    { "vault-first", "vault write, then metadata; the rollback's vault delete error swallowed",
-      op_vault_first, { { "meta-and-rollback-error", NO_SILENT_ORPHAN } } },
-    { "unmarked-commit", "metadata-first, but a failed commit step leaves no orphan marker",
-      op_unmarked_commit, { { "commit-error", NO_SILENT_ORPHAN } } },
-    { "pending-visible", "metadata-first put, readers that do not treat pending as absent",
-      op_pending_visible, { { "none", READERS } } },
-    { "seed-rollback", "the seed's fix as written: a vault failure rolls back even when the write may have landed",
-      op_seed_rollback, { { "vault-lost", NO_SILENT_ORPHAN } } },
-    { "row-scope", "deleteAll filters the store's rows by user and project only, without the key prefix",
-      op_row_scope, { { "none", DELETE_ALL } } },
+    { .name = "vault-first", .op = op_vault_first,
+      .summary = "vault write, then metadata; the rollback's vault delete error swallowed",
+      .caught = { { "meta-and-rollback-error", "no-silent-orphan" } } },
+    { .name = "unmarked-commit", .minus = { "commit-marker" },
+      .summary = "metadata-first, but a failed commit step leaves no orphan marker",
+      .caught = { { "commit-error", "no-silent-orphan" } } },
+    { .name = "pending-visible", .minus = { "readers-skip-pending" },
+      .summary = "metadata-first put, readers that do not treat pending as absent",
+      .caught = { { "none", "readers" } } },
+    { .name = "seed-rollback", .minus = { "vault-unknown-marks" },
+      .summary = "the seed's fix as written: a vault failure rolls back even when the write may have landed",
+      .caught = { { "vault-lost", "no-silent-orphan" } } },
+    { .name = "row-scope", .minus = { "scope-prefix" },
+      .summary = "deleteAll filters the store's rows by user and project only, without the key prefix",
+      .caught = { { "none", "delete-all" } } },
 };
 
 static const scenario_invariant invariants[] = {
-    { READERS, inv_readers },
-    { NO_SILENT_ORPHAN, inv_no_silent_orphan },
-    { PUT_OUTCOME, inv_put_outcome },
-    { DELETE_ALL, inv_delete_all },
+    { "readers", "readers see committed values exactly: no pending row, no torn value, nothing committed missed",
+      inv_readers, { STATE } },
+    { "no-silent-orphan", "every vault entry has a committed metadata row or an orphan marker", inv_no_silent_orphan,
+      { STATE } },
+    { "put-outcome", "every failed put rolled back or left a marker", inv_put_outcome, { STATE } },
+    { "delete-all", "deleteAll removes its scope, pending and orphaned rows included, and nothing else",
+      inv_delete_all,
+      { STATE, "SELECT key, project, kind, vault, in_scope FROM planted WHERE iteration = $1 ORDER BY key" } },
 };
 
 static const char *const pause_points[] = {
@@ -1241,7 +1106,7 @@ const scenario scenario_credstore = {
     .summary = "credential store over a metadata table and a vault that share no transaction",
     .seed = "001_0e85350fa4e43a4e",
     .schema_sql = schema,
-    .setup = setup,
+    .setup_sql = setup_sql,
     .conns_per_worker = 2,
     .workload_period = 3,           /* reader kinds rotate by iteration */
     VARIANTS(variants),

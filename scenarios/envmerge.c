@@ -66,9 +66,7 @@
  */
 #include "engine/scenario.h"
 
-#include "lib/clock.h"
-#include "lib/parse.h"
-
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,14 +282,9 @@ static void teardown(const drv_call *c)
  * the call ended (a plan with a bad value). */
 static int lock_timeout_ms(const drv_call *c, long long *ms)
 {
-    const char *text = call_param(c, "lock_timeout", "3s");
     int64_t ns;
-    if (parse_duration(text, 3600LL * 1000000000, &ns) < 0 || ns < 1000000) {
-        char why[160];
-        snprintf(why, sizeof why, "plan parameter lock_timeout=%s is not a duration of 1ms to 1h", text);
-        call_fail(c, why);
+    if (call_param_duration(c, "lock_timeout", "3s", &ns) < 0)
         return -1;
-    }
     *ms = (long long)(ns / 1000000);
     return 0;
 }
@@ -687,30 +680,24 @@ end:
 
 /* ---- invariants ---- */
 
-/* The stack's env after the iteration into *env, or NULL when the stack
- * is gone (a vanish iteration). Returns 0, or -1 with x->err filled. */
-static int final_env(inv_ctx *x, const char *slug, json_t **env)
+/* What the invariants read, in one round trip: the stack (no row once it
+ * vanished) and its change rows. */
+#define STACK "SELECT env::text, status = 'deleting', deleting_seq FROM stacks WHERE slug = 'stack-' || $1"
+#define CHANGES "SELECT worker, attempt, seq FROM env_changes WHERE slug = 'stack-' || $1 ORDER BY seq"
+
+/* The stack's env after the iteration (x->rows[0], STACK) into *env, or
+ * NULL when the stack is gone (a vanish iteration). Returns 0, or -1 with
+ * the reason. */
+static int final_env(inv_ctx *x, json_t **env)
 {
+    const PGresult *r = x->rows[0];
     *env = NULL;
-    const char *p[] = { slug };
-    PGresult *r = pqx_ctl_query(x->ctl, "SELECT env::text FROM stacks WHERE slug = $1", 1, p, x->err, x->errlen);
-    if (!r)
-        return -1;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        if (other_role(x->iteration) == VANISH && x->nworkers >= 2)
-            return 0;
-        snprintf(x->err, x->errlen, "stack %s vanished", slug);
-        return -1;
-    }
+    if (PQntuples(r) != 1)
+        return other_role(x->iteration) == VANISH && x->nworkers >= 2
+                   ? 0 : inv_error(x, "stack stack-%ld vanished", x->iteration);
     json_error_t jerr;
     *env = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
-    PQclear(r);
-    if (!*env) {
-        snprintf(x->err, x->errlen, "stack %s: env does not parse: %s", slug, jerr.text);
-        return -1;
-    }
-    return 0;
+    return *env ? 0 : inv_error(x, "stack stack-%ld: env does not parse: %s", x->iteration, jerr.text);
 }
 
 static bool is_merge(const call_record *c, long iteration, int nworkers)
@@ -723,18 +710,16 @@ static bool merged_ok(const call_record *c, long iteration, int nworkers)
     return c->out.kind == OUT_OK && is_merge(c, iteration, nworkers);
 }
 
-/* Records a violation of iteration x's stack: what was found, and under
- * key its details (taken). Returns 0, an invariant's "violated". */
-static int stack_violated(inv_ctx *x, const char *slug, const char *found, const char *key, json_t *details)
-{
-    inv_violated(x, found, key, details);
-    json_object_set_new(x->found, "stack", json_string(slug));
-    return 0;
-}
+static bool not_merge(const inv_ctx *x, const call_record *c) { return !is_merge(c, x->iteration, x->nworkers); }
 
-/* Whether the change row of worker w's attempt a is in r (worker, attempt). */
-static bool has_change(const PGresult *r, int worker, int attempt)
+/* A violation of iteration x's stack: the record names the stack, and what
+ * was found. Returns 0. */
+#define STACK_VIOLATED(x, ...) (inv_field((x), "stack", "stack-%ld", (x)->iteration), inv_violated((x), __VA_ARGS__))
+
+/* Whether the change row of worker w's attempt a is in x->rows[1] (CHANGES). */
+static bool has_change(const inv_ctx *x, int worker, int attempt)
 {
+    const PGresult *r = x->rows[1];
     for (int i = 0; i < PQntuples(r); i++)
         if (atoi(PQgetvalue(r, i, 0)) == worker && atoi(PQgetvalue(r, i, 1)) == attempt)
             return true;
@@ -747,80 +732,48 @@ static bool has_change(const PGresult *r, int worker, int attempt)
  * what is left to check. */
 static int inv_no_lost_keys(inv_ctx *x)
 {
-    char slug[32];
-    stack_slug(x->iteration, slug, sizeof slug);
     json_t *env;
-    if (final_env(x, slug, &env) < 0)
+    if (final_env(x, &env) < 0)
         return -1;
-    const char *p[] = { slug };
-    PGresult *r = pqx_ctl_query(x->ctl, "SELECT worker, attempt FROM env_changes WHERE slug = $1", 1, p, x->err,
-                                x->errlen);
-    if (!r) {
-        json_decref(env);
-        return -1;
-    }
-    json_t *lost = inv_list(x, r);
-    if (!lost) {
-        json_decref(env);
-        return -1;
-    }
-    int oks = 0;
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
         if (!merged_ok(c, x->iteration, x->nworkers))
             continue;
-        oks++;
-        char k[24], old[24], line[160];
+        char k[24], old[24];
         snprintf(k, sizeof k, "k%d", c->worker);
         snprintf(old, sizeof old, "old%d", c->worker);
         char *want = merge_value(x->iteration, c->worker, x->nworkers);
         if (!want) {
             json_decref(env);
-            json_decref(lost);
-            PQclear(r);
-            snprintf(x->err, x->errlen, "out of memory");
-            return -1;
+            return inv_error(x, "out of memory");
         }
         const char *got = env ? json_string_value(json_object_get(env, k)) : want;
-        if (!has_change(r, c->worker, c->attempt))
-            snprintf(line, sizeof line, "worker %d%s: got ok, but its write is not committed", c->worker + 1,
-                     c->attempt ? " (retry)" : "");
+        if (!has_change(x, c->worker, c->attempt))
+            inv_call_detail(x, c, "got ok, but its write is not committed");
         else if (!got)
-            snprintf(line, sizeof line, "worker %d: %s missing", c->worker + 1, k);
+            inv_call_detail(x, c, "%s missing", k);
         else if (strcmp(got, want) != 0)
-            snprintf(line, sizeof line, "worker %d: %s has another value (%zu bytes)", c->worker + 1, k, strlen(got));
+            inv_call_detail(x, c, "%s has another value (%zu bytes)", k, strlen(got));
         else if (env && json_object_get(env, old))
-            snprintf(line, sizeof line, "worker %d: deleted %s is back", c->worker + 1, old);
-        else
-            line[0] = '\0';
+            inv_call_detail(x, c, "deleted %s is back", old);
         free(want);
-        if (line[0])
-            json_array_append_new(lost, json_string(line));
     }
-    PQclear(r);
-    size_t nlost = json_array_size(lost);
-    if (nlost == 0) {
-        json_decref(env);
-        json_decref(lost);
-        return 1;
-    }
-    char found[200];
-    if (env)
-        snprintf(found, sizeof found, "%zu of %d ok merges lost a key; env has %zu keys", nlost, oks,
-                 json_object_size(env));
-    else
-        snprintf(found, sizeof found, "%zu of %d ok merges lost a key; the stack is gone", nlost, oks);
+    int oks = inv_count(x, OUT_OK, not_merge, NULL, 0);
+    bool gone = !env;
+    size_t keys = env ? json_object_size(env) : 0;
     json_decref(env);
-    return stack_violated(x, slug, found, "lost", lost);
+    if (inv_ndetails(x) == 0)
+        return 1;
+    if (gone)
+        return STACK_VIOLATED(x, "%d of %d ok merges lost a key; the stack is gone", inv_ndetails(x), oks);
+    return STACK_VIOLATED(x, "%d of %d ok merges lost a key; env has %zu keys", inv_ndetails(x), oks, keys);
 }
 
 /* The env never exceeds the cap. */
 static int inv_cap(inv_ctx *x)
 {
-    char slug[32];
-    stack_slug(x->iteration, slug, sizeof slug);
     json_t *env;
-    if (final_env(x, slug, &env) < 0)
+    if (final_env(x, &env) < 0)
         return -1;
     if (!env)
         return 1;
@@ -828,47 +781,27 @@ static int inv_cap(inv_ctx *x)
     json_decref(env);
     if (size <= ENV_CAP)
         return 1;
-    int oks = 0;
-    for (int i = 0; i < x->ncalls; i++)
-        oks += merged_ok(&x->calls[i], x->iteration, x->nworkers);
-    char found[200];
-    snprintf(found, sizeof found, "env is %zu bytes (%zu keys), cap %d; %d merges got ok", size, keys, ENV_CAP, oks);
-    stack_violated(x, slug, found, NULL, NULL);
-    json_object_set_new(x->found, "env_bytes", json_integer((json_int_t)size));
-    return 0;
+    return STACK_VIOLATED(x, "env is %zu bytes (%zu keys), cap %d; %d merges got ok", size, keys, ENV_CAP,
+                          inv_count(x, OUT_OK, not_merge, NULL, 0));
 }
 
 /* No env change committed after teardown began: every change row's seq is
  * below the stack's deleting_seq. */
 static int inv_none_after_teardown(inv_ctx *x)
 {
-    char slug[32];
-    stack_slug(x->iteration, slug, sizeof slug);
-    const char *p[] = { slug };
-    PGresult *r = pqx_ctl_query(x->ctl,
-        "SELECT c.worker, c.attempt, c.seq, s.deleting_seq FROM env_changes c JOIN stacks s USING (slug) "
-        "WHERE c.slug = $1 AND c.seq > s.deleting_seq ORDER BY c.seq", 1, p, x->err, x->errlen);
-    if (!r)
-        return -1;
-    int n = PQntuples(r);
-    if (n == 0) {
-        PQclear(r);
+    const PGresult *stack = x->rows[0], *changes = x->rows[1];
+    if (PQntuples(stack) != 1 || PQgetisnull(stack, 0, 2))
         return 1;
-    }
-    json_t *late = inv_list(x, r);
-    if (!late)
-        return -1;
-    for (int i = 0; i < n; i++) {
-        char line[120];
-        snprintf(line, sizeof line, "worker %d%s: change seq %s", atoi(PQgetvalue(r, i, 0)) + 1,
-                 atoi(PQgetvalue(r, i, 1)) ? " (retry)" : "", PQgetvalue(r, i, 2));
-        json_array_append_new(late, json_string(line));
-    }
-    char found[200];
-    snprintf(found, sizeof found, "%d env %s committed after teardown began (deleting_seq %s)", n,
-             n == 1 ? "change" : "changes", PQgetvalue(r, 0, 3));
-    PQclear(r);
-    return stack_violated(x, slug, found, "late", late);
+    long long deleting = atoll(PQgetvalue(stack, 0, 2));
+    for (int i = 0; i < PQntuples(changes); i++)
+        if (atoll(PQgetvalue(changes, i, 2)) > deleting)
+            inv_detail(x, "worker %d%s: change seq %s", atoi(PQgetvalue(changes, i, 0)) + 1,
+                       atoi(PQgetvalue(changes, i, 1)) ? " (retry)" : "", PQgetvalue(changes, i, 2));
+    int n = inv_ndetails(x);
+    if (n == 0)
+        return 1;
+    return STACK_VIOLATED(x, "%d env %s committed after teardown began (deleting_seq %lld)", n,
+                          n == 1 ? "change" : "changes", deleting);
 }
 
 /* Whether an earlier attempt of c's worker may have committed unseen (its
@@ -888,11 +821,6 @@ static bool earlier_maybe_committed(const inv_ctx *x, const call_record *c)
  * since setup; gone<w> never is). */
 static int inv_honest_count(inv_ctx *x)
 {
-    char slug[32];
-    stack_slug(x->iteration, slug, sizeof slug);
-    json_t *bad = inv_list(x, NULL);
-    if (!bad)
-        return -1;
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
         if (!merged_ok(c, x->iteration, x->nworkers))
@@ -900,22 +828,14 @@ static int inv_honest_count(inv_ctx *x)
         int set = -1, deleted = -1;
         bool parsed = sscanf(c->result, "set=%d deleted=%d", &set, &deleted) == 2;
         bool del_ok = deleted == 1 || (deleted == 0 && earlier_maybe_committed(x, c));
-        if (parsed && set == 1 && del_ok)
-            continue;
-        char line[200];
-        snprintf(line, sizeof line, "worker %d%s: returned \"%s\" for a delta that set 1 key and deleted 1 "
-                 "(gone%d was never present)", c->worker + 1, c->attempt ? " (retry)" : "", c->result, c->worker);
-        json_array_append_new(bad, json_string(line));
+        if (!parsed || set != 1 || !del_ok)
+            inv_call_detail(x, c, "a delta that set 1 key and deleted 1 (gone%d was never present)", c->worker);
     }
-    size_t nbad = json_array_size(bad);
-    if (nbad == 0) {
-        json_decref(bad);
+    int n = inv_ndetails(x);
+    if (n == 0)
         return 1;
-    }
-    char found[120];
-    snprintf(found, sizeof found, "%zu ok %s returned a count that is not what %s did", nbad,
-             nbad == 1 ? "merge" : "merges", nbad == 1 ? "it" : "they");
-    return stack_violated(x, slug, found, "counts", bad);
+    return STACK_VIOLATED(x, "%d ok %s returned a count that is not what %s did", n, n == 1 ? "merge" : "merges",
+                          n == 1 ? "it" : "they");
 }
 
 /* Whether worker w's merge cannot fit in env, the stack's final env: the
@@ -980,51 +900,25 @@ static const char *status_wrong(const call_record *c, const json_t *env, bool de
 /* Every merge's answer carries the seed's status for what happened. */
 static int inv_status(inv_ctx *x)
 {
-    char slug[32];
-    stack_slug(x->iteration, slug, sizeof slug);
     json_t *env;
-    if (final_env(x, slug, &env) < 0)
+    if (final_env(x, &env) < 0)
         return -1;
-    const char *p[] = { slug };
-    long long deleting = 0;
-    if (env && pqx_ctl_int(x->ctl, "SELECT count(*) FROM stacks WHERE slug = $1 AND status = 'deleting'", 1, p,
-                           &deleting, x->err, x->errlen) < 0) {
-        json_decref(env);
-        return -1;
-    }
-    json_t *bad = inv_list(x, NULL);
-    if (!bad) {
-        json_decref(env);
-        return -1;
-    }
+    bool deleting = env && res_bool(x->rows[0], 0, 1);
     int oom = 0;
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
-        if (!is_merge(c, x->iteration, x->nworkers))
-            continue;
-        const char *why = status_wrong(c, env, deleting > 0, x->iteration, x->nworkers, &oom);
-        if (!why)
-            continue;
-        char line[400];
-        snprintf(line, sizeof line, "worker %d%s: %s %d %s%s%s: %s", c->worker + 1, c->attempt ? " (retry)" : "",
-                 outcome_name(c->out.kind), c->out.status, c->out.sqlstate, c->out.sqlstate[0] ? " " : "",
-                 c->out.message, why);
-        json_array_append_new(bad, json_string(line));
+        const char *why = is_merge(c, x->iteration, x->nworkers)
+                              ? status_wrong(c, env, deleting, x->iteration, x->nworkers, &oom) : NULL;
+        if (why)
+            inv_call_detail(x, c, "%s", why);
     }
     json_decref(env);
-    if (oom) {
-        json_decref(bad);
-        snprintf(x->err, x->errlen, "out of memory");
-        return -1;
-    }
-    size_t nbad = json_array_size(bad);
-    if (nbad == 0) {
-        json_decref(bad);
+    if (oom)
+        return inv_error(x, "out of memory");
+    int n = inv_ndetails(x);
+    if (n == 0)
         return 1;
-    }
-    char found[120];
-    snprintf(found, sizeof found, "%zu %s answered with the wrong status", nbad, nbad == 1 ? "merge" : "merges");
-    return stack_violated(x, slug, found, "statuses", bad);
+    return STACK_VIOLATED(x, "%d %s answered with the wrong status", n, n == 1 ? "merge" : "merges");
 }
 
 /* The holder's report: how long it held the row lock and the merges'
@@ -1062,62 +956,44 @@ static int inv_lock_wait(inv_ctx *x)
     if (!holder_report(x, &held, &lt) || held <= 2 * lt)
         return 1;
     int64_t bound = (2 * lt + held) / 2 * 1000000;
-    json_t *late = inv_list(x, NULL);
-    if (!late)
-        return -1;
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
-        if (!is_merge(c, x->iteration, x->nworkers) || !c->trace)
-            continue;
-        for (size_t k = 0; k < c->trace->n; k++) {
-            const pqx_event *e = &c->trace->ev[k];
-            if (e->conn != c->conn || strncmp(e->sql, ENV_READ, strlen(ENV_READ)) != 0 ||
-                e->t_done - e->t_send <= bound || strcmp(e->sqlstate, "55P03") == 0)
-                continue;
-            char line[300];
-            snprintf(line, sizeof line, "worker %d%s: waited %.0fms for the row lock, then %s %s", c->worker + 1,
-                     c->attempt ? " (retry)" : "", (double)(e->t_done - e->t_send) / 1e6, outcome_name(c->out.kind),
-                     c->out.kind == OUT_OK ? c->result : c->out.sqlstate);
-            json_array_append_new(late, json_string(line));
-        }
+        for (const pqx_event *e = NULL; is_merge(c, x->iteration, x->nworkers) && (e = inv_statement(c, ENV_READ, e));)
+            if (e->conn == c->conn && e->t_done - e->t_send > bound && strcmp(e->sqlstate, "55P03") != 0)
+                inv_call_detail(x, c, "waited %.0fms for the row lock", (double)(e->t_done - e->t_send) / 1e6);
     }
-    size_t n = json_array_size(late);
-    if (n == 0) {
-        json_decref(late);
+    int n = inv_ndetails(x);
+    if (n == 0)
         return 1;
-    }
-    char slug[32], found[200];
-    stack_slug(x->iteration, slug, sizeof slug);
-    snprintf(found, sizeof found, "%zu %s waited out a row lock held %lldms, past lock_timeout %lldms", n,
-             n == 1 ? "merge" : "merges", held, lt);
-    return stack_violated(x, slug, found, "waits", late);
+    return STACK_VIOLATED(x, "%d %s waited out a row lock held %lldms, past lock_timeout %lldms", n,
+                          n == 1 ? "merge" : "merges", held, lt);
 }
 
-#define NO_LOST_KEYS "no lost keys: every ok merge's keys set and deleted"
-#define CAP "env never exceeds the 64 KiB cap"
-#define NONE_AFTER_TEARDOWN "no env change committed after teardown began"
-#define STATUS "every answer has the seed's status: 404 gone, 409 deleting, 413 too large, 503 database"
-#define LOCK_WAIT "no merge waits for the row lock past lock_timeout"
-
 static const scenario_variant variants[] = {
-    { .name = "fixed", .summary = "one tx: SET LOCAL lock_timeout, SELECT status, env FOR UPDATE, refuse deleting, merge, "
-               "cap before the write, write, commit; honest keys_set", .op = op_fixed },
-    { "rmw", "teardown pre-read, unlocked env read, merge in C, blind overwrite; keys_set = len(delta) - deletes",
-      op_rmw, { { "none", NO_LOST_KEYS } } },
-    { "precheck", "#235 alone: teardown pre-read before the tx, then the locked merge without lock_timeout; "
-                  "keys_set = len(delta) - deletes",
-      op_precheck, { { "none", NONE_AFTER_TEARDOWN }, { "lock-holder", LOCK_WAIT } } },
-    { "sql-merge", "one UPDATE env || set - deletes (refused when deleting), cap checked on an unlocked snapshot",
-      op_sql_merge, { { "none", CAP }, { "slow-read", STATUS } } },
+    { .name = "fixed", .op = op_fixed,
+      .summary = "one tx: SET LOCAL lock_timeout, SELECT status, env FOR UPDATE, refuse deleting, merge, "
+                 "cap before the write, write, commit; honest keys_set" },
+    { .name = "rmw", .op = op_rmw,
+      .summary = "teardown pre-read, unlocked env read, merge in C, blind overwrite; keys_set = len(delta) - deletes",
+      .caught = { { "none", "no-lost-keys" } } },
+    { .name = "precheck", .op = op_precheck,
+      .summary = "#235 alone: teardown pre-read before the tx, then the locked merge without lock_timeout; "
+                 "keys_set = len(delta) - deletes",
+      .caught = { { "none", "none-after-teardown" }, { "lock-holder", "lock-wait" } } },
+    { .name = "sql-merge", .op = op_sql_merge,
+      .summary = "one UPDATE env || set - deletes (refused when deleting), cap checked on an unlocked snapshot",
+      .caught = { { "none", "cap" }, { "slow-read", "status" } } },
 };
 
 static const scenario_invariant invariants[] = {
-    { NO_LOST_KEYS, inv_no_lost_keys },
-    { CAP, inv_cap },
-    { NONE_AFTER_TEARDOWN, inv_none_after_teardown },
-    { "keys_set/deleted count honest", inv_honest_count },
-    { STATUS, inv_status },
-    { LOCK_WAIT, inv_lock_wait },
+    { "no-lost-keys", "no lost keys: every ok merge's keys set and deleted", inv_no_lost_keys, { STACK, CHANGES } },
+    { "cap", "env never exceeds the 64 KiB cap", inv_cap, { STACK } },
+    { "none-after-teardown", "no env change committed after teardown began", inv_none_after_teardown,
+      { STACK, CHANGES } },
+    { "honest-count", "keys_set/deleted count honest", inv_honest_count, { 0 } },
+    { "status", "every answer has the seed's status: 404 gone, 409 deleting, 413 too large, 503 database",
+      inv_status, { STACK } },
+    { "lock-wait", "no merge waits for the row lock past lock_timeout", inv_lock_wait, { 0 } },
 };
 
 static const char *const pause_points[] = {

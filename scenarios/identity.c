@@ -140,27 +140,12 @@ static void hash_of(long iteration, int worker, char *buf, size_t len)
     snprintf(buf, len, "idh-%ld%s", iteration, is_twin(iteration, worker) ? "-twin" : "");
 }
 
-/* Which request wrote an audit row: worker and attempt. */
-static void request_of(int worker, int attempt, char *buf, size_t len)
-{
-    snprintf(buf, len, "w%d-a%d", worker, attempt);
-}
-
-static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
-{
-    char it[24], n[12], per[24];
-    snprintf(it, sizeof it, "%ld", iteration);
-    snprintf(n, sizeof n, "%d", nworkers);
-    snprintf(per, sizeof per, "%ld", USERS_PER_ITERATION);
-    const char *p[] = { it, n, per };
-    /* Users 0 (the twins') and 1..N (the racers'). */
-    PGresult *r = pqx_ctl_query(ctl,
-        "WITH u AS (INSERT INTO users (id, iteration) "
-        "           SELECT $1::bigint * $3::bigint + g, $1 FROM generate_series(0, $2::int) g RETURNING id) "
-        "INSERT INTO users_loose (id, iteration) SELECT id, $1 FROM u", 3, p, err, errlen);
-    PQclear(r);
-    return r ? 0 : -1;
-}
+/* Users 0 (the twins') and 1..N (the racers'), 100000 (USERS_PER_ITERATION)
+ * apart per iteration, in both tables. */
+static const char setup_sql[] =
+    "WITH u AS (INSERT INTO users (id, iteration) "
+    "           SELECT $1 * 100000 + g, $1 FROM generate_series(0, $2) g RETURNING id) "
+    "INSERT INTO users_loose (id, iteration) SELECT id, $1 FROM u";
 
 /* One form of the operation: its table's statements and which parts of the
  * fix it has. */
@@ -190,11 +175,12 @@ static const char audit_sql[] =
     "INSERT INTO verification_audit (iteration, user_id, identity_hash, outcome, request) "
     "VALUES ($1, $2, $3, $4, $5)";
 
+/* Each audit row names the request that wrote it: its call's tag. */
 static int audit(const drv_call *c, const char *user, const char *hash, const char *outcome)
 {
-    char it[24], request[24];
+    char it[24], request[CALL_TAG_LEN];
     snprintf(it, sizeof it, "%ld", c->iteration);
-    request_of(c->worker, c->attempt, request, sizeof request);
+    call_tag(c, request, sizeof request);
     const char *p[] = { it, user, hash, outcome, request };
     return call_exec(c, NULL, audit_sql, 5, p);
 }
@@ -304,64 +290,35 @@ static void op_seed_tx(const drv_call *c) { verify(c, &form_seed_tx); }
 
 /* ---- invariants ---- */
 
-static json_t *call_line(const call_record *c, const char *what)
-{
-    char line[400];
-    snprintf(line, sizeof line, "worker %d%s: %.300s", c->worker + 1, c->attempt ? " (retry)" : "", what);
-    return json_string(line);
-}
+/* The iteration's users and audit rows, which three invariants read. Each
+ * user is in both tables (one of them untouched): one row per user, with
+ * the hash and the claims either row has. */
+#define USERS "SELECT id, coalesce(max(identity_hash), ''), sum(claims) FROM every_user WHERE iteration = $1 " \
+              "GROUP BY id ORDER BY id"
+#define AUDITS "SELECT user_id, outcome, request FROM verification_audit WHERE iteration = $1 ORDER BY id"
 
-/* The iteration's users and audit rows. */
-typedef struct iter_rows {
-    PGresult *users;            /* id, identity_hash (or ""), claims */
-    PGresult *audits;           /* user_id, outcome, request */
-} iter_rows;
-
-static void rows_free(iter_rows *rows)
+/* The hash user holds ("" if none), from x->rows[0] (USERS). */
+static const char *held_by(const inv_ctx *x, long user)
 {
-    PQclear(rows->users);
-    PQclear(rows->audits);
-}
-
-static int rows_load(inv_ctx *x, iter_rows *rows)
-{
-    char it[24];
-    snprintf(it, sizeof it, "%ld", x->iteration);
-    const char *p[] = { it };
-    /* Each user is in both tables (one of them untouched): one row per
-     * user, with the hash and the claims either row has. */
-    rows->users = pqx_ctl_query(x->ctl,
-        "SELECT id, coalesce(max(identity_hash), ''), sum(claims) FROM every_user WHERE iteration = $1 "
-        "GROUP BY id ORDER BY id", 1, p, x->err, x->errlen);
-    rows->audits = rows->users ? pqx_ctl_query(x->ctl,
-        "SELECT user_id, outcome, request FROM verification_audit WHERE iteration = $1 ORDER BY id", 1, p,
-        x->err, x->errlen) : NULL;
-    if (rows->audits)
-        return 0;
-    rows_free(rows);
-    return -1;
-}
-
-/* The hash user holds ("" if none). */
-static const char *held_by(const iter_rows *rows, long user)
-{
-    for (int i = 0; i < PQntuples(rows->users); i++)
-        if (atol(PQgetvalue(rows->users, i, 0)) == user)
-            return PQgetvalue(rows->users, i, 1);
+    const PGresult *users = x->rows[0];
+    for (int i = 0; i < PQntuples(users); i++)
+        if (atol(PQgetvalue(users, i, 0)) == user)
+            return PQgetvalue(users, i, 1);
     return "";
 }
 
-/* The audit rows of outcome written by request (worker, attempt), or by
- * any request of user when worker < 0. */
-static int audits_of(const iter_rows *rows, const char *outcome, long user, int worker, int attempt)
+/* The audit rows (x->rows[1], AUDITS) of outcome written by call c, or by
+ * any request of user when c is NULL. */
+static int audits_of(const inv_ctx *x, const char *outcome, long user, const call_record *c)
 {
-    char request[24];
-    request_of(worker, attempt, request, sizeof request);
+    const PGresult *audits = x->rows[1];
+    char request[CALL_TAG_LEN];
+    if (c)
+        inv_tag(x, c, request, sizeof request);
     int n = 0;
-    for (int i = 0; i < PQntuples(rows->audits); i++)
-        if (strcmp(PQgetvalue(rows->audits, i, 1), outcome) == 0 &&
-            (worker < 0 ? atol(PQgetvalue(rows->audits, i, 0)) == user
-                        : strcmp(PQgetvalue(rows->audits, i, 2), request) == 0))
+    for (int i = 0; i < PQntuples(audits); i++)
+        if (strcmp(PQgetvalue(audits, i, 1), outcome) == 0 &&
+            (c ? strcmp(PQgetvalue(audits, i, 2), request) == 0 : atol(PQgetvalue(audits, i, 0)) == user))
             n++;
     return n;
 }
@@ -372,37 +329,21 @@ static int audits_of(const iter_rows *rows, const char *outcome, long user, int 
 static int64_t committed_by(const call_record *c)
 {
     int64_t t = -1;
-    for (size_t k = 0; c->trace && k < c->trace->n; k++)
-        if (strncmp(c->trace->ev[k].sql, "COMMIT", 6) == 0 ||
-            (strncmp(c->trace->ev[k].sql, "INSERT INTO verification_audit", 30) == 0 && !c->trace->ev[k].failed))
-            t = c->trace->ev[k].t_done;
+    for (const pqx_event *e = NULL; (e = inv_statement(c, "COMMIT", e));)
+        t = e->t_done;
+    for (const pqx_event *e = NULL; (e = inv_statement(c, "INSERT INTO verification_audit", e));)
+        t = !e->failed && e->t_done > t ? e->t_done : t;
     return t;
 }
 
 /* At most one user holds each identity hash. */
 static int inv_one_user(inv_ctx *x)
 {
-    char it[24];
-    snprintf(it, sizeof it, "%ld", x->iteration);
-    const char *p[] = { it };
-    PGresult *r = pqx_ctl_query(x->ctl,
-        "SELECT identity_hash, count(*), string_agg(id::text, ', ' ORDER BY id) FROM every_user "
-        "WHERE iteration = $1 AND identity_hash IS NOT NULL GROUP BY identity_hash HAVING count(*) > 1 "
-        "ORDER BY identity_hash", 1, p, x->err, x->errlen);
-    if (!r)
-        return -1;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
+    const PGresult *r = x->rows[0];
+    if (PQntuples(r) == 0)
         return 1;
-    }
-    long n = atol(PQgetvalue(r, 0, 1));
-    char found[400];
-    snprintf(found, sizeof found, "identity hash %s held by %ld users (%.300s)", PQgetvalue(r, 0, 0), n,
-             PQgetvalue(r, 0, 2));
-    PQclear(r);
-    inv_violated(x, found, "details", NULL);
-    json_object_set_new(x->found, "users", json_integer(n));
-    return 0;
+    return inv_violated(x, "identity hash %s held by %s users (%.300s)", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+                        PQgetvalue(r, 0, 2));
 }
 
 /* Per hash (the racers', the twins'), with the seed's statuses: the verifies
@@ -412,14 +353,6 @@ static int inv_one_user(inv_ctx *x)
  * 200 (the holder's re-verify), not 409. */
 static int inv_one_wins(inv_ctx *x)
 {
-    iter_rows rows;
-    if (rows_load(x, &rows) < 0)
-        return -1;
-    json_t *bad = inv_list(x, NULL);
-    if (!bad) {
-        rows_free(&rows);
-        return -1;
-    }
     char found[400] = "";
     for (int twin = 0; twin < 2; twin++) {
         long ok_user = -1;
@@ -431,21 +364,16 @@ static int inv_one_wins(inv_ctx *x)
             calls++;
             faulted += c->faults > 0;
             long user = user_of(x->iteration, c->worker);
-            char what[300];
             if (c->out.kind == OUT_OK) {
                 oks++;
-                if (c->out.status != STATUS_OK) {
-                    snprintf(what, sizeof what, "ok with status %d, not 200", c->out.status);
-                    json_array_append_new(bad, call_line(c, what));
-                }
+                if (c->out.status != STATUS_OK)
+                    inv_call_detail(x, c, "ok, but not 200");
                 if (ok_user >= 0 && ok_user != user && !found[0])
                     snprintf(found, sizeof found, "users %ld and %ld both got 200 for one identity hash", ok_user,
                              user);
                 ok_user = user;
             } else if (c->out.kind == OUT_CONFLICT ? c->out.status != STATUS_CONFLICT : !c->faults) {
-                snprintf(what, sizeof what, "%s %d %s %.200s (neither 200 nor 409)", outcome_name(c->out.kind),
-                         c->out.status, c->out.sqlstate, c->out.message);
-                json_array_append_new(bad, call_line(c, what));
+                inv_call_detail(x, c, "neither 200 nor 409");
             }
         }
         if (calls && !oks && !faulted && !found[0])
@@ -459,31 +387,20 @@ static int inv_one_wins(inv_ctx *x)
         long user = user_of(x->iteration, win->worker);
         char hash[32];
         hash_of(x->iteration, win->worker, hash, sizeof hash);
-        if (strcmp(held_by(&rows, user), hash) != 0 || audits_of(&rows, "success", user, win->worker, win->attempt) == 0)
+        if (strcmp(held_by(x, user), hash) != 0 || audits_of(x, "success", user, win) == 0)
             continue;
         int64_t committed = committed_by(win);
         for (int i = 0; i < x->ncalls && committed >= 0; i++) {
             const call_record *c = &x->calls[i];
-            if (user_of(x->iteration, c->worker) != user || c->t_start <= committed || c->faults ||
-                c->out.kind == OUT_OK)
-                continue;
-            char what[300];
-            snprintf(what, sizeof what, "%s %d %.150s, though it began %.2fms after its user's verification "
-                     "committed (a re-verify by the holder is 200)", outcome_name(c->out.kind), c->out.status,
-                     c->out.message, (double)(c->t_start - committed) / 1e6);
-            json_array_append_new(bad, call_line(c, what));
+            if (user_of(x->iteration, c->worker) == user && c->t_start > committed && !c->faults &&
+                c->out.kind != OUT_OK)
+                inv_call_detail(x, c, "though it began %.2fms after its user's verification committed (a re-verify "
+                                "by the holder is 200)", (double)(c->t_start - committed) / 1e6);
         }
     }
-    rows_free(&rows);
-    if (!found[0] && json_array_size(bad) == 0) {
-        json_decref(bad);
-        return 1;
-    }
-    if (!found[0])
-        snprintf(found, sizeof found, "%zu verify(s) answered wrongly, first: %.300s", json_array_size(bad),
-                 json_string_value(json_array_get(bad, 0)));
-    inv_violated(x, found, "details", bad);
-    return 0;
+    if (found[0])
+        return inv_violated(x, "%s", found);
+    return inv_verdict(x, "%d verify(s) answered wrongly, first: %.300s", inv_ndetails(x), inv_first_detail(x));
 }
 
 /* Audit rows match outcomes: each of the iteration's users has one success
@@ -493,109 +410,64 @@ static int inv_one_wins(inv_ctx *x)
  * fault, wrote its own failure audit. */
 static int inv_audited(inv_ctx *x)
 {
-    iter_rows rows;
-    if (rows_load(x, &rows) < 0)
-        return -1;
-    json_t *bad = inv_list(x, NULL);
-    if (!bad) {
-        rows_free(&rows);
-        return -1;
-    }
-    for (int i = 0; i < PQntuples(rows.users); i++) {
-        long user = atol(PQgetvalue(rows.users, i, 0));
-        bool holds = PQgetvalue(rows.users, i, 1)[0] != '\0';
-        int successes = audits_of(&rows, "success", user, -1, 0);
-        if (successes != (holds ? 1 : 0)) {
-            char line[200];
-            snprintf(line, sizeof line, "user %ld %s a hash and has %d success audits", user,
-                     holds ? "holds" : "does not hold", successes);
-            json_array_append_new(bad, json_string(line));
-        }
+    const PGresult *users = x->rows[0];
+    for (int i = 0; i < PQntuples(users); i++) {
+        long user = atol(PQgetvalue(users, i, 0));
+        bool holds = PQgetvalue(users, i, 1)[0] != '\0';
+        int successes = audits_of(x, "success", user, NULL);
+        if (successes != (holds ? 1 : 0))
+            inv_detail(x, "user %ld %s a hash and has %d success audits", user, holds ? "holds" : "does not hold",
+                       successes);
     }
     for (int k = 0; k < x->ncalls; k++) {
         const call_record *c = &x->calls[k];
         long user = user_of(x->iteration, c->worker);
-        char hash[32], what[300];
+        char hash[32];
         hash_of(x->iteration, c->worker, hash, sizeof hash);
-        bool holds = strcmp(held_by(&rows, user), hash) == 0;
-        if (c->out.kind == OUT_OK && !holds) {
-            snprintf(what, sizeof what, "200 but user %ld does not hold hash %s", user, hash);
-            json_array_append_new(bad, call_line(c, what));
-        } else if (c->out.kind != OUT_OK && (c->out.kind == OUT_CONFLICT || !c->faults) &&
-                   audits_of(&rows, "failure", user, c->worker, c->attempt) == 0) {
-            snprintf(what, sizeof what, "%s %d %s but wrote no failure audit", outcome_name(c->out.kind),
-                     c->out.status, c->out.sqlstate);
-            json_array_append_new(bad, call_line(c, what));
-        }
-        if (c->out.kind != OUT_OK && !call_maybe_committed(c) &&
-            audits_of(&rows, "success", user, c->worker, c->attempt) > 0) {
-            snprintf(what, sizeof what, "%s %d %s but its success audit committed", outcome_name(c->out.kind),
-                     c->out.status, c->out.sqlstate);
-            json_array_append_new(bad, call_line(c, what));
-        }
+        if (c->out.kind == OUT_OK && strcmp(held_by(x, user), hash) != 0)
+            inv_call_detail(x, c, "user %ld does not hold hash %s", user, hash);
+        else if (c->out.kind != OUT_OK && (c->out.kind == OUT_CONFLICT || !c->faults) &&
+                 audits_of(x, "failure", user, c) == 0)
+            inv_call_detail(x, c, "wrote no failure audit");
+        if (c->out.kind != OUT_OK && !call_maybe_committed(c) && audits_of(x, "success", user, c) > 0)
+            inv_call_detail(x, c, "its success audit committed");
     }
-    rows_free(&rows);
-    if (json_array_size(bad) == 0) {
-        json_decref(bad);
-        return 1;
-    }
-    char found[400];
-    snprintf(found, sizeof found, "%zu audit mismatch(es), first: %.300s", json_array_size(bad),
-             json_string_value(json_array_get(bad, 0)));
-    inv_violated(x, found, "details", bad);
-    return 0;
+    return inv_verdict(x, "%d audit mismatch(es), first: %.300s", inv_ndetails(x), inv_first_detail(x));
 }
 
 /* The seed's "User.identity_hash set exactly once": no user's hash is set by
  * more than one UPDATE (the claims the trigger counted). */
 static int inv_set_once(inv_ctx *x)
 {
-    iter_rows rows;
-    if (rows_load(x, &rows) < 0)
-        return -1;
-    json_t *bad = inv_list(x, NULL);
-    if (!bad) {
-        rows_free(&rows);
-        return -1;
-    }
-    for (int i = 0; i < PQntuples(rows.users); i++) {
-        long claims = atol(PQgetvalue(rows.users, i, 2));
-        if (claims <= 1)
-            continue;
-        char line[200];
-        snprintf(line, sizeof line, "user %s: hash %s set by %ld updates", PQgetvalue(rows.users, i, 0),
-                 PQgetvalue(rows.users, i, 1), claims);
-        json_array_append_new(bad, json_string(line));
-    }
-    rows_free(&rows);
-    if (json_array_size(bad) == 0) {
-        json_decref(bad);
-        return 1;
-    }
-    char found[400];
-    snprintf(found, sizeof found, "%.300s", json_string_value(json_array_get(bad, 0)));
-    inv_violated(x, found, "details", bad);
-    return 0;
+    const PGresult *users = x->rows[0];
+    for (int i = 0; i < PQntuples(users); i++)
+        if (atol(PQgetvalue(users, i, 2)) > 1)
+            inv_detail(x, "user %s: hash %s set by %s updates", PQgetvalue(users, i, 0), PQgetvalue(users, i, 1),
+                       PQgetvalue(users, i, 2));
+    return inv_verdict(x, "%.300s", inv_first_detail(x));
 }
-
-#define ONE_USER "one user per identity hash"
-#define AUDITED "audit rows match outcomes"
-#define SET_ONCE "a user's identity hash is set once"
 
 static const scenario_variant variants[] = {
     { .name = "fixed", .op = op_fixed,
       .summary = "one tx: check, claim of an unverified row, success audit; unique constraint; refusals audited and 409" },
-    { "no-tx", "check, claim and audit in autocommit statements, no unique constraint", op_no_tx,
-      { { "none", ONE_USER }, { "audit-error", AUDITED } } },
-    { "seed-tx", "the seed's fix as written: the holder claims again, refusal audit rolled back with the 409, "
-      "23505 unmapped", op_seed_tx, { { "none", SET_ONCE } } },
+    { .name = "no-tx", .op = op_no_tx,
+      .summary = "check, claim and audit in autocommit statements, no unique constraint",
+      .caught = { { "none", "one-user" }, { "audit-error", "audited" } } },
+    { .name = "seed-tx", .op = op_seed_tx,
+      .summary = "the seed's fix as written: the holder claims again, refusal audit rolled back with the 409, "
+                 "23505 unmapped",
+      .caught = { { "none", "set-once" } } },
 };
 
 static const scenario_invariant invariants[] = {
-    { ONE_USER, inv_one_user },
-    { "one user's verify wins (200), the rest 409; the holder's re-verify 200", inv_one_wins },
-    { AUDITED, inv_audited },
-    { SET_ONCE, inv_set_once },
+    { "one-user", "one user per identity hash", inv_one_user,
+      { "SELECT identity_hash, count(*), string_agg(id::text, ', ' ORDER BY id) FROM every_user "
+        "WHERE iteration = $1 AND identity_hash IS NOT NULL GROUP BY identity_hash HAVING count(*) > 1 "
+        "ORDER BY identity_hash" } },
+    { "one-wins", "one user's verify wins (200), the rest 409; the holder's re-verify 200", inv_one_wins,
+      { USERS, AUDITS } },
+    { "audited", "audit rows match outcomes", inv_audited, { USERS, AUDITS } },
+    { "set-once", "a user's identity hash is set once", inv_set_once, { USERS } },
 };
 
 static const char *const pause_points[] = {
@@ -646,7 +518,7 @@ const scenario scenario_identity = {
     .summary = "identity verification: unique identity hash, an audit row per attempt",
     .seed = "002_c8c7b57aaf837e98",
     .schema_sql = schema,
-    .setup = setup,
+    .setup_sql = setup_sql,
     .workload_period = 2,           /* twins and racers alternate by iteration */
     VARIANTS(variants),
     INVARIANTS(invariants),

@@ -143,32 +143,23 @@ static bool first_of_role(long iteration, int worker)
 
 /* Nothing precedes a submission: the calls create iteration i's rows (and
  * the invariants find them by their iteration column). */
-static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
-{
-    (void)ctl, (void)iteration, (void)nworkers, (void)err, (void)errlen;
-    return 0;
-}
 
-/* One form of the operation: its statements and which parts of the fix it
- * has. */
+/* One form of the operation: its table's statements and whether it is the
+ * transactional form with the fix (its parts pinned: no-idempotency and
+ * unmapped-23505 are it without some) or the seed's "before". */
 typedef struct form {
     const char *by_key, *by_nullifier, *insert;
-    bool tx;                    /* the statements run in one transaction */
-    bool key_lookup;            /* the idempotency key is looked up first */
-    bool map_unique;            /* 23505 resolves to ok (own key) or conflict */
-    bool own_key;               /* a nullifier row with the caller's key is its own */
+    bool fixed;                 /* one transaction; 23505 and the own key resolved */
 } form;
 
 #define ON_TABLE(t)                                                                     \
     "SELECT id FROM " t " WHERE idempotency_key = $1",                                  \
-    "SELECT id, coalesce(idempotency_key, '') FROM " t " WHERE nullifier = $1",                                         \
+    "SELECT id, coalesce(idempotency_key, '') FROM " t " WHERE nullifier = $1",         \
     "INSERT INTO " t " (iteration, worker, nullifier, idempotency_key) "                \
     "VALUES ($1, $2, $3, $4) RETURNING id"
 
-static const form form_fixed = { ON_TABLE("submissions"), true, true, true, true };
-static const form form_no_constraint = { ON_TABLE("submissions_loose"), false, true, false, false };
-static const form form_no_idempotency = { ON_TABLE("submissions"), true, false, true, false };
-static const form form_unmapped = { ON_TABLE("submissions"), true, true, false, false };
+static const form form_fixed = { ON_TABLE("submissions"), true };
+static const form form_no_constraint = { ON_TABLE("submissions_loose"), false };
 
 /* Looks a submission up with sql and one parameter. Returns 1 found (id
  * and, when the query returns it, its key filled), 0 not found, -1 failed
@@ -218,8 +209,8 @@ static void submit(const drv_call *c, const form *f)
     snprintf(worker, sizeof worker, "%d", c->worker + 1);
     /* The key reads are one guarantee: the lookup first and the re-read
      * after a unique violation each answer what the other would. */
-    bool key_reads = f->key_lookup && GUARANTEE(c, "key-lookup");
-    if (f->tx && call_exec(c, NULL, "BEGIN", 0, NULL) < 0) {
+    bool key_reads = !f->fixed || GUARANTEE(c, "key-lookup");
+    if (f->fixed && call_exec(c, NULL, "BEGIN", 0, NULL) < 0) {
         call_failed(c, NULL);
         return;
     }
@@ -253,7 +244,7 @@ static void submit(const drv_call *c, const form *f)
          * committed between the key lookup and this check. Its row holds
          * the caller's key: that is the submission to return, not a double
          * spend. (The seed's two reads have this gap; see the header.) */
-        if (f->own_key && GUARANTEE(c, "own-key") && strcmp(holder, key) == 0)
+        if (f->fixed && GUARANTEE(c, "own-key") && strcmp(holder, key) == 0)
             call_ok(c, id);
         else
             call_refuse(c, STATUS_CONFLICT, "duplicate nullifier");
@@ -263,7 +254,7 @@ static void submit(const drv_call *c, const form *f)
     const char *ins[] = { it, worker, nullifier, key };
     PGresult *r;
     if (call_exec(c, &r, f->insert, 4, ins) < 0) {
-        if (f->map_unique && GUARANTEE(c, "map-23505") && strcmp(call_sqlstate(c), "23505") == 0)
+        if (f->fixed && GUARANTEE(c, "map-23505") && strcmp(call_sqlstate(c), "23505") == 0)
             resolve_unique(c, f, key_reads, key);
         else
             call_failed(c, NULL);
@@ -274,7 +265,7 @@ static void submit(const drv_call *c, const form *f)
     /* The caller learns the id only once it is committed. (A unique
      * violation of a deferred check would surface at COMMIT; the
      * constraints are immediate, so a failed COMMIT is a plain error.) */
-    if (f->tx)
+    if (f->fixed)
         call_commit_ok(c, id);
     else
         call_ok(c, id);
@@ -282,68 +273,21 @@ static void submit(const drv_call *c, const form *f)
 
 static void op_fixed(const drv_call *c) { submit(c, &form_fixed); }
 static void op_no_constraint(const drv_call *c) { submit(c, &form_no_constraint); }
-static void op_no_idempotency(const drv_call *c) { submit(c, &form_no_idempotency); }
-static void op_unmapped(const drv_call *c) { submit(c, &form_unmapped); }
 
-/* The iteration's submissions: id, nullifier, key, worker. NULL with x->err
- * filled on failure. */
-static PGresult *load_rows(inv_ctx *x)
-{
-    char it[24];
-    snprintf(it, sizeof it, "%ld", x->iteration);
-    const char *p[] = { it };
-    return pqx_ctl_query(x->ctl,
-        "SELECT id, nullifier, coalesce(idempotency_key, ''), worker FROM every_submission "
-        "WHERE iteration = $1 ORDER BY id", 1, p, x->err, x->errlen);
-}
+/* ---- invariants ---- */
 
-/* The rows of r whose column col equals value: their count, and their ids
- * into ids ("3, 7"). */
-static int rows_with(const PGresult *r, int col, const char *value, char *ids, size_t len)
-{
-    int n = 0;
-    size_t used = 0;
-    ids[0] = '\0';
-    for (int i = 0; i < PQntuples(r); i++) {
-        if (strcmp(PQgetvalue(r, i, col), value) != 0)
-            continue;
-        n++;
-        int w = snprintf(ids + used, len - used, "%s%s", used ? ", " : "", PQgetvalue(r, i, 0));
-        if (w > 0 && used + (size_t)w < len)
-            used += (size_t)w;
-    }
-    return n;
-}
-
-/* "worker 3: conflict" for the diagnostics. */
-static json_t *call_line(const call_record *c, const char *what)
-{
-    char line[400];
-    snprintf(line, sizeof line, "worker %d%s: %.300s", c->worker + 1, c->attempt ? " (retry)" : "", what);
-    return json_string(line);
-}
+/* The iteration's submissions: id, nullifier, key, worker. */
+#define SUBMISSIONS "SELECT id, nullifier, coalesce(idempotency_key, ''), worker FROM every_submission " \
+                    "WHERE iteration = $1 ORDER BY id"
 
 /* No nullifier has more than one submission. */
 static int inv_one_per_nullifier(inv_ctx *x)
 {
-    char it[24];
-    snprintf(it, sizeof it, "%ld", x->iteration);
-    const char *p[] = { it };
-    PGresult *r = pqx_ctl_query(x->ctl,
-        "SELECT nullifier, count(*), string_agg(id::text, ', ' ORDER BY id) FROM every_submission "
-        "WHERE iteration = $1 GROUP BY nullifier HAVING count(*) > 1 ORDER BY nullifier", 1, p, x->err, x->errlen);
-    if (!r)
-        return -1;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
+    const PGresult *r = x->rows[0];
+    if (PQntuples(r) == 0)
         return 1;
-    }
-    char found[600];
-    snprintf(found, sizeof found, "nullifier %s has %s submissions (ids %.200s)", PQgetvalue(r, 0, 0),
-             PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
-    PQclear(r);
-    inv_violated(x, found, "details", NULL);
-    return 0;
+    return inv_violated(x, "nullifier %s has %s submissions (ids %.200s)", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+                        PQgetvalue(r, 0, 2));
 }
 
 /* The seed's idempotency test, with its status: every call with
@@ -353,43 +297,23 @@ static int inv_one_per_nullifier(inv_ctx *x)
  * got a refusal or an error while its key stands accepted. */
 static int inv_one_id_per_key(inv_ctx *x)
 {
-    PGresult *r = load_rows(x);
-    if (!r)
-        return -1;
-    json_t *bad = inv_list(x, r);
-    if (!bad)
-        return -1;
     char found[600] = "";
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
-        char nullifier[48], key[48], ids[256], what[400];
+        char nullifier[48], key[48], ids[256];
         request_of(x->iteration, c->worker, nullifier, sizeof nullifier, key, sizeof key);
-        int n = rows_with(r, 2, key, ids, sizeof ids);
-        if (n > 1) {
-            if (!found[0])
-                snprintf(found, sizeof found, "key %s has %d submissions (ids %.200s)", key, n, ids);
-            continue;
-        }
-        if (c->out.kind == OUT_OK && (n == 0 || strcmp(c->result, ids) != 0 || c->out.status != STATUS_OK)) {
-            snprintf(what, sizeof what, "ok %d -> %s but key %s has %.100s", c->out.status, c->result, key,
-                     n ? ids : "no submission");
-            json_array_append_new(bad, call_line(c, what));
-        } else if (c->out.kind != OUT_OK && n == 1 && !c->faults) {
-            snprintf(what, sizeof what, "%s %d %s %.120s but key %s has submission %.100s",
-                     outcome_name(c->out.kind), c->out.status, c->out.sqlstate, c->out.message, key, ids);
-            json_array_append_new(bad, call_line(c, what));
-        }
+        int n = res_rows(x->rows[0], 2, key, 0, ids, sizeof ids);
+        if (n > 1 && !found[0])
+            snprintf(found, sizeof found, "key %s has %d submissions (ids %.200s)", key, n, ids);
+        else if (n <= 1 && c->out.kind == OUT_OK &&
+                 (n == 0 || strcmp(c->result, ids) != 0 || c->out.status != STATUS_OK))
+            inv_call_detail(x, c, "key %s has %.100s", key, n ? ids : "no submission");
+        else if (n == 1 && c->out.kind != OUT_OK && !c->faults)
+            inv_call_detail(x, c, "key %s has submission %.100s", key, ids);
     }
-    PQclear(r);
-    if (!found[0] && json_array_size(bad) == 0) {
-        json_decref(bad);
-        return 1;
-    }
-    if (!found[0])
-        snprintf(found, sizeof found, "%zu call(s) with an accepted key did not get its id",
-                 json_array_size(bad));
-    inv_violated(x, found, "details", bad);
-    return 0;
+    if (found[0])
+        return inv_violated(x, "%s", found);
+    return inv_verdict(x, "%d call(s) with an accepted key did not get its id", inv_ndetails(x));
 }
 
 /* The seed's collision test, with its statuses: per role, the callers agree
@@ -399,15 +323,9 @@ static int inv_one_id_per_key(inv_ctx *x)
  * a call was failed by the shim (it may have been the one). */
 static int inv_one_accepted(inv_ctx *x)
 {
-    PGresult *r = load_rows(x);
-    if (!r)
-        return -1;
-    json_t *bad = inv_list(x, r);
-    if (!bad)
-        return -1;
     char found[600] = "";
     for (int role = 0; role < NROLES && !found[0]; role++) {
-        char first[64] = "", what[400];
+        char first[64] = "";
         int calls = 0, oks = 0, faulted = 0;
         for (int i = 0; i < x->ncalls; i++) {
             const call_record *c = &x->calls[i];
@@ -415,61 +333,52 @@ static int inv_one_accepted(inv_ctx *x)
                 continue;
             char nullifier[48], key[48], ids[256];
             request_of(x->iteration, c->worker, nullifier, sizeof nullifier, key, sizeof key);
-            const char *shared = role == REUSER ? key : nullifier;
-            int rows = rows_with(r, role == REUSER ? 2 : 1, shared, ids, sizeof ids);
+            const char *what = role == REUSER ? "key" : "nullifier", *shared = role == REUSER ? key : nullifier;
+            int rows = res_rows(x->rows[0], role == REUSER ? 2 : 1, shared, 0, ids, sizeof ids);
             calls++;
             faulted += c->faults > 0;
             if (c->out.kind == OUT_OK) {
                 if (oks++ == 0)
                     snprintf(first, sizeof first, "%s", c->result);
                 if (strcmp(first, c->result) != 0 && !found[0])
-                    snprintf(found, sizeof found, "%s %s: ok calls got different ids (%s and %s)",
-                             role == REUSER ? "key" : "nullifier", shared, first, c->result);
-                if ((rows == 1 && strcmp(c->result, ids) != 0) || c->out.status != STATUS_OK) {
-                    snprintf(what, sizeof what, "ok %d -> %s but %s %s has submission %.100s", c->out.status,
-                             c->result, role == REUSER ? "key" : "nullifier", shared, rows ? ids : "none");
-                    json_array_append_new(bad, call_line(c, what));
-                }
+                    snprintf(found, sizeof found, "%s %s: ok calls got different ids (%s and %s)", what, shared,
+                             first, c->result);
+                if ((rows == 1 && strcmp(c->result, ids) != 0) || c->out.status != STATUS_OK)
+                    inv_call_detail(x, c, "%s %s has submission %.100s", what, shared, rows ? ids : "none");
             } else if ((c->out.kind != OUT_CONFLICT || c->out.status != STATUS_CONFLICT) && !c->faults) {
-                snprintf(what, sizeof what, "%s %d %s %.200s (neither 200 nor 409)", outcome_name(c->out.kind),
-                         c->out.status, c->out.sqlstate, c->out.message);
-                json_array_append_new(bad, call_line(c, what));
+                inv_call_detail(x, c, "neither 200 nor 409");
             }
         }
         if (calls && !oks && !faulted && !found[0])
             snprintf(found, sizeof found, "the %s request: no call of %d got 200", role_names[role], calls);
     }
-    PQclear(r);
-    if (!found[0] && json_array_size(bad) == 0) {
-        json_decref(bad);
-        return 1;
-    }
-    if (!found[0])
-        snprintf(found, sizeof found, "%zu call(s) neither agreed on the accepted submission nor got 409",
-                 json_array_size(bad));
-    inv_violated(x, found, "details", bad);
-    return 0;
+    if (found[0])
+        return inv_violated(x, "%s", found);
+    return inv_verdict(x, "%d call(s) neither agreed on the accepted submission nor got 409", inv_ndetails(x));
 }
-
-#define ONE_PER_NULLIFIER "one submission per nullifier"
-#define ONE_ID_PER_KEY "every call with one idempotency key gets the same id (200)"
-#define ONE_ACCEPTED "one accepted submission per nullifier (200), the rest 409"
 
 static const scenario_variant variants[] = {
     { .name = "fixed", .op = op_fixed,
       .summary = "one tx: key lookup, nullifier check, insert; unique constraints; 23505 resolved by key" },
-    { "no-constraint", "check-then-insert in autocommit statements, no unique constraints",
-      op_no_constraint, { { "none", ONE_PER_NULLIFIER } } },
-    { "no-idempotency", "tx and constraints without the key lookup: a retry is refused as a double spend",
-      op_no_idempotency, { { "none", ONE_ID_PER_KEY } } },
-    { "unmapped-23505", "the seed's fix as written: a unique violation reaches the caller as an error",
-      op_unmapped, { { "none", ONE_ACCEPTED } } },
+    { .name = "no-constraint", .op = op_no_constraint,
+      .summary = "check-then-insert in autocommit statements, no unique constraints",
+      .caught = { { "none", "one-per-nullifier" } } },
+    { .name = "no-idempotency", .minus = { "key-lookup", "own-key" },
+      .summary = "tx and constraints without the key lookup: a retry is refused as a double spend",
+      .caught = { { "none", "one-id-per-key" } } },
+    { .name = "unmapped-23505", .minus = { "map-23505", "own-key" },
+      .summary = "the seed's fix as written: a unique violation reaches the caller as an error",
+      .caught = { { "none", "one-accepted" } } },
 };
 
 static const scenario_invariant invariants[] = {
-    { ONE_PER_NULLIFIER, inv_one_per_nullifier },
-    { ONE_ID_PER_KEY, inv_one_id_per_key },
-    { ONE_ACCEPTED, inv_one_accepted },
+    { "one-per-nullifier", "one submission per nullifier", inv_one_per_nullifier,
+      { "SELECT nullifier, count(*), string_agg(id::text, ', ' ORDER BY id) FROM every_submission "
+        "WHERE iteration = $1 GROUP BY nullifier HAVING count(*) > 1 ORDER BY nullifier" } },
+    { "one-id-per-key", "every call with one idempotency key gets the same id (200)", inv_one_id_per_key,
+      { SUBMISSIONS } },
+    { "one-accepted", "one accepted submission per nullifier (200), the rest 409", inv_one_accepted,
+      { SUBMISSIONS } },
 };
 
 static const char *const pause_points[] = {
@@ -524,7 +433,6 @@ const scenario scenario_nullifier = {
     .summary = "submission create: unique nullifier, idempotency key returns the existing submission",
     .seed = "002_c8c7b57aaf837e98",
     .schema_sql = schema,
-    .setup = setup,
     .workload_period = 3,           /* roles rotate by iteration */
     VARIANTS(variants),
     INVARIANTS(invariants),

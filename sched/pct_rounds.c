@@ -22,8 +22,8 @@ struct pct_rounds {
 static int on_round(void *arg, char *err, size_t errlen);
 static void on_worker_done(void *arg, int worker);
 
-pct_rounds *pct_rounds_new(PGconn *ctl, int max_workers, int depth, uint64_t seed, int64_t bound, char *err,
-                           size_t errlen)
+pct_rounds *pct_rounds_new(PGconn *ctl, bool pooled, int max_workers, int depth, uint64_t seed, int64_t bound,
+                           char *err, size_t errlen)
 {
     pct_rounds *r = calloc(1, sizeof *r);
     if (!r || !(r->p = pct_new(max_workers, depth, seed))) {
@@ -31,7 +31,7 @@ pct_rounds *pct_rounds_new(PGconn *ctl, int max_workers, int depth, uint64_t see
         err_set(err, errlen, "out of memory");
         return NULL;
     }
-    if (!(r->sc = sched_new(max_workers, ctl, bound, err, errlen))) {
+    if (!(r->sc = sched_new(max_workers, ctl, pooled, bound, err, errlen))) {
         pct_free(r->p);
         free(r);
         return NULL;

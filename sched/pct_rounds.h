@@ -9,15 +9,17 @@
 #include "engine/drive.h"
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct pct_rounds pct_rounds;
 
-/* For drives of up to max_workers workers, on the control connection ctl;
- * bound: how long a statement may be neither done nor blocked. Installs the
- * shim's gate. Returns NULL with a reason. */
-pct_rounds *pct_rounds_new(PGconn *ctl, int max_workers, int depth, uint64_t seed, int64_t bound, char *err,
-                           size_t errlen);
+/* For drives of up to max_workers workers, on the control connection ctl
+ * (pooled: the workers go through a pooler, sched_new); bound: how long a
+ * statement may be neither done nor blocked. Installs the shim's gate.
+ * Returns NULL with a reason. */
+pct_rounds *pct_rounds_new(PGconn *ctl, bool pooled, int max_workers, int depth, uint64_t seed, int64_t bound,
+                           char *err, size_t errlen);
 
 /* Puts a's drive (its nworkers from a->settings) under PCT: sets its
  * control and hooks (a must have none of its own). */

@@ -48,12 +48,14 @@ struct sched {
     bool fault_used;
     int64_t bound_ns;
     blk_watch *watch;
+    bool pooled;                /* through a pooler: backends found by application_name */
     int pids[2 * SCHED_MAX_WORKERS], pid_worker[2 * SCHED_MAX_WORKERS], npids;
+    char apps[2 * SCHED_MAX_WORKERS][96];   /* with pooled: each pid's connection's application_name */
     sched_step steps[SCHED_MAX_STEPS];
     int nsteps, points;
 };
 
-sched *sched_new(int nworkers, PGconn *ctl, int64_t bound_ns, char *err, size_t errlen)
+sched *sched_new(int nworkers, PGconn *ctl, bool pooled, int64_t bound_ns, char *err, size_t errlen)
 {
     if (nworkers < 1 || nworkers > SCHED_MAX_WORKERS) {
         err_set(err, errlen, "the explorer schedules 1 to %d workers, not %d", SCHED_MAX_WORKERS, nworkers);
@@ -75,6 +77,7 @@ sched *sched_new(int nworkers, PGconn *ctl, int64_t bound_ns, char *err, size_t 
         pthread_cond_init(&s->w[i].cv, NULL);
     s->n = s->cap = nworkers;
     s->bound_ns = bound_ns;
+    s->pooled = pooled;
     s->free_run = true;
     return s;
 }
@@ -212,8 +215,9 @@ static bool move(sched *s, int i, enum wstate from, enum wstate to)
 }
 
 /* Makes sure the watch knows pid as worker i's (a reset connection has a
- * new backend). Returns 0 or -1. */
-static int know_pid(sched *s, int i, int pid, char *err, size_t errlen)
+ * new backend; through a pooler, pid is the pooler's key and the
+ * connection's application_name, app, finds its backend). Returns 0 or -1. */
+static int know_pid(sched *s, int i, int pid, const char *app, char *err, size_t errlen)
 {
     for (int k = 0; k < s->npids; k++)
         if (s->pids[k] == pid)
@@ -222,17 +226,20 @@ static int know_pid(sched *s, int i, int pid, char *err, size_t errlen)
         /* Long-lived rounds with many reconnects: forget the oldest. */
         memmove(s->pids, s->pids + 1, (size_t)(s->npids - 1) * sizeof *s->pids);
         memmove(s->pid_worker, s->pid_worker + 1, (size_t)(s->npids - 1) * sizeof *s->pid_worker);
+        memmove(s->apps, s->apps + 1, (size_t)(s->npids - 1) * sizeof *s->apps);
         s->npids--;
     }
     s->pids[s->npids] = pid;
+    snprintf(s->apps[s->npids], sizeof s->apps[s->npids], "%s", app ? app : "");
     s->pid_worker[s->npids++] = i;
     char names[2 * SCHED_MAX_WORKERS][16];
-    const char *name_of[2 * SCHED_MAX_WORKERS];
+    const char *name_of[2 * SCHED_MAX_WORKERS], *app_of[2 * SCHED_MAX_WORKERS];
     for (int k = 0; k < s->npids; k++) {
         snprintf(names[k], sizeof names[k], "w%d", s->pid_worker[k] + 1);
         name_of[k] = names[k];
+        app_of[k] = s->apps[k];
     }
-    return blk_set_sessions(s->watch, s->pids, name_of, s->npids, err, errlen);
+    return blk_set_pooled_sessions(s->watch, s->pids, s->pooled ? app_of : NULL, name_of, s->npids, err, errlen);
 }
 
 /* Worker i's statement waits on another test session: say on whom in its
@@ -261,7 +268,7 @@ static int quiesce(sched *s, char *err, size_t errlen)
                 continue;
             arrival a = { s, i };
             int r;
-            if (s->w[i].pid > 0)
+            if (s->w[i].pid != 0)       /* a pooler's key may be negative */
                 r = blk_await(s->watch, s->w[i].pid, arrived, &a, s->bound_ns, err, errlen);
             else    /* no statement in flight: the worker runs its own code */
                 r = arrived(&a, s->bound_ns, err, errlen) ? BLK_DONE : BLK_STUCK;
@@ -320,7 +327,7 @@ static void grant(sched *s, int c, uint32_t runnable, char *err, size_t errlen)
     /* Parked at the gate: its connection is ours to read. */
     w->pid = PQbackendPID(w->conn);
     PGTransactionStatusType ts = PQtransactionStatus(w->conn);
-    know_pid(s, c, w->pid, err, errlen);
+    know_pid(s, c, w->pid, PQparameterStatus(w->conn, "application_name"), err, errlen);
     pthread_mutex_lock(&s->mu);
     w->stmts++;
     bool fault = !s->fault_used && s->fault.worker == c && s->fault.nth == w->stmts;

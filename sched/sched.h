@@ -67,8 +67,11 @@ enum sched_end {
 };
 
 /* A scheduler for up to nworkers workers; ctl is the control connection
- * (the watch asks the server on it). Returns NULL with a reason. */
-sched *sched_new(int nworkers, PGconn *ctl, int64_t bound_ns, char *err, size_t errlen);
+ * (the watch asks the server on it). pooled: the workers reach the server
+ * through a pooler, which serves each by another backend from one
+ * transaction to the next: their backends are found by application_name
+ * (lib/blocking.h). Returns NULL with a reason. */
+sched *sched_new(int nworkers, PGconn *ctl, bool pooled, int64_t bound_ns, char *err, size_t errlen);
 void sched_free(sched *s);
 
 /* Installs s as the shim's gate (NULL: removes it). */

@@ -47,8 +47,11 @@ my @bad = (
     [ [qw(run attestation --plan sweep --from-iteration 4)], qr/plan sweep is a fault sweep/ ],
     [ [qw(run attestation --plan commit-error --fault stmt)], qr/plan commit-error brings its own faults/ ],
     [ [qw(run attestation --plan nosuch)],       qr/scenario attestation has no plan 'nosuch'/ ],
-    [ [qw(run attestation --failfast=nosuch)],   qr/scenario attestation has no invariant 'nosuch' \(--failfast=INVARIANT/ ],
-    [ [qw(run attestation --failfast=)],         qr/bad --failfast=: name an invariant/ ],
+    [ [qw(run attestation --failfast=nosuch)],
+      qr/scenario attestation has no invariant 'nosuch' \(--failfast=ID takes one of: one-credential, .*, deadline\)/ ],
+    [ [ 'run', 'attestation', '--failfast=exactly one credential per record' ],
+      qr/scenario attestation has no invariant 'exactly one credential per record' \(--failfast=ID/ ],
+    [ [qw(run attestation --failfast=)],         qr/bad --failfast=: name an invariant by its id/ ],
     [ [qw(run attestation --retries 11)],        qr/bad --retries '11'/ ],
     [ [qw(run attestation --seed 18446744073709551616)], qr/bad --seed '18446744073709551616'/ ],
     [ [qw(run attestation --fault), 'stmt:delay=5'], qr/expected a duration/ ],
@@ -59,6 +62,11 @@ my @bad = (
     [ [qw(soak attestation --duration 30)],      qr/bad --duration '30': expected a duration/ ],
     [ [qw(soak attestation -i 5 --max-workers 0)], qr/bad --max-workers '0'/ ],
     [ [qw(soak attestation -i 5 -n 4)],          qr/bad option '-n'/ ],
+    [ [qw(run attestation --pooler pgpool)],     qr/bad --pooler 'pgpool': pgbouncer \(transaction pooling\), pgbouncer:transaction or pgbouncer:session/ ],
+    [ [qw(run attestation --pooler pgbouncer:statement)], qr/bad --pooler 'pgbouncer:statement'/ ],
+    [ [qw(explore attestation --pooler session)], qr/bad --pooler 'session'/ ],
+    [ [qw(soak attestation -i 5 --pooler PGBOUNCER)], qr/bad --pooler 'PGBOUNCER'/ ],
+    [ [qw(spec /nonexistent.spec --pooler pgbouncer:)], qr/bad --pooler 'pgbouncer:'/ ],
     [ [qw(replay)],                              qr/usage: pgrace replay REPORT.json/ ],
     [ [qw(replay /nonexistent.json --times 0)],  qr/bad --times '0'/ ],
     [ [qw(replay /nonexistent.json)],            qr/cannot read report/ ],
@@ -71,6 +79,16 @@ for my $case (@bad) {
     like($err, $want, "'$name' says why");
     is(($err =~ tr/\n//), 1, "'$name' is one line on stderr");
     unlike($out, qr/^ok /m, "'$name' runs nothing");
+}
+
+# --pooler without pgbouncer: one line naming the Debian package, before
+# anything starts ($PGRACE_PGBOUNCER is where pgrace looks first).
+for my $cmd ([qw(run attestation)], [qw(spec /nonexistent.spec)]) {
+    local $ENV{PGRACE_PGBOUNCER} = '/nonexistent/pgbouncer';
+    my ($st, $out, $err) = run_cmd(pgrace(), @$cmd, qw(--pooler pgbouncer));
+    is($st, 2, "$cmd->[0] --pooler without pgbouncer: exit 2");
+    like($err, qr/^pgrace: PGRACE_PGBOUNCER=\/nonexistent\/pgbouncer is not an executable; install the Debian package pgbouncer\n\z/,
+         '  one line naming the package');
 }
 
 done_testing();

@@ -42,10 +42,10 @@ my %caught_by = (
 );
 for my $variant (sort keys %caught_by) {
     my $runs = repeat_count(20);
-    # Default settings but --failfast=INVARIANT: each run ends at its first
+    # Default settings but --failfast=ID: each run ends at its first
     # violation of the claimed invariant.
-    my @r = run_all(map { [ pgrace(), 'run', 'attestation', '--impl', $variant,
-                            '--failfast=exactly one credential per record' ] } 1 .. $runs);
+    my @r = run_all(map { [ pgrace(), 'run', 'attestation', '--impl', $variant, '--failfast=one-credential' ] }
+                    1 .. $runs);
     my $caught = grep { $_->[0] == 1 && $_->[1] =~ $caught_by{$variant} } @r;
     my $last = $r[-1][1];
     is($caught, $runs, "$variant caught in each of $runs consecutive runs (default settings)")
@@ -66,7 +66,7 @@ for my $variant (sort keys %caught_by) {
     like($yaml, qr/^  found: "\d+ credentials; \d+ callers got ok \(workers \d+, \d+/m,
          "$variant: says what was found and which workers got ok");
     like($yaml, qr/^  seed: \d+$/m, "$variant: names the seed");
-    like($yaml, qr/^  repeat: ".*pgrace run attestation\/$variant -i 100 --seed \d+ --failfast='exactly one credential per record'"$/m,
+    like($yaml, qr/^  repeat: ".*pgrace run attestation\/$variant -i 100 --seed \d+ --failfast=one-credential"$/m,
          "$variant: gives the command that repeats the run");
 }
 
@@ -84,18 +84,17 @@ for my $variant (sort keys %caught_by) {
         my ($st, $out) = @{ $res[$k] };
         ok($st == 0 && tap_of($out)->passed == $ninv, "fixed holds under plan $plans[$k] at N=8") or diag $out;
     }
-    my %caught = (
-        'no-tx/planted'             => 'a verified or credentialed record is refused, never verified again',
-        'stale-identity/deactivate' => 'no credential for an identity deactivated before the verify began',
-    );
+    my %caught = ('no-tx/planted' => 'no-reverify', 'stale-identity/deactivate' => 'deactivated');
     for my $key (sort keys %caught) {
         my ($variant, $plan) = split m{/}, $key;
+        my $name = $attestation->{invariant}{ $caught{$key} };
         my $runs = repeat_count(20);
         my @r = run_all(map { [ pgrace(), 'run', "attestation/$variant", '-i', 25, '--plan', $plan,
                                 "--failfast=$caught{$key}" ] } 1 .. $runs);
-        my $want = qr/^not ok \d+ - attestation\/\Q$variant [$plan]: $caught{$key}\E$/m;
+        my $want = qr/^not ok \d+ - attestation\/\Q$variant [$plan]: $name\E$/m;
         is(scalar(grep { $_->[0] == 1 && $_->[1] =~ $want } @r), $runs,
-           "$variant caught under plan $plan ($caught{$key}) in each of $runs consecutive runs") or diag $r[-1][1];
+           "$variant caught under plan $plan ($caught{$key}: $name) in each of $runs consecutive runs")
+            or diag $r[-1][1];
     }
 }
 

@@ -2,7 +2,10 @@
 # The embedded cluster never outlives pgrace: SIGINT or SIGTERM mid-run (and
 # a normal end, and a setup error) leave no postgres process and no temp
 # directory. TMPDIR points at a private directory so that "nothing left" can
-# be checked exactly.
+# be checked exactly: a directory of pgrace's there (the cluster's pgrace.*,
+# the pooler's pgrace-pool.*) or a process whose arguments name it (a
+# server, pgbouncer) is a leftover. (--pooler's own SIGINT, error and kill
+# cases are t/25-pooler.t's.)
 use strict;
 use warnings;
 use lib 't/lib';
@@ -18,7 +21,7 @@ $ENV{TMPDIR} = $tmp;
 
 sub leftovers {
     opendir my $d, $tmp or die;
-    my @left = grep { /^pgrace\./ } readdir $d;
+    my @left = grep { /^pgrace[.-]/ } readdir $d;
     return scalar @left;
 }
 sub servers { scalar grep { /\Q$tmp\E/ } `ps -eo args` }

@@ -51,7 +51,8 @@ for my $s (@scenarios) {
     for my $v (@{ $s->{variants} }) {
         for my $plan (sort keys %{ $v->{caught} }) {
             push @cmds, [ pgrace(), 'run', "$S/$v->{name}", plan_args($plan) ];
-            push @what, { s => $s, variant => $v->{name}, plan => $plan, invariant => $v->{caught}{$plan} };
+            push @what, { s => $s, variant => $v->{name}, plan => $plan,
+                          invariant => $s->{invariant}{ $v->{caught}{$plan} } };
         }
     }
 }

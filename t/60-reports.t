@@ -208,7 +208,7 @@ permutation w2 r1 w1 c1
 SPEC
     close $fh;
     my %runs = (
-        soak    => [qw(soak attestation/no-lock -i 20 --seed 5)],
+        soak    => [qw(soak attestation/no-tx -i 500 --seed 2)],   # its minimal round's faults replay it
         explore => [qw(explore attestation/no-lock --seed 5)],
         spec    => ['spec', $spec, qw(--seed 5)],
     );
@@ -235,6 +235,14 @@ SPEC
         is($rst, 1, "$mode: replay of its report fails again") or diag $rout, $rerr;
         unlike($rout, qr/^ok \d+ - .*# SKIP/m, "$mode: the replay ran what it replays") if $mode ne 'spec';
     }
+    # A report carries the pooler its run went through, and replay takes it.
+    my $f = "$dir/pooled.json";
+    my ($st, $out, $err) = run_cmd(pgrace(), qw(run attestation/no-tx --plan sweep --pooler pgbouncer:session --json), $f);
+    is($st, 1, 'through the pooler: caught');
+    my $j = -s $f ? decode_json(slurp($f)) : {};
+    is($j->{items}[0]{settings}{pooler}, 'pgbouncer:session', 'the report names the pooler');
+    ($st, $out, $err) = run_cmd(pgrace(), 'replay', $f);
+    ok($st == 1 && $out =~ /^# pgrace: .*through pgbouncer:session$/m, 'replay goes through it again') or diag $out, $err;
 }
 
 {

@@ -7,7 +7,7 @@ use Exporter 'import';
 use File::Temp qw(tempfile);
 use POSIX qw(WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG);
 
-our @EXPORT_OK = qw(build pgrace run_cmd run_cmd_stdin under_cluster repeat_count sanitized dsn_from_env psql_value tap_of
+our @EXPORT_OK = qw(build pgrace run_cmd run_cmd_stdin spawn_cmd under_cluster repeat_count sanitized dsn_from_env psql_value tap_of
                     junit_errors);
 
 # The build under test: build/ normally, build/asan or build/tsan for the
@@ -57,6 +57,23 @@ sub run_cmd_stdin {
     unlink $ifile;
     open STDIN, '<&', $saved or die "restore stdin: $!";
     return @r;
+}
+
+# Starts a command (list form, no shell) with its stdout and stderr into a
+# pipe, for a test that acts on it mid-run; returns (pid, the pipe's
+# reading end). The caller reads the pipe and waits for the pid.
+sub spawn_cmd {
+    my @cmd = @_;
+    pipe(my $r, my $w) or die "pipe: $!";
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        close $r;
+        open STDOUT, '>&', $w or die;
+        open STDERR, '>&', $w or die;
+        exec @cmd or POSIX::_exit(127);
+    }
+    close $w;
+    return ($pid, $r);
 }
 
 # Re-runs the calling test script under `pgrace cluster`, so that it has a

@@ -4,7 +4,7 @@
 #  - the fixed form holds every invariant under every plan and at N=64;
 #  - each pre-fix form is caught, by the invariant its bug breaks, in each
 #    of 20 consecutive runs under each plan that claims it (default options
-#    but --failfast=INVARIANT: each run ends when it has shown the claim);
+#    but --failfast=ID: each run ends when it has shown the claim);
 #  - the violation's diagnostics name the iteration, the rows, what was
 #    found, the fault that fired (when one did), and how to repeat and
 #    replay it.
@@ -85,14 +85,14 @@ sub check_scenario {
 
     for my $key (sort keys %{ $a{breaks} }) {
         my ($variant, $plan) = split m{/}, $key;
-        my $b = { %{ $a{breaks}{$key} }, invariant => $claimed{$key} };
+        my $b = { %{ $a{breaks}{$key} }, id => $claimed{$key}, invariant => $s->{invariant}{ $claimed{$key} } };
         my $label = "$S/$variant" . ($plan eq 'none' ? '' : " [$plan]");
         my $want = qr/^not ok \d+ - \Q$label: $b->{invariant}\E$/m;
         my $runs = repeat_count(20);
         # Each run stops at its first iteration that violates the claimed
-        # invariant (--failfast=INVARIANT): later iterations add nothing to
-        # the claim, and they cost.
-        my @r = run_all(map { [ pgrace(), 'run', "$S/$variant", "--failfast=$b->{invariant}", plan_args($plan) ] }
+        # invariant (--failfast=ID): later iterations add nothing to the
+        # claim, and they cost.
+        my @r = run_all(map { [ pgrace(), 'run', "$S/$variant", "--failfast=$b->{id}", plan_args($plan) ] }
                         1 .. $runs);
         my $caught = grep { $_->[0] == 1 && $_->[1] =~ $want } @r;
         is($caught, $runs, "$label caught ($b->{invariant}) in each of $runs consecutive runs") or diag $r[-1][1];

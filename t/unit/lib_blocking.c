@@ -6,6 +6,7 @@
  * completes once its blocker commits.
  */
 #include "t/unit/check.h"
+#include "t/unit/pqwait.h"
 
 #include "lib/blocking.h"
 #include "lib/cleanup.h"
@@ -13,44 +14,8 @@
 #include "lib/err.h"
 #include "lib/pq.h"
 
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
-
-/* blk_done_fn over a connection with a statement sent by PQsendQuery. */
-static int socket_done(void *arg, int64_t timeout_ns, char *err, size_t errlen)
-{
-    PGconn *c = arg;
-    if (!PQconsumeInput(c)) {
-        err_set(err, errlen, "%s", PQerrorMessage(c));
-        return -1;
-    }
-    if (!PQisBusy(c))
-        return 1;
-    struct pollfd p = { .fd = PQsocket(c), .events = POLLIN };
-    int ms = (int)((timeout_ns + 999999) / 1000000);
-    if (poll(&p, 1, ms) < 0)
-        return -1;
-    if (!PQconsumeInput(c)) {
-        err_set(err, errlen, "%s", PQerrorMessage(c));
-        return -1;
-    }
-    return !PQisBusy(c);
-}
-
-/* Collects the results of the statement c sent; 0 when it succeeded. */
-static int finish(PGconn *c)
-{
-    int rc = 0;
-    PGresult *r;
-    while ((r = PQgetResult(c))) {
-        ExecStatusType st = PQresultStatus(r);
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-            rc = -1;
-        PQclear(r);
-    }
-    return rc;
-}
 
 static PGconn *open_conn(const char *conninfo, const char *app)
 {
