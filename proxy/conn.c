@@ -293,6 +293,8 @@ static int pump(relay *r, side *from, side *to, enum wire_side who)
                                                    : flow_server(r->f, p, len);
         if (who == WIRE_BACKEND && !r->published)
             publish(r);
+        if (who == WIRE_BACKEND && m.type == 'Z')
+            pxf_ready(&r->c->p->sh, flow_conn(r->f));
         switch (v) {
         case FLOW_PASS:
             if (whole) {
@@ -461,6 +463,7 @@ void *pxc_main(void *arg)
         note(ordinal, "out of memory");
         goto out;
     }
+    flow_conn(r.f)->group = c->group;
     r.srv.fd = pxa_connect(&p->upstream, CONNECT_TIMEOUT_MS, p->stop[0], err, sizeof err);
     if (r.srv.fd < 0) {
         char msg[ERRLEN + 64];
@@ -472,8 +475,14 @@ void *pxc_main(void *arg)
         note(ordinal, "cannot reach the server: %s", err);
         goto out;
     }
-    /* The startup packet goes as it came (the password exchange too). */
-    wire_buf_put(&r.srv.out, pkt, len);
+    /* The startup packet goes as it came (the password exchange too), with
+     * the proxy's search_path when it names none. */
+    int bad_sp;
+    const char *own_sp = wire_startup_param(pkt, len, "search_path", &bad_sp);
+    if (p->search_path[0] && !opaque && !bad && !bad_sp && !own_sp)
+        wire_put_startup_with(&r.srv.out, pkt, len, "search_path", p->search_path);
+    else
+        wire_buf_put(&r.srv.out, pkt, len);
     wire_buf_consume(&r.cli.in, len);
     relay_loop(&r);
     if (r.cli.fd >= 0)

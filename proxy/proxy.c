@@ -137,51 +137,61 @@ void proxy_cancel(proxy *p, int32_t pid, const uint8_t *key, size_t keylen)
 static void *acceptor(void *arg)
 {
     proxy *p = arg;
+    struct pollfd *pf = calloc((size_t)p->nlisten + 1, sizeof *pf);
+    if (!pf)
+        return NULL;
+    pf[0] = (struct pollfd){ p->stop[0], POLLIN, 0 };
+    for (int i = 0; i < p->nlisten; i++)
+        pf[i + 1] = (struct pollfd){ p->lfd[i], POLLIN, 0 };
     for (;;) {
-        struct pollfd pf[2] = { { p->lfd, POLLIN, 0 }, { p->stop[0], POLLIN, 0 } };
-        if (poll(pf, 2, -1) < 0 && errno != EINTR)
-            return NULL;
-        if (pf[1].revents)
-            return NULL;
-        if (!(pf[0].revents & POLLIN))
-            continue;
-        int fd = accept4(p->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            /* Out of descriptors or memory: the connection waits in the
-             * backlog; accepting again at once would only spin. */
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                poll(&pf[1], 1, ACCEPT_BACKOFF_MS);
-            continue;
+        if (poll(pf, (nfds_t)p->nlisten + 1, -1) < 0 && errno != EINTR)
+            break;
+        if (pf[0].revents)
+            break;
+        for (int i = 0; i < p->nlisten; i++) {
+            if (!(pf[i + 1].revents & POLLIN))
+                continue;
+            int fd = accept4(p->lfd[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                /* Out of descriptors or memory: the connection waits in the
+                 * backlog; accepting again at once would only spin. */
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                    poll(pf, 1, ACCEPT_BACKOFF_MS);
+                continue;
+            }
+            if (!p->listen.is_unix)
+                pxa_nodelay(fd);
+            pxc *c = calloc(1, sizeof *c);
+            if (!c || pipe2(c->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
+                free(c);
+                close(fd);
+                continue;
+            }
+            c->p = p;
+            c->cfd = fd;
+            c->group = p->sh.ngroups ? i + 1 : 0;
+            pthread_mutex_lock(&p->mu);
+            c->ticket = p->tickets++;
+            c->next = p->conns;
+            if (p->conns)
+                p->conns->prev = c;
+            p->conns = c;
+            p->live++;
+            pthread_mutex_unlock(&p->mu);
+            pthread_t t;
+            pthread_attr_t a;
+            pthread_attr_init(&a);
+            pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+            if (pthread_create(&t, &a, pxc_main, c) != 0) {
+                close(fd);
+                proxy_ticket_decide(c, 0);
+                proxy_conn_gone(c);
+            }
+            pthread_attr_destroy(&a);
         }
-        if (!p->listen.is_unix)
-            pxa_nodelay(fd);
-        pxc *c = calloc(1, sizeof *c);
-        if (!c || pipe2(c->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
-            free(c);
-            close(fd);
-            continue;
-        }
-        c->p = p;
-        c->cfd = fd;
-        pthread_mutex_lock(&p->mu);
-        c->ticket = p->tickets++;
-        c->next = p->conns;
-        if (p->conns)
-            p->conns->prev = c;
-        p->conns = c;
-        p->live++;
-        pthread_mutex_unlock(&p->mu);
-        pthread_t t;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &a, pxc_main, c) != 0) {
-            close(fd);
-            proxy_ticket_decide(c, 0);
-            proxy_conn_gone(c);
-        }
-        pthread_attr_destroy(&a);
     }
+    free(pf);
+    return NULL;
 }
 
 /* A socket file at path that nobody listens on is a crashed run's: gone. */
@@ -204,32 +214,43 @@ static int clear_stale(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-static int listen_on(proxy *p, char *err, size_t errlen)
+/* Opens listening socket i on a (its port found when a asks for any). */
+static int listen_one(proxy *p, int i, const pxa_addr *a, char *err, size_t errlen)
 {
-    pxa_addr *a = &p->listen;
-    if (a->is_unix && clear_stale(((struct sockaddr_un *)&a->sa)->sun_path, err, errlen) < 0)
-        return -1;
-    p->lfd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (p->lfd < 0) {
+    int fd = p->lfd[i] = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
         err_sys(err, errlen, errno, "socket");
         return -1;
     }
     int one = 1;
     if (!a->is_unix)
-        setsockopt(p->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(p->lfd, (struct sockaddr *)&a->sa, a->len) < 0 || listen(p->lfd, 128) < 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (const struct sockaddr *)&a->sa, a->len) < 0 || listen(fd, 128) < 0) {
         err_sys(err, errlen, errno, "--listen %s%s%d", a->host, a->is_unix ? " port " : ":", a->port);
         return -1;
     }
+    p->port[i] = a->port;
     if (a->is_unix) {
-        chmod(((struct sockaddr_un *)&a->sa)->sun_path, 0777);
+        chmod(((const struct sockaddr_un *)&a->sa)->sun_path, 0777);
     } else if (a->port == 0) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
-        getsockname(p->lfd, (struct sockaddr *)&ss, &sl);
-        a->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+        getsockname(fd, (struct sockaddr *)&ss, &sl);
+        p->port[i] = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                    : ((struct sockaddr_in *)&ss)->sin_port);
     }
+    return 0;
+}
+
+static int listen_on(proxy *p, char *err, size_t errlen)
+{
+    pxa_addr *a = &p->listen;
+    if (a->is_unix && clear_stale(((struct sockaddr_un *)&a->sa)->sun_path, err, errlen) < 0)
+        return -1;
+    for (int i = 0; i < p->nlisten; i++)
+        if (listen_one(p, i, a, err, errlen) < 0)
+            return -1;
+    a->port = p->port[0];
     return 0;
 }
 
@@ -252,8 +273,11 @@ static int check_server(const char *dsn, char *err, size_t errlen)
 /* Releases what proxy_start made (p itself too). */
 static void release(proxy *p)
 {
-    if (p->lfd >= 0)
-        close(p->lfd);
+    for (int i = 0; p->lfd && i < p->nlisten; i++)
+        if (p->lfd[i] >= 0)
+            close(p->lfd[i]);
+    free(p->lfd);
+    free(p->port);
     if (p->listen.is_unix && p->listen.len)
         unlink(((struct sockaddr_un *)&p->listen.sa)->sun_path);
     if (p->tmpdir[0])
@@ -262,7 +286,9 @@ static void release(proxy *p)
         close(p->stop[0]);
         close(p->stop[1]);
     }
-    pgf_ruleset_free(p->sh.rules);
+    pxf_free(&p->sh);
+    pthread_rwlock_destroy(&p->sh.lock);
+    pthread_mutex_destroy(&p->sh.group_mu);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -271,23 +297,37 @@ static void release(proxy *p)
 int proxy_start(proxy **out, const proxy_config *cfg, char *err, size_t errlen)
 {
     proxy *p = calloc(1, sizeof *p);
-    if (!p) {
+    int n = cfg->groups > 0 ? cfg->groups : 1;
+    if (!p || !(p->lfd = malloc((size_t)n * sizeof *p->lfd)) || !(p->port = calloc((size_t)n, sizeof *p->port))
+        || (cfg->groups > 0 && !(p->sh.group_counters = calloc((size_t)n, sizeof *p->sh.group_counters)))) {
+        if (p) {
+            free(p->lfd);
+            free(p->port);
+        }
+        free(p);
         err_set(err, errlen, "out of memory");
         return -1;
     }
-    p->lfd = p->stop[0] = p->stop[1] = -1;
+    p->nlisten = n;
+    for (int i = 0; i < n; i++)
+        p->lfd[i] = -1;
+    p->sh.ngroups = cfg->groups > 0 ? cfg->groups : 0;
+    p->stop[0] = p->stop[1] = -1;
     pthread_mutex_init(&p->mu, NULL);
+    pthread_rwlock_init(&p->sh.lock, NULL);
+    pthread_mutex_init(&p->sh.group_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&p->cv, &ca);
     pthread_condattr_destroy(&ca);
-    int status;
-    p->sh.rules = pgf_rules_parse(cfg->rules, err, errlen, &status);
-    if (status < 0)
+    if (cfg->search_path && snprintf(p->search_path, sizeof p->search_path, "%s", cfg->search_path)
+                                >= (int)sizeof p->search_path) {
+        err_set(err, errlen, "search_path too long: %s", cfg->search_path);
         goto fail;
-    if (p->sh.rules)
-        p->sh.rules->gen = 1;
+    }
+    if (pxf_set_rules(&p->sh, cfg->rules, err, errlen) < 0)
+        goto fail;
     if (cfg->log && *cfg->log) {
         int fd = open(cfg->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) {
@@ -301,7 +341,18 @@ int proxy_start(proxy **out, const proxy_config *cfg, char *err, size_t errlen)
                      errlen) < 0
         || check_server(cfg->upstream, err, errlen) < 0)
         goto fail;
-    if (cfg->listen) {
+    if (cfg->groups > 0) {
+        /* A TCP address per group, each on a free port of its own. */
+        char host[300];
+        snprintf(host, sizeof host, "%s", cfg->listen ? cfg->listen : "127.0.0.1:0");
+        char *colon = strrchr(host, ':');
+        if (pxa_listen_parse(host, &p->listen, err, errlen) < 0)
+            goto fail;
+        if (p->listen.is_unix || !colon || strcmp(colon, ":0") != 0) {
+            err_set(err, errlen, "a proxy with groups listens on HOST:0 (a free port per group), not %s", host);
+            goto fail;
+        }
+    } else if (cfg->listen) {
         if (pxa_listen_parse(cfg->listen, &p->listen, err, errlen) < 0)
             goto fail;
     } else {
@@ -336,9 +387,23 @@ fail:
 
 const char *proxy_host(const proxy *p) { return p->listen.host; }
 int proxy_port(const proxy *p) { return p->listen.port; }
+int proxy_group_port(const proxy *p, int g) { return g >= 1 && g <= p->nlisten ? p->port[g - 1] : 0; }
 const char *proxy_user(const proxy *p) { return p->user; }
 const char *proxy_dbname(const proxy *p) { return p->dbname; }
 unsigned long proxy_fired(const proxy *p) { return atomic_load(&p->sh.fired); }
+
+int proxy_set_rules(proxy *p, const char *rules, char *err, size_t errlen)
+{
+    return pxf_set_rules(&p->sh, rules, err, errlen);
+}
+
+void proxy_restart_counts(proxy *p) { pxf_restart_groups(&p->sh); }
+
+void proxy_set_observer(proxy *p, proxy_observe_fn fn, void *arg)
+{
+    atomic_store(&p->sh.observe_arg, arg);
+    atomic_store(&p->sh.observe, fn);
+}
 
 void proxy_set_gate(proxy *p, proxy_gate_fn fn, void *arg)
 {
@@ -355,6 +420,17 @@ int proxy_backend_pid(proxy *p, int conn)
             pid = c->pid;
     pthread_mutex_unlock(&p->mu);
     return pid;
+}
+
+int proxy_group_pids(proxy *p, int g, int *pids, int max)
+{
+    int n = 0;
+    pthread_mutex_lock(&p->mu);
+    for (pxc *c = p->conns; c && n < max; c = c->next)
+        if (c->group == g && c->pid)
+            pids[n++] = c->pid;
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 void proxy_stop(proxy *p)
@@ -375,8 +451,10 @@ void proxy_stop(proxy *p)
         /* A thread still runs (a gate that never returned): p stays, so
          * that it can finish; the socket file and directory go. */
         fprintf(stderr, "pgrace proxy: %d connection(s) did not end within %ds\n", left, STOP_GRACE_S);
-        close(p->lfd);
-        p->lfd = -1;
+        for (int i = 0; i < p->nlisten; i++) {
+            close(p->lfd[i]);
+            p->lfd[i] = -1;
+        }
         if (p->listen.is_unix)
             unlink(((struct sockaddr_un *)&p->listen.sa)->sun_path);
         if (p->tmpdir[0])

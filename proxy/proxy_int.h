@@ -21,7 +21,10 @@ typedef struct pxc pxc;
 struct proxy {
     pxf_shared sh;
     pxa_addr listen, upstream;
-    int lfd;
+    int nlisten;                /* listening sockets: 1, or one per group */
+    int *lfd;                   /* [nlisten] */
+    int *port;                  /* [nlisten]: each one's port */
+    char search_path[256];      /* added to a StartupMessage that names none, or "" */
     int stop[2];                /* a pipe, readable once the proxy stops */
     char tmpdir[256];           /* the directory the proxy made for its socket, or "" */
     pthread_t acceptor;
@@ -44,6 +47,7 @@ struct pxc {
     int cfd;
     int wake[2];                /* a pipe: a cancel for a held statement */
     unsigned long ticket;
+    int group;                  /* the listening socket it came to (proxy_config.groups), or 0 */
     /* published */
     int ordinal;
     int pid;

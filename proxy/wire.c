@@ -349,3 +349,14 @@ void wire_put_cancel(wire_buf *b, int32_t pid, const uint8_t *key, size_t keylen
     put_i32(b, (uint32_t)pid);
     wire_buf_put(b, key, keylen);
 }
+
+void wire_put_startup_with(wire_buf *b, const uint8_t *pkt, size_t len, const char *name, const char *value)
+{
+    size_t extra = strlen(name) + 1 + strlen(value) + 1;
+    put_i32(b, (uint32_t)(len + extra));
+    /* The code and every parameter, without the list's final NUL. */
+    wire_buf_put(b, pkt + 4, len - 5);
+    put_str(b, name);
+    put_str(b, value);
+    wire_buf_put(b, "", 1);
+}

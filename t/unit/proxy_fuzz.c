@@ -286,7 +286,7 @@ int main(void)
     if (np == 0)
         return check_done();
 
-    pxf_shared plain = { 0 };
+    pxf_shared plain = PXF_SHARED_INIT;
     int exact = 0;
     for (int i = 0; i < np; i++)
         exact += converse(&plain, &pairs[i].cli, &pairs[i].srv, 0, 1) && converse(&plain, &pairs[i].cli, &pairs[i].srv, 1, 1);
@@ -294,7 +294,7 @@ int main(void)
 
     char err[256];
     int status;
-    pxf_shared faulty = { 0 };
+    pxf_shared faulty = PXF_SHARED_INIT;
     faulty.rules = pgf_rules_parse("stmt:when=3+5:error=40001;commit:when=1+2:ambiguous;sql=/insert/:when=2+3:drop;"
                                    "stmt:when=4+7:delay=1us;stmt:when=6+9:delay=1us:after;commit:when=2+2:error=40P01;"
                                    "sql=/select/:when=2+4:ambiguous",
