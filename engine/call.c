@@ -5,16 +5,20 @@
  */
 #include "engine/call_int.h"
 
+#include "engine/faultctl.h"
 #include "engine/mutant.h"
 
 #include "lib/clock.h"
 #include "lib/parse.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- wakeable sleeps ---- */
 
@@ -27,7 +31,10 @@ int drv_wake_init(drv_wake *w)
     pthread_condattr_destroy(&a);
     if (rc < 0)
         return -1;
-    if (pthread_mutex_init(&w->mu, NULL) != 0) {
+    w->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->fd < 0 || pthread_mutex_init(&w->mu, NULL) != 0) {
+        if (w->fd >= 0)
+            close(w->fd);
         pthread_cond_destroy(&w->cv);
         return -1;
     }
@@ -37,6 +44,7 @@ int drv_wake_init(drv_wake *w)
 
 void drv_wake_destroy(drv_wake *w)
 {
+    close(w->fd);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
 }
@@ -45,6 +53,9 @@ void drv_wake_reset(drv_wake *w)
 {
     pthread_mutex_lock(&w->mu);
     w->woken = false;
+    uint64_t n;
+    ssize_t r = read(w->fd, &n, sizeof n);     /* empties it (EAGAIN when it was) */
+    (void)r;
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -52,6 +63,9 @@ void drv_wake_up(drv_wake *w)
 {
     pthread_mutex_lock(&w->mu);
     w->woken = true;
+    uint64_t one = 1;
+    ssize_t r = write(w->fd, &one, sizeof one);
+    (void)r;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
 }
@@ -262,6 +276,10 @@ void drv_pause(const drv_call *c, const char *point)
         if (strcmp(p->p[i].name, point) == 0)
             drv_wake_sleep(c->state->wake, p->p[i].ns);
 }
+
+int call_wake_fd(const drv_call *c) { return c->state->wake->fd; }
+
+int call_faults(const drv_call *c) { return faultctl_faults_of(c->state->rec); }
 
 bool call_guarantee(const drv_call *c, const char *name)
 {

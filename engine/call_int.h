@@ -15,11 +15,13 @@
 #include <stdint.h>
 
 /* A sleep another thread can cut short: a worker's pause points sleep on
- * it, and the driver wakes it when the worker's call passes its deadline. */
+ * it, and the driver wakes it when the worker's call passes its deadline;
+ * an operation that waits on a descriptor polls fd beside it. */
 typedef struct drv_wake {
     pthread_mutex_t mu;
     pthread_cond_t cv;          /* on CLOCK_MONOTONIC */
     bool woken;                 /* until the next drv_wake_reset */
+    int fd;                     /* an eventfd, readable while woken */
 } drv_wake;
 
 int drv_wake_init(drv_wake *w);

@@ -59,7 +59,7 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
         .conninfo = a->target->client_conninfo, .pooled = a->target->pooler != NULL,
         .schema = a->target->schema, .appname = a->target->appname,
         .nworkers = st->nworkers, .iterations = a->iterations, .first_iteration = a->first_iteration,
-        .iteration_step = a->iteration_step,
+        .iteration_step = a->iteration_step, .repeat_iteration = a->repeat_iteration,
         .seed = a->seed, .retries = st->retries, .pauses = st->pauses, .call_timeout_ns = st->call_timeout_ns,
         .params = st->params, .control = a->control, .annotate = a->annotate, .annotate_arg = a->hook_arg,
     };

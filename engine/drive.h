@@ -41,6 +41,9 @@ typedef struct run_opts {
     long first_iteration;       /* --from-iteration: the first iteration's number (0: 1) */
     int times;                  /* each item runs this many times (replay; 1 otherwise) */
     const char *schedule;       /* --schedule TOKEN: replay this schedule (explore/) */
+    const plan_item *items;     /* the items, given by the mode (pgrace exec's program) instead of
+                                 * targets; NULL: from targets and the registry */
+    int nitems;
     bool failfast;              /* --failfast: an item stops at its first violating iteration */
     const char *failfast_on;    /* --failfast=ID: ... that violates this invariant (NULL: any) */
     const char *mode;           /* the record's mode (NULL: "run"; replay runs as "replay") */
@@ -59,6 +62,7 @@ typedef struct drive_args {
     uint64_t seed;
     long first_iteration;       /* 0: from 1 */
     long iteration_step;        /* 0: 1 */
+    bool repeat_iteration;      /* every round runs first_iteration (drv_config's) */
     long iterations;            /* ignored by a sweep, which counts its own */
     bool failfast;              /* stop after the first iteration that violates an invariant */
     int failfast_on;            /* ... this one (an index of drv_invariant_id), or -1: any */

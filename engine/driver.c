@@ -247,7 +247,18 @@ static void diagnose(run *r)
     const char *name_of[2 * DRV_MAX_WORKERS], *app_of[2 * DRV_MAX_WORKERS];
     for (int i = 0; i < r->cfg->nworkers; i++) {
         const worker *w = &r->workers[i];
-        for (int b = 0; b < 1 + (w->conn2 != NULL); b++) {
+        /* A way in that knows the worker's connections (pgrace exec's
+         * proxy: its program's) names them; else they are the worker's own. */
+        int way[4], nway = faultctl_worker_backends(i, way, 4);
+        for (int b = 0; b < nway; b++) {
+            snprintf(names[n], sizeof names[n], b ? "worker %d (connection %d)" : "worker %d", i + 1, b + 1);
+            worker_app(r->cfg, i, false, apps[n], sizeof apps[n]);
+            pids[n] = way[b];
+            name_of[n] = names[n];
+            app_of[n] = apps[n];
+            n++;
+        }
+        for (int b = 0; nway < 0 && b < 1 + (w->conn2 != NULL); b++) {
             snprintf(names[n], sizeof names[n], b ? "worker %d (store 2)" : "worker %d", i + 1);
             worker_app(r->cfg, i, b, apps[n], sizeof apps[n]);
             pids[n] = b ? w->pid2 : w->pid;
@@ -518,7 +529,7 @@ static int iterate(run *r, PGconn *ctl, drv_result *res, call_record *all, int *
     long step = cfg->iteration_step > 0 ? cfg->iteration_step : 1;
     int64_t t0 = clock_now_ns();
     for (long i = 0; i < cfg->iterations; i++) {
-        r->iteration = first + i * step;
+        r->iteration = cfg->repeat_iteration ? first : first + i * step;
         if (batch_setup(&r->batch, r->iteration, cfg->nworkers, err, errlen) < 0)
             return -1;
         int before = cfg->before ? cfg->before(cfg->before_arg, r->iteration, err, errlen) : 0;

@@ -76,6 +76,8 @@ typedef struct drv_config {
     long iterations;
     long first_iteration;       /* iterations are numbered from this (0: from 1) */
     long iteration_step;        /* ... in steps of this (0: 1): the explorer keeps one workload */
+    bool repeat_iteration;      /* every round is first_iteration again (a program's setup recreates
+                                 * its rows each round: pgrace exec's explorer) */
     uint64_t seed;
     int retries;                /* extra attempts after a failed call */
     int64_t call_timeout_ns;    /* a call's deadline (0: DRV_DEFAULT_CALL_TIMEOUT_NS) */

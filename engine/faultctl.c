@@ -1,6 +1,8 @@
-/* faultctl.c — finding and steering the fault shim (see faultctl.h). */
+/* faultctl.c — finding and steering the fault shim, or another way in
+ * (see faultctl.h). */
 #include "engine/faultctl.h"
 
+#include "engine/driver.h"
 #include "faults/pgfault.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -8,6 +10,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,28 @@ static struct {
 static __thread call_record *current;
 static __thread pqx_trace *current_trace;
 static char installed[1024];    /* written by the driver's thread only */
+
+/* Another way in (faultctl_use), or NULL: the shim. */
+static const faultctl_way *way;
+static void *way_self;
+
+/* The gate the caller installed, behind the shim's own. */
+static faultctl_gate_fn gate_fn;
+static void *gate_arg;
+
+/* Each worker's current call, for a way whose statements arrive on threads
+ * of its own. */
+static struct {
+    call_record *rec;
+    pqx_trace *trace;
+} slots[DRV_MAX_WORKERS];
+static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void faultctl_use(const faultctl_way *w, void *self)
+{
+    way = w;
+    way_self = self;
+}
 
 static void observe(const pgf_event *ev, void *arg)
 {
@@ -117,6 +142,12 @@ void faultctl_exempt_thread(bool exempt)
 
 int faultctl_configure(const char *rules, char *err, size_t errlen)
 {
+    if (way) {
+        if (way->configure(way_self, rules, err, errlen) < 0)
+            return -1;
+        snprintf(installed, sizeof installed, "%s", rules ? rules : "");
+        return 0;
+    }
     if (!shim.configure) {
         if (rules && *rules) {
             err_set(err, errlen, "the fault shim is not loaded");
@@ -138,24 +169,71 @@ void faultctl_reset_ordinals(void)
         shim.reset_ordinals();
 }
 
-unsigned long faultctl_fired(void) { return shim.fired ? shim.fired() : 0; }
+unsigned long faultctl_fired(void)
+{
+    return way ? way->fired(way_self) : shim.fired ? shim.fired() : 0;
+}
+
+static bool worker_ok(int w) { return w >= 0 && w < DRV_MAX_WORKERS; }
 
 void faultctl_enter_call(call_record *rec, pqx_trace *trace)
 {
     current = rec;
     current_trace = trace;
+    if (way && worker_ok(rec->worker)) {
+        pthread_mutex_lock(&slots_mu);
+        slots[rec->worker].rec = rec;
+        slots[rec->worker].trace = trace;
+        pthread_mutex_unlock(&slots_mu);
+    }
+}
+
+/* Statements of t not yet answered are answered at `at`. */
+static void answered(pqx_trace *t, int64_t at)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (!t->ev[i].t_done)
+            t->ev[i].t_done = at;
 }
 
 void faultctl_leave_call(void)
 {
+    if (way && current && worker_ok(current->worker)) {
+        /* Past this, what the way tells of the worker is not this call's. */
+        pthread_mutex_lock(&slots_mu);
+        answered(current_trace, clock_now_ns());
+        slots[current->worker].rec = NULL;
+        slots[current->worker].trace = NULL;
+        pthread_mutex_unlock(&slots_mu);
+    }
     current = NULL;
     current_trace = NULL;
 }
 
-void faultctl_mark_sent(void)
+void faultctl_worker_statement(int worker, long stmt, const char *sql, const char *rule, const char *action)
 {
-    if (current_trace && current_trace->n > 0)
-        current_trace->ev[current_trace->n - 1].t_send = clock_now_ns();
+    if (!worker_ok(worker))
+        return;
+    int64_t now = clock_now_ns();
+    pthread_mutex_lock(&slots_mu);
+    call_record *rec = slots[worker].rec;
+    pqx_trace *t = slots[worker].trace;
+    if (rec && !sql) {
+        answered(t, now);
+    } else if (rec) {
+        if (t->n < t->cap) {
+            pqx_event *ev = &t->ev[t->n++];
+            *ev = (pqx_event){ .conn = rec->conn, .t_send = now };
+            snprintf(ev->sql, sizeof ev->sql, "%s", sql);
+            err_one_line(ev->sql);
+        } else {
+            t->dropped++;
+        }
+        if (rule && rec->faults++ == 0)
+            snprintf(rec->fault, sizeof rec->fault, "%s (%s) at statement %ld of worker %d: %.60s", rule,
+                     action ? action : "", stmt, worker + 1, sql);
+    }
+    pthread_mutex_unlock(&slots_mu);
 }
 
 void faultctl_interrupt(PGconn *conn)
@@ -164,10 +242,46 @@ void faultctl_interrupt(PGconn *conn)
         shim.interrupt(conn);
 }
 
-void faultctl_set_gate(pgf_gate_fn fn, void *arg)
+int faultctl_faults_of(const call_record *rec)
 {
-    if (shim.set_gate)
-        shim.set_gate(fn, arg);
+    pthread_mutex_lock(&slots_mu);
+    int n = rec->faults;
+    pthread_mutex_unlock(&slots_mu);
+    return n;
 }
 
-int faultctl_gate_worker(void) { return current ? current->worker : -1; }
+/* The shim's gate: the statement of a worker thread's call, in the
+ * engine's terms, to the installed gate; once let go, its trace event is
+ * stamped as sent now (it was stamped when the worker reached the gate,
+ * which under the explorer is long before). */
+static int shim_gate(void *arg, PGconn *conn, const char *sql)
+{
+    (void)arg;
+    if (!current || !gate_fn)
+        return PGF_GATE_GO;
+    PGTransactionStatusType ts = PQtransactionStatus(conn);
+    faultctl_stmt st = { .worker = current->worker, .pid = PQbackendPID(conn),
+                         .tx_status = ts == PQTRANS_INTRANS ? 'T' : ts == PQTRANS_INERROR ? 'E' : 'I',
+                         .app = PQparameterStatus(conn, "application_name"), .sql = sql };
+    int action = gate_fn(gate_arg, &st);
+    if (current_trace && current_trace->n > 0)
+        current_trace->ev[current_trace->n - 1].t_send = clock_now_ns();
+    return action;
+}
+
+void faultctl_set_gate(faultctl_gate_fn fn, void *arg)
+{
+    if (way) {
+        way->set_gate(way_self, fn, arg);
+        return;
+    }
+    gate_fn = fn;
+    gate_arg = arg;
+    if (shim.set_gate)
+        shim.set_gate(fn ? shim_gate : NULL, NULL);
+}
+
+int faultctl_worker_backends(int worker, int *pids, int max)
+{
+    return way ? way->backends(way_self, worker, pids, max) : -1;
+}

@@ -36,7 +36,7 @@ static int add(const scenario *s, const char *impl, plan_item *items, int *n, ch
 {
     if (strcmp(impl, "all") == 0) {
         for (int i = 0; i < s->nvariants; i++)
-            items[(*n)++] = (plan_item){ s, &s->variants[i] };
+            items[(*n)++] = (plan_item){ .scenario = s, .variant = &s->variants[i] };
         return 0;
     }
     const scenario_variant *v = scenario_variant_find(s, impl);
@@ -44,7 +44,7 @@ static int add(const scenario *s, const char *impl, plan_item *items, int *n, ch
         err_set(err, errlen, "scenario %s has no variant '%s' (pgrace list shows them)", s->name, impl);
         return -1;
     }
-    items[(*n)++] = (plan_item){ s, v };
+    items[(*n)++] = (plan_item){ .scenario = s, .variant = v };
     return 0;
 }
 
@@ -98,10 +98,10 @@ static int finish(const run_opts *o, const scenario *s, item_settings *st, char 
 
 void plan_label(const plan_item *item, const item_settings *st, char *buf, size_t len)
 {
-    if (strcmp(st->plan, "none") == 0)
-        snprintf(buf, len, "%s/%s", item->scenario->name, item->variant->name);
-    else
-        snprintf(buf, len, "%s/%s [%s]", item->scenario->name, item->variant->name, st->plan);
+    const char *v = item->variant->name;
+    bool plan = strcmp(st->plan, "none") != 0;
+    snprintf(buf, len, "%s%s%s%s%s%s", item->scenario->name, *v ? "/" : "", v, plan ? " [" : "", plan ? st->plan : "",
+             plan ? "]" : "");
 }
 
 int plan_build(const run_opts *o, plan_item **out, char *err, size_t errlen)

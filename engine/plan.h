@@ -8,14 +8,31 @@
 
 #include "engine/driver.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 
 struct run_opts;
+
+/* Where an item comes from when it is not a scenario of the registry (a
+ * user's program, which pgrace exec runs as a scenario it makes): what the
+ * record says it is and the words of the commands that repeat it. Its
+ * strings and settings live as long as the item. */
+typedef struct item_origin {
+    const char *kind;           /* the record's item kind: "exec" */
+    json_t *settings;           /* what it runs (its own keys of the record's settings) */
+    const char *command;        /* a command's words before its options ("pgrace exec --setup F ...") */
+    const char *tail;           /* ... and after them (" -- CMD ARG...") */
+    /* Every explored round runs this iteration (its setup recreates its rows
+     * each round, so the program sees the same iteration each time); 0:
+     * rounds run fresh iterations of one workload, as a scenario's do. */
+    long explore_iteration;
+} item_origin;
 
 /* One (scenario, variant) pair of a plan. */
 typedef struct plan_item {
     const scenario *scenario;
     const scenario_variant *variant;
+    const item_origin *origin;  /* NULL: a scenario of the registry */
 } plan_item;
 
 /* What one plan item runs with: the options, with its fault plan applied. */
@@ -42,7 +59,8 @@ int plan_build(const struct run_opts *o, plan_item **items, char *err, size_t er
 int plan_settings(const struct run_opts *o, const plan_item *item, item_settings *out, char *err, size_t errlen);
 
 /* The label of an item in every report: "attestation/no-tx" or
- * "attestation/no-tx [sweep]". */
+ * "attestation/no-tx [sweep]" (a variant with no name: the scenario's
+ * alone, "attestation-go no-lock [sweep]"). */
 void plan_label(const plan_item *item, const item_settings *st, char *buf, size_t len);
 
 #endif

@@ -11,8 +11,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What an item of an origin (pgrace exec's program) runs with: its own
+ * keys, and what every drive has. */
+static json_t *origin_settings_json(const run_opts *o, const item_settings *st, const item_origin *origin)
+{
+    json_t *s = json_deep_copy(origin->settings);
+    if (!s)
+        return json_object();
+    json_object_set_new(s, "plan", json_string(st->plan));
+    json_object_set_new(s, "workers", json_integer(st->nworkers));
+    json_object_set_new(s, "iterations", json_integer(o->iterations));
+    json_object_set_new(s, "fault", st->fault ? json_string(st->fault) : json_null());
+    json_object_set_new(s, "sweep", json_boolean(st->sweep));
+    json_object_set_new(s, "call_timeout_ns", json_integer(st->call_timeout_ns));
+    json_object_set_new(s, "dsn", o->dsn ? json_string(o->dsn) : json_null());
+    return s;
+}
+
 static json_t *settings_json(const run_opts *o, const plan_item *item, const item_settings *st)
 {
+    if (item->origin)
+        return origin_settings_json(o, st, item->origin);
     json_t *s = json_object(), *pauses = json_array();
     json_object_set_new(s, "scenario", json_string(item->scenario->name));
     json_object_set_new(s, "variant", json_string(item->variant->name));
@@ -39,13 +58,23 @@ rep_item *record_item_begin(report *r, const run_opts *o, const plan_item *item,
         return NULL;
     char label[160], group[96], classname[256];
     plan_label(item, st, label, sizeof label);
-    snprintf(group, sizeof group, "pgrace.%s", item->scenario->name);
-    /* "pgrace.SCENARIO.VARIANT", and ".PLAN" when it has one. */
-    snprintf(classname, sizeof classname, "pgrace.%s.%s%s%s", item->scenario->name, item->variant->name,
-             strcmp(st->plan, "none") != 0 ? "." : "", strcmp(st->plan, "none") != 0 ? st->plan : "");
+    bool plan = strcmp(st->plan, "none") != 0;
+    if (item->origin) {
+        /* "pgrace.exec.PROGRAM", and ".PLAN": the program's words, dotted. */
+        snprintf(group, sizeof group, "pgrace.%s", item->origin->kind);
+        snprintf(classname, sizeof classname, "pgrace.%s.%s%s%s", item->origin->kind, item->scenario->name,
+                 plan ? "." : "", plan ? st->plan : "");
+        for (char *c = classname; *c; c++)
+            *c = *c == ' ' ? '.' : *c;
+    } else {
+        snprintf(group, sizeof group, "pgrace.%s", item->scenario->name);
+        /* "pgrace.SCENARIO.VARIANT", and ".PLAN" when it has one. */
+        snprintf(classname, sizeof classname, "pgrace.%s.%s%s%s", item->scenario->name, item->variant->name,
+                 plan ? "." : "", plan ? st->plan : "");
+    }
     json_t *settings = settings_json(o, item, st);
-    rep_item_desc d = { .kind = "scenario", .name = label, .settings = settings, .nworkers = st->nworkers,
-                        .group = group, .classname = classname };
+    rep_item_desc d = { .kind = item->origin ? item->origin->kind : "scenario", .name = label,
+                        .settings = settings, .nworkers = st->nworkers, .group = group, .classname = classname };
     rep_item *it = report_item_begin(r, &d);
     json_decref(settings);
     return it;
@@ -158,8 +187,12 @@ static json_t *violation(const run_opts *o, const plan_item *item, const item_se
     const drv_verdict *v = &res->verdicts[k];
     json_t *d = json_object();
     char text[2048], key[48];
-    json_object_set_new(d, "scenario", json_string(item->scenario->name));
-    json_object_set_new(d, "variant", json_string(item->variant->name));
+    if (item->origin) {
+        json_object_set_new(d, "program", json_string(item->scenario->name));
+    } else {
+        json_object_set_new(d, "scenario", json_string(item->scenario->name));
+        json_object_set_new(d, "variant", json_string(item->variant->name));
+    }
     json_object_set_new(d, "plan", json_string(st->plan));
     json_object_set_new(d, "invariant", json_string(drv_invariant_name(item->scenario, k)));
     json_object_set_new(d, "invariant_id", json_string(drv_invariant_id(item->scenario, k)));

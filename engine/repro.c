@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,11 +53,30 @@ static void add_common(char *buf, size_t len, const run_opts *o)
         add(buf, len, " --pooler %s", pooler_name(o->pooler));
 }
 
+/* The command's words before its options: "pgrace run SCENARIO/VARIANT"
+ * (or explore), or the words of an item's origin (pgrace exec's, whose
+ * explorer is an option). */
+static void add_head(char *buf, size_t len, const run_opts *o, const plan_item *item, bool explore)
+{
+    buf[0] = '\0';
+    if (item->origin)
+        add(buf, len, "%s%s", item->origin->command, explore ? " --explore" : "");
+    else
+        add(buf, len, "%s %s %s/%s", o->argv0, explore ? "explore" : "run", item->scenario->name,
+            item->variant->name);
+}
+
+/* ... and after them. */
+static void add_tail(char *buf, size_t len, const plan_item *item)
+{
+    if (item->origin)
+        add(buf, len, "%s", item->origin->tail);
+}
+
 void repro_repeat_command(const run_opts *o, const plan_item *item, const item_settings *st, char *buf,
                           size_t len)
 {
-    buf[0] = '\0';
-    add(buf, len, "%s run %s/%s", o->argv0, item->scenario->name, item->variant->name);
+    add_head(buf, len, o, item, false);
     /* A sweep counts its own iterations. */
     if (!st->sweep)
         add(buf, len, " -i %ld", o->iterations);
@@ -85,14 +105,18 @@ void repro_repeat_command(const run_opts *o, const plan_item *item, const item_s
         o->failfast_on ? add(buf, len, " --failfast=%s", w) : add(buf, len, " --failfast");
     }
     add_common(buf, len, o);
+    add_tail(buf, len, item);
 }
 
 void repro_replay_command(const run_opts *o, const plan_item *item, const item_settings *st, long first,
                           long count, const char *fault_rules, char *buf, size_t len)
 {
-    buf[0] = '\0';
-    add(buf, len, "%s run %s/%s --from-iteration %ld -i %ld -n %d --retries %d --seed %" PRIu64, o->argv0,
-        item->scenario->name, item->variant->name, first, count, st->nworkers, st->retries, o->seed);
+    add_head(buf, len, o, item, false);
+    add(buf, len, " --from-iteration %ld -i %ld -n %d", first, count, st->nworkers);
+    /* A program's caller does not retry: pgrace exec has no retries. */
+    if (!item->origin)
+        add(buf, len, " --retries %d", st->retries);
+    add(buf, len, " --seed %" PRIu64, o->seed);
     add_pauses(buf, len, &st->pauses);
     /* The plan's settings of the operation (its side roles, a shorter
      * lock_timeout): without them the iteration is another one. */
@@ -101,4 +125,34 @@ void repro_replay_command(const run_opts *o, const plan_item *item, const item_s
     if (fault_rules && *fault_rules)
         add_quoted(buf, len, " --fault ", fault_rules);
     add_common(buf, len, o);
+    add_tail(buf, len, item);
+}
+
+void repro_schedule_command(const run_opts *o, const plan_item *item, const item_settings *st, const char *token,
+                            long iteration, char *buf, size_t len)
+{
+    add_head(buf, len, o, item, false);
+    add_quoted(buf, len, " --schedule ", token);
+    add(buf, len, " --from-iteration %ld -n %d", iteration, st->nworkers);
+    if (!item->origin)
+        add(buf, len, " --retries %d", st->retries);
+    add(buf, len, " --seed %" PRIu64, o->seed);
+    if (o->plan)
+        add(buf, len, " --plan %s", o->plan);
+    if (o->dsn)
+        add_quoted(buf, len, " --dsn ", o->dsn);
+    if (o->pooler)
+        add(buf, len, " --pooler %s", pooler_name(o->pooler));
+    add_tail(buf, len, item);
+}
+
+void repro_explore_command(const run_opts *o, const plan_item *item, const item_settings *st, int bound,
+                           bool faults, bool every_prefix, char *buf, size_t len)
+{
+    add_head(buf, len, o, item, true);
+    add(buf, len, " -n %d --preemptions %d%s%s --seed %" PRIu64, st->nworkers, bound, faults ? " --faults" : "",
+        every_prefix ? " --every-prefix" : "", o->seed);
+    if (o->pooler)
+        add(buf, len, " --pooler %s", pooler_name(o->pooler));
+    add_tail(buf, len, item);
 }

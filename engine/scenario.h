@@ -216,6 +216,17 @@ int call_param_duration(const drv_call *c, const char *name, const char *dflt, i
  * form. A call past its deadline is woken. */
 void drv_pause(const drv_call *c, const char *point);
 
+/* For an operation that waits on something other than the server (a
+ * child process: pgrace exec's programs): a descriptor that becomes
+ * readable when the call passes its deadline, to poll beside what it waits
+ * for — then it ends the call at once (within a second), as a cancelled
+ * statement would. The driver's; never read or close it. */
+int call_wake_fd(const drv_call *c);
+
+/* How many faults were injected into the call's statements so far (by the
+ * shim, the proxy, or the explorer's gate). */
+int call_faults(const drv_call *c);
+
 /* A pinned guarantee of the fixed form (see scenario.pins). Write the fixed
  * form as `if (GUARANTEE(c, "for-update")) <the guarantee> else <its loss>`:
  * the loss is the smallest change that removes the guarantee (a dropped

@@ -29,8 +29,20 @@ int session_open(const run_opts *o, enum session_shim shim, const char *mode, se
 {
     char err[ERRLEN];
     memset(s, 0, sizeof *s);
-    s->n = plan_build(o, &s->items, err, sizeof err);
-    int need = s->n < 0 ? -1 : shim == SESSION_SHIM_ALWAYS ? 1 : needs_shim(o, s->items, s->n, err, sizeof err);
+    if (o->items) {
+        if (!(s->items = malloc((size_t)o->nitems * sizeof *s->items))) {
+            err_set(err, sizeof err, "out of memory");
+            goto fail;
+        }
+        memcpy(s->items, o->items, (size_t)o->nitems * sizeof *s->items);
+        s->n = o->nitems;
+    } else {
+        s->n = plan_build(o, &s->items, err, sizeof err);
+    }
+    int need = s->n < 0 ? -1
+               : shim == SESSION_SHIM_ALWAYS ? 1
+               : shim == SESSION_SHIM_NEVER ? 0
+                                            : needs_shim(o, s->items, s->n, err, sizeof err);
     if (need < 0)
         goto fail;
     /* Re-executes with the shim preloaded (PGFAULT empty: the rules are
@@ -38,7 +50,7 @@ int session_open(const run_opts *o, enum session_shim shim, const char *mode, se
      * starts. */
     if (need && faultctl_preload(o->argv, err, sizeof err) < 0)
         goto fail;
-    if (o->fault && faultctl_configure(o->fault, err, sizeof err) < 0) {
+    if (o->fault && shim != SESSION_SHIM_NEVER && faultctl_configure(o->fault, err, sizeof err) < 0) {
         fprintf(stderr, "pgrace: bad --fault: %s\n", err);
         free(s->items);
         s->items = NULL;

@@ -23,9 +23,10 @@ typedef struct session {
 enum session_shim {
     SESSION_SHIM_IF_NEEDED,     /* when --fault, a plan's faults or a sweep needs it */
     SESSION_SHIM_ALWAYS,        /* the explorer's gate lives in the shim */
+    SESSION_SHIM_NEVER,         /* another way in faults and gates (pgrace exec's proxy) */
 };
 
-/* Builds the plan from o, re-executes with the shim preloaded when needed
+/* Builds the plan from o (or takes o->items), re-executes with the shim preloaded when needed
  * (this call then does not return), checks --fault, opens the target and
  * the run's record (mode: "run", "explore", "replay"), whose TAP goes to
  * stdout. Returns 0, or -1 after printing the one-line reason (exit

@@ -65,7 +65,8 @@ int proc_spawn(char *const argv[], const proc_opts *o, pid_t *pidp, char *err, s
             }
         } else if (o->stdout_fd > 0) {
             int nul = open("/dev/null", O_RDWR);
-            if (nul == -1 || dup2(o->stdout_fd, 1) == -1 || dup2(nul, 0) == -1 || dup2(nul, 2) == -1)
+            if (nul == -1 || dup2(o->stdout_fd, 1) == -1 || dup2(nul, 0) == -1
+                || dup2(o->stderr_fd > 0 ? o->stderr_fd : nul, 2) == -1)
                 child_fail(fds[1], errno);
             close(nul);
         }
@@ -82,7 +83,10 @@ int proc_spawn(char *const argv[], const proc_opts *o, pid_t *pidp, char *err, s
             if (getppid() != parent)        /* the parent already died */
                 _exit(1);
         }
-        execv(argv[0], argv);
+        if (o->envp)
+            execve(argv[0], argv, o->envp);
+        else
+            execv(argv[0], argv);
         child_fail(fds[1], errno);
     }
     close(fds[1]);

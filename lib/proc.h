@@ -21,6 +21,8 @@ typedef struct proc_opts {
     const char *output;       /* append stdout+stderr to this file, or NULL */
     int stdout_fd;            /* without output: this fd as stdout, stdin and stderr
                                * /dev/null (0: all three inherited) */
+    int stderr_fd;            /* with stdout_fd: this fd as stderr (0: /dev/null) */
+    char *const *envp;        /* the child's environment (NULL: the parent's) */
     bool drop_identity;       /* switch to uid/gid below before exec */
     uid_t uid;
     gid_t gid;

@@ -14,6 +14,7 @@
 #include "modes/modes.h"
 
 #include "engine/record.h"
+#include "engine/repro.h"
 
 #include "sched/equiv.h"
 #include "sched/sched.h"
@@ -64,6 +65,17 @@ typedef struct explorer {
 } explorer;
 
 /* ---- the hooks the driver calls ---- */
+
+/* The round's token: its schedule, and for a program's item the digest of
+ * its statements (a program's may vary from run to run: a replay says so). */
+static void round_token(const explorer *x, char *buf, size_t len)
+{
+    sched_token(x->sc, buf, len);
+    size_t n = strlen(buf);
+    if (x->item->origin && n < len)
+        snprintf(buf + n, len - n, ";h=%08x", sched_digest(x->sc));
+}
+
 
 static int on_round(void *arg, char *err, size_t errlen)
 {
@@ -179,7 +191,7 @@ static void after_round(void *arg, long iteration, const call_record *calls, int
         if (verdicts[k] == 0 && !x->violated) {
             x->violated = true;
             x->preemptions = sched_preemptions(x->sc);
-            sched_token(x->sc, x->token, sizeof x->token);
+            round_token(x, x->token, sizeof x->token);
         }
     if (x->in_faults) {
         x->fault_runs++;
@@ -195,32 +207,14 @@ static void after_round(void *arg, long iteration, const call_record *calls, int
     x->exhausted = !dfs_next(x->d);
 }
 
-/* The replay command of the current round's schedule (its iteration number
- * chooses its workload). */
-static void replay_command(const explorer *x, const char *token, long iteration, char *buf, size_t len)
-{
-    const run_opts *o = &x->o->run;
-    int n = snprintf(buf, len, "%s run %s/%s --schedule '%s' --from-iteration %ld -n %d --retries %d --seed %" PRIu64,
-                     o->argv0, x->item->scenario->name, x->item->variant->name, token, iteration, x->st->nworkers,
-                     x->st->retries, o->seed);
-    if (n > 0 && (size_t)n < len && o->plan)
-        n += snprintf(buf + n, len - (size_t)n, " --plan %s", o->plan);
-    if (n > 0 && (size_t)n < len && o->dsn) {
-        char q[1024];
-        shell_quote(o->dsn, q, sizeof q);
-        n += snprintf(buf + n, len - (size_t)n, " --dsn %s", q);
-    }
-    if (n > 0 && (size_t)n < len && o->pooler)
-        snprintf(buf + n, len - (size_t)n, " --pooler %s", pooler_name(o->pooler));
-}
-
 /* drv_annotate_fn: the violating round's schedule, its steps, its replay. */
 static void annotate(void *arg, json_t *found)
 {
     explorer *x = arg;
-    char token[sizeof x->token], replay[sizeof x->token + 512];
-    sched_token(x->sc, token, sizeof token);
-    replay_command(x, token, json_integer_value(json_object_get(found, "record")), replay, sizeof replay);
+    char token[sizeof x->token], replay[sizeof x->token + 2048];
+    round_token(x, token, sizeof token);
+    repro_schedule_command(&x->o->run, x->item, x->st, token, json_integer_value(json_object_get(found, "record")),
+                           replay, sizeof replay);
     json_object_set_new(found, "schedule", json_string(token));
     json_object_set_new(found, "preemptions", json_integer(sched_preemptions(x->sc)));
     json_object_set_new(found, "steps", sched_describe(x->sc));
@@ -231,7 +225,7 @@ static void annotate(void *arg, json_t *found)
 static const char *round_schedule(void *arg)
 {
     explorer *x = arg;
-    sched_token(x->sc, x->round_token, sizeof x->round_token);
+    round_token(x, x->round_token, sizeof x->round_token);
     return x->round_token;
 }
 
@@ -290,6 +284,11 @@ static int drive_workload(const explore_opts *o, target *t, sched *sc, const pla
                      .first_iteration = P + workload, .iteration_step = P, .rep = ri ? rep : NULL, .ritem = ri,
                      .before = before_round, .after = after_round, .annotate = annotate,
                      .schedule = round_schedule, .hook_arg = x, .control = &control };
+    if (item->origin && item->origin->explore_iteration > 0) {
+        /* A program's rounds: the same iteration each time, recreated. */
+        a.first_iteration = item->origin->explore_iteration;
+        a.repeat_iteration = true;
+    }
     int64_t t0 = clock_now_ns();
     int rc = run_drive(&a, res, err, errlen);
     e->seconds += (double)(clock_now_ns() - t0) / 1e9;
@@ -454,11 +453,8 @@ static int explore_item(const explore_opts *o, target *t, sched *sc, const plan_
         report_item_replay(rep, ri, replay, true);
         json_decref(replay);
     }
-    char repeat[1024];
-    snprintf(repeat, sizeof repeat, "%s explore %s/%s -n %d --preemptions %d%s%s --seed %" PRIu64 "%s%s",
-             o->run.argv0, item->scenario->name, item->variant->name, st.nworkers, o->bound,
-             o->faults ? " --faults" : "", o->every_prefix ? " --every-prefix" : "", o->run.seed,
-             o->run.pooler ? " --pooler " : "", pooler_name(o->run.pooler));
+    char repeat[4096];
+    repro_explore_command(&o->run, item, &st, o->bound, o->faults, o->every_prefix, repeat, sizeof repeat);
     *held = record_item_end(rep, ri, &o->run, item, &st, &res, "schedules", repeat);
     drv_result_free(&res);
     return 0;
@@ -466,44 +462,40 @@ static int explore_item(const explore_opts *o, target *t, sched *sc, const plan_
 
 /* ---- the commands ---- */
 
-/* The explorer's session: the shared one, with the scheduler installed as
- * the shim's gate. Returns the scheduler, or NULL (printed, exit 2). */
-static sched *open_explorer(const run_opts *o, const char *mode, session *s)
+/* The scheduler of a session, installed as the gate of the way its workers
+ * take (engine/faultctl.h). Returns it, or NULL (printed). */
+static sched *start_sched(const run_opts *o, session *s)
 {
     char err[ERRLEN];
-    if (session_open(o, SESSION_SHIM_ALWAYS, mode, s) < 0)
-        return NULL;
     int64_t bound = o->call_timeout_ns ? o->call_timeout_ns : DRV_DEFAULT_CALL_TIMEOUT_NS;
     sched *sc = sched_new(o->nworkers, s->t.ctl, s->t.pooler != NULL, bound, err, sizeof err);
     if (!sc) {
         fprintf(stderr, "pgrace: %s\n", err);
-        session_close(o, s, EXIT_USAGE);
         return NULL;
     }
     sched_install(sc);
     return sc;
 }
 
-static int close_explorer(const run_opts *o, session *s, sched *sc, int status)
+static void stop_sched(sched *sc)
 {
     sched_install(NULL);
     sched_free(sc);
-    return session_close(o, s, status);
 }
 
-int explore_main(const explore_opts *o)
+int explore_session(const explore_opts *o, session *s)
 {
-    session s;
-    sched *sc = open_explorer(&o->run, "explore", &s);
+    sched *sc = start_sched(&o->run, s);
     if (!sc)
         return EXIT_USAGE;
-    session_header(&o->run, &s, 1);
+    session_header(&o->run, s, 1);
     int status = EXIT_HELD;
-    for (int i = 0; i < s.n; i++) {
-        char err[ERRLEN];
+    for (int i = 0; i < s->n; i++) {
+        char err[ERRLEN], label[256];
         bool held = true;
-        if (explore_item(o, &s.t, sc, &s.items[i], s.rep, &held, err, sizeof err) < 0) {
-            report_bail(s.rep, "%s/%s: %s", s.items[i].scenario->name, s.items[i].variant->name, err);
+        if (explore_item(o, &s->t, sc, &s->items[i], s->rep, &held, err, sizeof err) < 0) {
+            plan_label(&s->items[i], &(item_settings){ .plan = "none" }, label, sizeof label);
+            report_bail(s->rep, "%s: %s", label, err);
             fprintf(stderr, "pgrace: %s\n", err);
             status = EXIT_USAGE;
             break;
@@ -511,7 +503,91 @@ int explore_main(const explore_opts *o)
         if (!held)
             status = EXIT_VIOLATED;
     }
-    return close_explorer(&o->run, &s, sc, status);
+    stop_sched(sc);
+    return status;
+}
+
+int explore_main(const explore_opts *o)
+{
+    session s;
+    if (session_open(&o->run, SESSION_SHIM_ALWAYS, "explore", &s) < 0)
+        return EXIT_USAGE;
+    return session_close(&o->run, &s, explore_session(o, &s));
+}
+
+int explore_replay_session(const run_opts *o, session *s)
+{
+    schedule sch;
+    char err[ERRLEN];
+    if (schedule_parse(o->schedule, o->nworkers, &sch, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s (with -n %d)\n", err, o->nworkers);
+        return EXIT_USAGE;
+    }
+    sched *sc = start_sched(o, s);
+    if (!sc)
+        return EXIT_USAGE;
+    session_header(o, s, o->times);
+    report_note(s->rep, "replaying schedule %s", o->schedule);
+    int status = EXIT_HELD;
+    for (int i = 0; i < s->n * o->times && status != EXIT_USAGE; i++) {
+        const plan_item *item = &s->items[i / o->times];
+        item_settings st;
+        explorer x = { .sc = sc };
+        drv_control control = { on_round, on_worker_done, &x };
+        drv_result res;
+        char label[256];
+        if (plan_settings(o, item, &st, err, sizeof err) < 0) {
+            fprintf(stderr, "pgrace: %s\n", err);
+            status = EXIT_USAGE;
+            break;
+        }
+        plan_label(item, &st, label, sizeof label);
+        explore_opts eo = { .run = *o };
+        x.o = &eo;
+        x.item = item;
+        x.st = &st;
+        /* One round: the schedule, then the drive ends. */
+        x.current = sch;
+        x.in_faults = true;
+        x.queue = &x.current;
+        x.nqueue = 1;
+        x.next_fault = 0;
+        rep_item *ri = record_item_begin(s->rep, o, item, &st);
+        long first = o->first_iteration ? o->first_iteration : 1;
+        drive_args a = { .target = &s->t, .item = item, .settings = &st, .seed = o->seed, .iterations = 1,
+                         .first_iteration = first, .rep = s->rep, .ritem = ri, .before = before_round,
+                         .after = after_round, .annotate = annotate, .schedule = round_schedule, .hook_arg = &x,
+                         .control = &control };
+        if (run_drive(&a, &res, err, sizeof err) < 0) {
+            record_item_error(s->rep, ri, err);
+            report_bail(s->rep, "%s: %s", label, err);
+            fprintf(stderr, "pgrace: %s\n", err);
+            status = EXIT_USAGE;
+            break;
+        }
+        if (x.last_end == SCHED_GAVE_UP)
+            report_note(s->rep, "the schedule could not be replayed as written (a worker it names was not runnable); "
+                        "the round ran free from there");
+        if (sch.has_digest && sched_digest(sc) != sch.digest) {
+            /* The program sent other statements than when the schedule was
+             * found: its verdict would be about another schedule. */
+            snprintf(err, sizeof err, "the schedule cannot be replayed: the program sent other statements than when "
+                     "it was found (their digest h=%08x, the token's h=%08x): its statements vary from run to run",
+                     sched_digest(sc), sch.digest);
+            drv_result_free(&res);
+            record_item_error(s->rep, ri, err);
+            fprintf(stderr, "pgrace: %s: %s\n", label, err);
+            status = EXIT_USAGE;
+            break;
+        }
+        char repeat[4096];
+        repro_schedule_command(o, item, &st, o->schedule, first, repeat, sizeof repeat);
+        if (!record_item_end(s->rep, ri, o, item, &st, &res, "iterations", repeat))
+            status = EXIT_VIOLATED;
+        drv_result_free(&res);
+    }
+    stop_sched(sc);
+    return status;
 }
 
 int explore_replay_main(const run_opts *o)
@@ -523,56 +599,7 @@ int explore_replay_main(const run_opts *o)
         return EXIT_USAGE;
     }
     session s;
-    sched *sc = open_explorer(o, o->mode ? o->mode : "run", &s);
-    if (!sc)
+    if (session_open(o, SESSION_SHIM_ALWAYS, o->mode ? o->mode : "run", &s) < 0)
         return EXIT_USAGE;
-    session_header(o, &s, o->times);
-    report_note(s.rep, "replaying schedule %s", o->schedule);
-    int status = EXIT_HELD;
-    for (int i = 0; i < s.n * o->times && status != EXIT_USAGE; i++) {
-        const plan_item *item = &s.items[i / o->times];
-        item_settings st;
-        explorer x = { .sc = sc };
-        drv_control control = { on_round, on_worker_done, &x };
-        drv_result res;
-        if (plan_settings(o, item, &st, err, sizeof err) < 0) {
-            fprintf(stderr, "pgrace: %s\n", err);
-            status = EXIT_USAGE;
-            break;
-        }
-        explore_opts eo = { .run = *o };
-        x.o = &eo;
-        x.item = item;
-        x.st = &st;
-        /* One round: the schedule, then the drive ends. */
-        x.current = sch;
-        x.in_faults = true;
-        x.queue = &x.current;
-        x.nqueue = 1;
-        x.next_fault = 0;
-        rep_item *ri = record_item_begin(s.rep, o, item, &st);
-        drive_args a = { .target = &s.t, .item = item, .settings = &st, .seed = o->seed, .iterations = 1,
-                         .first_iteration = o->first_iteration, .rep = s.rep, .ritem = ri, .before = before_round,
-                         .after = after_round, .annotate = annotate, .schedule = round_schedule, .hook_arg = &x,
-                         .control = &control };
-        if (run_drive(&a, &res, err, sizeof err) < 0) {
-            record_item_error(s.rep, ri, err);
-            report_bail(s.rep, "%s/%s: %s", item->scenario->name, item->variant->name, err);
-            fprintf(stderr, "pgrace: %s\n", err);
-            status = EXIT_USAGE;
-            break;
-        }
-        if (x.last_end == SCHED_GAVE_UP)
-            report_note(s.rep, "the schedule could not be replayed as written (a worker it names was not runnable); "
-                        "the round ran free from there");
-        char repeat[1024];
-        snprintf(repeat, sizeof repeat, "%s run %s/%s --schedule '%s' --from-iteration %ld -n %d --seed %" PRIu64 "%s%s",
-                 o->argv0, item->scenario->name, item->variant->name, o->schedule,
-                 o->first_iteration ? o->first_iteration : 1, st.nworkers, o->seed, o->pooler ? " --pooler " : "",
-                 pooler_name(o->pooler));
-        if (!record_item_end(s.rep, ri, o, item, &st, &res, "iterations", repeat))
-            status = EXIT_VIOLATED;
-        drv_result_free(&res);
-    }
-    return close_explorer(o, &s, sc, status);
+    return session_close(o, &s, explore_replay_session(o, &s));
 }

@@ -18,6 +18,12 @@
 /* pgrace run [SCENARIO[/VARIANT]...]: each item driven, TAP on stdout. */
 int run_main(const run_opts *o);
 
+struct session;
+
+/* The same within a session opened by the caller (pgrace exec's): the exit
+ * status; the caller closes the session. */
+int run_session(const run_opts *o, struct session *s);
+
 /* ---- soak --------------------------------------------------------- */
 
 typedef struct soak_opts {
@@ -56,6 +62,11 @@ int explore_main(const explore_opts *o);
 
 /* pgrace run with --schedule (o->schedule): replays it on each target. */
 int explore_replay_main(const run_opts *o);
+
+/* The same within a session opened by the caller (pgrace exec's, whose
+ * way in is its proxy): the exit status; the caller closes the session. */
+int explore_session(const explore_opts *o, struct session *s);
+int explore_replay_session(const run_opts *o, struct session *s);
 
 /* ---- replay ------------------------------------------------------- */
 

@@ -33,33 +33,33 @@ static int run_item(const run_opts *o, target *t, const plan_item *item, report 
         if (r.verdicts[k].failures && (stop_on < 0 || stop_on == k) &&
             (first_bad < 0 || r.verdicts[k].first_iteration < first_bad))
             first_bad = r.verdicts[k].first_iteration;
-    if (o->failfast && first_bad >= 0)
-        report_note(rep, "%s/%s: --failfast: stopped at iteration %ld, the first that violated %s",
-                    item->scenario->name, item->variant->name, first_bad,
+    if (o->failfast && first_bad >= 0) {
+        char label[256];
+        plan_label(item, &(item_settings){ .plan = "none" }, label, sizeof label);
+        report_note(rep, "%s: --failfast: stopped at iteration %ld, the first that violated %s", label, first_bad,
                     o->failfast_on ? o->failfast_on : "an invariant");
-    char repeat[2048];
+    }
+    char repeat[4096];
     repro_repeat_command(o, item, &st, repeat, sizeof repeat);
     *held = record_item_end(rep, ri, o, item, &st, &r, "iterations", repeat);
     drv_result_free(&r);
     return 0;
 }
 
-int run_main(const run_opts *o)
+int run_session(const run_opts *o, session *s)
 {
-    session s;
-    if (session_open(o, SESSION_SHIM_IF_NEEDED, o->mode ? o->mode : "run", &s) < 0)
-        return EXIT_USAGE;
-    session_header(o, &s, o->times);
+    session_header(o, s, o->times);
     int status = EXIT_HELD, violated_runs = 0;
-    for (int i = 0; i < s.n * o->times; i++) {
-        const plan_item *item = &s.items[i / o->times];
+    for (int i = 0; i < s->n * o->times; i++) {
+        const plan_item *item = &s->items[i / o->times];
         bool held = true;
-        char err[ERRLEN];
-        if (run_item(o, &s.t, item, s.rep, &held, err, sizeof err) < 0) {
+        char err[ERRLEN], label[256];
+        if (run_item(o, &s->t, item, s->rep, &held, err, sizeof err) < 0) {
             /* After a signal the failure is only the teardown under way. */
             if (cleanup_signal_seen())
                 break;
-            report_bail(s.rep, "%s/%s: %s", item->scenario->name, item->variant->name, err);
+            plan_label(item, &(item_settings){ .plan = "none" }, label, sizeof label);
+            report_bail(s->rep, "%s: %s", label, err);
             fprintf(stderr, "pgrace: %s\n", err);
             status = EXIT_USAGE;
             break;
@@ -70,6 +70,14 @@ int run_main(const run_opts *o)
         }
     }
     if (o->times > 1)
-        report_note(s.rep, "%d of %d runs violated an invariant", violated_runs, s.n * o->times);
-    return session_close(o, &s, status);
+        report_note(s->rep, "%d of %d runs violated an invariant", violated_runs, s->n * o->times);
+    return status;
+}
+
+int run_main(const run_opts *o)
+{
+    session s;
+    if (session_open(o, SESSION_SHIM_IF_NEEDED, o->mode ? o->mode : "run", &s) < 0)
+        return EXIT_USAGE;
+    return session_close(o, &s, run_session(o, &s));
 }

@@ -6,6 +6,7 @@
 #include "engine/faultctl.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/hash.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -26,8 +27,9 @@ typedef struct sworker {
     enum wstate state;
     bool go;                    /* let go from the gate */
     int action;                 /* what the gate then answers */
-    PGconn *conn;               /* the statement at the gate / in flight */
-    int pid;                    /* its backend, read at the grant */
+    int pid;                    /* its backend (the statement at the gate / in flight) */
+    bool in_tx;                 /* the statement at the gate is inside a transaction block */
+    char app[96];               /* its connection's application_name (through a pooler) */
     int step;                   /* its statement in flight: index into steps, or -1 */
     int stmts;                  /* statements granted this round */
     char sql[64];
@@ -94,11 +96,7 @@ void sched_free(sched *s)
     free(s);
 }
 
-static int gate(void *arg, PGconn *conn, const char *sql)
-{
-    int worker = faultctl_gate_worker();
-    return worker < 0 ? PGF_GATE_GO : sched_arrive(arg, worker, conn, sql);
-}
+static int gate(void *arg, const faultctl_stmt *st) { return sched_arrive(arg, st); }
 
 void sched_install(sched *s) { faultctl_set_gate(s ? gate : NULL, s); }
 
@@ -110,7 +108,6 @@ void sched_prepare(sched *s, int nworkers, sched_choose_fn choose, void *arg, co
         sworker *w = &s->w[i];
         w->state = W_RUNNING;
         w->go = false;
-        w->conn = NULL;
         w->pid = 0;
         w->step = -1;
         w->stmts = 0;
@@ -132,22 +129,24 @@ static void run_free(sched *s)
         pthread_cond_signal(&s->w[i].cv);
 }
 
-int sched_arrive(sched *s, int worker, PGconn *conn, const char *sql)
+int sched_arrive(sched *s, const faultctl_stmt *st)
 {
-    if (worker < 0 || worker >= s->n)
+    if (st->worker < 0 || st->worker >= s->n)
         return PGF_GATE_GO;
-    sworker *w = &s->w[worker];
+    sworker *w = &s->w[st->worker];
     pthread_mutex_lock(&s->mu);
     if (s->free_run) {
         pthread_mutex_unlock(&s->mu);
         return PGF_GATE_GO;
     }
     w->state = W_AT_GATE;
-    w->conn = conn;
+    w->pid = st->pid;
+    w->in_tx = st->tx_status == 'T' || st->tx_status == 'E';
+    snprintf(w->app, sizeof w->app, "%s", st->app ? st->app : "");
     w->go = false;
-    snprintf(w->sql, sizeof w->sql, "%s", sql);
+    snprintf(w->sql, sizeof w->sql, "%s", st->sql);
     err_one_line(w->sql);
-    w->quiet = equiv_quiet(sql);        /* the whole statement: the copy is cut short */
+    w->quiet = equiv_quiet(st->sql);    /* the whole statement: the copy is cut short */
     pthread_cond_broadcast(&s->changed);
     /* The scheduler's own waits are bounded, and it either lets this
      * statement go or opens every gate: this wait ends. */
@@ -157,7 +156,6 @@ int sched_arrive(sched *s, int worker, PGconn *conn, const char *sql)
     w->go = false;
     w->state = W_RUNNING;
     pthread_mutex_unlock(&s->mu);
-    faultctl_mark_sent();
     return action;
 }
 
@@ -324,10 +322,8 @@ static int await_unblock(sched *s, char *err, size_t errlen)
 static void grant(sched *s, int c, uint32_t runnable, char *err, size_t errlen)
 {
     sworker *w = &s->w[c];
-    /* Parked at the gate: its connection is ours to read. */
-    w->pid = PQbackendPID(w->conn);
-    PGTransactionStatusType ts = PQtransactionStatus(w->conn);
-    know_pid(s, c, w->pid, PQparameterStatus(w->conn, "application_name"), err, errlen);
+    /* Parked at the gate: what it arrived with stays. */
+    know_pid(s, c, w->pid, w->app, err, errlen);
     pthread_mutex_lock(&s->mu);
     w->stmts++;
     bool fault = !s->fault_used && s->fault.worker == c && s->fault.nth == w->stmts;
@@ -336,7 +332,7 @@ static void grant(sched *s, int c, uint32_t runnable, char *err, size_t errlen)
     if (s->nsteps < SCHED_MAX_STEPS) {
         sched_step *st = &s->steps[s->nsteps];
         *st = (sched_step){ .worker = c, .runnable = runnable, .fault = fault,
-                            .in_tx = ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR, .quiet = w->quiet };
+                            .in_tx = w->in_tx, .quiet = w->quiet };
         memcpy(st->sql, w->sql, sizeof st->sql);
         w->step = s->nsteps++;
     }
@@ -419,6 +415,16 @@ void sched_token(const sched *s, char *buf, size_t len)
         snprintf(buf + used, len - used, ";f=%d:%d:%s", s->fault.worker + 1, s->fault.nth,
                  actions[s->fault.action]);
     }
+}
+
+uint32_t sched_digest(const sched *s)
+{
+    uint64_t h = HASH_FNV1A_INIT;
+    for (int i = 0; i < s->nsteps; i++) {
+        h = hash_fnv1a(h, &s->steps[i].worker, sizeof s->steps[i].worker);
+        h = hash_fnv1a(h, s->steps[i].sql, strlen(s->steps[i].sql) + 1);
+    }
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 json_t *sched_describe(const sched *s)

@@ -2,9 +2,9 @@
  * sched.h — the explorer's core: one round of N workers, one statement at
  * a time, in an order a policy chooses.
  *
- * Every worker statement stops at the fault shim's gate (pgf_set_gate,
- * through harness/faultctl) before it is sent: the worker thread calls
- * sched_arrive and waits. The driver's thread runs sched_round: it waits
+ * Every worker statement stops at the gate of the way it reaches the server
+ * by (engine/faultctl.h: the fault shim's, or pgrace exec's wire proxy)
+ * before it is sent: the thread that sends it calls sched_arrive and waits. The driver's thread runs sched_round: it waits
  * until the round is quiescent — every worker stopped at the gate, done
  * with its calls, or blocked by another test session *as the server says*
  * (lib/blocking: pg_isolation_test_session_is_blocked, asked adaptively,
@@ -22,6 +22,7 @@
 #ifndef PGRACE_SCHED_H
 #define PGRACE_SCHED_H
 
+#include "engine/faultctl.h"
 #include "lib/blocking.h"
 
 #include <jansson.h>
@@ -74,7 +75,7 @@ enum sched_end {
 sched *sched_new(int nworkers, PGconn *ctl, bool pooled, int64_t bound_ns, char *err, size_t errlen);
 void sched_free(sched *s);
 
-/* Installs s as the shim's gate (NULL: removes it). */
+/* Installs s as the gate (engine/faultctl.h; NULL: removes it). */
 void sched_install(sched *s);
 
 /* Before a round of nworkers workers (at most the scheduler's): the policy
@@ -83,10 +84,11 @@ void sched_prepare(sched *s, int nworkers, sched_choose_fn choose, void *arg, co
 
 /* --- the worker threads' side --- */
 
-/* At the gate: worker's next statement on conn is sql. Waits for its turn
- * and returns a PGF_GATE_* action (GO, or the round's fault). Called by the
- * gate on the worker's own thread. */
-int sched_arrive(sched *s, int worker, PGconn *conn, const char *sql);
+/* At the gate: st is st->worker's next statement (its backend and
+ * transaction status as they are now). Waits for its turn and returns a
+ * PGF_GATE_* action (GO, or the round's fault). Called by the gate on the
+ * thread that sends the statement. */
+int sched_arrive(sched *s, const faultctl_stmt *st);
 
 /* The worker's calls of the round are over (the driver calls it). */
 void sched_worker_done(sched *s, int worker);
@@ -111,6 +113,13 @@ int sched_preemptions(const sched *s);
 
 /* The round's schedule as a token ("s=1212;f=2:3:ambiguous"), into buf. */
 void sched_token(const sched *s, char *buf, size_t len);
+
+/* A digest of the round's statements (each grant's worker and text, in
+ * order): two rounds that sent the same statements in the same order have
+ * the same one. A schedule of a program whose statements vary from run to
+ * run cannot be replayed; its token carries this ("h=") so that a replay
+ * can say so. */
+uint32_t sched_digest(const sched *s);
 
 /* The round's schedule in reading order, as a new JSON array of lines
  * ("w1: SELECT ... FOR UPDATE", "w2: SELECT ... FOR UPDATE  (blocked by

@@ -2,12 +2,15 @@
  * schedule.c — a schedule as a printable token, and its replay (see
  * strategy.h).
  *
- *   token  = "s=" workers [ ";f=" worker ":" nth ":" action ]
+ *   token  = "s=" workers [ ";f=" worker ":" nth ":" action ] [ ";h=" hex ]
  *   workers = digits (one worker each, 1-9) | number { "." number }
  *   action = "error" | "drop" | "ambiguous" | "cancel"
  *
  * "s=1122121;f=2:4:ambiguous": workers 1, 1, 2, 2, 1, 2, 1 go in turn, and
  * worker 2's fourth statement commits but its client loses the connection.
+ * ";h=" is the digest of the statements the schedule let go (sched_digest),
+ * which pgrace exec's tokens carry: a program's statements may vary from
+ * run to run, and a replay that sent others says so.
  */
 #include "sched/strategy.h"
 
@@ -84,12 +87,26 @@ int schedule_parse(const char *token, int nworkers, schedule *out, char *err, si
         err_set(err, errlen, "bad schedule '%s': no workers after s=", token);
         return -1;
     }
-    if (*p == ';') {
-        if (strncmp(p, ";f=", 3) != 0) {
-            err_set(err, errlen, "bad schedule '%s': after the workers, only ;f=WORKER:NTH:ACTION", token);
+    const char *h = strstr(p, ";h=");
+    if (h) {
+        char *end;
+        unsigned long d = strtoul(h + 3, &end, 16);
+        if (end == h + 3 || *end || end - (h + 3) > 8) {
+            err_set(err, errlen, "bad schedule '%s': ;h= takes the statements' digest, up to 8 hex digits", token);
             return -1;
         }
-        return parse_fault(p + 3, nworkers, &out->fault, err, errlen);
+        out->has_digest = true;
+        out->digest = (uint32_t)d;
+    }
+    if (*p == ';' && p != h) {
+        if (strncmp(p, ";f=", 3) != 0) {
+            err_set(err, errlen, "bad schedule '%s': after the workers, only ;f=WORKER:NTH:ACTION and ;h=DIGEST",
+                    token);
+            return -1;
+        }
+        char fault[64];
+        snprintf(fault, sizeof fault, "%.*s", h ? (int)(h - p - 3) : (int)strlen(p + 3), p + 3);
+        return parse_fault(fault, nworkers, &out->fault, err, errlen);
     }
     return 0;
 }

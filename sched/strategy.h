@@ -81,15 +81,19 @@ int pct_choose(void *arg, int step, uint32_t runnable, int last);
 
 /* ---- replay ---- */
 
-/* A schedule to replay: its choices, and its fault (worker < 0: none). */
+/* A schedule to replay: its choices, its fault (worker < 0: none), and the
+ * digest of the statements it let go (sched_digest) when the token has
+ * one. */
 typedef struct schedule {
     int choices[SCHED_MAX_STEPS];
     int n;
     sched_fault fault;
+    bool has_digest;
+    uint32_t digest;
 } schedule;
 
-/* Parses a token ("s=1212" or "s=1.2.10;f=2:3:ambiguous") for nworkers
- * workers. Returns 0, or -1 with a reason. */
+/* Parses a token ("s=1212", "s=1.2.10;f=2:3:ambiguous", "s=1212;h=9f86d081")
+ * for nworkers workers. Returns 0, or -1 with a reason. */
 int schedule_parse(const char *token, int nworkers, schedule *out, char *err, size_t errlen);
 
 /* sched_choose_fn replaying a schedule (arg): its choice at each point, -1
