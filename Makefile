@@ -160,7 +160,7 @@ clients: $(PROXY_CLIENTS)
 # The proxy's own tests link the proxy, the fault grammar and lib/:
 # proxy_fuzz (its protocol side on the corpus t/corpus/proxy and mutations)
 # and proxy_gate (the gate and the backend pids, against a real server).
-PROXY_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard proxy/*.c) $(GRAMMAR_SRCS) $(LIB_SRCS))
+PROXY_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out proxy/way.c,$(wildcard proxy/*.c)) $(GRAMMAR_SRCS) $(LIB_SRCS))
 $(BUILD)/t/proxy_%: t/unit/proxy_%.c $(PROXY_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

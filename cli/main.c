@@ -59,6 +59,7 @@ int main(int argc, char **argv)
         spec_opts spec;
         enum list_what list;
         proxy_opts proxy;
+        exec_opts exec;
     } o;
     int parsed;
     if (strcmp(cmd, "run") == 0)
@@ -75,6 +76,8 @@ int main(int argc, char **argv)
         parsed = cli_parse_list(argc, argv, &o.list);
     else if (strcmp(cmd, "proxy") == 0)
         parsed = cli_parse_proxy(argc, argv, &o.proxy);
+    else if (strcmp(cmd, "exec") == 0)
+        parsed = cli_parse_exec(argc, argv, &o.exec);
     else if (strcmp(cmd, "cluster") == 0)
         parsed = 0;
     else {
@@ -92,6 +95,9 @@ int main(int argc, char **argv)
         status = list_main(o.list);
     } else if (strcmp(cmd, "proxy") == 0) {
         status = proxy_main(&o.proxy);
+    } else if (strcmp(cmd, "exec") == 0) {
+        /* Its workers go through the wire proxy, not the shim. */
+        status = exec_main(&o.exec);
     } else if (strcmp(cmd, "cluster") == 0) {
         int first = argc > 2 && strcmp(argv[2], "--") == 0 ? 3 : 2;
         status = cluster_main(argv + first);

@@ -18,6 +18,8 @@ const char cli_usage[] =
     "       pgrace replay REPORT.json [--times N] [--dsn DSN]\n"
     "       pgrace cluster -- CMD [ARG...]\n"
     "       pgrace proxy [--listen DIR|HOST:PORT] [--dsn DSN] [--fault RULES]... [--log F] [-- CMD [ARG...]]\n"
+    "       pgrace exec -n N [-i I] [--setup F.sql] [--check NAME=F.sql]... [options] -- CMD [ARG...]\n"
+    "                                                (pgrace exec --help)\n"
     "       pgrace isolation [CONNINFO] < FILE.spec     (PostgreSQL 15's isolationtester)\n"
     "       pgrace spec FILE.spec... [--dsn DSN] [--junit F] [--seed S] [--call-timeout D]\n"
     "\n"

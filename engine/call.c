@@ -228,6 +228,39 @@ void call_failed(const drv_call *c, const char *context)
     o->status = error_status(st);
 }
 
+/* Whether text starts with a SQLSTATE (five digits or capitals) as a word. */
+static bool starts_with_sqlstate(const char *text)
+{
+    for (int i = 0; i < 5; i++)
+        if (!((text[i] >= '0' && text[i] <= '9') || (text[i] >= 'A' && text[i] <= 'Z')))
+            return false;
+    return text[5] == '\0' || text[5] == ' ';
+}
+
+void call_answer(const drv_call *c, int status, const char *text)
+{
+    if (status >= 200 && status < 300) {
+        call_ok(c, text);
+        return;
+    }
+    if (status >= 400 && status < 500) {
+        call_refuse(c, status, text);
+        return;
+    }
+    call_state *st = c->state;
+    outcome *o = &st->rec->out;
+    st->endings++;
+    *o = (outcome){ .kind = OUT_ERROR, .status = status };
+    if (starts_with_sqlstate(text)) {
+        memcpy(o->sqlstate, text, 5);
+        o->sqlstate[5] = '\0';
+        if (strcmp(o->sqlstate, "40001") == 0 || strcmp(o->sqlstate, "40P01") == 0 || strcmp(o->sqlstate, "55P03") == 0)
+            o->kind = OUT_RETRYABLE;
+        text += text[5] ? 6 : 5;
+    }
+    snprintf(o->message, sizeof o->message, "%s", text);
+}
+
 void call_fail(const drv_call *c, const char *why)
 {
     call_state *st = c->state;

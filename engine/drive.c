@@ -75,10 +75,13 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
     if (st->sweep) {
         int positions = 0;
         rc = sweep_run(&cfg, item->scenario, item->variant, a->target->ctl, res, &positions, err, errlen);
-        if (rc == 0)
-            report_note(a->rep, "%s/%s: fault sweep over %d statement positions x 3 actions (error=40001, drop, "
-                        "ambiguous), %d worker(s), %d retr%s", item->scenario->name, item->variant->name,
-                        positions, st->nworkers, st->retries, st->retries == 1 ? "y" : "ies");
+        if (rc == 0) {
+            char label[256];
+            plan_label(item, &(item_settings){ .plan = "none" }, label, sizeof label);
+            report_note(a->rep, "%s: fault sweep over %d statement positions x 3 actions (error=40001, drop, "
+                        "ambiguous), %d worker(s), %d retr%s", label, positions, st->nworkers, st->retries,
+                        st->retries == 1 ? "y" : "ies");
+        }
     } else {
         rc = drv_run(&cfg, item->scenario, item->variant, a->target->ctl, res, err, errlen);
     }

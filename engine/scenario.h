@@ -190,6 +190,13 @@ void call_refuse(const drv_call *c, int status, const char *why);
  * transaction open on c->conn is rolled back. */
 void call_failed(const drv_call *c, const char *context);
 
+/* What an outside program answered (pgrace exec's workers): status and its
+ * words. 2xx: ok, text the result; 4xx: a conflict, as call_refuse; any
+ * other: an error with that status, retryable when text starts with a
+ * SQLSTATE a client retries (40001, 40P01, 55P03), that SQLSTATE recorded
+ * when text starts with one. */
+void call_answer(const drv_call *c, int status, const char *text);
+
 /* A failure the operation detects itself — a row that must exist does not,
  * bad data, out of memory — ends the call as an error with why (copied, no
  * SQLSTATE) and the scenario's error_status; the transaction is rolled

@@ -68,6 +68,36 @@ int explore_replay_main(const run_opts *o);
 int explore_session(const explore_opts *o, struct session *s);
 int explore_replay_session(const run_opts *o, struct session *s);
 
+/* ---- exec --------------------------------------------------------- */
+
+#define EXEC_MAX_WORKERS 64
+#define EXEC_MAX_CHECKS 16
+#define EXEC_DEFAULT_ITERATIONS 20
+
+typedef struct exec_check {
+    const char *name;           /* its id: lower-case letters, digits and '-' */
+    const char *file;           /* the SQL file, one query */
+} exec_check;
+
+typedef struct exec_opts {
+    run_opts run;               /* -n, -i, --seed, --dsn, --fault, --plan sweep, --call-timeout, the
+                                 * reports, --from-iteration, --schedule, --failfast */
+    const char *setup;          /* --setup F.sql, or NULL */
+    exec_check checks[EXEC_MAX_CHECKS];
+    int nchecks;
+    bool fail_on[256];          /* --fail-on: the exit statuses that are failures (default 1-255) */
+    const char *fail_on_text;   /* --fail-on as given, or NULL */
+    bool explore, faults;       /* --explore, --faults */
+    int bound;                  /* --preemptions */
+    long max_schedules;         /* --max-schedules (0: none) */
+    char *const *cmd;           /* after --: CMD [ARG...] */
+} exec_opts;
+
+/* pgrace exec -- CMD [ARG...]: the program run N-way through the wire
+ * proxy, iteration after iteration, faulted or explored, and judged by the
+ * checks' SQL and by its workers' answers. */
+int exec_main(const exec_opts *o);
+
 /* ---- replay ------------------------------------------------------- */
 
 typedef struct replay_opts {

@@ -28,7 +28,6 @@ struct pxw {
     bool arrived[DRV_MAX_WORKERS], ended[DRV_MAX_WORKERS];
 };
 
-
 /* A session SET: SET name ..., but not SET LOCAL, SET TRANSACTION, SET
  * CONSTRAINTS (which belong to a transaction) nor SET SESSION
  * CHARACTERISTICS. */

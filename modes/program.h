@@ -1,0 +1,72 @@
+/*
+ * program.h — a user's program as a scenario (engine/scenario.h), made at
+ * run time for pgrace exec, so that the engine drives it as it drives the
+ * C scenarios: iterations, N workers released together, deadlines, fault
+ * plans and sweeps, the explorer, the one record and its reports.
+ *
+ *   setup      each iteration: the run's schema dropped and made again, the
+ *              pgrace.iteration, pgrace.workers and pgrace.seed settings,
+ *              the --setup file, and the table pgrace_answers (empty);
+ *   the call   one copy of the program, its environment pointing at its
+ *              worker's address of the wire proxy; its exit status and last
+ *              line of stdout are its answer, stored as a row of
+ *              pgrace_answers; at the call's deadline its process group is
+ *              killed;
+ *   invariants each --check file: any row it returns is a violation, the
+ *              rows its details; then "answered": every worker that ended
+ *              by itself exited with a status not declared a failure and
+ *              printed a status line; then the driver's deadline.
+ *
+ * examples/README.md is the contract a program may count on.
+ */
+#ifndef PGRACE_PROGRAM_H
+#define PGRACE_PROGRAM_H
+
+#include "engine/scenario.h"
+#include "modes/modes.h"
+#include "proxy/way.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct program program;
+
+typedef struct program_config {
+    char *const *argv;          /* the command, argv[0] a path */
+    const char *label;          /* the item's name: "attestation-go no-lock" */
+    const char *setup_sql;      /* the --setup file's text, or "" */
+    const exec_check *checks;   /* the --check files ... */
+    const char *const *check_sql;   /* ... and their text */
+    int nchecks;
+    const bool *fail_on;        /* [256]: exit statuses that are failures */
+    uint64_t seed;
+} program_config;
+
+/* The program's scenario (one at a time in a process: the call finds it).
+ * cfg's strings must outlive it. NULL with a reason. */
+program *program_new(const program_config *cfg, char *err, size_t errlen);
+
+/* Where its iterations run, once the run's target is open: the run's
+ * schema (every iteration's) and application_name prefix, the proxy the
+ * workers connect to and its way, and the user, database and password (NULL
+ * when none) the server's connection string names. Strings are copied.
+ * Returns 0 or -1 with a reason. */
+int program_attach(program *pg, const char *schema, const char *appname, proxy *p, pxw *way, const char *user,
+                   const char *dbname, const char *password, char *err, size_t errlen);
+const scenario *program_scenario(const program *pg);
+void program_free(program *pg);
+
+/* The schema's DDL the engine runs before a drive (what the checks are
+ * prepared against): the setup and the answers table. */
+const char *program_schema_sql(const program *pg);
+
+/* Whether each check is one query that returns rows, on ctl (the run's
+ * schema made with program_schema_sql). 0, or -1 with "--check NAME (FILE):
+ * why". */
+int program_check_queries(const program *pg, PGconn *ctl, char *err, size_t errlen);
+
+/* Kills every worker's process group still running (the signal's
+ * teardown). */
+void program_kill_all(void);
+
+#endif
