@@ -70,27 +70,9 @@ static int add_check(exec_opts *o, char *arg)
 /* "N" or "N-M", comma separated, 1..255. Returns 0 or -1 (said). */
 static int fail_on(exec_opts *o, const char *arg)
 {
-    memset(o->fail_on, 0, sizeof o->fail_on);
-    char copy[512];
-    snprintf(copy, sizeof copy, "%s", arg);
-    char *save = NULL;
-    bool any = false;
-    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        char *dash = strchr(t, '-');
-        long lo, hi;
-        if (dash)
-            *dash = '\0';
-        if (parse_long(t, 1, 255, &lo) < 0 || (dash ? parse_long(dash + 1, lo, 255, &hi) : (hi = lo, 0)) < 0) {
-            fprintf(stderr, "pgrace: bad --fail-on '%s': expected exit statuses from 1 to 255, N or N-M, "
-                    "comma-separated (e.g. 1-255, or 2,70-79)\n", arg);
-            return -1;
-        }
-        for (long v = lo; v <= hi; v++)
-            o->fail_on[v] = true;
-        any = true;
-    }
-    if (!any) {
-        fprintf(stderr, "pgrace: bad --fail-on '%s': name at least one exit status\n", arg);
+    if (parse_set(arg, 1, 255, o->fail_on) < 0) {
+        fprintf(stderr, "pgrace: bad --fail-on '%s': expected exit statuses from 1 to 255, N or N-M, "
+                "comma-separated (e.g. 1-255, or 2,70-79)\n", arg);
         return -1;
     }
     o->fail_on_text = arg;
@@ -144,7 +126,7 @@ int cli_parse_exec(int argc, char **argv, exec_opts *o)
                          .argv = argv };
     o->bound = EXPLORE_DEFAULT_BOUND;
     for (int v = 1; v < 256; v++)
-        o->fail_on[v] = true;
+        o->fail_on[v] = 1;
     opterr = 0;
     optind = 2;         /* argv: pgrace exec ... */
     int ch;

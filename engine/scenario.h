@@ -192,7 +192,7 @@ void call_failed(const drv_call *c, const char *context);
 
 /* What an outside program answered (pgrace exec's workers): status and its
  * words. 2xx: ok, text the result; 4xx: a conflict, as call_refuse; any
- * other: an error with that status, retryable when text starts with a
+ * other: an error with that status (0: it gave none), retryable when text starts with a
  * SQLSTATE a client retries (40001, 40P01, 55P03), that SQLSTATE recorded
  * when text starts with one. */
 void call_answer(const drv_call *c, int status, const char *text);

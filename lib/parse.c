@@ -104,3 +104,31 @@ int parse_seed(const char *text, uint64_t *out)
     *out = v;
     return 0;
 }
+
+int parse_set(const char *text, long lo, long hi, unsigned char *set)
+{
+    for (long v = 0; v <= hi; v++)
+        set[v] = 0;
+    int any = 0;
+    for (const char *p = text;; p++) {
+        char item[32];
+        size_t n = strcspn(p, ",");
+        if (n == 0 || n >= sizeof item)
+            return -1;
+        memcpy(item, p, n);
+        item[n] = '\0';
+        char *dash = strchr(item, '-');
+        long a, b;
+        if (dash)
+            *dash = '\0';
+        if (parse_long(item, lo, hi, &a) < 0 || (dash ? parse_long(dash + 1, a, hi, &b) : (b = a, 0)) < 0)
+            return -1;
+        for (long v = a; v <= b; v++)
+            set[v] = 1;
+        any = 1;
+        p += n;
+        if (!*p)
+            break;
+    }
+    return any ? 0 : -1;
+}

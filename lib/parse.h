@@ -35,4 +35,9 @@ int parse_long(const char *text, long lo, long hi, long *out);
 /* A seed: a whole decimal number from 0 to 2^64 - 1. Returns 0 or -1. */
 int parse_seed(const char *text, uint64_t *out);
 
+/* A set of whole numbers in [lo, hi] written "N" or "N-M", comma-separated
+ * ("2,70-79"): set[v] for each v in it (set has hi + 1 entries, cleared
+ * first). Returns 0, or -1 when text is not one or names none. */
+int parse_set(const char *text, long lo, long hi, unsigned char *set);
+
 #endif

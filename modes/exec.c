@@ -46,21 +46,21 @@ static char *read_file(const char *path)
  * printed. */
 static int read_sql(const exec_opts *o, char **setup, char **checks)
 {
-    const char *bad = NULL;
-    if (o->setup && !(*setup = read_file(o->setup)))
-        bad = o->setup;
-    for (int i = 0; !bad && i < o->nchecks; i++) {
-        if (!(checks[i] = read_file(o->checks[i].file)))
-            bad = o->checks[i].file;
-        else if (!checks[i][strspn(checks[i], " \t\r\n")]) {
-            fprintf(stderr, "pgrace: --check %s: %s is empty: a check is one query, whose rows are its "
-                    "violations\n", o->checks[i].name, o->checks[i].file);
+    if (o->setup && !(*setup = read_file(o->setup))) {
+        fprintf(stderr, "pgrace: cannot read --setup %s: %s\n", o->setup, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < o->nchecks; i++) {
+        const exec_check *c = &o->checks[i];
+        if (!(checks[i] = read_file(c->file))) {
+            fprintf(stderr, "pgrace: cannot read --check %s=%s: %s\n", c->name, c->file, strerror(errno));
             return -1;
         }
-    }
-    if (bad) {
-        fprintf(stderr, "pgrace: cannot read %s: %s\n", bad, strerror(errno));
-        return -1;
+        if (!checks[i][strspn(checks[i], " \t\r\n")]) {
+            fprintf(stderr, "pgrace: --check %s=%s: the file is empty: a check is one query, whose rows are its "
+                    "violations\n", c->name, c->file);
+            return -1;
+        }
     }
     return 0;
 }
@@ -143,40 +143,29 @@ static char *password_of(const char *conninfo)
     return pw;
 }
 
-/* Starts what the workers go through and checks the setup and the checks
- * on the server. Returns 0, or -1 with err. */
+/* Starts what the workers go through, and checks the setup and the checks
+ * on the server before any worker runs. Returns 0, or -1 with err. */
 static int open_front(const exec_opts *o, session *s, program *pg, front *f, char **password, char *err,
                       size_t errlen)
 {
-    char first[24];
-    snprintf(first, sizeof first, "%ld", o->run.first_iteration ? o->run.first_iteration : 1);
-    const char *params[] = { first };
-    PGresult *r = pqx_ctl_query(s->t.ctl, "SELECT set_config('pgrace.iteration', $1, false)", 1, params, err, errlen);
-    if (!r)
-        return -1;
-    PQclear(r);
-    if (target_reset_schema(&s->t, program_schema_sql(pg), err, errlen) < 0) {
-        char why[ERRLEN];
-        snprintf(why, sizeof why, "%s", err);
-        err_set(err, errlen, "--setup: %s", why);
-        return -1;
-    }
-    if (program_check_queries(pg, s->t.ctl, err, errlen) < 0)
-        return -1;
     proxy_config pc = { .listen = "127.0.0.1:0", .upstream = s->t.conninfo, .groups = o->run.nworkers,
                         .search_path = s->t.schema };
     if (proxy_start(&f->p, &pc, err, errlen) < 0)
         return -1;
     int64_t timeout = o->run.call_timeout_ns ? o->run.call_timeout_ns : DRV_DEFAULT_CALL_TIMEOUT_NS;
-    if (!(f->way = pxw_new(f->p, timeout + DRV_GRACE_NS))) {
-        proxy_stop(f->p);
+    /* Held workers go after half the deadline: a worker that never
+     * arrives is then the only one its deadline reports. */
+    if (!(f->way = pxw_new(f->p, timeout / 2))) {
         err_set(err, errlen, "out of memory");
         return -1;
     }
     *password = password_of(s->t.conninfo);
     faultctl_use(pxw_faultctl(), f->way);
-    return program_attach(pg, s->t.schema, s->t.appname, f->p, f->way, proxy_user(f->p), proxy_dbname(f->p),
-                          *password, err, errlen);
+    if (program_attach(pg, s->t.schema, s->t.appname, f->p, f->way, proxy_user(f->p), proxy_dbname(f->p),
+                       *password, err, errlen) < 0)
+        return -1;
+    return program_validate(pg, s->t.ctl, o->run.first_iteration ? o->run.first_iteration : 1, o->run.nworkers, err,
+                            errlen);
 }
 
 int exec_main(const exec_opts *o)
@@ -198,7 +187,8 @@ int exec_main(const exec_opts *o)
     }
     char **argv = (char **)o->cmd, *given = argv[0];
     argv[0] = path;
-    program_config cfg = { .argv = argv, .label = d->label, .setup_sql = setup ? setup : "", .checks = o->checks,
+    program_config cfg = { .argv = argv, .label = d->label, .setup_file = o->setup, .setup_sql = setup ? setup : "",
+                           .checks = o->checks,
                            .check_sql = (const char *const *)check_sql, .nchecks = o->nchecks,
                            .fail_on = o->fail_on, .seed = o->run.seed };
     if (!(pg = program_new(&cfg, err, sizeof err))) {
@@ -212,7 +202,7 @@ int exec_main(const exec_opts *o)
     ro.items = &item;
     ro.nitems = 1;
     session s;
-    if (session_open(&ro, SESSION_SHIM_NEVER, "exec", &s) < 0) {
+    if (session_open(&ro, SESSION_SHIM_NEVER, ro.mode ? ro.mode : "exec", &s) < 0) {
         argv[0] = given;
         goto out;
     }

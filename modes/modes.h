@@ -85,7 +85,7 @@ typedef struct exec_opts {
     const char *setup;          /* --setup F.sql, or NULL */
     exec_check checks[EXEC_MAX_CHECKS];
     int nchecks;
-    bool fail_on[256];          /* --fail-on: the exit statuses that are failures (default 1-255) */
+    unsigned char fail_on[256]; /* --fail-on: the exit statuses that are failures (default 1-255) */
     const char *fail_on_text;   /* --fail-on as given, or NULL */
     bool explore, faults;       /* --explore, --faults */
     int bound;                  /* --preemptions */

@@ -70,12 +70,15 @@ static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t er
         return -1;
     PQclear(r);
     pxw_round(pg->way, nworkers, true);
-    if (pqx_ctl_exec(ctl, pg->setup_sql, err, errlen) < 0) {
-        char why[ERRLEN];
-        snprintf(why, sizeof why, "%s", err);
-        err_set(err, errlen, "--setup: %s", why);
+    r = PQexec(ctl, pg->setup_sql);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+        err_set(err, errlen, "--setup %s: %s", pg->cfg.setup_file ? pg->cfg.setup_file : "(none)",
+                msg ? msg : PQerrorMessage(ctl));
+        PQclear(r);
         return -1;
     }
+    PQclear(r);
     return 0;
 }
 
@@ -337,10 +340,8 @@ static void op(const drv_call *c)
     char store_why[ERRLEN];
     if (rr->exit_code >= 0 && store_answer(c, rr->exit_code, status, body, faulted, store_why, sizeof store_why) < 0)
         call_fail(c, store_why);
-    else if (a->answered)
-        call_answer(c, status, body);
     else
-        call_fail(c, why);
+        call_answer(c, a->answered ? status : 0, a->answered ? body : why);
     free(rr);
 }
 
@@ -480,14 +481,16 @@ void program_free(program *pg)
     free(pg);
 }
 
-int program_check_queries(const program *pg, PGconn *ctl, char *err, size_t errlen)
+int program_validate(const program *pg, PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
 {
+    if (setup(ctl, iteration, nworkers, err, errlen) < 0)
+        return -1;
     for (int i = 0; i < pg->cfg.nchecks; i++) {
         const exec_check *c = &pg->cfg.checks[i];
         PGresult *r = PQprepare(ctl, "pgrace_exec_check", pg->cfg.check_sql[i], 0, NULL);
         if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-            err_set(err, errlen, "--check %s (%s): %s", c->name, c->file,
-                    r ? PQresultErrorMessage(r) : PQerrorMessage(ctl));
+            const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+            err_set(err, errlen, "--check %s=%s: %s", c->name, c->file, msg ? msg : PQerrorMessage(ctl));
             PQclear(r);
             return -1;
         }
@@ -497,7 +500,7 @@ int program_check_queries(const program *pg, PGconn *ctl, char *err, size_t errl
         PQclear(r);
         PQclear(PQexec(ctl, "DEALLOCATE pgrace_exec_check"));
         if (fields <= 0) {
-            err_set(err, errlen, "--check %s (%s): not a query: it returns no rows, and a check's rows are its "
+            err_set(err, errlen, "--check %s=%s: not a query: it returns no rows, and a check's rows are its "
                     "violations (a SELECT, or a statement with RETURNING)", c->name, c->file);
             return -1;
         }

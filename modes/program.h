@@ -34,11 +34,12 @@ typedef struct program program;
 typedef struct program_config {
     char *const *argv;          /* the command, argv[0] a path */
     const char *label;          /* the item's name: "attestation-go no-lock" */
-    const char *setup_sql;      /* the --setup file's text, or "" */
+    const char *setup_file;     /* --setup's file, or NULL */
+    const char *setup_sql;      /* its text, or "" */
     const exec_check *checks;   /* the --check files ... */
     const char *const *check_sql;   /* ... and their text */
     int nchecks;
-    const bool *fail_on;        /* [256]: exit statuses that are failures */
+    const unsigned char *fail_on;   /* [256]: exit statuses that are failures */
     uint64_t seed;
 } program_config;
 
@@ -60,10 +61,10 @@ void program_free(program *pg);
  * prepared against): the setup and the answers table. */
 const char *program_schema_sql(const program *pg);
 
-/* Whether each check is one query that returns rows, on ctl (the run's
- * schema made with program_schema_sql). 0, or -1 with "--check NAME (FILE):
- * why". */
-int program_check_queries(const program *pg, PGconn *ctl, char *err, size_t errlen);
+/* Before anything runs: iteration's setup of nworkers workers (in the
+ * attached schema) runs, and each check is one query that returns rows.
+ * 0, or -1 with "--setup FILE: why" or "--check NAME=FILE: why". */
+int program_validate(const program *pg, PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen);
 
 /* Kills every worker's process group still running (the signal's
  * teardown). */

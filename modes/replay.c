@@ -9,8 +9,9 @@
  * params, the run's seed, and the fault rules or the explored schedule it
  * ran with; it is rerun as that one iteration (`run --from-iteration K -i
  * 1`, or `run --schedule TOKEN`), --times N times on a fresh schema each
- * time. A spec's item: the permutation, rerun alone (`spec FILE
- * --permutation STEPS`) N times. The verdicts are TAP as for the mode, and
+ * time. A program's item (pgrace exec): the same, through `exec` with the
+ * item's command, setup and checks. A spec's item: the permutation, rerun
+ * alone (`spec FILE --permutation STEPS`) N times. The verdicts are TAP as for the mode, and
  * the exit status is 1 when it failed again.
  */
 #include "modes/modes.h"
@@ -129,6 +130,62 @@ static int replay_scenario(const replay_opts *ro, json_t *doc, json_t *item)
     return o.schedule ? explore_replay_main(&o) : run_main(&o);
 }
 
+/* A program's item (pgrace exec): its iteration (or schedule) alone, with
+ * its command, setup, checks and workers, ro->times times. */
+static int replay_exec(const replay_opts *ro, json_t *doc, json_t *item)
+{
+    json_t *st = json_object_get(item, "settings"), *rp = json_object_get(item, "replay");
+    json_t *command = json_object_get(st, "command"), *checks = json_object_get(st, "checks");
+    json_t *workers = json_object_get(rp, "workers"), *iteration = json_object_get(rp, "iteration");
+    json_t *timeout = json_object_get(st, "call_timeout_ns");
+    size_t n = json_array_size(command);
+    exec_opts o = { .run = { .times = ro->times, .dsn = ro->dsn, .call_timeout_ns = ro->call_timeout_ns, .mode = "replay",
+                             .iterations = 1, .iterations_given = true, .nworkers_given = true, .seed_given = true,
+                             .argv0 = ro->argv0, .argv = ro->argv },
+                    .setup = json_string_value(json_object_get(st, "setup")),
+                    .fail_on_text = json_string_value(json_object_get(st, "fail_on")) };
+    char **cmd = calloc(n + 1, sizeof *cmd);
+    const char *why = !cmd ? "out of memory"
+                      : n == 0 || !json_is_integer(workers) || !json_is_integer(iteration) || seed_of(doc, &o.run.seed) < 0
+                          ? "the report's failing item lacks its command, workers, iteration or seed"
+                          : json_array_size(checks) > EXEC_MAX_CHECKS ? "the report's item has too many checks"
+                                                                      : NULL;
+    for (size_t i = 0; !why && i < n; i++)
+        if (!(cmd[i] = (char *)json_string_value(json_array_get(command, i))))
+            why = "the report's command is malformed";
+    for (size_t i = 0; !why && i < json_array_size(checks); i++) {
+        json_t *c = json_array_get(checks, i);
+        o.checks[i] = (exec_check){ .name = json_string_value(json_object_get(c, "name")),
+                                    .file = json_string_value(json_object_get(c, "file")) };
+        if (!o.checks[i].name || !o.checks[i].file)
+            why = "the report's checks are malformed";
+        o.nchecks++;
+    }
+    for (int v = 1; v < 256; v++)
+        o.fail_on[v] = 1;
+    if (!why && o.fail_on_text && parse_set(o.fail_on_text, 1, 255, o.fail_on) < 0)
+        why = "the report's fail_on is malformed";
+    if (why) {
+        fprintf(stderr, "pgrace: %s: %s\n", ro->report, why);
+        free(cmd);
+        return EXIT_USAGE;
+    }
+    o.cmd = cmd;
+    o.run.nworkers = (int)json_integer_value(workers);
+    o.run.first_iteration = (long)json_integer_value(iteration);
+    const char *fault = json_string_value(json_object_get(rp, "fault"));
+    o.run.fault = fault && *fault ? fault : NULL;
+    o.run.schedule = json_string_value(json_object_get(rp, "schedule"));
+    if (!o.run.call_timeout_ns && json_is_integer(timeout))
+        o.run.call_timeout_ns = json_integer_value(timeout);
+    const char *dsn = json_string_value(json_object_get(st, "dsn"));
+    if (dsn && !o.run.dsn)
+        o.run.dsn = dsn;
+    int status = exec_main(&o);
+    free(cmd);
+    return status;
+}
+
 /* A spec item: its permutation alone, ro->times times in one run. */
 static int replay_spec(const replay_opts *ro, json_t *doc, json_t *item)
 {
@@ -174,6 +231,8 @@ int replay_main(const replay_opts *ro)
         status = replay_spec(ro, doc, item);
     } else if (kind && strcmp(kind, "scenario") == 0) {
         status = replay_scenario(ro, doc, item);
+    } else if (kind && strcmp(kind, "exec") == 0) {
+        status = replay_exec(ro, doc, item);
     } else {
         fprintf(stderr, "pgrace: report %s: an item of unknown kind '%s'\n", ro->report, kind ? kind : "");
         status = EXIT_USAGE;
