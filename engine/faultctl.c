@@ -229,9 +229,12 @@ void faultctl_worker_statement(int worker, long stmt, const char *sql, const cha
         } else {
             t->dropped++;
         }
+        /* A rule says what it does; the explorer's gate (its rules' text
+         * "explore") says which fault it chose. */
+        bool gate = rule && strcmp(rule, "explore") == 0 && action;
         if (rule && rec->faults++ == 0)
-            snprintf(rec->fault, sizeof rec->fault, "%s (%s) at statement %ld of worker %d: %.60s", rule,
-                     action ? action : "", stmt, worker + 1, sql);
+            snprintf(rec->fault, sizeof rec->fault, "%s%s%s at statement %ld of worker %d: %.60s", rule,
+                     gate ? ": " : "", gate ? action : "", stmt, worker + 1, sql);
     }
     pthread_mutex_unlock(&slots_mu);
 }

@@ -24,6 +24,7 @@
 #include "engine/session.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/hash.h"
 #include "lib/parse.h"
 #include "reports/report.h"
 
@@ -54,8 +55,12 @@ typedef struct explorer {
     equiv_set *seen;            /* the (prefix class, fault) keys queued */
     bool in_faults;
     schedule current;
+    /* the last dfs round's statements, each step's (worker, text) hashed:
+     * the next round's replayed prefix must send the same */
+    uint32_t *hashes;
+    int nhashes;
     /* counts */
-    long schedules, fault_runs, diverged, stuck, positions, equivalent, max_steps;
+    long schedules, fault_runs, diverged, stuck, positions, equivalent, max_steps, varied;
     int max_points, last_end;
     /* the violation */
     bool violated;
@@ -151,6 +156,31 @@ static void queue_faults(explorer *x)
     }
 }
 
+static uint32_t step_hash(const sched_step *st)
+{
+    uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, &st->worker, sizeof st->worker);
+    h = hash_fnv1a(h, st->sql, strlen(st->sql));
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* The round replayed a prefix of the last one: did it send the same
+ * statements there? A program's may vary from run to run (pgrace exec),
+ * and then the tree the enumeration walks is not the program's. */
+static void note_statements(explorer *x)
+{
+    int n;
+    const sched_step *steps = sched_steps(x->sc, &n);
+    int fresh = dfs_fresh(x->d);
+    for (int k = 0; k < fresh && k < x->nhashes && k < n; k++)
+        if (step_hash(&steps[k]) != x->hashes[k]) {
+            x->varied++;
+            break;
+        }
+    for (int k = 0; k < n; k++)
+        x->hashes[k] = step_hash(&steps[k]);
+    x->nhashes = n;
+}
+
 static int before_round(void *arg, long iteration, char *err, size_t errlen)
 {
     (void)iteration, (void)err, (void)errlen;
@@ -202,6 +232,7 @@ static void after_round(void *arg, long iteration, const call_record *calls, int
         return;
     if (x->last_end == SCHED_GAVE_UP)
         dfs_note_divergence(x->d);
+    note_statements(x);
     if (x->o->faults)
         queue_faults(x);
     x->exhausted = !dfs_next(x->d);
@@ -232,7 +263,7 @@ static const char *round_schedule(void *arg)
 /* ---- one item ---- */
 
 typedef struct exploration {
-    long schedules, fault_runs, diverged, stuck, positions, equivalent, pruned;
+    long schedules, fault_runs, diverged, stuck, positions, equivalent, pruned, varied;
     int workloads;              /* drives: one per workload explored */
     bool exhausted;
     int max_points;
@@ -270,9 +301,11 @@ static int drive_workload(const explore_opts *o, target *t, sched *sc, const pla
                           drv_result *res, exploration *e, explorer *x, char *err, size_t errlen)
 {
     *x = (explorer){ .o = o, .item = item, .st = st, .sc = sc, .bound = bound, .pct = o->pct };
-    if (o->pct ? !(x->p = pct_new(st->nworkers, o->depth, o->run.seed)) : !(x->d = dfs_new(bound)) ||
-        (o->faults && !o->every_prefix && !(x->seen = equiv_new()))) {
+    if (o->pct ? !(x->p = pct_new(st->nworkers, o->depth, o->run.seed))
+               : !(x->d = dfs_new(bound)) || !(x->hashes = calloc(SCHED_MAX_STEPS, sizeof *x->hashes)) ||
+                     (o->faults && !o->every_prefix && !(x->seen = equiv_new()))) {
         dfs_free(x->d);
+        free(x->hashes);
         err_set(err, errlen, "out of memory");
         return -1;
     }
@@ -295,6 +328,7 @@ static int drive_workload(const explore_opts *o, target *t, sched *sc, const pla
     e->schedules += x->schedules;
     e->fault_runs += x->fault_runs;
     e->diverged += x->diverged;
+    e->varied += x->varied;
     e->stuck += x->stuck;
     e->positions += x->positions;
     e->equivalent += x->equivalent;
@@ -306,6 +340,8 @@ static int drive_workload(const explore_opts *o, target *t, sched *sc, const pla
     e->workloads++;
     dfs_free(x->d);
     pct_free(x->p);
+    free(x->hashes);
+    x->hashes = NULL;
     free(x->queue);
     equiv_free(x->seen);
     x->queue = NULL;
@@ -392,6 +428,10 @@ static void comment_counts(report *rep, const explore_opts *o, const char *label
     if (e->diverged || e->stuck)
         report_note(rep, "%s: %ld schedule%s could not be replayed as recorded (the server answered differently), %ld "
                     "stuck past the deadline", label, e->diverged, e->diverged == 1 ? "" : "s", e->stuck);
+    if (e->varied)
+        report_note(rep, "%s: %ld schedule%s sent other statements than the round whose prefix %s replayed: the "
+                    "program's statements vary from run to run", label, e->varied, e->varied == 1 ? "" : "s",
+                    e->varied == 1 ? "it" : "they");
 }
 
 /* Explores item; the first violation is shrunk to the fewest preemptions
@@ -414,6 +454,15 @@ static int explore_item(const explore_opts *o, target *t, sched *sc, const plan_
     char label[128], first[sizeof x.token];
     plan_label(item, &st, label, sizeof label);
     comment_counts(rep, o, label, &st, &e);
+    if (e.varied && !x.violated) {
+        /* What held was not the program's tree of schedules. */
+        err_set(err, errlen, "cannot be explored: its statements vary from run to run (%ld schedule%s sent "
+                "others than the round whose prefix %s replayed), so no schedule of it can be replayed", e.varied,
+                e.varied == 1 ? "" : "s", e.varied == 1 ? "it" : "they");
+        drv_result_free(&res);
+        record_item_error(rep, ri, err);
+        return -1;
+    }
     if (x.violated && !o->pct) {
         snprintf(first, sizeof first, "%s", x.token);
         int p = x.preemptions, p0 = p;

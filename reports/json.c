@@ -116,9 +116,9 @@ static json_t *history_json(const rep_item *it)
     json_t *iters = json_array();
     for (size_t j = 0; j < it->niters; j++) {
         const rep_iter *x = &it->iters[j];
-        if (it->has_bad && it->first_bad.iteration == x->iteration)
+        if (it->has_bad && it->bad_at == (long)j)
             x = &it->first_bad;
-        else if (it->has_slow && it->slowest.iteration == x->iteration)
+        else if (it->has_slow && it->slow_at == (long)j)
             x = &it->slowest;
         json_array_append_new(iters, iter_json(it, x));
     }

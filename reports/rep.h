@@ -88,6 +88,8 @@ struct rep_item {
     long kept_bad;              /* violating iterations kept */
     rep_iter first_bad, slowest;/* traced copies (statements kept) */
     bool has_bad, has_slow;
+    long bad_at, slow_at;       /* which of iters they are copies of (an index; -1: not kept): by
+                                 * place, since rounds may share a number (an explored program's) */
     /* totals */
     long iterations;
     long outcomes[4];

@@ -339,6 +339,7 @@ void report_iteration(report *r, rep_item *it, const rep_iter_in *x)
     /* Every iteration up to the cap, then only violating ones, up to the
      * cap again: a soak's memory stays flat whatever it finds. */
     bool keep = it->seen <= r->keep_iterations || (bad && it->kept_bad < r->keep_iterations);
+    long at = -1;               /* its place among the kept */
     if (keep) {
         if (it->niters == it->cap) {
             size_t cap = it->cap ? it->cap * 2 : 64;
@@ -351,15 +352,17 @@ void report_iteration(report *r, rep_item *it, const rep_iter_in *x)
             it->cap = cap;
         }
         if (copy_iter(r, &it->iters[it->niters], x, false) == 0) {
-            it->niters++;
+            at = (long)it->niters++;
             it->kept_bad += bad;
         }
     } else {
         it->dropped++;
     }
     /* The traced copies: the first violation, and the slowest iteration. */
-    if (bad && !it->has_bad)
+    if (bad && !it->has_bad) {
         it->has_bad = copy_iter(r, &it->first_bad, x, true) == 0;
+        it->bad_at = at;
+    }
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (int i = 0; i < x->ncalls; i++) {
         lo = x->calls[i].t_start < lo ? x->calls[i].t_start : lo;
@@ -369,6 +372,7 @@ void report_iteration(report *r, rep_item *it, const rep_iter_in *x)
         if (it->has_slow)
             free_iter(&it->slowest);
         it->has_slow = copy_iter(r, &it->slowest, x, true) == 0;
+        it->slow_at = at;
     }
 }
 
