@@ -7,6 +7,7 @@
 #include "faults/grammar.h"
 #include "lib/exit.h"
 #include "lib/parse.h"
+#include "sched/strategy.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -188,6 +189,13 @@ int cli_parse_exec(int argc, char **argv, exec_opts *o)
         return -1;
     }
     char err[512];
+    schedule *sch = o->run.schedule ? malloc(sizeof *sch) : NULL;
+    int bad = sch && schedule_parse(o->run.schedule, o->run.nworkers, sch, err, sizeof err) < 0;
+    free(sch);
+    if (bad) {
+        fprintf(stderr, "pgrace: %s (with -n %d)\n", err, o->run.nworkers);
+        return -1;
+    }
     int status;
     struct pgf_ruleset *rs = pgf_rules_parse(o->run.fault, err, sizeof err, &status);
     pgf_ruleset_free(rs);

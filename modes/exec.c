@@ -125,8 +125,12 @@ static void teardown(void *arg)
 {
     front *f = arg;
     program_kill_all();
-    faultctl_use(NULL, NULL);
     pxw_stop(f->way);
+    /* After a signal the run's threads still use the proxy until the
+     * process ends, which closes its sockets (it has no file): it stays. */
+    if (cleanup_signal_seen())
+        return;
+    faultctl_use(NULL, NULL);
     proxy_stop(f->p);
     f->p = NULL;
 }
