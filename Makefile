@@ -157,7 +157,8 @@ $(CLIENTS_DIR)/node/node_modules/.package-lock.json: t/clients/node/package.json
 
 clients: $(PROXY_CLIENTS)
 
-# The proxy's own tests link the proxy, the fault grammar and lib/:
+# The proxy's own tests link the proxy, the fault grammar and lib/ (not
+# proxy/way.c, the proxy as the engine's way in: pgrace exec's, t/86):
 # proxy_fuzz (its protocol side on the corpus t/corpus/proxy and mutations)
 # and proxy_gate (the gate and the backend pids, against a real server).
 PROXY_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out proxy/way.c,$(wildcard proxy/*.c)) $(GRAMMAR_SRCS) $(LIB_SRCS))
@@ -264,23 +265,25 @@ check: test
 # schema (t/61: xmllint on fixed documents), PGXS's pg_isolation_regress
 # running pgrace (t/83: the drop-in; t/80 runs the same code), the
 # third-party clients (t/30-shim-clients: an instrumented shim cannot be
-# preloaded into them) and the example programs (t/85: they run no C of
-# pgrace's but `pgrace cluster`). The wire proxy's tests run there too
+# preloaded into them) and the example programs under pgrace exec (t/85:
+# exec's C is t/86's, with cheaper programs). The wire proxy's tests run there too
 # (t/32-proxy, t/32-proxy-drivers: the proxy is pgrace itself, the drivers
 # talk to it over a socket; proxy_fuzz's mutated conversations, proxy_gate).
 # ThreadSanitizer: what runs threads — the driver's
 # workers and deadlines (t/20, t/24, t/44 with two connections per worker),
 # the shim's counters and gate under concurrent workers (t/31, t/30-shim-count
 # which runs pgf_count and the dlopen path with 8 threads),
-# soak (t/70), the explorer's scheduler (t/90), and the wire proxy's
-# connection threads, cancel routing, gate and stop (t/32-proxy, proxy_gate).
+# soak (t/70), the explorer's scheduler (t/90), the wire proxy's
+# connection threads, cancel routing, gate and stop (t/32-proxy, proxy_gate),
+# and pgrace exec (t/86: workers' processes waited on by the driver's
+# threads, their statements credited from the proxy's, the rendezvous).
 # The pooler's test (t/25)
 # runs in the normal and the ASan pass: its threads are the driver's and the
 # scheduler's, which TSan sees in t/20 and t/90, with a socket more between
 # them and the server.
 ASAN_TESTS := $(filter-out t/03-check-kit.t t/05-deps.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t \
                 t/61-junit-schema.t t/83-pgxs.t t/85-examples.t,$(wildcard t/*.t))
-TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/32-proxy.t t/44-credstore.t \
+TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/32-proxy.t t/44-credstore.t t/86-exec.t \
               t/70-soak-replay.t $(wildcard t/90-explore.t)
 
 check-asan: clients
