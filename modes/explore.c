@@ -165,9 +165,14 @@ static uint32_t step_hash(const sched_step *st)
 
 /* The round replayed a prefix of the last one: did it send the same
  * statements there? A program's may vary from run to run (pgrace exec),
- * and then the tree the enumeration walks is not the program's. */
+ * and then the tree the enumeration walks is not the program's. (A
+ * scenario's rounds are fresh iterations, whose statements may name their
+ * rows: its code is the same, and never varies but with what the server
+ * answers.) */
 static void note_statements(explorer *x)
 {
+    if (!x->item->origin)
+        return;
     int n;
     const sched_step *steps = sched_steps(x->sc, &n);
     int fresh = dfs_fresh(x->d);

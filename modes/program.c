@@ -182,22 +182,22 @@ typedef struct run_result {
 static void await_exit(pid_t pid, int pfd, int out, int err, int wake, run_result *rr)
 {
     bool out_open = true, err_open = true;
-    int64_t kill_wait = -1;
     for (;;) {
         struct pollfd pf[4] = { { pfd, POLLIN, 0 }, { out_open ? out : -1, POLLIN, 0 },
                                 { err_open ? err : -1, POLLIN, 0 }, { rr->killed ? -1 : wake, POLLIN, 0 } };
         int r = poll(pf, 4, rr->killed ? KILL_WAIT_MS : -1);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r == 0 || (r < 0 && kill_wait >= 0))
-            break;          /* killed, and still not gone: left to the run's teardown */
+        if (r < 0)
+            kill(-pid, SIGKILL);    /* nothing left to wait with: it goes */
+        if (r <= 0)
+            break;          /* killed, and still not gone: reported so, reaped by no one */
         if (pf[1].revents && take(out, rr->out, &rr->nout) < 0)
             out_open = false;
         if (pf[2].revents && take(err, rr->err, &rr->nerr) < 0)
             err_open = false;
         if (pf[3].revents & POLLIN) {
             rr->killed = true;
-            kill_wait = 0;
             kill(-pid, SIGKILL);
         }
         if (pf[0].revents)
