@@ -84,6 +84,10 @@ static int fail_on(exec_opts *o, const char *arg)
 static const char *combination(const exec_opts *o, bool n_given, bool bound_given)
 {
     const run_opts *r = &o->run;
+    if (r->pooler)
+        return "--pooler is not exec's: its workers reach the server through the wire proxy";
+    if (r->impl)
+        return "--impl names a scenario's variant: exec runs the command after --";
     if (r->plan && strcmp(r->plan, "sweep") != 0)
         return "exec's only plan is sweep (--plan sweep)";
     if (r->plan && r->fault)

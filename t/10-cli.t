@@ -100,6 +100,7 @@ my @bad = (
     [ [qw(exec --fail-on 0 -- true)],            qr/bad --fail-on '0': expected exit statuses from 1 to 255/ ],
     [ [qw(exec --fail-on 9-3 -- true)],          qr/bad --fail-on '9-3'/ ],
     [ [qw(exec --retries 1 -- true)],            qr/bad option '--retries'/ ],
+    [ [qw(exec --impl no-tx -- true)],           qr/--impl names a scenario's variant/ ],
     [ [qw(exec --call-timeout 10 -- true)],      qr/bad --call-timeout '10'/ ],
     [ [qw(exec --json /nonexistent/dir/r.json -- true)], qr{cannot write report /nonexistent/dir/r.json} ],
 );
