@@ -7,7 +7,6 @@
 
 #include "lib/err.h"
 #include "lib/hash.h"
-#include "lib/rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,35 +89,7 @@ typedef struct order {
     int n;
 } order;
 
-typedef struct orders {
-    order *o;
-    int n, cap;
-} orders;
-
-static bool same_order(const order *a, const order *b)
-{
-    return a->n == b->n && memcmp(a->u, b->u, (size_t)a->n * sizeof a->u[0]) == 0;
-}
-
-/* Adds o unless it is there already; -1 out of memory. */
-static int add_order(orders *os, const order *o)
-{
-    for (int i = 0; i < os->n; i++)
-        if (same_order(&os->o[i], o))
-            return 0;
-    if (os->n == os->cap) {
-        int cap = os->cap ? 2 * os->cap : 16;
-        order *m = realloc(os->o, (size_t)cap * sizeof *m);
-        if (!m)
-            return -1;
-        os->o = m;
-        os->cap = cap;
-    }
-    os->o[os->n++] = *o;
-    return 0;
-}
-
-/* The units of one subset, by lane: lane[l] lists its units in order. */
+/* The units of one subset, by lane: unit[l] lists lane l's in order. */
 typedef struct lanes {
     int nl;
     int size[MAX_UNITS];
@@ -141,7 +112,7 @@ static void make_lanes(const oracle_unit *units, const int *members, int n, lane
     }
 }
 
-/* Orders of a subset: n! / prod(size!), saturating at limit. */
+/* Orders of a subset: n! / prod(size!), saturating past limit. */
 static double count_orders(const lanes *ls, double limit)
 {
     double c = 1;
@@ -154,60 +125,6 @@ static double count_orders(const lanes *ls, double limit)
     return c;
 }
 
-/* The concurrent run's own order: the lanes merged by when each unit
- * ended. */
-static void first_order(const oracle_unit *units, const lanes *ls, order *o)
-{
-    int at[MAX_UNITS] = { 0 };
-    o->n = 0;
-    for (;;) {
-        int best = -1;
-        for (int l = 0; l < ls->nl; l++)
-            if (at[l] < ls->size[l] &&
-                (best < 0 || units[ls->unit[l][at[l]]].t_end < units[ls->unit[best][at[best]]].t_end))
-                best = l;
-        if (best < 0)
-            return;
-        o->u[o->n++] = ls->unit[best][at[best]++];
-    }
-}
-
-/* Every order of a subset, lexicographically by lane. */
-static int all_orders(const lanes *ls, int *at, order *o, orders *os, int limit)
-{
-    if (os->n >= limit)
-        return 0;
-    bool any = false;
-    for (int l = 0; l < ls->nl; l++) {
-        if (at[l] == ls->size[l])
-            continue;
-        any = true;
-        o->u[o->n++] = ls->unit[l][at[l]++];
-        int rc = all_orders(ls, at, o, os, limit);
-        at[l]--;
-        o->n--;
-        if (rc < 0)
-            return -1;
-    }
-    return any ? 0 : add_order(os, o);
-}
-
-static void random_order(const lanes *ls, rng *r, order *o)
-{
-    int at[MAX_UNITS] = { 0 };
-    o->n = 0;
-    for (;;) {
-        int open[MAX_UNITS], n = 0;
-        for (int l = 0; l < ls->nl; l++)
-            if (at[l] < ls->size[l])
-                open[n++] = l;
-        if (!n)
-            return;
-        int l = open[rng_below(r, (uint64_t)n)];
-        o->u[o->n++] = ls->unit[l][at[l]++];
-    }
-}
-
 static int popcount(unsigned x) { return __builtin_popcount(x); }
 
 /* The subsets of the maybe units, the largest first: an outcome lost at
@@ -215,7 +132,7 @@ static int popcount(unsigned x) { return __builtin_popcount(x); }
 static int subsets(int nmaybe, unsigned *out, int limit)
 {
     int n = 0;
-    unsigned all = nmaybe >= 31 ? 0x7fffffffu : (1u << nmaybe) - 1;
+    unsigned all = (1u << nmaybe) - 1;
     for (int size = nmaybe; size >= 0 && n < limit; size--)
         for (unsigned m = 0; n < limit; m++) {
             if (popcount(m) == size)
@@ -241,64 +158,6 @@ static int members_of(const oracle_unit *units, int nunits, const int *maybe, in
     return n;
 }
 
-/* The orders to try, the concurrent run's own first. */
-static int make_orders(const oracle_check_in *in, orders *os, long *space, bool *sampled)
-{
-    int maybe[MAX_UNITS], nmaybe = 0;
-    for (int u = 0; u < in->nunits; u++)
-        if (in->units[u].take == ORACLE_MAYBE)
-            maybe[nmaybe++] = u;
-    if (nmaybe > 16)
-        nmaybe = 16;    /* past 2^16 subsets, the rest are left out of every order */
-    unsigned masks[1 << 10];
-    int nmasks = subsets(nmaybe, masks, (int)(sizeof masks / sizeof masks[0]));
-    double total = 0;
-    for (int i = 0; i < nmasks; i++) {
-        int members[MAX_UNITS], n = members_of(in->units, in->nunits, maybe, nmaybe, masks[i], members);
-        lanes ls;
-        make_lanes(in->units, members, n, &ls);
-        total += count_orders(&ls, 1e12);
-    }
-    if (nmasks < (1 << nmaybe))
-        total = 1e12;
-    *space = total > 1e12 ? (long)1e12 : (long)total;
-    *sampled = total > ORACLE_MAX_ORDERS;
-    for (int i = 0; i < nmasks && os->n < ORACLE_MAX_ORDERS; i++) {
-        int members[MAX_UNITS], n = members_of(in->units, in->nunits, maybe, nmaybe, masks[i], members);
-        lanes ls;
-        order o;
-        make_lanes(in->units, members, n, &ls);
-        first_order(in->units, &ls, &o);
-        if (add_order(os, &o) < 0)
-            return -1;
-    }
-    if (!*sampled) {
-        for (int i = 0; i < nmasks; i++) {
-            int members[MAX_UNITS], n = members_of(in->units, in->nunits, maybe, nmaybe, masks[i], members);
-            int at[MAX_UNITS] = { 0 };
-            lanes ls;
-            order o = { .n = 0 };
-            make_lanes(in->units, members, n, &ls);
-            if (all_orders(&ls, at, &o, os, ORACLE_MAX_ORDERS) < 0)
-                return -1;
-        }
-        return 0;
-    }
-    rng r;
-    rng_init(&r, in->seed, hash_fnv1a(HASH_FNV1A_INIT, in->key, strlen(in->key)));
-    for (int tries = 0; os->n < ORACLE_MAX_ORDERS && tries < 8 * ORACLE_MAX_ORDERS; tries++) {
-        int members[MAX_UNITS], n = members_of(in->units, in->nunits, maybe, nmaybe,
-                                               masks[rng_below(&r, (uint64_t)nmasks)], members);
-        lanes ls;
-        order o;
-        make_lanes(in->units, members, n, &ls);
-        random_order(&ls, &r, &o);
-        if (add_order(os, &o) < 0)
-            return -1;
-    }
-    return 0;
-}
-
 /* ---- comparing ---- */
 
 /* The memo's key of an order: the iteration's key, each unit's lane and
@@ -318,18 +177,24 @@ static char *order_key(const oracle_check_in *in, const order *o)
     return k;
 }
 
+static bool answer_same(const oracle_check_in *in, const order *o, const outcome_rec *rec, int k)
+{
+    const oracle_unit *u = &in->units[o->u[k]];
+    return u->take != ORACLE_IN ||
+           state_answers_equal(in->desc, in->concurrent, u->answer, rec->st, rec->answers[k]);
+}
+
 /* Answers that differ between the concurrent run and rec, for order o;
  * with lines when diff is given. */
 static int answers_differ(const oracle_check_in *in, const order *o, const outcome_rec *rec, json_t *diff)
 {
     int n = 0;
     for (int k = 0; k < o->n; k++) {
-        const oracle_unit *u = &in->units[o->u[k]];
-        if (u->take != ORACLE_IN ||
-            state_answers_equal(in->desc, in->concurrent, u->answer, rec->st, rec->answers[k]))
+        if (answer_same(in, o, rec, k))
             continue;
         n++;
         if (diff) {
+            const oracle_unit *u = &in->units[o->u[k]];
             char a[300], b[300], line[700];
             state_answer_text(in->desc, in->concurrent, u->answer, a, sizeof a);
             state_answer_text(in->desc, rec->st, rec->answers[k], b, sizeof b);
@@ -345,8 +210,7 @@ static bool matches(const oracle_check_in *in, const order *o, const outcome_rec
     return rec->status == 0 && state_equal(in->concurrent, rec->st) && answers_differ(in, o, rec, NULL) == 0;
 }
 
-/* Runs order o for this iteration and keeps its outcome (replacing one of
- * another iteration). Returns the record, or NULL with err. */
+/* Runs order o for this iteration. Returns the record, or NULL with err. */
 static outcome_rec *run_order(const oracle_check_in *in, const order *o, const char *key, char *err, size_t errlen)
 {
     outcome_rec *r = calloc(1, sizeof *r);
@@ -369,6 +233,194 @@ static outcome_rec *run_order(const oracle_check_in *in, const order *o, const c
         return NULL;
     }
     return r;
+}
+
+/* ---- the search ---- */
+
+/*
+ * The orders are searched depth first, a lane's next unit at a time, the
+ * units that took effect first tried first: the first order reached is
+ * the concurrent run's own. Each order's outcome is judged whole, but a
+ * serial run is deterministic, so an answer that differs at position k
+ * rules out every order that begins with the same k+1 units: the search
+ * skips them (a refusal the concurrent run gave cannot follow a prefix
+ * that makes the call succeed). First every order the memo holds is
+ * compared (cheap: no run); then the orders are run for this iteration,
+ * nearest the concurrent run's own first (see oracle_check), until one
+ * matches, the space is exhausted or the run budget is spent.
+ */
+#define LEAVES_KEPT_MAX 4096    /* orders compared with kept outcomes */
+
+typedef struct search {
+    const oracle_check_in *in;
+    bool running;               /* the passes that run orders */
+    int discrepancies;          /* ... the orders of this pass: this many choices off the first */
+    bool held, cut;
+    int runs;
+    long leaves;                /* orders compared with kept outcomes */
+    long judged;                /* orders judged in the running passes */
+    char **fail;                /* the prefixes ruled out, as keys */
+    int nfail, capfail;
+    outcome_rec **own;          /* this iteration's runs not kept in the memo */
+    int nown, capown;
+    const outcome_rec *best;    /* the closest so far, and its order */
+    order best_order;
+    int best_d;
+    char *err;
+    size_t errlen;
+} search;
+
+static char *prefix_key(const order *o, int n)
+{
+    char *k = malloc((size_t)n * 12 + 2);
+    size_t used = 0;
+    for (int i = 0; k && i < n; i++)
+        used += (size_t)sprintf(k + used, "%d,", o->u[i]);
+    if (k)
+        k[used] = '\0';
+    return k;
+}
+
+static bool ruled_out(const search *s, const order *o)
+{
+    if (!s->nfail)
+        return false;
+    char *k = prefix_key(o, o->n);
+    bool out = false;
+    for (int i = 0; k && i < s->nfail && !out; i++)
+        out = strcmp(s->fail[i], k) == 0;
+    free(k);
+    return out;
+}
+
+static int rule_out(search *s, const order *o, int n)
+{
+    if (s->nfail == s->capfail) {
+        int cap = s->capfail ? 2 * s->capfail : 16;
+        char **m = realloc(s->fail, (size_t)cap * sizeof *m);
+        if (!m)
+            return -1;
+        s->fail = m;
+        s->capfail = cap;
+    }
+    return (s->fail[s->nfail++] = prefix_key(o, n)) ? 0 : -1;
+}
+
+/* What a run of this iteration teaches: the closest outcome so far, and
+ * the prefix its first differing answer rules out. */
+static int learn(search *s, const order *o, const outcome_rec *r)
+{
+    if (r->status)
+        return 0;
+    int d = state_diff(s->in->concurrent, r->st, NULL, NULL) + answers_differ(s->in, o, r, NULL);
+    if (!s->best || d < s->best_d) {
+        s->best = r;
+        s->best_order = *o;
+        s->best_d = d;
+    }
+    for (int k = 0; k < o->n; k++)
+        if (!answer_same(s->in, o, r, k))
+            return rule_out(s, o, k + 1);
+    return 0;
+}
+
+static int keep(search *s, outcome_rec *r)
+{
+    if (s->nown == s->capown) {
+        int cap = s->capown ? 2 * s->capown : 16;
+        outcome_rec **m = realloc(s->own, (size_t)cap * sizeof *m);
+        if (!m)
+            return -1;
+        s->own = m;
+        s->capown = cap;
+    }
+    s->own[s->nown++] = r;
+    return 0;
+}
+
+/* One complete order. Returns 0 (s->held set when it matches), or -1. */
+static int leaf(search *s, const order *o)
+{
+    const oracle_check_in *in = s->in;
+    s->leaves++;
+    char *key = order_key(in, o);
+    if (!key) {
+        err_set(s->err, s->errlen, "out of memory");
+        return -1;
+    }
+    outcome_rec **slot = in->memo ? memo_slot(in->memo, key) : NULL, *r = slot ? *slot : NULL;
+    int rc = 0;
+    s->judged += s->running;
+    if (!s->running) {
+        s->held = r && matches(in, o, r);
+        s->cut |= s->leaves >= LEAVES_KEPT_MAX;
+    } else if (r && r->iteration == in->iteration) {
+        rc = learn(s, o, r);    /* this iteration's own, compared in the first pass */
+    } else if (s->runs >= ORACLE_MAX_RUNS) {
+        s->cut = true;
+    } else if (!(r = run_order(in, o, key, s->err, s->errlen))) {
+        rc = -1;
+    } else {
+        s->runs++;
+        if (slot && (*slot || in->memo->count < MEMO_MAX)) {
+            if (*slot) {
+                r->next = (*slot)->next;
+                rec_free(*slot);
+            } else {
+                in->memo->count++;
+            }
+            *slot = r;
+        } else if (keep(s, r) < 0) {
+            rec_free(r);
+            r = NULL;
+            rc = -1;
+            err_set(s->err, s->errlen, "out of memory");
+        }
+        if (r && matches(in, o, r))
+            s->held = true;
+        else if (r)
+            rc = learn(s, o, r);
+    }
+    free(key);
+    return rc;
+}
+
+/* Every order of the subset's lanes that extends o, depth first; when
+ * running, those that leave the first choice (the unit that took effect
+ * first) exactly disc more times. */
+static int descend(search *s, const lanes *ls, int *at, order *o, int disc)
+{
+    if (s->held || s->cut)
+        return 0;
+    if (s->running && o->n && ruled_out(s, o))
+        return 0;
+    int next[MAX_UNITS], n = 0;
+    for (int l = 0; l < ls->nl; l++)
+        if (at[l] < ls->size[l])
+            next[n++] = l;
+    if (!n)
+        return s->running && disc ? 0 : leaf(s, o);
+    /* The lanes whose next unit took effect first, first. */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0; j--) {
+            int a = next[j - 1], b = next[j];
+            if (s->in->units[ls->unit[b][at[b]]].t_effect >= s->in->units[ls->unit[a][at[a]]].t_effect)
+                break;
+            next[j - 1] = b;
+            next[j] = a;
+        }
+    for (int i = 0; i < n; i++) {
+        int l = next[i], left = s->running ? disc - (i > 0) : 0;
+        if (left < 0)
+            break;
+        o->u[o->n++] = ls->unit[l][at[l]++];
+        int rc = descend(s, ls, at, o, left);
+        at[l]--;
+        o->n--;
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* ---- the evidence ---- */
@@ -411,6 +463,18 @@ static json_t *serial_answers(const oracle_check_in *in, const order *o, const o
     return a;
 }
 
+/* "all 6 orders", "12 of 1374 orders (the rest ruled out by an answer)",
+ * "128 of 5040 orders run: the search was cut" into buf. */
+static void space_text(const oracle_verdict *v, char *buf, size_t len)
+{
+    if (v->cut)
+        snprintf(buf, len, "%d of %ld orders run: the search was cut at %d runs", v->orders, v->space, ORACLE_MAX_RUNS);
+    else if (v->orders == v->space)
+        snprintf(buf, len, "all %d order%s", v->orders, v->orders == 1 ? "" : "s");
+    else
+        snprintf(buf, len, "%d of %ld orders; the rest ruled out by an answer that differs", v->orders, v->space);
+}
+
 static json_t *evidence(const oracle_check_in *in, const oracle_verdict *v, const order *best,
                         const outcome_rec *rec)
 {
@@ -437,13 +501,10 @@ static json_t *evidence(const oracle_check_in *in, const oracle_verdict *v, cons
     int took = 0;
     for (int u = 0; u < in->nunits; u++)
         took += in->units[u].take != ORACLE_OUT;
-    char text[600], ord[600], space[96];
+    char text[600], ord[600], space[160];
     order_text(in, best, ord, sizeof ord);
-    if (v->sampled)
-        snprintf(space, sizeof space, "%d of %ld orders, a seeded sample", v->orders, v->space);
-    else
-        snprintf(space, sizeof space, "all %d order%s", v->orders, v->orders == 1 ? "" : "s");
-    snprintf(text, sizeof text, "no serial order of the %d call%s that took effect gives this outcome (%s tried); "
+    space_text(v, space, sizeof space);
+    snprintf(text, sizeof text, "no serial order of the %d call%s that took effect gives this outcome (%s); "
              "the closest differs in %d row%s and %d answer%s", took, took == 1 ? "" : "s", space, rows,
              rows == 1 ? "" : "s", answers, answers == 1 ? "" : "s");
     json_object_set_new(f, "found", json_string(text));
@@ -459,6 +520,21 @@ static json_t *evidence(const oracle_check_in *in, const oracle_verdict *v, cons
 
 /* ---- the judgement ---- */
 
+/* The search over every subset of the maybe units, the largest first. */
+static int search_all(search *s, const unsigned *masks, int nmasks, const int *maybe, int nmaybe)
+{
+    for (int i = 0; i < nmasks && !s->held; i++) {
+        int members[MAX_UNITS], at[MAX_UNITS] = { 0 };
+        int n = members_of(s->in->units, s->in->nunits, maybe, nmaybe, masks[i], members);
+        lanes ls;
+        order o = { .n = 0 };
+        make_lanes(s->in->units, members, n, &ls);
+        if (descend(s, &ls, at, &o, s->discrepancies) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int oracle_check(const oracle_check_in *in, oracle_verdict *v, char *err, size_t errlen)
 {
     *v = (oracle_verdict){ .held = -1 };
@@ -467,86 +543,49 @@ int oracle_check(const oracle_check_in *in, oracle_verdict *v, char *err, size_t
                 in->nunits);
         return -1;
     }
-    orders os = { 0 };
-    if (make_orders(in, &os, &v->space, &v->sampled) < 0) {
-        free(os.o);
-        err_set(err, errlen, "out of memory");
-        return -1;
+    int maybe[MAX_UNITS], nmaybe = 0;
+    for (int u = 0; u < in->nunits; u++)
+        if (in->units[u].take == ORACLE_MAYBE && nmaybe < 10)
+            maybe[nmaybe++] = u;     /* past 10 (1024 subsets), the rest are left out of every order */
+    unsigned masks[1 << 10];
+    int nmasks = subsets(nmaybe, masks, 1 << 10);
+    double space = 0;
+    for (int i = 0; i < nmasks; i++) {
+        int members[MAX_UNITS], n = members_of(in->units, in->nunits, maybe, nmaybe, masks[i], members);
+        lanes ls;
+        make_lanes(in->units, members, n, &ls);
+        space += count_orders(&ls, 1e12);
     }
-    v->orders = os.n;
-    int rc = 0;
-    char **keys = calloc((size_t)os.n + 1, sizeof *keys);
-    outcome_rec **own = calloc((size_t)os.n + 1, sizeof *own);     /* this iteration's outcomes */
-    bool *mine = calloc((size_t)os.n + 1, sizeof *mine);            /* ... not kept in the memo: freed here */
-    if (!keys || !own || !mine) {
-        rc = -1;
-        err_set(err, errlen, "out of memory");
+    v->space = space > 1e12 ? (long)1e12 : (long)space;
+    search s = { .in = in, .err = err, .errlen = errlen };
+    int rc = search_all(&s, masks, nmasks, maybe, nmaybe);
+    /* Then runs, the orders closest to the concurrent run's own first:
+     * each subset's own (with several maybe units, which of them committed
+     * decides more than the order), then those one choice off it, two ...
+     * (a limited discrepancy search: every order once in all). */
+    s.running = true;
+    s.cut = false;
+    for (int k = 0; k < in->nunits && rc == 0 && !s.held && !s.cut; k++) {
+        s.discrepancies = k;
+        rc = search_all(&s, masks, nmasks, maybe, nmaybe);
     }
-    for (int i = 0; i < os.n && rc == 0; i++)
-        if (!(keys[i] = order_key(in, &os.o[i]))) {
-            rc = -1;
-            err_set(err, errlen, "out of memory");
-        }
-    /* Outcomes kept from this workload's other iterations (or this one). */
-    for (int i = 0; i < os.n && rc == 0 && v->held != 1; i++) {
-        outcome_rec *r = in->memo ? *memo_slot(in->memo, keys[i]) : NULL;
-        if (r && matches(in, &os.o[i], r))
-            v->held = 1;
-        if (r && r->iteration == in->iteration)
-            own[i] = r;
-    }
-    /* This iteration's own, run as needed. */
-    for (int i = 0; i < os.n && rc == 0 && v->held != 1; i++) {
-        if (own[i])
-            continue;
-        outcome_rec *r = run_order(in, &os.o[i], keys[i], err, errlen);
-        if (!r) {
-            rc = -1;
-            break;
-        }
-        v->ran++;
-        outcome_rec **slot = in->memo ? memo_slot(in->memo, keys[i]) : NULL;
-        if (slot && (*slot || in->memo->count < MEMO_MAX)) {
-            if (*slot) {
-                r->next = (*slot)->next;
-                rec_free(*slot);
-            } else {
-                in->memo->count++;
-            }
-            *slot = r;
-        } else {
-            mine[i] = true;
-        }
-        own[i] = r;
-        if (matches(in, &os.o[i], r))
-            v->held = 1;
-    }
-    if (rc == 0 && v->held != 1) {
-        /* Violated, unless no order could run: the closest order. */
-        int best = -1, best_d = 0;
-        for (int i = 0; i < os.n; i++) {
-            if (!own[i] || own[i]->status)
-                continue;
-            int d = state_diff(in->concurrent, own[i]->st, NULL, NULL) + answers_differ(in, &os.o[i], own[i], NULL);
-            if (best < 0 || d < best_d) {
-                best = i;
-                best_d = d;
-            }
-        }
-        v->held = best < 0 ? -1 : 0;
-        if (best >= 0 && !(v->found = evidence(in, v, &os.o[best], own[best]))) {
+    v->ran = s.runs;
+    v->orders = (int)s.judged;
+    v->cut = s.cut;
+    if (rc == 0 && s.held)
+        v->held = 1;
+    else if (rc == 0 && s.best) {
+        v->held = 0;
+        if (!(v->found = evidence(in, v, &s.best_order, s.best))) {
             rc = -1;
             err_set(err, errlen, "out of memory");
         }
     }
-    for (int i = 0; own && mine && i < os.n; i++)
-        if (mine[i])
-            rec_free(own[i]);
-    free(mine);
-    for (int i = 0; keys && i < os.n; i++)
-        free(keys[i]);
-    free(keys);
-    free(own);
-    free(os.o);
+    for (int i = 0; i < s.nfail; i++)
+        free(s.fail[i]);
+    free(s.fail);
+    for (int i = 0; i < s.nown; i++)
+        rec_free(s.own[i]);
+    free(s.own);
     return rc;
 }

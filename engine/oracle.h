@@ -17,11 +17,15 @@
  * A lane (a worker, a session) keeps its units' order in every serial
  * order: a retry follows the attempt it retried.
  *
- * The orders: every order of the in units and each subset of the maybe
- * ones, the concurrent run's own (units sorted by when they ended) first,
- * up to ORACLE_MAX_ORDERS; past that, those first orders and a seeded
- * sample, and the verdict says so. The search stops at the first order
- * that matches.
+ * The orders: every order of the in units and of each subset of the maybe
+ * ones (the largest subsets first), searched depth first with the units
+ * that took effect first tried first, so that the first order tried is
+ * the concurrent run's own. A serial run is deterministic, so an answer
+ * that differs at position k rules out every order that begins with the
+ * same k+1 units, and the search skips them. The search stops at the
+ * first order that matches, or when every order is run or ruled out (the
+ * verdict is exact), or after ORACLE_MAX_RUNS serial runs (the verdict
+ * says the search was cut).
  *
  * What it costs: a serial order's outcome depends only on the iteration's
  * inputs, which the caller names in a key (a workload and which units are
@@ -45,7 +49,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define ORACLE_MAX_ORDERS 24    /* 4!: every order of up to four units */
+
+#define ORACLE_MAX_RUNS 128     /* serial runs for one iteration, at most */
 #define ORACLE_INVARIANT_ID "serial"
 #define ORACLE_INVARIANT "the outcome is one some serial order of the calls produces"
 
@@ -67,7 +72,10 @@ typedef struct oracle_unit {
     oracle_take take;
     char name[64];              /* "worker 2 (retry)", "s1: r1 w1 c1" */
     const char *answer;         /* what its caller got (the caller's string), or NULL */
-    int64_t t_end;              /* when it ended (any clock): the first order tried follows it */
+    int64_t t_effect;           /* when it took effect (any clock), or a time just before: the first
+                                 * order tried follows it. Of two units that conflict, the second's
+                                 * must be later: the time its last statement was sent is (it was
+                                 * sent after the first one's COMMIT reached the server) */
 } oracle_unit;
 
 /* Runs units[order[0]], units[order[1]] ... one at a time, in that order,
@@ -90,7 +98,6 @@ typedef struct oracle_check_in {
     int nunits;
     const char *key;            /* the iteration's inputs, without its number */
     long iteration;
-    uint64_t seed;              /* a sampled set of orders is drawn from it */
     oracle_serial_fn serial;
     void *arg;
     oracle_memo *memo;          /* or NULL: nothing kept */
@@ -99,9 +106,9 @@ typedef struct oracle_check_in {
 typedef struct oracle_verdict {
     int held;                   /* 1 held, 0 violated, -1 no order could run */
     long space;                 /* orders there are (saturating) */
-    int orders;                 /* orders considered */
+    int orders;                 /* orders considered in the runs' pass (run, or ruled out before) */
     int ran;                    /* serial runs made for this iteration */
-    bool sampled;               /* orders is a sample of space */
+    bool cut;                   /* the search stopped at ORACLE_MAX_RUNS, not exhausted */
     json_t *found;              /* a violation's evidence (owned): found, the outcomes, the difference */
 } oracle_verdict;
 

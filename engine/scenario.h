@@ -477,11 +477,12 @@ typedef struct scenario_oracle {
     /* A POSIX ERE: the parts of a call's result it matches are not
      * compared (a time the call measured). */
     const char *answer_mask;
-    /* Why iteration's calls are outside what a serial order can give (a
-     * workload whose correct outcome no serial order produces, by the
-     * seed's own specification), as a static string; NULL when they are
-     * not. NULL: never. */
-    const char *(*outside)(long iteration, int nworkers);
+    /* Why the iteration x is outside what a serial order can give (a
+     * workload or a failure whose correct outcome no serial order of
+     * whole calls produces, by the seed's own specification), as a static
+     * string; NULL when it is not. It runs where a check runs, before the
+     * oracle judges x (x->rows is empty). NULL: never. */
+    const char *(*outside)(const inv_ctx *x);
 } scenario_oracle;
 
 typedef struct scenario {

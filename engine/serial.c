@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define TRACE_CAP 64
 #define MAX_CALLS 64
@@ -39,7 +40,6 @@ struct serial {
     oracle_memo *memo;
     char oschema[96];
     int lock_ms;
-    uint64_t seed;
     bool rng_drawn;             /* a serial call drew random numbers: keys hold the streams */
     pqx_trace trace;
     bool trace_ready;
@@ -50,7 +50,7 @@ struct serial {
     const call_record *calls;
     int unit_call[MAX_CALLS];
     /* What it did. */
-    long checked, outside, kept, runs, violations, sampled;
+    long checked, outside, kept, runs, violations, cut;
     const char *outside_why;
 };
 
@@ -123,7 +123,6 @@ serial *serial_open(const serial_cfg *c, char *err, size_t errlen)
     o->s = c->s;
     o->v = c->v;
     o->op = scenario_variant_op(c->s, c->v);
-    o->seed = c->cfg->seed;
     o->ocfg = (drv_config){ .nworkers = n, .params = c->cfg->params, .seed = c->cfg->seed };
     int64_t timeout = c->cfg->call_timeout_ns > 0 ? c->cfg->call_timeout_ns : DRV_DEFAULT_CALL_TIMEOUT_NS;
     o->lock_ms = (int)(timeout / 1000000);
@@ -283,6 +282,22 @@ static oracle_take take_of(const call_record *c)
     return c->out.conn_lost || c->out.indeterminate ? ORACLE_MAYBE : ORACLE_OUT;
 }
 
+/* When c took effect, about: the time its last statement was sent when
+ * that ends a transaction (a COMMIT, a refusal's ROLLBACK: sent after
+ * whatever it waited for had committed, before it took effect itself);
+ * else, a statement in autocommit, when it was done (it may have waited
+ * for a lock, and took effect at its end). */
+static int64_t took_effect(const call_record *c)
+{
+    if (!c->trace->n || c->trace->dropped)
+        return c->t_end;
+    const pqx_event *e = &c->trace->ev[c->trace->n - 1];
+    const char *sql = e->sql + strspn(e->sql, " \t\n");
+    bool ends = strncasecmp(sql, "COMMIT", 6) == 0 || strncasecmp(sql, "END", 3) == 0 ||
+                strncasecmp(sql, "ROLLBACK", 8) == 0;
+    return ends || !e->t_done ? e->t_send : e->t_done;
+}
+
 /* The iteration's inputs but its number: the workload, the calls made and
  * what became of them (engine/oracle.c adds the latter), and the workers'
  * random streams once any call drew from one. */
@@ -327,7 +342,7 @@ static int serial_check(inv_ctx *x)
     if (!o)
         return inv_error(x, "the serial oracle was not set up for this run");
     o->checked++;
-    const char *why = o->s->oracle.outside ? o->s->oracle.outside(x->iteration, x->nworkers) : NULL;
+    const char *why = o->s->oracle.outside ? o->s->oracle.outside(x) : NULL;
     if (why) {
         o->outside++;
         o->outside_why = why;
@@ -343,7 +358,8 @@ static int serial_check(inv_ctx *x)
     for (int i = 0; i < x->ncalls; i++) {
         const call_record *c = &x->calls[i];
         oracle_unit *u = &units[i];
-        *u = (oracle_unit){ .lane = c->worker, .take = take_of(c), .t_end = c->t_end, .answer = answers[i] };
+        int64_t effect = took_effect(c);
+        *u = (oracle_unit){ .lane = c->worker, .take = take_of(c), .t_effect = effect, .answer = answers[i] };
         if (c->attempt == 0)
             snprintf(u->name, sizeof u->name, "worker %d", c->worker + 1);
         else
@@ -359,7 +375,7 @@ static int serial_check(inv_ctx *x)
     o->calls = x->calls;
     make_key(o, x, key, sizeof key);
     oracle_check_in in = { .desc = o->desc, .concurrent = conc, .units = units, .nunits = x->ncalls, .key = key,
-                           .iteration = x->iteration, .seed = o->seed, .serial = run_order, .arg = o, .memo = o->memo };
+                           .iteration = x->iteration, .serial = run_order, .arg = o, .memo = o->memo };
     oracle_verdict v;
     int rc = oracle_check(&in, &v, x->state->err, x->state->errlen);
     state_free(conc);
@@ -368,7 +384,7 @@ static int serial_check(inv_ctx *x)
         return -1;
     o->runs += v.ran;
     o->kept += v.ran == 0;
-    o->sampled += v.sampled;
+    o->cut += v.cut;
     if (v.held == 1)
         return 1;
     if (v.held < 0)
@@ -385,9 +401,8 @@ void serial_summary(const serial *o, char *buf, size_t len)
     int n = snprintf(buf, len, "serial oracle: %ld iteration%s judged, %ld by outcomes kept from earlier ones, %ld "
                      "serial run%s of the calls", judged, judged == 1 ? "" : "s", o->kept, o->runs,
                      o->runs == 1 ? "" : "s");
-    if (n > 0 && (size_t)n < len && o->sampled)
-        n += snprintf(buf + n, len - (size_t)n, "; %ld with a sample of the orders (more than %d)", o->sampled,
-                      ORACLE_MAX_ORDERS);
+    if (n > 0 && (size_t)n < len && o->cut)
+        n += snprintf(buf + n, len - (size_t)n, "; %ld whose search was cut at %d runs", o->cut, ORACLE_MAX_RUNS);
     if (n > 0 && (size_t)n < len && o->outside)
         snprintf(buf + n, len - (size_t)n, "; %ld outside its model: %s", o->outside, o->outside_why);
 }
