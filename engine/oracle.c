@@ -432,7 +432,7 @@ static void order_text(const oracle_check_in *in, const order *o, char *buf, siz
     for (int k = 0; k < o->n && used < len; k++)
         used += (size_t)snprintf(buf + used, len - used, "%s%s", k ? ", " : "", in->units[o->u[k]].name);
     if (!o->n)
-        snprintf(buf, len, "(none: no call took effect)");
+        snprintf(buf, len, "(none: nothing took effect)");
 }
 
 /* What each caller of the concurrent run got, as the oracle reads it. */
@@ -504,9 +504,9 @@ static json_t *evidence(const oracle_check_in *in, const oracle_verdict *v, cons
     char text[600], ord[600], space[160];
     order_text(in, best, ord, sizeof ord);
     space_text(v, space, sizeof space);
-    snprintf(text, sizeof text, "no serial order of the %d call%s that took effect gives this outcome (%s); "
-             "the closest differs in %d row%s and %d answer%s", took, took == 1 ? "" : "s", space, rows,
-             rows == 1 ? "" : "s", answers, answers == 1 ? "" : "s");
+    snprintf(text, sizeof text, "no serial order of the %d %s%s that took effect gives this outcome (%s); "
+             "the closest differs in %d row%s and %d answer%s", took, in->unit_word ? in->unit_word : "call",
+             took == 1 ? "" : "s", space, rows, rows == 1 ? "" : "s", answers, answers == 1 ? "" : "s");
     json_object_set_new(f, "found", json_string(text));
     json_object_set_new(f, "concurrent", json_pack("{s:o,s:o}", "answers", concurrent_answers(in), "rows", crows));
     json_object_set_new(f, "closest", json_pack("{s:s,s:o,s:o}", "order", ord, "answers", serial_answers(in, best, rec),

@@ -101,6 +101,7 @@ typedef struct oracle_check_in {
     oracle_serial_fn serial;
     void *arg;
     oracle_memo *memo;          /* or NULL: nothing kept */
+    const char *unit_word;      /* what a unit is called in the evidence ("transaction"; NULL: "call") */
 } oracle_check_in;
 
 typedef struct oracle_verdict {

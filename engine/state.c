@@ -76,6 +76,7 @@ typedef struct sdomain {
 
 struct state {
     const state_desc *d;
+    state_desc *owned;          /* d, when s frees it */
     long iteration;
     stable *t;                  /* per compared table, in d->order */
     sdomain *dom;               /* per domain */
@@ -894,6 +895,8 @@ state *state_read(PGconn *c, const state_desc *d, long iteration, bool prepared,
     return s;
 }
 
+void state_adopt_desc(state *s) { s->owned = (state_desc *)s->d; }
+
 void state_free(state *s)
 {
     if (!s)
@@ -913,6 +916,7 @@ void state_free(state *s)
     }
     free(s->t);
     free(s->dom);
+    state_desc_free(s->owned);
     free(s);
 }
 
@@ -920,8 +924,24 @@ void state_free(state *s)
 
 static char **rows_of(const state *s, int i, bool norm) { return norm ? s->t[i].norm : s->t[i].rows; }
 
+/* Whether a and b read the same tables (two descriptions of one schema's
+ * shape, as a spec's tables are described anew for every run). */
+static bool same_tables(const state *a, const state *b)
+{
+    if (a->d == b->d)
+        return true;
+    if (a->d->norder != b->d->norder)
+        return false;
+    for (int i = 0; i < a->d->norder; i++)
+        if (strcmp(a->d->t[a->d->order[i]].name, b->d->t[b->d->order[i]].name) != 0)
+            return false;
+    return true;
+}
+
 bool state_equal(const state *a, const state *b)
 {
+    if (!same_tables(a, b))
+        return false;
     bool norm = a->iteration != b->iteration;
     for (int i = 0; i < a->d->norder; i++) {
         if (a->t[i].n != b->t[i].n)
@@ -937,11 +957,12 @@ bool state_equal(const state *a, const state *b)
 #define ROW_SHOWN 160           /* a row's line in the diagnostics, cut here */
 #define CELL_SHOWN 40           /* ... and each of its values */
 
-/* Table i's canonical row as a line: "TABLE: col=value ...". */
+/* Table i's canonical row as a line: "TABLE {col=value, ...}". */
 static void row_line(const state_desc *d, int i, const char *row, char *buf, size_t len)
 {
     const dtable *t = &d->t[d->order[i]];
-    size_t used = (size_t)snprintf(buf, len, "%s:", t->name);
+    size_t used = (size_t)snprintf(buf, len, "%s {", t->name);
+    bool first = true;
     const char *p = row;
     for (int c = 0; c < t->ncols && used < len; c++) {
         if (t->cols[c].mode == M_IGNORE)
@@ -954,10 +975,14 @@ static void row_line(const state_desc *d, int i, const char *row, char *buf, siz
             n--;
         }
         bool null = n == 1 && *v == NULL_MARK[0];
-        used += (size_t)snprintf(buf + used, len - used, " %s=%.*s%s", t->cols[c].name, null ? 4 : (int)(n > CELL_SHOWN ? CELL_SHOWN : n),
-                                 null ? "NULL" : v, n > CELL_SHOWN ? "…" : "");
+        used += (size_t)snprintf(buf + used, len - used, "%s%s=%.*s%s", first ? "" : ", ", t->cols[c].name,
+                                 null ? 4 : (int)(n > CELL_SHOWN ? CELL_SHOWN : n), null ? "NULL" : v,
+                                 n > CELL_SHOWN ? "…" : "");
+        first = false;
         p = end ? end + 1 : p + n;
     }
+    if (used < len)
+        snprintf(buf + used, len - used, "}");
     if (used >= len && len > 4)
         snprintf(buf + len - 4, 4, "…");
 }
@@ -1015,6 +1040,18 @@ static int table_diff(const state *a, const state *b, int i, json_t *out)
 int state_diff(const state *a, const state *b, json_t *only_a, json_t *only_b)
 {
     int n = 0;
+    if (!same_tables(a, b)) {
+        /* Not comparable row by row: every row differs. */
+        for (int i = 0; i < a->d->norder; i++)
+            n += a->t[i].n;
+        for (int i = 0; i < b->d->norder; i++)
+            n += b->t[i].n;
+        if (only_a)
+            state_rows(a, only_a, 50);
+        if (only_b)
+            state_rows(b, only_b, 50);
+        return n;
+    }
     for (int i = 0; i < a->d->norder; i++)
         n += table_diff(a, b, i, only_a) + table_diff(b, a, i, only_b);
     return n;

@@ -97,6 +97,9 @@ typedef struct state state;
  * (state_equal). Returns the state or NULL with a reason. */
 state *state_read(PGconn *c, const state_desc *d, long iteration, bool prepared, char *err, size_t errlen);
 
+/* s frees its description with it (a description made for one read). */
+void state_adopt_desc(state *s);
+
 void state_free(state *s);
 
 /* Whether a and b hold the same rows. When their iterations differ, each
@@ -105,7 +108,7 @@ void state_free(state *s);
  * j of the same one write the same rows but for their keys. */
 bool state_equal(const state *a, const state *b);
 
-/* The rows only a holds and only b holds (as "TABLE: col=value ..."
+/* The rows only a holds and only b holds (as "TABLE {col=value, ...}"
  * lines, each cut to a readable length), appended to only_a and only_b
  * (either may be NULL). Returns their number. */
 int state_diff(const state *a, const state *b, json_t *only_a, json_t *only_b);
