@@ -33,6 +33,44 @@ const char *oracle_mode_name(oracle_mode m)
     return m == ORACLE_SERIAL ? "serial" : m == ORACLE_SERIAL_ONLY ? "serial-only" : "off";
 }
 
+json_t *oracle_settings_json(oracle_mode m, const state_opts *so)
+{
+    if (m == ORACLE_OFF)
+        return json_null();
+    json_t *cols = json_array(), *tables = json_array();
+    for (int i = 0; i < so->ncolumns; i++)
+        json_array_append_new(cols, json_string(so->columns[i]));
+    for (int i = 0; i < so->ntables; i++)
+        json_array_append_new(tables, json_string(so->tables[i]));
+    return json_pack("{s:s,s:o,s:o,s:s?}", "mode", oracle_mode_name(m), "columns", cols, "tables", tables, "mask",
+                     so->mask);
+}
+
+int oracle_settings_read(json_t *j, oracle_mode *m, state_opts *so, char *err, size_t errlen)
+{
+    *m = ORACLE_OFF;
+    *so = (state_opts){ 0 };
+    if (!j || json_is_null(j))
+        return 0;
+    const char *mode = json_string_value(json_object_get(j, "mode"));
+    json_t *cols = json_object_get(j, "columns"), *tables = json_object_get(j, "tables");
+    if (!mode || oracle_mode_parse(mode, m) < 0 || json_array_size(cols) > STATE_MAX_DECL ||
+        json_array_size(tables) > STATE_MAX_DECL) {
+        err_set(err, errlen, "the report's oracle settings are malformed");
+        return -1;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(cols, i, v)
+        if ((so->columns[so->ncolumns++] = json_string_value(v)) == NULL)
+            so->ncolumns--;
+    json_array_foreach(tables, i, v)
+        if ((so->tables[so->ntables++] = json_string_value(v)) == NULL)
+            so->ntables--;
+    so->mask = json_string_value(json_object_get(j, "mask"));
+    return 0;
+}
+
 /* ---- outcomes kept by inputs and order ---- */
 
 typedef struct outcome_rec {

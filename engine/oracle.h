@@ -65,6 +65,12 @@ typedef enum oracle_mode {
 int oracle_mode_parse(const char *text, oracle_mode *m);
 const char *oracle_mode_name(oracle_mode m);
 
+/* What a run's report says of its oracle (settings "oracle"): null when
+ * off, else {mode, columns, tables, mask}; and back, for replay (strings
+ * point into j). */
+json_t *oracle_settings_json(oracle_mode m, const state_opts *so);
+int oracle_settings_read(json_t *j, oracle_mode *m, state_opts *so, char *err, size_t errlen);
+
 typedef enum oracle_take { ORACLE_OUT, ORACLE_IN, ORACLE_MAYBE } oracle_take;
 
 typedef struct oracle_unit {

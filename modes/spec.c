@@ -447,11 +447,12 @@ static rep_item *begin_item(spec_run *run)
     const char *base = strrchr(run->f->path, '/');
     char classname[512];
     snprintf(classname, sizeof classname, "pgrace.spec.%s", base ? base + 1 : run->f->path);
-    json_t *settings = json_pack("{s:s,s:b,s:o,s:b,s:s?,s:I,s:i,s:s?}", "spec", run->f->path, "explore",
+    json_t *settings = json_pack("{s:s,s:b,s:o,s:b,s:s?,s:I,s:i,s:s?,s:o}", "spec", run->f->path, "explore",
                                  o->explore, "preemptions", o->bound >= 0 ? json_integer(o->bound) : json_null(),
                                  "faults", o->faults, "fault", o->fault, "call_timeout_ns", (json_int_t)o->timeout_ns,
                                  "permutations", run->f->set.n, "pooler",
-                                 o->pooler != POOLER_NONE ? pooler_name(o->pooler) : NULL);
+                                 o->pooler != POOLER_NONE ? pooler_name(o->pooler) : NULL, "oracle",
+                                 oracle_settings_json(o->oracle, &o->oracle_opts));
     rep_item_desc d = { .kind = "spec", .name = run->f->path, .settings = settings, .group = "pgrace.spec",
                         .classname = classname };
     rep_item *it = report_item_begin(run->rep, &d);
