@@ -141,6 +141,12 @@ $(BUILD)/t/kit_%: t/unit/kit_%.c $(KIT_OBJS) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The serial oracle's comparison and search, against a real server.
+ORACLE_OBJS := $(addprefix $(BUILD)/obj/engine/,state.o oracle.o)
+$(BUILD)/t/oracle_%: t/unit/oracle_%.c $(ORACLE_OBJS) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 run: all
 	$(BUILD)/pgrace run
 
@@ -176,11 +182,14 @@ check: test
 # schema (t/61: xmllint on fixed documents), PGXS's pg_isolation_regress
 # running pgrace (t/83: the drop-in; t/80 runs the same code) and the
 # third-party clients (t/30-shim-clients: an instrumented shim cannot be
-# preloaded into them). ThreadSanitizer: what runs threads — the driver's
+# preloaded into them); the serial oracle's test (t/45) among them, at one
+# worker count. ThreadSanitizer: what runs threads — the driver's
 # workers and deadlines (t/20, t/24, t/44 with two connections per worker),
 # the shim's counters and gate under concurrent workers (t/31, t/30-shim-count
 # which runs pgf_count and the dlopen path with 8 threads),
-# soak (t/70) and the explorer's scheduler (t/90). The pooler's test (t/25)
+# soak (t/70) and the explorer's scheduler (t/90, whose fixed forms run
+# with the serial oracle on: its serial runs on the driver's thread beside
+# idle workers). The pooler's test (t/25)
 # runs in the normal and the ASan pass: its threads are the driver's and the
 # scheduler's, which TSan sees in t/20 and t/90, with a socket more between
 # them and the server.

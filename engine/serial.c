@@ -188,8 +188,8 @@ void serial_close(serial *o)
         pqx_trace_free(&o->trace);
     if (o->wake_ready)
         drv_wake_destroy(&o->wake);
+    oracle_memo_free(o->memo);     /* its states read o->desc */
     state_desc_free(o->desc);
-    oracle_memo_free(o->memo);
     free(o->conn);
     free(o->conn2);
     free(o);

@@ -768,7 +768,8 @@ static int add_ranks(state *s, const PGresult *r)
                 return -1;
         }
     }
-    qsort(rank->values, (size_t)rank->n, sizeof *rank->values, cmp_values);
+    if (rank->n > 1)
+        qsort(rank->values, (size_t)rank->n, sizeof *rank->values, cmp_values);
     return 0;
 }
 
@@ -1075,7 +1076,7 @@ static bool token_char(char c) { return isalnum((unsigned char)c) || c == '_' ||
 /* a with the mask's matches replaced by "…", in a new string. */
 static char *masked(const state_desc *d, const char *a)
 {
-    if (!d->has_mask)
+    if (!d || !d->has_mask)
         return strdup(a);
     size_t cap = strlen(a) * 3 + 4, used = 0;
     char *out = malloc(cap);
