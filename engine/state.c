@@ -773,23 +773,30 @@ static int add_ranks(state *s, const PGresult *r)
     return 0;
 }
 
+/* Row k of tr as compared, in a new string (final: every label known), or
+ * NULL out of memory. */
+static char *render_row(const state *s, const dtable *t, const trows *tr, int k, bool final)
+{
+    char *row = NULL;
+    size_t len = 0, cap = 0;
+    if (cat(&row, &len, &cap, "%s", "") < 0)
+        return NULL;
+    for (int c = 0; c < t->ncols; c++)
+        if (render_cell(s, t, c, tr->res, tr->rows[k], final, &row, &len, &cap) < 0) {
+            free(row);
+            return NULL;
+        }
+    return row;
+}
+
 /* Labels table i's generated values, in the order of its rows sorted by
  * their other columns. */
 static int label_table(state *s, int i, trows *tr)
 {
     const dtable *t = &s->d->t[s->d->order[i]];
-    for (int k = 0; k < tr->n; k++) {
-        char *key = NULL;
-        size_t len = 0, cap = 0;
-        if (cat(&key, &len, &cap, "%s", "") < 0)
+    for (int k = 0; k < tr->n; k++)
+        if (!(tr->key[k] = render_row(s, t, tr, k, false)))
             return -1;
-        for (int c = 0; c < t->ncols; c++)
-            if (render_cell(s, t, c, tr->res, tr->rows[k], false, &key, &len, &cap) < 0) {
-                free(key);
-                return -1;
-            }
-        tr->key[k] = key;
-    }
     int *idx = malloc((size_t)(tr->n + 1) * sizeof *idx);
     if (!idx)
         return -1;
@@ -818,15 +825,9 @@ static int finish_table(state *s, int i, const trows *tr)
     if (!st->rows || !st->norm)
         return -1;
     for (int k = 0; k < tr->n; k++) {
-        char *row = NULL;
-        size_t len = 0, cap = 0;
-        if (cat(&row, &len, &cap, "%s", "") < 0)
+        char *row = render_row(s, t, tr, k, true);
+        if (!row)
             return -1;
-        for (int c = 0; c < t->ncols; c++)
-            if (render_cell(s, t, c, tr->res, tr->rows[k], true, &row, &len, &cap) < 0) {
-                free(row);
-                return -1;
-            }
         st->rows[st->n] = row;
         if (!(st->norm[st->n++] = normalise(row, s->iteration)))
             return -1;
