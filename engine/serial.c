@@ -278,8 +278,10 @@ static oracle_take take_of(const call_record *c)
     if (c->out.kind == OUT_OK || c->out.kind == OUT_CONFLICT)
         return ORACLE_IN;
     /* A connection lost in COMMIT, or in a statement outside a
-     * transaction block, may have left the call's writes committed. */
-    return c->out.conn_lost || c->out.indeterminate ? ORACLE_MAYBE : ORACLE_OUT;
+     * transaction block, may have left the call's writes committed; so
+     * may a COMMIT the deadline's cancel met (the deadline's own invariant
+     * reports that call). */
+    return c->out.conn_lost || c->out.indeterminate || c->timed_out ? ORACLE_MAYBE : ORACLE_OUT;
 }
 
 /* When c took effect, about: the time its last statement was sent when
