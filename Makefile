@@ -177,6 +177,12 @@ $(BUILD)/t/kit_%: t/unit/kit_%.c $(KIT_OBJS) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The serial oracle's comparison and search, against a real server.
+ORACLE_OBJS := $(addprefix $(BUILD)/obj/engine/,state.o oracle.o)
+$(BUILD)/t/oracle_%: t/unit/oracle_%.c $(ORACLE_OBJS) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 run: all
 	$(BUILD)/pgrace run
 
@@ -265,16 +271,18 @@ check: test
 # running pgrace (t/83: the drop-in; t/80 runs the same code), the
 # third-party clients (t/30-shim-clients: an instrumented shim cannot be
 # preloaded into them) and the example programs (t/85: they run no C of
-# pgrace's but `pgrace cluster`). The wire proxy's tests run there too
+# pgrace's but `pgrace cluster`); the serial oracle's test (t/45) among
+# them, at one worker count. The wire proxy's tests run there too
 # (t/32-proxy, t/32-proxy-drivers: the proxy is pgrace itself, the drivers
 # talk to it over a socket; proxy_fuzz's mutated conversations, proxy_gate).
 # ThreadSanitizer: what runs threads — the driver's
 # workers and deadlines (t/20, t/24, t/44 with two connections per worker),
 # the shim's counters and gate under concurrent workers (t/31, t/30-shim-count
 # which runs pgf_count and the dlopen path with 8 threads),
-# soak (t/70), the explorer's scheduler (t/90), and the wire proxy's
-# connection threads, cancel routing, gate and stop (t/32-proxy, proxy_gate).
-# The pooler's test (t/25)
+# soak (t/70), the explorer's scheduler (t/90, whose fixed forms run with
+# the serial oracle on: its serial runs on the driver's thread beside idle
+# workers), and the wire proxy's connection threads, cancel routing, gate
+# and stop (t/32-proxy, proxy_gate). The pooler's test (t/25)
 # runs in the normal and the ASan pass: its threads are the driver's and the
 # scheduler's, which TSan sees in t/20 and t/90, with a socket more between
 # them and the server.

@@ -75,7 +75,8 @@ void call_begin(drv_call *c, call_state *st, call_record *rec, pqx_trace *trace,
                 const scenario_variant *v, const drv_config *cfg, drv_wake *wake)
 {
     pqx_trace_reset(trace);
-    *rec = (call_record){ .worker = c->worker, .attempt = c->attempt, .trace = trace, .conn = c->conn };
+    *rec = (call_record){ .worker = c->worker, .attempt = c->attempt, .trace = trace, .conn = c->conn,
+                          .rng_start = c->rng ? *c->rng : (rng){ { 0 } } };
     *st = (call_state){ .rec = rec, .trace = trace, .scenario = s, .variant = v, .pauses = &cfg->pauses,
                         .params = cfg->params, .wake = wake };
     c->state = st;
@@ -89,6 +90,7 @@ static int error_status(const call_state *st)
 void call_finish(drv_call *c)
 {
     call_state *st = c->state;
+    st->rec->rng_used = c->rng && memcmp(&st->rec->rng_start, c->rng, sizeof *c->rng) != 0;
     if (st->endings == 1)
         return;
     outcome *o = &st->rec->out;

@@ -69,6 +69,7 @@ struct inv_state {
     bool oom;                   /* an addition failed for want of memory */
     char *err;                  /* inv_error's reason, the caller's buffer */
     size_t errlen;
+    struct serial *oracle;      /* the serial oracle of the run (engine/serial.h), or NULL */
 };
 
 /* A violation's record from st ("record", "found", the fields, "details"),

@@ -8,6 +8,7 @@
 #define PGRACE_DRIVE_H
 
 #include "lib/exit.h"
+#include "engine/oracle.h"
 #include "engine/plan.h"
 #include "lib/pooler.h"
 
@@ -43,6 +44,8 @@ typedef struct run_opts {
     const char *schedule;       /* --schedule TOKEN: replay this schedule (explore/) */
     bool failfast;              /* --failfast: an item stops at its first violating iteration */
     const char *failfast_on;    /* --failfast=ID: ... that violates this invariant (NULL: any) */
+    oracle_mode oracle;         /* --oracle: the serial oracle's invariant (engine/serial.h) */
+    state_opts oracle_opts;     /* --oracle-column, --oracle-table, --oracle-mask */
     const char *mode;           /* the record's mode (NULL: "run"; replay runs as "replay") */
     const char *argv0;          /* for the repeat command */
     char **argv;                /* the whole command line, to re-execute with the shim */

@@ -390,7 +390,7 @@ static int check_iteration(run *r, PGconn *ctl, call_record *all, drv_result *re
     /* Every invariant's declared queries: one round trip. */
     if (batch_queries(&r->batch, r->iteration, err, errlen) < 0)
         return -1;
-    inv_state st = { .err = err, .errlen = errlen };
+    inv_state st = { .err = err, .errlen = errlen, .oracle = cfg->oracle };
     for (int k = 0; k < drv_ninvariants(s); k++) {
         inv_ctx x = { .ctl = ctl, .iteration = r->iteration, .calls = all, .ncalls = n,
                       .nworkers = cfg->nworkers, .state = &st };
@@ -519,6 +519,8 @@ static int iterate(run *r, PGconn *ctl, drv_result *res, call_record *all, int *
     int64_t t0 = clock_now_ns();
     for (long i = 0; i < cfg->iterations; i++) {
         r->iteration = first + i * step;
+        if (cfg->prepare && cfg->prepare(cfg->prepare_arg, r->iteration, err, errlen) < 0)
+            return -1;
         if (batch_setup(&r->batch, r->iteration, cfg->nworkers, err, errlen) < 0)
             return -1;
         int before = cfg->before ? cfg->before(cfg->before_arg, r->iteration, err, errlen) : 0;

@@ -83,6 +83,10 @@ typedef struct drv_config {
     drv_pauses pauses;
     drv_before_fn before;
     void *before_arg;
+    drv_before_fn prepare;      /* before each iteration's setup (the serial oracle empties the
+                                 * schema there), or NULL; > 0 is taken as 0 */
+    void *prepare_arg;
+    struct serial *oracle;      /* the serial oracle its "serial" invariant asks (engine/serial.h), or NULL */
     drv_iteration_fn on_iteration;
     void *iteration_arg;
     const drv_control *control;     /* or NULL: the workers run free */
@@ -96,6 +100,7 @@ typedef struct drv_verdict {
     json_t *first_found;        /* what the check reported then (owned): "record", "found",
                                  * "details" (a list, when the check gave any), the
                                  * scenario's own fields, "calls", "faults", ... */
+    const char *skipped;        /* why it checked nothing (a static string), or NULL */
 } drv_verdict;
 
 typedef struct drv_result {

@@ -39,9 +39,24 @@ static void add_pauses(char *buf, size_t len, const drv_pauses *p)
     }
 }
 
-/* What every reproduction shares: the server, the pooler and the deadline. */
+void repro_add_oracle(const run_opts *o, char *buf, size_t len)
+{
+    if (!o->oracle)
+        return;
+    add(buf, len, " --oracle %s", oracle_mode_name(o->oracle));
+    for (int i = 0; i < o->oracle_opts.ncolumns; i++)
+        add_quoted(buf, len, " --oracle-column ", o->oracle_opts.columns[i]);
+    for (int i = 0; i < o->oracle_opts.ntables; i++)
+        add_quoted(buf, len, " --oracle-table ", o->oracle_opts.tables[i]);
+    if (o->oracle_opts.mask)
+        add_quoted(buf, len, " --oracle-mask ", o->oracle_opts.mask);
+}
+
+/* What every reproduction shares: the server, the pooler, the deadline and
+ * the oracle. */
 static void add_common(char *buf, size_t len, const run_opts *o)
 {
+    repro_add_oracle(o, buf, len);
     char d[24];
     format_duration(o->call_timeout_ns, d, sizeof d);
     if (o->call_timeout_ns)

@@ -22,4 +22,9 @@ void repro_repeat_command(const struct run_opts *o, const plan_item *item, const
 void repro_replay_command(const struct run_opts *o, const plan_item *item, const item_settings *st, long first,
                           long count, const char *fault_rules, char *buf, size_t len);
 
+/* Appends the serial oracle's options of o (--oracle and what it compares)
+ * to the command in buf: the explorer's commands, which it writes itself,
+ * carry them too. */
+void repro_add_oracle(const struct run_opts *o, char *buf, size_t len);
+
 #endif

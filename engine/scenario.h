@@ -248,6 +248,8 @@ typedef struct call_record {
     int64_t t_start, t_end;     /* clock_now_ns() around the call */
     const pqx_trace *trace;     /* its statements (never NULL) */
     const PGconn *conn;         /* the worker's first connection (which trace events are on it) */
+    rng rng_start;              /* the worker's random stream as the call began, and whether */
+    bool rng_used;              /* ... the call drew from it: the serial oracle reruns it so */
 } call_record;
 
 /* Whether c's writes may be in the database although it did not get ok:
@@ -462,6 +464,27 @@ typedef struct scenario_pin {
     const char *unpin_sql;      /* optional: DDL that removes it from the schema */
 } scenario_pin;
 
+/* What the serial oracle (--oracle serial) needs to know beyond what the
+ * catalog says (engine/state.h): every field optional. */
+#define SCENARIO_MAX_ORACLE 8
+typedef struct scenario_oracle {
+    /* "TABLE.COLUMN=MODE": how a column is compared (exact, renamed,
+     * ranked, present, ignore), where its type and default do not say:
+     * a sequence's value set by a statement, not a default; a clock's. */
+    const char *columns[SCENARIO_MAX_ORACLE];
+    /* The tables compared (none listed: every table of the schema). */
+    const char *tables[SCENARIO_MAX_ORACLE];
+    /* A POSIX ERE: the parts of a call's result it matches are not
+     * compared (a time the call measured). */
+    const char *answer_mask;
+    /* Why the iteration x is outside what a serial order can give (a
+     * workload or a failure whose correct outcome no serial order of
+     * whole calls produces, by the seed's own specification), as a static
+     * string; NULL when it is not. It runs where a check runs, before the
+     * oracle judges x (x->rows is empty). NULL: never. */
+    const char *(*outside)(const inv_ctx *x);
+} scenario_oracle;
+
 typedef struct scenario {
     const char *name;           /* required */
     const char *summary;        /* required */
@@ -500,6 +523,7 @@ typedef struct scenario {
     int npause_points;
     const scenario_pin *pins;           /* optional, but every fixed form pins commit-before-ok */
     int npins;
+    scenario_oracle oracle;             /* optional */
 } scenario;
 
 #define SCENARIO_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))

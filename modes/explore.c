@@ -14,6 +14,7 @@
 #include "modes/modes.h"
 
 #include "engine/record.h"
+#include "engine/repro.h"
 
 #include "sched/equiv.h"
 #include "sched/sched.h"
@@ -212,6 +213,7 @@ static void replay_command(const explorer *x, const char *token, long iteration,
     }
     if (n > 0 && (size_t)n < len && o->pooler)
         snprintf(buf + n, len - (size_t)n, " --pooler %s", pooler_name(o->pooler));
+    repro_add_oracle(o, buf, len);
 }
 
 /* drv_annotate_fn: the violating round's schedule, its steps, its replay. */
@@ -459,6 +461,7 @@ static int explore_item(const explore_opts *o, target *t, sched *sc, const plan_
              o->run.argv0, item->scenario->name, item->variant->name, st.nworkers, o->bound,
              o->faults ? " --faults" : "", o->every_prefix ? " --every-prefix" : "", o->run.seed,
              o->run.pooler ? " --pooler " : "", pooler_name(o->run.pooler));
+    repro_add_oracle(&o->run, repeat, sizeof repeat);
     *held = record_item_end(rep, ri, &o->run, item, &st, &res, "schedules", repeat);
     drv_result_free(&res);
     return 0;
@@ -570,6 +573,7 @@ int explore_replay_main(const run_opts *o)
                  o->argv0, item->scenario->name, item->variant->name, o->schedule,
                  o->first_iteration ? o->first_iteration : 1, st.nworkers, o->seed, o->pooler ? " --pooler " : "",
                  pooler_name(o->pooler));
+        repro_add_oracle(o, repeat, sizeof repeat);
         if (!record_item_end(s.rep, ri, o, item, &st, &res, "iterations", repeat))
             status = EXIT_VIOLATED;
         drv_result_free(&res);

@@ -340,6 +340,9 @@ const scenario scenario_approve = {
     .setup_sql = setup_sql,
     .conns_per_worker = 2,
     .workload_period = 2,           /* expired() */
+    /* For the serial oracle: the provider's id is made of the inbound's
+     * generated one (compared as set or not; the inbound's id is renamed). */
+    .oracle = { .columns = { "messages.provider_message_id=present" } },
     VARIANTS(variants),
     INVARIANTS(invariants),
     PLANS(plans),

@@ -81,6 +81,9 @@ static const char schema[] =
     "  token text NOT NULL,"
     "  issued_at timestamptz NOT NULL DEFAULT now());"
     "CREATE INDEX ON issued_credentials (record_id);"
+    /* The relation the record's link is: the serial oracle (engine/state.h)
+     * names a credential's generated id alike wherever it is referenced. */
+    "ALTER TABLE attestation_records ADD FOREIGN KEY (credential_id) REFERENCES issued_credentials;"
     /* The harness's, not the seed's: which partial state the plant side
      * role committed (in the same transaction as the state itself), so the
      * invariants know what the record held before the verifies. */

@@ -1042,6 +1042,11 @@ const scenario scenario_envmerge = {
     .error_status = STATUS_UNAVAILABLE,     /* the seed: a database error or lock timeout is a 503 */
     .workload_period = 20,          /* other_role() */
     .workload = workload_of,
+    /* For the serial oracle: change_seq is taken under the row lock, so its
+     * values are the commit order (compared by rank, gaps aside); the
+     * holder reports how long it held the lock. */
+    .oracle = { .columns = { "env_changes.seq=ranked", "stacks.deleting_seq=ranked" },
+                .answer_mask = "held=[0-9]+ms" },
     VARIANTS(variants),
     INVARIANTS(invariants),
     PLANS(plans),
