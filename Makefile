@@ -136,7 +136,7 @@ $(BUILD)/t/soak_%: t/unit/soak_%.c $(BUILD)/obj/modes/soakplan.o $(LIB_SRCS:%.c=
 
 # The scenario kit's tests link the kit and the driver's batch of declared
 # SQL (the normal pass and the ASan/UBSan pass run them, as every unit test).
-KIT_OBJS := $(addprefix $(BUILD)/obj/engine/,inv.o call.o mutant.o batch.o)
+KIT_OBJS := $(addprefix $(BUILD)/obj/engine/,inv.o call.o connstate.o faultctl.o mutant.o batch.o)
 $(BUILD)/t/kit_%: t/unit/kit_%.c $(KIT_OBJS) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

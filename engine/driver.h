@@ -70,6 +70,8 @@ typedef struct drv_config {
     const char *conninfo;
     bool pooled;                /* conninfo is a pooler's: a worker's backend is found by its
                                  * application_name (appname/wN), not its PQbackendPID */
+    bool shared_conns;          /* ... transaction pooling: a server connection serves one worker's
+                                 * transaction, then another's */
     const char *schema;
     const char *appname;
     int nworkers;
@@ -80,6 +82,7 @@ typedef struct drv_config {
     int retries;                /* extra attempts after a failed call */
     int64_t call_timeout_ns;    /* a call's deadline (0: DRV_DEFAULT_CALL_TIMEOUT_NS) */
     const char *params;         /* the plan's "NAME=VALUE ..." for call_param, or NULL */
+    bool no_conn_check;         /* skip the check of what each call leaves on its connection */
     drv_pauses pauses;
     drv_before_fn before;
     void *before_arg;

@@ -537,8 +537,10 @@ static void merge_locked(const drv_call *c, bool fixed)
      * gives up after lock_timeout with 55P03 (503, retryable) instead of
      * hanging. */
     if (fixed && GUARANTEE(c, "lock-timeout")) {
+        /* LOCAL: it ends with the transaction, and a pooled connection
+         * goes back to the pool as it came. */
         char set[64];
-        snprintf(set, sizeof set, "SET LOCAL lock_timeout = '%lldms'", lt);
+        snprintf(set, sizeof set, "SET %slock_timeout = '%lldms'", GUARANTEE(c, "set-local") ? "LOCAL " : "", lt);
         if (call_exec(c, NULL, set, 0, NULL) < 0) {
             call_failed(c, NULL);
             goto end;
@@ -1023,6 +1025,8 @@ static const scenario_pin pins[] = {
       .what = "SELECT status, env ... FOR UPDATE: concurrent merges serialize on the row lock (#235)" },
     { .name = "lock-timeout", .plan = "lock-holder",
       .what = "SET LOCAL lock_timeout first: a merge behind a long-held lock fails fast, 503 (#238)" },
+    { .name = "set-local", .plan = "none",
+      .what = "lock_timeout is SET LOCAL: it ends with the merge's transaction, never left on the connection (#238)" },
     { .name = "teardown-refusal", .plan = "none",
       .what = "a deleting stack is refused under the row lock, 409 (#238)" },
     { .name = "cap", .plan = "none", .what = "the 64 KiB cap is checked on the merged env before the write, 413" },
