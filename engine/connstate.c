@@ -3,6 +3,7 @@
 
 #include "engine/call_int.h"
 #include "engine/faultctl.h"
+#include "lib/err.h"
 #include "lib/keepstate.h"
 
 #include <inttypes.h>
@@ -15,6 +16,7 @@
 #define LEDGER 1024             /* statements that can leave state, the latest kept */
 #define FINDING 600             /* what one call's check found, cut here */
 #define NAMED 3                 /* calls a finding names; the rest are counted */
+#define SAMPLE 16               /* a full check without cause every this many rounds (the first included) */
 
 /* A logged statement that can leave session state. */
 typedef struct entry {
@@ -35,60 +37,81 @@ struct cst_run {
     int nworkers, attempts;
     bool pooled;                /* through a pooler: PQbackendPID is not the server's */
     bool shared;                /* server connections pass between workers (transaction pooling) */
-    char *head, *tail;          /* the check's SQL before and after its stamp */
+    char schema[64];
     finding *found;             /* [worker * attempts + attempt] */
-    pthread_mutex_t mu;         /* the ledger */
+    int64_t *checked;           /* [worker * 2 + connection]: when its last check was read */
+    pthread_mutex_t mu;         /* the ledger, and: */
+    int64_t *latest;            /* [worker]: its latest logged statement's time (0: none yet) */
+    int64_t latest_any;         /* ... anyone's */
     unsigned long logged;       /* entries ever logged; the latest LEDGER are in ledger */
     entry ledger[LEDGER];
 };
 
-/* The check. Settings: each one a session changed whose value is not the
- * connection's start value — reset_val; through a pooler, the run's schema
- * for search_path (the pooler's connect_query sets it on every server
- * connection), and nothing of the parameters pgbouncer sets itself when it
- * links a client (application_name and four more). Then the advisory
- * locks, prepared statements, temporary relations, cursors and channels.
- * The same statement puts the settings back (set_config; the CTEs are
- * materialized, so what is reported was read before) and releases the
- * advisory locks; the statements after it, in the same query string and
- * so on the same server connection through a transaction pooler, drop the
- * rest. Between the two parts goes the stamp: this check's time and call,
- * the previous one's read back. */
-static const char check_head[] =
-    "WITH d AS MATERIALIZED ("
-    "  SELECT name, setting, coalesce(unit, '') AS unit,"
-    "         CASE WHEN name = 'search_path' AND %s THEN quote_ident('%s') ELSE reset_val END AS start"
-    "  FROM pg_settings"
-    "  WHERE (source = 'session' OR (%s AND name = 'search_path')) AND name <> 'pgrace.seen'"
-    "    AND NOT (%s AND name IN ('application_name', 'client_encoding', 'DateStyle', 'TimeZone',"
-    "                            'standard_conforming_strings'))),"
-    " diff AS MATERIALIZED (SELECT * FROM d WHERE setting IS DISTINCT FROM start),"
-    " adv AS MATERIALIZED (SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()),"
-    " fix AS MATERIALIZED (SELECT count(set_config(name, start, false)) AS n FROM diff),"
-    " unlock AS MATERIALIZED (SELECT pg_advisory_unlock_all() FROM adv WHERE n > 0) "
-    "SELECT pg_backend_pid(), coalesce(current_setting('pgrace.seen', true), ''), set_config('pgrace.seen', '";
-static const char check_tail[] =
-    "', false),"
-    " coalesce((SELECT string_agg(name || '=' || setting || unit || ' (' || coalesce(start, '') || unit"
-    "                             || ' at the start)', ', ' ORDER BY name) FROM diff), ''),"
-    " coalesce((SELECT string_agg(name, ',' ORDER BY name) FROM diff), ''),"
-    " (SELECT n FROM adv), (SELECT count(*) FROM pg_prepared_statements),"
-    " CASE WHEN pg_my_temp_schema() = 0 THEN 0"
-    "      ELSE (SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema()) END,"
-    " (SELECT count(*) FROM pg_cursors), (SELECT count(*) FROM pg_listening_channels()),"
-    " (SELECT n FROM fix), (SELECT count(*) FROM unlock);"
-    "DEALLOCATE ALL; DISCARD TEMP; CLOSE ALL; UNLISTEN *";
+/* The parameters a check leaves out: the worker's own name, and through a
+ * pooler what pgbouncer sets on a server connection for each client it
+ * links (a client's own values, not a call's doing). */
+static const char pooler_params[] =
+    "'application_name', 'client_encoding', 'DateStyle', 'TimeZone', 'standard_conforming_strings'";
+
+/* The settings a session can change (SET: user and superuser context) and
+ * their values at a connection's start, one query string, so that through
+ * a transaction pooler both parts run on one server connection: first what
+ * a session had changed is put back (a server connection the pooler hands
+ * out may come from another client that left it so; the parameters the
+ * pooler sets, and its search_path, are its own). */
+static const char start_sql[] =
+    "SELECT count(set_config(name, reset_val, false)) FROM pg_settings "
+    "WHERE source = 'session' AND name <> 'search_path' AND name NOT IN (%s);"
+    "SELECT name, current_setting(name) FROM pg_settings "
+    "WHERE context IN ('user', 'superuser') AND name NOT IN (%s) ORDER BY name";
+
+/* The check, as a function of the run's schema: plpgsql keeps its plans
+ * per server connection, so each call of it costs little more than its
+ * work. It reports the connection's backend, the previous check's stamp
+ * (and writes its own: pgrace.seen, a placeholder pg_settings does not
+ * list), each setting whose value is not its start value, and — the
+ * advisory locks only when asked (pg_locks reads the whole lock table) —
+ * the advisory locks, prepared statements, temporary relations, cursors and
+ * channels it holds; and puts each of them back. */
+static const char function_sql[] =
+    "CREATE OR REPLACE FUNCTION %s.pgrace_conn_check(stamp text, locks boolean)"
+    " RETURNS TABLE (pid int, seen text, settings text, names text, advisory bigint, prepared bigint, temp bigint,"
+    "                cursors bigint, channels bigint) LANGUAGE plpgsql AS $pgrace$ "
+    "DECLARE start_names text[] := %s; start_values text[] := %s; "
+    "BEGIN "
+    "  pid := pg_backend_pid(); "
+    "  seen := coalesce(current_setting('pgrace.seen', true), ''); "
+    "  PERFORM set_config('pgrace.seen', stamp, false); "
+    "  SELECT string_agg(b.n || '=' || current_setting(b.n) || ' (' || b.v || ' at the start)', ', ' ORDER BY b.n),"
+    "         string_agg(b.n, ',' ORDER BY b.n) INTO settings, names"
+    "    FROM unnest(start_names, start_values) AS b(n, v) WHERE current_setting(b.n) IS DISTINCT FROM b.v; "
+    "  IF names IS NOT NULL THEN"
+    "    PERFORM set_config(b.n, b.v, false) FROM unnest(start_names, start_values) AS b(n, v)"
+    "      WHERE current_setting(b.n) IS DISTINCT FROM b.v; "
+    "  END IF; "
+    "  advisory := 0; "
+    "  IF locks THEN"
+    "    advisory := (SELECT count(*) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid()); "
+    "    PERFORM pg_advisory_unlock_all(); "
+    "  END IF; "
+    "  prepared := (SELECT count(*) FROM pg_prepared_statements); "
+    "  IF prepared > 0 THEN EXECUTE 'DEALLOCATE ALL'; END IF; "
+    "  temp := CASE WHEN pg_my_temp_schema() = 0 THEN 0"
+    "          ELSE (SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema()) END; "
+    "  IF temp > 0 THEN EXECUTE 'DISCARD TEMP'; END IF; "
+    "  cursors := (SELECT count(*) FROM pg_cursors); "
+    "  IF cursors > 0 THEN EXECUTE 'CLOSE ALL'; END IF; "
+    "  channels := (SELECT count(*) FROM pg_listening_channels()); "
+    "  IF channels > 0 THEN EXECUTE 'UNLISTEN *'; END IF; "
+    "  RETURN NEXT; "
+    "END $pgrace$";
 
 /* The check's columns. */
-enum { COL_PID, COL_SEEN, COL_STAMP, COL_SETTINGS, COL_NAMES, COL_ADVISORY, COL_PREPARED, COL_TEMP, COL_CURSORS,
-       COL_CHANNELS, NCOLS = 12 };
+enum { COL_PID, COL_SEEN, COL_SETTINGS, COL_NAMES, COL_ADVISORY, COL_PREPARED, COL_TEMP, COL_CURSORS, COL_CHANNELS,
+       NCOLS };
 
 cst_run *cst_new(int nworkers, int attempts, bool pooled, bool shared, const char *schema)
 {
-    /* The schema is pgrace's own name (pgrace_<pid>_<n>): nothing to
-     * quote inside the literal. */
-    if (strspn(schema, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(schema))
-        return NULL;
     cst_run *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
@@ -96,19 +119,17 @@ cst_run *cst_new(int nworkers, int attempts, bool pooled, bool shared, const cha
     r->attempts = attempts;
     r->pooled = pooled;
     r->shared = shared;
-    const char *on = pooled ? "true" : "false";
-    size_t len = sizeof check_head + strlen(schema) + 20;
-    r->head = malloc(len);
-    r->tail = strdup(check_tail);
+    snprintf(r->schema, sizeof r->schema, "%s", schema);
     r->found = calloc((size_t)nworkers * (size_t)attempts, sizeof *r->found);
-    if (!r->head || !r->tail || !r->found || pthread_mutex_init(&r->mu, NULL) != 0) {
-        free(r->head);
-        free(r->tail);
+    r->checked = calloc((size_t)nworkers * 2, sizeof *r->checked);
+    r->latest = calloc((size_t)nworkers, sizeof *r->latest);
+    if (!r->found || !r->checked || !r->latest || pthread_mutex_init(&r->mu, NULL) != 0) {
         free(r->found);
+        free(r->checked);
+        free(r->latest);
         free(r);
         return NULL;
     }
-    snprintf(r->head, len, check_head, on, schema, on, on);
     return r;
 }
 
@@ -117,10 +138,85 @@ void cst_free(cst_run *r)
     if (!r)
         return;
     pthread_mutex_destroy(&r->mu);
-    free(r->head);
-    free(r->tail);
     free(r->found);
+    free(r->checked);
+    free(r->latest);
     free(r);
+}
+
+/* The settings' start values read on conn, as two text[] literals quoted
+ * for SQL (on ctl) into *names and *values (PQfreemem them). Returns 0 or
+ * -1 (err). */
+static int read_start(cst_run *r, PGconn *ctl, PGconn *conn, char **names, char **values, char *err, size_t errlen)
+{
+    const char *excluded = r->pooled ? pooler_params : "'application_name'";
+    char sql[sizeof start_sql + 2 * sizeof pooler_params];
+    snprintf(sql, sizeof sql, start_sql, excluded, excluded);
+    *names = *values = NULL;
+    if (PQsendQuery(conn, sql) != 1) {
+        err_set(err, errlen, "connection check: %s", PQerrorMessage(conn));
+        return -1;
+    }
+    /* Every result read; the last is the settings. */
+    PGresult *last = NULL;
+    bool failed = false;
+    for (PGresult *p; (p = PQgetResult(conn));) {
+        if (PQresultStatus(p) != PGRES_TUPLES_OK && !failed) {
+            err_set(err, errlen, "connection check: the settings at the start: %s", PQresultErrorMessage(p));
+            failed = true;
+        }
+        PQclear(last);
+        last = p;
+    }
+    if (failed || !last || PQntuples(last) == 0) {
+        if (!failed)
+            err_set(err, errlen, "connection check: no settings read at the start");
+        PQclear(last);
+        return -1;
+    }
+    int n = PQntuples(last);
+    const char **nv = calloc((size_t)n, sizeof *nv), **vv = calloc((size_t)n, sizeof *vv);
+    char *na = NULL, *va = NULL;
+    for (int i = 0; nv && vv && i < n; i++) {
+        nv[i] = PQgetvalue(last, i, 0);
+        vv[i] = PQgetvalue(last, i, 1);
+    }
+    int rc = nv && vv && (na = pqx_text_array(nv, n)) && (va = pqx_text_array(vv, n)) &&
+                     (*names = PQescapeLiteral(ctl, na, strlen(na))) && (*values = PQescapeLiteral(ctl, va, strlen(va)))
+                 ? 0 : -1;
+    if (rc < 0) {
+        err_set(err, errlen, "out of memory");
+        PQfreemem(*names);
+        *names = NULL;
+    }
+    free(nv);
+    free(vv);
+    free(na);
+    free(va);
+    PQclear(last);
+    return rc;
+}
+
+int cst_prepare(cst_run *r, PGconn *ctl, PGconn *conn, char *err, size_t errlen)
+{
+    if (!r)
+        return 0;
+    char *names, *values;
+    if (read_start(r, ctl, conn, &names, &values, err, errlen) < 0)
+        return -1;
+    size_t len = sizeof function_sql + strlen(r->schema) + strlen(names) + strlen(values);
+    char *sql = malloc(len);
+    int rc = -1;
+    if (!sql)
+        err_set(err, errlen, "out of memory");
+    else {
+        snprintf(sql, len, function_sql, r->schema, names, values);
+        rc = pqx_ctl_exec(ctl, sql, err, errlen);
+    }
+    free(sql);
+    PQfreemem(names);
+    PQfreemem(values);
+    return rc;
 }
 
 /* ---- the log of statements that can leave state ---- */
@@ -159,6 +255,7 @@ void cst_log_statement(cst_run *r, const drv_call *c, PGconn *conn, const char *
             *p = ' ';
     pthread_mutex_lock(&r->mu);
     r->ledger[r->logged++ % LEDGER] = e;
+    r->latest[c->worker] = r->latest_any = t_send > r->latest_any ? t_send : r->latest_any;
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -344,7 +441,24 @@ static int read_check(PGconn *conn, PGresult **res, const char *which, finding *
     return *res ? 0 : -1;
 }
 
-void cst_after_call(cst_run *r, const call_record *rec, long iteration, PGconn *conn, PGconn *conn2)
+/* Whether worker's connection i needs the server's account now: 2 when a
+ * statement that can leave state was logged since its last check — its
+ * own, or, through a transaction pooler, anyone's (which server connection
+ * the check gets is the pooler's choice); 1 when this round is one of the
+ * sampled ones, for what a server function leaves; else 0: nothing a
+ * statement of its calls could leave, and libpq says whether a transaction
+ * is open. */
+static int needs_check(cst_run *r, int worker, int i, long round)
+{
+    pthread_mutex_lock(&r->mu);
+    int64_t latest = r->shared ? r->latest_any : r->latest[worker];
+    pthread_mutex_unlock(&r->mu);
+    if (latest && latest >= r->checked[worker * 2 + i])
+        return 2;
+    return (round - 1) % SAMPLE == 0;
+}
+
+void cst_after_call(cst_run *r, const call_record *rec, long iteration, long round, PGconn *conn, PGconn *conn2)
 {
     if (!r)
         return;
@@ -369,18 +483,17 @@ void cst_after_call(cst_run *r, const call_record *rec, long iteration, PGconn *
                     tx == PQTRANS_INERROR ? " failed" : "n open", last_statement(rec, c));
             continue;
         }
-        if (tx != PQTRANS_IDLE)
+        int need = tx == PQTRANS_IDLE ? needs_check(r, rec->worker, i, round) : 0;
+        if (!need)
             continue;
-        /* One round trip per connection, both in flight at once. */
-        size_t len = strlen(r->head) + strlen(stamp) + strlen(r->tail) + 1;
-        char *sql = malloc(len);
-        if (!sql) {
-            add(f, "its%s connection could not be checked: out of memory", which[i]);
-            continue;
-        }
-        snprintf(sql, len, "%s%s%s", r->head, stamp, r->tail);
+        /* One round trip per connection, both in flight at once. The
+         * advisory locks only with a cause: pg_locks reads the whole lock
+         * table. */
+        char sql[256];
+        snprintf(sql, sizeof sql, "SELECT * FROM %s.pgrace_conn_check('%s', %s)", r->schema, stamp,
+                 need == 2 ? "true" : "false");
+        r->checked[rec->worker * 2 + i] = stamped;
         sent[i] = PQsendQuery(c, sql) == 1;
-        free(sql);
         if (!sent[i] && PQstatus(c) == CONNECTION_OK)
             add(f, "its%s connection could not be checked: %s", which[i], PQerrorMessage(c));
     }
@@ -414,8 +527,8 @@ int cst_check(cst_run *r, inv_ctx *x)
     if (n == 0)
         return 1;
     if (other)
-        return inv_violated(x, "%d call%s found state left on %s connection, %d of %s left by another worker's call "
-                            "(a pooled server connection)", n, n == 1 ? "" : "s", n == 1 ? "its" : "their", other,
-                            other == 1 ? "it" : "them");
+        return inv_violated(x, "%d call%s found state left on %s connection; %d of %s left by another worker's call "
+                            "(the pooler passed its server connection on)", n, n == 1 ? "" : "s", n == 1 ? "its" : "their",
+                            other, n == 1 ? "it" : "them");
     return inv_violated(x, "%d call%s left state on %s connection", n, n == 1 ? "" : "s", n == 1 ? "its" : "their");
 }

@@ -54,18 +54,26 @@ typedef struct cst_run cst_run;
 cst_run *cst_new(int nworkers, int attempts, bool pooled, bool shared, const char *schema);
 void cst_free(cst_run *r);
 
+/* Creates the check in the run's schema (a function, pgrace_conn_check),
+ * with the settings' start values read on conn — a worker's connection,
+ * opened and not used yet — by the calling thread (exempt from faults).
+ * Call once per run before the first call. r may be NULL. Returns 0 or -1
+ * (err). */
+int cst_prepare(cst_run *r, PGconn *ctl, PGconn *conn, char *err, size_t errlen);
+
 /* Logs, on the worker's thread, a statement of call c that succeeded on
  * conn, when it can leave session state (sql: its text; t_send: when it
  * was sent), with the server connection it ran on when that can be known.
  * r may be NULL (no checks). */
 void cst_log_statement(cst_run *r, const drv_call *c, PGconn *conn, const char *sql, int64_t t_send);
 
-/* On the worker's thread right after its call rec (of iteration) ended,
- * before the driver settles the connections: checks conn and conn2 (NULL:
- * none), puts back what it found, and keeps the finding for cst_check.
+/* On the worker's thread right after its call rec (of iteration; the
+ * round-th the run made, from 1) ended, before the driver settles the
+ * connections: checks conn and conn2 (NULL: none), puts back what it
+ * found, and keeps the finding for cst_check.
  * Its statements are not the call's: the caller exempts them from faults
  * and from the explorer's gate. */
-void cst_after_call(cst_run *r, const call_record *rec, long iteration, PGconn *conn, PGconn *conn2);
+void cst_after_call(cst_run *r, const call_record *rec, long iteration, long round, PGconn *conn, PGconn *conn2);
 
 /* The invariant, on the driver's thread once the iteration's calls are
  * over: 1 held, 0 violated (what each call found, and who left it). */

@@ -131,7 +131,7 @@ static void check_connections(worker *w, const call_record *rec)
     if (!w->run->cst)
         return;
     faultctl_exempt_thread(true);
-    cst_after_call(w->run->cst, rec, w->run->iteration, w->conn, w->conn2);
+    cst_after_call(w->run->cst, rec, w->run->iteration, w->run->round, w->conn, w->conn2);
     faultctl_exempt_thread(false);
 }
 
@@ -618,6 +618,8 @@ int drv_run(const drv_config *cfg, const scenario *s, const scenario_variant *v,
     for (int i = 0; i < cfg->nworkers; i++)
         if (open_worker(r, i, err, errlen) < 0)
             goto out;
+    if (cst_prepare(r->cst, ctl, workers[0].conn, err, errlen) < 0)
+        goto out;
     for (; started < cfg->nworkers; started++) {
         int e = pthread_create(&workers[started].thread, NULL, worker_main, &workers[started]);
         if (e != 0) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Functions whose effect outlives the transaction that calls them. */
 static const char *const session_functions[] = {
@@ -110,8 +111,27 @@ static const char *statement_state(const char *stmt)
     return NULL;
 }
 
+/* Whether sql may keep state at all, cheaply: only a statement that starts
+ * with one of these words, holds several statements, or names an advisory
+ * lock or set_config can. Most statements are none of these (a worker's
+ * every statement is asked). */
+static bool may_keep(const char *sql)
+{
+    static const char *const first[] = { "set", "reset", "prepare", "execute", "deallocate", "listen", "unlisten",
+                                         "discard", "load", "declare", "create" };
+    const char *p = sql + strspn(sql, " \t\r\n(");
+    size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    for (size_t i = 0; i < sizeof first / sizeof first[0]; i++)
+        if (n == strlen(first[i]) && strncasecmp(p, first[i], n) == 0)
+            return true;
+    return strchr(sql, ';') || strcasestr(sql, "advisory") || strcasestr(sql, "set_config") || strchr(sql, '/') ||
+           strstr(sql, "--");
+}
+
 const char *keepstate_of(const char *sql)
 {
+    if (!may_keep(sql))
+        return NULL;
     size_t len = strlen(sql) + 1;
     char *all = malloc(len), *top = malloc(len);
     const char *what = NULL;
