@@ -289,25 +289,43 @@ static bool may_have_left(const entry *e, const seen *s)
  * connections are not shared; those whose server connection is known, only
  * if it is backend — their latest such statement each, into out (at most
  * NAMED). Returns how many calls. */
-static int who_left(cst_run *r, int worker, int backend, int64_t since, int64_t until, const seen *s, entry *out)
+static bool same_call(const entry *a, const entry *b)
+{
+    return a->worker == b->worker && a->iteration == b->iteration && a->attempt == b->attempt;
+}
+
+static int who_left(cst_run *r, int worker, int backend, int64_t since, int64_t until, const seen *s, entry *out,
+                    char *stmts, size_t len)
 {
     int n = 0;
+    stmts[0] = '\0';
     pthread_mutex_lock(&r->mu);
     unsigned long first = r->logged > LEDGER ? r->logged - LEDGER : 0;
+#define CANDIDATE(e) ((e)->t > since && (e)->t < until && (r->shared || (e)->worker == worker) && \
+                      (!(e)->backend || (e)->backend == backend) && may_have_left((e), s))
     for (unsigned long i = r->logged; i-- > first;) {
         const entry *e = &r->ledger[i % LEDGER];
-        if (e->t <= since || e->t >= until || (!r->shared && e->worker != worker) ||
-            (e->backend && e->backend != backend) || !may_have_left(e, s))
+        if (!CANDIDATE(e))
             continue;
         bool known = false;
         for (int k = 0; k < n && k < NAMED && !known; k++)
-            known = out[k].worker == e->worker && out[k].iteration == e->iteration && out[k].attempt == e->attempt;
+            known = same_call(&out[k], e);
         if (known)
             continue;
         if (n < NAMED)
             out[n] = *e;
         n++;
     }
+    /* The latest call's statements that may have left it, in order. */
+    size_t used = 0;
+    for (unsigned long i = first; n && i < r->logged && used < len; i++) {
+        const entry *e = &r->ledger[i % LEDGER];
+        if (!CANDIDATE(e) || !same_call(e, &out[0]) || strstr(stmts, e->sql))
+            continue;
+        int w = snprintf(stmts + used, len - used, "%s%s", used ? "; " : "", e->sql);
+        used = w > 0 ? used + (size_t)w : len;
+    }
+#undef CANDIDATE
     pthread_mutex_unlock(&r->mu);
     return n;
 }
@@ -382,7 +400,9 @@ static void judge(cst_run *r, const call_record *rec, long iteration, const PGre
     int64_t since = 0;
     sscanf(PQgetvalue(res, 0, COL_SEEN), "%" SCNd64, &since);
     entry named[NAMED];
-    int n = who_left(r, rec->worker, atoi(PQgetvalue(res, 0, COL_PID)), since, answered, &s, named);
+    char stmts[300];
+    int n = who_left(r, rec->worker, atoi(PQgetvalue(res, 0, COL_PID)), since, answered, &s, named, stmts,
+                     sizeof stmts);
     if (n == 0) {
         add(f, "left %s on its%s connection (server pid %s); no statement logged since that connection's last "
             "check sets it (a function's doing?)", what, which, PQgetvalue(res, 0, COL_PID));
@@ -403,13 +423,13 @@ static void judge(cst_run *r, const call_record *rec, long iteration, const PGre
     if (n > 1 && used < sizeof also)
         snprintf(also + strlen(also), sizeof also - strlen(also), " did too");
     if (self) {
-        add(f, "left %s on its%s connection: its statement %s%s", what, which, e->sql, also);
+        add(f, "left %s on its%s connection: %s%s", what, which, stmts, also);
         return;
     }
     f->other = true;
     add(f, "found %s on its%s server connection (pid %s) after its call, left there by worker %d's call "
         CALL_TAG_FMT ": %s%s", what, which, PQgetvalue(res, 0, COL_PID), e->worker + 1, e->iteration,
-        e->worker + 1, e->attempt, e->sql, also);
+        e->worker + 1, e->attempt, stmts, also);
 }
 
 /* Reads the check's results on conn: 0 with *res (its row; PQclear it), or
@@ -479,8 +499,9 @@ void cst_after_call(cst_run *r, const call_record *rec, long iteration, long rou
             /* A fault may have failed the call's ROLLBACK itself: the
              * driver's reset is then all a pool would do too. */
             if (!rec->faults)
-                add(f, "left its%s connection inside a%s transaction after %s", which[i],
-                    tx == PQTRANS_INERROR ? " failed" : "n open", last_statement(rec, c));
+                add(f, "left its%s connection inside a%s transaction%s%s", which[i],
+                    tx == PQTRANS_INERROR ? " failed" : "n open", *last_statement(rec, c) ? ", after " : "",
+                    last_statement(rec, c));
             continue;
         }
         int need = tx == PQTRANS_IDLE ? needs_check(r, rec->worker, i, round) : 0;
