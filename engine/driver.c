@@ -532,6 +532,15 @@ static int init_sync(run *r)
     return rc;
 }
 
+/* Iteration i's salt (scenario.h): from the seed and i alone, on a stream
+ * of the seed no worker draws from (theirs are 1..N). */
+static long iteration_salt(uint64_t seed, long iteration)
+{
+    rng g;
+    rng_init(&g, seed, (1ULL << 62) + (uint64_t)iteration);
+    return (long)(rng_next(&g) >> 33);
+}
+
 /* The iterations themselves, with every worker started. Returns 0, or -1
  * (err) with *stuck set when a worker did not return from a cancelled
  * call. */
@@ -544,7 +553,8 @@ static int iterate(run *r, PGconn *ctl, drv_result *res, call_record *all, int *
     int64_t t0 = clock_now_ns();
     for (long i = 0; i < cfg->iterations; i++) {
         r->iteration = first + i * step;
-        if (batch_setup(&r->batch, r->iteration, cfg->nworkers, err, errlen) < 0)
+        if (batch_setup(&r->batch, r->iteration, cfg->nworkers, iteration_salt(cfg->seed, r->iteration), err,
+                        errlen) < 0)
             return -1;
         int before = cfg->before ? cfg->before(cfg->before_arg, r->iteration, err, errlen) : 0;
         if (before < 0)

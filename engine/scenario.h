@@ -472,12 +472,19 @@ typedef struct scenario {
     /* Creates iteration i's rows on the control connection (optional: a
      * scenario whose calls create every row has neither). Preferably
      * setup_sql: one statement (a CTE or a VALUES list for several
-     * tables) with $1 the iteration's number (bigint) and $2 the number of
-     * workers (int), prepared once per run — one round trip per iteration.
-     * Else setup, for rows SQL cannot compute: 0, or -1 with a reason in
-     * err (pqx_ctl_query above fills it). Not both. */
+     * tables) with $1 the iteration's number (bigint), $2 the number of
+     * workers (int) and $3 the iteration's salt (bigint), prepared once per
+     * run — one round trip per iteration. Else setup, for rows SQL cannot
+     * compute: 0, or -1 with a reason in err (pqx_ctl_query above fills
+     * it). Not both.
+     *
+     * The salt is a number from 0 to 2^31 - 1 drawn from the run's seed and
+     * the iteration's number alone: for ids that must not line up with
+     * another table's (a record's identity that is not the record's own
+     * id, whatever the iteration), different in each run and the same
+     * whenever the iteration is replayed or explored. */
     const char *setup_sql;
-    int (*setup)(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen);
+    int (*setup)(PGconn *ctl, long iteration, int nworkers, long salt, char *err, size_t errlen);
     int conns_per_worker;       /* 1 (also when 0) or 2: worker i is then the shim's
                                  * connections 2i+1 and 2i+2 */
     /* Workloads (optional). Iterations may differ in what their workers do

@@ -270,8 +270,9 @@ oom:
     return NULL;
 }
 
-static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
+static int setup(PGconn *ctl, long iteration, int nworkers, long salt, char *err, size_t errlen)
 {
+    (void)salt;     /* one table, keyed by its slug: no ids to keep apart */
     char slug[32];
     stack_slug(iteration, slug, sizeof slug);
     json_t *env = initial_env(iteration, nworkers);
