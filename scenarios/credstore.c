@@ -396,7 +396,12 @@ static void put_pending_first(const drv_call *c, const put_args *a)
     bool fresh = PQntuples(r) == 1;
     PQclear(r);
     if (!fresh) {
-        update(c, a);
+        /* A committed row: the put is an update (the loss: put() taken for
+         * a create, refusing a key that exists). */
+        if (GUARANTEE(c, "update-existing"))
+            update(c, a);
+        else
+            call_fail(c, "credential exists");
         return;
     }
     drv_pause(c, "between-stores");
@@ -1012,6 +1017,23 @@ static int inv_delete_all(inv_ctx *x)
     return VERDICT(x);
 }
 
+/* The seed's store refuses nothing: a put, an update, a read and a
+ * deleteAll fail only when a store does. Every call no fault touched ended
+ * ok — a store that fails a call where it should do it (or wait) breaks
+ * it. */
+static int inv_calls_succeed(inv_ctx *x)
+{
+    static const char *const what[] = { [UPDATER] = "update", [PUTTER] = "put", [READER] = "read",
+                                        [DELETER] = "deleteAll" };
+    for (int i = 0; i < x->ncalls; i++) {
+        const call_record *c = &x->calls[i];
+        if (c->out.kind != OUT_OK && !c->faults)
+            inv_call_detail(x, c, "its %s failed, though no fault touched it",
+                            what[role_in(x->iteration, c->worker, x->nworkers)]);
+    }
+    return VERDICT(x);
+}
+
 static const scenario_variant variants[] = {
     { .name = "fixed", .op = op_fixed,
       .summary = "metadata pending, vault, clear pending; rollback or orphan marker; readers skip pending; "
@@ -1042,6 +1064,7 @@ static const scenario_invariant invariants[] = {
     { "delete-all", "deleteAll removes its scope, pending and orphaned rows included, and nothing else",
       inv_delete_all,
       { STATE, "SELECT key, project, kind, vault, in_scope FROM planted WHERE iteration = $1 ORDER BY key" } },
+    { "calls-succeed", "every call no fault touched succeeds: the store refuses nothing", inv_calls_succeed, { 0 } },
 };
 
 static const char *const pause_points[] = {
@@ -1091,6 +1114,8 @@ static const scenario_pin pins[] = {
       .what = "a vault write whose answer was lost is not rolled back but marked (the seed's form deletes)" },
     { .name = "commit-marker", .plan = "commit-error",
       .what = "a failed commit step leaves an orphan marker (the seed's review)" },
+    { .name = "update-existing", .plan = "none",
+      .what = "a put of a key that exists updates it (the seed's put), it does not fail it" },
     { .name = "update-visible", .plan = "widen",
       .what = "an update leaves the row committed: a concurrent get returns the old or new value, never absent" },
     { .name = "update-vault-first", .plan = "widen",
