@@ -41,7 +41,7 @@
 #include <stddef.h>
 
 #define CST_INVARIANT "every call leaves its connection as it found it"
-#define CST_ID "connection"
+#define CST_ID SCENARIO_CONNECTION_ID
 
 typedef struct cst_run cst_run;
 

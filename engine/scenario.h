@@ -412,9 +412,16 @@ typedef struct scenario_variant {
  * deadline", which every scenario has after its own. */
 #define SCENARIO_DEADLINE_ID "deadline"
 
+/* The id of the driver's other invariant, "every call leaves its
+ * connection as it found it" (engine/connstate.h: a session-level setting,
+ * an open transaction, an advisory lock, a prepared statement, a temporary
+ * table left behind), which follows the deadline's. */
+#define SCENARIO_CONNECTION_ID "connection"
+
 typedef struct scenario_invariant {
     /* Required: a short id — lower-case letters, digits and '-', unique
-     * within the scenario, not SCENARIO_DEADLINE_ID ("one-credential"): what
+     * within the scenario, not SCENARIO_DEADLINE_ID or SCENARIO_CONNECTION_ID
+     * ("one-credential"): what
      * --failfast=ID and the variants' caught[] name. */
     const char *id;
     /* Required: the sentence TAP and the reports show. */
@@ -460,6 +467,11 @@ typedef struct scenario_pin {
     const char *what;           /* the guarantee, in the seed's words */
     const char *plan;           /* the plan ("none" or one of plans) that catches its loss */
     const char *unpin_sql;      /* optional: DDL that removes it from the schema */
+    /* Optional: the id of the invariant that reports its loss under plan
+     * (one of the scenario's, or the driver's "connection"); t/55-pins.t
+     * then requires that one among those violated, and an invariant no
+     * pre-fix form breaks is broken there. */
+    const char *invariant;
 } scenario_pin;
 
 typedef struct scenario {

@@ -625,9 +625,11 @@ static const scenario_pin pins[] = {
     { .name = "guard-verified", .plan = "planted",
       .what = "the in-transaction guard refuses a verified record" },
     { .name = "credential-subject", .plan = "none",
-      .what = "the credential is issued to the record's identity, not to the record's id" },
+      .what = "the credential is issued to the record's identity, not to the record's id",
+      .invariant = "actors" },
     { .name = "promote-identity", .plan = "none",
-      .what = "the identity promoted is the record's identity, not the one whose id is the record's" },
+      .what = "the identity promoted is the record's identity, not the one whose id is the record's",
+      .invariant = "all-or-nothing" },
     { .name = "identity-in-tx", .plan = "deactivate",
       .what = "the identity is read inside the transaction, after the record's lock (the seed's W2)" },
 };

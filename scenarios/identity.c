@@ -543,9 +543,11 @@ static const scenario_pin pins[] = {
     { .name = "audit-in-tx", .plan = "audit-error",
       .what = "the success audit is written in the claim's transaction: both or neither" },
     { .name = "audit-actor", .plan = "none",
-      .what = "a refusal's audit names the refused caller, not the user holding the hash" },
+      .what = "a refusal's audit names the refused caller, not the user holding the hash",
+      .invariant = "audit-actors" },
     { .name = "read-rollback", .plan = "ambiguous-commit",
-      .what = "the holder's re-verify ends its read-only transaction before answering: the connection goes back idle" },
+      .what = "the holder's re-verify ends its read-only transaction before answering: the connection goes back idle",
+      .invariant = "connection" },
     { .name = "refusal-audit", .plan = "widen",
       .what = "a refusal's failure audit is committed before the 409" },
 };

@@ -427,7 +427,8 @@ static const scenario_pin pins[] = {
     { .name = "own-key", .plan = "stagger",
       .what = "a nullifier row holding the caller's own key is its submission (200), not a double spend" },
     { .name = "read-rollback", .plan = "ambiguous-commit",
-      .what = "a request answered from its key ends its read-only transaction first: the connection goes back idle" },
+      .what = "a request answered from its key ends its read-only transaction first: the connection goes back idle",
+      .invariant = "connection" },
     { .name = "map-23505", .plan = "widen",
       .what = "a unique violation is resolved by key: 200 for the caller's own request, else 409, never a 500" },
 };
