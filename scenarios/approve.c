@@ -24,19 +24,28 @@
  * Concurrency alone does not show them: the row lock still lets exactly one
  * caller send, and without a failed COMMIT the end state is consistent.
  *
- * Workload of iteration i: outbound message i, pending; every worker
- * approves it at once, except that in every other iteration (i even) the
- * message's approval window has already expired and the last worker (when
- * there are two or more) is the expiry worker racing the approvers. Exactly
- * one caller sends, the rest find it sent (409). Every inbound row records
- * which call wrote it, so that an invariant can tie each caller's answer to
- * the rows: exactly one ok; ok => the outbound is sent with the caller's
- * inbound; a caller that failed (determinately) or was refused delivered
- * nothing. The plans fail COMMITs, with a re-approve (retry) or without.
+ * Workload of iteration i: outbound message i, pending, whose approval
+ * window ends, on the application's clock (a table setup moves a minute on
+ * for each iteration; the expiry path asks app_now(), not the server's
+ * clock), an hour ago, a microsecond ago, exactly now, a microsecond ahead
+ * or an hour ahead (i % 5): a window has passed at its end instant. In
+ * half the iterations (i % 10 < 5) every worker approves it at once but the
+ * last (from two workers on), the expiry worker, racing them; in the other
+ * half every worker is an expiry worker (the job's instances), so that the
+ * expiry path meets every window position first. Exactly one caller sends
+ * (none where only the expiry path races an open window), the rest find
+ * it sent (409) or its window open (409). Every inbound row records which
+ * call wrote it, so that an invariant can tie each caller's answer to the
+ * rows: exactly one ok; ok => the outbound is sent with the caller's
+ * inbound, named sent by the expiry worker or the operator as it was; a
+ * caller that failed (determinately) or was refused delivered nothing; the
+ * expiry path sends once the window has passed and never while it is open.
+ * The plans fail COMMITs, with a re-approve (retry) or without.
  *
  * Pinned guarantees (t/55-pins.t removes each from the fixed form): the
- * COMMIT before ok, the approver's and the expiry worker's FOR UPDATE, and
- * the callback's write in the locking transaction.
+ * COMMIT before ok, the approver's and the expiry worker's FOR UPDATE, the
+ * callback's write in the locking transaction, the expiry path's window
+ * re-checked under the lock (its end instant included), and who sent it.
  */
 #include "engine/scenario.h"
 

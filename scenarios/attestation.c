@@ -49,7 +49,13 @@
  *            the transaction, so a deactivation committed in between is
  *            not seen (deactivate).
  *
- * Workload: N workers verify record i at once. Two plans give worker 0 a
+ * Workload: N workers verify record i at once. The record's identity's id
+ * is not i (it is drawn from the iteration's salt, out of every record
+ * id's range), while another identity, a bystander, has the id i, and
+ * credential ids start far from both: code that takes one table's id for
+ * another's touches a row that exists and says so in the rows (an
+ * invariant checks that credentials are issued to the record's identity
+ * and that only it is promoted). Two plans give worker 0 a
  * side role instead (its statements start with SIDE, so the invariants tell
  * its call from the verifies): "plant" commits partial state, as the seed's
  * TestAttestationVerifyGuardCatchesPartialFailureRetry does by hand, and

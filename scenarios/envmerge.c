@@ -45,12 +45,22 @@
  *             seed's "long-held row lock". Plan lock-holder holds it 1s
  *             and sets the merges' lock_timeout to 25ms (the seed's 3s,
  *             shortened for a test): a merge queued behind the holder must
- *             fail fast with 55P03 (503) instead of waiting it out. (One
- *             iteration in 20: each costs the plan its hold.)
+ *             fail fast with 55P03 (503) instead of waiting it out; plan
+ *             short-hold holds it 50ms, inside the seed's 3s: they must
+ *             wait for it and succeed. (One iteration in 20: each costs
+ *             the plan its hold.)
  * Every 10th iteration (i % 10 = 0) has no other role: it starts the stack
  * close to the cap (a "fill" key) with room for about half of the merges,
  * so the cap is reached in every run whatever the plan, since a plan cannot
- * change a workload's values.
+ * change a workload's values. And one in 20 (i % 20 = 15) is the cap's
+ * edge: no other role, the stack holds only a fill, and every merge sets
+ * the one key "edge" to a value that lands the env exactly on 64 KiB (w %
+ * 3 = 0), one byte over (1) or one byte under (2) — whatever the order,
+ * since each replaces the key: 200, 413, 200 are the seed's answers.
+ *
+ * The seed's success path is an invariant too: a merge the seed does not
+ * refuse (404, 409, 413) succeeds — a 503 needs an injected fault, or a
+ * lock held past lock_timeout.
  *
  * Commit order is made checkable by one sequence: every env write records
  * a change row (in the same statement as the write) with nextval taken
@@ -60,9 +70,10 @@
  * that it committed.
  *
  * Pinned guarantees (t/55-pins.t removes each from the fixed form): the
- * COMMIT before ok, the FOR UPDATE, SET LOCAL lock_timeout, the refusal of
- * a deleting stack under the lock, the cap check before the write, the
- * honest count, and the handler's 404/409/413 arms.
+ * COMMIT before ok, the FOR UPDATE, SET LOCAL lock_timeout (and LOCAL, and
+ * its unit), READ COMMITTED, the refusal of a deleting stack under the
+ * lock, the cap check before the write (and its edge: exactly 64 KiB is
+ * in), the honest count, and the handler's 404/409/413 arms.
  */
 #include "engine/scenario.h"
 
