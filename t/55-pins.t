@@ -84,6 +84,15 @@ for my $c (@classes) {
     ok($caught{$pin}, "class: $what: $pin is caught by its invariant");
 }
 
+# --no-conn-check: the check is off, its point a SKIP that says so, and the
+# planted SET goes by (what the benchmark's unchecked runs measure).
+{
+    my ($nst, $nout) = run_cmd('env', 'PGRACE_MUTANT=envmerge/set-local', $mutant, 'run', 'envmerge/fixed', '-i', 20,
+                               '--no-conn-check');
+    is($nst, 0, '--no-conn-check: the planted SET is not looked for') or diag $nout;
+    like($nout, qr/^ok \d+ - envmerge\/fixed: .* # SKIP not checked \(--no-conn-check\)$/m, '  and its point says so');
+}
+
 # The connection check's planted SET through pgbouncer's transaction
 # pooling: found on a pooled server connection, named with the statement
 # that left it (which worker's call left it and which one found it: see
