@@ -16,6 +16,10 @@
  * within the deadline — is violated with that diagnosis. A worker that
  * still does not return within DRV_GRACE_NS of the cancel is stuck beyond
  * help: drv_run fails naming it (the run exits 2).
+ *
+ * After every call, what it left on its connections is checked
+ * (engine/connstate.h: the driver's second invariant), unless
+ * cfg->no_conn_check.
  */
 #ifndef PGRACE_DRIVER_H
 #define PGRACE_DRIVER_H
@@ -110,8 +114,9 @@ typedef struct drv_result {
     double seconds;
 } drv_result;
 
-/* The scenario's invariants and then the driver's own (the deadline): what
- * a run's verdicts are about. Invariant k's sentence (what TAP and the
+/* The scenario's invariants and then the driver's own (the deadline, and
+ * what each call leaves on its connection: engine/connstate.h): what a
+ * run's verdicts are about. Invariant k's sentence (what TAP and the
  * reports show) and its short id (what --failfast=ID and a variant's
  * caught[] name; the deadline's is SCENARIO_DEADLINE_ID); both are static
  * strings. drv_invariant_find: the index of the invariant with that id, or

@@ -30,6 +30,10 @@
  * 10 s by default): a call still running then is cancelled, and the
  * driver's own invariant (id "deadline") reports it with the server's
  * account of who waited on whom; an operation needs no timeouts of its own.
+ * And after every call the driver checks what it left on its connections
+ * (its invariant "connection": a session-level SET, an open transaction,
+ * an advisory lock, a prepared statement, a temporary table): an operation
+ * uses SET LOCAL and ends every transaction it opens.
  *
  * Two rules every fixed form keeps:
  *   - COMMIT before ok. A caller must learn of a result only once it is

@@ -232,6 +232,19 @@ static json_t *merge_delta(long iteration, int worker, int nworkers)
 static size_t env_size(const json_t *env) { return json_dumpb(env, NULL, 0, JSON_FLAGS); }
 
 
+/* Sets env's "fill" key to n bytes. Returns 0, or -1 out of memory. */
+static int set_fill(json_t *env, size_t n)
+{
+    char *f = malloc(n + 1);
+    if (!f)
+        return -1;
+    memset(f, 'f', n);
+    f[n] = '\0';
+    int rc = json_object_set_new(env, "fill", json_string(f));
+    free(f);
+    return rc < 0 ? -1 : 0;
+}
+
 /* Iteration i's stack at setup: old<w> for every merger and, in a near-cap
  * iteration, a fill key that leaves room for about half the merges. Returns
  * a new object or NULL (out of memory). */
@@ -242,14 +255,7 @@ static json_t *initial_env(long iteration, int nworkers)
     if (!env)
         return NULL;
     if (at_edge(iteration)) {
-        char *f = malloc(EDGE_FILL + 1);
-        if (!f)
-            goto oom;
-        memset(f, 'f', EDGE_FILL);
-        f[EDGE_FILL] = '\0';
-        int rc = json_object_set_new(env, "fill", json_string(f));
-        free(f);
-        if (rc < 0)
+        if (set_fill(env, EDGE_FILL) < 0)
             goto oom;
         return env;
     }
@@ -264,15 +270,7 @@ static json_t *initial_env(long iteration, int nworkers)
          * an entry more, so that a lone merger's merge fits. */
         size_t entry = big_len(m) + 16;
         size_t room = (size_t)(m / 2 ? m / 2 : 1) * entry + entry / 2;
-        size_t fill = ENV_CAP - env_size(env) - strlen(",\"fill\":\"\"") - room;
-        char *f = malloc(fill + 1);
-        if (!f)
-            goto oom;
-        memset(f, 'f', fill);
-        f[fill] = '\0';
-        int rc = json_object_set_new(env, "fill", json_string(f));
-        free(f);
-        if (rc < 0)
+        if (set_fill(env, ENV_CAP - env_size(env) - strlen(",\"fill\":\"\"") - room) < 0)
             goto oom;
     }
     return env;
