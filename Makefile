@@ -4,6 +4,7 @@
 #   make run        run every fixed scenario on an embedded throwaway cluster
 #   make check      the whole test suite under prove, then the sanitizer builds
 #   make bench      benchmarks (ratios against peers measured in the same run)
+#   make examples   the seeds' operations as Go, Java, Node and Python programs
 #
 # Sanitizer builds live in their own build directories so that they never mix
 # objects with the normal build: `make SAN=asan BUILD=build/asan`.
@@ -37,11 +38,11 @@ LDLIBS  += -lpq -ljansson -lm
 LIB_SRCS      := $(wildcard lib/*.c)
 # The layers, top down (LAYERS.md; t/02-layers.t checks that no include or
 # call points up): cli/ -> modes/ -> scenarios/ -> isolation/ -> sched/ ->
-# engine/ -> reports/ -> lib/. pgrace shares the fault grammar with the shim
+# proxy/ -> engine/ -> reports/ -> lib/. pgrace shares the fault grammar with the shim
 # (faults/grammar.h: the parser, the matcher and the statement classifier;
 # plain C with no libpq interposition).
-LAYER_DIRS    := cli modes scenarios isolation sched engine reports lib
-GRAMMAR_SRCS  := faults/grammar.c faults/match.c faults/classify.c
+LAYER_DIRS    := cli modes scenarios isolation sched proxy engine reports lib
+GRAMMAR_SRCS  := faults/grammar.c faults/match.c faults/classify.c faults/logline.c
 PGRACE_SRCS   := $(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.c)) $(GRAMMAR_SRCS)
 PGRACE_OBJS   := $(PGRACE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS     := $(wildcard t/unit/*.c)
@@ -82,7 +83,7 @@ $(BUILD)/t/pgf_%: t/unit/pgf_%.c $(SHIM_OBJS)
 DLOPEN_CLIENT := $(BUILD)/t/dlopen_client
 # --------------------------------------------------------------------------
 
-.PHONY: all run check check-asan check-tsan test bench clean mutant print-unit-tests
+.PHONY: all run check check-asan check-tsan test bench clean mutant print-unit-tests examples clients fuzz
 
 all: $(BUILD)/pgrace $(BUILD)/isolationtester $(BUILD)/libpgfault.so $(UNIT_BINS) $(DLOPEN_CLIENT)
 
@@ -134,6 +135,41 @@ $(BUILD)/t/soak_%: t/unit/soak_%.c $(BUILD)/obj/modes/soakplan.o $(LIB_SRCS:%.c=
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The wire proxy's real drivers (t/32-proxy-drivers.t, t/clients/): built
+# once under build/t/clients whichever BUILD runs the tests. pgx from
+# Debian's Go sources in GOPATH mode (no module download), its build cache
+# under build/; node's pg as package-lock.json pins it (npm ci).
+CLIENTS_DIR   := build/t/clients
+PROXY_CLIENTS := $(CLIENTS_DIR)/JdbcCases.class $(CLIENTS_DIR)/pgx_cases $(CLIENTS_DIR)/node/node_modules/.package-lock.json
+
+$(CLIENTS_DIR)/JdbcCases.class: t/clients/JdbcCases.java | $(BUILD)/.deps-test
+	@mkdir -p $(dir $@)
+	javac -d $(CLIENTS_DIR) -cp /usr/share/java/postgresql.jar $<
+
+$(CLIENTS_DIR)/pgx_cases: t/clients/pgx_cases.go | $(BUILD)/.deps-test
+	@mkdir -p $(dir $@)
+	GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(CURDIR)/build/t/go-cache go build -o $@ $<
+
+$(CLIENTS_DIR)/node/node_modules/.package-lock.json: t/clients/node/package.json t/clients/node/package-lock.json | $(BUILD)/.deps-test
+	@mkdir -p $(CLIENTS_DIR)/node
+	cp t/clients/node/package.json t/clients/node/package-lock.json $(CLIENTS_DIR)/node/
+	cd $(CLIENTS_DIR)/node && npm ci --no-audit --no-fund --loglevel=error
+
+clients: $(PROXY_CLIENTS)
+
+# The proxy's own tests link the proxy, the fault grammar and lib/:
+# proxy_fuzz (its protocol side on the corpus t/corpus/proxy and mutations)
+# and proxy_gate (the gate and the backend pids, against a real server).
+PROXY_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard proxy/*.c) $(GRAMMAR_SRCS) $(LIB_SRCS))
+$(BUILD)/t/proxy_%: t/unit/proxy_%.c $(PROXY_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# A longer fuzz run of the proxy's protocol side (make check runs 20000).
+fuzz:
+	$(MAKE) SAN=asan BUILD=build/asan build/asan/t/proxy_fuzz
+	PROXY_FUZZ_N=$${PROXY_FUZZ_N:-2000000} build/asan/t/proxy_fuzz
+
 # The scenario kit's tests link the kit and the driver's batch of declared
 # SQL (the normal pass and the ASan/UBSan pass run them, as every unit test).
 KIT_OBJS := $(addprefix $(BUILD)/obj/engine/,inv.o call.o connstate.o faultctl.o mutant.o batch.o)
@@ -144,6 +180,58 @@ $(BUILD)/t/kit_%: t/unit/kit_%.c $(KIT_OBJS) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 run: all
 	$(BUILD)/pgrace run
 
+# --- examples (examples/README.md) ----------------------------------------
+# The seeds' operations as real programs in four stacks, for pgrace exec and
+# t/85-examples.t; each is build/examples/OP-STACK FORM, and every stack's
+# programs share examples/worker/ (the worker contract's plumbing). Go over
+# Debian's pgx in GOPATH mode (GO111MODULE=off: nothing is downloaded; a
+# GOPATH of ours holds examples/ under the import path "examples", and the
+# build cache is ours too), Java over Debian's JDBC driver with plain javac
+# (a wrapper script runs the class), Node over pg from the npm registry (npm
+# ci, the versions examples/package-lock.json pins), Python over Debian's
+# asyncpg (the scripts run as they are: the Node and Python entries are
+# links). Each is remade only when its sources change.
+EX_OPS          := attestation envmerge nullifier
+EX_OUT          := build/examples
+EX_PROGS        := $(foreach s,go java node python,$(EX_OPS:%=$(EX_OUT)/%-$(s)))
+EX_GOPATH       := $(abspath $(EX_OUT))/gopath
+EX_GOENV        := GO111MODULE=off GOPATH=$(EX_GOPATH):/usr/share/gocode GOFLAGS= GOCACHE=$(abspath $(EX_OUT))/go-cache
+EX_JDBC         := /usr/share/java/postgresql.jar
+EX_NODE_MODULES := examples/node_modules/.package-lock.json
+
+examples: $(EX_PROGS)
+
+$(EX_OUT)/%-go: | $(BUILD)/.deps-examples
+	@mkdir -p $(EX_GOPATH)/src
+	@ln -sfn $(abspath examples) $(EX_GOPATH)/src/examples
+	$(EX_GOENV) go build -o $@ examples/$*
+$(foreach op,$(EX_OPS),$(eval $(EX_OUT)/$(op)-go: examples/$(op)/$(op).go examples/worker/worker.go))
+
+$(EX_OUT)/java/.built: $(wildcard examples/*/*.java) | $(BUILD)/.deps-examples
+	@mkdir -p $(@D)
+	javac -Xlint:all,-serial -Werror -d $(@D) -cp $(EX_JDBC) $^
+	@touch $@
+
+# The JVM flags are the usual ones for a short-lived command: one GC thread,
+# the quick compiler only (less CPU for a one-call run), no perf-data file
+# (nothing left in /tmp by a JVM that is killed).
+$(EX_OUT)/%-java: $(EX_OUT)/java/.built
+	printf '#!/bin/sh\n# made by make examples: examples/$*/ in Java (examples/README.md)\nexec java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -cp "$$(dirname "$$0")/java:$(EX_JDBC)" %s "$$@"\n' \
+	    $(basename $(notdir $(wildcard examples/$*/*.java))) > $@
+	chmod +x $@
+
+$(EX_NODE_MODULES): examples/package.json examples/package-lock.json | $(BUILD)/.deps-examples
+	cd examples && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(EX_OUT)/%-node: | $(EX_NODE_MODULES)
+	@mkdir -p $(@D)
+	ln -sfn $(abspath examples/$*/$*.js) $@
+
+$(EX_OUT)/%-python: | $(BUILD)/.deps-examples
+	@mkdir -p $(@D)
+	ln -sfn $(abspath examples/$*/$*.py) $@
+
 # prove runs t/*.t (Perl, Test::More) and the compiled unit tests.
 # The suite runs its files in parallel (PROVE_JOBS): each file that needs a
 # server starts its own throwaway cluster, so none shares state with another,
@@ -151,7 +239,7 @@ run: all
 PROVE_JOBS ?= 4
 PROVE      := prove -f -j$(PROVE_JOBS)
 
-test: $(BUILD)/.deps-test all mutant
+test: $(BUILD)/.deps-test all mutant clients examples
 	PGRACE_BUILD=$(BUILD) $(PROVE) t/*.t $(UNIT_TESTS)
 
 # The unit tests prove runs bare (t/03-check-kit.t reads the list).
@@ -174,33 +262,39 @@ check: test
 # pins (t/55: the normal build with a switch), the dependency script (t/05),
 # the unit tests' TAP kit (t/03: a probe compiled on its own), the JUnit
 # schema (t/61: xmllint on fixed documents), PGXS's pg_isolation_regress
-# running pgrace (t/83: the drop-in; t/80 runs the same code) and the
+# running pgrace (t/83: the drop-in; t/80 runs the same code), the
 # third-party clients (t/30-shim-clients: an instrumented shim cannot be
-# preloaded into them). ThreadSanitizer: what runs threads — the driver's
+# preloaded into them) and the example programs (t/85: they run no C of
+# pgrace's but `pgrace cluster`). The wire proxy's tests run there too
+# (t/32-proxy, t/32-proxy-drivers: the proxy is pgrace itself, the drivers
+# talk to it over a socket; proxy_fuzz's mutated conversations, proxy_gate).
+# ThreadSanitizer: what runs threads — the driver's
 # workers and deadlines (t/20, t/24, t/44 with two connections per worker),
 # the shim's counters and gate under concurrent workers (t/31, t/30-shim-count
 # which runs pgf_count and the dlopen path with 8 threads),
-# soak (t/70) and the explorer's scheduler (t/90). The pooler's test (t/25)
+# soak (t/70), the explorer's scheduler (t/90), and the wire proxy's
+# connection threads, cancel routing, gate and stop (t/32-proxy, proxy_gate).
+# The pooler's test (t/25)
 # runs in the normal and the ASan pass: its threads are the driver's and the
 # scheduler's, which TSan sees in t/20 and t/90, with a socket more between
 # them and the server.
 ASAN_TESTS := $(filter-out t/03-check-kit.t t/05-deps.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t \
-                t/61-junit-schema.t t/83-pgxs.t,$(wildcard t/*.t))
-TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/44-credstore.t \
+                t/61-junit-schema.t t/83-pgxs.t t/85-examples.t,$(wildcard t/*.t))
+TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/32-proxy.t t/44-credstore.t \
               t/70-soak-replay.t $(wildcard t/90-explore.t)
 
-check-asan:
+check-asan: clients
 	$(MAKE) SAN=asan BUILD=build/asan all
 	PGRACE_BUILD=build/asan $(PROVE) $(ASAN_TESTS) $(patsubst build/%,build/asan/%,$(UNIT_TESTS))
 
 check-tsan:
 	$(MAKE) SAN=tsan BUILD=build/tsan all
-	PGRACE_BUILD=build/tsan PGRACE_TSAN=1 $(PROVE) $(TSAN_TESTS) build/tsan/t/explore_dfs
+	PGRACE_BUILD=build/tsan PGRACE_TSAN=1 $(PROVE) $(TSAN_TESTS) build/tsan/t/explore_dfs build/tsan/t/proxy_gate
 
 bench: all
 	bench/run $(BUILD)
 
 clean:
-	rm -rf build
+	rm -rf build examples/node_modules examples/worker/__pycache__
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -19,6 +19,7 @@ int cli_parse_explore(int argc, char **argv, explore_opts *o);
 int cli_parse_replay(int argc, char **argv, replay_opts *o);
 int cli_parse_spec(int argc, char **argv, spec_opts *o);
 int cli_parse_list(int argc, char **argv, enum list_what *what);
+int cli_parse_proxy(int argc, char **argv, proxy_opts *o);
 
 /* isolationtester's command line: [CONNINFO], -V (*version set: print the
  * version and nothing else). -1: a bad option, after isolationtester's

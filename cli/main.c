@@ -58,6 +58,7 @@ int main(int argc, char **argv)
         replay_opts replay;
         spec_opts spec;
         enum list_what list;
+        proxy_opts proxy;
     } o;
     int parsed;
     if (strcmp(cmd, "run") == 0)
@@ -72,6 +73,8 @@ int main(int argc, char **argv)
         parsed = cli_parse_spec(argc, argv, &o.spec);
     else if (strcmp(cmd, "list") == 0)
         parsed = cli_parse_list(argc, argv, &o.list);
+    else if (strcmp(cmd, "proxy") == 0)
+        parsed = cli_parse_proxy(argc, argv, &o.proxy);
     else if (strcmp(cmd, "cluster") == 0)
         parsed = 0;
     else {
@@ -87,6 +90,8 @@ int main(int argc, char **argv)
     int status;
     if (strcmp(cmd, "list") == 0) {
         status = list_main(o.list);
+    } else if (strcmp(cmd, "proxy") == 0) {
+        status = proxy_main(&o.proxy);
     } else if (strcmp(cmd, "cluster") == 0) {
         int first = argc > 2 && strcmp(argv[2], "--") == 0 ? 3 : 2;
         status = cluster_main(argv + first);

@@ -17,6 +17,7 @@ const char cli_usage[] =
     "       pgrace explore [SCENARIO[/VARIANT]...] [options]   (pgrace explore --help)\n"
     "       pgrace replay REPORT.json [--times N] [--dsn DSN]\n"
     "       pgrace cluster -- CMD [ARG...]\n"
+    "       pgrace proxy [--listen DIR|HOST:PORT] [--dsn DSN] [--fault RULES]... [--log F] [-- CMD [ARG...]]\n"
     "       pgrace isolation [CONNINFO] < FILE.spec     (PostgreSQL 15's isolationtester)\n"
     "       pgrace spec FILE.spec... [--dsn DSN] [--junit F] [--seed S] [--call-timeout D]\n"
     "\n"

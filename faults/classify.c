@@ -87,11 +87,22 @@ static const char *dollar_tag_end(const char *s)
     return *t == '$' ? t + 1 : NULL;
 }
 
-const char *pgf_next_statement(const char *sql)
+/* Whether s starts a SQL-standard routine body's block ("BEGIN ATOMIC"),
+ * or a CASE inside one: psql's rule, so that the ';' inside CREATE FUNCTION
+ * ... BEGIN ATOMIC ... END does not split the statement. */
+static int opens_block(const char *s, int depth)
+{
+    const char *t = word(s, "BEGIN");
+    if (t && word(t, "ATOMIC")) return 1;
+    return depth > 0 && word(s, "CASE") != NULL;
+}
+
+const char *pgf_statement_end(const char *sql)
 {
     const char *s = sql;
-    int parens = 0;
+    int parens = 0, depth = 0;
     while (*s) {
+        unsigned char c = (unsigned char)*s;
         if (s[0] == '-' && s[1] == '-') {
             while (*s && *s != '\n') s++;
         } else if (s[0] == '/' && s[1] == '*') {
@@ -118,13 +129,26 @@ const char *pgf_next_statement(const char *sql)
             parens++, s++;
         } else if (*s == ')') {
             parens -= parens > 0, s++;
-        } else if (*s == ';' && parens == 0) {
-            const char *next = skip_ws(s + 1);
-            while (*next == ';') next = skip_ws(next + 1);
-            return *next ? next : NULL;
+        } else if (*s == ';' && parens == 0 && depth == 0) {
+            return s;
+        } else if (isalpha(c) || c == '_') {
+            /* A whole word: BEGIN ATOMIC and CASE open a block, END closes it. */
+            int starts = s == sql || !(isalnum((unsigned char)s[-1]) || s[-1] == '_' || s[-1] == '$');
+            if (starts && opens_block(s, depth)) depth++;
+            else if (starts && depth > 0 && word(s, "END")) depth--;
+            while (isalnum((unsigned char)*s) || *s == '_' || *s == '$') s++;
         } else {
             s++;
         }
     }
-    return NULL;
+    return s;
+}
+
+const char *pgf_next_statement(const char *sql)
+{
+    const char *s = pgf_statement_end(sql);
+    if (*s != ';') return NULL;
+    const char *next = skip_ws(s + 1);
+    while (*next == ';') next = skip_ws(next + 1);
+    return *next ? next : NULL;
 }

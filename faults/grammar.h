@@ -90,6 +90,11 @@ enum pgf_kind pgf_classify(const char *sql);
  * skipped, so a ';' inside them does not split. */
 const char *pgf_next_statement(const char *sql);
 
+/* Where the statement sql starts with ends: its terminating ';' (outside
+ * quotes, comments, parentheses and a BEGIN ATOMIC ... END routine body),
+ * or the string's NUL. */
+const char *pgf_statement_end(const char *sql);
+
 /* A connection's counters for pgf_match: zero it when a connection opens,
  * and again whenever the rule set changes (gen). */
 typedef struct pgf_counters {
@@ -107,5 +112,17 @@ typedef struct pgf_counters {
  * the statement's number on its connection. */
 const struct pgf_rule *pgf_match(struct pgf_ruleset *rs, pgf_counters *c, int conn_ordinal, const char *sql,
                                  long *stmt_ordinal);
+
+/* The fault a gate's answer asks for (a PGF_GATE_* of faults/pgfault.h:
+ * ERROR is error=40001, DROP drop, AMBIGUOUS ambiguous, CANCEL error=57014),
+ * as a rule the injector carries out like any other (its text "explore");
+ * NULL for PGF_GATE_GO or an unknown answer. */
+const struct pgf_rule *pgf_gate_rule(int action);
+
+/* Appends one JSON line for a fault that fired (rule, on statement stmt
+ * of connection conn, whose text is sql) to the file at path: time, pid,
+ * tid, conn, stmt, rule, rule_text, action, and the first 200 bytes of
+ * sql. Best effort: a log that cannot be written is skipped. */
+void pgf_log_write(const char *path, int conn, long stmt, const struct pgf_rule *rule, const char *sql);
 
 #endif

@@ -2,11 +2,13 @@
  * match.c — does a rule fire on this statement? (grammar.h: pgf_match)
  *
  * Pure: a statement, the connection's counters and the rule set in; the
- * rule that fires out. The shim (rules.c) and the wire proxy both decide
+ * rule that fires out. Also the faults a scheduler's gate asks for, as
+ * rules (pgf_gate_rule). The shim (rules.c) and the wire proxy both decide
  * here, so that "the 3rd statement of connection 2" is the same statement
  * under both. Nothing here locks or allocates.
  */
 #include "faults/grammar.h"
+#include "faults/pgfault.h"
 
 #include <string.h>
 #include <strings.h>
@@ -83,4 +85,25 @@ const struct pgf_rule *pgf_match(struct pgf_ruleset *rs, pgf_counters *c, int co
             fired = r;
     }
     return fired;
+}
+
+/* The faults a gate can ask for, as rules the injection code carries out. */
+static const struct pgf_rule gate_rules[] = {
+    [PGF_GATE_ERROR] = { .text = "explore", .action = PGF_A_ERROR, .sqlstate = "40001",
+                         .action_text = "error=40001",
+                         .raise_sql = "DO $pgfaultdo$BEGIN RAISE EXCEPTION USING ERRCODE = '40001', MESSAGE = "
+                                      "'could not serialize access due to concurrent update', "
+                                      "HINT = 'injected by pgfault'; END$pgfaultdo$" },
+    [PGF_GATE_DROP] = { .text = "explore", .action = PGF_A_DROP, .action_text = "drop" },
+    [PGF_GATE_AMBIGUOUS] = { .text = "explore", .action = PGF_A_AMBIGUOUS, .action_text = "ambiguous" },
+    [PGF_GATE_CANCEL] = { .text = "explore", .action = PGF_A_ERROR, .sqlstate = "57014",
+                          .action_text = "error=57014",
+                          .raise_sql = "DO $pgfaultdo$BEGIN RAISE EXCEPTION USING ERRCODE = '57014', MESSAGE = "
+                                       "'canceling statement due to user request', "
+                                       "HINT = 'injected by pgfault'; END$pgfaultdo$" },
+};
+
+const struct pgf_rule *pgf_gate_rule(int action)
+{
+    return action > PGF_GATE_GO && action <= PGF_GATE_CANCEL ? &gate_rules[action] : NULL;
 }

@@ -18,22 +18,6 @@ static atomic_ulong generation;
 pgf_gate_fn _Atomic pgf_gate;
 static void *_Atomic gate_arg;
 
-/* The faults a gate can ask for, as rules the injection code carries out. */
-static struct pgf_rule gate_rules[] = {
-    [PGF_GATE_ERROR] = { .text = "explore", .action = PGF_A_ERROR, .sqlstate = "40001",
-                         .action_text = "error=40001",
-                         .raise_sql = "DO $pgfaultdo$BEGIN RAISE EXCEPTION USING ERRCODE = '40001', MESSAGE = "
-                                      "'could not serialize access due to concurrent update', "
-                                      "HINT = 'injected by pgfault'; END$pgfaultdo$" },
-    [PGF_GATE_DROP] = { .text = "explore", .action = PGF_A_DROP, .action_text = "drop" },
-    [PGF_GATE_AMBIGUOUS] = { .text = "explore", .action = PGF_A_AMBIGUOUS, .action_text = "ambiguous" },
-    [PGF_GATE_CANCEL] = { .text = "explore", .action = PGF_A_ERROR, .sqlstate = "57014",
-                          .action_text = "error=57014",
-                          .raise_sql = "DO $pgfaultdo$BEGIN RAISE EXCEPTION USING ERRCODE = '57014', MESSAGE = "
-                                       "'canceling statement due to user request', "
-                                       "HINT = 'injected by pgfault'; END$pgfaultdo$" },
-};
-
 void pgf_gate_install(pgf_gate_fn fn, void *arg)
 {
     atomic_store(&gate_arg, arg);
@@ -43,9 +27,9 @@ void pgf_gate_install(pgf_gate_fn fn, void *arg)
 /* Asks the gate about c; returns 1 with d filled when it makes c a fault. */
 static int ask_gate(pgf_gate_fn gate, const struct pgf_call *c, struct pgf_conn *cs, struct pgf_decision *d)
 {
-    int a = gate(atomic_load(&gate_arg), c->conn, c->sql);
-    if (a <= PGF_GATE_GO || a > PGF_GATE_CANCEL) return 0;
-    d->rule = &gate_rules[a];
+    const struct pgf_rule *r = pgf_gate_rule(gate(atomic_load(&gate_arg), c->conn, c->sql));
+    if (!r) return 0;
+    d->rule = r;
     d->conn_ordinal = cs ? cs->ordinal : 0;
     d->stmt_ordinal = cs ? cs->counters.stmts + 1 : 0;
     d->cs = cs;

@@ -1,6 +1,7 @@
 /* proc.c — spawning helper programs and removing trees (see proc.h). */
 #include "lib/proc.h"
 
+#include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 
@@ -158,6 +159,53 @@ int proc_stop(pid_t pid, int sig, int64_t grace_ns)
     kill(pid, SIGKILL);
     st = wait_bounded(pid, grace_ns);
     return st == -2 ? -1 : st;
+}
+
+int proc_which(const char *cmd, char *out, size_t len)
+{
+    if (strchr(cmd, '/')) {
+        snprintf(out, len, "%s", cmd);
+        return access(out, X_OK);
+    }
+    const char *path = getenv("PATH");
+    char *copy = strdup(path ? path : "/usr/bin:/bin"), *save = NULL;
+    if (!copy)
+        return -1;
+    for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, len, "%s/%s", d, cmd);
+        if (access(out, X_OK) == 0) {
+            free(copy);
+            return 0;
+        }
+    }
+    free(copy);
+    return -1;
+}
+
+static _Atomic pid_t foreground;
+
+/* On a signal, the command goes before the server it talks to. */
+static void stop_foreground(void *arg)
+{
+    (void)arg;
+    pid_t pid = atomic_exchange(&foreground, 0);
+    if (pid > 0)
+        proc_stop(pid, SIGTERM, 10LL * 1000000000);
+}
+
+int proc_run_foreground(char *const argv[], char *err, size_t errlen)
+{
+    pid_t pid;
+    int h = cleanup_push(stop_foreground, NULL);
+    if (proc_spawn(argv, NULL, &pid, err, errlen) < 0) {
+        cleanup_pop(h, false);
+        return -1;
+    }
+    atomic_store(&foreground, pid);
+    int status = proc_wait(pid);
+    atomic_store(&foreground, 0);
+    cleanup_pop(h, false);
+    return status;
 }
 
 int proc_search_path(bool (*try_dir)(const char *dir, char *out, size_t outlen), char *out, size_t outlen)

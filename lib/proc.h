@@ -41,6 +41,17 @@ int proc_wait(pid_t pid);
  * its exit status, or -1 if it still has not exited (then it is left). */
 int proc_stop(pid_t pid, int sig, int64_t grace_ns);
 
+/* Where execv finds cmd: cmd itself when it holds a '/', else the first
+ * executable of that name on PATH, into out. Returns 0 or -1. */
+int proc_which(const char *cmd, char *out, size_t len);
+
+/* Runs argv (argv[0] a path) as the purpose of the run (pgrace cluster --
+ * CMD, pgrace proxy -- CMD): waits for it and returns its exit status
+ * (128+signal when killed). While it runs, a signal's teardown stops it
+ * first (SIGTERM, then SIGKILL), before what was registered earlier (the
+ * server it talks to). -1 with err when it cannot start. */
+int proc_run_foreground(char *const argv[], char *err, size_t errlen);
+
 /* Runs argv to completion; 0 when it exited 0, else -1 with a message
  * naming the program and its status. */
 int proc_run(char *const argv[], const proc_opts *o, char *err, size_t errlen);

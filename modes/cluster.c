@@ -15,40 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static pid_t child;
-
-/* On a signal, the command goes before the server it talks to. */
-static void stop_child(void *arg)
-{
-    (void)arg;
-    if (child > 0) {
-        proc_stop(child, SIGTERM, 10LL * 1000000000);
-        child = 0;
-    }
-}
-
-/* Finds cmd on PATH (execv takes a path). */
-static int resolve(const char *cmd, char *out, size_t len)
-{
-    if (strchr(cmd, '/')) {
-        snprintf(out, len, "%s", cmd);
-        return 0;
-    }
-    const char *path = getenv("PATH");
-    char *copy = strdup(path ? path : "/usr/bin:/bin"), *save = NULL;
-    if (!copy)
-        return -1;
-    for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        snprintf(out, len, "%s/%s", d, cmd);
-        if (access(out, X_OK) == 0) {
-            free(copy);
-            return 0;
-        }
-    }
-    free(copy);
-    return -1;
-}
-
 int cluster_main(char *const cmd[])
 {
     char err[ERRLEN], path[PATH_MAX];
@@ -56,7 +22,7 @@ int cluster_main(char *const cmd[])
         fprintf(stderr, "pgrace: cluster needs a command: pgrace cluster -- CMD [ARG...]\n");
         return EXIT_USAGE;
     }
-    if (resolve(cmd[0], path, sizeof path) < 0) {
+    if (proc_which(cmd[0], path, sizeof path) < 0) {
         fprintf(stderr, "pgrace: command not found: %s\n", cmd[0]);
         return EXIT_USAGE;
     }
@@ -69,20 +35,15 @@ int cluster_main(char *const cmd[])
     setenv("PGPORT", cluster_port(c), 1);
     setenv("PGUSER", cluster_user(c), 1);
     setenv("PGDATABASE", cluster_dbname(c), 1);
-    int h = cleanup_push(stop_child, NULL);
     char **argv = (char **)cmd;
     char *saved = argv[0];
     argv[0] = path;
-    int status;
-    if (proc_spawn(argv, NULL, &child, err, sizeof err) < 0) {
+    int status = proc_run_foreground(argv, err, sizeof err);
+    if (status < 0) {
         fprintf(stderr, "pgrace: %s\n", err);
         status = EXIT_USAGE;
-    } else {
-        status = proc_wait(child);
-        child = 0;
     }
     argv[0] = saved;
-    cleanup_pop(h, false);
     cluster_stop(c);
     return status;
 }

@@ -84,6 +84,20 @@ int list_main(enum list_what what);
  * (PGHOST, PGPORT, PGUSER, PGDATABASE set); exits with CMD's status. */
 int cluster_main(char *const cmd[]);
 
+/* ---- proxy -------------------------------------------------------- */
+
+typedef struct proxy_opts {
+    const char *listen;         /* --listen DIR | HOST:PORT, or NULL */
+    const char *dsn;            /* --dsn, or NULL: an embedded cluster */
+    const char *rules;          /* every --fault, joined by ';' (NULL: none) */
+    const char *log;            /* --log F.jsonl */
+    char *const *cmd;           /* after --: the command to run through it, or NULL: serve */
+} proxy_opts;
+
+/* pgrace proxy: the wire proxy with the fault rules, serving until a signal
+ * stops it, or while cmd runs (exit status cmd's). */
+int proxy_main(const proxy_opts *o);
+
 /* ---- isolation specs ---------------------------------------------- */
 
 #define SPEC_DEFAULT_TIMEOUT_S 300      /* isolationtester's step timeout */
