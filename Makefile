@@ -50,7 +50,9 @@ UNIT_BINS     := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
 # What prove runs bare: every unit test but those that need a server and the
 # shim's settings, which their .t files run under a throwaway cluster
 # (pgf_count and pgf_dlopen: t/30-shim-count.t, t/30-shim-clients.t). Run
-# bare, those bail out: nothing in this list can only skip.
+# bare, those bail out: nothing in this list can only skip. (kit_connstate
+# and lib_pooler start their own cluster and pgbouncer, a test dependency:
+# they run bare, in the normal and the ASan pass, as every unit test.)
 UNIT_SERVER   := pgf_count pgf_dlopen
 UNIT_TESTS    := $(filter-out $(UNIT_SERVER:%=$(BUILD)/t/%),$(UNIT_BINS))
 

@@ -40,7 +40,9 @@
  *     project (re-asserted, as defence in depth), pending and orphaned rows
  *     included, in both stores — and nothing else.
  * Statuses: the seed's store throws, it has no status mapping; a failed
- * call is the scenario's error.
+ * call is the scenario's error. It refuses nothing: a call no fault
+ * touched succeeds (an invariant says so, so that a put that fails a key
+ * it should update shows).
  *
  * Commit-before-ok, for a store with no transaction: a put takes effect
  * with its last write — the commit step that clears pending (an update: its

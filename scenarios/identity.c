@@ -67,6 +67,9 @@
  * 409); twins are one user verifying one hash several times at once (the
  * seed's first test). Alternating by iteration covers both roles with one
  * worker, and each meets itself at any -n (the explorer's two workers).
+ * Every audit row must name its caller's user and the hash it claimed:
+ * racers are distinct users, so a refusal audited under the holder the
+ * check found (the user beside the caller's in the code) shows.
  */
 #include "engine/scenario.h"
 
