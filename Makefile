@@ -50,7 +50,9 @@ UNIT_BINS     := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
 # What prove runs bare: every unit test but those that need a server and the
 # shim's settings, which their .t files run under a throwaway cluster
 # (pgf_count and pgf_dlopen: t/30-shim-count.t, t/30-shim-clients.t). Run
-# bare, those bail out: nothing in this list can only skip.
+# bare, those bail out: nothing in this list can only skip. (kit_connstate
+# and lib_pooler start their own cluster and pgbouncer, a test dependency:
+# they run bare, in the normal and the ASan pass, as every unit test.)
 UNIT_SERVER   := pgf_count pgf_dlopen
 UNIT_TESTS    := $(filter-out $(UNIT_SERVER:%=$(BUILD)/t/%),$(UNIT_BINS))
 
@@ -172,7 +174,7 @@ fuzz:
 
 # The scenario kit's tests link the kit and the driver's batch of declared
 # SQL (the normal pass and the ASan/UBSan pass run them, as every unit test).
-KIT_OBJS := $(addprefix $(BUILD)/obj/engine/,inv.o call.o mutant.o batch.o)
+KIT_OBJS := $(addprefix $(BUILD)/obj/engine/,inv.o call.o connstate.o faultctl.o mutant.o batch.o)
 $(BUILD)/t/kit_%: t/unit/kit_%.c $(KIT_OBJS) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

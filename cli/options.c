@@ -138,6 +138,7 @@ int cli_run_option(int code, const char *arg, run_opts *o, const char *usage)
         return 1;
     case CLI_DSN: o->dsn = arg; return 1;
     case CLI_POOLER: return cli_pooler(arg, &o->pooler) < 0 ? -1 : 1;
+    case CLI_NO_CONN_CHECK: o->no_conn_check = true; return 1;
     case CLI_JUNIT: o->junit = arg; return 1;
     case CLI_JSON: o->json = arg; return 1;
     case CLI_HTML: o->html = arg; return 1;

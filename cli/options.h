@@ -17,6 +17,7 @@ enum cli_code {
     CLI_IMPL = 256, CLI_SEED, CLI_DSN, CLI_FAULT, CLI_PAUSE, CLI_RETRIES, CLI_PLAN, CLI_SWEEP, CLI_FROM,
     CLI_JUNIT, CLI_JSON, CLI_HTML, CLI_CALL_TIMEOUT, CLI_HELP, CLI_SCHEDULE, CLI_PARAMS, CLI_FAILFAST, CLI_POOLER,
     CLI_ORACLE, CLI_ORACLE_COLUMN, CLI_ORACLE_TABLE, CLI_ORACLE_MASK,
+    CLI_NO_CONN_CHECK,
     CLI_FIRST_OWN = 512,        /* a command's own options start here */
 };
 
@@ -30,6 +31,7 @@ enum cli_code {
     { "json", required_argument, NULL, CLI_JSON },                                        \
     { "html", required_argument, NULL, CLI_HTML },                                        \
     { "call-timeout", required_argument, NULL, CLI_CALL_TIMEOUT },                        \
+    { "no-conn-check", no_argument, NULL, CLI_NO_CONN_CHECK },                            \
     { "help", no_argument, NULL, CLI_HELP }
 
 /* The options only `run` has (plans, faults, pauses, retries). */

@@ -5,6 +5,7 @@
  */
 #include "engine/call_int.h"
 
+#include "engine/connstate.h"
 #include "engine/mutant.h"
 
 #include "lib/clock.h"
@@ -130,9 +131,16 @@ int call_exec_aside(const drv_call *c, PGconn *conn, outcome *o, PGresult **res,
                     const char *const *params)
 {
     outcome scratch = { 0 };
-    int rc = pqx_exec(conn, c->state->trace, &scratch, res, sql, nparams, params);
+    pqx_trace *t = c->state->trace;
+    size_t at = t->n;
+    int64_t sent = clock_now_ns();
+    int rc = pqx_exec(conn, t, &scratch, res, sql, nparams, params);
     if (o)
         *o = scratch;
+    /* When it went (the explorer's gate restamps the trace's time of a
+     * statement it held). */
+    if (rc == 0)
+        cst_log_statement(c->state->cst, c, conn, sql, at < t->n ? t->ev[at].t_send : sent);
     return rc;
 }
 

@@ -38,6 +38,7 @@ struct call_state {
     const drv_pauses *pauses;
     const char *params;         /* the plan's, for call_param */
     drv_wake *wake;
+    struct cst_run *cst;        /* the run's connection checks: statements that can leave state are logged */
     int endings;                /* call_ok/refuse/failed/fail calls: exactly one is right */
 };
 

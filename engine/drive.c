@@ -58,11 +58,12 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
     drive_hooks hooks = { .a = a };
     drv_config cfg = {
         .conninfo = a->target->client_conninfo, .pooled = a->target->pooler != NULL,
+        .shared_conns = a->target->pooler && pooler_mode_of(a->target->pooler) == POOLER_TRANSACTION,
         .schema = a->target->schema, .appname = a->target->appname,
         .nworkers = st->nworkers, .iterations = a->iterations, .first_iteration = a->first_iteration,
         .iteration_step = a->iteration_step,
         .seed = a->seed, .retries = st->retries, .pauses = st->pauses, .call_timeout_ns = st->call_timeout_ns,
-        .params = st->params, .control = a->control, .annotate = a->annotate, .annotate_arg = a->hook_arg,
+        .params = st->params, .no_conn_check = st->no_conn_check, .control = a->control, .annotate = a->annotate, .annotate_arg = a->hook_arg,
     };
     if (st->fault || a->before || a->failfast) {
         cfg.before = before_each;

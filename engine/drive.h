@@ -22,6 +22,7 @@ typedef struct run_opts {
     bool seed_given;
     const char *dsn;
     pooler_mode pooler;         /* --pooler: the workers through pgbouncer (POOLER_NONE: directly) */
+    bool no_conn_check;         /* --no-conn-check: what a call leaves on its connection is not checked */
     const char *fault;
     const char *impl;           /* fixed (default), a variant name, or all */
     int retries;

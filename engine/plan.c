@@ -178,6 +178,7 @@ int plan_settings(const run_opts *o, const plan_item *item, item_settings *st, c
         .plan = o->fault_sweep ? "fault-sweep" : "none", .fault = o->fault, .sweep = o->fault_sweep,
         .retries = o->retries, .nworkers = o->nworkers, .pauses = o->pauses, .call_timeout_ns = o->call_timeout_ns,
         .params = o->params, .oracle_opts = o->oracle ? &o->oracle_opts : NULL,
+        .no_conn_check = o->no_conn_check,
     };
     /* A sweep aims at worker 1 and lets it retry, as a real client would,
      * unless told otherwise. */

@@ -31,6 +31,7 @@ typedef struct item_settings {
     const char *params;         /* the plan's, for call_param, or NULL */
     int failfast_on;            /* --failfast=ID: its invariant's index (drv_invariant_find); else -1 */
     const state_opts *oracle_opts;  /* --oracle-column, --oracle-table, --oracle-mask, or NULL */
+    bool no_conn_check;         /* --no-conn-check */
 } item_settings;
 
 /* Expands the options' targets and --impl into a plan. Returns the number

@@ -65,6 +65,8 @@ static void add_common(char *buf, size_t len, const run_opts *o)
         add_quoted(buf, len, " --dsn ", o->dsn);
     if (o->pooler)
         add(buf, len, " --pooler %s", pooler_name(o->pooler));
+    if (o->no_conn_check)
+        add(buf, len, " --no-conn-check");
 }
 
 void repro_repeat_command(const run_opts *o, const plan_item *item, const item_settings *st, char *buf,

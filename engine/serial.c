@@ -254,7 +254,8 @@ static int run_order(void *arg, const int *order, int n, state **st, char **answ
 {
     serial *o = arg;
     if (state_clear(o->octl, o->desc, true, err, errlen) < 0 ||
-        batch_setup(&o->setup, o->iteration, o->nworkers, err, errlen) < 0)
+        batch_setup(&o->setup, o->iteration, o->nworkers, drv_iteration_salt(o->ocfg.seed, o->iteration), err,
+                    errlen) < 0)
         return -1;
     for (int k = 0; k < n; k++)
         if (run_call(o, &o->calls[o->unit_call[order[k]]], &answers[k]) < 0) {

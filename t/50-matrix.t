@@ -8,8 +8,10 @@
 #    invariant the list names (the per-scenario tests t/20 and t/4x repeat
 #    that 20 times in a row);
 #  - every invariant of every scenario is broken by at least one pre-fix
-#    form or plan: an invariant nothing can break is a defect. (The driver's
-#    own deadline invariant is broken by t/24-deadline.t.)
+#    form or plan, or by a pinned guarantee's removal that names it
+#    (t/55-pins.t shows that one): an invariant nothing can break is a
+#    defect. (The driver's own invariants: the deadline is broken by
+#    t/24-deadline.t, the connection check by t/55 and t/unit/kit_connstate.)
 use strict;
 use warnings;
 use lib 't/lib';
@@ -82,9 +84,13 @@ for my $k (0 .. $#res) {
     $broken{$S}{$_}++ for @failed;
 }
 for my $s (@scenarios) {
-    for my $inv (@{ $s->{invariants} }) {
-        next if $inv eq 'every call finishes within the deadline';
-        ok($broken{ $s->{name} }{$inv}, "$s->{name}: '$inv' is broken by some pre-fix form or plan");
+    my %by_pin = map { $s->{invariant}{ $_->{invariant} } => $_->{name} } grep { $_->{invariant} } @{ $s->{pins} };
+    for my $k (0 .. $#{ $s->{ids} }) {
+        my ($id, $inv) = ($s->{ids}[$k], $s->{invariants}[$k]);
+        next if $id eq 'deadline' || $id eq 'connection';
+        ok($broken{ $s->{name} }{$inv} || $by_pin{$inv},
+           "$s->{name}: '$inv' is broken by some pre-fix form or plan"
+           . ($broken{ $s->{name} }{$inv} ? '' : $by_pin{$inv} ? " (by pin $by_pin{$inv}'s removal: t/55)" : ''));
     }
 }
 
