@@ -100,7 +100,10 @@ static int position(long iteration) { return (int)(iteration % POSITIONS); }
 /* Iteration i's outbound message i, its window ending where position(i)
  * says from the clock, which setup moves a minute on for each iteration. */
 static const char setup_sql[] =
-    "WITH c AS (UPDATE clock SET now = timestamptz '2020-01-01 00:00:00+00' + $1 * interval '1 minute' "
+    /* The clock row is replaced, not updated: a schema the serial oracle
+     * emptied has none. */
+    "WITH d AS (DELETE FROM clock), "
+    "     c AS (INSERT INTO clock VALUES (timestamptz '2020-01-01 00:00:00+00' + $1 * interval '1 minute') "
     "           RETURNING now) "
     "INSERT INTO messages (id, direction, status, mailbox, body, approval_expires_at) "
     "SELECT $1, 'outbound', 'pending_approval', 'agent-' || $1 || '@loopback', 'hello ' || $1, "
