@@ -50,7 +50,9 @@ UNIT_BINS     := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/t/%)
 # What prove runs bare: every unit test but those that need a server and the
 # shim's settings, which their .t files run under a throwaway cluster
 # (pgf_count and pgf_dlopen: t/30-shim-count.t, t/30-shim-clients.t). Run
-# bare, those bail out: nothing in this list can only skip.
+# bare, those bail out: nothing in this list can only skip. (kit_connstate
+# and lib_pooler start their own cluster and pgbouncer, a test dependency:
+# they run bare, in the normal and the ASan pass, as every unit test.)
 UNIT_SERVER   := pgf_count pgf_dlopen
 UNIT_TESTS    := $(filter-out $(UNIT_SERVER:%=$(BUILD)/t/%),$(UNIT_BINS))
 
@@ -173,8 +175,14 @@ fuzz:
 
 # The scenario kit's tests link the kit and the driver's batch of declared
 # SQL (the normal pass and the ASan/UBSan pass run them, as every unit test).
-KIT_OBJS := $(addprefix $(BUILD)/obj/engine/,inv.o call.o mutant.o batch.o faultctl.o)
+KIT_OBJS := $(addprefix $(BUILD)/obj/engine/,inv.o call.o connstate.o faultctl.o mutant.o batch.o)
 $(BUILD)/t/kit_%: t/unit/kit_%.c $(KIT_OBJS) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The serial oracle's comparison and search, against a real server.
+ORACLE_OBJS := $(addprefix $(BUILD)/obj/engine/,state.o oracle.o)
+$(BUILD)/t/oracle_%: t/unit/oracle_%.c $(ORACLE_OBJS) $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -266,18 +274,20 @@ check: test
 # running pgrace (t/83: the drop-in; t/80 runs the same code), the
 # third-party clients (t/30-shim-clients: an instrumented shim cannot be
 # preloaded into them) and the example programs under pgrace exec (t/85:
-# exec's C is t/86's, with cheaper programs). The wire proxy's tests run there too
+# exec's C is t/86's, with cheaper programs); the serial oracle's test (t/45)
+# among them, at one worker count. The wire proxy's tests run there too
 # (t/32-proxy, t/32-proxy-drivers: the proxy is pgrace itself, the drivers
 # talk to it over a socket; proxy_fuzz's mutated conversations, proxy_gate).
 # ThreadSanitizer: what runs threads — the driver's
 # workers and deadlines (t/20, t/24, t/44 with two connections per worker),
 # the shim's counters and gate under concurrent workers (t/31, t/30-shim-count
 # which runs pgf_count and the dlopen path with 8 threads),
-# soak (t/70), the explorer's scheduler (t/90), the wire proxy's
-# connection threads, cancel routing, gate and stop (t/32-proxy, proxy_gate),
-# and pgrace exec (t/86: workers' processes waited on by the driver's
-# threads, their statements credited from the proxy's, the rendezvous).
-# The pooler's test (t/25)
+# soak (t/70), the explorer's scheduler (t/90, whose fixed forms run with
+# the serial oracle on: its serial runs on the driver's thread beside idle
+# workers), the wire proxy's connection threads, cancel routing, gate and
+# stop (t/32-proxy, proxy_gate), and pgrace exec (t/86: workers' processes
+# waited on by the driver's threads, their statements credited from the
+# proxy's, the rendezvous). The pooler's test (t/25)
 # runs in the normal and the ASan pass: its threads are the driver's and the
 # scheduler's, which TSan sees in t/20 and t/90, with a socket more between
 # them and the server.

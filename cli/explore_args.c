@@ -22,6 +22,7 @@ static const char explore_usage[] =
     "  --strategy S       dfs (default: every schedule under the bound) or pct (randomized, seeded)\n"
     "  --depth D          pct's bug depth d (default 2)\n"
     "  --plan P --retries R --seed S --dsn DSN --pooler P --call-timeout D --junit F --json F --html F\n"
+    "  --oracle M --oracle-column C=MODE --oracle-table T --oracle-mask ERE\n"
     "                     as for run\n";
 
 int cli_parse_explore(int argc, char **argv, explore_opts *o)
@@ -37,6 +38,7 @@ int cli_parse_explore(int argc, char **argv, explore_opts *o)
         { "max-schedules", required_argument, NULL, O_MAX },
         { "strategy", required_argument, NULL, O_STRATEGY },
         { "depth", required_argument, NULL, O_DEPTH },
+        CLI_ORACLE_OPTIONS,
         { NULL, 0, NULL, 0 },
     };
     *o = (explore_opts){ .bound = EXPLORE_DEFAULT_BOUND, .depth = 2 };

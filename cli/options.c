@@ -7,6 +7,7 @@
 #include "lib/rng.h"
 
 #include <errno.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +56,67 @@ int cli_pooler(const char *text, pooler_mode *out)
     return 0;
 }
 
+int cli_oracle_option(int code, const char *arg, oracle_mode *mode, state_opts *so)
+{
+    char err[ERRLEN];
+    switch (code) {
+    case CLI_ORACLE:
+        if (oracle_mode_parse(arg, mode) == 0)
+            return 1;
+        fprintf(stderr, "pgrace: bad --oracle '%s': serial (the invariants and the oracle) or serial-only (the "
+                "oracle alone)\n", arg);
+        return -1;
+    case CLI_ORACLE_COLUMN:
+        if (state_check_decl(arg, err, sizeof err) < 0) {
+            fprintf(stderr, "pgrace: --oracle-column: %s\n", err);
+            return -1;
+        }
+        if (so->ncolumns == STATE_MAX_DECL)
+            break;
+        so->columns[so->ncolumns++] = arg;
+        return 1;
+    case CLI_ORACLE_TABLE:
+        if (!*arg || strchr(arg, '.')) {
+            fprintf(stderr, "pgrace: bad --oracle-table '%s': a table of the schema, by its name\n", arg);
+            return -1;
+        }
+        if (so->ntables == STATE_MAX_DECL)
+            break;
+        so->tables[so->ntables++] = arg;
+        return 1;
+    case CLI_ORACLE_MASK: {
+        regex_t re;
+        if (regcomp(&re, arg, REG_EXTENDED | REG_NOSUB) != 0) {
+            fprintf(stderr, "pgrace: bad --oracle-mask '%s': not a POSIX extended regular expression\n", arg);
+            return -1;
+        }
+        regfree(&re);
+        so->mask = arg;
+        return 1;
+    }
+    default:
+        return 0;
+    }
+    fprintf(stderr, "pgrace: too many --oracle-column or --oracle-table options (at most %d each)\n", STATE_MAX_DECL);
+    return -1;
+}
+
+int cli_oracle_check(oracle_mode mode, const state_opts *so)
+{
+    if (mode != ORACLE_OFF || (!so->ncolumns && !so->ntables && !so->mask))
+        return 0;
+    fprintf(stderr, "pgrace: --oracle-column, --oracle-table and --oracle-mask tell the serial oracle what to "
+            "compare: they need --oracle serial (or serial-only)\n");
+    return -1;
+}
+
 int cli_run_option(int code, const char *arg, run_opts *o, const char *usage)
 {
     long v;
     char err[ERRLEN];
+    int oracle = cli_oracle_option(code, arg, &o->oracle, &o->oracle_opts);
+    if (oracle)
+        return oracle;
     switch (code) {
     case 'n':
         if (cli_long("-n", arg, 1, DRV_MAX_WORKERS, &v) < 0)
@@ -80,6 +138,7 @@ int cli_run_option(int code, const char *arg, run_opts *o, const char *usage)
         return 1;
     case CLI_DSN: o->dsn = arg; return 1;
     case CLI_POOLER: return cli_pooler(arg, &o->pooler) < 0 ? -1 : 1;
+    case CLI_NO_CONN_CHECK: o->no_conn_check = true; return 1;
     case CLI_JUNIT: o->junit = arg; return 1;
     case CLI_JSON: o->json = arg; return 1;
     case CLI_HTML: o->html = arg; return 1;
@@ -183,7 +242,7 @@ static int check_report_paths(const run_opts *o)
 
 int cli_targets(int argc, char **argv, run_opts *o)
 {
-    if (check_combinations(o) < 0 || check_report_paths(o) < 0)
+    if (check_combinations(o) < 0 || check_report_paths(o) < 0 || cli_oracle_check(o->oracle, &o->oracle_opts) < 0)
         return -1;
     if (!o->seed_given)
         o->seed = rng_fresh_seed();

@@ -16,6 +16,8 @@
 enum cli_code {
     CLI_IMPL = 256, CLI_SEED, CLI_DSN, CLI_FAULT, CLI_PAUSE, CLI_RETRIES, CLI_PLAN, CLI_SWEEP, CLI_FROM,
     CLI_JUNIT, CLI_JSON, CLI_HTML, CLI_CALL_TIMEOUT, CLI_HELP, CLI_SCHEDULE, CLI_PARAMS, CLI_FAILFAST, CLI_POOLER,
+    CLI_ORACLE, CLI_ORACLE_COLUMN, CLI_ORACLE_TABLE, CLI_ORACLE_MASK,
+    CLI_NO_CONN_CHECK,
     CLI_FIRST_OWN = 512,        /* a command's own options start here */
 };
 
@@ -29,6 +31,7 @@ enum cli_code {
     { "json", required_argument, NULL, CLI_JSON },                                        \
     { "html", required_argument, NULL, CLI_HTML },                                        \
     { "call-timeout", required_argument, NULL, CLI_CALL_TIMEOUT },                        \
+    { "no-conn-check", no_argument, NULL, CLI_NO_CONN_CHECK },                            \
     { "help", no_argument, NULL, CLI_HELP }
 
 /* The options only `run` has (plans, faults, pauses, retries). */
@@ -42,6 +45,20 @@ enum cli_code {
     { "from-iteration", required_argument, NULL, CLI_FROM },                              \
     { "schedule", required_argument, NULL, CLI_SCHEDULE },                                \
     { "failfast", optional_argument, NULL, CLI_FAILFAST }
+
+/* The serial oracle's options (run, explore, spec). */
+#define CLI_ORACLE_OPTIONS                                                                \
+    { "oracle", required_argument, NULL, CLI_ORACLE },                                    \
+    { "oracle-column", required_argument, NULL, CLI_ORACLE_COLUMN },                      \
+    { "oracle-table", required_argument, NULL, CLI_ORACLE_TABLE },                        \
+    { "oracle-mask", required_argument, NULL, CLI_ORACLE_MASK }
+
+/* Applies an oracle option (a CLI_ORACLE* code). Returns 1 when it was
+ * one, 0 when not, -1 on a bad value (printed). */
+int cli_oracle_option(int code, const char *arg, oracle_mode *mode, state_opts *so);
+
+/* The declarations need --oracle: 0, or -1 (printed). */
+int cli_oracle_check(oracle_mode mode, const state_opts *so);
 
 /* Each reads text as option what wants it, prints the one-line error
  * ("pgrace: bad -n 'x': expected ...") and returns -1 when it is not. */

@@ -41,6 +41,11 @@ const char cli_usage[] =
     "  --call-timeout D  each call's deadline, then a diagnosis from the server (default 10s)\n"
     "  --schedule TOKEN  replay one schedule the explorer printed (s=1212[;f=W:K:ACTION]), with -n\n"
     "  --failfast[=ID]   stop each item at its first iteration that violates an invariant (or the one with this id)\n"
+    "  --oracle M        serial: add the serial oracle's invariant (id serial): the outcome is one some serial\n"
+    "                    order of the calls produces; serial-only: that and no scenario invariant\n"
+    "  --oracle-column TABLE.COLUMN=MODE  how the oracle compares a column: exact, renamed, ranked, present, ignore\n"
+    "  --oracle-table T  compare only these tables (repeatable; default every table of the schema)\n"
+    "  --oracle-mask ERE parts of the callers' answers the oracle does not compare\n"
     "  --junit F         also write JUnit XML to F (TAP stays on stdout)\n"
     "  --json F          also write the whole run as JSON to F (reports/README.md)\n"
     "  --html F          also write a self-contained HTML report to F\n"
@@ -51,7 +56,8 @@ const char cli_usage[] =
 
 int cli_parse_run(int argc, char **argv, run_opts *o)
 {
-    static const struct option longopts[] = { CLI_RUN_OPTIONS, CLI_DRIVE_OPTIONS, { NULL, 0, NULL, 0 } };
+    static const struct option longopts[] = { CLI_RUN_OPTIONS, CLI_DRIVE_OPTIONS, CLI_ORACLE_OPTIONS,
+                                              { NULL, 0, NULL, 0 } };
     *o = (run_opts){ .nworkers = 8, .iterations = 100, .times = 1, .argv0 = argv[0], .argv = argv };
     /* Options and scenarios mix in any order: GNU getopt permutes the
      * arguments after "run". */

@@ -28,6 +28,10 @@ static const char usage[] =
     "  --json F           also write the run as JSON to F\n"
     "  --html F           also write the run as one self-contained HTML page to F\n"
     "  --seed S           the run's seed (printed; nothing in a spec run is random yet)\n"
+    "  --oracle M         serial: also judge each permutation by the serial oracle (its outcome must be one\n"
+    "                     some serial order of its transactions gives); serial-only: the oracle, not the\n"
+    "                     spec's invariants\n"
+    "  --oracle-column TABLE.COLUMN=MODE  --oracle-table T  --oracle-mask ERE   what the oracle compares (README)\n"
     "  --call-timeout D   a step's deadline (default 10s): a step not done by then is canceled and its\n"
     "                     permutation is an error; one the server says waits for a lock only a later\n"
     "                     step could release is skipped at once (SKIP infeasible)\n"
@@ -54,6 +58,7 @@ int cli_parse_spec(int argc, char **argv, spec_opts *o)
         { "fault", required_argument, NULL, OPT_FAULT },
         { "call-timeout", required_argument, NULL, OPT_TIMEOUT },
         { "help", no_argument, NULL, OPT_HELP },
+        CLI_ORACLE_OPTIONS,
         { NULL, 0, NULL, 0 },
     };
     *o = (spec_opts){ .timeout_ns = DRV_DEFAULT_CALL_TIMEOUT_NS, .bound = -1 };
@@ -94,9 +99,19 @@ int cli_parse_spec(int argc, char **argv, spec_opts *o)
         case OPT_HELP:
             fputs(usage, stdout);
             exit(EXIT_HELD);
-        default:
-            return cli_bad_option(argv);
+        default: {
+            int r = cli_oracle_option(ch, optarg, &o->oracle, &o->oracle_opts);
+            if (r <= 0)
+                return r < 0 ? -1 : cli_bad_option(argv);
         }
+        }
+    }
+    if (cli_oracle_check(o->oracle, &o->oracle_opts) < 0)
+        return -1;
+    if (o->oracle && o->fault) {
+        fprintf(stderr, "pgrace: --oracle reruns the transactions on the same sessions, which --fault's rules would "
+                "fault too: use step faults (--faults, or [error=...] in a permutation) with the oracle\n");
+        return -1;
     }
     if (o->permutation && (o->explore || o->faults)) {
         fprintf(stderr, "pgrace: --permutation runs one permutation: --explore and --faults do not apply\n");

@@ -74,7 +74,8 @@ int batch_prepare(batch *b, PGconn *ctl, const scenario *s, char *err, size_t er
     b->res = calloc((size_t)b->nq + 1, sizeof *b->res);
     if (!b->res)
         goto oom;
-    if (s->setup_sql && prepare(b, SETUP_NAME, s->setup_sql, 2, (Oid[]){ INT8OID, INT4OID }, err, errlen) < 0)
+    if (s->setup_sql &&
+        prepare(b, SETUP_NAME, s->setup_sql, 3, (Oid[]){ INT8OID, INT4OID, INT8OID }, err, errlen) < 0)
         goto fail;
     for (int q = 0; q < b->nq; q++) {
         char name[32];
@@ -90,18 +91,19 @@ fail:
     return -1;
 }
 
-int batch_setup(batch *b, long iteration, int nworkers, char *err, size_t errlen)
+int batch_setup(batch *b, long iteration, int nworkers, long salt, char *err, size_t errlen)
 {
     const scenario *s = b->s;
     if (s->setup)
-        return s->setup(b->ctl, iteration, nworkers, err, errlen);
+        return s->setup(b->ctl, iteration, nworkers, salt, err, errlen);
     if (!s->setup_sql)
         return 0;
-    char it[24], n[16];
+    char it[24], n[16], sa[24];
     snprintf(it, sizeof it, "%ld", iteration);
     snprintf(n, sizeof n, "%d", nworkers);
-    const char *p[] = { it, n };
-    PGresult *r = PQexecPrepared(b->ctl, SETUP_NAME, 2, p, NULL, NULL, 0);
+    snprintf(sa, sizeof sa, "%ld", salt);
+    const char *p[] = { it, n, sa };
+    PGresult *r = PQexecPrepared(b->ctl, SETUP_NAME, 3, p, NULL, NULL, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         err_set(err, errlen, "setup of iteration %ld: %s", iteration,

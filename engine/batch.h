@@ -27,9 +27,9 @@ typedef struct batch {
  * must hold s's tables). Returns 0, or -1 with a reason (b is then freed). */
 int batch_prepare(batch *b, PGconn *ctl, const scenario *s, char *err, size_t errlen);
 
-/* Creates iteration's rows: setup_sql, or the scenario's setup function.
- * Returns 0 or -1. */
-int batch_setup(batch *b, long iteration, int nworkers, char *err, size_t errlen);
+/* Creates iteration's rows: setup_sql, or the scenario's setup function,
+ * with the iteration's salt (scenario.h). Returns 0 or -1. */
+int batch_setup(batch *b, long iteration, int nworkers, long salt, char *err, size_t errlen);
 
 /* Runs every declared query for iteration, in one round trip; the results
  * stay until the next call or batch_free. Returns 0 or -1. */

@@ -5,6 +5,7 @@
  */
 #include "engine/call_int.h"
 
+#include "engine/connstate.h"
 #include "engine/faultctl.h"
 #include "engine/mutant.h"
 
@@ -89,7 +90,8 @@ void call_begin(drv_call *c, call_state *st, call_record *rec, pqx_trace *trace,
                 const scenario_variant *v, const drv_config *cfg, drv_wake *wake)
 {
     pqx_trace_reset(trace);
-    *rec = (call_record){ .worker = c->worker, .attempt = c->attempt, .trace = trace, .conn = c->conn };
+    *rec = (call_record){ .worker = c->worker, .attempt = c->attempt, .trace = trace, .conn = c->conn,
+                          .rng_start = c->rng ? *c->rng : (rng){ { 0 } } };
     *st = (call_state){ .rec = rec, .trace = trace, .scenario = s, .variant = v, .pauses = &cfg->pauses,
                         .params = cfg->params, .wake = wake };
     c->state = st;
@@ -103,6 +105,7 @@ static int error_status(const call_state *st)
 void call_finish(drv_call *c)
 {
     call_state *st = c->state;
+    st->rec->rng_used = c->rng && memcmp(&st->rec->rng_start, c->rng, sizeof *c->rng) != 0;
     if (st->endings == 1)
         return;
     outcome *o = &st->rec->out;
@@ -142,9 +145,16 @@ int call_exec_aside(const drv_call *c, PGconn *conn, outcome *o, PGresult **res,
                     const char *const *params)
 {
     outcome scratch = { 0 };
-    int rc = pqx_exec(conn, c->state->trace, &scratch, res, sql, nparams, params);
+    pqx_trace *t = c->state->trace;
+    size_t at = t->n;
+    int64_t sent = clock_now_ns();
+    int rc = pqx_exec(conn, t, &scratch, res, sql, nparams, params);
     if (o)
         *o = scratch;
+    /* When it went (the explorer's gate restamps the trace's time of a
+     * statement it held). */
+    if (rc == 0)
+        cst_log_statement(c->state->cst, c, conn, sql, at < t->n ? t->ev[at].t_send : sent);
     return rc;
 }
 

@@ -40,6 +40,7 @@ struct call_state {
     const drv_pauses *pauses;
     const char *params;         /* the plan's, for call_param */
     drv_wake *wake;
+    struct cst_run *cst;        /* the run's connection checks: statements that can leave state are logged */
     int endings;                /* call_ok/refuse/failed/fail calls: exactly one is right */
 };
 
@@ -71,6 +72,7 @@ struct inv_state {
     bool oom;                   /* an addition failed for want of memory */
     char *err;                  /* inv_error's reason, the caller's buffer */
     size_t errlen;
+    struct serial *oracle;      /* the serial oracle of the run (engine/serial.h), or NULL */
 };
 
 /* A violation's record from st ("record", "found", the fields, "details"),

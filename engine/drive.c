@@ -7,6 +7,7 @@
 
 #include "engine/faultctl.h"
 #include "engine/mutant.h"
+#include "engine/serial.h"
 #include "engine/sweep.h"
 #include "engine/target.h"
 #include "lib/err.h"
@@ -57,11 +58,12 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
     drive_hooks hooks = { .a = a };
     drv_config cfg = {
         .conninfo = a->target->client_conninfo, .pooled = a->target->pooler != NULL,
+        .shared_conns = a->target->pooler && pooler_mode_of(a->target->pooler) == POOLER_TRANSACTION,
         .schema = a->target->schema, .appname = a->target->appname,
         .nworkers = st->nworkers, .iterations = a->iterations, .first_iteration = a->first_iteration,
         .iteration_step = a->iteration_step, .repeat_iteration = a->repeat_iteration,
         .seed = a->seed, .retries = st->retries, .pauses = st->pauses, .call_timeout_ns = st->call_timeout_ns,
-        .params = st->params, .control = a->control, .annotate = a->annotate, .annotate_arg = a->hook_arg,
+        .params = st->params, .no_conn_check = st->no_conn_check, .control = a->control, .annotate = a->annotate, .annotate_arg = a->hook_arg,
     };
     if (st->fault || a->before || a->failfast) {
         cfg.before = before_each;
@@ -70,6 +72,17 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
     if (a->rep || a->after || a->failfast) {
         cfg.on_iteration = after_each;
         cfg.iteration_arg = &hooks;
+    }
+    serial *oracle = NULL;
+    if (serial_scenario_has_oracle(item->scenario)) {
+        serial_cfg sc = { .ctl = a->target->ctl, .conninfo = a->target->conninfo, .schema = a->target->schema,
+                          .appname = a->target->appname, .s = item->scenario, .v = item->variant, .cfg = &cfg,
+                          .opts = st->oracle_opts };
+        if (!(oracle = serial_open(&sc, err, errlen)))
+            return -1;
+        cfg.prepare = serial_prepare;
+        cfg.prepare_arg = oracle;
+        cfg.oracle = oracle;
     }
     int rc;
     if (st->sweep) {
@@ -85,6 +98,13 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
     } else {
         rc = drv_run(&cfg, item->scenario, item->variant, a->target->ctl, res, err, errlen);
     }
+    if (oracle && rc == 0) {
+        char line[512];
+        serial_summary(oracle, line, sizeof line);
+        report_note(a->rep, "%s/%s: %s", item->scenario->name, item->variant->name, line);
+        res->verdicts[item->scenario->ninvariants - 1].skipped = serial_skipped(oracle);
+    }
+    serial_close(oracle);
     char ignored[ERRLEN];
     faultctl_configure(NULL, ignored, sizeof ignored);
     return rc;

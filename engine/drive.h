@@ -8,6 +8,7 @@
 #define PGRACE_DRIVE_H
 
 #include "lib/exit.h"
+#include "engine/oracle.h"
 #include "engine/plan.h"
 #include "lib/pooler.h"
 
@@ -21,6 +22,7 @@ typedef struct run_opts {
     bool seed_given;
     const char *dsn;
     pooler_mode pooler;         /* --pooler: the workers through pgbouncer (POOLER_NONE: directly) */
+    bool no_conn_check;         /* --no-conn-check: what a call leaves on its connection is not checked */
     const char *fault;
     const char *impl;           /* fixed (default), a variant name, or all */
     int retries;
@@ -46,6 +48,8 @@ typedef struct run_opts {
     int nitems;
     bool failfast;              /* --failfast: an item stops at its first violating iteration */
     const char *failfast_on;    /* --failfast=ID: ... that violates this invariant (NULL: any) */
+    oracle_mode oracle;         /* --oracle: the serial oracle's invariant (engine/serial.h) */
+    state_opts oracle_opts;     /* --oracle-column, --oracle-table, --oracle-mask */
     const char *mode;           /* the record's mode (NULL: "run"; replay runs as "replay") */
     const char *argv0;          /* for the repeat command */
     char **argv;                /* the whole command line, to re-execute with the shim */

@@ -3,6 +3,7 @@
 
 #include "engine/batch.h"
 #include "engine/call_int.h"
+#include "engine/connstate.h"
 #include "engine/faultctl.h"
 #include "lib/blocking.h"
 #include "lib/clock.h"
@@ -48,6 +49,7 @@ typedef struct run {
     int64_t timeout_ns;
     char timeout_text[24];      /* "10s" */
     blk_watch *watch;           /* on the control connection */
+    cst_run *cst;               /* the connection checks after every call, or NULL (--no-conn-check) */
     json_t *diagnosis;          /* this iteration's: who waited on whom at the first deadline */
     pthread_mutex_t mu;
     pthread_cond_t go;          /* driver -> workers: a new round, or stop */
@@ -58,16 +60,24 @@ typedef struct run {
     long iteration;
 } run;
 
-int drv_ninvariants(const scenario *s) { return s->ninvariants + 1; }
+/* The driver's own invariants, after the scenario's: the deadline, and
+ * the connection each call leaves (engine/connstate.h). */
+static const struct { const char *id, *name; } builtin[] = {
+    { SCENARIO_DEADLINE_ID, DRV_DEADLINE_INVARIANT },
+    { CST_ID, CST_INVARIANT },
+};
+#define NBUILTIN ((int)(sizeof builtin / sizeof builtin[0]))
+
+int drv_ninvariants(const scenario *s) { return s->ninvariants + (s->own_connections ? 1 : NBUILTIN); }
 
 const char *drv_invariant_name(const scenario *s, int k)
 {
-    return k < s->ninvariants ? s->invariants[k].name : DRV_DEADLINE_INVARIANT;
+    return k < s->ninvariants ? s->invariants[k].name : builtin[k - s->ninvariants].name;
 }
 
 const char *drv_invariant_id(const scenario *s, int k)
 {
-    return k < s->ninvariants ? s->invariants[k].id : SCENARIO_DEADLINE_ID;
+    return k < s->ninvariants ? s->invariants[k].id : builtin[k - s->ninvariants].id;
 }
 
 int drv_invariant_find(const scenario *s, const char *id)
@@ -113,6 +123,18 @@ static void settle(PGconn *conn)
         PQreset(conn);
 }
 
+/* What the call left on its connections (engine/connstate.h), checked by
+ * statements of the harness's own: no fault rule counts them and the
+ * explorer's gate does not hold them. */
+static void check_connections(worker *w, const call_record *rec)
+{
+    if (!w->run->cst)
+        return;
+    faultctl_exempt_thread(true);
+    cst_after_call(w->run->cst, rec, w->run->iteration, w->run->round, w->conn, w->conn2);
+    faultctl_exempt_thread(false);
+}
+
 /* One attempt of the operation by w. */
 static void attempt(worker *w, int a)
 {
@@ -122,6 +144,7 @@ static void attempt(worker *w, int a)
                    .iteration = r->iteration, .attempt = a, .rng = &w->rng };
     call_state st;
     call_begin(&c, &st, rec, &w->traces[a], r->s, r->variant, r->cfg, &w->wake);
+    st.cst = r->cst;
     pthread_mutex_lock(&r->mu);
     w->call_start = clock_now_ns();
     pthread_mutex_unlock(&r->mu);
@@ -139,6 +162,7 @@ static void attempt(worker *w, int a)
          * invariants excuse the call alike, and the deadline's own
          * invariant reports it. */
         snprintf(rec->fault, sizeof rec->fault, "cancelled at its %s deadline", r->timeout_text);
+    check_connections(w, rec);
     settle(w->conn);
     if (w->conn2)
         settle(w->conn2);
@@ -401,12 +425,13 @@ static int check_iteration(run *r, PGconn *ctl, call_record *all, drv_result *re
     /* Every invariant's declared queries: one round trip. */
     if (batch_queries(&r->batch, r->iteration, err, errlen) < 0)
         return -1;
-    inv_state st = { .err = err, .errlen = errlen };
+    inv_state st = { .err = err, .errlen = errlen, .oracle = cfg->oracle };
     for (int k = 0; k < drv_ninvariants(s); k++) {
         inv_ctx x = { .ctl = ctl, .iteration = r->iteration, .calls = all, .ncalls = n,
                       .nworkers = cfg->nworkers, .state = &st };
         batch_rows(&r->batch, k, x.rows);
-        int v = k < s->ninvariants ? s->invariants[k].check(&x) : check_deadline(r, &x);
+        int v = k < s->ninvariants ? s->invariants[k].check(&x) : k == s->ninvariants ? check_deadline(r, &x)
+                                                                                        : cst_check(r->cst, &x);
         if (v < 0) {
             inv_state_clear(&st);
             return -1;
@@ -518,6 +543,13 @@ static int init_sync(run *r)
     return rc;
 }
 
+long drv_iteration_salt(uint64_t seed, long iteration)
+{
+    rng g;
+    rng_init(&g, seed, (1ULL << 62) + (uint64_t)iteration);
+    return (long)(rng_next(&g) >> 33);
+}
+
 /* The iterations themselves, with every worker started. Returns 0, or -1
  * (err) with *stuck set when a worker did not return from a cancelled
  * call. */
@@ -530,7 +562,10 @@ static int iterate(run *r, PGconn *ctl, drv_result *res, call_record *all, int *
     int64_t t0 = clock_now_ns();
     for (long i = 0; i < cfg->iterations; i++) {
         r->iteration = cfg->repeat_iteration ? first : first + i * step;
-        if (batch_setup(&r->batch, r->iteration, cfg->nworkers, err, errlen) < 0)
+        if (cfg->prepare && cfg->prepare(cfg->prepare_arg, r->iteration, err, errlen) < 0)
+            return -1;
+        if (batch_setup(&r->batch, r->iteration, cfg->nworkers, drv_iteration_salt(cfg->seed, r->iteration), err,
+                        errlen) < 0)
             return -1;
         int before = cfg->before ? cfg->before(cfg->before_arg, r->iteration, err, errlen) : 0;
         if (before < 0)
@@ -595,10 +630,17 @@ int drv_run(const drv_config *cfg, const scenario *s, const scenario_variant *v,
     bool stuck = false;
     if (batch_prepare(&r->batch, ctl, s, err, errlen) < 0)
         goto out;
+    if (!cfg->no_conn_check && !s->own_connections &&
+        !(r->cst = cst_new(cfg->nworkers, cfg->retries + 1, cfg->pooled, cfg->shared_conns, cfg->schema))) {
+        err_set(err, errlen, "out of memory");
+        goto out;
+    }
     faultctl_reset_ordinals();
     for (int i = 0; i < cfg->nworkers; i++)
         if (open_worker(r, i, err, errlen) < 0)
             goto out;
+    if (cst_prepare(r->cst, ctl, workers[0].conn, err, errlen) < 0)
+        goto out;
     for (; started < cfg->nworkers; started++) {
         int e = pthread_create(&workers[started].thread, NULL, worker_main, &workers[started]);
         if (e != 0) {
@@ -621,6 +663,7 @@ out:
     for (int i = 0; i < cfg->nworkers; i++)
         close_worker(&workers[i], cfg->retries);
     json_decref(r->diagnosis);
+    cst_free(r->cst);
     batch_free(&r->batch);
     blk_free(watch);
     pthread_cond_destroy(&r->go);

@@ -16,6 +16,10 @@
  * within the deadline — is violated with that diagnosis. A worker that
  * still does not return within DRV_GRACE_NS of the cancel is stuck beyond
  * help: drv_run fails naming it (the run exits 2).
+ *
+ * After every call, what it left on its connections is checked
+ * (engine/connstate.h: the driver's second invariant), unless
+ * cfg->no_conn_check.
  */
 #ifndef PGRACE_DRIVER_H
 #define PGRACE_DRIVER_H
@@ -70,6 +74,8 @@ typedef struct drv_config {
     const char *conninfo;
     bool pooled;                /* conninfo is a pooler's: a worker's backend is found by its
                                  * application_name (appname/wN), not its PQbackendPID */
+    bool shared_conns;          /* ... transaction pooling: a server connection serves one worker's
+                                 * transaction, then another's */
     const char *schema;
     const char *appname;
     int nworkers;
@@ -82,9 +88,14 @@ typedef struct drv_config {
     int retries;                /* extra attempts after a failed call */
     int64_t call_timeout_ns;    /* a call's deadline (0: DRV_DEFAULT_CALL_TIMEOUT_NS) */
     const char *params;         /* the plan's "NAME=VALUE ..." for call_param, or NULL */
+    bool no_conn_check;         /* skip the check of what each call leaves on its connection */
     drv_pauses pauses;
     drv_before_fn before;
     void *before_arg;
+    drv_before_fn prepare;      /* before each iteration's setup (the serial oracle empties the
+                                 * schema there), or NULL; > 0 is taken as 0 */
+    void *prepare_arg;
+    struct serial *oracle;      /* the serial oracle its "serial" invariant asks (engine/serial.h), or NULL */
     drv_iteration_fn on_iteration;
     void *iteration_arg;
     const drv_control *control;     /* or NULL: the workers run free */
@@ -98,6 +109,7 @@ typedef struct drv_verdict {
     json_t *first_found;        /* what the check reported then (owned): "record", "found",
                                  * "details" (a list, when the check gave any), the
                                  * scenario's own fields, "calls", "faults", ... */
+    const char *skipped;        /* why it checked nothing (a static string), or NULL */
 } drv_verdict;
 
 typedef struct drv_result {
@@ -109,8 +121,14 @@ typedef struct drv_result {
     double seconds;
 } drv_result;
 
-/* The scenario's invariants and then the driver's own (the deadline): what
- * a run's verdicts are about. Invariant k's sentence (what TAP and the
+/* Iteration i's salt (scenario.h): from the seed and i alone, on a stream
+ * of the seed no worker draws from (theirs are 1..N). The serial oracle's
+ * reruns give the setup the same one. */
+long drv_iteration_salt(uint64_t seed, long iteration);
+
+/* The scenario's invariants and then the driver's own (the deadline, and
+ * what each call leaves on its connection: engine/connstate.h): what a
+ * run's verdicts are about. Invariant k's sentence (what TAP and the
  * reports show) and its short id (what --failfast=ID and a variant's
  * caught[] name; the deadline's is SCENARIO_DEADLINE_ID); both are static
  * strings. drv_invariant_find: the index of the invariant with that id, or

@@ -3,6 +3,7 @@
 #include "engine/plan.h"
 
 #include "engine/drive.h"
+#include "engine/serial.h"
 #include "lib/err.h"
 #include "lib/parse.h"
 
@@ -104,6 +105,30 @@ void plan_label(const plan_item *item, const item_settings *st, char *buf, size_
              plan ? "]" : "");
 }
 
+/* Gives the n items the scenarios the oracle makes of theirs, stored
+ * after the items in their allocation (which moves; session_close frees it
+ * whole). Returns 0 or -1. */
+static int with_oracle(plan_item **items, int n, oracle_mode m)
+{
+    int ninv = 0;
+    for (int i = 0; i < n; i++)
+        ninv += (*items)[i].scenario->ninvariants + 1;
+    size_t at_s = (size_t)n * sizeof(plan_item), at_inv = at_s + (size_t)n * sizeof(scenario);
+    char *block = realloc(*items, at_inv + (size_t)ninv * sizeof(scenario_invariant));
+    if (!block)
+        return -1;
+    plan_item *it = (plan_item *)block;
+    scenario *ss = (scenario *)(block + at_s);
+    scenario_invariant *invs = (scenario_invariant *)(block + at_inv);
+    for (int i = 0; i < n; i++) {
+        serial_scenario(it[i].scenario, m, &ss[i], invs);
+        invs += it[i].scenario->ninvariants + 1;
+        it[i].scenario = &ss[i];
+    }
+    *items = it;
+    return 0;
+}
+
 int plan_build(const run_opts *o, plan_item **out, char *err, size_t errlen)
 {
     int cap = 0;
@@ -136,6 +161,10 @@ int plan_build(const run_opts *o, plan_item **out, char *err, size_t errlen)
         if (add(s, slash ? slash + 1 : impl, items, &n, err, errlen) < 0)
             goto fail;
     }
+    if (o->oracle != ORACLE_OFF && with_oracle(&items, n, o->oracle) < 0) {
+        err_set(err, errlen, "out of memory");
+        goto fail;
+    }
     *out = items;
     return n;
 fail:
@@ -148,7 +177,8 @@ int plan_settings(const run_opts *o, const plan_item *item, item_settings *st, c
     *st = (item_settings){
         .plan = o->fault_sweep ? "fault-sweep" : "none", .fault = o->fault, .sweep = o->fault_sweep,
         .retries = o->retries, .nworkers = o->nworkers, .pauses = o->pauses, .call_timeout_ns = o->call_timeout_ns,
-        .params = o->params,
+        .params = o->params, .oracle_opts = o->oracle ? &o->oracle_opts : NULL,
+        .no_conn_check = o->no_conn_check,
     };
     /* A sweep aims at worker 1 and lets it retry, as a real client would,
      * unless told otherwise. */

@@ -7,6 +7,7 @@
 #define PGRACE_PLAN_H
 
 #include "engine/driver.h"
+#include "engine/state.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -46,11 +47,14 @@ typedef struct item_settings {
     int64_t call_timeout_ns;
     const char *params;         /* the plan's, for call_param, or NULL */
     int failfast_on;            /* --failfast=ID: its invariant's index (drv_invariant_find); else -1 */
+    const state_opts *oracle_opts;  /* --oracle-column, --oracle-table, --oracle-mask, or NULL */
+    bool no_conn_check;         /* --no-conn-check */
 } item_settings;
 
 /* Expands the options' targets and --impl into a plan. Returns the number
  * of items (at least 1) with *items allocated, or -1 with a reason (unknown
- * scenario or variant). */
+ * scenario or variant). With --oracle, each item's scenario is the one the
+ * oracle makes of it (engine/serial.h), kept in the same allocation. */
 int plan_build(const struct run_opts *o, plan_item **items, char *err, size_t errlen);
 
 /* Resolves the settings of item under o (--plan, --fault-sweep, --fault,

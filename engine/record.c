@@ -3,6 +3,7 @@
  */
 #include "engine/record.h"
 
+#include "engine/connstate.h"
 #include "engine/repro.h"
 #include "lib/err.h"
 
@@ -49,6 +50,7 @@ static json_t *settings_json(const run_opts *o, const plan_item *item, const ite
     json_object_set_new(s, "call_timeout_ns", json_integer(st->call_timeout_ns));
     json_object_set_new(s, "dsn", o->dsn ? json_string(o->dsn) : json_null());
     json_object_set_new(s, "pooler", o->pooler != POOLER_NONE ? json_string(pooler_name(o->pooler)) : json_null());
+    json_object_set_new(s, "oracle", oracle_settings_json(o->oracle, &o->oracle_opts));
     return s;
 }
 
@@ -230,7 +232,13 @@ bool record_item_end(report *r, rep_item *it, const run_opts *o, const plan_item
         rep_point_in p = { .name = drv_invariant_name(item->scenario, k), .id = drv_invariant_id(item->scenario, k),
                            .verdict = REP_OK, .runs = res->iterations, .unit = unit, .first_iteration = -1 };
         json_t *d = NULL;
-        if (v->failures) {
+        if (st->no_conn_check && strcmp(p.id, CST_ID) == 0) {
+            p.verdict = REP_SKIPPED;
+            p.reason = "not checked (--no-conn-check)";
+        } else if (v->skipped && !v->failures) {
+            p.verdict = REP_SKIPPED;
+            p.reason = v->skipped;
+        } else if (v->failures) {
             all = false;
             d = violation(o, item, st, res, k, unit, repeat);
             p.verdict = REP_VIOLATED;

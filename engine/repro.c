@@ -40,9 +40,26 @@ static void add_pauses(char *buf, size_t len, const drv_pauses *p)
     }
 }
 
-/* What every reproduction shares: the server, the pooler and the deadline. */
+/* Appends the serial oracle's options of o (--oracle and what it compares):
+ * every command carries them. */
+static void repro_add_oracle(const run_opts *o, char *buf, size_t len)
+{
+    if (!o->oracle)
+        return;
+    add(buf, len, " --oracle %s", oracle_mode_name(o->oracle));
+    for (int i = 0; i < o->oracle_opts.ncolumns; i++)
+        add_quoted(buf, len, " --oracle-column ", o->oracle_opts.columns[i]);
+    for (int i = 0; i < o->oracle_opts.ntables; i++)
+        add_quoted(buf, len, " --oracle-table ", o->oracle_opts.tables[i]);
+    if (o->oracle_opts.mask)
+        add_quoted(buf, len, " --oracle-mask ", o->oracle_opts.mask);
+}
+
+/* What every reproduction shares: the server, the pooler, the deadline and
+ * the oracle. */
 static void add_common(char *buf, size_t len, const run_opts *o)
 {
+    repro_add_oracle(o, buf, len);
     char d[24];
     format_duration(o->call_timeout_ns, d, sizeof d);
     if (o->call_timeout_ns)
@@ -51,6 +68,8 @@ static void add_common(char *buf, size_t len, const run_opts *o)
         add_quoted(buf, len, " --dsn ", o->dsn);
     if (o->pooler)
         add(buf, len, " --pooler %s", pooler_name(o->pooler));
+    if (o->no_conn_check)
+        add(buf, len, " --no-conn-check");
 }
 
 /* The command's words before its options: "pgrace run SCENARIO/VARIANT"
@@ -143,6 +162,7 @@ void repro_schedule_command(const run_opts *o, const plan_item *item, const item
         add_quoted(buf, len, " --dsn ", o->dsn);
     if (o->pooler)
         add(buf, len, " --pooler %s", pooler_name(o->pooler));
+    repro_add_oracle(o, buf, len);
     add_tail(buf, len, item);
 }
 
@@ -154,5 +174,6 @@ void repro_explore_command(const run_opts *o, const plan_item *item, const item_
         every_prefix ? " --every-prefix" : "", o->seed);
     if (o->pooler)
         add(buf, len, " --pooler %s", pooler_name(o->pooler));
+    repro_add_oracle(o, buf, len);
     add_tail(buf, len, item);
 }

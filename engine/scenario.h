@@ -30,6 +30,10 @@
  * 10 s by default): a call still running then is cancelled, and the
  * driver's own invariant (id "deadline") reports it with the server's
  * account of who waited on whom; an operation needs no timeouts of its own.
+ * And after every call the driver checks what it left on its connections
+ * (its invariant "connection": a session-level SET, an open transaction,
+ * an advisory lock, a prepared statement, a temporary table): an operation
+ * uses SET LOCAL and ends every transaction it opens.
  *
  * Two rules every fixed form keeps:
  *   - COMMIT before ok. A caller must learn of a result only once it is
@@ -266,6 +270,8 @@ typedef struct call_record {
     int64_t t_start, t_end;     /* clock_now_ns() around the call */
     const pqx_trace *trace;     /* its statements (never NULL) */
     const PGconn *conn;         /* the worker's first connection (which trace events are on it) */
+    rng rng_start;              /* the worker's random stream as the call began, and whether */
+    bool rng_used;              /* ... the call drew from it: the serial oracle reruns it so */
 } call_record;
 
 /* Whether c's writes may be in the database although it did not get ok:
@@ -430,9 +436,16 @@ typedef struct scenario_variant {
  * deadline", which every scenario has after its own. */
 #define SCENARIO_DEADLINE_ID "deadline"
 
+/* The id of the driver's other invariant, "every call leaves its
+ * connection as it found it" (engine/connstate.h: a session-level setting,
+ * an open transaction, an advisory lock, a prepared statement, a temporary
+ * table left behind), which follows the deadline's. */
+#define SCENARIO_CONNECTION_ID "connection"
+
 typedef struct scenario_invariant {
     /* Required: a short id — lower-case letters, digits and '-', unique
-     * within the scenario, not SCENARIO_DEADLINE_ID ("one-credential"): what
+     * within the scenario, not SCENARIO_DEADLINE_ID or SCENARIO_CONNECTION_ID
+     * ("one-credential"): what
      * --failfast=ID and the variants' caught[] name. */
     const char *id;
     /* Required: the sentence TAP and the reports show. */
@@ -478,7 +491,33 @@ typedef struct scenario_pin {
     const char *what;           /* the guarantee, in the seed's words */
     const char *plan;           /* the plan ("none" or one of plans) that catches its loss */
     const char *unpin_sql;      /* optional: DDL that removes it from the schema */
+    /* Optional: the id of the invariant that reports its loss under plan
+     * (one of the scenario's, or the driver's "connection"); t/55-pins.t
+     * then requires that one among those violated, and an invariant no
+     * pre-fix form breaks is broken there. */
+    const char *invariant;
 } scenario_pin;
+
+/* What the serial oracle (--oracle serial) needs to know beyond what the
+ * catalog says (engine/state.h): every field optional. */
+#define SCENARIO_MAX_ORACLE 8
+typedef struct scenario_oracle {
+    /* "TABLE.COLUMN=MODE": how a column is compared (exact, renamed,
+     * ranked, present, ignore), where its type and default do not say:
+     * a sequence's value set by a statement, not a default; a clock's. */
+    const char *columns[SCENARIO_MAX_ORACLE];
+    /* The tables compared (none listed: every table of the schema). */
+    const char *tables[SCENARIO_MAX_ORACLE];
+    /* A POSIX ERE: the parts of a call's result it matches are not
+     * compared (a time the call measured). */
+    const char *answer_mask;
+    /* Why the iteration x is outside what a serial order can give (a
+     * workload or a failure whose correct outcome no serial order of
+     * whole calls produces, by the seed's own specification), as a static
+     * string; NULL when it is not. It runs where a check runs, before the
+     * oracle judges x (x->rows is empty). NULL: never. */
+    const char *(*outside)(const inv_ctx *x);
+} scenario_oracle;
 
 typedef struct scenario {
     const char *name;           /* required */
@@ -490,14 +529,26 @@ typedef struct scenario {
     /* Creates iteration i's rows on the control connection (optional: a
      * scenario whose calls create every row has neither). Preferably
      * setup_sql: one statement (a CTE or a VALUES list for several
-     * tables) with $1 the iteration's number (bigint) and $2 the number of
-     * workers (int), prepared once per run — one round trip per iteration.
-     * Else setup, for rows SQL cannot compute: 0, or -1 with a reason in
-     * err (pqx_ctl_query above fills it). Not both. */
+     * tables) with $1 the iteration's number (bigint), $2 the number of
+     * workers (int) and $3 the iteration's salt (bigint), prepared once per
+     * run — one round trip per iteration. Else setup, for rows SQL cannot
+     * compute: 0, or -1 with a reason in err (pqx_ctl_query above fills
+     * it). Not both.
+     *
+     * The salt is a number from 0 to 2^31 - 1 drawn from the run's seed and
+     * the iteration's number alone: for ids that must not line up with
+     * another table's (a record's identity that is not the record's own
+     * id, whatever the iteration), different in each run and the same
+     * whenever the iteration is replayed or explored. */
     const char *setup_sql;
-    int (*setup)(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen);
+    int (*setup)(PGconn *ctl, long iteration, int nworkers, long salt, char *err, size_t errlen);
     int conns_per_worker;       /* 1 (also when 0) or 2: worker i is then the shim's
                                  * connections 2i+1 and 2i+2 */
+    /* The operation's statements run on connections of its own, not the
+     * driver's (pgrace exec's programs, whose connections end with each
+     * call): the driver's connection invariant does not apply, and the
+     * deadline alone follows the scenario's invariants. */
+    bool own_connections;
     /* Workloads (optional). Iterations may differ in what their workers do
      * (a near-cap stack, a teardown, racers or retriers...): then that must
      * depend on iteration % workload_period only (0 or 1: every iteration
@@ -518,6 +569,7 @@ typedef struct scenario {
     int npause_points;
     const scenario_pin *pins;           /* optional, but every fixed form pins commit-before-ok */
     int npins;
+    scenario_oracle oracle;             /* optional */
 } scenario;
 
 #define SCENARIO_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))

@@ -51,8 +51,10 @@ static void drop_schema(void *arg)
                                    "WHERE application_name LIKE $1 AND pid <> pg_backend_pid()",
                                 1, p, err, sizeof err);
     PQclear(r);
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", t->schema);
+    /* The serial oracle's schema beside it (engine/serial.h), when there is one. */
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; DROP SCHEMA IF EXISTS %s_oracle CASCADE", t->schema,
+             t->schema);
     if (pqx_ctl_exec(c, sql, err, sizeof err) < 0)
         fprintf(stderr, "pgrace: warning: could not drop schema %s: %s\n", t->schema, err);
     PQfinish(c);

@@ -69,6 +69,12 @@ struct rstep {
 struct spec_runner {
     const spec *s;
     spec_runner_opts o;
+    spec_observe ob;            /* what the permutations also record */
+    spec_perm_result *res;      /* the running permutation's, when observed */
+    const spec_pstep *base;     /* its steps: a step's index is its distance from base */
+    FILE *cap;                  /* the completing step's canonical results, or NULL */
+    long completed;             /* steps completed in the running permutation */
+    bool *set_up;               /* per session: its setup ran (lazy_setup) */
     sconn *c;
     int nconns;
     blk_watch *watch;
@@ -111,6 +117,13 @@ static void print_result(spec_runner *r, PGresult *res)
     po.align = 1;
     po.fieldSep = "|";
     PQprint(r->o.out, res, &po);
+    /* Observed: the same without padding, whose width a generated value's
+     * own width would change. */
+    for (int row = -1; r->cap && row < PQntuples(res); row++) {
+        for (int f = 0; f < PQnfields(res); f++)
+            fprintf(r->cap, "%s%s", f ? "|" : "", row < 0 ? PQfname(res, f) : PQgetvalue(res, row, f));
+        fputc('\n', r->cap);
+    }
 }
 
 static void notice_session(void *arg, const char *message)
@@ -523,6 +536,11 @@ spec_runner *spec_runner_open(const spec *s, const spec_runner_opts *o, char *er
     r->s = s;
     r->o = *o;
     r->nconns = s->nsessions + 1;
+    if (!(r->set_up = calloc((size_t)s->nsessions + 1, sizeof *r->set_up))) {
+        spec_runner_close(r);
+        err_set(err, errlen, "out of memory");
+        return NULL;
+    }
     for (int i = 0; i < r->nconns; i++) {
         r->c[i].r = r;
         r->c[i].name = i ? s->sessions[i - 1].name : "control connection";
@@ -541,6 +559,7 @@ void spec_runner_close(spec_runner *r)
     blk_free(r->watch);
     close_conns(r);
     free(r->c);
+    free(r->set_up);
     free(r->options);
     free(r);
 }
@@ -691,11 +710,17 @@ static int print_results(spec_runner *r, sconn *c, int64_t deadline)
                 out(r, "%s:  %s\n", sev, msg);
             else
                 out(r, "%s\n", PQresultErrorMessage(res));
+            if (r->cap)
+                fprintf(r->cap, "%s: %s\n", sev ? sev : "ERROR", msg ? msg : "(the connection was lost)");
+            if (r->res && r->res->steps && c->active)
+                r->res->steps[c->active->p - r->base].error = true;
             break;
         }
         default:
             out(r, "unexpected result status: %s\n", PQresStatus(PQresultStatus(res)));
         }
+        if (r->res && r->res->steps && c->active)
+            snprintf(r->res->steps[c->active->p - r->base].tag, sizeof r->res->steps[0].tag, "%s", PQcmdStatus(res));
         PQclear(res);
     }
     return 0;
@@ -828,7 +853,25 @@ static int try_complete(spec_runner *r, rstep *rs, int flags, char *err, size_t 
     int64_t deadline = clock_now_ns() + 2 * t;
     if (rs->p->fault.kind == SPEC_FAULT_AMBIGUOUS)
         make_ambiguous(r, c, st, deadline);
-    if (print_results(r, c, deadline) < 0) {
+    spec_step_result *sr = r->res && r->res->steps ? &r->res->steps[rs->p - r->base] : NULL;
+    size_t caplen = 0;
+    char *capbuf = NULL;
+    if (sr && !(r->cap = open_memstream(&capbuf, &caplen))) {
+        err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    int printed = print_results(r, c, deadline);
+    if (r->cap) {
+        fclose(r->cap);
+        r->cap = NULL;
+        free(sr->output);
+        sr->output = capbuf;
+        sr->done = true;
+        sr->lost = PQstatus(c->conn) == CONNECTION_BAD;
+        sr->txn = PQtransactionStatus(c->conn);
+        sr->seq = ++r->completed;
+    }
+    if (printed < 0) {
         say(r, "step %s timed out after %d seconds\n", st->name, (int)(2 * t / 1000000000));
         err_set(err, errlen, "step %s timed out", st->name);
         return -1;
@@ -1099,6 +1142,17 @@ static int stuck(spec_runner *r, const rstep *rs, char *why, size_t whylen, char
     return rc;
 }
 
+/* A session's setup, just before its first step (lazy_setup). */
+static int lazy_setup(spec_runner *r, int session, char *err, size_t errlen)
+{
+    if (r->set_up[session] || !r->s->sessions[session].setup)
+        return 0;
+    r->set_up[session] = true;
+    char what[256];
+    snprintf(what, sizeof what, "setup of session %s", r->s->sessions[session].name);
+    return run_block(r, session_conn(r, session), r->s->sessions[session].setup, what, err, errlen);
+}
+
 /* Runs the steps; 0, 1 (infeasible_fails: a step waits for what only a
  * later step could release) or -1. */
 static int run_steps(spec_runner *r, rstep *rs, int nsteps, rstep **waiting, char *err, size_t errlen)
@@ -1149,6 +1203,8 @@ static int run_steps(spec_runner *r, rstep *rs, int nsteps, rstep **waiting, cha
                 return -1;
             }
         }
+        if (r->ob.lazy_setup && lazy_setup(r, rs[i].p->step->session, err, errlen) < 0)
+            return -1;
         if (launch(r, &rs[i], err, errlen) < 0)
             return -1;
         int mustwait = try_complete(r, &rs[i], STEP_NONBLOCK, err, errlen);
@@ -1180,6 +1236,40 @@ static int run_steps(spec_runner *r, rstep *rs, int nsteps, rstep **waiting, cha
     return 0;
 }
 
+/* The spec's tables as the permutation left them (observed). */
+static int observe_state(spec_runner *r, char *err, size_t errlen)
+{
+    if (!r->res || !r->o.schema)
+        return 0;
+    if (!(r->res->desc = state_describe(r->c[0].conn, r->o.schema, r->ob.state, err, errlen)) ||
+        !(r->res->state = state_read(r->c[0].conn, r->res->desc, 0, false, err, errlen))) {
+        say(r, "reading the tables failed: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+void spec_runner_set_observe(spec_runner *r, const spec_observe *ob)
+{
+    r->ob = ob ? *ob : (spec_observe){ 0 };
+}
+
+void spec_perm_result_free(spec_perm_result *res)
+{
+    if (!res)
+        return;
+    json_decref(res->violations);
+    for (int i = 0; res->steps && i < res->nsteps; i++)
+        free(res->steps[i].output);
+    free(res->steps);
+    res->steps = NULL;
+    state_free(res->state);
+    state_desc_free(res->desc);
+    res->violations = NULL;
+    res->state = NULL;
+    res->desc = NULL;
+}
+
 int spec_run_permutation(spec_runner *r, const spec_pstep *steps, int nsteps, spec_perm_result *res, char *err,
                          size_t errlen)
 {
@@ -1187,6 +1277,15 @@ int spec_run_permutation(spec_runner *r, const spec_pstep *steps, int nsteps, sp
     if (res)
         memset(res, 0, sizeof *res);
     r->faults = 0;
+    r->completed = 0;
+    r->base = steps;
+    r->res = (r->ob.steps || r->ob.state) ? res : NULL;
+    if (r->res && r->ob.steps && !(res->steps = calloc((size_t)nsteps + 1, sizeof *res->steps))) {
+        err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    if (r->res && r->ob.steps)
+        res->nsteps = nsteps;
     rstep *rs = make_rsteps(steps, nsteps, err, errlen);
     rstep **waiting = calloc((size_t)nsteps + 1, sizeof *waiting);
     int rc = -1;
@@ -1209,6 +1308,9 @@ int spec_run_permutation(spec_runner *r, const spec_pstep *steps, int nsteps, sp
     for (int i = 0; i < s->nsessions; i++) {
         char what[256];
         snprintf(what, sizeof what, "setup of session %s", s->sessions[i].name);
+        r->set_up[i] = false;
+        if (r->ob.lazy_setup)
+            continue;
         if (s->sessions[i].setup && run_block(r, session_conn(r, i), s->sessions[i].setup, what, err, errlen) < 0)
             goto done;
     }
@@ -1217,8 +1319,10 @@ int spec_run_permutation(spec_runner *r, const spec_pstep *steps, int nsteps, sp
         rc = steps_rc;
         goto done;
     }
+    if (r->ob.state && observe_state(r, err, errlen) < 0)
+        goto done;
     json_t *violations = NULL;
-    int irc = check_invariants(r, &violations, err, errlen);
+    int irc = r->ob.no_invariants ? 0 : check_invariants(r, &violations, err, errlen);
     if (res)
         res->violations = violations;
     else

@@ -17,6 +17,7 @@
 #define PGRACE_SPEC_RUN_H
 
 #include "isolation/spec.h"
+#include "engine/state.h"
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -57,12 +58,44 @@ typedef struct spec_runner_opts {
  * message in err ("Connection 1 failed: ...", possibly several lines). */
 spec_runner *spec_runner_open(const spec *s, const spec_runner_opts *o, char *err, size_t errlen);
 
+/* What the next permutations also record, for the serial oracle
+ * (isolation/oracle.h). Nothing, until set. */
+typedef struct spec_observe {
+    const state_opts *state;    /* the spec's tables, read before the invariants (engine/state.h), or NULL */
+    bool steps;                 /* each step's results (res->steps) */
+    bool lazy_setup;            /* a session's setup runs just before its first step, not all at the start:
+                                 * a serial run begins each session's first transaction in its turn */
+    bool no_invariants;         /* the spec's invariants are not run */
+} spec_observe;
+
+void spec_runner_set_observe(spec_runner *r, const spec_observe *ob);
+
+/* One permutation step as observed. */
+typedef struct spec_step_result {
+    bool done;                  /* it completed */
+    char *output;               /* what it returned, canonically: each result's columns and rows, "|"
+                                 * between values and no padding; each error's primary message */
+    bool error;                 /* a result was an error */
+    bool lost;                  /* its connection was lost */
+    PGTransactionStatusType txn;    /* its session's transaction status after it */
+    char tag[24];               /* its last result's command tag ("COMMIT", "ROLLBACK" ...) */
+    long seq;                   /* when it completed: 1 for the permutation's first to, ... */
+} spec_step_result;
+
 /* What one permutation came to, beyond what it printed. */
 typedef struct spec_perm_result {
     json_t *violations;         /* [{invariant, count, rows | error}] for each invariant that
                                  * returned rows or failed; NULL when none did */
     int faults;                 /* step faults carried out */
+    /* When observed: */
+    spec_step_result *steps;    /* per permutation step */
+    int nsteps;
+    struct state_desc *desc;    /* the tables as they were read, and their rows */
+    struct state *state;
 } spec_perm_result;
+
+/* Frees what res holds. */
+void spec_perm_result_free(spec_perm_result *res);
 
 /* Runs one permutation (steps[0..nsteps), each linked to its spec step).
  * Returns 0 when it ran to the end (a failing step is an ordinary outcome),
@@ -71,8 +104,8 @@ typedef struct spec_perm_result {
  * or was canceled, steps blocked each other): the reason is printed on the
  * err stream as isolationtester prints it, and summarised in err (one
  * line). After 1 or -1 the runner is in an unknown state: spec_runner_reset
- * it before another permutation. res may be NULL; when not, free
- * res->violations. */
+ * it before another permutation. res may be NULL; when not,
+ * spec_perm_result_free it. */
 int spec_run_permutation(spec_runner *r, const spec_pstep *steps, int nsteps, spec_perm_result *res, char *err,
                          size_t errlen);
 

@@ -21,7 +21,7 @@ static bool good_id(const scenario *s, int k)
 {
     const char *id = s->invariants[k].id;
     if (!id || !*id || strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(id) ||
-        strcmp(id, SCENARIO_DEADLINE_ID) == 0)
+        strcmp(id, SCENARIO_DEADLINE_ID) == 0 || strcmp(id, SCENARIO_CONNECTION_ID) == 0)
         return false;
     return drv_invariant_find(s, id) == k;
 }
@@ -54,8 +54,10 @@ static int check_tables(const scenario *s)
         return -1;
     }
     for (int p = 0; p < s->npins; p++)
-        if (!s->pins[p].plan || !has_plan(s, s->pins[p].plan)) {
-            fprintf(stderr, "pgrace: scenario %s: pin %s names no plan of the scenario\n", s->name, s->pins[p].name);
+        if (!s->pins[p].plan || !has_plan(s, s->pins[p].plan) ||
+            (s->pins[p].invariant && drv_invariant_find(s, s->pins[p].invariant) < 0)) {
+            fprintf(stderr, "pgrace: scenario %s: pin %s names no %s of the scenario\n", s->name, s->pins[p].name,
+                    s->pins[p].plan && has_plan(s, s->pins[p].plan) ? "invariant" : "plan");
             return -1;
         }
     if (!s->variants[0].op || s->variants[0].minus[0]) {
@@ -135,7 +137,8 @@ static void list_scenario(const scenario *s)
     if (s->npins) {
         printf("  pinned guarantees (t/55-pins.t removes each and watches its plan catch it):\n");
         for (int p = 0; p < s->npins; p++)
-            printf("    %-24s %s [plan %s]\n", s->pins[p].name, s->pins[p].what, s->pins[p].plan);
+            printf("    %-24s %s [plan %s%s%s]\n", s->pins[p].name, s->pins[p].what, s->pins[p].plan,
+                   s->pins[p].invariant ? ", invariant " : "", s->pins[p].invariant ? s->pins[p].invariant : "");
     }
     printf("\n");
 }
@@ -169,9 +172,12 @@ static void print_guarantees(void)
     printf("| scenario | guarantee of the fix | pin | its removal is caught by |\n|---|---|---|---|\n");
     for (int i = 0; scenario_registry[i]; i++) {
         const scenario *s = scenario_registry[i];
-        for (int p = 0; p < s->npins; p++)
-            printf("| `%s` | %s | `%s` | plan `%s` |\n", s->name, s->pins[p].what, s->pins[p].name,
-                   s->pins[p].plan);
+        for (int p = 0; p < s->npins; p++) {
+            printf("| `%s` | %s | `%s` | plan `%s`", s->name, s->pins[p].what, s->pins[p].name, s->pins[p].plan);
+            if (s->pins[p].invariant)
+                printf(": `%s`", s->pins[p].invariant);
+            printf(" |\n");
+        }
     }
 }
 

@@ -168,6 +168,8 @@ typedef struct spec_opts {
     int bound;                  /* --preemptions with --explore; -1: none */
     const char *permutation;    /* --permutation: run only this one (the spec's syntax), or NULL */
     int times;                  /* each permutation this many times (replay; 0 or 1: once) */
+    oracle_mode oracle;         /* --oracle: each permutation judged by the serial oracle too */
+    state_opts oracle_opts;     /* --oracle-column, --oracle-table, --oracle-mask */
     char **files;
     int nfiles;
     char **argv;                /* the whole command line, to re-execute with the shim */

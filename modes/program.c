@@ -54,8 +54,9 @@ static _Atomic pid_t live[EXEC_MAX_WORKERS];    /* each worker's running process
 
 /* ---- the setup ---- */
 
-static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
+static int setup(PGconn *ctl, long iteration, int nworkers, long salt, char *err, size_t errlen)
 {
+    (void)salt;     /* a program draws its inputs from PGRACE_ITERATION and PGRACE_SEED */
     program *pg = current;
     char it[24], n[16], seed[24];
     snprintf(it, sizeof it, "%ld", iteration);
@@ -426,7 +427,8 @@ program *program_new(const program_config *cfg, char *err, size_t errlen)
     pg->plan = (scenario_plan){ .name = "sweep", .sweep = true, .nworkers = 1,
                                 .summary = "one fault per statement position of worker 1 and action" };
     pg->sc = (scenario){ .name = cfg->label, .summary = "a program run by pgrace exec", .schema_sql = pg->schema_sql,
-                         .setup = setup, .variants = &pg->variant, .nvariants = 1, .invariants = pg->inv,
+                         .setup = setup, .own_connections = true, .variants = &pg->variant, .nvariants = 1,
+                         .invariants = pg->inv,
                          .ninvariants = cfg->nchecks + 1, .plans = &pg->plan, .nplans = 1 };
     current = pg;
     return pg;
@@ -483,7 +485,7 @@ void program_free(program *pg)
 
 int program_validate(const program *pg, PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
 {
-    if (setup(ctl, iteration, nworkers, err, errlen) < 0)
+    if (setup(ctl, iteration, nworkers, 0, err, errlen) < 0)
         return -1;
     for (int i = 0; i < pg->cfg.nchecks; i++) {
         const exec_check *c = &pg->cfg.checks[i];

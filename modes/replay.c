@@ -98,7 +98,8 @@ static int scenario_opts(json_t *item, run_opts *o, char *target, size_t tlen, c
     const char *dsn = json_string_value(json_object_get(st, "dsn"));
     if (dsn && !o->dsn)
         o->dsn = dsn;
-    if (pooler_of(st, &o->pooler, err, errlen) < 0)
+    if (pooler_of(st, &o->pooler, err, errlen) < 0 ||
+        oracle_settings_read(json_object_get(st, "oracle"), &o->oracle, &o->oracle_opts, err, errlen) < 0)
         return -1;
     size_t i;
     json_t *p;
@@ -203,7 +204,8 @@ static int replay_spec(const replay_opts *ro, json_t *doc, json_t *item)
         fprintf(stderr, "pgrace: %s: the report's failing item lacks its spec, permutation or seed\n", ro->report);
         return EXIT_USAGE;
     }
-    if (pooler_of(st, &o.pooler, err, sizeof err) < 0) {
+    if (pooler_of(st, &o.pooler, err, sizeof err) < 0 ||
+        oracle_settings_read(json_object_get(st, "oracle"), &o.oracle, &o.oracle_opts, err, sizeof err) < 0) {
         fprintf(stderr, "pgrace: %s: %s\n", ro->report, err);
         return EXIT_USAGE;
     }

@@ -22,6 +22,7 @@
 #include "modes/modes.h"
 
 #include "reports/report.h"
+#include "isolation/oracle.h"
 #include "isolation/permute.h"
 #include "isolation/pooling.h"
 #include "isolation/run.h"
@@ -67,6 +68,8 @@ typedef struct spec_run {
     rep_item *ri;               /* the file's */
     bool failed;
     FILE *sink;                 /* where a runner prints between permutations: nowhere */
+    spec_observe obs;           /* what each permutation records (the serial oracle's needs) */
+    spec_oracle *oracle;        /* --oracle: the file's, or NULL */
 } spec_run;
 
 
@@ -326,7 +329,17 @@ static int run_point(void *arg, const spec_pstep *steps, int nsteps)
     utf8_clean(buf);
     utf8_clean(err);
 
-    bool ok = rc == 0 && !res.violations;
+    /* The serial oracle: whether some serial order of the permutation's
+     * transactions gives what it gave. */
+    oracle_verdict ov = { .held = 1 };
+    char oerr[ERRLEN] = "";
+    if (run->oracle && rc == 0 && !lost &&
+        spec_oracle_judge(run->oracle, steps, nsteps, &res, &run->obs, &ov, oerr, sizeof oerr) < 0) {
+        lost = true;
+        snprintf(reset_err, sizeof reset_err, "the serial oracle: %s", oerr);
+    }
+
+    bool ok = rc == 0 && !res.violations && ov.held != 0;
     json_t *d = json_object();
     json_object_set_new(d, "spec", json_string(run->f->path));
     json_object_set_new(d, "permutation", json_string(name));
@@ -336,19 +349,28 @@ static int run_point(void *arg, const spec_pstep *steps, int nsteps)
         json_object_set_new(d, "faults", json_integer(res.faults));
     if (res.violations)
         json_object_set(d, "violations", res.violations);
+    if (ov.found) {
+        json_object_set_new(ov.found, "invariant", json_string(ORACLE_INVARIANT));
+        json_object_set_new(ov.found, "invariant_id", json_string(ORACLE_INVARIANT_ID));
+        json_object_set(d, "serial", ov.found);
+    } else if (run->oracle && rc == 0 && ov.held < 0) {
+        json_object_set_new(d, "serial", json_string("not judged: " ORACLE_NO_ORDER));
+    }
     json_object_set_new(d, "output", output_lines(buf));
 
     char why[ERRLEN] = "";
     if (rc < 0) {
         snprintf(why, sizeof why, ": %s", err);
-    } else if (res.violations) {
+    } else if (res.violations || ov.found) {
         size_t i;
         json_t *v;
         size_t used = 0;
+        if (ov.found)
+            used += (size_t)snprintf(why + used, sizeof why - used, ": invariant \"%s\" violated", ORACLE_INVARIANT_ID);
         json_array_foreach(res.violations, i, v) {
             const char *inv = json_string_value(json_object_get(v, "invariant"));
             json_t *count = json_object_get(v, "count");
-            used += (size_t)snprintf(why + used, sizeof why - used, "%s invariant \"%s\" %s", i ? ";" : ":", inv,
+            used += (size_t)snprintf(why + used, sizeof why - used, "%s invariant \"%s\" %s", i || ov.found ? ";" : ":", inv,
                                      count ? "violated" : "failed");
             if (used >= sizeof why)
                 break;
@@ -381,7 +403,8 @@ static int run_point(void *arg, const spec_pstep *steps, int nsteps)
     if (!ok)
         run->failed = true;
     json_decref(d);
-    json_decref(res.violations);
+    json_decref(ov.found);
+    spec_perm_result_free(&res);
     free(name);
     free(buf);
     if (lost) {
@@ -424,11 +447,12 @@ static rep_item *begin_item(spec_run *run)
     const char *base = strrchr(run->f->path, '/');
     char classname[512];
     snprintf(classname, sizeof classname, "pgrace.spec.%s", base ? base + 1 : run->f->path);
-    json_t *settings = json_pack("{s:s,s:b,s:o,s:b,s:s?,s:I,s:i,s:s?}", "spec", run->f->path, "explore",
+    json_t *settings = json_pack("{s:s,s:b,s:o,s:b,s:s?,s:I,s:i,s:s?,s:o}", "spec", run->f->path, "explore",
                                  o->explore, "preemptions", o->bound >= 0 ? json_integer(o->bound) : json_null(),
                                  "faults", o->faults, "fault", o->fault, "call_timeout_ns", (json_int_t)o->timeout_ns,
                                  "permutations", run->f->set.n, "pooler",
-                                 o->pooler != POOLER_NONE ? pooler_name(o->pooler) : NULL);
+                                 o->pooler != POOLER_NONE ? pooler_name(o->pooler) : NULL, "oracle",
+                                 oracle_settings_json(o->oracle, &o->oracle_opts));
     rep_item_desc d = { .kind = "spec", .name = run->f->path, .settings = settings, .group = "pgrace.spec",
                         .classname = classname };
     rep_item *it = report_item_begin(run->rep, &d);
@@ -475,6 +499,21 @@ static int run_file(spec_run *run)
         fprintf(stderr, "pgrace: %s: %s\n", f->path, err);
         return -1;
     }
+    if (!skip && run->o->oracle) {
+        run->obs = (spec_observe){ .state = &run->o->oracle_opts, .steps = true,
+                                   .no_invariants = run->o->oracle == ORACLE_SERIAL_ONLY };
+        spec_runner_set_observe(run->r, &run->obs);
+        if (!(run->oracle = spec_oracle_new(f->s, run->r, &run->o->oracle_opts, run->sink))) {
+            spec_runner_close(run->r);
+            run->r = NULL;
+            report_item_end(run->rep, run->ri, NULL, "out of memory");
+            report_bail(run->rep, "%s: out of memory", f->path);
+            fprintf(stderr, "pgrace: out of memory\n");
+            return -1;
+        }
+        report_note(run->rep, "%s: --oracle %s: each permutation also judged by the serial oracle (transactions)",
+                    f->path, oracle_mode_name(run->o->oracle));
+    }
     if (run->o->explore)
         report_note(run->rep, "%s: --explore: %d interleavings of its sessions' steps", f->path, f->set.base);
     if (run->o->explore && run->o->bound >= 0)
@@ -487,6 +526,8 @@ static int run_file(spec_run *run)
     int times = run->o->times > 1 ? run->o->times : 1;
     for (int i = 0; !skip && i < f->set.n * times && rc == 0 && !cleanup_signal_seen(); i++)
         rc = run_point(run, f->set.perms[i % f->set.n].steps, f->set.perms[i % f->set.n].nsteps);
+    spec_oracle_free(run->oracle);
+    run->oracle = NULL;
     spec_runner_close(run->r);
     run->r = NULL;
     char repeat[4096];

@@ -24,19 +24,28 @@
  * Concurrency alone does not show them: the row lock still lets exactly one
  * caller send, and without a failed COMMIT the end state is consistent.
  *
- * Workload of iteration i: outbound message i, pending; every worker
- * approves it at once, except that in every other iteration (i even) the
- * message's approval window has already expired and the last worker (when
- * there are two or more) is the expiry worker racing the approvers. Exactly
- * one caller sends, the rest find it sent (409). Every inbound row records
- * which call wrote it, so that an invariant can tie each caller's answer to
- * the rows: exactly one ok; ok => the outbound is sent with the caller's
- * inbound; a caller that failed (determinately) or was refused delivered
- * nothing. The plans fail COMMITs, with a re-approve (retry) or without.
+ * Workload of iteration i: outbound message i, pending, whose approval
+ * window ends, on the application's clock (a table setup moves a minute on
+ * for each iteration; the expiry path asks app_now(), not the server's
+ * clock), an hour ago, a microsecond ago, exactly now, a microsecond ahead
+ * or an hour ahead (i % 5): a window has passed at its end instant. In
+ * half the iterations (i % 10 < 5) every worker approves it at once but the
+ * last (from two workers on), the expiry worker, racing them; in the other
+ * half every worker is an expiry worker (the job's instances), so that the
+ * expiry path meets every window position first. Exactly one caller sends
+ * (none where only the expiry path races an open window), the rest find
+ * it sent (409) or its window open (409). Every inbound row records which
+ * call wrote it, so that an invariant can tie each caller's answer to the
+ * rows: exactly one ok; ok => the outbound is sent with the caller's
+ * inbound, named sent by the expiry worker or the operator as it was; a
+ * caller that failed (determinately) or was refused delivered nothing; the
+ * expiry path sends once the window has passed and never while it is open.
+ * The plans fail COMMITs, with a re-approve (retry) or without.
  *
  * Pinned guarantees (t/55-pins.t removes each from the fixed form): the
- * COMMIT before ok, the approver's and the expiry worker's FOR UPDATE, and
- * the callback's write in the locking transaction.
+ * COMMIT before ok, the approver's and the expiry worker's FOR UPDATE, the
+ * callback's write in the locking transaction, the expiry path's window
+ * re-checked under the lock (its end instant included), and who sent it.
  */
 #include "engine/scenario.h"
 
@@ -62,24 +71,67 @@ static const char schema[] =
     "  approval_expires_at timestamptz,"  /* outbound: when ExpireApproveAndSend may send it */
     "  sent_by text,"                   /* outbound: 'operator' or 'expiry' */
     "  delivered_by text);"             /* inbound: the call that wrote it (call_tag) */
-    "CREATE INDEX ON messages (loopback_of);";
+    "CREATE INDEX ON messages (loopback_of);"
+    /* The application's clock, which setup sets for each iteration: the
+     * expiry worker asks it, not the server's, so that a window can be
+     * placed exactly on either side of its instant, or on it. */
+    "CREATE TABLE clock (now timestamptz NOT NULL);"
+    "INSERT INTO clock VALUES ('2020-01-01 00:00:00+00');"
+    "CREATE FUNCTION app_now() RETURNS timestamptz LANGUAGE sql STABLE AS 'SELECT now FROM clock';";
 
-/* Iteration i's outbound message i; its approval window has expired in
- * every other iteration (expired()). */
+/* Where iteration i's approval window ends, from the clock: long past, a
+ * microsecond past, on the clock's instant (the window has passed: it
+ * expires at that instant), a microsecond ahead, long ahead. */
+#define POSITIONS 5
+static const struct {
+    const char *sql;            /* the interval, for setup */
+    const char *name;
+    bool passed;                /* the window has passed at the clock */
+} window[POSITIONS] = {
+    { "-1 hour", "an hour ago", true },
+    { "-1 microsecond", "a microsecond ago", true },
+    { "0", "exactly now", true },
+    { "1 microsecond", "a microsecond ahead", false },
+    { "1 hour", "an hour ahead", false },
+};
+
+static int position(long iteration) { return (int)(iteration % POSITIONS); }
+
+/* Iteration i's outbound message i, its window ending where position(i)
+ * says from the clock, which setup moves a minute on for each iteration. */
 static const char setup_sql[] =
+    /* The clock row is replaced, not updated: a schema the serial oracle
+     * emptied has none. */
+    "WITH d AS (DELETE FROM clock), "
+    "     c AS (INSERT INTO clock VALUES (timestamptz '2020-01-01 00:00:00+00' + $1 * interval '1 minute') "
+    "           RETURNING now) "
     "INSERT INTO messages (id, direction, status, mailbox, body, approval_expires_at) "
-    "VALUES ($1, 'outbound', 'pending_approval', 'agent-' || $1 || '@loopback', 'hello ' || $1, "
-    "        now() + CASE WHEN $1 % 2 = 0 THEN interval '-1 hour' ELSE interval '1 hour' END)";
+    "SELECT $1, 'outbound', 'pending_approval', 'agent-' || $1 || '@loopback', 'hello ' || $1, "
+    "       c.now + CASE $1 % 5 WHEN 0 THEN interval '-1 hour' WHEN 1 THEN interval '-1 microsecond' "
+    "                           WHEN 2 THEN interval '0' WHEN 3 THEN interval '1 microsecond' "
+    "                           ELSE interval '1 hour' END FROM c";
 
 static void message_id(long iteration, char *buf, size_t len) { snprintf(buf, len, "%ld", iteration); }
 
-/* Every other iteration the approval window has expired and the expiry
- * worker races the approvers. */
-static bool expired(long iteration) { return iteration % 2 == 0; }
+/* The expiry path's refusal of a message whose window is still open. */
+#define WINDOW_OPEN "approval window not expired"
+
+/* Half the iterations (i % 10 < 5) race the approvers and one expiry
+ * worker (the last worker, from two on); in the other half every worker
+ * is an expiry worker (several instances of the job), so each window
+ * position meets the expiry path first. */
+static bool expiry_only(long iteration) { return iteration % 10 >= POSITIONS; }
 
 static bool is_expirer(long iteration, int worker, int nworkers)
 {
-    return expired(iteration) && nworkers >= 2 && worker == nworkers - 1;
+    return expiry_only(iteration) || (nworkers >= 2 && worker == nworkers - 1);
+}
+
+/* The workload of iteration i, for the explorer: who races, and whether the
+ * expiry path may send. */
+static int workload_of(long iteration)
+{
+    return (expiry_only(iteration) ? 2 : 0) + window[position(iteration)].passed;
 }
 
 /* The send callback for a loopback recipient: writes the inbound row on
@@ -124,13 +176,16 @@ static void approve_and_send(const drv_call *c, bool expiry, bool locked, PGconn
     message_id(c->iteration, id, sizeof id);
     const char *p[] = { id };
     PGresult *r;
-    const char *guard = expiry
-        ? (locked ? "SELECT status, approval_expires_at <= now() FROM messages "
-                    "WHERE id = $1 AND direction = 'outbound' FOR UPDATE"
-                  : "SELECT status, approval_expires_at <= now() FROM messages "
-                    "WHERE id = $1 AND direction = 'outbound'")
-        : (locked ? "SELECT status, true FROM messages WHERE id = $1 AND direction = 'outbound' FOR UPDATE"
-                  : "SELECT status, true FROM messages WHERE id = $1 AND direction = 'outbound'");
+    /* The expiry path re-checks the window under the lock, on the
+     * application's clock; a window ends at its instant (the losses: the
+     * job's selection trusted, the instant left out). */
+    const char *due_sql = !expiry ? "true"
+                      : !GUARANTEE(c, "expiry-window") ? "approval_expires_at IS NOT NULL"
+                      : GUARANTEE(c, "expiry-instant") ? "approval_expires_at <= app_now()"
+                                                       : "approval_expires_at < app_now()";
+    char guard[200];
+    snprintf(guard, sizeof guard, "SELECT status, %s FROM messages WHERE id = $1 AND direction = 'outbound'%s", due_sql,
+             locked ? " FOR UPDATE" : "");
     if (call_exec(c, NULL, "BEGIN", 0, NULL) < 0 || call_exec(c, &r, guard, 1, p) < 0) {
         call_failed(c, NULL);
         return;
@@ -147,7 +202,7 @@ static void approve_and_send(const drv_call *c, bool expiry, bool locked, PGconn
         return;
     }
     if (!due) {
-        call_refuse(c, STATUS_CONFLICT, "approval window not expired");
+        call_refuse(c, STATUS_CONFLICT, WINDOW_OPEN);
         return;
     }
     drv_pause(c, "after-lock");
@@ -155,7 +210,8 @@ static void approve_and_send(const drv_call *c, bool expiry, bool locked, PGconn
         return;
     drv_pause(c, "after-send");
     snprintf(provider, sizeof provider, "loopback-%s", inbound);
-    const char *mark[] = { id, provider, expiry ? "expiry" : "operator" };
+    /* The flip names who sent it (the loss: ApproveAndSend's flip, copied). */
+    const char *mark[] = { id, provider, expiry && GUARANTEE(c, "sent-by") ? "expiry" : "operator" };
     if (call_exec(c, NULL, "UPDATE messages SET status = 'sent', provider_message_id = $2, sent_by = $3 "
                            "WHERE id = $1", 3, mark) < 0) {
         call_failed(c, NULL);
@@ -187,7 +243,7 @@ static void op_expire_side_conn(const drv_call *c)
 /* What every invariant reads, in one round trip: the outbound (sent, the
  * delivery it names) and its inbound rows (id, the call that wrote it). */
 #define ROWS                                                                                                     \
-    { "SELECT status = 'sent', coalesce(provider_message_id, '') FROM messages "                                  \
+    { "SELECT status = 'sent', coalesce(provider_message_id, ''), coalesce(sent_by, '') FROM messages "           \
       "WHERE id = $1 AND direction = 'outbound'",                                                                 \
       "SELECT id::text, coalesce(delivered_by, '') FROM messages WHERE direction = 'inbound' AND loopback_of = $1 " \
       "ORDER BY id" }
@@ -264,20 +320,61 @@ static int inv_outcome(inv_ctx *x)
             inv_call_detail(x, c, "got ok, but its inbound is not there");
         else if (c->out.kind == OUT_OK && strcmp(provider, want) != 0)
             inv_call_detail(x, c, "got ok, but the outbound names another delivery");
-        else if (c->out.kind == OUT_CONFLICT && !sent)
+        else if (c->out.kind == OUT_CONFLICT && !sent && strcmp(c->out.message, WINDOW_OPEN) != 0)
             inv_call_detail(x, c, "refused, but the outbound is not sent");
         else if (c->out.kind != OUT_OK && c->out.kind != OUT_CONFLICT && !call_maybe_committed(c) && mine >= 0)
             inv_call_detail(x, c, "failed, but its inbound was delivered");
     }
+    /* Only the expiry path races, and the window is open: nobody sends
+     * (the window invariant says whether one did). */
+    bool nobody = expiry_only(x->iteration) && !window[position(x->iteration)].passed;
     int oks = inv_count(x, OUT_OK, NULL, NULL, 0);
     if (oks > 1)
         return inv_violated(x, "%d callers got ok for one message", oks);
-    if (oks == 0 && !inv_any_faulted(x, NULL))
+    if (oks == 0 && !nobody && !inv_any_faulted(x, NULL))
         return inv_violated(x, "no caller got ok, and no fault was injected");
     if (oks == 0 && sent && !maybe)
         return inv_violated(x, "the outbound is sent, but no caller got ok or may have committed");
     int n = inv_ndetails(x);
     return inv_verdict(x, "%d %s told something the rows contradict", n, n == 1 ? "caller" : "callers");
+}
+
+/* The approval window, on both sides of its end and on it: the expiry path
+ * sends only a message whose window has passed at the application's clock
+ * (its end instant included), and refuses one whose window is still open —
+ * a microsecond or an hour ahead. */
+static int inv_window(inv_ctx *x)
+{
+    int pos = position(x->iteration);
+    for (int i = 0; i < x->ncalls; i++) {
+        const call_record *c = &x->calls[i];
+        if (!is_expirer(x->iteration, c->worker, x->nworkers))
+            continue;
+        if (c->out.kind == OUT_OK && !window[pos].passed)
+            inv_call_detail(x, c, "the expiry path sent a message whose window ends %s", window[pos].name);
+        else if (c->out.kind == OUT_CONFLICT && strcmp(c->out.message, WINDOW_OPEN) == 0 && window[pos].passed)
+            inv_call_detail(x, c, "the expiry path refused a message whose window ended %s", window[pos].name);
+    }
+    int n = inv_ndetails(x);
+    return inv_verdict(x, "%d expiry %s the window (it ends %s): %.300s", n, n == 1 ? "call misread" : "calls misread",
+                       window[pos].name, inv_first_detail(x));
+}
+
+/* The sent outbound names who sent it: the expiry worker ("expiry") or an
+ * operator's approval ("operator"), whichever call got ok. */
+static int inv_sent_by(inv_ctx *x)
+{
+    const PGresult *o = x->rows[0];
+    if (PQntuples(o) != 1)
+        return inv_error(x, "outbound message %ld vanished", x->iteration);
+    const char *by = PQgetvalue(o, 0, 2);
+    for (int i = 0; i < x->ncalls; i++) {
+        const call_record *c = &x->calls[i];
+        const char *want = is_expirer(x->iteration, c->worker, x->nworkers) ? "expiry" : "operator";
+        if (c->out.kind == OUT_OK && strcmp(by, want) != 0)
+            inv_call_detail(x, c, "it sent the outbound as %s, but the row says sent_by %s", want, by[0] ? by : "nobody");
+    }
+    return inv_verdict(x, "%.300s", inv_first_detail(x));
 }
 
 static const scenario_variant variants[] = {
@@ -298,6 +395,9 @@ static const scenario_invariant invariants[] = {
     { "sent-iff-inbound", "outbound sent <=> its inbound exists", inv_sent_iff_inbound, ROWS },
     { "outcome", "exactly one ok; ok => sent with its inbound; refused or failed => nothing delivered", inv_outcome,
       ROWS },
+    { "window", "the expiry path sends once the window has passed (at its instant too), never while it is open",
+      inv_window, { 0 } },
+    { "sent-by", "the sent outbound names who sent it: the expiry worker or the operator", inv_sent_by, ROWS },
 };
 
 static const char *const pause_points[] = {
@@ -327,6 +427,14 @@ static const scenario_pin pins[] = {
       .what = "ApproveAndSend's SELECT ... FOR UPDATE: concurrent approvers queue, one sends" },
     { .name = "expire-for-update", .plan = "slow-send",
       .what = "ExpireApproveAndSend's SELECT ... FOR UPDATE: the expiry worker queues behind the approvers" },
+    { .name = "expiry-window", .plan = "none",
+      .what = "ExpireApproveAndSend re-checks the window under the lock: it never sends while the window is open",
+      .invariant = "window" },
+    { .name = "expiry-instant", .plan = "none",
+      .what = "a window ends at its instant: a message whose window ends exactly now is due",
+      .invariant = "window" },
+    { .name = "sent-by", .plan = "none", .what = "the flip names who sent the message: expiry or operator",
+      .invariant = "sent-by" },
     { .name = "inbound-in-tx", .plan = "commit-error",
       .what = "the send callback writes the inbound in the locking transaction (#128 case B)" },
 };
@@ -339,7 +447,11 @@ const scenario scenario_approve = {
     .schema_sql = schema,
     .setup_sql = setup_sql,
     .conns_per_worker = 2,
-    .workload_period = 2,           /* expired() */
+    .workload_period = 2 * POSITIONS,   /* expiry_only(), position() */
+    .workload = workload_of,
+    /* For the serial oracle: the provider's id is made of the inbound's
+     * generated one (compared as set or not; the inbound's id is renamed). */
+    .oracle = { .columns = { "messages.provider_message_id=present" } },
     VARIANTS(variants),
     INVARIANTS(invariants),
     PLANS(plans),

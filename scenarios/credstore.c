@@ -40,7 +40,9 @@
  *     project (re-asserted, as defence in depth), pending and orphaned rows
  *     included, in both stores — and nothing else.
  * Statuses: the seed's store throws, it has no status mapping; a failed
- * call is the scenario's error.
+ * call is the scenario's error. It refuses nothing: a call no fault
+ * touched succeeds (an invariant says so, so that a put that fails a key
+ * it should update shows).
  *
  * Commit-before-ok, for a store with no transaction: a put takes effect
  * with its last write — the commit step that clears pending (an update: its
@@ -396,7 +398,12 @@ static void put_pending_first(const drv_call *c, const put_args *a)
     bool fresh = PQntuples(r) == 1;
     PQclear(r);
     if (!fresh) {
-        update(c, a);
+        /* A committed row: the put is an update (the loss: put() taken for
+         * a create, refusing a key that exists). */
+        if (GUARANTEE(c, "update-existing"))
+            update(c, a);
+        else
+            call_fail(c, "credential exists");
         return;
     }
     drv_pause(c, "between-stores");
@@ -1012,6 +1019,23 @@ static int inv_delete_all(inv_ctx *x)
     return VERDICT(x);
 }
 
+/* The seed's store refuses nothing: a put, an update, a read and a
+ * deleteAll fail only when a store does. Every call no fault touched ended
+ * ok — a store that fails a call where it should do it (or wait) breaks
+ * it. */
+static int inv_calls_succeed(inv_ctx *x)
+{
+    static const char *const what[] = { [UPDATER] = "update", [PUTTER] = "put", [READER] = "read",
+                                        [DELETER] = "deleteAll" };
+    for (int i = 0; i < x->ncalls; i++) {
+        const call_record *c = &x->calls[i];
+        if (c->out.kind != OUT_OK && !c->faults)
+            inv_call_detail(x, c, "its %s failed, though no fault touched it",
+                            what[role_in(x->iteration, c->worker, x->nworkers)]);
+    }
+    return VERDICT(x);
+}
+
 static const scenario_variant variants[] = {
     { .name = "fixed", .op = op_fixed,
       .summary = "metadata pending, vault, clear pending; rollback or orphan marker; readers skip pending; "
@@ -1042,6 +1066,7 @@ static const scenario_invariant invariants[] = {
     { "delete-all", "deleteAll removes its scope, pending and orphaned rows included, and nothing else",
       inv_delete_all,
       { STATE, "SELECT key, project, kind, vault, in_scope FROM planted WHERE iteration = $1 ORDER BY key" } },
+    { "calls-succeed", "every call no fault touched succeeds: the store refuses nothing", inv_calls_succeed, { 0 } },
 };
 
 static const char *const pause_points[] = {
@@ -1091,6 +1116,9 @@ static const scenario_pin pins[] = {
       .what = "a vault write whose answer was lost is not rolled back but marked (the seed's form deletes)" },
     { .name = "commit-marker", .plan = "commit-error",
       .what = "a failed commit step leaves an orphan marker (the seed's review)" },
+    { .name = "update-existing", .plan = "none",
+      .what = "a put of a key that exists updates it (the seed's put), it does not fail it",
+      .invariant = "calls-succeed" },
     { .name = "update-visible", .plan = "widen",
       .what = "an update leaves the row committed: a concurrent get returns the old or new value, never absent" },
     { .name = "update-vault-first", .plan = "widen",
@@ -1101,6 +1129,23 @@ static const scenario_pin pins[] = {
     { .name = "deleteall-pending", .plan = "none", .what = "deleteAll removes pending and orphaned rows of its scope" },
 };
 
+/* What the serial oracle (--oracle serial) cannot judge: two stores share
+ * no transaction, so a put is not atomic by design. */
+static const char *oracle_outside(const inv_ctx *x)
+{
+    for (int i = 0; i < x->ncalls; i++) {
+        const call_record *c = &x->calls[i];
+        if (role_in(x->iteration, c->worker, x->nworkers) == READER &&
+            reader_kind_of(x->iteration, c->worker, x->nworkers) == READ_UPDATED)
+            return "a reader of the credential being updated reports what each of its rounds read (a history, not "
+                   "one answer) across an update the seed documents as not atomic";
+        if (c->out.kind != OUT_OK)
+            return "a call failed: over two stores that share no transaction a failed call may leave what it wrote "
+                   "in one of them (a marked orphan, metadata without its secret), by design";
+    }
+    return NULL;
+}
+
 const scenario scenario_credstore = {
     .name = "credstore",
     .summary = "credential store over a metadata table and a vault that share no transaction",
@@ -1109,6 +1154,7 @@ const scenario scenario_credstore = {
     .setup_sql = setup_sql,
     .conns_per_worker = 2,
     .workload_period = 3,           /* reader kinds rotate by iteration */
+    .oracle = { .outside = oracle_outside },
     VARIANTS(variants),
     INVARIANTS(invariants),
     PLANS(plans),

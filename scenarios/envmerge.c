@@ -45,12 +45,22 @@
  *             seed's "long-held row lock". Plan lock-holder holds it 1s
  *             and sets the merges' lock_timeout to 25ms (the seed's 3s,
  *             shortened for a test): a merge queued behind the holder must
- *             fail fast with 55P03 (503) instead of waiting it out. (One
- *             iteration in 20: each costs the plan its hold.)
+ *             fail fast with 55P03 (503) instead of waiting it out; plan
+ *             short-hold holds it 50ms, inside the seed's 3s: they must
+ *             wait for it and succeed. (One iteration in 20: each costs
+ *             the plan its hold.)
  * Every 10th iteration (i % 10 = 0) has no other role: it starts the stack
  * close to the cap (a "fill" key) with room for about half of the merges,
  * so the cap is reached in every run whatever the plan, since a plan cannot
- * change a workload's values.
+ * change a workload's values. And one in 20 (i % 20 = 15) is the cap's
+ * edge: no other role, the stack holds only a fill, and every merge sets
+ * the one key "edge" to a value that lands the env exactly on 64 KiB (w %
+ * 3 = 0), one byte over (1) or one byte under (2) — whatever the order,
+ * since each replaces the key: 200, 413, 200 are the seed's answers.
+ *
+ * The seed's success path is an invariant too: a merge the seed does not
+ * refuse (404, 409, 413) succeeds — a 503 needs an injected fault, or a
+ * lock held past lock_timeout.
  *
  * Commit order is made checkable by one sequence: every env write records
  * a change row (in the same statement as the write) with nextval taken
@@ -60,9 +70,10 @@
  * that it committed.
  *
  * Pinned guarantees (t/55-pins.t removes each from the fixed form): the
- * COMMIT before ok, the FOR UPDATE, SET LOCAL lock_timeout, the refusal of
- * a deleting stack under the lock, the cap check before the write, the
- * honest count, and the handler's 404/409/413 arms.
+ * COMMIT before ok, the FOR UPDATE, SET LOCAL lock_timeout (and LOCAL, and
+ * its unit), READ COMMITTED, the refusal of a deleting stack under the
+ * lock, the cap check before the write (and its edge: exactly 64 KiB is
+ * in), the honest count, and the handler's 404/409/413 arms.
  */
 #include "engine/scenario.h"
 
@@ -104,6 +115,28 @@ static void stack_slug(long iteration, char *buf, size_t len) { snprintf(buf, le
  * teardown that refuses the merges would hide the cap from them. */
 static bool near_cap(long iteration) { return iteration % 10 == 0; }
 
+/* One iteration in 20 is the cap's edge: every worker merges, and each
+ * merge lands exactly on the cap, one byte under or one byte over it
+ * whatever the order (see edge_delta). */
+static bool at_edge(long iteration) { return iteration % 20 == 15; }
+
+/* In an edge iteration the stack holds only a fill of this many bytes, and
+ * every merge sets the one key "edge": the merged env is
+ * {"edge":"<value>","fill":"<fill>"}, 21 bytes besides the two strings, so
+ * a value of EDGE_ROOM + d bytes makes it the cap + d, before or after any
+ * other merge (each replaces the key; the keys it deletes are absent). */
+#define EDGE_ROOM 1000
+#define EDGE_FILL (ENV_CAP - 21 - EDGE_ROOM)
+
+/* Worker w's landing in an edge iteration, in bytes from the cap: exactly
+ * on it, one over, one under — in that order, so that two workers (the
+ * explorer's) meet the cap and the byte past it. */
+static int edge_delta(int worker)
+{
+    static const int d[] = { 0, 1, -1 };
+    return d[worker % 3];
+}
+
 /* What a worker does in an iteration. */
 typedef enum role { MERGE, TEARDOWN, VANISH, HOLDER } role;
 
@@ -113,6 +146,8 @@ static role other_role(long iteration)
 {
     if (iteration % 20 == 5)
         return HOLDER;
+    if (at_edge(iteration))
+        return MERGE;
     switch (iteration % 10) {
     case 0: return MERGE;
     case 3: case 7: return VANISH;
@@ -120,9 +155,10 @@ static role other_role(long iteration)
     }
 }
 
-/* The workload of iteration i: the role its last worker plays (a merge in
- * a near-cap iteration), so the explorer explores each once. */
-static int workload_of(long iteration) { return (int)other_role(iteration); }
+/* The workload of iteration i: the role its last worker plays, and for a
+ * merge whether the iteration is near the cap or at its edge, so the
+ * explorer explores each once. */
+static int workload_of(long iteration) { return at_edge(iteration) ? HOLDER + 1 : (int)other_role(iteration); }
 
 static role role_of(long iteration, int worker, int nworkers)
 {
@@ -142,12 +178,14 @@ static size_t big_len(int m)
     return n < BIG_VALUE_MAX ? n : BIG_VALUE_MAX;
 }
 
-/* Worker w's value for k<w> in iteration i (the invariants recompute it). */
+/* Worker w's value for its key (merge_key) in iteration i (the invariants
+ * recompute it). */
 static char *merge_value(long iteration, int worker, int nworkers)
 {
     char head[48];
     int n = snprintf(head, sizeof head, "v%ld-%d", iteration, worker);
-    size_t len = near_cap(iteration) ? big_len(mergers(iteration, nworkers)) : (size_t)n;
+    size_t len = at_edge(iteration) ? (size_t)(EDGE_ROOM + edge_delta(worker))
+                 : near_cap(iteration) ? big_len(mergers(iteration, nworkers)) : (size_t)n;
     if (len < (size_t)n)
         len = (size_t)n;
     char *v = malloc(len + 1);
@@ -159,12 +197,22 @@ static char *merge_value(long iteration, int worker, int nworkers)
     return v;
 }
 
-/* Worker w's delta: sets k<w>, deletes old<w> (present) and gone<w> (never
- * present). Returns a new object or NULL (out of memory). */
+/* The key worker w sets in iteration i: k<w>, or "edge" at the edge. */
+static void merge_key(long iteration, int worker, char *buf, size_t len)
+{
+    if (at_edge(iteration))
+        snprintf(buf, len, "edge");
+    else
+        snprintf(buf, len, "k%d", worker);
+}
+
+/* Worker w's delta: sets its key, deletes old<w> (present since setup,
+ * but at the edge) and gone<w> (never present). Returns a new object or
+ * NULL (out of memory). */
 static json_t *merge_delta(long iteration, int worker, int nworkers)
 {
     char k[24], old[24], gone[24];
-    snprintf(k, sizeof k, "k%d", worker);
+    merge_key(iteration, worker, k, sizeof k);
     snprintf(old, sizeof old, "old%d", worker);
     snprintf(gone, sizeof gone, "gone%d", worker);
     char *v = merge_value(iteration, worker, nworkers);
@@ -184,6 +232,19 @@ static json_t *merge_delta(long iteration, int worker, int nworkers)
 static size_t env_size(const json_t *env) { return json_dumpb(env, NULL, 0, JSON_FLAGS); }
 
 
+/* Sets env's "fill" key to n bytes. Returns 0, or -1 out of memory. */
+static int set_fill(json_t *env, size_t n)
+{
+    char *f = malloc(n + 1);
+    if (!f)
+        return -1;
+    memset(f, 'f', n);
+    f[n] = '\0';
+    int rc = json_object_set_new(env, "fill", json_string(f));
+    free(f);
+    return rc < 0 ? -1 : 0;
+}
+
 /* Iteration i's stack at setup: old<w> for every merger and, in a near-cap
  * iteration, a fill key that leaves room for about half the merges. Returns
  * a new object or NULL (out of memory). */
@@ -193,6 +254,11 @@ static json_t *initial_env(long iteration, int nworkers)
     json_t *env = json_object();
     if (!env)
         return NULL;
+    if (at_edge(iteration)) {
+        if (set_fill(env, EDGE_FILL) < 0)
+            goto oom;
+        return env;
+    }
     for (int w = 0; w < m; w++) {
         char old[24];
         snprintf(old, sizeof old, "old%d", w);
@@ -204,15 +270,7 @@ static json_t *initial_env(long iteration, int nworkers)
          * an entry more, so that a lone merger's merge fits. */
         size_t entry = big_len(m) + 16;
         size_t room = (size_t)(m / 2 ? m / 2 : 1) * entry + entry / 2;
-        size_t fill = ENV_CAP - env_size(env) - strlen(",\"fill\":\"\"") - room;
-        char *f = malloc(fill + 1);
-        if (!f)
-            goto oom;
-        memset(f, 'f', fill);
-        f[fill] = '\0';
-        int rc = json_object_set_new(env, "fill", json_string(f));
-        free(f);
-        if (rc < 0)
+        if (set_fill(env, ENV_CAP - env_size(env) - strlen(",\"fill\":\"\"") - room) < 0)
             goto oom;
     }
     return env;
@@ -221,8 +279,9 @@ oom:
     return NULL;
 }
 
-static int setup(PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen)
+static int setup(PGconn *ctl, long iteration, int nworkers, long salt, char *err, size_t errlen)
 {
+    (void)salt;     /* one table, keyed by its slug: no ids to keep apart */
     char slug[32];
     stack_slug(iteration, slug, sizeof slug);
     json_t *env = initial_env(iteration, nworkers);
@@ -476,7 +535,9 @@ static int merge_checked(const drv_call *c, json_t *env, bool honest, bool cap, 
     if (!honest)
         n->set = (int)json_object_size(delta) - n->deleted;
     json_decref(delta);
-    if (cap && env_size(env) > ENV_CAP) {
+    /* The cap is a size the env may have: exactly 64 KiB is in. */
+    size_t size = env_size(env);
+    if (cap && (GUARANTEE(c, "cap-inclusive") ? size > ENV_CAP : size >= ENV_CAP)) {
         refuse(c, TOO_LARGE);
         return 1;
     }
@@ -529,7 +590,11 @@ static void merge_locked(const drv_call *c, bool fixed)
         goto end;
     if (!fixed && preread_status(c, slug))
         goto end;
-    if (call_exec(c, NULL, "BEGIN", 0, NULL) < 0) {
+    /* READ COMMITTED: concurrent merges wait for the row lock and then read
+     * what the one before them committed (a snapshot taken for the whole
+     * transaction would fail them with 40001 instead). */
+    if (call_exec(c, NULL, !fixed || GUARANTEE(c, "read-committed") ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ",
+                  0, NULL) < 0) {
         call_failed(c, NULL);
         goto end;
     }
@@ -537,8 +602,16 @@ static void merge_locked(const drv_call *c, bool fixed)
      * gives up after lock_timeout with 55P03 (503, retryable) instead of
      * hanging. */
     if (fixed && GUARANTEE(c, "lock-timeout")) {
+        /* LOCAL: it ends with the transaction, and a pooled connection
+         * goes back to the pool as it came. The unit is written: a bare
+         * number is milliseconds to the server (the loss: the seed's
+         * seconds, rounded up, written bare). */
         char set[64];
-        snprintf(set, sizeof set, "SET LOCAL lock_timeout = '%lldms'", lt);
+        if (GUARANTEE(c, "timeout-unit"))
+            snprintf(set, sizeof set, "SET %slock_timeout = '%lldms'", GUARANTEE(c, "set-local") ? "LOCAL " : "", lt);
+        else
+            snprintf(set, sizeof set, "SET %slock_timeout = %lld", GUARANTEE(c, "set-local") ? "LOCAL " : "",
+                     (lt + 999) / 1000);
         if (call_exec(c, NULL, set, 0, NULL) < 0) {
             call_failed(c, NULL);
             goto end;
@@ -750,12 +823,29 @@ static int inv_no_lost_keys(inv_ctx *x)
         const char *got = env ? json_string_value(json_object_get(env, k)) : want;
         if (!has_change(x, c->worker, c->attempt))
             inv_call_detail(x, c, "got ok, but its write is not committed");
+        else if (at_edge(x->iteration))
+            ;   /* every merge sets "edge": the last one's value stands (below) */
         else if (!got)
             inv_call_detail(x, c, "%s missing", k);
         else if (strcmp(got, want) != 0)
             inv_call_detail(x, c, "%s has another value (%zu bytes)", k, strlen(got));
         else if (env && json_object_get(env, old))
             inv_call_detail(x, c, "deleted %s is back", old);
+        free(want);
+    }
+    /* At the edge, the value of the merge committed last. */
+    int nchanges = PQntuples(x->rows[1]);
+    if (at_edge(x->iteration) && env && nchanges > 0) {
+        int last = atoi(PQgetvalue(x->rows[1], nchanges - 1, 0));
+        char *want = merge_value(x->iteration, last, x->nworkers);
+        const char *got = json_string_value(json_object_get(env, "edge"));
+        if (!want) {
+            json_decref(env);
+            return inv_error(x, "out of memory");
+        }
+        if (!got || strcmp(got, want) != 0)
+            inv_detail(x, "edge holds %s, not the value of worker %d's merge, committed last",
+                       got ? "another value" : "nothing", last + 1);
         free(want);
     }
     int oks = inv_count(x, OUT_OK, not_merge, NULL, 0);
@@ -827,9 +917,12 @@ static int inv_honest_count(inv_ctx *x)
             continue;
         int set = -1, deleted = -1;
         bool parsed = sscanf(c->result, "set=%d deleted=%d", &set, &deleted) == 2;
-        bool del_ok = deleted == 1 || (deleted == 0 && earlier_maybe_committed(x, c));
+        /* old<w> is present since setup (not at the edge); gone<w> never. */
+        int present = at_edge(x->iteration) ? 0 : 1;
+        bool del_ok = deleted == present || (deleted == 0 && earlier_maybe_committed(x, c));
         if (!parsed || set != 1 || !del_ok)
-            inv_call_detail(x, c, "a delta that set 1 key and deleted 1 (gone%d was never present)", c->worker);
+            inv_call_detail(x, c, "a delta that set 1 key and deleted %d (gone%d was never present)", present,
+                            c->worker);
     }
     int n = inv_ndetails(x);
     if (n == 0)
@@ -871,6 +964,8 @@ static const char *status_wrong(const call_record *c, const json_t *env, bool de
             return !env ? "409, but the stack is gone (the seed: 404)"
                         : !deleting ? "409, but the stack is not being deleted" : NULL;
         if (o->status == STATUS_TOO_LARGE) {
+            if (at_edge(iteration))
+                return edge_delta(c->worker) > 0 ? NULL : "413, but the merge lands at or under the cap";
             if (!env || !near_cap(iteration))
                 return "413, but the merge is far from the cap";
             int over = over_cap(env, iteration, c->worker, nworkers);
@@ -969,6 +1064,90 @@ static int inv_lock_wait(inv_ctx *x)
                           n == 1 ? "merge" : "merges", held, lt);
 }
 
+/* Whether c's lock wait ended with lock_timeout after lasting at least
+ * the lock_timeout the merge itself set (its trace's SET, in ms when bare):
+ * so the server's timer fired, not a refusal to wait. */
+static bool waited_out(const call_record *c)
+{
+    const pqx_event *set = NULL, *read = NULL;
+    for (const pqx_event *e = NULL; (e = inv_statement(c, "SET ", e));)
+        if (strstr(e->sql, "lock_timeout = "))
+            set = e;
+    for (const pqx_event *e = NULL; (e = inv_statement(c, ENV_READ, e));)
+        read = e;
+    if (!set || !read || strcmp(read->sqlstate, "55P03") != 0)
+        return false;
+    const char *v = strstr(set->sql, "lock_timeout = ") + strlen("lock_timeout = ");
+    v += *v == '\'';
+    char *unit;
+    double ms = strtod(v, &unit);
+    if (strncmp(unit, "s'", 2) == 0)
+        ms *= 1000;
+    else if (strncmp(unit, "us'", 3) == 0)
+        ms /= 1000;
+    return (double)(read->t_done - read->t_send) / 1e6 >= ms;
+}
+
+/* The cap hit exactly (the edge iterations): a merge that lands one byte
+ * under the cap or exactly on it is written (200, its change row there);
+ * one that lands one byte over is refused (413) and writes nothing. A call
+ * a fault failed is excused (its retry is not), and one that waited for
+ * the row lock past its lock_timeout. */
+static int inv_cap_edge(inv_ctx *x)
+{
+    if (!at_edge(x->iteration))
+        return 1;
+    for (int i = 0; i < x->ncalls; i++) {
+        const call_record *c = &x->calls[i];
+        if (!is_merge(c, x->iteration, x->nworkers))
+            continue;
+        int d = edge_delta(c->worker);
+        bool written = has_change(x, c->worker, c->attempt);
+        const char *where = d < 0 ? "one byte under the cap" : d == 0 ? "exactly on the cap" : "one byte over the cap";
+        if (d <= 0 && c->out.kind != OUT_OK && !c->faults && !waited_out(c))
+            inv_call_detail(x, c, "its env lands %s: the seed's answer is 200", where);
+        else if (d > 0 && c->out.kind == OUT_OK)
+            inv_call_detail(x, c, "its env lands %s: the seed's answer is 413", where);
+        else if (d > 0 && written)
+            inv_call_detail(x, c, "its env lands %s, and it was written", where);
+        else if (d > 0 && c->out.status != STATUS_TOO_LARGE && !c->faults && !waited_out(c))
+            inv_call_detail(x, c, "its env lands %s: the seed's answer is 413", where);
+    }
+    int n = inv_ndetails(x);
+    if (n == 0)
+        return 1;
+    return STACK_VIOLATED(x, "%d %s at the cap's edge got another answer than the seed's", n,
+                          n == 1 ? "merge" : "merges");
+}
+
+/* The seed's success path (its 16 concurrent disjoint merges all succeed):
+ * a merge the seed does not refuse (404 gone, 409 deleting, 413 over the
+ * cap: the status invariant's) succeeds. A 503 needs a cause: an injected
+ * fault, or a lock held past lock_timeout — 55P03 after waiting at least
+ * the merge's lock_timeout, but never behind the holder when it held the
+ * lock for less than the merges' lock_timeout (the window's inside: they
+ * must wait it out). Merges that fail fast where they should wait, or
+ * answer 503 where they should serialize, break it. */
+static int inv_merges_succeed(inv_ctx *x)
+{
+    long long held = 0, lt = 0;
+    bool inside = holder_report(x, &held, &lt) && held < lt;
+    for (int i = 0; i < x->ncalls; i++) {
+        const call_record *c = &x->calls[i];
+        const outcome *o = &c->out;
+        if (!is_merge(c, x->iteration, x->nworkers) || o->kind == OUT_OK || o->kind == OUT_CONFLICT || c->faults)
+            continue;
+        if (strcmp(o->sqlstate, "55P03") == 0 && inside)
+            inv_call_detail(x, c, "timed out on a lock held %lldms, inside lock_timeout %lldms", held, lt);
+        else if (!waited_out(c))
+            inv_call_detail(x, c, "failed though nothing failed it");
+    }
+    int n = inv_ndetails(x);
+    if (n == 0)
+        return 1;
+    return STACK_VIOLATED(x, "%d %s the seed does not refuse failed (503)", n, n == 1 ? "merge" : "merges");
+}
+
 static const scenario_variant variants[] = {
     { .name = "fixed", .op = op_fixed,
       .summary = "one tx: SET LOCAL lock_timeout, SELECT status, env FOR UPDATE, refuse deleting, merge, "
@@ -994,6 +1173,10 @@ static const scenario_invariant invariants[] = {
     { "status", "every answer has the seed's status: 404 gone, 409 deleting, 413 too large, 503 database",
       inv_status, { STACK } },
     { "lock-wait", "no merge waits for the row lock past lock_timeout", inv_lock_wait, { 0 } },
+    { "cap-edge", "at the cap's edge the seed's answer: 200 one byte under and exactly on 64 KiB, 413 one byte over",
+      inv_cap_edge, { STACK, CHANGES } },
+    { "merges-succeed", "a merge the seed does not refuse succeeds: no 503 without a fault or a lock held past "
+      "lock_timeout", inv_merges_succeed, { 0 } },
 };
 
 static const char *const pause_points[] = {
@@ -1010,6 +1193,9 @@ static const scenario_plan plans[] = {
     { .name = "lock-holder", .summary = "the holder keeps the row lock 1s; the merges' lock_timeout is 25ms "
       "(the seed's 3s, shortened): they must fail fast (55P03, 503)",
       .pause = "holding=1s", .params = "lock_timeout=25ms" },
+    { .name = "short-hold", .summary = "the holder keeps the row lock 50ms, well inside the merges' lock_timeout "
+      "(the seed's 3s): they must wait for it and succeed",
+      .pause = "holding=50ms" },
     { .name = "commit-ambiguous", .summary = "every worker's first COMMIT takes effect but the client loses the "
       "connection; it retries once", .fault = "commit:when=1:ambiguous", .retries = 1 },
     { .name = "commit-fails", .summary = "every worker's first COMMIT fails (40001) and is rolled back; it retries once",
@@ -1023,9 +1209,22 @@ static const scenario_pin pins[] = {
       .what = "SELECT status, env ... FOR UPDATE: concurrent merges serialize on the row lock (#235)" },
     { .name = "lock-timeout", .plan = "lock-holder",
       .what = "SET LOCAL lock_timeout first: a merge behind a long-held lock fails fast, 503 (#238)" },
+    { .name = "read-committed", .plan = "none",
+      .what = "the merge runs at READ COMMITTED: concurrent merges queue on the row lock and all succeed, none "
+              "fails with 40001 (#235's 16 merges)",
+      .invariant = "merges-succeed" },
+    { .name = "timeout-unit", .plan = "short-hold",
+      .what = "lock_timeout is the seed's 3s, its unit written: a merge behind a shorter lock waits for it",
+      .invariant = "merges-succeed" },
+    { .name = "set-local", .plan = "none",
+      .what = "lock_timeout is SET LOCAL: it ends with the merge's transaction, never left on the connection (#238)",
+      .invariant = "connection" },
     { .name = "teardown-refusal", .plan = "none",
       .what = "a deleting stack is refused under the row lock, 409 (#238)" },
     { .name = "cap", .plan = "none", .what = "the 64 KiB cap is checked on the merged env before the write, 413" },
+    { .name = "cap-inclusive", .plan = "none",
+      .what = "the cap admits an env of exactly 64 KiB: only one over it is refused, 413",
+      .invariant = "cap-edge" },
     { .name = "honest-count", .plan = "none",
       .what = "keys_set counts the upserts only, keys deleted the keys present (#238)" },
     { .name = "status-404", .plan = "none", .what = "the handler answers a vanished stack 404 (#235)" },
@@ -1042,6 +1241,11 @@ const scenario scenario_envmerge = {
     .error_status = STATUS_UNAVAILABLE,     /* the seed: a database error or lock timeout is a 503 */
     .workload_period = 20,          /* other_role() */
     .workload = workload_of,
+    /* For the serial oracle: change_seq is taken under the row lock, so its
+     * values are the commit order (compared by rank, gaps aside); the
+     * holder reports how long it held the lock. */
+    .oracle = { .columns = { "env_changes.seq=ranked", "stacks.deleting_seq=ranked" },
+                .answer_mask = "held=[0-9]+ms" },
     VARIANTS(variants),
     INVARIANTS(invariants),
     PLANS(plans),

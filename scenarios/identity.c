@@ -67,6 +67,9 @@
  * 409); twins are one user verifying one hash several times at once (the
  * seed's first test). Alternating by iteration covers both roles with one
  * worker, and each meets itself at any -n (the explorer's two workers).
+ * Every audit row must name its caller's user and the hash it claimed:
+ * racers are distinct users, so a refusal audited under the holder the
+ * check found (the user beside the caller's in the code) shows.
  */
 #include "engine/scenario.h"
 
@@ -223,13 +226,17 @@ static void verify(const drv_call *c, const form *f)
         PQclear(r);
     }
     if (holder[0] && strcmp(holder, user) == 0 && f->holder_is_done) {
-        /* Read-only so far: nothing to commit. */
-        call_rollback(c);
+        /* Read-only so far: nothing to commit, but the transaction is
+         * ended before the answer, so the connection goes back idle. */
+        if (GUARANTEE(c, "read-rollback"))
+            call_rollback(c);
         call_ok(c, user);
         return;
     }
     if (holder[0] && strcmp(holder, user) != 0) {
-        refuse_audited(c, f, user, hash, "identity already verified");
+        /* The audit names the refused caller (the loss: the holder the
+         * check just read, in the variable beside it). */
+        refuse_audited(c, f, GUARANTEE(c, "audit-actor") ? user : holder, hash, "identity already verified");
         return;
     }
     drv_pause(c, "after-check");
@@ -295,7 +302,8 @@ static void op_seed_tx(const drv_call *c) { verify(c, &form_seed_tx); }
  * the hash and the claims either row has. */
 #define USERS "SELECT id, coalesce(max(identity_hash), ''), sum(claims) FROM every_user WHERE iteration = $1 " \
               "GROUP BY id ORDER BY id"
-#define AUDITS "SELECT user_id, outcome, request FROM verification_audit WHERE iteration = $1 ORDER BY id"
+#define AUDITS "SELECT user_id, outcome, request, identity_hash FROM verification_audit WHERE iteration = $1 " \
+               "ORDER BY id"
 
 /* The hash user holds ("" if none), from x->rows[0] (USERS). */
 static const char *held_by(const inv_ctx *x, long user)
@@ -447,6 +455,32 @@ static int inv_set_once(inv_ctx *x)
     return inv_verdict(x, "%.300s", inv_first_detail(x));
 }
 
+/* Every audit row names the request's own user and the hash it claimed:
+ * the row is about the caller, whoever else the check found holding the
+ * hash. */
+static int inv_audit_actors(inv_ctx *x)
+{
+    const PGresult *audits = x->rows[1];
+    for (int i = 0; i < PQntuples(audits); i++) {
+        long it;
+        int w, a;
+        const char *request = PQgetvalue(audits, i, 2);
+        if (sscanf(request, "call-%ld-%d-%d", &it, &w, &a) != 3 || w < 1 || w > x->nworkers) {
+            inv_detail(x, "audit row %d names request %s, which is no call of the iteration", i + 1, request);
+            continue;
+        }
+        char hash[32];
+        hash_of(x->iteration, w - 1, hash, sizeof hash);
+        long user = user_of(x->iteration, w - 1);
+        if (atol(PQgetvalue(audits, i, 0)) != user || strcmp(PQgetvalue(audits, i, 3), hash) != 0)
+            inv_detail(x, "%s audit of %s names user %s and hash %s; its caller is user %ld claiming %s",
+                       PQgetvalue(audits, i, 1), request, PQgetvalue(audits, i, 0), PQgetvalue(audits, i, 3), user,
+                       hash);
+    }
+    return inv_verdict(x, "%d audit row(s) about another user or hash, first: %.300s", inv_ndetails(x),
+                       inv_first_detail(x));
+}
+
 static const scenario_variant variants[] = {
     { .name = "fixed", .op = op_fixed,
       .summary = "one tx: check, claim of an unverified row, success audit; unique constraint; refusals audited and 409" },
@@ -468,6 +502,8 @@ static const scenario_invariant invariants[] = {
       { USERS, AUDITS } },
     { "audited", "audit rows match outcomes", inv_audited, { USERS, AUDITS } },
     { "set-once", "a user's identity hash is set once", inv_set_once, { USERS } },
+    { "audit-actors", "every audit row names its caller and the hash it claimed", inv_audit_actors,
+      { USERS, AUDITS } },
 };
 
 static const char *const pause_points[] = {
@@ -509,9 +545,25 @@ static const scenario_pin pins[] = {
       .what = "a unique violation is a refusal (409, audited), not a 500" },
     { .name = "audit-in-tx", .plan = "audit-error",
       .what = "the success audit is written in the claim's transaction: both or neither" },
+    { .name = "audit-actor", .plan = "none",
+      .what = "a refusal's audit names the refused caller, not the user holding the hash",
+      .invariant = "audit-actors" },
+    { .name = "read-rollback", .plan = "ambiguous-commit",
+      .what = "the holder's re-verify ends its read-only transaction before answering: the connection goes back idle",
+      .invariant = "connection" },
     { .name = "refusal-audit", .plan = "widen",
       .what = "a refusal's failure audit is committed before the 409" },
 };
+
+/* The serial oracle (--oracle serial) judges racers; twins are outside
+ * what a serial order gives, by the seed's own first test. */
+static const char *oracle_outside(const inv_ctx *x)
+{
+    return is_twin(x->iteration, 0) ? "twins (one user verifying one hash at once): the seed requires one 200 and one "
+                                      "409 with a failure audit, where a serial order gives 200 twice (a re-verify "
+                                      "after the first committed is an idempotent retry)"
+                                    : NULL;
+}
 
 const scenario scenario_identity = {
     .name = "identity",
@@ -520,6 +572,7 @@ const scenario scenario_identity = {
     .schema_sql = schema,
     .setup_sql = setup_sql,
     .workload_period = 2,           /* twins and racers alternate by iteration */
+    .oracle = { .outside = oracle_outside },
     VARIANTS(variants),
     INVARIANTS(invariants),
     PLANS(plans),

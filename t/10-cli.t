@@ -48,7 +48,7 @@ my @bad = (
     [ [qw(run attestation --plan commit-error --fault stmt)], qr/plan commit-error brings its own faults/ ],
     [ [qw(run attestation --plan nosuch)],       qr/scenario attestation has no plan 'nosuch'/ ],
     [ [qw(run attestation --failfast=nosuch)],
-      qr/scenario attestation has no invariant 'nosuch' \(--failfast=ID takes one of: one-credential, .*, deadline\)/ ],
+      qr/scenario attestation has no invariant 'nosuch' \(--failfast=ID takes one of: one-credential, .*, deadline, connection\)/ ],
     [ [ 'run', 'attestation', '--failfast=exactly one credential per record' ],
       qr/scenario attestation has no invariant 'exactly one credential per record' \(--failfast=ID/ ],
     [ [qw(run attestation --failfast=)],         qr/bad --failfast=: name an invariant by its id/ ],

@@ -26,7 +26,6 @@ check_scenario(
         'sql-merge/slow-read' => { record => $stack,
                                    found => qr/^  found: "\d+ merges? answered with the wrong status"$/m },
     },
-    n64_iterations => 10,
 );
 
 done_testing();

@@ -16,7 +16,6 @@ check_scenario(
         'no-idempotency/none' => {},
         'unmapped-23505/none' => {},
     },
-    n64_iterations => 60,
 );
 
 done_testing();

@@ -16,7 +16,6 @@ check_scenario(
         'no-tx/audit-error' => { fault => 1 },
         'seed-tx/none'      => {},
     },
-    n64_iterations => 60,
 );
 
 done_testing();

@@ -22,7 +22,6 @@ check_scenario(
         'row-scope/none'                      => {
             found => qr/^  found: "\d+ violation\(s\), first: other:u\d+:p2:x \(user u\d+, project p2\) is outside the scope, but deleteAll deleted it"$/m },
     },
-    n64_iterations => 60,
 );
 
 done_testing();

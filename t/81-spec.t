@@ -149,7 +149,7 @@ teardown { DROP TABLE t81; }
 session s1
 step l1 { BEGIN; UPDATE t81 SET i = 2; }
 step c1 { COMMIT; }
-step slow1 { SELECT pg_sleep(0.2); COMMIT; }
+step slow1 { SELECT pg_sleep(0.2); COMMIT; }   # well inside the 2s timeout, even on a loaded machine
 session s2
 step l2 { UPDATE t81 SET i = 3; }
 step n2 { SELECT 1; }
@@ -160,7 +160,7 @@ permutation l1 l2 c1
 permutation sleep2
 permutation l1 l2 slow1(*) n2
 SPEC
-($st, $out, $err) = spec_embedded('--call-timeout', '300ms', $stuck);
+($st, $out, $err) = spec_embedded('--call-timeout', '2s', $stuck);
 @p = points($out);
 is(scalar @p, 5, 'stuck permutations: every point is reported');
 ok(!$p[0][0] && $p[0][1] =~ /mutually-blocking steps$/, 'a marker never satisfied: not ok, isolationtester\'s reason')
@@ -169,9 +169,9 @@ like($p[1][1], qr/: l1 l2 n2 c1 # SKIP infeasible: step n2: its session still wa
      'a step due on a session the server says is blocked by an idle one: skipped at once, saying why') or diag($out);
 unlike($out, qr/canceling step l2/, '  nothing was canceled');
 ok($p[2][0], 'the runner recovered: the next permutation ran') or diag($out);
-ok(!$p[3][0] && $p[3][1] =~ /: sleep2: step sleep2 did not complete within 300ms \(the step timeout\) and was canceled$/,
+ok(!$p[3][0] && $p[3][1] =~ /: sleep2: step sleep2 did not complete within 2s \(the step timeout\) and was canceled$/,
    'a step canceled at --call-timeout: not ok, saying so') or diag($out);
-like($p[3][2], qr/"isolationtester: canceling step sleep2 after 0 seconds"/, '  with isolationtester\'s cancel line');
+like($p[3][2], qr/"isolationtester: canceling step sleep2 after 2 seconds"/, '  with isolationtester\'s cancel line');
 ok($p[4][0] && $p[4][2] =~ /"step l2: <\.\.\. completed>"/,
    'a step blocked by a session whose statement is in flight is waited for, not skipped') or diag($out);
 is($st, 1, 'exit 1');
@@ -249,7 +249,7 @@ is($junit_errors, '', 'the JUnit file is valid against the strict Ant schema') o
 # skipped) in one run, written although permutations failed
 {
     my ($json, $html) = ("$dir/spec.json", "$dir/spec.html");
-    my ($st, $out, $err) = spec_embedded('--seed', '42', '--call-timeout', '300ms', '--json', $json, '--html', $html,
+    my ($st, $out, $err) = spec_embedded('--seed', '42', '--call-timeout', '2s', '--json', $json, '--html', $html,
                                          $race, $stuck);
     is($st, 1, '--json --html: exit 1 (permutations failed)') or diag $err;
     my $j = eval { JSON::PP->new->decode(do { local $/; open my $f, '<', $json or die "$json: $!"; <$f> }) };
@@ -262,7 +262,7 @@ is($junit_errors, '', 'the JUnit file is valid against the strict Ant schema') o
     is($j->{mode}, 'spec', '  mode: spec');
     is($j->{version}, 2, '  version 2');
     is($j->{seed}, 42, '  the seed, a number');
-    like($j->{command}, qr{/pgrace spec --seed 42 --call-timeout 300ms --json \S+spec\.json --html \S+spec\.html \S+race\.spec \S+stuck\.spec$},
+    like($j->{command}, qr{/pgrace spec --seed 42 --call-timeout 2s --json \S+spec\.json --html \S+spec\.html \S+race\.spec \S+stuck\.spec$},
          '  the command line');
     like($j->{started}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, '  started: ISO 8601, UTC');
     like($j->{server}{version}, qr/^1\d\.\d+$/, '  the server\'s version');

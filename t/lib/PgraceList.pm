@@ -1,7 +1,7 @@
 # PgraceList.pm — `pgrace list` parsed: scenarios, their variants (with the
 # plans that catch each pre-fix form and the invariant each catches it by,
 # as its id), invariants (the driver's deadline invariant last) and fault
-# plans.
+# plans, and the pinned guarantees.
 package PgraceList;
 use strict;
 use warnings;
@@ -13,7 +13,8 @@ our @EXPORT_OK = qw(scenarios);
 # Returns a list of { name, variants => [{ name, caught => { PLAN => ID }, minus => [PIN..] }],
 # invariants => [..] (sentences, as TAP names them), ids => [..] (in the same
 # order), invariant => { ID => SENTENCE }, plans => [..] (names),
-# plan => { NAME => { sweep, fault, params, pause } } } in list order.
+# plan => { NAME => { sweep, fault, params, pause } }, pins => [{ name, plan, invariant }] (invariant:
+# the id of the one its loss breaks, when the pin names it) } in list order.
 sub scenarios {
     my ($st, $out, $err) = run_cmd(pgrace(), 'list');
     die "pgrace list: $err" if $st;
@@ -21,7 +22,7 @@ sub scenarios {
     for my $block (split /\n\n/, $out) {
         my ($name) = $block =~ /^(\S+) — / or next;
         my %sc = (name => $name, variants => [], invariants => [], ids => [], invariant => {}, plans => [],
-                  plan => {});
+                  plan => {}, pins => []);
         my $part = '';
         for my $line (split /\n/, $block) {
             if ($line =~ /^  (variants|invariants|fault plans|pause points|pinned guarantees)/) { $part = $1; next }
@@ -40,6 +41,8 @@ sub scenarios {
             } elsif ($part eq 'fault plans' && $line =~ /^    (\S+)/) {
                 push @{ $sc{plans} }, $1;
                 $sc{plan}{$1} = {};
+            } elsif ($part eq 'pinned guarantees' && $line =~ /^    (\S+)\s+.* \[plan ([^,\]]+)(?:, invariant (\S+))?\]$/) {
+                push @{ $sc{pins} }, { name => $1, plan => $2, invariant => $3 };
             }
         }
         push @s, \%sc;

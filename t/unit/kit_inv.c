@@ -159,8 +159,8 @@ static void check_batch(PGconn *ctl)
     CHECK(rc == 0 && b.nq == 2, "a query declared twice is prepared once (%d distinct): %s", b.nq, rc ? err : "ok");
     if (rc < 0)
         return;
-    CHECK(batch_setup(&b, 4, 3, err, sizeof err) == 0 && batch_setup(&b, 5, 2, err, sizeof err) == 0,
-          "setup_sql: $1 the iteration, $2 the workers");
+    CHECK(batch_setup(&b, 4, 3, 77, err, sizeof err) == 0 && batch_setup(&b, 5, 2, 78, err, sizeof err) == 0,
+          "setup_sql: $1 the iteration, $2 the workers ($3, the salt, unused)");
     CHECK(batch_queries(&b, 4, err, sizeof err) == 0, "the declared queries run: %s", err);
     const PGresult *rows[SCENARIO_MAX_QUERIES];
     batch_rows(&b, 0, rows);
@@ -186,6 +186,15 @@ static void check_batch(PGconn *ctl)
     CHECK(PQpipelineStatus(ctl) == PQ_PIPELINE_OFF && exec_ok(ctl, "SELECT 1") == 0,
           "the control connection left pipeline mode and still answers");
     batch_free(&b);
+    exec_ok(ctl, "CREATE TABLE kit_salt (i bigint, v text)");
+    static const scenario salted = { .name = "s", .setup_sql = "INSERT INTO kit_salt VALUES ($1, 'salt ' || $3)" };
+    batch sb;
+    bool set = batch_prepare(&sb, ctl, &salted, err, sizeof err) == 0 && batch_setup(&sb, 9, 1, 123, err, sizeof err) == 0;
+    PGresult *sr = PQexec(ctl, "SELECT v FROM kit_salt WHERE i = 9");
+    CHECK(set && PQntuples(sr) == 1 && strcmp(PQgetvalue(sr, 0, 0), "salt 123") == 0,
+          "setup_sql: $3 the iteration's salt (%s)", set && PQntuples(sr) ? PQgetvalue(sr, 0, 0) : err);
+    PQclear(sr);
+    batch_free(&sb);
     PGresult *r = PQexec(ctl, "SELECT count(*) FROM pg_prepared_statements");
     CHECK(r && strcmp(PQgetvalue(r, 0, 0), "0") == 0, "batch_free deallocates what it prepared");
     PQclear(r);
