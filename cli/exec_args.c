@@ -4,7 +4,6 @@
 #include "cli/args.h"
 
 #include "cli/options.h"
-#include "faults/grammar.h"
 #include "lib/exit.h"
 #include "lib/parse.h"
 #include "sched/strategy.h"
@@ -200,13 +199,8 @@ int cli_parse_exec(int argc, char **argv, exec_opts *o)
         fprintf(stderr, "pgrace: %s (with -n %d)\n", err, o->run.nworkers);
         return -1;
     }
-    int status;
-    struct pgf_ruleset *rs = pgf_rules_parse(o->run.fault, err, sizeof err, &status);
-    pgf_ruleset_free(rs);
-    if (status < 0) {
-        fprintf(stderr, "pgrace: bad --fault: %s\n", err);
+    if (cli_fault_rules(o->run.fault) < 0)
         return -1;
-    }
     /* The rest as run's: the report paths, the seed; no scenario targets. */
     char *none[] = { NULL };
     optind = 0;

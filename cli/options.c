@@ -2,6 +2,7 @@
 #include "cli/options.h"
 
 #include "scenarios/registry.h"
+#include "faults/grammar.h"
 #include "lib/err.h"
 #include "lib/parse.h"
 #include "lib/rng.h"
@@ -108,6 +109,17 @@ int cli_oracle_check(oracle_mode mode, const state_opts *so)
     fprintf(stderr, "pgrace: --oracle-column, --oracle-table and --oracle-mask tell the serial oracle what to "
             "compare: they need --oracle serial (or serial-only)\n");
     return -1;
+}
+
+int cli_fault_rules(const char *rules)
+{
+    char err[512];
+    int status;
+    struct pgf_ruleset *rs = pgf_rules_parse(rules, err, sizeof err, &status);
+    pgf_ruleset_free(rs);
+    if (status < 0)
+        fprintf(stderr, "pgrace: %s\n", err);
+    return status < 0 ? -1 : 0;
 }
 
 int cli_run_option(int code, const char *arg, run_opts *o, const char *usage)

@@ -75,6 +75,10 @@ int cli_duration(const char *what, const char *text, int64_t max_ns, int64_t *ou
  * server is up. */
 int cli_pooler(const char *text, pooler_mode *out);
 
+/* Fault rules as --fault gives them (faults/grammar.h), checked now: 0, or
+ * -1 printed ("pgrace: bad fault rule at ..."). NULL: none. */
+int cli_fault_rules(const char *rules);
+
 /* Applies a shared option (a CLI_* code, or 'n' / 'i') to o. Returns 1 when
  * it was one, 0 when it is not shared, -1 on a bad value (printed). With
  * CLI_HELP it prints usage and exits 0. */

@@ -3,7 +3,6 @@
 #include "cli/args.h"
 
 #include "cli/options.h"
-#include "faults/grammar.h"
 #include "proxy/addr.h"
 #include "lib/exit.h"
 
@@ -84,14 +83,9 @@ int cli_parse_proxy(int argc, char **argv, proxy_opts *o)
         fprintf(stderr, "pgrace: proxy -- needs a command: pgrace proxy [options] -- CMD [ARG...]\n");
         return -1;
     }
-    char err[512];
-    int status;
-    struct pgf_ruleset *rs = pgf_rules_parse(o->rules, err, sizeof err, &status);
-    pgf_ruleset_free(rs);
-    if (status < 0) {
-        fprintf(stderr, "pgrace: %s\n", err);
+    if (cli_fault_rules(o->rules) < 0)
         return -1;
-    }
+    char err[512];
     pxa_addr a;
     if (o->listen && pxa_listen_parse(o->listen, &a, err, sizeof err) < 0) {
         fprintf(stderr, "pgrace: %s\n", err);

@@ -49,6 +49,19 @@ static bool session_set(const char *sql)
     return true;
 }
 
+/* Every worker of the round sent its first statement or ended: the held
+ * ones go. Called with mu held. */
+static void release_if_all(pxw *w)
+{
+    int in = 0;
+    for (int i = 0; i < w->n; i++)
+        in += w->arrived[i] || w->ended[i];
+    if (in == w->n) {
+        w->released = true;
+        pthread_cond_broadcast(&w->cv);
+    }
+}
+
 /* Holds worker's first statement of the round until every worker sent its
  * first or ended, the bound passed, a new round began or the way stops. */
 static void rendezvous(pxw *w, int worker)
@@ -61,13 +74,7 @@ static void rendezvous(pxw *w, int worker)
         return;
     }
     w->arrived[worker] = true;
-    int in = 0;
-    for (int i = 0; i < w->n; i++)
-        in += w->arrived[i] || w->ended[i];
-    if (in == w->n) {
-        w->released = true;
-        pthread_cond_broadcast(&w->cv);
-    }
+    release_if_all(w);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t end = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + w->bound_ns;
@@ -160,13 +167,7 @@ void pxw_ended(pxw *w, int worker)
     pthread_mutex_lock(&w->mu);
     if (worker >= 0 && worker < w->n && !w->ended[worker]) {
         w->ended[worker] = true;
-        int in = 0;
-        for (int i = 0; i < w->n; i++)
-            in += w->arrived[i] || w->ended[i];
-        if (in == w->n) {
-            w->released = true;
-            pthread_cond_broadcast(&w->cv);
-        }
+        release_if_all(w);
     }
     pthread_mutex_unlock(&w->mu);
 }

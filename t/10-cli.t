@@ -88,7 +88,7 @@ my @bad = (
     [ [qw(exec --check f.sql -- true)],          qr/bad --check 'f.sql'/ ],
     [ [qw(exec --check a=x.sql --check a=y.sql -- true)], qr/--check a is given twice/ ],
     [ [qw(exec --check answered=x.sql -- true)], qr/answered is the name of exec's own invariant/ ],
-    [ [qw(exec --fault bogus -- true)],          qr/bad --fault: .*unknown target/ ],
+    [ [qw(exec --fault bogus -- true)],          qr/bad fault rule at "bogus": unknown target/ ],
     [ [qw(exec --plan commit-error -- true)],    qr/exec's only plan is sweep/ ],
     [ [qw(exec --plan sweep --fault commit -- true)], qr/--fault and --plan sweep cannot be combined/ ],
     [ [qw(exec --plan sweep -i 3 -- true)],      qr/-i does not apply/ ],
