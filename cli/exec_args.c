@@ -34,6 +34,10 @@ static const char exec_usage[] =
     "  --schedule TOKEN   replay one schedule --explore printed (with -n and --from-iteration)\n"
     "  --from-iteration K number iterations from K (with -i 1: rerun iteration K; --explore: explore K)\n"
     "  --failfast[=ID]    stop at the first iteration that violates a check (or the one named)\n"
+    "  --oracle M         serial: also judge each iteration by the serial oracle (id serial): its outcome\n"
+    "                     must be one the workers give run one at a time in some order, each program\n"
+    "                     rerun alone from the iteration's setup; serial-only: the oracle with no --check\n"
+    "  --oracle-column TABLE.COLUMN=MODE  --oracle-table T  --oracle-mask ERE   what it compares (README)\n"
     "  --seed S --dsn DSN --call-timeout D --junit F --json F --html F   as for run\n"
     "exit status: 0 every check held and every worker answered, 1 a violation (a worker past its\n"
     "             deadline, crashed or silent is one), 2 usage, setup or environment error\n";
@@ -103,6 +107,8 @@ static const char *combination(const exec_opts *o, bool n_given, bool bound_give
         return "--plan sweep numbers its own iterations: --from-iteration does not apply";
     if (r->schedule && !n_given)
         return "--schedule replays a schedule of -n workers: give -n";
+    if (r->oracle == ORACLE_SERIAL_ONLY && o->nchecks)
+        return "--oracle serial-only judges by the oracle alone: drop --check, or use --oracle serial for both";
     return NULL;
 }
 
@@ -111,6 +117,7 @@ int cli_parse_exec(int argc, char **argv, exec_opts *o)
     enum { O_SETUP = CLI_FIRST_OWN, O_CHECK, O_FAIL_ON, O_EXPLORE, O_FAULTS, O_PREEMPT, O_MAX };
     static const struct option longopts[] = {
         CLI_RUN_OPTIONS,
+        CLI_ORACLE_OPTIONS,
         { "fault", required_argument, NULL, CLI_FAULT },
         { "plan", required_argument, NULL, CLI_PLAN },
         { "from-iteration", required_argument, NULL, CLI_FROM },

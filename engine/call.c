@@ -324,6 +324,8 @@ int call_wake_fd(const drv_call *c) { return c->state->wake->fd; }
 
 int call_faults(const drv_call *c) { return faultctl_faults_of(c->state->rec); }
 
+void call_set_effect(const drv_call *c, call_effect e) { c->state->rec->effect = e; }
+
 bool call_guarantee(const drv_call *c, const char *name)
 {
     return !mutant_removes(c->state->scenario, c->state->variant, name);

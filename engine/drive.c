@@ -99,9 +99,10 @@ int run_drive(const drive_args *a, drv_result *res, char *err, size_t errlen)
         rc = drv_run(&cfg, item->scenario, item->variant, a->target->ctl, res, err, errlen);
     }
     if (oracle && rc == 0) {
-        char line[512];
+        char line[512], label[256];
         serial_summary(oracle, line, sizeof line);
-        report_note(a->rep, "%s/%s: %s", item->scenario->name, item->variant->name, line);
+        plan_label(item, &(item_settings){ .plan = "none" }, label, sizeof label);
+        report_note(a->rep, "%s: %s", label, line);
         res->verdicts[item->scenario->ninvariants - 1].skipped = serial_skipped(oracle);
     }
     serial_close(oracle);

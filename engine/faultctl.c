@@ -284,6 +284,12 @@ void faultctl_set_gate(faultctl_gate_fn fn, void *arg)
         shim.set_gate(fn ? shim_gate : NULL, NULL);
 }
 
+void faultctl_way_exempt(bool on)
+{
+    if (way)
+        way->exempt(way_self, on);
+}
+
 int faultctl_worker_backends(int worker, int *pids, int max)
 {
     return way ? way->backends(way_self, worker, pids, max) : -1;

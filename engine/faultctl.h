@@ -56,6 +56,9 @@ typedef struct faultctl_way {
     /* The backend pids of worker's live connections (at most max); the
      * number of them. */
     int (*backends)(void *self, int worker, int *pids, int max);
+    /* While on, the statements that reach the way are the harness's (see
+     * faultctl_way_exempt). */
+    void (*exempt)(void *self, bool on);
 } faultctl_way;
 
 /* From now on the workers' statements go through way (NULL: the shim
@@ -81,6 +84,13 @@ void faultctl_reset_ordinals(void);
  * the driver lifts the main thread's exemption while it opens the workers'
  * connections, in worker order, so that worker i is connection i+1. */
 void faultctl_exempt_thread(bool exempt);
+
+/* While on, every statement that reaches the way in use is the harness's:
+ * neither counted, faulted, gated nor held, nor credited to a call — the
+ * serial oracle's reruns of a program between iterations. The shim's
+ * equivalent is an exempt thread's connections (faultctl_exempt_thread).
+ * No-op without a way. */
+void faultctl_way_exempt(bool on);
 
 /* Replaces the rule set (NULL or "" clears it) and resets the shim's
  * counters. Returns 0 or -1 with the shim's one-line reason. */

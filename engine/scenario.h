@@ -238,6 +238,20 @@ int call_wake_fd(const drv_call *c);
  * shim, the proxy, or the explorer's gate). */
 int call_faults(const drv_call *c);
 
+/* What a call's effect was, for the serial oracle (engine/oracle.h), when
+ * its operation knows better than its ending says: pgrace exec's programs,
+ * whose statements, connections and failures are their own. */
+typedef enum call_effect {
+    CALL_EFFECT_ENDING,         /* as its ending says (the default): ok or refused took effect, a failure
+                                 * none, a lost connection or a deadline either */
+    CALL_EFFECT_NONE,           /* it failed and left no trace: in no serial order */
+    CALL_EFFECT_TOOK,           /* it took effect, and a serial run must give its answer, a failure's too */
+    CALL_EFFECT_UNKNOWN,        /* it may or may not have taken effect */
+} call_effect;
+
+/* Says e of the call, after its ending. */
+void call_set_effect(const drv_call *c, call_effect e);
+
 /* A pinned guarantee of the fixed form (see scenario.pins). Write the fixed
  * form as `if (GUARANTEE(c, "for-update")) <the guarantee> else <its loss>`:
  * the loss is the smallest change that removes the guarantee (a dropped
@@ -272,6 +286,7 @@ typedef struct call_record {
     const PGconn *conn;         /* the worker's first connection (which trace events are on it) */
     rng rng_start;              /* the worker's random stream as the call began, and whether */
     bool rng_used;              /* ... the call drew from it: the serial oracle reruns it so */
+    call_effect effect;         /* what its operation said of its effect (call_set_effect) */
 } call_record;
 
 /* Whether c's writes may be in the database although it did not get ok:
@@ -517,6 +532,18 @@ typedef struct scenario_oracle {
      * string; NULL when it is not. It runs where a check runs, before the
      * oracle judges x (x->rows is empty). NULL: never. */
     const char *(*outside)(const inv_ctx *x);
+    /* For a scenario whose calls the engine cannot rerun on connections of
+     * its own (pgrace exec's programs, which reach the run's schema through
+     * the wire proxy): a call rerun alone, ended as the operation ends it.
+     * The serial orders then run in the run's own schema, after the
+     * concurrent state is read, each from the scenario's setup — which must
+     * make the schema afresh — and the way exempts their statements from
+     * its rules, its gate and its rendezvous (faultctl_way_exempt). NULL:
+     * the variant's operation, in a schema of the oracle's. */
+    void (*rerun)(const drv_call *c);
+    /* A table of the schema never compared (the harness's own, exec's
+     * pgrace_answers), or NULL. */
+    const char *hidden;
 } scenario_oracle;
 
 typedef struct scenario {

@@ -11,6 +11,7 @@
 #include "engine/mutant.h"
 #include "lib/err.h"
 #include "lib/hash.h"
+#include "lib/parse.h"
 #include "lib/pq.h"
 
 #include <inttypes.h>
@@ -25,12 +26,14 @@
 
 struct serial {
     PGconn *ctl;                /* the run's */
-    PGconn *octl;               /* the oracle's: its setup, emptying, reading */
+    PGconn *octl;               /* the oracle's: its setup, emptying, reading (in place: ctl) */
     PGconn **conn, **conn2;     /* the oracle's, per worker */
     int nworkers;
     const scenario *s;
     const scenario_variant *v;
-    void (*op)(const drv_call *c);
+    void (*op)(const drv_call *c);  /* the variant's, or the scenario's rerun */
+    bool in_place;              /* the orders run in the run's own schema (scenario_oracle.rerun) */
+    int64_t timeout_ns;         /* a serial call's bound */
     drv_config ocfg;            /* what a serial call runs with: the params, no pause */
     state_desc *desc;
     batch setup;                /* the scenario's setup on octl */
@@ -79,7 +82,7 @@ bool serial_scenario_has_oracle(const scenario *s)
 /* The scenario's declarations, then the command line's (which win). */
 static int declarations(const scenario *s, const state_opts *cli, state_opts *out, char *err, size_t errlen)
 {
-    *out = (state_opts){ .mask = s->oracle.answer_mask };
+    *out = (state_opts){ .mask = s->oracle.answer_mask, .hidden = s->oracle.hidden };
     for (int i = 0; i < SCENARIO_MAX_ORACLE && s->oracle.columns[i]; i++)
         out->columns[out->ncolumns++] = s->oracle.columns[i];
     for (int i = 0; i < SCENARIO_MAX_ORACLE && s->oracle.tables[i]; i++)
@@ -99,6 +102,19 @@ static PGconn *connect_bounded(const serial_cfg *c, const char *schema, const ch
         return NULL;
     }
     return conn;
+}
+
+/* The oracle's own schema, from the same DDL and with the same pins
+ * removed, and its control connection. */
+static int open_schema(serial *o, const serial_cfg *c, char *err, size_t errlen)
+{
+    char sql[256];
+    if (!(o->octl = connect_bounded(c, o->oschema, "", o->timeout_ns, err, errlen)))
+        return -1;
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", o->oschema, o->oschema);
+    if (pqx_ctl_exec(o->octl, sql, err, errlen) < 0 || pqx_ctl_exec(o->octl, c->s->schema_sql, err, errlen) < 0)
+        return -1;
+    return mutant_unpin(c->s, c->v, o->octl, err, errlen);
 }
 
 serial *serial_open(const serial_cfg *c, char *err, size_t errlen)
@@ -122,41 +138,43 @@ serial *serial_open(const serial_cfg *c, char *err, size_t errlen)
     o->nworkers = n;
     o->s = c->s;
     o->v = c->v;
-    o->op = scenario_variant_op(c->s, c->v);
+    o->in_place = c->s->oracle.rerun != NULL;
+    o->op = o->in_place ? c->s->oracle.rerun : scenario_variant_op(c->s, c->v);
     o->ocfg = (drv_config){ .nworkers = n, .params = c->cfg->params, .seed = c->cfg->seed };
-    int64_t timeout = c->cfg->call_timeout_ns > 0 ? c->cfg->call_timeout_ns : DRV_DEFAULT_CALL_TIMEOUT_NS;
-    o->lock_ms = (int)(timeout / 1000000);
+    o->timeout_ns = c->cfg->call_timeout_ns > 0 ? c->cfg->call_timeout_ns : DRV_DEFAULT_CALL_TIMEOUT_NS;
+    o->lock_ms = (int)(o->timeout_ns / 1000000);
     snprintf(o->oschema, sizeof o->oschema, "%s_oracle", c->schema);
     state_opts opts;
-    char sql[256];
     /* The oracle's connections are the harness's: never counted, faulted
      * or gated. */
     faultctl_exempt_thread(true);
     if (declarations(c->s, c->opts, &opts, err, errlen) < 0 ||
         !(o->desc = state_describe(c->ctl, c->schema, &opts, err, errlen)) ||
-        !(o->octl = connect_bounded(c, o->oschema, "", timeout, err, errlen)))
+        (!o->in_place && open_schema(o, c, err, errlen) < 0))
         goto fail;
-    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", o->oschema, o->oschema);
-    if (pqx_ctl_exec(o->octl, sql, err, errlen) < 0 || pqx_ctl_exec(o->octl, c->s->schema_sql, err, errlen) < 0 ||
-        mutant_unpin(c->s, c->v, o->octl, err, errlen) < 0)
-        goto fail;
+    /* In place, the scenario's setup makes the run's schema afresh for each
+     * order, on the run's control connection. */
+    if (o->in_place)
+        o->octl = o->ctl;
     o->bare = *c->s;
     o->bare.invariants = NULL;
     o->bare.ninvariants = 0;
     if (batch_prepare(&o->setup, o->octl, &o->bare, err, errlen) < 0)
         goto fail;
     o->setup_ready = true;
-    if (state_prepare(o->octl, o->desc, o->lock_ms, err, errlen) < 0 ||
-        state_prepare(o->ctl, o->desc, o->lock_ms, err, errlen) < 0)
+    if (state_prepare(o->ctl, o->desc, o->lock_ms, err, errlen) < 0 ||
+        (!o->in_place && state_prepare(o->octl, o->desc, o->lock_ms, err, errlen) < 0))
         goto fail;
     o->prepared = true;
-    for (int i = 0; i < n; i++) {
+    /* A rerun makes its own connections. */
+    for (int i = 0; i < n && !o->in_place; i++) {
         char who[32];
         snprintf(who, sizeof who, "/w%d", i + 1);
-        if (!(o->conn[i] = connect_bounded(c, o->oschema, who, timeout, err, errlen)))
+        if (!(o->conn[i] = connect_bounded(c, o->oschema, who, o->timeout_ns, err, errlen)))
             goto fail;
         snprintf(who, sizeof who, "/w%db", i + 1);
-        if (c->s->conns_per_worker == 2 && !(o->conn2[i] = connect_bounded(c, o->oschema, who, timeout, err, errlen)))
+        if (c->s->conns_per_worker == 2 &&
+            !(o->conn2[i] = connect_bounded(c, o->oschema, who, o->timeout_ns, err, errlen)))
             goto fail;
     }
     return o;
@@ -180,9 +198,10 @@ void serial_close(serial *o)
         batch_free(&o->setup);
     if (o->prepared) {
         state_unprepare(o->ctl, o->desc);
-        state_unprepare(o->octl, o->desc);
+        if (!o->in_place)
+            state_unprepare(o->octl, o->desc);
     }
-    if (o->octl)
+    if (o->octl && !o->in_place)
         PQfinish(o->octl);
     if (o->trace_ready)
         pqx_trace_free(&o->trace);
@@ -199,7 +218,8 @@ int serial_prepare(void *arg, long iteration, char *err, size_t errlen)
 {
     (void)iteration;
     serial *o = arg;
-    return state_clear(o->ctl, o->desc, true, err, errlen);
+    /* In place, the setup makes the schema afresh. */
+    return o->in_place ? 0 : state_clear(o->ctl, o->desc, true, err, errlen);
 }
 
 /* ---- one serial order ---- */
@@ -225,9 +245,10 @@ static void settle(PGconn *conn)
         PQreset(conn);
 }
 
-/* Runs call alone, with its inputs, on the oracle's connections; its
- * answer into *answer (a new string). */
-static int run_call(serial *o, const call_record *call, char **answer)
+/* Runs call alone, with its inputs, on the oracle's connections (or as
+ * the scenario reruns it); its answer into *answer (a new string). A call
+ * that alone runs past the call deadline cannot be judged: -1 with why. */
+static int run_call(serial *o, const call_record *call, char **answer, char *err, size_t errlen)
 {
     int w = call->worker;
     rng stream = call->rng_start;
@@ -244,8 +265,20 @@ static int run_call(serial *o, const call_record *call, char **answer)
     settle(o->conn[w]);
     settle(o->conn2[w]);
     char buf[ANSWER_LEN];
+    if (rec.t_end - rec.t_start >= o->timeout_ns) {
+        char d[24];
+        call_describe(&rec, buf, sizeof buf);
+        format_duration(o->timeout_ns, d, sizeof d);
+        err_set(err, errlen, "the serial oracle: worker %d, run alone from iteration %ld's starting state, did not "
+                "end within the call timeout (%s): %s", w + 1, o->iteration, d, buf);
+        return -1;
+    }
     answer_of(&rec, buf, sizeof buf);
-    return (*answer = strdup(buf)) ? 0 : -1;
+    if (!(*answer = strdup(buf))) {
+        err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 /* oracle_serial_fn: the iteration's starting state in the oracle's
@@ -253,15 +286,13 @@ static int run_call(serial *o, const call_record *call, char **answer)
 static int run_order(void *arg, const int *order, int n, state **st, char **answers, char *err, size_t errlen)
 {
     serial *o = arg;
-    if (state_clear(o->octl, o->desc, true, err, errlen) < 0 ||
+    if ((!o->in_place && state_clear(o->octl, o->desc, true, err, errlen) < 0) ||
         batch_setup(&o->setup, o->iteration, o->nworkers, drv_iteration_salt(o->ocfg.seed, o->iteration), err,
                     errlen) < 0)
         return -1;
     for (int k = 0; k < n; k++)
-        if (run_call(o, &o->calls[o->unit_call[order[k]]], &answers[k]) < 0) {
-            err_set(err, errlen, "out of memory");
+        if (run_call(o, &o->calls[o->unit_call[order[k]]], &answers[k], err, errlen) < 0)
             return -1;
-        }
     return (*st = state_read(o->octl, o->desc, o->iteration, true, err, errlen)) ? 0 : -1;
 }
 
@@ -276,6 +307,12 @@ static int workload_of(const scenario *s, long iteration)
 
 static oracle_take take_of(const call_record *c)
 {
+    switch (c->effect) {
+    case CALL_EFFECT_NONE: return ORACLE_OUT;
+    case CALL_EFFECT_TOOK: return ORACLE_IN;
+    case CALL_EFFECT_UNKNOWN: return ORACLE_MAYBE;
+    case CALL_EFFECT_ENDING: break;
+    }
     if (c->out.kind == OUT_OK || c->out.kind == OUT_CONFLICT)
         return ORACLE_IN;
     /* A connection lost in COMMIT, or in a statement outside a
@@ -380,7 +417,11 @@ static int serial_check(inv_ctx *x)
     oracle_check_in in = { .desc = o->desc, .concurrent = conc, .units = units, .nunits = x->ncalls, .key = key,
                            .iteration = x->iteration, .serial = run_order, .arg = o, .memo = o->memo };
     oracle_verdict v;
+    /* A rerun's statements reach the way the workers' did: they are the
+     * harness's (the shim's are, by the oracle's exempt connections). */
+    faultctl_way_exempt(true);
     int rc = oracle_check(&in, &v, x->state->err, x->state->errlen);
+    faultctl_way_exempt(false);
     state_free(conc);
     o->calls = NULL;
     if (rc < 0)

@@ -15,6 +15,17 @@
  * statement_timeout of the call deadline) with the inputs it had: worker,
  * iteration, attempt, the worker's random stream as the call began, the
  * plan's params; no pause, no fault.
+ *
+ * A scenario whose calls the engine cannot rerun itself gives its own
+ * rerun (scenario_oracle.rerun: pgrace exec's programs, which reach the
+ * run's schema through the wire proxy). Its orders run in place: in the
+ * run's own schema, once the concurrent state is read, each from the
+ * scenario's setup (which makes the schema afresh), each call rerun alone,
+ * with the way's statements exempt meanwhile (faultctl_way_exempt). Either
+ * way a call that alone runs past the call deadline cannot be judged: the
+ * check is an error that says so. A call's take (in, out or maybe) is what
+ * its ending says, unless its operation said its effect
+ * (call_set_effect).
  */
 #ifndef PGRACE_SERIAL_H
 #define PGRACE_SERIAL_H

@@ -124,6 +124,8 @@ int state_opts_merge(state_opts *dst, const state_opts *src, char *err, size_t e
         dst->tables[dst->ntables++] = src->tables[i];
     if (src->mask)
         dst->mask = src->mask;
+    if (src->hidden)
+        dst->hidden = src->hidden;
     return 0;
 }
 
@@ -277,6 +279,9 @@ static int apply_decls(state_desc *d, const state_opts *o, char *err, size_t err
         }
         d->t[t].compared = true;
     }
+    int hidden = o->hidden ? find_table(d, o->hidden) : -1;
+    if (hidden >= 0)
+        d->t[hidden].compared = false;
     if (o->mask) {
         int rc = regcomp(&d->mask, o->mask, REG_EXTENDED);
         if (rc != 0) {

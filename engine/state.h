@@ -51,6 +51,7 @@ typedef struct state_opts {
     const char *tables[STATE_MAX_DECL];     /* only these (none: every table) */
     int ntables;
     const char *mask;                       /* ERE: parts of answers not compared, or NULL */
+    const char *hidden;                     /* a table never compared, listed or not (the harness's own), or NULL */
 } state_opts;
 
 /* Checks one "TABLE.COLUMN=MODE" declaration's syntax (MODE: exact,

@@ -16,6 +16,7 @@
 #include "modes/modes.h"
 
 #include "modes/program.h"
+#include "engine/serial.h"
 #include "engine/session.h"
 #include "lib/cleanup.h"
 #include "lib/err.h"
@@ -194,13 +195,24 @@ int exec_main(const exec_opts *o)
     program_config cfg = { .argv = argv, .label = d->label, .setup_file = o->setup, .setup_sql = setup ? setup : "",
                            .checks = o->checks,
                            .check_sql = (const char *const *)check_sql, .nchecks = o->nchecks,
-                           .fail_on = o->fail_on, .seed = o->run.seed };
+                           .fail_on = o->fail_on, .seed = o->run.seed,
+                           .call_timeout_ns = o->run.call_timeout_ns ? o->run.call_timeout_ns
+                                                                     : DRV_DEFAULT_CALL_TIMEOUT_NS };
     if (!(pg = program_new(&cfg, err, sizeof err))) {
         argv[0] = given;
         fprintf(stderr, "pgrace: %s\n", err);
         goto out;
     }
     const scenario *sc = program_scenario(pg);
+    /* With the oracle, its invariant follows the program's: the checks
+     * (none with serial-only: the command line refuses them) and exec's
+     * own, answered, which serial-only keeps as the deadline is kept. */
+    scenario with_oracle;
+    scenario_invariant invs[EXEC_MAX_CHECKS + 2];
+    if (o->run.oracle) {
+        serial_scenario(sc, ORACLE_SERIAL, &with_oracle, invs);
+        sc = &with_oracle;
+    }
     plan_item item = { .scenario = sc, .variant = &sc->variants[0], .origin = &d->origin };
     run_opts ro = o->run;
     ro.items = &item;

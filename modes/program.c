@@ -1,6 +1,7 @@
 /* program.c — a user's program as a scenario (see program.h). */
 #include "modes/program.h"
 
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/proc.h"
 
@@ -177,20 +178,35 @@ typedef struct run_result {
     char why[200];              /* it could not start */
 } run_result;
 
+/* The poll timeout until deadline (clock_now_ns; 0: none, -1 returned). */
+static int until(int64_t deadline)
+{
+    if (!deadline)
+        return -1;
+    int64_t left = deadline - clock_now_ns();
+    return left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+}
+
 /* Waits for pid (its pidfd pfd) while reading its output, until it exits;
- * at the deadline (the call's wake descriptor) its process group is
- * killed and its exit waited for a moment more. */
-static void await_exit(pid_t pid, int pfd, int out, int err, int wake, run_result *rr)
+ * at the deadline (the call's wake descriptor, or the time deadline when
+ * not 0) its process group is killed and its exit waited for a moment
+ * more. */
+static void await_exit(pid_t pid, int pfd, int out, int err, int wake, int64_t deadline, run_result *rr)
 {
     bool out_open = true, err_open = true;
     for (;;) {
         struct pollfd pf[4] = { { pfd, POLLIN, 0 }, { out_open ? out : -1, POLLIN, 0 },
                                 { err_open ? err : -1, POLLIN, 0 }, { rr->killed ? -1 : wake, POLLIN, 0 } };
-        int r = poll(pf, 4, rr->killed ? KILL_WAIT_MS : -1);
+        int r = poll(pf, 4, rr->killed ? KILL_WAIT_MS : until(deadline));
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
             kill(-pid, SIGKILL);    /* nothing left to wait with: it goes */
+        if (r == 0 && !rr->killed) {
+            rr->killed = true;      /* the deadline passed */
+            kill(-pid, SIGKILL);
+            continue;
+        }
         if (r <= 0)
             break;          /* killed, and still not gone: reported so, reaped by no one */
         if (pf[1].revents && take(out, rr->out, &rr->nout) < 0)
@@ -218,8 +234,9 @@ static void await_exit(pid_t pid, int pfd, int out, int err, int wake, run_resul
     }
 }
 
-/* Runs worker c's program to its end (or its deadline). */
-static void run_program(const program *pg, const drv_call *c, run_result *rr)
+/* Runs worker c's program to its end (or its deadline: the driver's, or
+ * deadline when not 0). */
+static void run_program(const program *pg, const drv_call *c, int64_t deadline, run_result *rr)
 {
     rr->exit_code = -1;
     char buf[4096], *envv[pg->nenv + 16];
@@ -253,7 +270,7 @@ static void run_program(const program *pg, const drv_call *c, run_result *rr)
         kill(-pid, SIGKILL);
         waitpid(pid, NULL, 0);
     } else {
-        await_exit(pid, pfd, out[0], err[0], call_wake_fd(c), rr);
+        await_exit(pid, pfd, out[0], err[0], call_wake_fd(c), deadline, rr);
     }
     atomic_store(&live[c->worker], 0);
 out:
@@ -301,6 +318,80 @@ static void deadline_words(const program *pg, const drv_call *c, char *buf, size
         snprintf(buf, len, "killed at its deadline");
 }
 
+/* What a worker's run came to: its answer, or why it has none. */
+typedef struct ending {
+    bool answered;              /* exited with no failure and printed a status line */
+    int status;                 /* its status line's, or -1 */
+    const char *body;           /* its status line's rest (in the run's output) */
+    char why[240];              /* not answered: why */
+} ending;
+
+/* Reads rr; alone: a serial oracle's rerun, whose deadline is the call
+ * timeout's, not the round's. */
+static void conclude(const program *pg, const drv_call *c, run_result *rr, bool alone, ending *e)
+{
+    const char *line = last_line(rr->out, rr->nout);
+    const char *err_line = last_line(rr->err, rr->nerr);
+    e->body = "";
+    e->status = status_line(line, &e->body);
+    e->answered = false;
+    if (rr->exit_code < 0) {
+        snprintf(e->why, sizeof e->why, "could not start: %s", rr->why);
+    } else if (rr->killed && alone) {
+        snprintf(e->why, sizeof e->why, "killed at the call timeout");
+    } else if (rr->killed) {
+        deadline_words(pg, c, e->why, sizeof e->why);
+    } else if (rr->signaled) {
+        snprintf(e->why, sizeof e->why, "killed by signal %d (%s)%s%.150s", rr->exit_code - 128,
+                 strsignal(rr->exit_code - 128), *err_line ? ": " : "", err_line);
+    } else if (pg->cfg.fail_on[rr->exit_code]) {
+        snprintf(e->why, sizeof e->why, "exited %d%s%.170s", rr->exit_code, *err_line ? ": " : "", err_line);
+    } else if (e->status < 0) {
+        snprintf(e->why, sizeof e->why, *line ? "printed no status line (its last: %.150s)" : "printed nothing%s",
+                 *line ? line : "");
+    } else {
+        e->answered = true;
+        e->why[0] = '\0';
+    }
+}
+
+/* Whether body starts with a SQLSTATE whose first characters are one of
+ * prefixes (NULL-terminated). */
+static bool sqlstate_in(const char *body, const char *const *prefixes)
+{
+    size_t n = strspn(body, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    if (n != 5 || (body[5] && body[5] != ' '))
+        return false;
+    for (int i = 0; prefixes[i]; i++)
+        if (strncmp(body, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
+/* The call's effect for the serial oracle (README: "pgrace exec and the
+ * oracle"), read from how its worker ended and the gravest fault that hit
+ * it. */
+static call_effect effect_of(const program *pg, const run_result *rr, const ending *e, pxw_hit hit)
+{
+    static const char *const lost[] = { "08", "57P0", NULL };          /* the connection went */
+    static const char *const transient[] = { "40001", "40P01", "55P03", NULL };    /* rolled back, retried */
+    if (rr->exit_code < 0)
+        return CALL_EFFECT_NONE;            /* it never ran */
+    if (hit == PXW_HIT_CUT || rr->killed || rr->signaled)
+        return CALL_EFFECT_UNKNOWN;         /* its connections were cut mid-call */
+    if (pg->cfg.fail_on[rr->exit_code])
+        return CALL_EFFECT_NONE;            /* it said it failed */
+    if (e->status < 0)
+        return CALL_EFFECT_UNKNOWN;         /* it told its caller nothing */
+    if (e->status / 100 == 2 || e->status / 100 == 4)
+        return CALL_EFFECT_TOOK;
+    if (sqlstate_in(e->body, lost))
+        return CALL_EFFECT_UNKNOWN;
+    if (hit == PXW_HIT_ERROR || sqlstate_in(e->body, transient))
+        return CALL_EFFECT_NONE;
+    return CALL_EFFECT_TOOK;                /* a failure of its own making: alone, it must fail alike */
+}
+
 static void op(const drv_call *c)
 {
     program *pg = current;
@@ -313,36 +404,39 @@ static void op(const drv_call *c)
         call_fail(c, "out of memory");
         return;
     }
-    run_program(pg, c, rr);
+    run_program(pg, c, 0, rr);
     pxw_ended(pg->way, c->worker);
-    const char *line = last_line(rr->out, rr->nout), *body = "";
-    const char *err_line = last_line(rr->err, rr->nerr);
-    int status = status_line(line, &body);
+    ending e;
+    conclude(pg, c, rr, false, &e);
+    a->answered = e.answered;
+    snprintf(a->why, sizeof a->why, "%s", e.why);
     bool faulted = call_faults(c) > 0 || rr->killed;
-    char why[sizeof a->why];
-    a->answered = false;
-    if (rr->exit_code < 0) {
-        snprintf(why, sizeof why, "could not start: %s", rr->why);
-    } else if (rr->killed) {
-        deadline_words(pg, c, why, sizeof why);
-    } else if (rr->signaled) {
-        snprintf(why, sizeof why, "killed by signal %d (%s)%s%.150s", rr->exit_code - 128,
-                 strsignal(rr->exit_code - 128), *err_line ? ": " : "", err_line);
-    } else if (pg->cfg.fail_on[rr->exit_code]) {
-        snprintf(why, sizeof why, "exited %d%s%.170s", rr->exit_code, *err_line ? ": " : "", err_line);
-    } else if (status < 0) {
-        snprintf(why, sizeof why, *line ? "printed no status line (its last: %.150s)" : "printed nothing%s",
-                 *line ? line : "");
-    } else {
-        a->answered = true;
-        why[0] = '\0';
-    }
-    snprintf(a->why, sizeof a->why, "%s", why);
     char store_why[ERRLEN];
-    if (rr->exit_code >= 0 && store_answer(c, rr->exit_code, status, body, faulted, store_why, sizeof store_why) < 0)
+    if (rr->exit_code >= 0 && store_answer(c, rr->exit_code, e.status, e.body, faulted, store_why,
+                                           sizeof store_why) < 0)
         call_fail(c, store_why);
     else
-        call_answer(c, a->answered ? status : 0, a->answered ? body : why);
+        call_answer(c, e.answered ? e.status : 0, e.answered ? e.body : e.why);
+    call_set_effect(c, effect_of(pg, rr, &e, pxw_take_hit(pg->way, c->worker)));
+    free(rr);
+}
+
+/* scenario_oracle.rerun: the worker's program again, alone, as it ran (its
+ * environment, its iteration), bounded by the call timeout, its answer the
+ * call's ending. Nothing of the round's is touched: neither the answers
+ * table, nor the rendezvous, nor the answered invariant's account. */
+static void rerun(const drv_call *c)
+{
+    program *pg = current;
+    run_result *rr = calloc(1, sizeof *rr);
+    if (!rr) {
+        call_fail(c, "out of memory");
+        return;
+    }
+    run_program(pg, c, clock_now_ns() + pg->cfg.call_timeout_ns, rr);
+    ending e;
+    conclude(pg, c, rr, true, &e);
+    call_answer(c, e.answered ? e.status : 0, e.answered ? e.body : e.why);
     free(rr);
 }
 
@@ -428,6 +522,7 @@ program *program_new(const program_config *cfg, char *err, size_t errlen)
                                 .summary = "one fault per statement position of worker 1 and action" };
     pg->sc = (scenario){ .name = cfg->label, .summary = "a program run by pgrace exec", .schema_sql = pg->schema_sql,
                          .setup = setup, .own_connections = true, .variants = &pg->variant, .nvariants = 1,
+                         .oracle = { .rerun = rerun, .hidden = "pgrace_answers" },
                          .invariants = pg->inv,
                          .ninvariants = cfg->nchecks + 1, .plans = &pg->plan, .nplans = 1 };
     current = pg;

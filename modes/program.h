@@ -41,6 +41,7 @@ typedef struct program_config {
     int nchecks;
     const unsigned char *fail_on;   /* [256]: exit statuses that are failures */
     uint64_t seed;
+    int64_t call_timeout_ns;    /* a serial oracle's rerun is killed past it */
 } program_config;
 
 /* The program's scenario (one at a time in a process: the call finds it).

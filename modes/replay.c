@@ -179,6 +179,12 @@ static int replay_exec(const replay_opts *ro, json_t *doc, json_t *item)
     o.run.schedule = json_string_value(json_object_get(rp, "schedule"));
     if (!o.run.call_timeout_ns && json_is_integer(timeout))
         o.run.call_timeout_ns = json_integer_value(timeout);
+    char err[ERRLEN];
+    if (oracle_settings_read(json_object_get(st, "oracle"), &o.run.oracle, &o.run.oracle_opts, err, sizeof err) < 0) {
+        fprintf(stderr, "pgrace: %s: %s\n", ro->report, err);
+        free(cmd);
+        return EXIT_USAGE;
+    }
     const char *dsn = json_string_value(json_object_get(st, "dsn"));
     if (dsn && !o.run.dsn)
         o.run.dsn = dsn;

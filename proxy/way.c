@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ struct pxw {
     int64_t bound_ns;
     faultctl_gate_fn _Atomic gate;      /* the engine's (the explorer's), or NULL */
     void *_Atomic gate_arg;
+    atomic_bool exempt;                 /* the harness's statements for now (faultctl_way_exempt) */
     pthread_mutex_t mu;
     pthread_cond_t cv;                  /* CLOCK_MONOTONIC: the rendezvous released, a round began, a stop */
     /* Under mu: the round. */
@@ -26,6 +28,7 @@ struct pxw {
     int n;                              /* its workers */
     bool rendezvous, released, stopping;
     bool arrived[DRV_MAX_WORKERS], ended[DRV_MAX_WORKERS];
+    unsigned char hit[DRV_MAX_WORKERS]; /* pxw_hit, the gravest since the round began or the last take */
 };
 
 /* A session SET: SET name ..., but not SET LOCAL, SET TRANSACTION, SET
@@ -89,8 +92,9 @@ static void rendezvous(pxw *w, int worker)
 static int gate(void *arg, const proxy_stmt *st)
 {
     pxw *w = arg;
-    /* A driver's own set-up, before its program's first statement. */
-    if (st->conn_counted == 0 && session_set(st->sql))
+    /* A driver's own set-up, before its program's first statement; and
+     * whatever the harness runs between rounds. */
+    if ((st->conn_counted == 0 && session_set(st->sql)) || atomic_load(&w->exempt))
         return PROXY_GATE_PASS;
     int worker = st->group - 1;
     if (worker < 0 || worker >= DRV_MAX_WORKERS)
@@ -106,7 +110,19 @@ static int gate(void *arg, const proxy_stmt *st)
 
 static void observe(void *arg, const proxy_stmt *st, const struct pgf_rule *fault)
 {
-    (void)arg;
+    pxw *w = arg;
+    int worker = st->group - 1;
+    if (atomic_load(&w->exempt))
+        return;
+    if (fault && worker >= 0 && worker < DRV_MAX_WORKERS) {
+        pxw_hit h = fault->action == PGF_A_DROP || fault->action == PGF_A_AMBIGUOUS ? PXW_HIT_CUT
+                    : fault->action == PGF_A_ERROR                                  ? PXW_HIT_ERROR
+                                                                                    : PXW_HIT_NONE;
+        pthread_mutex_lock(&w->mu);
+        if (h > w->hit[worker])
+            w->hit[worker] = (unsigned char)h;
+        pthread_mutex_unlock(&w->mu);
+    }
     faultctl_worker_statement(st->group - 1, st->stmt, st->sql, fault ? fault->text : NULL,
                               fault ? fault->action_text : NULL);
 }
@@ -158,8 +174,20 @@ void pxw_round(pxw *w, int nworkers, bool rendezvous_on)
     w->released = false;
     memset(w->arrived, 0, sizeof w->arrived);
     memset(w->ended, 0, sizeof w->ended);
+    memset(w->hit, 0, sizeof w->hit);
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
+}
+
+pxw_hit pxw_take_hit(pxw *w, int worker)
+{
+    if (worker < 0 || worker >= DRV_MAX_WORKERS)
+        return PXW_HIT_NONE;
+    pthread_mutex_lock(&w->mu);
+    pxw_hit h = (pxw_hit)w->hit[worker];
+    w->hit[worker] = PXW_HIT_NONE;
+    pthread_mutex_unlock(&w->mu);
+    return h;
 }
 
 void pxw_ended(pxw *w, int worker)
@@ -218,8 +246,10 @@ static int way_backends(void *self, int worker, int *pids, int max)
     return proxy_group_pids(((pxw *)self)->p, worker + 1, pids, max);
 }
 
+static void way_exempt(void *self, bool on) { atomic_store(&((pxw *)self)->exempt, on); }
+
 const faultctl_way *pxw_faultctl(void)
 {
-    static const faultctl_way way = { way_configure, way_fired, way_set_gate, way_backends };
+    static const faultctl_way way = { way_configure, way_fired, way_set_gate, way_backends, way_exempt };
     return &way;
 }

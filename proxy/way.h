@@ -20,7 +20,12 @@
  *   - releases the workers together at the server: in a round without a
  *     scheduler, each worker's first statement is held until every worker
  *     has sent its first or ended (bounded), so that runtimes slow to start
- *     (a JVM) still race.
+ *     (a JVM) still race;
+ *   - tells which fault hit a worker (pxw_take_hit): a cut connection
+ *     leaves its call's effect unknown, an injected error failed it;
+ *   - lets the harness's own statements pass unseen while the engine says
+ *     so (faultctl_way_exempt: the serial oracle reruns each program alone
+ *     between rounds): neither counted, faulted, gated, held nor credited.
  */
 #ifndef PGRACE_PXWAY_H
 #define PGRACE_PXWAY_H
@@ -55,6 +60,16 @@ void pxw_round(pxw *w, int nworkers, bool rendezvous);
 
 /* Worker (0-based) ended its part of the round: it is not waited for. */
 void pxw_ended(pxw *w, int worker);
+
+/* The gravest fault that hit worker's statements since the round began or
+ * since the last pxw_take_hit for it (read and cleared): what the effect
+ * of its call may be. */
+typedef enum pxw_hit {
+    PXW_HIT_NONE,               /* none, or a delay */
+    PXW_HIT_ERROR,              /* the server raised an error in a statement's place (error=SQLSTATE) */
+    PXW_HIT_CUT,                /* its connection was cut (drop; ambiguous: after the statement ran) */
+} pxw_hit;
+pxw_hit pxw_take_hit(pxw *w, int worker);
 
 /* Whether worker sent a statement this round; and the workers that have
  * neither sent one nor ended, from 1, into who ("3, 5"): how many. */

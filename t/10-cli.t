@@ -103,6 +103,9 @@ my @bad = (
     [ [qw(exec --impl no-tx -- true)],           qr/--impl names a scenario's variant/ ],
     [ [qw(exec --call-timeout 10 -- true)],      qr/bad --call-timeout '10'/ ],
     [ [qw(exec --json /nonexistent/dir/r.json -- true)], qr{cannot write report /nonexistent/dir/r.json} ],
+    [ [qw(exec --oracle serial-please -- true)], qr/bad --oracle 'serial-please': serial .* or serial-only/ ],
+    [ [qw(exec --oracle-table t -- true)],       qr/--oracle-column, --oracle-table and --oracle-mask .* need --oracle serial/ ],
+    [ [qw(exec --oracle serial-only --check a=x.sql -- true)], qr/--oracle serial-only judges by the oracle alone: drop --check/ ],
 );
 for my $case (@bad) {
     my ($args, $want) = @$case;

@@ -30,6 +30,10 @@ CREATE TABLE issued_credentials (
     issued_at   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX ON issued_credentials (record_id);
+-- The link is the relation it always was (scenarios/attestation.c has the
+-- same key): the serial oracle then names a credential's generated id alike
+-- where the record links it (README: the serial oracle under pgrace exec).
+ALTER TABLE attestation_records ADD FOREIGN KEY (credential_id) REFERENCES issued_credentials;
 
 INSERT INTO identities (id, active)
 VALUES (1, coalesce(nullif(current_setting('pgrace.iteration', true), ''), '1')::int % 4 <> 0);
