@@ -5,6 +5,7 @@
 #   make check      the whole test suite under prove, then the sanitizer builds
 #   make bench      benchmarks (ratios against peers measured in the same run)
 #   make examples   the seeds' operations as Go, Java, Node and Python programs
+#   make check-examples-oracle   those programs in every stack under the serial oracle (t/87, minutes)
 #
 # Sanitizer builds live in their own build directories so that they never mix
 # objects with the normal build: `make SAN=asan BUILD=build/asan`.
@@ -85,7 +86,8 @@ $(BUILD)/t/pgf_%: t/unit/pgf_%.c $(SHIM_OBJS)
 DLOPEN_CLIENT := $(BUILD)/t/dlopen_client
 # --------------------------------------------------------------------------
 
-.PHONY: all run check check-asan check-tsan test bench clean mutant print-unit-tests examples clients fuzz
+.PHONY: all run check check-asan check-tsan test bench clean mutant print-unit-tests examples clients fuzz \
+        check-examples-oracle
 
 all: $(BUILD)/pgrace $(BUILD)/isolationtester $(BUILD)/libpgfault.so $(UNIT_BINS) $(DLOPEN_CLIENT)
 
@@ -273,8 +275,9 @@ check: test
 # schema (t/61: xmllint on fixed documents), PGXS's pg_isolation_regress
 # running pgrace (t/83: the drop-in; t/80 runs the same code), the
 # third-party clients (t/30-shim-clients: an instrumented shim cannot be
-# preloaded into them) and the example programs under pgrace exec (t/85:
-# exec's C is t/86's, with cheaper programs); the serial oracle's test (t/45)
+# preloaded into them) and the example programs under pgrace exec (t/85,
+# and t/87 under the serial oracle: exec's C is t/86's, with cheaper
+# programs, and the oracle's t/45's); the serial oracle's test (t/45)
 # among them, at one worker count. The wire proxy's tests run there too
 # (t/32-proxy, t/32-proxy-drivers: the proxy is pgrace itself, the drivers
 # talk to it over a socket; proxy_fuzz's mutated conversations, proxy_gate).
@@ -292,7 +295,7 @@ check: test
 # scheduler's, which TSan sees in t/20 and t/90, with a socket more between
 # them and the server.
 ASAN_TESTS := $(filter-out t/03-check-kit.t t/05-deps.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t \
-                t/61-junit-schema.t t/83-pgxs.t t/85-examples.t,$(wildcard t/*.t))
+                t/61-junit-schema.t t/83-pgxs.t t/85-examples.t t/87-exec-oracle.t,$(wildcard t/*.t))
 TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/32-proxy.t t/44-credstore.t t/86-exec.t \
               t/70-soak-replay.t $(wildcard t/90-explore.t)
 
@@ -303,6 +306,12 @@ check-asan: clients
 check-tsan:
 	$(MAKE) SAN=tsan BUILD=build/tsan all
 	PGRACE_BUILD=build/tsan PGRACE_TSAN=1 $(PROVE) $(TSAN_TESTS) build/tsan/t/explore_dfs build/tsan/t/proxy_gate
+
+# t/87's whole matrix: every stack under the serial oracle, --explore
+# --faults for every operation in Go, and the README's whole table (about
+# six minutes here: `make check` runs the Go column and one other cell).
+check-examples-oracle: $(BUILD)/.deps-test all examples
+	PGRACE_BUILD=$(BUILD) PGRACE_EXAMPLES_ALL=1 prove -v t/87-exec-oracle.t
 
 bench: all
 	bench/run $(BUILD)

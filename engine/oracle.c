@@ -14,6 +14,8 @@
 
 #define MEMO_BUCKETS 1024
 #define MEMO_MAX 8192           /* outcomes kept; past it, new ones are not */
+#define MEMO_PER_ORDER 8        /* outcomes of one order of one key kept, from as many iterations: a key
+                                 * without a workload (an exec'd program's) meets several */
 #define MAX_UNITS 64
 #define SHOWN 50                /* rows and lines of each list in the evidence */
 
@@ -112,12 +114,42 @@ void oracle_memo_free(oracle_memo *m)
     free(m);
 }
 
-static outcome_rec **memo_slot(oracle_memo *m, const char *key)
+static outcome_rec **memo_bucket(oracle_memo *m, const char *key)
 {
-    outcome_rec **p = &m->b[hash_fnv1a(HASH_FNV1A_INIT, key, strlen(key)) % MEMO_BUCKETS];
-    while (*p && strcmp((*p)->key, key) != 0)
-        p = &(*p)->next;
-    return p;
+    return &m->b[hash_fnv1a(HASH_FNV1A_INIT, key, strlen(key)) % MEMO_BUCKETS];
+}
+
+/* The kept outcomes of key (an order's), the newest first, into out. */
+static int memo_find(oracle_memo *m, const char *key, outcome_rec **out)
+{
+    int n = 0;
+    for (outcome_rec *r = *memo_bucket(m, key); r && n < MEMO_PER_ORDER; r = r->next)
+        if (strcmp(r->key, key) == 0)
+            out[n++] = r;
+    return n;
+}
+
+/* Keeps r as its key's newest outcome: the oldest of the key goes past
+ * MEMO_PER_ORDER. Returns false (r not kept) past MEMO_MAX. */
+static bool memo_add(oracle_memo *m, outcome_rec *r)
+{
+    outcome_rec **head = memo_bucket(m, r->key), **oldest = NULL;
+    int same = 0;
+    for (outcome_rec **p = head; *p; p = &(*p)->next)
+        if (strcmp((*p)->key, r->key) == 0 && ++same == MEMO_PER_ORDER)
+            oldest = p;
+    if (oldest) {
+        outcome_rec *gone = *oldest;
+        *oldest = gone->next;
+        rec_free(gone);
+        m->count--;
+    }
+    if (m->count >= MEMO_MAX)
+        return false;
+    r->next = *head;
+    *head = r;
+    m->count++;
+    return true;
 }
 
 /* ---- the orders ---- */
@@ -386,29 +418,26 @@ static int leaf(search *s, const order *o)
         err_set(s->err, s->errlen, "out of memory");
         return -1;
     }
-    outcome_rec **slot = in->memo ? memo_slot(in->memo, key) : NULL, *r = slot ? *slot : NULL;
+    outcome_rec *kept[MEMO_PER_ORDER], *own = NULL, *r;
+    int nkept = in->memo ? memo_find(in->memo, key, kept) : 0;
+    for (int k = 0; k < nkept; k++)
+        if (kept[k]->iteration == in->iteration)
+            own = kept[k];
     int rc = 0;
     s->judged += s->running;
     if (!s->running) {
-        s->held = r && matches(in, o, r);
+        for (int k = 0; k < nkept && !s->held; k++)
+            s->held = matches(in, o, kept[k]);
         s->cut |= s->leaves >= LEAVES_KEPT_MAX;
-    } else if (r && r->iteration == in->iteration) {
-        rc = learn(s, o, r);    /* this iteration's own, compared in the first pass */
+    } else if (own) {
+        rc = learn(s, o, own);  /* this iteration's own, compared in the first pass */
     } else if (s->runs >= ORACLE_MAX_RUNS) {
         s->cut = true;
     } else if (!(r = run_order(in, o, key, s->err, s->errlen))) {
         rc = -1;
     } else {
         s->runs++;
-        if (slot && (*slot || in->memo->count < MEMO_MAX)) {
-            if (*slot) {
-                r->next = (*slot)->next;
-                rec_free(*slot);
-            } else {
-                in->memo->count++;
-            }
-            *slot = r;
-        } else if (keep(s, r) < 0) {
+        if (!(in->memo && memo_add(in->memo, r)) && keep(s, r) < 0) {
             rec_free(r);
             r = NULL;
             rc = -1;

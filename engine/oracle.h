@@ -30,15 +30,16 @@
  * What it costs: a serial order's outcome depends only on the iteration's
  * inputs, which the caller names in a key (a workload and which units are
  * in, out or maybe; not the iteration's number). Outcomes are kept by key
- * and order (oracle_memo), and an iteration is first compared with those,
- * its number read as a placeholder in theirs and its own (state.h). Only
- * when none matches are the orders run for this iteration itself: a
- * violation is never declared on another iteration's outcome.
+ * and order (oracle_memo; the newest 8 of each, from as many iterations: a
+ * key that names no workload, an exec'd program's, meets several), and an
+ * iteration is first compared with those, its number read as a
+ * placeholder in theirs and its own (state.h). Only when none matches are
+ * the orders run for this iteration itself: a violation is never declared
+ * on another iteration's outcome.
  *
- * A backend runs the serial orders: engine/serial.c for scenarios, the
- * spec runner for spec files; `pgrace exec` provides its own (see the
- * README: a reset to the iteration's starting state, and one recorded call
- * rerun alone).
+ * A backend runs the serial orders: engine/serial.c for scenarios (and for
+ * `pgrace exec`'s programs, each rerun alone in the run's own schema), the
+ * spec runner for spec files.
  */
 #ifndef PGRACE_ORACLE_H
 #define PGRACE_ORACLE_H

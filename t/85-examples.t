@@ -37,16 +37,15 @@ use DBI;
 use IO::Socket::INET;
 use POSIX qw(:sys_wait_h);
 use Test::More;
-use Time::HiRes qw(time);
-use Pgrace qw(build pgrace run_cmd under_cluster);
+use Pgrace qw(pgrace run_cmd under_cluster);
+use ExecExamples qw(examples_dir sql_args ex why run_replay slurp);
 
 under_cluster();
 
-my $EX = build() . '/examples';
+my $EX = examples_dir();
 my @ALL = qw(go java node python);
 my @STACKS = split ' ', $ENV{PGRACE_EXAMPLES_STACKS} // "@ALL";
 my %NAME = (go => 'Go (pgx)', java => 'Java (JDBC)', node => 'Node (pg)', python => 'Python (asyncpg)');
-my $SEED = 17;
 my $MAX = 20;
 my $KINDS = 5;      # iterations 1..5 hold every kind of every operation's workload (periods 4, 5 and 3)
 
@@ -65,54 +64,6 @@ my @FIGURES;
 
 for my $op (sort keys %OPS) {
     -x "$EX/$op-$_" or BAIL_OUT("$EX/$op-$_ missing: run make examples") for @STACKS;
-}
-
-# The options that give exec op's setup for form (setup-FORM.sql when the
-# form has a schema of its own: nullifier's no-constraint) and every check.
-sub sql_args {
-    my ($op, $form) = @_;
-    my $setup = -e "examples/$op/setup-$form.sql" ? "examples/$op/setup-$form.sql" : "examples/$op/setup.sql";
-    return ('--setup', $setup, map { ('--check', (m{check-(.+)\.sql$})[0] . "=$_") } sort glob "examples/$op/check-*.sql");
-}
-
-# Runs pgrace exec on op's form in stack with opts; returns what it found:
-# status, the ids of the checks violated, the first violating iteration,
-# the schedule, the replay command, the output, and the wall time.
-sub ex {
-    my ($op, $stack, $form, @opts) = @_;
-    my $t0 = time;
-    my ($st, $out, $err) = run_cmd(pgrace(), 'exec', '--seed', $SEED, sql_args($op, $form), @opts, '--',
-                                   "$EX/$op-$stack", $form);
-    my %r = (status => $st, out => $out, err => $err, seconds => time - $t0, violated => []);
-    for my $block ($out =~ /^(not ok .*?\n  \.\.\.)$/msg) {
-        my ($id) = $block =~ /^  invariant_id: "([^"]+)"/m;
-        push @{ $r{violated} }, $id if $id;
-        ($r{iteration}) = $block =~ /^  iteration: (\d+)/m unless $r{iteration};
-        ($r{schedule}) = $block =~ /^  schedule: "([^"]+)"/m unless $r{schedule};
-        ($r{replay}) = $block =~ /^  replay: "(.*)"$/m unless $r{replay};
-    }
-    @{ $r{violated} } = sort @{ $r{violated} };
-    ($r{runs}) = $out =~ /: (\d+ schedules(?: \+ \d+ fault runs)?) in /;
-    ($r{positions}) = $out =~ /fault sweep over (\d+) statement positions/;
-    return \%r;
-}
-
-sub why {
-    my ($r) = @_;
-    diag("exit $r->{status}");
-    diag($r->{err}) if $r->{err};
-    diag(join "\n", grep { /^(not ok|#|  (found|details|  - |calls))/ } split /\n/, $r->{out});
-}
-
-# A replay command as printed, run as words (its quoted words unquoted).
-sub run_replay {
-    my ($cmd) = @_;
-    my @words;
-    push @words, defined $1 ? $1 : $2 while $cmd =~ /\G\s*(?:'([^']*)'|(\S+))/gc;
-    shift @words;
-    my ($st, $out, $err) = run_cmd(pgrace(), @words);
-    my @v = sort map { /^  invariant_id: "([^"]+)"/ ? $1 : () } split /\n/, $out;
-    return ($st, \@v, $out, $err);
 }
 
 my %cell;       # stack -> "op form" -> what the table says
@@ -186,13 +137,6 @@ $dbh->do('SET client_min_messages = warning');
 my $ANSWERS = 'CREATE TABLE pgrace_answers (worker int PRIMARY KEY, exit_code int NOT NULL, status int, '
               . 'body text, faulted boolean NOT NULL DEFAULT false)';
 my $schemas = 0;
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or die "$file: $!";
-    local $/;
-    return <$fh>;
-}
 
 my @PLANTS = (
     [ attestation => 'one-credential', 'fixed', [ '200 credential=2', '409 already verified' ],

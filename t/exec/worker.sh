@@ -1,5 +1,5 @@
 #!/bin/sh
-# worker.sh MODE — small programs for t/86-exec.t, each a worker of
+# worker.sh MODE — small programs for t/86-exec.t (and t/87), each a worker of
 # `pgrace exec` (examples/README.md has the contract): psql over the
 # environment exec gives it, one answer line last on stdout.
 q() { psql -XAtq -v ON_ERROR_STOP=1 "$@"; }
@@ -33,6 +33,14 @@ lost-update) # read, then write what was read plus one: a lost update when two i
     v=$(q -c "SELECT v FROM t WHERE id = 1") || { echo "500 read failed"; exit 0; }
     q -c "UPDATE t SET v = $((v + 1)) WHERE id = 1" >/dev/null || { echo "500 write failed"; exit 0; }
     echo "200 v=$((v + 1))" ;;
+stale)      # counts right, answers what it read plus one: two at once answer the same (t/87)
+    v=$(q -c "SELECT v FROM t WHERE id = 1") || { echo "500 read failed"; exit 0; }
+    q -c "UPDATE t SET v = v + 1 WHERE id = 1" >/dev/null || { echo "500 write failed"; exit 0; }
+    echo "200 v=$((v + 1))" ;;
+peer)       # logs itself, then waits (at most 10s) for every worker's row: alone, it waits them out (t/87)
+    q -c "INSERT INTO log (w) VALUES ($w)" -c "DO \$\$BEGIN FOR i IN 1..1000 LOOP
+            EXIT WHEN (SELECT count(*) FROM log) >= $PGRACE_WORKERS; PERFORM pg_sleep(0.01); END LOOP; END\$\$" \
+        >/dev/null && echo "200 met" ;;
 vary)       # its first statement differs from run to run
     q -c "SELECT $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') AS r" -c "SELECT 1" >/dev/null
     echo "200 ok" ;;
@@ -44,5 +52,5 @@ marker)     # one statement, answered 500 when it fails (a fault)
 sets)       # a session SET before its statements, as drivers send while connecting
     q -c "SET application_name = 'driver'" -c "SELECT 1" -c "UPDATE t SET v = v + 1 WHERE id = 1" >/dev/null \
         && echo "200 ok" || echo "500 failed" ;;
-*)  echo "usage: worker.sh env|answers|hang|block|lost-update|vary|late|marker|sets" >&2; exit 2 ;;
+*)  echo "usage: worker.sh env|answers|hang|block|lost-update|stale|peer|vary|late|marker|sets" >&2; exit 2 ;;
 esac

@@ -161,6 +161,7 @@ typedef struct slot_backend {
     PGconn *c;
     const state_desc *d;
     const char *const *names;   /* unit k claims the slot as names[k] */
+    long iteration;             /* the one judged */
     int runs;
 } slot_backend;
 
@@ -179,7 +180,7 @@ static int claim_orders(void *arg, const int *order, int n, state **st, char **a
         answers[k] = strdup(PQntuples(r) ? "ok" : "conflict");
         PQclear(r);
     }
-    return (*st = state_read(b->c, b->d, 1, false, err, errlen)) ? 0 : -1;
+    return (*st = state_read(b->c, b->d, b->iteration, false, err, errlen)) ? 0 : -1;
 }
 
 static void check_search(const char *conninfo)
@@ -192,7 +193,7 @@ static void check_search(const char *conninfo)
     if (!d)
         check_bail("%s", err);
     static const char *const names[] = { "A", "B", "C" };
-    slot_backend b = { .c = c, .d = d, .names = names };
+    slot_backend b = { .c = c, .d = d, .names = names, .iteration = 1 };
 
     /* B holds the slot and says so, A was refused; A took effect first by
      * its clock: the second order is the one. */
@@ -256,6 +257,30 @@ static void check_search(const char *conninfo)
     CHECK(rc == 0 && v.held == 0 && v.space == 24 && b.runs < 24 && !v.cut,
           "24 orders, %d runs: the rest ruled out by the answer that differs", b.runs);
     json_decref(v.found);
+
+    /* One key, iterations whose outcomes differ (a key that names no
+     * workload, an exec'd program's: iterations 21 and 23 claim as A and
+     * B, 22 as C and D): each one's outcomes are kept, and iteration 23 is
+     * judged by 21's with no run. */
+    static const char *const ab[] = { "A", "B" }, *const cd[] = { "C", "D" };
+    in.units = u;
+    in.nunits = 2;
+    in.key = "kw";
+    for (long it = 21; it <= 23; it++) {
+        b.names = it == 22 ? cd : ab;
+        b.iteration = it;
+        b.runs = 0;
+        state_free(conc);
+        exec_or_bail(c, it == 22 ? "DELETE FROM log; INSERT INTO log VALUES (1, 'D')"
+                                 : "DELETE FROM log; INSERT INTO log VALUES (1, 'B')");
+        conc = state_read(c, d, it, false, err, sizeof err);
+        in.concurrent = conc;
+        in.iteration = it;
+        rc = oracle_check(&in, &v, err, sizeof err);
+        CHECK(rc == 0 && v.held == 1 && (it == 23 ? b.runs == 0 : b.runs > 0),
+              "iteration %ld of one key: held, %d runs%s", it, b.runs,
+              it == 23 ? " (iteration 21's outcomes kept beside 22's)" : "");
+    }
 
     oracle_memo_free(memo);
     state_free(conc);
