@@ -275,9 +275,9 @@ check: test
 # schema (t/61: xmllint on fixed documents), PGXS's pg_isolation_regress
 # running pgrace (t/83: the drop-in; t/80 runs the same code), the
 # third-party clients (t/30-shim-clients: an instrumented shim cannot be
-# preloaded into them) and the example programs under pgrace exec (t/85,
-# and t/87 under the serial oracle: exec's C is t/86's, with cheaper
-# programs, and the oracle's t/45's); the serial oracle's test (t/45)
+# preloaded into them) and the example programs under pgrace exec (t/85:
+# exec's C is t/86's, with cheaper programs; t/87 runs its psql programs
+# there, its example programs in the normal pass only); the serial oracle's test (t/45)
 # among them, at one worker count. The wire proxy's tests run there too
 # (t/32-proxy, t/32-proxy-drivers: the proxy is pgrace itself, the drivers
 # talk to it over a socket; proxy_fuzz's mutated conversations, proxy_gate).
@@ -290,13 +290,15 @@ check: test
 # workers), the wire proxy's connection threads, cancel routing, gate and
 # stop (t/32-proxy, proxy_gate), and pgrace exec (t/86: workers' processes
 # waited on by the driver's threads, their statements credited from the
-# proxy's, the rendezvous). The pooler's test (t/25)
+# proxy's, the rendezvous; t/87's psql programs: the serial oracle's
+# reruns on the driver's thread, passed by the proxy's). The pooler's test (t/25)
 # runs in the normal and the ASan pass: its threads are the driver's and the
 # scheduler's, which TSan sees in t/20 and t/90, with a socket more between
 # them and the server.
 ASAN_TESTS := $(filter-out t/03-check-kit.t t/05-deps.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t \
-                t/61-junit-schema.t t/83-pgxs.t t/85-examples.t t/87-exec-oracle.t,$(wildcard t/*.t))
+                t/61-junit-schema.t t/83-pgxs.t t/85-examples.t,$(wildcard t/*.t))
 TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/32-proxy.t t/44-credstore.t t/86-exec.t \
+              t/87-exec-oracle.t \
               t/70-soak-replay.t $(wildcard t/90-explore.t)
 
 check-asan: clients
