@@ -368,8 +368,8 @@ static bool sqlstate_in(const char *body, const char *const *prefixes)
     return false;
 }
 
-/* The call's effect for the serial oracle (README: "pgrace exec and the
- * oracle"), read from how its worker ended and the gravest fault that hit
+/* The call's effect for the serial oracle (README, the serial oracle: "Under
+ * `pgrace exec`"), read from how its worker ended and the gravest fault that hit
  * it. */
 static call_effect effect_of(const program *pg, const run_result *rr, const ending *e, pxw_hit hit)
 {

@@ -15,7 +15,13 @@
  *   invariants each --check file: any row it returns is a violation, the
  *              rows its details; then "answered": every worker that ended
  *              by itself exited with a status not declared a failure and
- *              printed a status line; then the driver's deadline.
+ *              printed a status line; then the driver's deadline;
+ *   the oracle (--oracle serial): each call says its effect
+ *              (call_set_effect: in, out or unknown, from its ending and
+ *              the faults the proxy put into it), and a worker's program
+ *              reruns alone, as it ran, bounded by the call timeout
+ *              (scenario_oracle.rerun), in the run's schema made afresh by
+ *              the setup; pgrace_answers is not compared.
  *
  * examples/README.md is the contract a program may count on.
  */
