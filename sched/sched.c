@@ -200,6 +200,17 @@ static enum wstate state_of(sched *s, int i)
     return st;
 }
 
+/* Worker i's state and the backend of its last statement, read together:
+ * a worker that is not parked may arrive (and write both) meanwhile. */
+static enum wstate state_pid(sched *s, int i, int *pid)
+{
+    pthread_mutex_lock(&s->mu);
+    enum wstate st = s->w[i].state;
+    *pid = s->w[i].pid;
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
 /* Moves worker i from `from` to `to` unless it moved on its own meanwhile
  * (arrival always wins). Returns whether it did. */
 static bool move(sched *s, int i, enum wstate from, enum wstate to)
@@ -242,13 +253,13 @@ static int know_pid(sched *s, int i, int pid, const char *app, char *err, size_t
 
 /* Worker i's statement waits on another test session: say on whom in its
  * step. */
-static void note_blocked(sched *s, int i, char *err, size_t errlen)
+static void note_blocked(sched *s, int i, int pid, char *err, size_t errlen)
 {
     int step = s->w[i].step;
     if (step < 0)
         return;
     char names[64];
-    if (blk_blocked_by(s->watch, s->w[i].pid, names, sizeof names, err, errlen) == 0)
+    if (blk_blocked_by(s->watch, pid, names, sizeof names, err, errlen) == 0)
         snprintf(s->steps[step].blocked_by, sizeof s->steps[step].blocked_by, "%s", names);
 }
 
@@ -262,12 +273,13 @@ static int quiesce(sched *s, char *err, size_t errlen)
 {
     for (;;) {
         for (int i = 0; i < s->n; i++) {
-            if (state_of(s, i) != W_RUNNING)
+            int pid;
+            if (state_pid(s, i, &pid) != W_RUNNING)
                 continue;
             arrival a = { s, i };
             int r;
-            if (s->w[i].pid != 0)       /* a pooler's key may be negative */
-                r = blk_await(s->watch, s->w[i].pid, arrived, &a, s->bound_ns, err, errlen);
+            if (pid != 0)       /* a pooler's key may be negative */
+                r = blk_await(s->watch, pid, arrived, &a, s->bound_ns, err, errlen);
             else    /* no statement in flight: the worker runs its own code */
                 r = arrived(&a, s->bound_ns, err, errlen) ? BLK_DONE : BLK_STUCK;
             if (r < 0)
@@ -275,13 +287,14 @@ static int quiesce(sched *s, char *err, size_t errlen)
             if (r == BLK_STUCK)
                 return SCHED_STUCK;
             if (r == BLK_BLOCKED && move(s, i, W_RUNNING, W_BLOCKED))
-                note_blocked(s, i, err, errlen);
+                note_blocked(s, i, pid, err, errlen);
         }
         bool again = false;
         for (int i = 0; i < s->n; i++) {
-            if (state_of(s, i) != W_BLOCKED)
+            int pid;
+            if (state_pid(s, i, &pid) != W_BLOCKED)
                 continue;
-            int b = blk_is_blocked(s->watch, s->w[i].pid, err, errlen);
+            int b = blk_is_blocked(s->watch, pid, err, errlen);
             if (b < 0)
                 return -1;
             if (!b && move(s, i, W_BLOCKED, W_RUNNING))
@@ -305,9 +318,10 @@ static int await_unblock(sched *s, char *err, size_t errlen)
         pthread_cond_timedwait(&s->changed, &s->mu, &ts);
         pthread_mutex_unlock(&s->mu);
         for (int i = 0; i < s->n; i++) {
-            if (state_of(s, i) != W_BLOCKED)
+            int pid;
+            if (state_pid(s, i, &pid) != W_BLOCKED)
                 return 0;       /* it arrived or finished on its own */
-            int b = blk_is_blocked(s->watch, s->w[i].pid, err, errlen);
+            int b = blk_is_blocked(s->watch, pid, err, errlen);
             if (b < 0)
                 return -1;
             if (!b && move(s, i, W_BLOCKED, W_RUNNING))

@@ -2,7 +2,7 @@
 # pgrace explore: races found by construction, on a real server.
 #  - every pre-fix form is found by `pgrace explore S --impl V` with default
 #    options (--faults where its bug needs a fault), deterministically: the
-#    same first violating schedule in each of 10 runs;
+#    same first violating schedule in each of 5 runs;
 #  - every fixed form's whole space under the default bound (n=2, K=2),
 #    with --faults, runs with no violation (the serial oracle's included),
 #    and the counts are printed;
@@ -42,7 +42,7 @@ for my $s (scenarios()) {
     }
 }
 
-my $runs = repeat_count(10);
+my $runs = repeat_count(5);
 for my $v (@variants) {
     my ($key, @args) = @$v;
     my @res = run_all(map { [ pgrace(), 'explore', $key, @args, '--seed', 1 ] } 1 .. $runs);
