@@ -20,7 +20,7 @@ use lib 't/lib';
 use JSON::PP qw(decode_json);
 use File::Temp qw(tempdir);
 use Test::More;
-use Pgrace qw(pgrace run_cmd spawn_cmd under_cluster psql_value);
+use Pgrace qw(pgrace run_cmd spawn_cmd under_cluster psql_value mark_processes marked_processes);
 
 under_cluster();
 
@@ -41,23 +41,13 @@ sub ex {
 }
 
 # Nothing of a run is left: no worker's process, no schema of pgrace's.
-# A worker and whatever it started inherit this file's mark in their
-# environment, orphans too; the other test files prove runs beside this one
-# (their psql, their pg_sleep) do not.
-my $MARK = "PGRACE_T86_RUN=$$";
-$ENV{PGRACE_T86_RUN} = $$;
+# A worker and whatever it started hold this file's mark (Pgrace.pm); the
+# other test files prove runs beside this one (their psql, their pg_sleep)
+# do not.
+mark_processes();
 sub nothing_left {
     my ($what) = @_;
-    my @left;
-    for my $env (glob '/proc/[0-9]*/environ') {
-        my ($pid) = $env =~ m{/proc/(\d+)/};
-        next if $pid == $$;
-        open my $fh, '<', $env or next;    # gone meanwhile, or not ours to read
-        my $vars = do { local $/; <$fh> } // '';
-        next unless grep { $_ eq $MARK } split /\0/, $vars;
-        my $args = do { open my $c, '<', "/proc/$pid/cmdline" or next; local $/; <$c> } // '';
-        push @left, "$pid: " . join(' ', split /\0/, $args);
-    }
+    my @left = marked_processes();
     is(join("\n", @left), '', "$what: no worker's process left");
     is(psql_value("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgrace\\_%'"), 0,
        "$what: no schema left");

@@ -35,10 +35,11 @@ use lib 't/lib';
 use File::Temp qw(tempdir);
 use Test::More;
 use Time::HiRes qw(time);
-use Pgrace qw(pgrace run_cmd under_cluster psql_value sanitized);
+use Pgrace qw(pgrace run_cmd under_cluster psql_value sanitized mark_processes marked_processes);
 use ExecExamples qw(examples_dir setup_args exec_example why run_replay slurp);
 
 under_cluster();
+mark_processes();
 
 my $FULL = $ENV{PGRACE_EXAMPLES_ALL};
 my @ALL = qw(go java node python);
@@ -160,8 +161,7 @@ if ($PROGRAMS) {
     ok($st == 2 && $err =~ /^pgrace: .*the serial oracle: worker \d, run alone from iteration 1's starting state, did not end within the call timeout \(2s\)/m,
        'a worker that waits for its peer, alone, is killed at the call timeout, an error that says so (exit 2)')
         or diag "$st: $err$out";
-    my ($pst, $ps) = run_cmd('ps', '-eo', 'args');
-    is(join("\n", grep { m{t/exec/worker\.sh peer|FROM log\) >=} && !/\bps\b/ } split /\n/, $ps), '', '... no worker left');
+    is(join("\n", marked_processes()), '', '... no worker left');
 }
 if ($PROGRAMS) {
     my $r = ox('attestation', 'go', 'fixed', '-n', 5, '-i', 4);

@@ -8,7 +8,7 @@ use File::Temp qw(tempfile);
 use POSIX qw(WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG);
 
 our @EXPORT_OK = qw(build pgrace run_cmd run_cmd_stdin spawn_cmd under_cluster repeat_count sanitized dsn_from_env psql_value tap_of
-                    junit_errors);
+                    junit_errors mark_processes marked_processes);
 
 # The build under test: build/ normally, build/asan or build/tsan for the
 # sanitizer passes of `make check`.
@@ -110,6 +110,28 @@ sub junit_errors {
         $errors .= "$xsd: $err" if $st != 0;
     }
     return $errors;
+}
+
+# Marks the processes this test file starts from now on: they, and
+# whatever they start, orphans too, inherit TEST_PROCESS_MARK from its
+# environment, and other test files' processes do not. (Not a PGRACE_
+# name: pgrace exec passes none of those on to its workers.)
+sub mark_processes { $ENV{TEST_PROCESS_MARK} = "$0:$$" }
+
+# The processes holding this file's mark now (but this one), as "PID: ARGS".
+sub marked_processes {
+    my $mark = "TEST_PROCESS_MARK=" . ($ENV{TEST_PROCESS_MARK} // die 'mark_processes() first');
+    my @found;
+    for my $env (glob '/proc/[0-9]*/environ') {
+        my ($pid) = $env =~ m{/proc/(\d+)/};
+        next if $pid == $$;
+        open my $fh, '<', $env or next;    # gone meanwhile, or not ours to read
+        my $vars = do { local $/; <$fh> } // '';
+        next unless grep { $_ eq $mark } split /\0/, $vars;
+        my $args = do { open my $c, '<', "/proc/$pid/cmdline" or next; local $/; <$c> } // '';
+        push @found, "$pid: " . join(' ', split /\0/, $args);
+    }
+    return @found;
 }
 
 # One value from psql (-X: no psqlrc), dying on error.
