@@ -52,6 +52,7 @@ struct program {
 
 static program *current;
 static _Atomic pid_t live[EXEC_MAX_WORKERS];    /* each worker's running process (group), or 0 */
+static atomic_bool stopping;                    /* the teardown ran: no worker starts again */
 
 /* ---- the setup ---- */
 
@@ -256,11 +257,18 @@ static void run_program(const program *pg, const drv_call *c, int64_t deadline, 
                      .death_signal = SIGKILL };
     pid_t pid;
     char why[ERRLEN];
+    if (atomic_load(&stopping)) {
+        snprintf(rr->why, sizeof rr->why, "pgrace is stopping");
+        goto out;
+    }
     if (proc_spawn(pg->cfg.argv, &po, &pid, why, sizeof why) < 0) {
         snprintf(rr->why, sizeof rr->why, "%.190s", why);
         goto out;
     }
     atomic_store(&live[c->worker], pid);
+    /* A teardown between the check and the store did not see it. */
+    if (atomic_load(&stopping))
+        kill(-pid, SIGKILL);
     close(out[1]);
     close(err[1]);
     out[1] = err[1] = -1;
@@ -526,6 +534,7 @@ program *program_new(const program_config *cfg, char *err, size_t errlen)
                          .invariants = pg->inv,
                          .ninvariants = cfg->nchecks + 1, .plans = &pg->plan, .nplans = 1 };
     current = pg;
+    atomic_store(&stopping, false);
     return pg;
 oom:
     program_free(pg);
@@ -607,6 +616,7 @@ int program_validate(const program *pg, PGconn *ctl, long iteration, int nworker
 
 void program_kill_all(void)
 {
+    atomic_store(&stopping, true);
     for (int i = 0; i < EXEC_MAX_WORKERS; i++) {
         pid_t pid = atomic_load(&live[i]);
         if (pid > 0)

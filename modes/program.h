@@ -73,8 +73,9 @@ const char *program_schema_sql(const program *pg);
  * 0, or -1 with "--setup FILE: why" or "--check NAME=FILE: why". */
 int program_validate(const program *pg, PGconn *ctl, long iteration, int nworkers, char *err, size_t errlen);
 
-/* Kills every worker's process group still running (the signal's
- * teardown). */
+/* Kills every worker's process group still running, and lets none start
+ * again (the teardown, a signal's too: the driver may be starting the next
+ * iteration's). */
 void program_kill_all(void);
 
 #endif
