@@ -6,7 +6,7 @@
 #  - every fixed form holds every invariant under every fault plan at N=64;
 #  - every pre-fix form is caught under each plan that catches it, by the
 #    invariant the list names (the per-scenario tests t/20 and t/4x repeat
-#    that 20 times in a row);
+#    that 10 times in a row);
 #  - every invariant of every scenario is broken by at least one pre-fix
 #    form or plan, or by a pinned guarantee's removal that names it
 #    (t/55-pins.t shows that one): an invariant nothing can break is a

@@ -17,8 +17,10 @@ sub pgrace { build() . '/pgrace' }
 sub sanitized { build() ne 'build' }
 
 # How many times a "caught in each of N consecutive runs" test repeats: all
-# of them normally; fewer under sanitizers, which run the same code slower.
-sub repeat_count { my ($n) = @_; sanitized() ? ($n > 3 ? 3 : $n) : $n }
+# of them normally; twice under sanitizers, which look for memory and
+# thread errors in the same code (each run is many iterations), not for
+# how reliably it catches.
+sub repeat_count { my ($n) = @_; sanitized() ? ($n > 2 ? 2 : $n) : $n }
 
 # Runs a command (list form, no shell); returns (exit status, stdout,
 # stderr). The status is 128+N when the command died of signal N.

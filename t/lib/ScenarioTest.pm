@@ -4,7 +4,7 @@
 #  - the fixed form holds every invariant under every plan (at N=64 too:
 #    t/50-matrix.t runs every fixed form under every plan there);
 #  - each pre-fix form is caught, by the invariant its bug breaks, in each
-#    of 20 consecutive runs under each plan that claims it (default options
+#    of 10 consecutive runs under each plan that claims it (default options
 #    but --failfast=ID: each run ends when it has shown the claim);
 #  - the violation's diagnostics name the iteration, the rows, what was
 #    found, the fault that fired (when one did), and how to repeat and
@@ -88,7 +88,7 @@ sub check_scenario {
         my $b = { %{ $a{breaks}{$key} }, id => $claimed{$key}, invariant => $s->{invariant}{ $claimed{$key} } };
         my $label = "$S/$variant" . ($plan eq 'none' ? '' : " [$plan]");
         my $want = qr/^not ok \d+ - \Q$label: $b->{invariant}\E$/m;
-        my $runs = repeat_count(20);
+        my $runs = repeat_count(10);
         # Each run stops at its first iteration that violates the claimed
         # invariant (--failfast=ID): later iterations add nothing to the
         # claim, and they cost.
