@@ -249,9 +249,13 @@ $(EX_OUT)/%-python: | $(BUILD)/.deps-examples
 # and most of a file's time is spent waiting on its server.
 PROVE_JOBS ?= 4
 PROVE      := prove -f -j$(PROVE_JOBS)
+# prove starts files in the order given: the longest first, so that the
+# pass does not end with one long file running alone on an idle core.
+LONG_TESTS := t/90-explore.t t/85-examples.t t/87-exec-oracle.t t/45-oracle.t t/50-matrix.t t/55-pins.t t/80-isolation.t
+TEST_FILES := $(LONG_TESTS) $(filter-out $(LONG_TESTS),$(wildcard t/*.t))
 
 test: $(BUILD)/.deps-test all mutant clients examples
-	PGRACE_BUILD=$(BUILD) $(PROVE) t/*.t $(UNIT_TESTS)
+	PGRACE_BUILD=$(BUILD) $(PROVE) $(TEST_FILES) $(UNIT_TESTS)
 
 # The unit tests prove runs bare (t/03-check-kit.t reads the list).
 print-unit-tests:
@@ -292,11 +296,12 @@ check: test
 # waited on by the driver's threads, their statements credited from the
 # proxy's, the rendezvous; t/87's psql programs: the serial oracle's
 # reruns on the driver's thread, passed by the proxy's). The pooler's test (t/25)
-# runs in the normal and the ASan pass: its threads are the driver's and the
-# scheduler's, which TSan sees in t/20 and t/90, with a socket more between
-# them and the server.
-ASAN_TESTS := $(filter-out t/03-check-kit.t t/05-deps.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t \
-                t/61-junit-schema.t t/83-pgxs.t t/85-examples.t,$(wildcard t/*.t))
+# runs in the normal pass only: its time is pgbouncer's and the server's;
+# pgrace's side of it (lib/pooler.c) runs under ASan in its unit test
+# (lib_pooler), and its threads are the driver's and the scheduler's, which
+# TSan sees in t/20 and t/90.
+ASAN_TESTS := $(filter-out t/03-check-kit.t t/05-deps.t t/25-pooler.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t \
+                t/61-junit-schema.t t/83-pgxs.t t/85-examples.t,$(TEST_FILES))
 TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/32-proxy.t t/44-credstore.t t/86-exec.t \
               t/87-exec-oracle.t \
               t/70-soak-replay.t $(wildcard t/90-explore.t)

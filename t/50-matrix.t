@@ -45,12 +45,12 @@ for my $s (@scenarios) {
     # Fixed at N=64: 64 callers at once is the claim, so a few iterations
     # each (the many random iterations of a fixed form are t/4x's and
     # soak's, at their default N).
-    my @n = sanitized() ? ('-n', 16, '-i', 5) : ('-n', 64, '-i', 8);
+    my @n = sanitized() ? ('-n', 16, '-i', 5) : ('-n', 64, '-i', 5);
     for my $plan ('none', @{ $s->{plans} }) {
         # A sweep numbers and counts its own iterations: only -n applies.
-        # Without faults, 20 iterations at N=64: the per-scenario tests
+        # Without faults, 10 iterations at N=64: the per-scenario tests
         # leave the N=64 claim to this file.
-        my @size = $s->{plan}{$plan}{sweep} ? @n[0, 1] : $plan eq 'none' && !sanitized() ? (@n[0, 1], '-i', 20) : @n;
+        my @size = $s->{plan}{$plan}{sweep} ? @n[0, 1] : $plan eq 'none' && !sanitized() ? (@n[0, 1], '-i', 10) : @n;
         push @cmds, [ pgrace(), 'run', "$S/fixed", @size, plan_args($plan) ];
         push @what, { s => $s, fixed => 1, plan => $plan, n => $n[1] };
     }
