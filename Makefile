@@ -302,9 +302,8 @@ check: test
 # TSan sees in t/20 and t/90.
 ASAN_TESTS := $(filter-out t/03-check-kit.t t/05-deps.t t/25-pooler.t t/30-shim-clients.t t/50-matrix.t t/55-pins.t \
                 t/61-junit-schema.t t/83-pgxs.t t/85-examples.t,$(TEST_FILES))
-TSAN_TESTS := t/20-attestation.t t/24-deadline.t t/30-shim-count.t t/31-faults.t t/32-proxy.t t/44-credstore.t t/86-exec.t \
-              t/87-exec-oracle.t \
-              t/70-soak-replay.t $(wildcard t/90-explore.t)
+TSAN_TESTS := t/90-explore.t t/70-soak-replay.t t/87-exec-oracle.t t/86-exec.t t/20-attestation.t t/24-deadline.t \
+              t/30-shim-count.t t/31-faults.t t/32-proxy.t t/44-credstore.t
 
 check-asan: clients
 	$(MAKE) SAN=asan BUILD=build/asan all

@@ -58,7 +58,7 @@ sub plan_args { my ($plan) = @_; $plan eq 'none' ? () : ('--plan', $plan) }
 #   scenario => NAME,
 #   breaks   => { "VARIANT/PLAN" => { found => qr/.../, record => qr/.../, fault => 1 }, ... },
 #   holds    => [ "VARIANT/PLAN", ... ],   # pre-fix runs that must hold (what a plan does not catch)
-#   fixed_iterations => 30,
+#   fixed_iterations => 15,
 # )
 sub check_scenario {
     my %a = @_;
@@ -73,7 +73,7 @@ sub check_scenario {
     is_deeply([ sort keys %claimed ], [ sort keys %{ $a{breaks} } ],
               "$S: the plans pgrace list says catch each variant are exactly the ones tested");
 
-    my @holds = ((map { [ "fixed/$_", $a{fixed_iterations} // 30 ] } 'none', @{ $s->{plans} }),
+    my @holds = ((map { [ "fixed/$_", $a{fixed_iterations} // 15 ] } 'none', @{ $s->{plans} }),
                  (map { [ $_, 100 ] } @{ $a{holds} // [] }));
     my @res = run_all(map { [ pgrace(), 'run', "$S/" . (split m{/}, $_->[0])[0], '-i', $_->[1],
                               plan_args((split m{/}, $_->[0])[1]) ] } @holds);
