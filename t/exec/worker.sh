@@ -4,6 +4,9 @@
 # environment exec gives it, one answer line last on stdout.
 q() { psql -XAtq -v ON_ERROR_STOP=1 "$@"; }
 w=$PGRACE_WORKER
+# worker.sh MODE renamed: its connections name themselves, as a driver that
+# ignores PGAPPNAME does (t/25: the proxy names them all the same).
+[ "$2" = renamed ] && export PGAPPNAME=worker.sh
 case "$1" in
 env)        # what a worker is told, and what its connection is
     sp=$(q -c "SHOW search_path") || exit 1
