@@ -18,8 +18,8 @@
 #  - pgrace exec through it (worker -> wire proxy -> pgbouncer -> server),
 #    in both modes: a fixed program holds with its rows in the run's
 #    schema, a lost update is caught by --explore (its replay keeps the
-#    pooler), the deadline's diagnosis finds a program's backends by the
-#    names the proxy gives its connections;
+#    pooler), the explorer and the deadline's diagnosis find a program's
+#    backends by the names the proxy gives its connections;
 #  - nothing is left: no pgbouncer process, no directory (no schema after
 #    exec), after a normal end, an error after the pooler started, and
 #    SIGINT (SIGTERM for exec).
@@ -247,6 +247,12 @@ for my $mode (qw(pgbouncer pgbouncer:session)) {
     my ($replay) = $out =~ /^  replay: "(.*--schedule.*)"$/m;
     like($replay // '', qr/ --pooler pgbouncer:$kind /, '  its replay command keeps the pooler');
     is($schemas, 0, '  no schema left');
+
+    # A statement behind the other worker's row lock: the explorer sees it
+    # blocked through the pooler (by its connection's name), and switches.
+    ($st, $out, $err) = exec_pooled('--explore', '--pooler', $mode, @W, 'locked', 'renamed');
+    is($st, 0, "exec --explore, $mode: the row-locked counter holds in every schedule") or diag $out, $err;
+    like($out, qr/the space was exhausted/, '  the whole space, no schedule stuck behind a lock');
 }
 {
     # Worker 1 holds the row lock, worker 2 waits: past the deadline the
