@@ -38,6 +38,8 @@ static const char exec_usage[] =
     "                     must be one the workers give run one at a time in some order, each program\n"
     "                     rerun alone from the iteration's setup; serial-only: the oracle with no --check\n"
     "  --oracle-column TABLE.COLUMN=MODE  --oracle-table T  --oracle-mask ERE   what it compares (README)\n"
+    "  --pooler pgbouncer[:session]  the proxy's upstream is pgbouncer in front of the server (transaction\n"
+    "                     pooling by default): worker -> proxy -> pgbouncer -> server\n"
     "  --seed S --dsn DSN --call-timeout D --junit F --json F --html F   as for run\n"
     "exit status: 0 every check held and every worker answered, 1 a violation (a worker past its\n"
     "             deadline, crashed or silent is one), 2 usage, setup or environment error\n";
@@ -87,8 +89,6 @@ static int fail_on(exec_opts *o, const char *arg)
 static const char *combination(const exec_opts *o, bool n_given, bool bound_given)
 {
     const run_opts *r = &o->run;
-    if (r->pooler)
-        return "--pooler is not exec's: its workers reach the server through the wire proxy";
     if (r->impl)
         return "--impl names a scenario's variant: exec runs the command after --";
     if (r->plan && strcmp(r->plan, "sweep") != 0)

@@ -26,6 +26,7 @@ static json_t *origin_settings_json(const run_opts *o, const item_settings *st, 
     json_object_set_new(s, "sweep", json_boolean(st->sweep));
     json_object_set_new(s, "call_timeout_ns", json_integer(st->call_timeout_ns));
     json_object_set_new(s, "dsn", o->dsn ? json_string(o->dsn) : json_null());
+    json_object_set_new(s, "pooler", o->pooler != POOLER_NONE ? json_string(pooler_name(o->pooler)) : json_null());
     json_object_set_new(s, "oracle", oracle_settings_json(o->oracle, &o->oracle_opts));
     return s;
 }

@@ -10,7 +10,8 @@
  * explore_replay_session), with one record and its reports. What is exec's
  * own: reading the command and the SQL files before anything starts, the
  * checks found to be queries before any worker runs, the proxy with an
- * address per worker in front of the run's server, and a teardown that
+ * address per worker in front of the run's server (or of its pooler, with
+ * --pooler: worker -> proxy -> pgbouncer -> server), and a teardown that
  * kills every worker's process group first.
  */
 #include "modes/modes.h"
@@ -153,8 +154,12 @@ static char *password_of(const char *conninfo)
 static int open_front(const exec_opts *o, session *s, program *pg, front *f, char **password, char *err,
                       size_t errlen)
 {
-    proxy_config pc = { .listen = "127.0.0.1:0", .upstream = s->t.conninfo, .groups = o->run.nworkers,
-                        .search_path = s->t.schema };
+    /* Through a pooler (--pooler) the proxy's upstream is pgbouncer, whose
+     * server connections have the schema already (its connect_query) and
+     * which refuses a search_path in a StartupMessage; every worker's
+     * connection is named for lib/blocking to find its backend by. */
+    proxy_config pc = { .listen = "127.0.0.1:0", .upstream = s->t.client_conninfo, .groups = o->run.nworkers,
+                        .search_path = s->t.pooler ? NULL : s->t.schema, .appname = s->t.appname };
     if (proxy_start(&f->p, &pc, err, errlen) < 0)
         return -1;
     int64_t timeout = o->run.call_timeout_ns ? o->run.call_timeout_ns : DRV_DEFAULT_CALL_TIMEOUT_NS;

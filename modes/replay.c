@@ -180,7 +180,8 @@ static int replay_exec(const replay_opts *ro, json_t *doc, json_t *item)
     if (!o.run.call_timeout_ns && json_is_integer(timeout))
         o.run.call_timeout_ns = json_integer_value(timeout);
     char err[ERRLEN];
-    if (oracle_settings_read(json_object_get(st, "oracle"), &o.run.oracle, &o.run.oracle_opts, err, sizeof err) < 0) {
+    if (pooler_of(st, &o.run.pooler, err, sizeof err) < 0 ||
+        oracle_settings_read(json_object_get(st, "oracle"), &o.run.oracle, &o.run.oracle_opts, err, sizeof err) < 0) {
         fprintf(stderr, "pgrace: %s: %s\n", ro->report, err);
         free(cmd);
         return EXIT_USAGE;

@@ -476,13 +476,28 @@ void *pxc_main(void *arg)
         goto out;
     }
     /* The startup packet goes as it came (the password exchange too), with
-     * the proxy's search_path when it names none. */
+     * the proxy's search_path when it names none, and its group's
+     * application_name. */
     int bad_sp;
     const char *own_sp = wire_startup_param(pkt, len, "search_path", &bad_sp);
-    if (p->search_path[0] && !opaque && !bad && !bad_sp && !own_sp)
-        wire_put_startup_with(&r.srv.out, pkt, len, "search_path", p->search_path);
+    const char *names[2], *values[2];
+    int n = 0;
+    if (p->search_path[0] && !own_sp) {
+        names[n] = "search_path";
+        values[n++] = p->search_path;
+    }
+    pxf_conn *fc = flow_conn(r.f);
+    if (p->appname[0] && c->group) {
+        snprintf(fc->app, sizeof fc->app, "%s/w%d", p->appname, c->group);
+        names[n] = "application_name";
+        values[n++] = fc->app;
+    }
+    if (n && !opaque && !bad && !bad_sp)
+        wire_put_startup_with(&r.srv.out, pkt, len, names, values, n);
     else
         wire_buf_put(&r.srv.out, pkt, len);
+    if (opaque || bad || bad_sp)
+        fc->app[0] = '\0';             /* not what its backend is named */
     wire_buf_consume(&r.cli.in, len);
     relay_loop(&r);
     if (r.cli.fd >= 0)

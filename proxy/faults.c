@@ -24,7 +24,7 @@ static void fired(pxf_shared *s, const pxf_conn *c, long stmt, const struct pgf_
 static proxy_stmt stmt_of(const pxf_conn *c, long stmt, const char *sql)
 {
     return (proxy_stmt){ .conn = c->ordinal, .group = c->group, .backend_pid = c->pid, .tx_status = c->tx,
-                         .stmt = stmt, .conn_counted = c->counted, .sql = sql };
+                         .stmt = stmt, .conn_counted = c->counted, .sql = sql, .app = c->app[0] ? c->app : NULL };
 }
 
 static void observe(pxf_shared *s, const proxy_stmt *st, const struct pgf_rule *r)

@@ -53,6 +53,7 @@ typedef struct pxf_conn {
     int pid;                    /* the backend's, from BackendKeyData */
     char tx;                    /* the last ReadyForQuery's status */
     long counted;               /* its statements the gate and the rules saw (not the gate's PASS) */
+    char app[112];              /* the application_name the proxy gave it, or "" */
     pgf_counters counters;      /* without a group */
 } pxf_conn;
 

@@ -326,6 +326,10 @@ int proxy_start(proxy **out, const proxy_config *cfg, char *err, size_t errlen)
         err_set(err, errlen, "search_path too long: %s", cfg->search_path);
         goto fail;
     }
+    if (cfg->appname && snprintf(p->appname, sizeof p->appname, "%s", cfg->appname) >= (int)sizeof p->appname) {
+        err_set(err, errlen, "application_name too long: %s", cfg->appname);
+        goto fail;
+    }
     if (pxf_set_rules(&p->sh, cfg->rules, err, errlen) < 0)
         goto fail;
     if (cfg->log && *cfg->log) {

@@ -36,6 +36,11 @@ typedef struct proxy_config {
      * connections land in pgrace exec's schema without the program doing
      * anything (no client-side setting reaches every driver). */
     const char *search_path;
+    /* With groups: a connection's StartupMessage gets application_name
+     * APPNAME/wG (G its group) in place of its own, or NULL: what finds a
+     * worker's backend on the server through a pooler (lib/pooler.h),
+     * whatever its driver names itself; pgrace exec's workers' names. */
+    const char *appname;
 } proxy_config;
 
 /* Checks the configuration (the rules, the listen address, the server
@@ -86,6 +91,7 @@ typedef struct proxy_stmt {
     long conn_counted;          /* statements of its connection counted before it (PROXY_GATE_PASS's not) */
     const char *sql;            /* its text (one statement of a multi-statement Query); NULL for a
                                  * ReadyForQuery told to an observer */
+    const char *app;            /* the application_name the proxy gave its connection, or NULL */
 } proxy_stmt;
 
 /* Asked on the connection's thread before each statement is forwarded,

@@ -25,6 +25,7 @@ struct proxy {
     int *lfd;                   /* [nlisten] */
     int *port;                  /* [nlisten]: each one's port */
     char search_path[256];      /* added to a StartupMessage that names none, or "" */
+    char appname[96];           /* proxy_config.appname, or "" */
     int stop[2];                /* a pipe, readable once the proxy stops */
     char tmpdir[256];           /* the directory the proxy made for its socket, or "" */
     pthread_t acceptor;

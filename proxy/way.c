@@ -101,7 +101,8 @@ static int gate(void *arg, const proxy_stmt *st)
         return PGF_GATE_GO;
     faultctl_gate_fn fn = atomic_load(&w->gate);
     if (fn) {
-        faultctl_stmt fs = { .worker = worker, .pid = st->backend_pid, .tx_status = st->tx_status, .sql = st->sql };
+        faultctl_stmt fs = { .worker = worker, .pid = st->backend_pid, .tx_status = st->tx_status, .app = st->app,
+                             .sql = st->sql };
         return fn(atomic_load(&w->gate_arg), &fs);
     }
     rendezvous(w, worker);

@@ -13,6 +13,7 @@
 #include "lib/err.h"
 
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,13 +351,38 @@ void wire_put_cancel(wire_buf *b, int32_t pid, const uint8_t *key, size_t keylen
     wire_buf_put(b, key, keylen);
 }
 
-void wire_put_startup_with(wire_buf *b, const uint8_t *pkt, size_t len, const char *name, const char *value)
+void wire_put_startup_with(wire_buf *b, const uint8_t *pkt, size_t len, const char *const *names,
+                           const char *const *values, int n)
 {
-    size_t extra = strlen(name) + 1 + strlen(value) + 1;
-    put_i32(b, (uint32_t)(len + extra));
-    /* The code and every parameter, without the list's final NUL. */
-    wire_buf_put(b, pkt + 4, len - 5);
-    put_str(b, name);
-    put_str(b, value);
-    wire_buf_put(b, "", 1);
+    /* Made apart (b may compact as it grows), then its length set. */
+    wire_buf m = { 0 };
+    put_i32(&m, 0);
+    wire_buf_put(&m, pkt + 4, 4);       /* the protocol code */
+    wire_reader r = { pkt + 8, pkt + len };
+    for (;;) {
+        const char *k, *v;
+        size_t kl, vl;
+        if (wire_get_str(&r, &k, &kl) < 0 || kl == 0 || wire_get_str(&r, &v, &vl) < 0)
+            break;
+        bool given = false;
+        for (int i = 0; i < n && !given; i++)
+            given = strcmp(k, names[i]) == 0;
+        if (!given) {
+            put_str(&m, k);
+            put_str(&m, v);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        put_str(&m, names[i]);
+        put_str(&m, values[i]);
+    }
+    wire_buf_put(&m, "", 1);
+    if (m.oom) {
+        b->oom = 1;
+    } else {
+        uint32_t be = htonl((uint32_t)m.len);
+        memcpy(m.p, &be, 4);
+        wire_buf_put(b, m.p, m.len);
+    }
+    wire_buf_free(&m);
 }

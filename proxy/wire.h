@@ -96,9 +96,11 @@ void wire_put_close(wire_buf *b, char kind, const char *name);
 void wire_put_sync(wire_buf *b);
 /* An ErrorResponse of the proxy's own (severity ERROR or FATAL). */
 void wire_put_error(wire_buf *b, const char *severity, const char *sqlstate, const char *message);
-/* The StartupMessage pkt (len bytes, whole and well formed) with one more
- * parameter, name = value, before its list's end. */
-void wire_put_startup_with(wire_buf *b, const uint8_t *pkt, size_t len, const char *name, const char *value);
+/* The StartupMessage pkt (len bytes, whole and well formed) with n
+ * parameters names[i] = values[i]: each in place of the packet's own of
+ * that name, at its list's end. */
+void wire_put_startup_with(wire_buf *b, const uint8_t *pkt, size_t len, const char *const *names,
+                           const char *const *values, int n);
 /* A CancelRequest packet for (pid, key of keylen bytes). */
 void wire_put_cancel(wire_buf *b, int32_t pid, const uint8_t *key, size_t keylen);
 

@@ -67,6 +67,7 @@ my @bad = (
     [ [qw(explore attestation --pooler session)], qr/bad --pooler 'session'/ ],
     [ [qw(soak attestation -i 5 --pooler PGBOUNCER)], qr/bad --pooler 'PGBOUNCER'/ ],
     [ [qw(spec /nonexistent.spec --pooler pgbouncer:)], qr/bad --pooler 'pgbouncer:'/ ],
+    [ [qw(exec --pooler pgbouncer:statement -- true)], qr/bad --pooler 'pgbouncer:statement'/ ],
     [ [qw(replay)],                              qr/usage: pgrace replay REPORT.json/ ],
     [ [qw(replay /nonexistent.json --times 0)],  qr/bad --times '0'/ ],
     [ [qw(replay /nonexistent.json)],            qr/cannot read report/ ],
@@ -119,9 +120,10 @@ for my $case (@bad) {
 
 # --pooler without pgbouncer: one line naming the Debian package, before
 # anything starts ($PGRACE_PGBOUNCER is where pgrace looks first).
-for my $cmd ([qw(run attestation)], [qw(spec /nonexistent.spec)]) {
+for my $cmd ([qw(run attestation --pooler pgbouncer)], [qw(spec /nonexistent.spec --pooler pgbouncer)],
+             [qw(exec --pooler pgbouncer -- true)]) {
     local $ENV{PGRACE_PGBOUNCER} = '/nonexistent/pgbouncer';
-    my ($st, $out, $err) = run_cmd(pgrace(), @$cmd, qw(--pooler pgbouncer));
+    my ($st, $out, $err) = run_cmd(pgrace(), @$cmd);
     is($st, 2, "$cmd->[0] --pooler without pgbouncer: exit 2");
     like($err, qr/^pgrace: PGRACE_PGBOUNCER=\/nonexistent\/pgbouncer is not an executable; install the Debian package pgbouncer\n\z/,
          '  one line naming the package');

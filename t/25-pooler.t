@@ -15,8 +15,14 @@
 #  - pgrace spec through it: a spec runs as it does directly; one whose
 #    sessions keep state across transactions is skipped under transaction
 #    pooling, saying why, and runs under session pooling;
-#  - nothing is left: no pgbouncer process, no directory, after a normal
-#    end, an error after the pooler started, and SIGINT.
+#  - pgrace exec through it (worker -> wire proxy -> pgbouncer -> server),
+#    in both modes: a fixed program holds with its rows in the run's
+#    schema, a lost update is caught by --explore (its replay keeps the
+#    pooler), the explorer and the deadline's diagnosis find a program's
+#    backends by the names the proxy gives its connections;
+#  - nothing is left: no pgbouncer process, no directory (no schema after
+#    exec), after a normal end, an error after the pooler started, and
+#    SIGINT (SIGTERM for exec).
 # TMPDIR is private, so that "nothing left" can be checked exactly.
 use strict;
 use warnings;
@@ -24,6 +30,7 @@ use lib 't/lib';
 use Test::More;
 use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep);
+use JSON::PP qw(decode_json);
 use Pgrace qw(pgrace run_cmd spawn_cmd);
 
 delete @ENV{qw(PGHOST PGPORT PGUSER PGDATABASE PGSERVICE PGHOSTADDR)};
@@ -200,6 +207,80 @@ nothing_left('spec runs');
     waitpid($pid, 0);
     is($? >> 8, 130, 'SIGINT: exit status 130');
     nothing_left('SIGINT');
+}
+
+# ---- pgrace exec through the pooler: worker -> wire proxy -> pgbouncer -> server
+# On a throwaway cluster as a user's server (--dsn), so that the run's
+# schema left or not can be asked afterwards: each command here is
+# `pgrace exec --dsn ... ARGS` then the count of pgrace's schemas.
+my $on_cluster = <<'SH';
+P=$0
+"$P" exec --dsn "host=$PGHOST port=$PGPORT user=$PGUSER dbname=$PGDATABASE" "$@" &
+echo "pid=$!"
+wait $!
+echo "status=$?"
+echo "schemas=$(psql -XAtc "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgrace\_%'")"
+SH
+sub exec_pooled {
+    my ($st, $out, $err) = run_cmd(pgrace(), 'cluster', '--', 'sh', '-c', $on_cluster, pgrace(), @_);
+    my ($status) = $out =~ /^status=(\d+)$/m;
+    my ($schemas) = $out =~ /^schemas=(\d+)$/m;
+    return ($status // -1, $out, $err, $schemas // -1);
+}
+my @W = ('--setup', 't/exec/setup.sql', '--check', 'count=t/exec/check-count.sql', '--', 't/exec/worker.sh');
+for my $mode (qw(pgbouncer pgbouncer:session)) {
+    my $kind = $mode eq 'pgbouncer' ? 'transaction' : 'session';
+    my ($st, $out, $err, $schemas) = exec_pooled('-n', '4', '-i', '5', '--json', "$tmp/x.json", '--pooler', $mode,
+                                                  @W, 'fixed', 'renamed');
+    is($st, 0, "exec, $mode: the fixed counter holds") or diag $out, $err;
+    like($out, qr/^# pgrace: seed \d+, server [\d.]+, workers through pgbouncer:$kind$/m,
+         '  its workers through pgbouncer');
+    my $doc = decode_json(do { local (@ARGV, $/) = "$tmp/x.json"; <> });
+    my @res = sort map { $_->{result} } @{ $doc->{items}[0]{history}[0]{calls} };
+    is("@res", 'v=1 v=2 v=3 v=4', "  each worker's increment landed in the run's schema, the check saw them all");
+    is($doc->{items}[0]{settings}{pooler}, "pgbouncer:$kind", "  the report's settings carry the pooler");
+    is($schemas, 0, '  no schema left');
+
+    ($st, $out, $err, $schemas) = exec_pooled('--explore', '--seed', '7', '--pooler', $mode, @W, 'lost-update');
+    is($st, 1, "exec --explore, $mode: the lost update is caught") or diag $out, $err;
+    like($out, qr/^not ok \d+ - worker\.sh lost-update \[explore\]: no row from check count/m, '  by its check');
+    my ($replay) = $out =~ /^  replay: "(.*--schedule.*)"$/m;
+    like($replay // '', qr/ --pooler pgbouncer:$kind /, '  its replay command keeps the pooler');
+    is($schemas, 0, '  no schema left');
+
+    # A statement behind the other worker's row lock: the explorer sees it
+    # blocked through the pooler (by its connection's name), and switches.
+    ($st, $out, $err) = exec_pooled('--explore', '--pooler', $mode, @W, 'locked', 'renamed');
+    is($st, 0, "exec --explore, $mode: the row-locked counter holds in every schedule") or diag $out, $err;
+    like($out, qr/the space was exhausted/, '  the whole space, no schedule stuck behind a lock');
+}
+{
+    # Worker 1 holds the row lock, worker 2 waits: past the deadline the
+    # diagnosis finds both backends through the pooler by the names the
+    # proxy gave their connections (the program names itself otherwise).
+    my ($st, $out, $err) = exec_pooled('-n', '2', '-i', '1', '--call-timeout', '2s', '--pooler', 'pgbouncer',
+                                       '--setup', 't/exec/setup.sql', '--', 't/exec/worker.sh', 'block', 'renamed');
+    is($st, 1, 'exec, a lock held past the deadline through the pooler: exit 1') or diag $out, $err;
+    like($out, qr/worker 2: running UPDATE t SET v = v \+ 1 WHERE id = 1 for [\d.]+s, waiting on Lock\/transactionid held by worker 1/,
+         "  the deadline's diagnosis names the lock's holder") or diag $out;
+}
+nothing_left('exec runs');
+{
+    my ($pid, $r) = spawn_cmd(pgrace(), 'cluster', '--', 'sh', '-c', $on_cluster, pgrace(), qw(-n 2 -i 3),
+                              qw(--call-timeout 60s --pooler pgbouncer -- t/exec/worker.sh hang));
+    my ($exec) = (<$r> // '') =~ /^pid=(\d+)$/;
+    my $up = 0;
+    for (1 .. 1000) {     # waits for the pooler and the hanging worker; gives up after ~10s
+        last if ($up = poolers() && `ps -eo args` =~ /^sleep 1000$/m);
+        sleep 0.01;
+    }
+    ok($exec && $up, 'exec SIGTERM: the run was under way, pgbouncer up');
+    kill 'TERM', $exec if $exec;
+    my $out = do { local $/; <$r> };
+    waitpid($pid, 0);
+    like($out, qr/^status=143$/m, 'exec SIGTERM: exit status 143') or diag $out;
+    like($out, qr/^schemas=0$/m, '  no schema left');
+    nothing_left('exec SIGTERM');
 }
 
 done_testing();

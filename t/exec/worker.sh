@@ -4,6 +4,9 @@
 # environment exec gives it, one answer line last on stdout.
 q() { psql -XAtq -v ON_ERROR_STOP=1 "$@"; }
 w=$PGRACE_WORKER
+# worker.sh MODE renamed: its connections name themselves, as a driver that
+# ignores PGAPPNAME does (t/25: the proxy names them all the same).
+[ "$2" = renamed ] && export PGAPPNAME=worker.sh
 case "$1" in
 env)        # what a worker is told, and what its connection is
     sp=$(q -c "SHOW search_path") || exit 1
@@ -33,6 +36,13 @@ lost-update) # read, then write what was read plus one: a lost update when two i
     v=$(q -c "SELECT v FROM t WHERE id = 1") || { echo "500 read failed"; exit 0; }
     q -c "UPDATE t SET v = $((v + 1)) WHERE id = 1" >/dev/null || { echo "500 write failed"; exit 0; }
     echo "200 v=$((v + 1))" ;;
+fixed)      # the counter's fixed form: one atomic increment, its answer the value it wrote
+    v=$(q -c "UPDATE t SET v = v + 1 WHERE id = 1 RETURNING v") || { echo "500 write failed"; exit 0; }
+    echo "200 v=$v" ;;
+locked)     # the fixed form with a row lock: read FOR UPDATE, then write, in one transaction
+    v=$(q -c "BEGIN" -c "SELECT v FROM t WHERE id = 1 FOR UPDATE" -c "UPDATE t SET v = v + 1 WHERE id = 1" \
+          -c "COMMIT") || { echo "500 failed"; exit 0; }
+    echo "200 v=$((v + 1))" ;;
 stale)      # counts right, answers what it read plus one: two at once answer the same (t/87)
     v=$(q -c "SELECT v FROM t WHERE id = 1") || { echo "500 read failed"; exit 0; }
     q -c "UPDATE t SET v = v + 1 WHERE id = 1" >/dev/null || { echo "500 write failed"; exit 0; }
@@ -52,5 +62,5 @@ marker)     # one statement, answered 500 when it fails (a fault)
 sets)       # a session SET before its statements, as drivers send while connecting
     q -c "SET application_name = 'driver'" -c "SELECT 1" -c "UPDATE t SET v = v + 1 WHERE id = 1" >/dev/null \
         && echo "200 ok" || echo "500 failed" ;;
-*)  echo "usage: worker.sh env|answers|hang|block|lost-update|stale|peer|vary|late|marker|sets" >&2; exit 2 ;;
+*)  echo "usage: worker.sh env|answers|hang|block|lost-update|fixed|locked|stale|peer|vary|late|marker|sets" >&2; exit 2 ;;
 esac
