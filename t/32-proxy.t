@@ -65,14 +65,20 @@ sub psql_value {
     return $v;
 }
 
-# Backends other than the one asking, of this test's user.
-sub backends { psql_value("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()") }
+# Client backends other than the one asking: their pids.
+sub backend_pids {
+    split /\n/, psql_value("SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()");
+}
+# Backends that are not among these pids: the ones a case started. (A
+# count would not do: an earlier psql's backend may still be exiting when
+# the base is taken.)
+sub new_backends { my %base = map { $_ => 1 } @_; scalar grep { !$base{$_} } backend_pids() }
 
 if (@ARGV && $ARGV[0] eq '--inside') {
     my $case = $ARGV[1];
     if ($case eq 'bad-input') {
         psql_value('CREATE TABLE r (id int)');
-        my $base = backends();
+        my @base = backend_pids();
         my $other = raw_connect();        # goes on while the others break
         my @bad = (
             ['an unknown message type', 'z' . pack('N', 4)],
@@ -110,10 +116,10 @@ if (@ARGV && $ARGV[0] eq '--inside') {
         print "other: ", $row // 'no', "\n";
         print $other msg('X', '');
         close $other;
-        for (1 .. 500) { last if backends() == $base; sleep 0.01 }
+        for (1 .. 500) { last if new_backends(@base) == 0; sleep 0.01 }
         print "copy-started: ", ($t eq 'G' ? 'yes' : $t), "\n";
         print "rows: ", psql_value('SELECT count(*) FROM r'), "\n";
-        print "backends-left: ", backends() - $base, "\n";
+        print "backends-left: ", new_backends(@base), "\n";
         # A client that starts TLS at once.
         my $tls = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => "$ENV{PGHOST}/.s.PGSQL.$ENV{PGPORT}");
         print $tls "\x16\x03\x01\x00\x05hello";
