@@ -12,6 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What every drive runs with, scenario's or program's, added to s. */
+static json_t *drive_settings(json_t *s, const run_opts *o, const item_settings *st)
+{
+    json_object_set_new(s, "fault", st->fault ? json_string(st->fault) : json_null());
+    json_object_set_new(s, "sweep", json_boolean(st->sweep));
+    json_object_set_new(s, "call_timeout_ns", json_integer(st->call_timeout_ns));
+    json_object_set_new(s, "dsn", o->dsn ? json_string(o->dsn) : json_null());
+    json_object_set_new(s, "pooler", o->pooler != POOLER_NONE ? json_string(pooler_name(o->pooler)) : json_null());
+    json_object_set_new(s, "oracle", oracle_settings_json(o->oracle, &o->oracle_opts));
+    return s;
+}
+
 /* What an item of an origin (pgrace exec's program) runs with: its own
  * keys, and what every drive has. */
 static json_t *origin_settings_json(const run_opts *o, const item_settings *st, const item_origin *origin)
@@ -22,13 +34,7 @@ static json_t *origin_settings_json(const run_opts *o, const item_settings *st, 
     json_object_set_new(s, "plan", json_string(st->plan));
     json_object_set_new(s, "workers", json_integer(st->nworkers));
     json_object_set_new(s, "iterations", json_integer(o->iterations));
-    json_object_set_new(s, "fault", st->fault ? json_string(st->fault) : json_null());
-    json_object_set_new(s, "sweep", json_boolean(st->sweep));
-    json_object_set_new(s, "call_timeout_ns", json_integer(st->call_timeout_ns));
-    json_object_set_new(s, "dsn", o->dsn ? json_string(o->dsn) : json_null());
-    json_object_set_new(s, "pooler", o->pooler != POOLER_NONE ? json_string(pooler_name(o->pooler)) : json_null());
-    json_object_set_new(s, "oracle", oracle_settings_json(o->oracle, &o->oracle_opts));
-    return s;
+    return drive_settings(s, o, st);
 }
 
 static json_t *settings_json(const run_opts *o, const plan_item *item, const item_settings *st)
@@ -47,13 +53,7 @@ static json_t *settings_json(const run_opts *o, const plan_item *item, const ite
                                                 (json_int_t)st->pauses.p[i].ns));
     json_object_set_new(s, "pauses", pauses);
     json_object_set_new(s, "params", st->params ? json_string(st->params) : json_null());
-    json_object_set_new(s, "fault", st->fault ? json_string(st->fault) : json_null());
-    json_object_set_new(s, "sweep", json_boolean(st->sweep));
-    json_object_set_new(s, "call_timeout_ns", json_integer(st->call_timeout_ns));
-    json_object_set_new(s, "dsn", o->dsn ? json_string(o->dsn) : json_null());
-    json_object_set_new(s, "pooler", o->pooler != POOLER_NONE ? json_string(pooler_name(o->pooler)) : json_null());
-    json_object_set_new(s, "oracle", oracle_settings_json(o->oracle, &o->oracle_opts));
-    return s;
+    return drive_settings(s, o, st);
 }
 
 rep_item *record_item_begin(report *r, const run_opts *o, const plan_item *item, const item_settings *st)
