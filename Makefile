@@ -59,14 +59,15 @@ UNIT_TESTS    := $(filter-out $(UNIT_SERVER:%=$(BUILD)/t/%),$(UNIT_BINS))
 
 # --- fault shim (faults/) -------------------------------------------------
 # Every faults/*.c goes into the preload library, with lib/parse.c (the one
-# grammar of durations, which depends on libc only); it is position
+# grammar of durations) and lib/hash.c (the gate's digest of a statement's
+# parameters), which depend on libc only; it is position
 # independent and links only what it must, because it is loaded into other
 # people's programs.  It links libpq itself (DT_NEEDED) so that RTLD_NEXT
 # finds the real libpq even in programs that dlopen it (Python, Perl
 # extensions), and so that dlsym on the handle faults/dl.c gives for a
 # dlopen of libpq finds every libpq function the shim does not wrap.
 # -z nodelete: that handle may be dlclosed, the shim must stay.
-SHIM_SRCS     := $(wildcard faults/*.c) lib/parse.c
+SHIM_SRCS     := $(wildcard faults/*.c) lib/parse.c lib/hash.c
 SHIM_OBJS     := $(SHIM_SRCS:%.c=$(BUILD)/pic/%.o)
 SHIM_LDLIBS   := -ldl -lpq
 # faults/dl.c passes dlopen on as a tail call so that glibc still sees the

@@ -257,7 +257,7 @@ int faultctl_faults_of(const call_record *rec)
  * engine's terms, to the installed gate; once let go, its trace event is
  * stamped as sent now (it was stamped when the worker reached the gate,
  * which under the explorer is long before). */
-static int shim_gate(void *arg, PGconn *conn, const char *sql)
+static int shim_gate(void *arg, PGconn *conn, const char *sql, uint64_t params)
 {
     (void)arg;
     if (!current || !gate_fn)
@@ -265,7 +265,8 @@ static int shim_gate(void *arg, PGconn *conn, const char *sql)
     PGTransactionStatusType ts = PQtransactionStatus(conn);
     faultctl_stmt st = { .worker = current->worker, .pid = PQbackendPID(conn),
                          .tx_status = ts == PQTRANS_INTRANS ? 'T' : ts == PQTRANS_INERROR ? 'E' : 'I',
-                         .app = PQparameterStatus(conn, "application_name"), .sql = sql };
+                         .app = PQparameterStatus(conn, "application_name"), .sql = sql,
+                         .params = params };
     int action = gate_fn(gate_arg, &st);
     if (current_trace && current_trace->n > 0)
         current_trace->ev[current_trace->n - 1].t_send = clock_now_ns();

@@ -29,6 +29,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A statement at the gate, whichever way it came. */
 typedef struct faultctl_stmt {
@@ -39,6 +40,8 @@ typedef struct faultctl_stmt {
     const char *app;            /* its connection's application_name (through a pooler what finds the
                                  * backend), or NULL */
     const char *sql;
+    uint64_t params;            /* a digest of its parameter values (PGF_NO_PARAMS: none, or its way
+                                 * cannot tell them): the same sql and params send the same statement */
 } faultctl_stmt;
 
 /* A gate: asked on the statement's thread before it is sent; may block (a

@@ -11,6 +11,7 @@
 
 #include <libpq-fe.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define PGF_API __attribute__((visibility("default")))
 
@@ -63,7 +64,9 @@ PGF_API void pgf_interrupt(PGconn *conn);
  * non-exempt connection is sent (whatever the API), before any rule is
  * counted; it may block (until a scheduler lets the statement go) and says
  * what becomes of the statement. pgrace's explorer runs worker statements
- * one at a time through it. */
+ * one at a time through it. params is a digest of the statement's
+ * parameter values (PGF_NO_PARAMS when it has none): two calls with the same
+ * sql and params send the same statement. */
 enum pgf_gate_action {
     PGF_GATE_GO = 0,            /* send it (the rules still apply) */
     PGF_GATE_ERROR = 1,         /* the server raises 40001 for it, as error=40001 does */
@@ -71,7 +74,8 @@ enum pgf_gate_action {
     PGF_GATE_AMBIGUOUS = 3,     /* it runs, then the connection is lost, as ambiguous does */
     PGF_GATE_CANCEL = 4,        /* it fails as a cancelled statement (57014) */
 };
-typedef int (*pgf_gate_fn)(void *arg, PGconn *conn, const char *sql);
+#define PGF_NO_PARAMS 0
+typedef int (*pgf_gate_fn)(void *arg, PGconn *conn, const char *sql, uint64_t params);
 
 /* Installs the gate (NULL removes it). Set it while no statement runs. */
 PGF_API void pgf_set_gate(pgf_gate_fn fn, void *arg);

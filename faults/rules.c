@@ -9,8 +9,10 @@
  * thread using the connection touches.  Nothing here locks or allocates.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "faults/pgf_int.h"
+#include "lib/hash.h"
 
 struct pgf_ruleset *_Atomic pgf_active;
 static atomic_ulong generation;
@@ -24,10 +26,30 @@ void pgf_gate_install(pgf_gate_fn fn, void *arg)
     atomic_store(&pgf_gate, fn);
 }
 
+/* A digest of c's parameter values, each with its length and format (a
+ * NULL one marked apart from an empty one). */
+static uint64_t params_digest(const struct pgf_call *c)
+{
+    if (c->nparams <= 0)
+        return PGF_NO_PARAMS;
+    uint64_t h = HASH_FNV1A_INIT;
+    for (int i = 0; i < c->nparams; i++) {
+        const char *v = c->values ? c->values[i] : NULL;
+        int binary = c->formats && c->formats[i];
+        size_t n = !v ? 0 : binary && c->lengths ? (size_t)c->lengths[i] : strlen(v);
+        unsigned char mark = !v ? 0 : binary ? 2 : 1;
+        h = hash_fnv1a(h, &mark, 1);
+        h = hash_fnv1a(h, &n, sizeof n);
+        if (v)
+            h = hash_fnv1a(h, v, n);
+    }
+    return h == PGF_NO_PARAMS ? 1 : h;
+}
+
 /* Asks the gate about c; returns 1 with d filled when it makes c a fault. */
 static int ask_gate(pgf_gate_fn gate, const struct pgf_call *c, struct pgf_conn *cs, struct pgf_decision *d)
 {
-    const struct pgf_rule *r = pgf_gate_rule(gate(atomic_load(&gate_arg), c->conn, c->sql));
+    const struct pgf_rule *r = pgf_gate_rule(gate(atomic_load(&gate_arg), c->conn, c->sql, params_digest(c)));
     if (!r) return 0;
     d->rule = r;
     d->conn_ordinal = cs ? cs->ordinal : 0;

@@ -1,5 +1,6 @@
 /* faults.c — the gate, then the rules, for one statement (faults.h). */
 #include "proxy/faults.h"
+#include "faults/pgfault.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,10 +22,11 @@ static void fired(pxf_shared *s, const pxf_conn *c, long stmt, const struct pgf_
 }
 
 /* The statement as the gate and the observer see it. */
-static proxy_stmt stmt_of(const pxf_conn *c, long stmt, const char *sql)
+static proxy_stmt stmt_of(const pxf_conn *c, long stmt, const char *sql, uint64_t params)
 {
     return (proxy_stmt){ .conn = c->ordinal, .group = c->group, .backend_pid = c->pid, .tx_status = c->tx,
-                         .stmt = stmt, .conn_counted = c->counted, .sql = sql, .app = c->app[0] ? c->app : NULL };
+                         .stmt = stmt, .conn_counted = c->counted, .sql = sql, .params = params,
+                         .app = c->app[0] ? c->app : NULL };
 }
 
 static void observe(pxf_shared *s, const proxy_stmt *st, const struct pgf_rule *r)
@@ -41,7 +43,7 @@ static pgf_counters *counters_of(pxf_shared *s, pxf_conn *c)
     return c->group && c->group <= s->ngroups ? &s->group_counters[c->group - 1] : &c->counters;
 }
 
-const struct pgf_rule *pxf_decide(pxf_shared *s, pxf_conn *c, const char *sql, long *stmt)
+const struct pgf_rule *pxf_decide(pxf_shared *s, pxf_conn *c, const char *sql, uint64_t params, long *stmt)
 {
     bool grouped = c->group && c->group <= s->ngroups;
     proxy_gate_fn gate = atomic_load_explicit(&s->gate, memory_order_acquire);
@@ -53,7 +55,7 @@ const struct pgf_rule *pxf_decide(pxf_shared *s, pxf_conn *c, const char *sql, l
         long next = counters_of(s, c)->stmts + 1;
         if (grouped)
             pthread_mutex_unlock(&s->group_mu);
-        proxy_stmt st = stmt_of(c, next, sql);
+        proxy_stmt st = stmt_of(c, next, sql, params);
         int answer = gate(atomic_load(&s->gate_arg), &st);
         if (answer == PROXY_GATE_PASS) {
             *stmt = 0;
@@ -82,7 +84,7 @@ const struct pgf_rule *pxf_decide(pxf_shared *s, pxf_conn *c, const char *sql, l
     if (r)
         fired(s, c, *stmt, r, sql);
     pthread_rwlock_unlock(&s->lock);
-    proxy_stmt st = stmt_of(c, *stmt, sql);
+    proxy_stmt st = stmt_of(c, *stmt, sql, params);
     c->counted++;
     observe(s, &st, r);
     return r;
@@ -90,7 +92,7 @@ const struct pgf_rule *pxf_decide(pxf_shared *s, pxf_conn *c, const char *sql, l
 
 void pxf_ready(pxf_shared *s, pxf_conn *c)
 {
-    proxy_stmt st = stmt_of(c, 0, NULL);
+    proxy_stmt st = stmt_of(c, 0, NULL, PGF_NO_PARAMS);
     observe(s, &st, NULL);
 }
 

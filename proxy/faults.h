@@ -60,11 +60,12 @@ typedef struct pxf_conn {
 /* Whether a statement needs deciding at all (rules, a gate or an observer). */
 int pxf_active(pxf_shared *s);
 
-/* Decides statement sql of connection c: the gate's fault, else the first
+/* Decides statement sql (params: a digest of its parameters, or
+ * PGF_NO_PARAMS) of connection c: the gate's fault, else the first
  * rule that fires, else NULL. A fault is counted and logged before it is
  * returned; *stmt is the statement's number on the connection (on its
  * group, with groups; 0 for a statement the gate passed uncounted). */
-const struct pgf_rule *pxf_decide(pxf_shared *s, pxf_conn *c, const char *sql, long *stmt);
+const struct pgf_rule *pxf_decide(pxf_shared *s, pxf_conn *c, const char *sql, uint64_t params, long *stmt);
 
 /* The server answered ReadyForQuery on c: the observer is told. */
 void pxf_ready(pxf_shared *s, pxf_conn *c);

@@ -43,6 +43,7 @@
 #include "faults/pgfault.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/hash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,11 +221,12 @@ static enum flow_verdict bad_client(flow *f, wire_buf *to_client, const char *wh
 
 /* ---- the client's side --------------------------------------------------- */
 
-/* Decides one statement: the gate's or a rule's fault, or NULL. */
-static const struct pgf_rule *decide(flow *f, const char *sql)
+/* Decides one statement (params: a digest of its Bind's parameters, or
+ * PGF_NO_PARAMS): the gate's or a rule's fault, or NULL. */
+static const struct pgf_rule *decide(flow *f, const char *sql, uint64_t params)
 {
     long stmt;
-    return pxf_decide(f->sh, &f->pc, sql, &stmt);
+    return pxf_decide(f->sh, &f->pc, sql, params, &stmt);
 }
 
 /* The seq-th statement name of the proxy's own. */
@@ -405,7 +407,7 @@ static enum flow_verdict on_query(flow *f, const uint8_t *m, size_t len, wire_bu
     for (int i = 0; i < n; i++) {
         const struct pgf_rule *rule;
         if (n == 1) {
-            rule = decide(f, text);        /* the whole text, as the shim matches it */
+            rule = decide(f, text, PGF_NO_PARAMS);        /* the whole text, as the shim matches it */
         } else {
             /* One statement of several: its own text, without the ';'. */
             size_t l = (size_t)(sp[i].end - sp[i].start);
@@ -417,7 +419,7 @@ static enum flow_verdict on_query(flow *f, const uint8_t *m, size_t len, wire_bu
             }
             memcpy(copy, sp[i].start, l);
             copy[l] = '\0';
-            rule = decide(f, copy);
+            rule = decide(f, copy, PGF_NO_PARAMS);
             if (copy != small)
                 free(copy);
         }
@@ -474,15 +476,19 @@ static enum flow_verdict on_bind(flow *f, const uint8_t *m, size_t len, wire_buf
     const char *portal, *stmt;
     if (wire_get_str(&r, &portal, NULL) < 0 || wire_get_str(&r, &stmt, NULL) < 0)
         return bad_client(f, to_client, "Bind");
-    pxn_entry *s = pxn_get(&f->stmts, stmt);
+    pxn_entry *s = pxn_get(&f->stmts, stmt), *p;
     pxn_text *t = s ? s->text : pxn_text_new("", 0);
-    if (!t || !pxn_put(&f->portals, portal, t)) {
+    if (!t || !(p = pxn_put(&f->portals, portal, t))) {
         if (!s)
             pxn_text_unref(t);
         return oom(f, to_client);
     }
     if (!s)
         pxn_text_unref(t);
+    /* The rest of the message — formats, values, result formats — says
+     * which values the statement runs with. */
+    uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, r.p, (size_t)(r.end - r.p));
+    p->params = h == PGF_NO_PARAMS ? 1 : h;
     return push(f, (entry){ .type = 'B' }) < 0 ? oom(f, to_client) : FLOW_PASS;
 }
 
@@ -518,7 +524,7 @@ static enum flow_verdict on_execute(flow *f, const uint8_t *m, size_t len, wire_
         f->interrupted = 0;
         rule = pgf_gate_rule(PGF_GATE_CANCEL);
     } else if (f->ready && !f->opaque && pxf_active(f->sh) && !(p && p->executed)) {
-        rule = decide(f, sql);
+        rule = decide(f, sql, p ? p->params : PGF_NO_PARAMS);
     }
     if (p)
         p->executed = 1;

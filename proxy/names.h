@@ -12,6 +12,7 @@
 #define PGRACE_NAMES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* A statement's text: NUL-terminated, shared by count. */
 typedef struct pxn_text {
@@ -28,6 +29,7 @@ typedef struct pxn_entry {
     struct pxn_entry *next;
     pxn_text *text;
     int executed;               /* a portal: executed since its Bind */
+    uint64_t params;            /* a portal: a digest of its Bind's parameters (faults/pgfault.h's gate) */
     char name[];
 } pxn_entry;
 

@@ -13,6 +13,7 @@
 #define PGRACE_PROXY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct proxy proxy;
 struct pgf_rule;
@@ -92,6 +93,8 @@ typedef struct proxy_stmt {
     const char *sql;            /* its text (one statement of a multi-statement Query); NULL for a
                                  * ReadyForQuery told to an observer */
     const char *app;            /* the application_name the proxy gave its connection, or NULL */
+    uint64_t params;            /* a digest of its Bind's parameters; PGF_NO_PARAMS for a Query's statement
+                                 * (its values are in its text) */
 } proxy_stmt;
 
 /* Asked on the connection's thread before each statement is forwarded,

@@ -102,7 +102,7 @@ static int gate(void *arg, const proxy_stmt *st)
     faultctl_gate_fn fn = atomic_load(&w->gate);
     if (fn) {
         faultctl_stmt fs = { .worker = worker, .pid = st->backend_pid, .tx_status = st->tx_status, .app = st->app,
-                             .sql = st->sql };
+                             .sql = st->sql, .params = st->params };
         return fn(atomic_load(&w->gate_arg), &fs);
     }
     rendezvous(w, worker);

@@ -364,6 +364,42 @@ static void test_threads(int n)
     configure(NULL);
 }
 
+/* The gate is told a digest of a statement's parameters: the same for the
+ * same values, another for others, PGF_NO_PARAMS with none — what tells
+ * the explorer a repeated read (a poll) from a read of something else. */
+static uint64_t gate_params[8];
+static int gate_calls;
+
+static int record_gate(void *arg, PGconn *conn, const char *sql, uint64_t params)
+{
+    (void)arg, (void)conn, (void)sql;
+    if (gate_calls < 8)
+        gate_params[gate_calls] = params;
+    gate_calls++;
+    return PGF_GATE_GO;
+}
+
+static void test_gate_params(PGconn *c)
+{
+    const char *one[] = { "1" }, *two[] = { "2" }, *none[] = { NULL }, *a[] = { "ab" }, *b[] = { "a" };
+    pgf_set_gate(record_gate, NULL);
+    PQclear(PQexecParams(c, "SELECT $1::text", 1, NULL, one, NULL, NULL, 0));
+    PQclear(PQexecParams(c, "SELECT $1::text", 1, NULL, one, NULL, NULL, 0));
+    PQclear(PQexecParams(c, "SELECT $1::text", 1, NULL, two, NULL, NULL, 0));
+    PQclear(PQexecParams(c, "SELECT $1::text", 1, NULL, none, NULL, NULL, 0));
+    PQclear(PQexecParams(c, "SELECT $1::text, $2::text", 2, NULL, (const char *[]){ a[0], b[0] }, NULL, NULL, 0));
+    PQclear(PQexecParams(c, "SELECT $1::text, $2::text", 2, NULL, (const char *[]){ b[0], a[0] }, NULL, NULL, 0));
+    PQclear(PQexec(c, "SELECT 1"));
+    pgf_set_gate(NULL, NULL);
+    CHECK(gate_calls == 7, "the gate is asked once per statement (%d)", gate_calls);
+    CHECK(gate_params[0] == gate_params[1] && gate_params[0] != PGF_NO_PARAMS,
+          "the same parameter values: the same digest");
+    CHECK(gate_params[2] != gate_params[0], "other values: another digest");
+    CHECK(gate_params[3] != gate_params[0] && gate_params[3] != PGF_NO_PARAMS, "a NULL value: its own digest");
+    CHECK(gate_params[4] != gate_params[5], "values that join alike (\"ab\",\"a\" and \"a\",\"ab\"): two digests");
+    CHECK(gate_params[6] == PGF_NO_PARAMS, "no parameters: PGF_NO_PARAMS");
+}
+
 int main(void)
 {
     if (!getenv("PGHOST") && !getenv("PGDATABASE"))
@@ -375,6 +411,7 @@ int main(void)
     PGconn *c = connect_db();
     test_apis(c);
     test_when(c);
+    test_gate_params(c);
     PQfinish(c);
     test_scope();
     test_actions(ctl);

@@ -193,6 +193,20 @@ int main(void)
     PQclear(r);
     drain(k1);
 
+    /* A Bind's parameters reach the gate as a digest: the same values the
+     * same, other values another; a Query's statement has none. */
+    uint64_t digest[3];
+    for (int i = 0; i < 3; i++) {
+        const char *v[] = { i < 2 ? "7" : "8" };
+        PQclear(PQexecParams(k1, "SELECT $1::int", 1, NULL, v, NULL, NULL, 0));
+        pthread_mutex_lock(&c.mu);
+        digest[i] = c.last.params;
+        pthread_mutex_unlock(&c.mu);
+    }
+    CHECK(digest[0] == digest[1] && digest[0] != PGF_NO_PARAMS && digest[2] != digest[0],
+          "a Bind's parameters: the same values, the same digest; others, another");
+    CHECK(seen.params == PGF_NO_PARAMS, "a Query's statement: PGF_NO_PARAMS");
+
     /* lib/blocking on the gate's pids. */
     PGconn *watchconn = pqx_connect(cluster_conninfo(cl), "public", "watch", err, sizeof err);
     blk_watch *w = blk_new(watchconn, err, sizeof err);
