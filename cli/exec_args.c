@@ -31,6 +31,7 @@ static const char exec_usage[] =
     "  --faults           with --explore: also one fault at every position of the schedule tree\n"
     "  --preemptions K    with --explore: at most K preemptive switches per schedule (default 2)\n"
     "  --max-schedules M  with --explore: stop after M schedules (and fault runs)\n"
+    "  --no-yield         with --explore: a worker repeating a read nothing changed since does not yield\n"
     "  --schedule TOKEN   replay one schedule --explore printed (with -n and --from-iteration)\n"
     "  --from-iteration K number iterations from K (with -i 1: rerun iteration K; --explore: explore K)\n"
     "  --failfast[=ID]    stop at the first iteration that violates a check (or the one named)\n"
@@ -97,8 +98,8 @@ static const char *combination(const exec_opts *o, bool n_given, bool bound_give
         return "--fault and --plan sweep cannot be combined: the sweep installs its own fault for each iteration";
     if (o->explore && (r->plan || r->schedule))
         return "--explore does not combine with --plan sweep or --schedule";
-    if (!o->explore && (o->faults || bound_given || o->max_schedules))
-        return "--faults, --preemptions and --max-schedules are --explore's";
+    if (!o->explore && (o->faults || bound_given || o->max_schedules || o->no_yield))
+        return "--faults, --preemptions, --max-schedules and --no-yield are --explore's";
     if (o->explore && r->nworkers > 3)
         return "--explore explores 2 or 3 workers (-n)";
     if ((o->explore || r->schedule || r->plan) && r->iterations_given)
@@ -114,7 +115,7 @@ static const char *combination(const exec_opts *o, bool n_given, bool bound_give
 
 int cli_parse_exec(int argc, char **argv, exec_opts *o)
 {
-    enum { O_SETUP = CLI_FIRST_OWN, O_CHECK, O_FAIL_ON, O_EXPLORE, O_FAULTS, O_PREEMPT, O_MAX };
+    enum { O_SETUP = CLI_FIRST_OWN, O_CHECK, O_FAIL_ON, O_EXPLORE, O_FAULTS, O_PREEMPT, O_MAX, O_NO_YIELD };
     static const struct option longopts[] = {
         CLI_RUN_OPTIONS,
         CLI_ORACLE_OPTIONS,
@@ -130,6 +131,7 @@ int cli_parse_exec(int argc, char **argv, exec_opts *o)
         { "faults", no_argument, NULL, O_FAULTS },
         { "preemptions", required_argument, NULL, O_PREEMPT },
         { "max-schedules", required_argument, NULL, O_MAX },
+        { "no-yield", no_argument, NULL, O_NO_YIELD },
         { NULL, 0, NULL, 0 },
     };
     memset(o, 0, sizeof *o);
@@ -158,6 +160,7 @@ int cli_parse_exec(int argc, char **argv, exec_opts *o)
             break;
         case O_EXPLORE: o->explore = true; break;
         case O_FAULTS: o->faults = true; break;
+        case O_NO_YIELD: o->no_yield = true; break;
         case O_PREEMPT:
             if (cli_long("--preemptions", optarg, 0, 64, &v) < 0)
                 return -1;

@@ -18,6 +18,7 @@ static const char explore_usage[] =
     "  --faults           also one fault (error=40001, drop, ambiguous) at every position of the schedule tree,\n"
     "                     once per class of equivalent prefixes (quiet statements commute)\n"
     "  --every-prefix     with --faults: at every prefix, equivalent or not\n"
+    "  --no-yield         a worker repeating a read nothing changed since (a poll) does not yield to the others\n"
     "  --max-schedules M  stop after M schedules (and fault runs)\n"
     "  --strategy S       dfs (default: every schedule under the bound) or pct (randomized, seeded)\n"
     "  --depth D          pct's bug depth d (default 2)\n"
@@ -27,7 +28,7 @@ static const char explore_usage[] =
 
 int cli_parse_explore(int argc, char **argv, explore_opts *o)
 {
-    enum { O_PREEMPT = CLI_FIRST_OWN, O_FAULTS, O_EVERY, O_MAX, O_STRATEGY, O_DEPTH };
+    enum { O_PREEMPT = CLI_FIRST_OWN, O_FAULTS, O_EVERY, O_NO_YIELD, O_MAX, O_STRATEGY, O_DEPTH };
     static const struct option longopts[] = {
         CLI_RUN_OPTIONS,
         { "plan", required_argument, NULL, CLI_PLAN },
@@ -35,6 +36,7 @@ int cli_parse_explore(int argc, char **argv, explore_opts *o)
         { "preemptions", required_argument, NULL, O_PREEMPT },
         { "faults", no_argument, NULL, O_FAULTS },
         { "every-prefix", no_argument, NULL, O_EVERY },
+        { "no-yield", no_argument, NULL, O_NO_YIELD },
         { "max-schedules", required_argument, NULL, O_MAX },
         { "strategy", required_argument, NULL, O_STRATEGY },
         { "depth", required_argument, NULL, O_DEPTH },
@@ -60,6 +62,7 @@ int cli_parse_explore(int argc, char **argv, explore_opts *o)
             break;
         case O_FAULTS: o->faults = true; break;
         case O_EVERY: o->every_prefix = true; break;
+        case O_NO_YIELD: o->no_yield = true; break;
         case O_MAX:
             if (cli_long("--max-schedules", optarg, 1, 100000000, &o->max_schedules) < 0)
                 return -1;

@@ -167,11 +167,11 @@ void repro_schedule_command(const run_opts *o, const plan_item *item, const item
 }
 
 void repro_explore_command(const run_opts *o, const plan_item *item, const item_settings *st, int bound,
-                           bool faults, bool every_prefix, char *buf, size_t len)
+                           bool faults, bool every_prefix, bool no_yield, char *buf, size_t len)
 {
     add_head(buf, len, o, item, true);
-    add(buf, len, " -n %d --preemptions %d%s%s --seed %" PRIu64, st->nworkers, bound, faults ? " --faults" : "",
-        every_prefix ? " --every-prefix" : "", o->seed);
+    add(buf, len, " -n %d --preemptions %d%s%s%s --seed %" PRIu64, st->nworkers, bound, faults ? " --faults" : "",
+        every_prefix ? " --every-prefix" : "", no_yield ? " --no-yield" : "", o->seed);
     if (o->pooler)
         add(buf, len, " --pooler %s", pooler_name(o->pooler));
     repro_add_oracle(o, buf, len);

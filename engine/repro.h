@@ -32,8 +32,8 @@ void repro_schedule_command(const struct run_opts *o, const plan_item *item, con
 
 /* The command that repeats item's exploration under bound preemptions
  * (with a fault at every position when faults; every_prefix: with no
- * reduction), into buf. */
+ * reduction; no_yield: --no-yield), into buf. */
 void repro_explore_command(const struct run_opts *o, const plan_item *item, const item_settings *st, int bound,
-                           bool faults, bool every_prefix, char *buf, size_t len);
+                           bool faults, bool every_prefix, bool no_yield, char *buf, size_t len);
 
 #endif

@@ -238,7 +238,7 @@ int exec_main(const exec_opts *o)
         status = explore_replay_session(&ro, &s);
     } else if (o->explore) {
         explore_opts eo = { .run = ro, .bound = o->bound, .faults = o->faults, .max_schedules = o->max_schedules,
-                            .depth = 2 };
+                            .no_yield = o->no_yield, .depth = 2 };
         status = explore_session(&eo, &s);
     } else {
         status = run_session(&ro, &s);

@@ -60,7 +60,7 @@ typedef struct explorer {
     uint32_t *hashes;
     int nhashes;
     /* counts */
-    long schedules, fault_runs, diverged, stuck, positions, equivalent, max_steps, varied;
+    long schedules, fault_runs, diverged, stuck, positions, equivalent, max_steps, varied, yields;
     int max_points, last_end;
     /* the violation */
     bool violated;
@@ -195,7 +195,7 @@ static int before_round(void *arg, long iteration, char *err, size_t errlen)
         return 1;
     if (x->pct) {
         pct_begin(x->p, x->schedules, x->max_points);
-        sched_prepare(x->sc, x->st->nworkers, pct_choose, x->p, NULL);
+        sched_prepare(x->sc, x->st->nworkers, pct_choose, x->p, NULL, !x->o->no_yield);
         return 0;
     }
     if (x->exhausted && !x->in_faults) {
@@ -207,10 +207,10 @@ static int before_round(void *arg, long iteration, char *err, size_t errlen)
         if (x->next_fault == x->nqueue)
             return 1;
         x->current = x->queue[x->next_fault++];
-        sched_prepare(x->sc, x->st->nworkers, schedule_choose, &x->current, &x->current.fault);
+        sched_prepare(x->sc, x->st->nworkers, schedule_choose, &x->current, &x->current.fault, !x->o->no_yield);
         return 0;
     }
-    sched_prepare(x->sc, x->st->nworkers, dfs_choose, x->d, NULL);
+    sched_prepare(x->sc, x->st->nworkers, dfs_choose, x->d, NULL, !x->o->no_yield);
     return 0;
 }
 
@@ -219,6 +219,7 @@ static void after_round(void *arg, long iteration, const call_record *calls, int
     (void)iteration, (void)calls, (void)ncalls;
     explorer *x = arg;
     int points = sched_choice_points(x->sc);
+    x->yields += sched_yields(x->sc);
     x->max_points = points > x->max_points ? points : x->max_points;
     x->stuck += x->last_end == SCHED_STUCK;
     x->diverged += x->last_end == SCHED_GAVE_UP;
@@ -268,7 +269,7 @@ static const char *round_schedule(void *arg)
 /* ---- one item ---- */
 
 typedef struct exploration {
-    long schedules, fault_runs, diverged, stuck, positions, equivalent, pruned, varied;
+    long schedules, fault_runs, diverged, stuck, positions, equivalent, pruned, varied, yields;
     int workloads;              /* drives: one per workload explored */
     bool exhausted;
     int max_points;
@@ -334,6 +335,7 @@ static int drive_workload(const explore_opts *o, target *t, sched *sc, const pla
     e->fault_runs += x->fault_runs;
     e->diverged += x->diverged;
     e->varied += x->varied;
+    e->yields += x->yields;
     e->stuck += x->stuck;
     e->positions += x->positions;
     e->equivalent += x->equivalent;
@@ -430,6 +432,10 @@ static void comment_counts(report *rep, const explore_opts *o, const char *label
         report_note(rep, "%s: each pct round hits a bug of depth %d with probability >= 1/(n*k^(d-1)) = %.3g "
                     "(n = %d workers, k = %d choice points: the longest schedule seen)", label, o->depth, p, n, k);
     }
+    if (e->yields)
+        report_note(rep, "%s: %ld time%s a worker repeating a read that nothing had changed since yielded to the "
+                    "others (%s)", label, e->yields, e->yields == 1 ? "" : "s",
+                    o->no_yield ? "--no-yield: never" : "a spinning worker waits for someone else");
     if (e->diverged || e->stuck)
         report_note(rep, "%s: %ld schedule%s could not be replayed as recorded (the server answered differently), %ld "
                     "stuck past the deadline", label, e->diverged, e->diverged == 1 ? "" : "s", e->stuck);
@@ -508,7 +514,7 @@ static int explore_item(const explore_opts *o, target *t, sched *sc, const plan_
         json_decref(replay);
     }
     char repeat[4096];
-    repro_explore_command(&o->run, item, &st, o->bound, o->faults, o->every_prefix, repeat, sizeof repeat);
+    repro_explore_command(&o->run, item, &st, o->bound, o->faults, o->every_prefix, o->no_yield, repeat, sizeof repeat);
     *held = record_item_end(rep, ri, &o->run, item, &st, &res, "schedules", repeat);
     drv_result_free(&res);
     return 0;
@@ -596,7 +602,7 @@ int explore_replay_session(const run_opts *o, session *s)
             break;
         }
         plan_label(item, &st, label, sizeof label);
-        explore_opts eo = { .run = *o };
+        explore_opts eo = { .run = *o, .no_yield = true };    /* the token as recorded */
         x.o = &eo;
         x.item = item;
         x.st = &st;

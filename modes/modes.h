@@ -51,6 +51,8 @@ typedef struct explore_opts {
     int bound;                  /* --preemptions */
     bool faults;                /* --faults */
     bool every_prefix;          /* --every-prefix: no reduction of the fault positions */
+    bool no_yield;              /* --no-yield: a spinning worker is a choice like any (sched.h); a replayed
+                                 * token is followed so, as recorded */
     long max_schedules;         /* --max-schedules (0: none; pct: a default) */
     bool pct;                   /* --strategy pct */
     int depth;                  /* --depth (pct) */
@@ -88,6 +90,7 @@ typedef struct exec_opts {
     unsigned char fail_on[256]; /* --fail-on: the exit statuses that are failures (default 1-255) */
     const char *fail_on_text;   /* --fail-on as given, or NULL */
     bool explore, faults;       /* --explore, --faults */
+    bool no_yield;              /* --no-yield */
     int bound;                  /* --preemptions */
     long max_schedules;         /* --max-schedules (0: none) */
     char *const *cmd;           /* after --: CMD [ARG...] */

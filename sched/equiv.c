@@ -50,6 +50,16 @@ bool equiv_quiet(const char *sql)
     return false;
 }
 
+bool equiv_repeats(const char *sql)
+{
+    static const char *const changing[] = {
+        "now(", "current_time", "current_date", "localtime", "clock_timestamp", "statement_timestamp",
+        "transaction_timestamp", "timeofday", "age(", "random", "uuid", "pg_stat", "pg_locks", "pg_backend",
+        "pg_postmaster", "pg_is_other_temp", "pg_isolation", "inet_client", "pg_current", "txid", "pg_xact", NULL,
+    };
+    return !mentions(sql, changing);
+}
+
 /* ---- the set ---- */
 
 typedef struct entry {

@@ -25,6 +25,12 @@
 /* Is sql quiet (see above)? */
 bool equiv_quiet(const char *sql);
 
+/* Does quiet sql answer the same when run again with nobody writing
+ * meanwhile: does it name no clock (now(), current_timestamp, ...), no
+ * randomness and no statistics view? The scheduler tells a spinning worker
+ * by it (sched.h). */
+bool equiv_repeats(const char *sql);
+
 /* A set of (prefix class, fault) keys. */
 typedef struct equiv_set equiv_set;
 

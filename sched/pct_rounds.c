@@ -53,7 +53,7 @@ static int before(void *arg, long iteration, char *err, size_t errlen)
     (void)iteration, (void)err, (void)errlen;
     pct_rounds *r = arg;
     pct_begin(r->p, r->rounds++, r->k);
-    sched_prepare(r->sc, r->nworkers, pct_choose, r->p, NULL);
+    sched_prepare(r->sc, r->nworkers, pct_choose, r->p, NULL, true);
     return 0;
 }
 

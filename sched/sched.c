@@ -15,6 +15,9 @@
 #include <string.h>
 #include <time.h>
 
+/* The longest loop of reads a worker is seen repeating (spinning). */
+#define SPIN_PERIOD 4
+
 /* Where a worker is, as the scheduler knows it. */
 enum wstate {
     W_RUNNING,      /* let go: running its statement or its own code */
@@ -34,6 +37,11 @@ typedef struct sworker {
     int stmts;                  /* statements granted this round */
     char sql[64];
     bool quiet;                 /* its statement is quiet (equiv.h) */
+    bool repeats;               /* ... and answers the same again while nobody writes (equiv_repeats) */
+    uint64_t digest;            /* its statement's text and parameters */
+    uint64_t reads[SPIN_PERIOD];    /* the digests of the repeatable reads it was let go with last, newest
+                                     * first: since its last other statement or anyone else's grant */
+    int nreads;
     pthread_cond_t cv;          /* it waits at the gate on this */
 } sworker;
 
@@ -48,6 +56,9 @@ struct sched {
     void *arg;
     sched_fault fault;
     bool fault_used;
+    bool yield;                 /* a spinning worker yields (sched_prepare) */
+    int last_granted;           /* the worker let go last, or -1 */
+    long yields;
     int64_t bound_ns;
     blk_watch *watch;
     bool pooled;                /* through a pooler: backends found by application_name */
@@ -100,7 +111,7 @@ static int gate(void *arg, const faultctl_stmt *st) { return sched_arrive(arg, s
 
 void sched_install(sched *s) { faultctl_set_gate(s ? gate : NULL, s); }
 
-void sched_prepare(sched *s, int nworkers, sched_choose_fn choose, void *arg, const sched_fault *fault)
+void sched_prepare(sched *s, int nworkers, sched_choose_fn choose, void *arg, const sched_fault *fault, bool yield)
 {
     pthread_mutex_lock(&s->mu);
     s->n = nworkers < s->cap ? nworkers : s->cap;
@@ -111,13 +122,17 @@ void sched_prepare(sched *s, int nworkers, sched_choose_fn choose, void *arg, co
         w->pid = 0;
         w->step = -1;
         w->stmts = 0;
+        w->nreads = 0;
     }
+    s->yield = yield;
+    s->last_granted = -1;
     s->choose = choose;
     s->arg = arg;
     s->free_run = choose == NULL;
     s->fault = fault ? *fault : (sched_fault){ .worker = -1 };
     s->fault_used = false;
     s->nsteps = s->points = 0;
+    s->yields = 0;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -147,6 +162,8 @@ int sched_arrive(sched *s, const faultctl_stmt *st)
     snprintf(w->sql, sizeof w->sql, "%s", st->sql);
     err_one_line(w->sql);
     w->quiet = equiv_quiet(st->sql);    /* the whole statement: the copy is cut short */
+    w->repeats = w->quiet && equiv_repeats(st->sql);
+    w->digest = hash_fnv1a(hash_fnv1a(HASH_FNV1A_INIT, st->sql, strlen(st->sql)), &st->params, sizeof st->params);
     pthread_cond_broadcast(&s->changed);
     /* The scheduler's own waits are bounded, and it either lets this
      * statement go or opens every gate: this wait ends. */
@@ -350,10 +367,38 @@ static void grant(sched *s, int c, uint32_t runnable, char *err, size_t errlen)
         memcpy(st->sql, w->sql, sizeof st->sql);
         w->step = s->nsteps++;
     }
+    /* What a spin is told by: the reads it repeats since anything changed. */
+    if (c != s->last_granted || !w->repeats)
+        w->nreads = 0;
+    if (w->repeats) {
+        memmove(w->reads + 1, w->reads, (SPIN_PERIOD - 1) * sizeof *w->reads);
+        w->reads[0] = w->digest;
+        w->nreads += w->nreads < SPIN_PERIOD;
+    }
+    s->last_granted = c;
     w->state = W_RUNNING;
     w->go = true;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&s->mu);
+}
+
+/* Is worker i, let go last, spinning: at the gate with a repeatable read
+ * it was let go with since it, or anyone else, last did anything that
+ * could change what such a read answers — while every other worker is
+ * parked or done, so that nothing else did either? Its read would answer
+ * as before; the loop it is in waits for someone else. */
+static bool spinning(sched *s, int i)
+{
+    pthread_mutex_lock(&s->mu);
+    sworker *w = &s->w[i];
+    bool spin = false;
+    if (i == s->last_granted && w->state == W_AT_GATE && w->repeats)
+        for (int j = 0; j < w->nreads && !spin; j++)
+            spin = w->reads[j] == w->digest;
+    for (int k = 0; spin && k < s->n; k++)
+        spin = k == i || s->w[k].state == W_AT_GATE || s->w[k].state == W_DONE;
+    pthread_mutex_unlock(&s->mu);
+    return spin;
 }
 
 int sched_round(sched *s, char *err, size_t errlen)
@@ -379,6 +424,13 @@ int sched_round(sched *s, char *err, size_t errlen)
                 if (q == 0)
                     continue;
             } else {
+                /* A spinning worker yields to the others (when there are
+                 * others): not a choice, and so not a preemption. */
+                if (s->yield && last >= 0 && (runnable & ~(1u << last)) && (runnable & (1u << last)) &&
+                    spinning(s, last)) {
+                    runnable &= ~(1u << last);
+                    s->yields++;
+                }
                 int c = s->points >= SCHED_MAX_STEPS ? -1 : s->choose(s->arg, step, runnable, last);
                 s->points++;
                 if (c < 0 || c >= s->n || !(runnable & (1u << c))) {
@@ -408,6 +460,8 @@ const sched_step *sched_steps(const sched *s, int *n)
 }
 
 int sched_choice_points(const sched *s) { return s->points; }
+
+long sched_yields(const sched *s) { return s->yields; }
 
 int sched_preemptions(const sched *s)
 {

@@ -14,6 +14,17 @@
  * completes. The choices are the schedule: replaying them on fresh rows
  * replays the round exactly, as far as the server is deterministic.
  *
+ * A worker that spins — at the gate with a read it was let go with a step
+ * or a few before (the same text and parameters, no clock or randomness in
+ * it: equiv_repeats), nothing but such reads since, nobody else let go
+ * meanwhile and every other worker parked or done — would read what it
+ * read before: its loop waits for someone else. Such a worker yields: the
+ * others go first, with no choice made and no preemption counted. (CHESS's
+ * fairness: a schedule that lets one worker poll while the one it waits
+ * for stands still tells nothing new, and a loop of N polls would multiply
+ * the schedule tree by N.) A round prepared without yield offers every
+ * stopped worker at every point, as a replayed token needs.
+ *
  * Nothing waits forever: a statement that neither completes nor is blocked
  * by a test session within the bound is stuck; the round then stops
  * scheduling (every gate opens) and the driver's deadline takes over, with
@@ -79,8 +90,9 @@ void sched_free(sched *s);
 void sched_install(sched *s);
 
 /* Before a round of nworkers workers (at most the scheduler's): the policy
- * for it and its fault (NULL: none). */
-void sched_prepare(sched *s, int nworkers, sched_choose_fn choose, void *arg, const sched_fault *fault);
+ * for it, its fault (NULL: none), and whether a spinning worker yields
+ * (above). */
+void sched_prepare(sched *s, int nworkers, sched_choose_fn choose, void *arg, const sched_fault *fault, bool yield);
 
 /* --- the worker threads' side --- */
 
@@ -106,6 +118,9 @@ const sched_step *sched_steps(const sched *s, int *n);
 /* The round's choice points: how many, and the largest runnable set's size
  * (for PCT's k and n). */
 int sched_choice_points(const sched *s);
+
+/* The round's yields: points at which a spinning worker let the others go. */
+long sched_yields(const sched *s);
 
 /* The round's preemptive choices: switches away from the worker let go
  * last while it could have gone on. */
