@@ -17,6 +17,7 @@
 
 /* The longest loop of reads a worker is seen repeating (spinning). */
 #define SPIN_PERIOD 4
+#define SPIN_HISTORY (2 * SPIN_PERIOD)
 
 /* Where a worker is, as the scheduler knows it. */
 enum wstate {
@@ -39,7 +40,7 @@ typedef struct sworker {
     bool quiet;                 /* its statement is quiet (equiv.h) */
     bool repeats;               /* ... and answers the same again while nobody writes (equiv_repeats) */
     uint64_t digest;            /* its statement's text and parameters */
-    uint64_t reads[SPIN_PERIOD];    /* the digests of the repeatable reads it was let go with last, newest
+    uint64_t reads[SPIN_HISTORY];   /* the digests of the repeatable reads it was let go with last, newest
                                      * first: since its last other statement or anyone else's grant */
     int nreads;
     pthread_cond_t cv;          /* it waits at the gate on this */
@@ -371,9 +372,9 @@ static void grant(sched *s, int c, uint32_t runnable, char *err, size_t errlen)
     if (c != s->last_granted || !w->repeats)
         w->nreads = 0;
     if (w->repeats) {
-        memmove(w->reads + 1, w->reads, (SPIN_PERIOD - 1) * sizeof *w->reads);
+        memmove(w->reads + 1, w->reads, (SPIN_HISTORY - 1) * sizeof *w->reads);
         w->reads[0] = w->digest;
-        w->nreads += w->nreads < SPIN_PERIOD;
+        w->nreads += w->nreads < SPIN_HISTORY;
     }
     s->last_granted = c;
     w->state = W_RUNNING;
@@ -382,19 +383,25 @@ static void grant(sched *s, int c, uint32_t runnable, char *err, size_t errlen)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Is worker i, let go last, spinning: at the gate with a repeatable read
- * it was let go with since it, or anyone else, last did anything that
- * could change what such a read answers — while every other worker is
- * parked or done, so that nothing else did either? Its read would answer
- * as before; the loop it is in waits for someone else. */
+/* Is worker i, let go last, spinning: at the gate to go round a loop of
+ * repeatable reads a third time — the same p reads (p <= SPIN_PERIOD) twice
+ * in a row, this one the first of them again — with nothing since the
+ * first round that could change what they answer, by it or anyone else
+ * (every other worker is parked or done)? Each round answers as the one
+ * before; the loop waits for someone else. Twice, not once: a read done
+ * again once is as often a re-check (SELECT, BEGIN, the same SELECT) as a
+ * poll, and a re-check must be free to go on. */
 static bool spinning(sched *s, int i)
 {
     pthread_mutex_lock(&s->mu);
     sworker *w = &s->w[i];
     bool spin = false;
     if (i == s->last_granted && w->state == W_AT_GATE && w->repeats)
-        for (int j = 0; j < w->nreads && !spin; j++)
-            spin = w->reads[j] == w->digest;
+        for (int p = 1; p <= SPIN_PERIOD && 2 * p <= w->nreads && !spin; p++) {
+            spin = w->reads[p - 1] == w->digest;
+            for (int j = 0; spin && j < p; j++)
+                spin = w->reads[j] == w->reads[j + p];
+        }
     for (int k = 0; spin && k < s->n; k++)
         spin = k == i || s->w[k].state == W_AT_GATE || s->w[k].state == W_DONE;
     pthread_mutex_unlock(&s->mu);

@@ -14,11 +14,12 @@
  * completes. The choices are the schedule: replaying them on fresh rows
  * replays the round exactly, as far as the server is deterministic.
  *
- * A worker that spins — at the gate with a read it was let go with a step
- * or a few before (the same text and parameters, no clock or randomness in
- * it: equiv_repeats), nothing but such reads since, nobody else let go
- * meanwhile and every other worker parked or done — would read what it
- * read before: its loop waits for someone else. Such a worker yields: the
+ * A worker that spins — about to go round a loop of reads a third time
+ * (the same few statements, text and parameters, twice in a row; no clock
+ * or randomness in them: equiv_repeats), nothing else done since the loop
+ * began, nobody else let go meanwhile and every other worker parked or
+ * done — would read what it read before: its loop waits for someone else.
+ * Such a worker yields: the
  * others go first, with no choice made and no preemption counted. (CHESS's
  * fairness: a schedule that lets one worker poll while the one it waits
  * for stands still tells nothing new, and a loop of N polls would multiply

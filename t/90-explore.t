@@ -114,10 +114,12 @@ my %fixed_faults;    # each fixed form's `explore --faults --oracle serial`: [st
 
 {
     # A spinning worker yields (sched/sched.h): credstore's readers poll a
-    # row up to 32 times; a poll that nothing changed since the last one
-    # lets the others go first, instead of making each poll a branch of the
-    # tree. The same verdicts with --no-yield, in a larger space; every
-    # pre-fix credstore form is caught with the yield on (above).
+    # row up to 32 times; a third round of polls that nothing changed since
+    # the first lets the others go first, instead of making each poll a
+    # branch of the tree. The same verdicts with --no-yield, in a larger
+    # space; every pre-fix credstore form is caught with the yield on
+    # (above), and t/85's attestation programs, which read a row again
+    # once (a re-check, not a poll), by the schedules they had before.
     SKIP: {
     skip 'the yield\'s sums: once, in the normal build', 4 if sanitized();
     my %runs;
