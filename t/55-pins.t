@@ -51,9 +51,13 @@ is(scalar(grep { $_->[0] == 0 } @unmutated), scalar(keys %pinned), 'unmutated, e
 # Each mutant, under its plan.
 sub plan_args { my ($plan) = @_; $plan eq 'none' ? () : ('--plan', $plan) }
 my @res = run_all(map {
-    # A sweep counts its own iterations (-i does not apply to it).
+    # A sweep counts its own iterations (-i does not apply to it). Caught
+    # is the claim: each run stops at its first iteration that shows it —
+    # the pin's invariant violated (--failfast=ID), or any for a pin that
+    # names none; the iterations after add nothing.
     [ 'env', "PGRACE_MUTANT=$_->{scenario}/$_->{name}", $mutant, 'run', "$_->{scenario}/fixed",
-      ($scenario{ $_->{scenario} }{plan}{ $_->{plan} }{sweep} ? () : ('-i', 60)), plan_args($_->{plan}) ]
+      ($scenario{ $_->{scenario} }{plan}{ $_->{plan} }{sweep} ? () : ('-i', 60)), plan_args($_->{plan}),
+      $_->{invariant} ? "--failfast=$_->{invariant}" : '--failfast' ]
 } @pins);
 my ($killed, %caught) = (0);
 for my $k (0 .. $#pins) {
