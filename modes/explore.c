@@ -434,8 +434,8 @@ static void comment_counts(report *rep, const explore_opts *o, const char *label
     }
     if (e->yields)
         report_note(rep, "%s: %ld time%s a worker repeating a read that nothing had changed since yielded to the "
-                    "others (%s)", label, e->yields, e->yields == 1 ? "" : "s",
-                    o->no_yield ? "--no-yield: never" : "a spinning worker waits for someone else");
+                    "others (a spinning worker waits for someone else; --no-yield: never)", label, e->yields,
+                    e->yields == 1 ? "" : "s");
     if (e->diverged || e->stuck)
         report_note(rep, "%s: %ld schedule%s could not be replayed as recorded (the server answered differently), %ld "
                     "stuck past the deadline", label, e->diverged, e->diverged == 1 ? "" : "s", e->stuck);
