@@ -179,6 +179,14 @@ is($st2, 2, 'a token whose digest is not the statements sent: exit 2');
 like($err2, qr/the schedule cannot be replayed: the program sent other statements than when it was found/,
      '... saying so') or diag $err2;
 
+# Three reads of three rows with one statement text (pgbench binds the
+# value) are not a poll — the gate is told the values — so the explorer
+# is free to run them all before worker 2's write, which the check names.
+($st, $out) = ex('--explore', @SETUP, '--check', 'before=t/exec/check-before.sql', '--', $W, 'reads');
+is($st, 1, "explore: one text read with three values is no poll: worker 1's reads all run before worker 2's write")
+    or diag $out;
+unlike($out, qr/yielded to the others/, '... and no worker yields');
+
 ($st, $out, $err) = ex('--explore', @SETUP, '--', $W, 'vary');
 is($st, 2, 'explore: a program whose statements vary cannot be explored, exit 2');
 like($err, qr/cannot be explored: its statements vary from run to run/, '... saying so') or diag $out, $err;

@@ -62,5 +62,13 @@ marker)     # one statement, answered 500 when it fails (a fault)
 sets)       # a session SET before its statements, as drivers send while connecting
     q -c "SET application_name = 'driver'" -c "SELECT 1" -c "UPDATE t SET v = v + 1 WHERE id = 1" >/dev/null \
         && echo "200 ok" || echo "500 failed" ;;
-*)  echo "usage: worker.sh env|answers|hang|block|lost-update|fixed|locked|stale|peer|vary|late|marker|sets" >&2; exit 2 ;;
+reads)      # worker 1 reads three rows with one statement text, its value bound (t/exec/reads.pgbench);
+            # worker 2 increments the counter
+    if [ "$w" = 1 ]; then
+        pgbench -n -M extended -t 1 -f "$(dirname "$0")/reads.pgbench" >/dev/null 2>&1 && echo "200 read" || echo "500 failed"
+    else
+        q -c "UPDATE t SET v = v + 1 WHERE id = 1" >/dev/null && echo "200 ok" || echo "500 failed"
+    fi ;;
+*)  echo "usage: worker.sh env|answers|hang|block|lost-update|fixed|locked|stale|peer|vary|late|marker|sets|reads" >&2
+    exit 2 ;;
 esac
