@@ -30,7 +30,9 @@ my $dir = tempdir('pgrace-oracle.XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
 # ---- every pre-fix form the oracle can see, caught with no invariant ----
 # The plan run uses for each (its own bug's plan where concurrency alone is
-# rare), and explore's options (--faults where the bug needs a failed
+# rare: credstore's widen for pending-visible, whose read lands in the
+# window in 1 of 10 to 40 iterations on a quiet machine and missed 100 in a
+# row under make check's load), and explore's options (--faults where the bug needs a failed
 # COMMIT). Not here, by construction (README, "The serial oracle"): a bug a
 # serial order shows too — attestation/stale-identity, nullifier/
 # no-idempotency, identity/seed-tx, credstore/row-scope — and credstore's
@@ -45,7 +47,7 @@ my @caught = (
     [ 'nullifier/no-constraint', 'none', [] ],
     [ 'nullifier/unmapped-23505', 'stagger', [] ],
     [ 'identity/no-tx', 'none', [] ],
-    [ 'credstore/pending-visible', 'none', [] ],
+    [ 'credstore/pending-visible', 'widen', [] ],
     [ 'approve/side-conn', 'commit-lost', ['--faults'] ],
     [ 'approve/expire-side-conn', 'commit-lost', ['--faults'] ],
 );
